@@ -1,0 +1,245 @@
+"""The TensorRT backend layer: the only module that knows which TensorRT is installed.
+
+Full ``tensorrt`` (10.x/11.x, datacenter GPUs) is preferred when importable; otherwise
+``tensorrt_rtx``, whose parser and builder also run on machines without a GPU. Every difference
+between the two packages is decided here, so the rest of the core asks this module questions
+(``backend.strongly_typed_only``, ``backend.engine_support()``) instead of checking names.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import threading
+from dataclasses import asdict, dataclass, field
+from types import ModuleType
+from typing import Callable
+
+from workbench.core.errors import WorkbenchError
+
+BACKEND_CHOICES = ("auto", "tensorrt", "tensorrt-rtx")
+_MODULES = {"tensorrt": "tensorrt", "tensorrt-rtx": "tensorrt_rtx"}
+
+# TensorRT-RTX engines run on these compute capabilities only (it refuses e.g. Hopper, sm_90).
+RTX_RUNNABLE_MAJOR_MINOR = {(8, 0), (8, 6), (8, 9)}
+RTX_RUNNABLE_MIN_MAJOR = 12
+# Full TensorRT 10.x supports Turing (7.5) and newer.
+TENSORRT_MIN_COMPUTE_CAPABILITY = (7, 5)
+
+
+@dataclass(frozen=True)
+class GpuStatus:
+    """What the CUDA driver says about the first GPU, or why there is none."""
+
+    present: bool
+    name: str = ""
+    compute_capability: tuple[int, int] | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class EngineSupport:
+    """Whether engines built by this backend can run on this machine, and why not."""
+
+    can_run: bool
+    reason: str
+    gpu: GpuStatus
+
+
+@dataclass(frozen=True)
+class LogMessage:
+    severity: str  # "internal_error", "error", "warning", "info", "verbose"
+    text: str
+    source: str = "tensorrt"
+
+
+@dataclass
+class BackendInfo:
+    """Plain description of the active backend, for the status bar, About box and ``--json``."""
+
+    name: str
+    version: str
+    parser_version: str
+    can_run_engines: bool
+    reason: str
+    gpu: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _severity_name(trt: ModuleType, severity) -> str:
+    names = {
+        trt.ILogger.INTERNAL_ERROR: "internal_error",
+        trt.ILogger.ERROR: "error",
+        trt.ILogger.WARNING: "warning",
+        trt.ILogger.INFO: "info",
+        trt.ILogger.VERBOSE: "verbose",
+    }
+    return names.get(severity, "info")
+
+
+@functools.lru_cache(maxsize=1)
+def gpu_status() -> GpuStatus:
+    """Query the CUDA driver through cuda-python; never raises."""
+    try:
+        from cuda.bindings import driver
+    except ImportError:
+        return GpuStatus(False, reason="cuda-python is not installed, so no GPU can be queried.")
+    try:
+        (err,) = driver.cuInit(0)
+    except Exception as exc:  # the driver library itself is missing on GPU-less machines
+        return GpuStatus(False, reason=f"No NVIDIA driver found ({type(exc).__name__}); this machine has no usable GPU.")
+    if err != driver.CUresult.CUDA_SUCCESS:
+        return GpuStatus(False, reason=f"The CUDA driver did not initialise ({err.name}); no usable GPU.")
+    err, count = driver.cuDeviceGetCount()
+    if err != driver.CUresult.CUDA_SUCCESS or count == 0:
+        return GpuStatus(False, reason="The CUDA driver reports no GPU.")
+    _, device = driver.cuDeviceGet(0)
+    _, raw_name = driver.cuDeviceGetName(64, device)
+    attr = driver.CUdevice_attribute
+    _, major = driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device)
+    _, minor = driver.cuDeviceGetAttribute(attr.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device)
+    name = raw_name.split(b"\0", 1)[0].decode(errors="replace")
+    return GpuStatus(True, name=name, compute_capability=(major, minor))
+
+
+class Backend:
+    """One imported TensorRT flavour and the answers that depend on it."""
+
+    def __init__(self, name: str, module: ModuleType):
+        self.name = name
+        self.trt = module
+        self.version = module.__version__
+        self._parser_version = None
+
+    def __repr__(self) -> str:
+        return f"Backend({self.name} {self.version})"
+
+    @property
+    def is_rtx(self) -> bool:
+        return self.name == "tensorrt-rtx"
+
+    @property
+    def strongly_typed_only(self) -> bool:
+        """TensorRT-RTX networks are always strongly typed: precision comes from the ONNX types."""
+        return self.is_rtx
+
+    @property
+    def parser_version(self) -> str:
+        if self._parser_version is None:
+            getter = getattr(self.trt, "get_nv_onnx_parser_version", None)
+            self._parser_version = str(getter()) if getter else ""
+        return self._parser_version
+
+    def builder_precision_flags(self) -> dict[str, object]:
+        """Precision name → BuilderFlag for weakly typed builds; empty where the backend has none."""
+        flags = self.trt.BuilderFlag
+        return {name: getattr(flags, attr) for name, attr in
+                (("fp16", "FP16"), ("bf16", "BF16"), ("int8", "INT8"), ("fp8", "FP8")) if hasattr(flags, attr)}
+
+    def compute_capability_targets(self) -> list[str]:
+        """Names accepted by ``set_compute_capability`` (TensorRT-RTX only)."""
+        if not hasattr(self.trt, "ComputeCapability"):
+            return []
+        return [n for n in self.trt.ComputeCapability.__members__ if n != "NONE"]
+
+    def engine_support(self) -> EngineSupport:
+        gpu = gpu_status()
+        if not gpu.present:
+            return EngineSupport(False, f"Engines cannot run here: {gpu.reason} Parsing and building still work.", gpu)
+        cc = gpu.compute_capability
+        if self.is_rtx:
+            ok = cc in RTX_RUNNABLE_MAJOR_MINOR or cc[0] >= RTX_RUNNABLE_MIN_MAJOR
+            if not ok:
+                return EngineSupport(False, f"{gpu.name} has compute capability {cc[0]}.{cc[1]}, which TensorRT-RTX "
+                                            "cannot run (it supports 8.0, 8.6, 8.9 and 12.x). Install full TensorRT "
+                                            "to run engines on this GPU.", gpu)
+        elif cc < TENSORRT_MIN_COMPUTE_CAPABILITY:
+            return EngineSupport(False, f"{gpu.name} (compute capability {cc[0]}.{cc[1]}) is older than TensorRT "
+                                        f"{self.version} supports.", gpu)
+        return EngineSupport(True, f"{gpu.name} (compute capability {cc[0]}.{cc[1]}) can run engines.", gpu)
+
+    def info(self) -> BackendInfo:
+        support = self.engine_support()
+        return BackendInfo(self.name, self.version, self.parser_version, support.can_run, support.reason,
+                           asdict(support.gpu))
+
+    def logger(self, sink: Callable[[LogMessage], None] | None = None,
+               min_severity: str = "verbose"):
+        """An ``ILogger`` that keeps every message (``.messages``) and forwards each to ``sink``."""
+        return _logger_class(self.trt)(sink, min_severity)
+
+    def create_builder_network(self, logger, strongly_typed: bool = False):
+        """A fresh builder + empty network + ONNX parser bound to ``logger``.
+
+        Each parse needs its own trio: ``supports_model_v2`` fills the parser's network, and a
+        later ``parse`` into the same network fails with "non-empty network definition".
+        """
+        trt = self.trt
+        builder = trt.Builder(logger)
+        flags = 0
+        if strongly_typed and not self.is_rtx:
+            flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+        network = builder.create_network(flags)
+        parser = trt.OnnxParser(network, logger)
+        return builder, network, parser
+
+
+_SEVERITY_ORDER = ["internal_error", "error", "warning", "info", "verbose"]
+
+
+@functools.lru_cache(maxsize=None)
+def _logger_class(trt: ModuleType):
+    # The ILogger base class belongs to the imported module, so the subclass is made per backend.
+    class CapturingLogger(trt.ILogger):
+        def __init__(self, sink, min_severity):
+            trt.ILogger.__init__(self)
+            self.messages: list[LogMessage] = []
+            self._sink = sink
+            self._lock = threading.Lock()
+            self._max_rank = _SEVERITY_ORDER.index(min_severity)
+
+        def log(self, severity, msg):
+            name = _severity_name(trt, severity)
+            if _SEVERITY_ORDER.index(name) > self._max_rank:
+                return
+            message = LogMessage(name, msg)
+            with self._lock:
+                self.messages.append(message)
+            if self._sink is not None:
+                self._sink(message)
+
+        def errors(self) -> list[str]:
+            return [m.text for m in self.messages if m.severity in ("error", "internal_error")]
+
+    return CapturingLogger
+
+
+_cache: dict[str, Backend] = {}
+_cache_lock = threading.Lock()
+
+
+def load_backend(choice: str = "auto") -> Backend:
+    """Import the requested TensorRT flavour ("auto" prefers full TensorRT)."""
+    if choice not in BACKEND_CHOICES:
+        raise WorkbenchError(f"Unknown backend {choice!r}.", f"Choose one of: {', '.join(BACKEND_CHOICES)}.")
+    names = ["tensorrt", "tensorrt-rtx"] if choice == "auto" else [choice]
+    failures = []
+    with _cache_lock:
+        for name in names:
+            if name in _cache:
+                return _cache[name]
+            try:
+                module = importlib.import_module(_MODULES[name])
+                module.__version__  # the tensorrt stub wheel imports but has no libraries behind it
+            except Exception as exc:  # ImportError, or OSError from missing shared libraries
+                failures.append(f"{name}: {type(exc).__name__}: {exc}")
+                continue
+            _cache[name] = Backend(name, module)
+            return _cache[name]
+    raise WorkbenchError(
+        "No usable TensorRT backend could be imported.",
+        "Install TensorRT-RTX with `pip install tensorrt-rtx`, or NVIDIA's full TensorRT.",
+        "\n".join(failures),
+    )

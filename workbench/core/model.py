@@ -1,0 +1,344 @@
+"""Loading ONNX models safely, summarising them, and saving them atomically.
+
+A ``LoadedModel`` keeps the file's bytes (what the TensorRT parser reads) and the decoded proto
+(what everything else reads) side by side, so a model is read from disk once. External data is
+checked on load (it must exist and stay inside the model's folder) but only read into memory when
+a transform needs the weights (``LoadedModel.full_proto``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx import TensorProto, external_data_helper
+
+from workbench.core.errors import WorkbenchError
+
+# Files people mistake for ONNX models, by their first bytes.
+_KNOWN_SIGNATURES = [
+    (b"PK\x03\x04", "a ZIP archive (a PyTorch checkpoint is one: export it with torch.onnx.export first)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x93NUMPY", "a NumPy array file"),
+    (b"\x89HDF", "an HDF5 file (a Keras model? convert it with tf2onnx first)"),
+    (b"ftrt", "a TensorRT engine (open the ONNX model it was built from)"),
+]
+# A serialized ModelProto starts with field 1 (ir_version, varint) in every exporter we know.
+_ONNX_FIRST_BYTE = 0x08
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A graph input or output: dims are ints, symbolic names (str) or None when unknown."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | str | None, ...] | None
+
+    @property
+    def dynamic_dims(self) -> list[int]:
+        if self.shape is None:
+            return []
+        return [i for i, d in enumerate(self.shape) if not (isinstance(d, int) and d > 0)]
+
+    @property
+    def is_dynamic(self) -> bool:
+        return self.shape is None or bool(self.dynamic_dims)
+
+    def shape_text(self) -> str:
+        if self.shape is None:
+            return "unknown rank"
+        return "[" + ", ".join("?" if d is None else str(d) for d in self.shape) + "]"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape) if self.shape is not None else None,
+                "dynamic": self.is_dynamic}
+
+
+@dataclass
+class ModelSummary:
+    path: str
+    file_size: int
+    ir_version: int
+    opsets: dict[str, int]
+    producer: str
+    graph_name: str
+    node_count: int
+    subgraph_node_count: int
+    op_histogram: dict[str, int]
+    inputs: list[TensorInfo]
+    outputs: list[TensorInfo]
+    parameter_count: int
+    parameter_bytes: int
+    external_data_files: list[str] = field(default_factory=list)
+
+    @property
+    def dynamic_inputs(self) -> list[str]:
+        return [t.name for t in self.inputs if t.is_dynamic]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["inputs"] = [t.to_dict() for t in self.inputs]
+        data["outputs"] = [t.to_dict() for t in self.outputs]
+        data["dynamic_inputs"] = self.dynamic_inputs
+        return data
+
+
+def dtype_name(elem_type: int) -> str:
+    """ONNX element type → NumPy-style name ("float32", "uint8"; "bfloat16" where NumPy has none)."""
+    if elem_type == TensorProto.UNDEFINED:
+        return "undefined"
+    try:
+        return str(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
+    except (KeyError, ValueError, TypeError):
+        return TensorProto.DataType.Name(elem_type).lower()
+
+
+def dtype_size(elem_type: int) -> int:
+    try:
+        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
+    except (KeyError, ValueError, TypeError):
+        return 1 if elem_type in (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E5M2) else 2
+
+
+def tensor_info(value_info: onnx.ValueInfoProto) -> TensorInfo:
+    tensor_type = value_info.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        shape = None
+    else:
+        shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
+                      for d in tensor_type.shape.dim)
+    return TensorInfo(value_info.name, dtype_name(tensor_type.elem_type), shape)
+
+
+def iter_nodes(graph: onnx.GraphProto, parent: str = ""):
+    """Yield ``(node, parent_name)`` for every node, descending into If/Loop/Scan bodies."""
+    for node in graph.node:
+        yield node, parent
+        for attr in node.attribute:
+            subgraphs = list(attr.graphs) + ([attr.g] if attr.HasField("g") else [])
+            for sub in subgraphs:
+                yield from iter_nodes(sub, parent or node.name)
+
+
+def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
+    """Real inputs: models from IR < 4 also list their initializers as inputs."""
+    initializer_names = {t.name for t in graph.initializer}
+    return [i for i in graph.input if i.name not in initializer_names]
+
+
+class LoadedModel:
+    """An ONNX model read from disk (or made in memory by a fix). Treat ``proto`` as read-only."""
+
+    def __init__(self, proto: onnx.ModelProto, serialized: bytes, path: Path | None = None):
+        self.proto = proto
+        self.serialized = serialized
+        self.path = path
+        self._summary: ModelSummary | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.path else (self.proto.graph.name or "model")
+
+    @property
+    def base_dir(self) -> Path | None:
+        return self.path.parent if self.path else None
+
+    @property
+    def parser_path(self) -> str | None:
+        """What the TensorRT parser needs to find external weights (the model file's path)."""
+        return str(self.path) if self.path and self.external_data_files() else None
+
+    def external_data_files(self) -> list[str]:
+        return sorted({external_data_helper.ExternalDataInfo(t).location
+                       for t in external_data_helper._get_all_tensors(self.proto)
+                       if external_data_helper.uses_external_data(t)})
+
+    def full_proto(self) -> onnx.ModelProto:
+        """A copy with all external weights read in, for transforms and onnxruntime."""
+        copy = onnx.ModelProto()
+        copy.CopyFrom(self.proto)
+        if self.external_data_files() and self.base_dir is not None:
+            external_data_helper.load_external_data_for_model(copy, str(self.base_dir))
+        return copy
+
+    def summary(self) -> ModelSummary:
+        if self._summary is None:
+            self._summary = summarize(self)
+        return self._summary
+
+    @classmethod
+    def from_proto(cls, proto: onnx.ModelProto, path: Path | None = None) -> "LoadedModel":
+        """Wrap an in-memory model (weights embedded), e.g. the result of a fix."""
+        try:
+            serialized = proto.SerializeToString()
+        except ValueError as exc:  # protobuf's 2 GB limit
+            raise WorkbenchError("The model is larger than 2 GB and cannot be held in one piece.",
+                                 "Save it with external data and open the saved file.", str(exc)) from exc
+        return cls(proto, serialized, path)
+
+
+def _describe_foreign_file(data: bytes) -> str | None:
+    for signature, description in _KNOWN_SIGNATURES:
+        if data.startswith(signature):
+            return description
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text and sum(ch.isprintable() or ch.isspace() for ch in text) / len(text) > 0.95:
+        return "a text file"
+    return None
+
+
+def _decode(data: bytes, path: Path) -> onnx.ModelProto:
+    foreign = _describe_foreign_file(data)
+    if foreign:
+        raise WorkbenchError(f"{path.name} is not an ONNX model: it looks like {foreign}.",
+                             "Open a .onnx file exported from your framework.")
+    proto = onnx.ModelProto()
+    try:
+        proto.ParseFromString(data)
+    except DecodeError as exc:
+        if data[0] == _ONNX_FIRST_BYTE:
+            raise WorkbenchError(f"{path.name} is truncated or corrupt: its protobuf data cannot be decoded.",
+                                 "The file may have been cut short by an interrupted copy or download; "
+                                 "copy or export it again.", str(exc)) from exc
+        raise WorkbenchError(f"{path.name} is not an ONNX model: its contents are not an ONNX protobuf.",
+                             "Open a .onnx file exported from your framework.", str(exc)) from exc
+    if proto.ir_version == 0 or not proto.HasField("graph"):
+        raise WorkbenchError(f"{path.name} is not an ONNX model: it has no IR version or no graph.",
+                             "Open a .onnx file exported from your framework.")
+    return proto
+
+
+def _check_external_data(proto: onnx.ModelProto, path: Path) -> None:
+    base = path.parent.resolve()
+    for tensor in external_data_helper._get_all_tensors(proto):
+        if not external_data_helper.uses_external_data(tensor):
+            continue
+        info = external_data_helper.ExternalDataInfo(tensor)
+        location = Path(info.location)
+        target = (base / location).resolve()
+        if location.is_absolute() or not target.is_relative_to(base):
+            raise WorkbenchError(
+                f"Refused: the weights of tensor '{tensor.name}' point outside the model's folder ({info.location}).",
+                "External data must sit in the model's folder or below it. Move the data file next to the "
+                "model and fix its location, or re-export the model.")
+        if not target.is_file():
+            raise WorkbenchError(
+                f"The external data file '{info.location}' that holds tensor '{tensor.name}' is missing.",
+                f"Put '{info.location}' next to {path.name} (it must be copied together with the model).")
+        if info.length:
+            needed = (info.offset or 0) + info.length
+            if target.stat().st_size < needed:
+                raise WorkbenchError(
+                    f"The external data file '{info.location}' is shorter than the model expects "
+                    f"(tensor '{tensor.name}' needs bytes up to {needed}, the file has {target.stat().st_size}).",
+                    "The data file is probably truncated; copy or export it again.")
+
+
+def load_model(path: str | os.PathLike) -> LoadedModel:
+    """Read and validate an ONNX model. The file is only read, never modified."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise WorkbenchError(f"File not found: {path}", "Check the path; the file may have been moved or deleted.")
+    if path.is_dir():
+        raise WorkbenchError(f"{path} is a folder, not an ONNX file.", "Choose the .onnx file inside it.")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WorkbenchError(f"Cannot read {path}: {exc.strerror}.", "Check the file's permissions.", str(exc)) from exc
+    if not data:
+        raise WorkbenchError(f"{path.name} is empty (0 bytes).", "The export or copy probably failed; export again.")
+    proto = _decode(data, path)
+    if not proto.graph.node:
+        raise WorkbenchError(f"{path.name} has an empty graph: it contains no nodes.",
+                             "Check the export: the model may have been traced with no operations.")
+    _check_external_data(proto, path)
+    return LoadedModel(proto, data, path.resolve())
+
+
+def _initializer_bytes(tensor: onnx.TensorProto, count: int) -> int:
+    if external_data_helper.uses_external_data(tensor):
+        length = external_data_helper.ExternalDataInfo(tensor).length
+        if length:
+            return length
+    if tensor.raw_data:
+        return len(tensor.raw_data)
+    return count * dtype_size(tensor.data_type)
+
+
+def summarize(model: LoadedModel) -> ModelSummary:
+    proto = model.proto
+    graph = proto.graph
+    histogram = Counter()
+    nested = 0
+    for node, parent in iter_nodes(graph):
+        histogram[node.op_type if not node.domain or node.domain == "ai.onnx" else f"{node.domain}::{node.op_type}"] += 1
+        nested += bool(parent)
+    parameter_count = 0
+    parameter_bytes = 0
+    for tensor in graph.initializer:
+        count = math.prod(tensor.dims)
+        parameter_count += count
+        parameter_bytes += _initializer_bytes(tensor, count)
+    return ModelSummary(
+        path=str(model.path) if model.path else "",
+        file_size=len(model.serialized),
+        ir_version=proto.ir_version,
+        opsets={(o.domain or "ai.onnx"): o.version for o in proto.opset_import},
+        producer=" ".join(filter(None, [proto.producer_name, proto.producer_version])),
+        graph_name=graph.name,
+        node_count=len(graph.node),
+        subgraph_node_count=nested,
+        op_histogram=dict(histogram.most_common()),
+        inputs=[tensor_info(v) for v in graph_inputs(graph)],
+        outputs=[tensor_info(v) for v in graph.output],
+        parameter_count=parameter_count,
+        parameter_bytes=parameter_bytes,
+        external_data_files=model.external_data_files(),
+    )
+
+
+def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protect: Path | None = None,
+               external_data: bool | None = None) -> Path:
+    """Write ``proto`` to ``destination`` atomically (temporary file in the same folder, then rename).
+
+    ``protect`` is the user's original model: writing over it is refused here, so the caller must
+    have asked the user and pass ``protect=None`` explicitly. ``external_data`` (default: only when
+    the model is over 1.5 GB) stores weights in ``<name>.data`` next to the file, also atomically.
+    """
+    destination = Path(destination).expanduser().resolve()
+    if protect is not None and destination == Path(protect).resolve():
+        raise WorkbenchError("Refused to overwrite the original model.",
+                             "Choose another file name, or confirm overwriting explicitly.")
+    if not destination.parent.is_dir():
+        raise WorkbenchError(f"The folder {destination.parent} does not exist.", "Choose an existing folder.")
+    if external_data is None:
+        external_data = proto.ByteSize() > 1_500_000_000
+    data_name = destination.name + ".data"
+    with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".trt-workbench-") as staging:
+        staged = Path(staging) / destination.name
+        try:
+            if external_data:
+                onnx.save_model(proto, staged, save_as_external_data=True, all_tensors_to_one_file=True,
+                                location=data_name, size_threshold=1024)
+            else:
+                onnx.save_model(proto, staged)
+        except (OSError, ValueError) as exc:
+            raise WorkbenchError(f"Could not write {destination.name}: {exc}", "Check free disk space and permissions.",
+                                 str(exc)) from exc
+        if external_data:
+            os.replace(Path(staging) / data_name, destination.parent / data_name)
+        os.replace(staged, destination)
+    return destination

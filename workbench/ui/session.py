@@ -3,6 +3,16 @@
 Panels take the ``Session`` and listen to its signals; they never hold their own copy of the
 model. Whoever changes the model (open, a fix, undo) goes through ``Session`` so every panel
 and the graph view update together.
+
+Contract between the window and the panels:
+- Opening a file: ``set_model(model, report, opened=True)`` (``original`` becomes that model and
+  the recipe starts empty).
+- A fix or undo: ``set_model(new_model)`` with no report; the main window then re-analyses in a
+  worker and calls ``set_report``.
+- Stages that find problems (detectors, trial build, build) call ``set_problems(source, [...])``.
+- ``fix_requested(problem, fix_name)``: the triage view asks the fixes UI to preview a fix.
+- ``panel_requested(object_name)``: raise a dock (e.g. a builder error points at "profiles").
+- ``engine_built(result)``: the build UI announces an engine file for the compare UI.
 """
 
 from __future__ import annotations
@@ -13,6 +23,7 @@ from workbench.core.analysis import SupportReport
 from workbench.core.backend import Backend, LogMessage
 from workbench.core.model import LoadedModel
 from workbench.core.problems import Problem
+from workbench.core.recipe import Recipe
 
 
 class Session(QObject):
@@ -22,12 +33,17 @@ class Session(QObject):
     node_selected = Signal(str)  # a node name to show (graph view centres it)
     log_message = Signal(object)  # LogMessage, from any thread (queued to the GUI thread)
     busy_changed = Signal(bool, str)  # busy?, what is running
+    fix_requested = Signal(object, str)  # Problem (or None), fix name
+    panel_requested = Signal(str)  # dock object name to raise
+    engine_built = Signal(object)  # the build result (engine path and metadata)
 
     def __init__(self, backend: Backend, parent=None):
         super().__init__(parent)
         self.backend = backend
         self.model: LoadedModel | None = None
+        self.original: LoadedModel | None = None  # the model as opened, before any fix
         self.report: SupportReport | None = None
+        self.recipe = Recipe()
         # Problems added by later stages, by source ("detectors", "trial-build", "build", ...).
         self._problems_by_source: dict[str, list[Problem]] = {}
 
@@ -38,9 +54,12 @@ class Session(QObject):
             found.extend(problems)
         return found
 
-    def set_model(self, model: LoadedModel, report: SupportReport | None = None) -> None:
+    def set_model(self, model: LoadedModel, report: SupportReport | None = None, *, opened: bool = False) -> None:
         self.model = model
         self.report = report
+        if opened:
+            self.original = model
+            self.recipe = Recipe(source_model=str(model.path or ""))
         self._problems_by_source = {}
         self.model_changed.emit(model)
         if report is not None:

@@ -68,17 +68,6 @@ class BackendInfo:
         return asdict(self)
 
 
-def _severity_name(trt: ModuleType, severity) -> str:
-    names = {
-        trt.ILogger.INTERNAL_ERROR: "internal_error",
-        trt.ILogger.ERROR: "error",
-        trt.ILogger.WARNING: "warning",
-        trt.ILogger.INFO: "info",
-        trt.ILogger.VERBOSE: "verbose",
-    }
-    return names.get(severity, "info")
-
-
 @functools.lru_cache(maxsize=1)
 def gpu_status() -> GpuStatus:
     """Query the CUDA driver through cuda-python; never raises."""
@@ -192,6 +181,14 @@ _SEVERITY_ORDER = ["internal_error", "error", "warning", "info", "verbose"]
 @functools.lru_cache(maxsize=None)
 def _logger_class(trt: ModuleType):
     # The ILogger base class belongs to the imported module, so the subclass is made per backend.
+    severity_names = {
+        trt.ILogger.INTERNAL_ERROR: "internal_error",
+        trt.ILogger.ERROR: "error",
+        trt.ILogger.WARNING: "warning",
+        trt.ILogger.INFO: "info",
+        trt.ILogger.VERBOSE: "verbose",
+    }
+
     class CapturingLogger(trt.ILogger):
         def __init__(self, sink, min_severity):
             trt.ILogger.__init__(self)
@@ -201,7 +198,7 @@ def _logger_class(trt: ModuleType):
             self._max_rank = _SEVERITY_ORDER.index(min_severity)
 
         def log(self, severity, msg):
-            name = _severity_name(trt, severity)
+            name = severity_names.get(severity, "info")
             if _SEVERITY_ORDER.index(name) > self._max_rank:
                 return
             message = LogMessage(name, msg)

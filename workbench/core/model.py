@@ -269,12 +269,11 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
 
 
 def _initializer_bytes(tensor: onnx.TensorProto, count: int) -> int:
+    # From dims and type rather than len(raw_data): reading raw_data copies the whole weight.
     if external_data_helper.uses_external_data(tensor):
         length = external_data_helper.ExternalDataInfo(tensor).length
         if length:
             return length
-    if tensor.raw_data:
-        return len(tensor.raw_data)
     return count * dtype_size(tensor.data_type)
 
 

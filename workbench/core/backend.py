@@ -174,6 +174,43 @@ class Backend:
         parser = trt.OnnxParser(network, logger)
         return builder, network, parser
 
+    def engine_blocker(self, data: bytes, runtime=None) -> str:
+        """Why a serialized engine cannot run here, in words for the user ("" when nothing is known).
+
+        Checks, in order: the file's header (another backend's engines never load), the GPU
+        (``engine_support``), then the runtime's own validity check when it has one and a GPU answers.
+        """
+        owner = ENGINE_MAGIC.get(bytes(data[:4]))
+        if owner is None:
+            return "the file is not a TensorRT engine (it lacks a TensorRT plan header)."
+        if owner != self.name:
+            return (f"it was built by {owner}, but the active backend is {self.name} {self.version}; "
+                    f"engines only load in the TensorRT flavour that built them (use --backend {owner}).")
+        support = self.engine_support()
+        if not support.can_run:
+            return support.reason if support.gpu.present else support.gpu.reason
+        if runtime is not None and hasattr(runtime, "get_engine_validity"):
+            validity, diagnostics = runtime.get_engine_validity(data)
+            if validity == self.trt.EngineValidity.INVALID:
+                bits = self.trt.EngineInvalidityDiagnostics.__members__
+                found = [text for name, text in _ENGINE_DIAGNOSTICS.items()
+                         if name in bits and diagnostics & int(bits[name])]
+                return "; ".join(found or ["the runtime rejected it"]).format(backend=self.name, version=self.version) + "."
+        return ""
+
+
+# First bytes of a serialized engine, by the backend that wrote it.
+ENGINE_MAGIC = {b"ftrt": "tensorrt", b"vtrt": "tensorrt-rtx"}
+# TensorRT-RTX's EngineInvalidityDiagnostics bits, in words.
+_ENGINE_DIAGNOSTICS = {
+    "VERSION_MISMATCH": "it was built by another {backend} version than the installed {version}",
+    "UNSUPPORTED_CC": "it was not built for this GPU's compute capability (rebuild with the CURRENT target)",
+    "OLD_CUDA_DRIVER": "the NVIDIA driver is too old for it",
+    "OLD_CUDA_RUNTIME": "the CUDA runtime is too old for it",
+    "INSUFFICIENT_GPU_MEMORY": "the GPU has too little free memory for it",
+    "MALFORMED_ENGINE": "the file is corrupt or truncated",
+    "CUDA_ERROR": "CUDA reported an error while checking it",
+}
 
 _SEVERITY_ORDER = ["internal_error", "error", "warning", "info", "verbose"]
 

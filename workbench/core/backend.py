@@ -133,6 +133,42 @@ class Backend:
             return []
         return [n for n in self.trt.ComputeCapability.__members__ if n != "NONE"]
 
+    @functools.cached_property
+    def plugin_names(self) -> frozenset[str]:
+        """Plugin ops the ONNX parser can map nodes to (full TensorRT registers its standard ones on request)."""
+        init_plugins = getattr(self.trt, "init_libnvinfer_plugins", None)
+        if init_plugins is not None:
+            init_plugins(None, "")
+        registry = self.trt.get_plugin_registry()
+        creators = getattr(registry, "all_creators", None) or registry.plugin_creator_list
+        return frozenset(creator.name for creator in creators)
+
+    def unavailable_build_options(self) -> dict[str, str]:
+        """Build options (``BuildSettings`` names, precisions as "precision:fp16") this backend lacks → why.
+
+        FP16 on TensorRT-RTX is available through converting the model, so it is not listed.
+        """
+        missing = {}
+        if self.is_rtx:
+            missing.update({
+                "precision:bf16": "TensorRT-RTX is strongly typed and has no BF16 builder flag; the workbench "
+                                  "converts models to FP16 only. Export a BF16 model to build in BF16.",
+                "precision:int8": "TensorRT-RTX takes INT8 from Q/DQ nodes in the model, not from a builder flag.",
+                "precision:fp8": "TensorRT-RTX takes FP8 from Q/DQ nodes in the model, not from a builder flag.",
+                "hardware_compatibility": "TensorRT-RTX does not support hardware-compatibility levels; choose "
+                                          "compute-capability targets instead.",
+                "version_compatible": "TensorRT-RTX cannot build version-compatible engines (it has no lean runtime).",
+                "timing_cache": "Timing-cache operations are no-ops in TensorRT-RTX (deprecated since 1.2).",
+                "precision_by_flag": "TensorRT-RTX networks are strongly typed: FP16 means converting the model.",
+            })
+        else:
+            flags = self.builder_precision_flags()
+            missing.update({f"precision:{name}": f"TensorRT {self.version} has no {name.upper()} builder flag."
+                            for name in ("bf16", "int8", "fp8") if name not in flags})
+            missing["compute_capabilities"] = ("Only TensorRT-RTX builds for chosen compute capabilities; full "
+                                               "TensorRT builds for the GPU it runs on.")
+        return missing
+
     def engine_support(self) -> EngineSupport:
         gpu = gpu_status()
         if not gpu.present:

@@ -5,4 +5,9 @@ default dock area). Capabilities add their panel here; the main window builds th
 View menu from this list, so adding a panel touches no other file.
 """
 
-PANELS: list[tuple[str, str, str, str]] = []
+PANELS: list[tuple[str, str, str, str]] = [
+    ("triage", "Triage", "workbench.ui.triage_panel:TriagePanel", "left"),
+    ("model", "Model", "workbench.ui.model_panel:ModelPanel", "left"),
+    ("graph", "Graph", "workbench.ui.graph_view:GraphView", "right"),
+    ("log", "Log", "workbench.ui.log_panel:LogPanel", "bottom"),
+]

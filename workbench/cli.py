@@ -83,6 +83,207 @@ def _print_analysis(summary, report) -> None:
         print(f"  {p.severity.upper():7} {p.stage}/{p.kind}{where}: {p.message}")
 
 
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="ONNX model: the onnxruntime reference")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--engine", help="TensorRT engine file to check against the model")
+    target.add_argument("--against", metavar="MODEL2", help="second ONNX model (e.g. the fixed or float16 one)")
+    parser.add_argument("--inputs", action="append", default=[], metavar="FILE",
+                        help=".npz (arrays by input name) or .npy input data; inputs not covered get random data")
+    parser.add_argument("--seed", type=int, help="seed for random inputs (default 0)")
+    parser.add_argument("--shape", action="append", default=[], metavar="NAME:1x3x224x224",
+                        help="shape of a dynamic input for random data (repeatable)")
+    parser.add_argument("--recipe", help="recipe file whose [inputs] and [compare] sections to use")
+    parser.add_argument("--atol", type=float, help="absolute tolerance (default 1e-5, as Polygraphy)")
+    parser.add_argument("--rtol", type=float, help="relative tolerance (default 1e-5, as Polygraphy)")
+    parser.add_argument("--timing", type=int, metavar="N", help="also time N runs of each side (after warm-up)")
+    parser.add_argument("--bisect", action="store_true", help="find the first node whose output diverges")
+    parser.add_argument("--report", metavar="PATH", help="write PATH.json and a self-contained PATH.html")
+
+
+def _parse_shapes(values: list[str]) -> dict[str, list[int]]:
+    shapes = {}
+    for value in values:
+        name, _, dims = value.rpartition(":")
+        try:
+            shapes[name] = [int(d) for d in dims.lower().split("x")]
+        except ValueError:
+            name = ""
+        if not name:
+            raise WorkbenchError(f"Cannot read the shape '{value}'.", "Write it as NAME:1x3x224x224.")
+    return shapes
+
+
+@command("compare", "check a TensorRT engine or a second model against onnxruntime", _compare_arguments)
+def run_compare(args) -> int:
+    from dataclasses import replace
+
+    from workbench.core.backend import load_backend
+    from workbench.core.compare import CompareSettings, run_comparison
+    from workbench.core.inputs import InputSpec
+    from workbench.core.model import load_model
+    from workbench.core.recipe import Recipe, load_recipe
+    from workbench.core.report import write_report
+
+    recipe = load_recipe(args.recipe) if args.recipe else Recipe()
+    spec = InputSpec.from_dict(recipe.inputs)
+    spec.data_files = args.inputs or spec.data_files
+    spec.shapes.update(_parse_shapes(args.shape))
+    spec.seed = spec.seed if args.seed is None else args.seed
+    settings = CompareSettings.from_dict(recipe.compare)
+    tolerances = replace(settings.tolerances, **{k: getattr(args, k) for k in ("atol", "rtol")
+                                                 if getattr(args, k) is not None})
+    settings = replace(settings, against="engine" if args.engine else "model", engine_path=args.engine or "",
+                       against_model=args.against or "", tolerances=tolerances,
+                       timing_runs=settings.timing_runs if args.timing is None else args.timing,
+                       bisect=args.bisect or settings.bisect)
+    model = load_model(args.model)
+    backend = load_backend(args.backend) if args.engine else None
+    result = run_comparison(model, settings, spec, backend)
+    if args.report:
+        written = write_report(result, args.report)
+        result.notes.append(f"Report written: {', '.join(str(p) for p in written)}")
+    if args.json:
+        print_json(result.to_dict())
+    else:
+        _print_comparison(result)
+    return EXIT_OK if result.passed else EXIT_PROBLEMS
+
+
+def _print_comparison(result) -> None:
+    print(f"{result.reference}  vs  {result.test}")
+    for i in result.inputs:
+        print(f"  input  {i['name']}: {i['dtype']} {i['shape']} from {i['source']}")
+    print(f"  {'output':24} {'max|err|':>10} {'mean|err|':>10} {'max rel':>10} {'cosine':>9} {'outside':>8}  result")
+    for o in result.outputs:
+        extra = f"  NaN {o.nan_ref}/{o.nan_test} Inf {o.inf_ref}/{o.inf_test}" if o.nan_ref + o.nan_test + o.inf_ref + o.inf_test else ""
+        if o.top1_agreement is not None:
+            extra += f"  top-1 {o.top1_agreement:.0%} top-{o.top_k} {o.topk_agreement:.0%}"
+        print(f"  {o.name:24} {o.max_abs:10.3g} {o.mean_abs:10.3g} {o.max_rel:10.3g} {o.cosine:9.6f} "
+              f"{o.outside_fraction:8.2%}  {'PASS' if o.passed else 'FAIL'}{extra}{'  ' + o.message if o.message else ''}")
+    for t in result.timing:
+        print(f"  timing {t.label}: median {t.median_ms:.3f} ms (min {t.min_ms:.3f}, p90 {t.p90_ms:.3f}, "
+              f"p99 {t.p99_ms:.3f}), {t.inferences_per_s:.1f} inferences/s over {t.runs} runs")
+    if result.bisect:
+        print(f"  bisect: {result.bisect.message}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(result.verdict)
+
+
+def _build_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="ONNX model file")
+    parser.add_argument("-o", "--output", required=True, help="engine file to write")
+    parser.add_argument("--recipe", help="recipe (TOML): its fixes are applied first; its profiles and build "
+                                         "settings are used unless options below override them")
+    for which in ("min", "opt", "max"):
+        parser.add_argument(f"--{which}-shapes", action="append", default=[], metavar="NAME:AxBxC[,…]",
+                            help=f"{which} shapes of one profile (repeat --opt-shapes etc. for more profiles)")
+    precision = parser.add_mutually_exclusive_group()
+    for name in ("fp16", "bf16", "int8", "fp8"):
+        precision.add_argument(f"--{name}", dest="precision", action="store_const", const=name,
+                               help=f"build in {name.upper()}" + (" (converts the model on strongly typed "
+                                                                  "networks such as TensorRT-RTX)" if name == "fp16" else ""))
+    parser.add_argument("--precision-by-flag", action="store_true", default=None,
+                        help="full TensorRT: use the weakly typed builder flag instead of converting the model")
+    parser.add_argument("--workspace", type=int, dest="workspace_mb", metavar="MIB", help="workspace memory limit")
+    parser.add_argument("--opt-level", type=int, dest="optimization_level", metavar="0-5",
+                        help="builder optimization level")
+    parser.add_argument("--timing-cache", metavar="FILE", help="timing cache to load and save")
+    parser.add_argument("--plugin", action="append", dest="plugins", metavar="LIB",
+                        help="plugin library to load (runs its native code)")
+    parser.add_argument("--hardware-compatibility", choices=("none", "ampere_plus", "same_compute_capability"))
+    parser.add_argument("--version-compatible", action="store_true", default=None)
+    parser.add_argument("--compute-capability", action="append", dest="compute_capabilities", metavar="SMxx",
+                        help="TensorRT-RTX target (repeat for several; CURRENT = this machine's GPU)")
+    parser.add_argument("--detailed-profiling", action="store_true", default=None,
+                        help="detailed profiling verbosity (also lists the engine's layers)")
+    parser.add_argument("--save-converted", metavar="FILE", help="also save the FP16-converted model")
+    parser.add_argument("--save-recipe", metavar="FILE", help="save the fixes, profiles and settings used")
+    parser.add_argument("--print-commands", action="store_true",
+                        help="print the equivalent trtexec/tensorrt_rtx and Polygraphy commands")
+
+
+_SETTING_OPTIONS = ("precision", "precision_by_flag", "workspace_mb", "optimization_level", "timing_cache", "plugins",
+                    "hardware_compatibility", "version_compatible", "compute_capabilities", "detailed_profiling")
+
+
+def _cli_profiles(args) -> list:
+    from workbench.core.profiles import parse_shape_list, profile_from_shape_lists
+
+    count = max(len(args.min_shapes), len(args.opt_shapes), len(args.max_shapes))
+    pick = lambda given, i: parse_shape_list(given[i]) if i < len(given) else {}  # noqa: E731
+    return [profile_from_shape_lists(pick(args.min_shapes, i), pick(args.opt_shapes, i), pick(args.max_shapes, i))
+            for i in range(count)]
+
+
+@command("build", "build a TensorRT engine (in a separate process) and report what failed", _build_arguments)
+def run_build(args) -> int:
+    from workbench.core.backend import load_backend
+    from workbench.core.build import BuildSettings, build_engine
+    from workbench.core.build_commands import reproduction_commands
+    from workbench.core.model import load_model, save_model
+    from workbench.core.profiles import profiles_from_recipe, profiles_to_recipe
+    from workbench.core.recipe import Recipe, load_recipe, save_recipe
+
+    backend = load_backend(args.backend)
+    model = load_model(args.model)
+    recipe = load_recipe(args.recipe) if args.recipe else Recipe(source_model=str(model.path))
+    to_build = model
+    if recipe.fixes:
+        from workbench.core.fixes.apply import replay, steps_from_recipe
+
+        results = replay(model, steps_from_recipe(recipe))
+        to_build = results[-1].after if results else model
+    settings_data = dict(recipe.build)
+    settings_data.update({name: getattr(args, name) for name in _SETTING_OPTIONS if getattr(args, name) is not None})
+    settings = BuildSettings.from_dict(settings_data)
+    profiles = _cli_profiles(args) or profiles_from_recipe(recipe.profiles)
+    if settings.plugins:
+        print(f"warning: loading plugin libraries runs their native code: {', '.join(settings.plugins)}",
+              file=sys.stderr)
+    if args.save_converted:
+        from workbench.core.precision import convert_to_fp16
+
+        save_model(convert_to_fp16(to_build).proto, args.save_converted, protect=model.path)
+    phases = []
+    show = (lambda phase, _fraction=None: phases.append(phase) or print(f"  {phase}…", file=sys.stderr)) \
+        if not args.json and sys.stderr.isatty() else None
+    result = build_engine(to_build, settings, profiles, args.output, backend=backend, progress=show)
+    if args.save_recipe:
+        save_recipe(Recipe(fixes=recipe.fixes, profiles=profiles_to_recipe(profiles), build=settings.to_dict(),
+                           inputs=recipe.inputs, compare=recipe.compare, source_model=str(model.path)),
+                    args.save_recipe)
+    commands = reproduction_commands(str(model.path), str(args.output), settings, profiles, backend)
+    if args.json:
+        print_json({**result.to_dict(), "commands": commands})
+    else:
+        _print_build(result, commands if args.print_commands else None)
+    return EXIT_OK if result.succeeded else EXIT_PROBLEMS
+
+
+def _print_build(result, commands: dict | None) -> None:
+    if result.succeeded:
+        print(f"Built {result.engine_path} ({result.engine_bytes / 2**20:.2f} MiB) in {result.build_seconds:.2f} s "
+              f"with {result.backend}, {result.settings.precision.upper()}, {len(result.profiles)} profile(s)")
+        for label, tensors in (("input", result.inputs), ("output", result.outputs)):
+            for t in tensors:
+                ranges = "; ".join(f"profile {i + 1}: {r['min']} … {r['opt']} … {r['max']}"
+                                   for i, r in enumerate(t.profile_shapes))
+                print(f"  {label:6} {t.name}: {t.dtype} {t.shape}{'  ' + ranges if ranges else ''}")
+        if result.layers:
+            print(f"  {len(result.layers)} layers (from {result.layer_source})")
+    else:
+        print(f"The build of {result.model_name} failed with {result.backend}:")
+        for p in result.problems:
+            where = f" [{p.op} {p.node}]" if p.node else (f" [inputs: {', '.join(p.inputs)}]" if p.inputs else "")
+            print(f"  {p.severity.upper():7} {p.stage}/{p.kind}{where}: {p.message}")
+            if p.hint:
+                print(f"          hint: {p.hint}")
+    for name, text in (commands or {}).items():
+        print(f"\n{name}:\n  {text}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trt-workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"TensorRT Workbench {__version__}")

@@ -123,8 +123,10 @@ def run_compare(args) -> int:
     from workbench.core.inputs import InputSpec
     from workbench.core.model import load_model
     from workbench.core.recipe import Recipe, load_recipe
-    from workbench.core.report import write_report
+    from workbench.core.report import check_destination, write_report
 
+    if args.report:
+        check_destination(args.report)
     recipe = load_recipe(args.recipe) if args.recipe else Recipe()
     spec = InputSpec.from_dict(recipe.inputs)
     spec.data_files = args.inputs or spec.data_files

@@ -1,0 +1,138 @@
+"""Graph clean-up fixes: fold-constants, remove-unused, cut-outputs."""
+
+from __future__ import annotations
+
+import onnx
+import onnx_graphsurgeon as gs
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.fixes.base import Fix, FixContext, Param
+from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, node_label
+from workbench.core.model import LoadedModel, graph_inputs, iter_nodes
+from workbench.core.problems import Problem
+
+FOLD_ENGINES = ("graphsurgeon", "onnxslim")
+
+
+def consumed_names(graph: onnx.GraphProto) -> set[str]:
+    """Every tensor name some node reads, including reads from inside If/Loop bodies."""
+    return {name for node, _ in iter_nodes(graph) for name in node.input if name}
+
+
+def constant_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """Top-level nodes whose value is fixed (all inputs constant), other than Constant itself."""
+    known = {t.name for t in graph.initializer}
+    foldable = []
+    for node in graph.node:
+        if node.op_type == "Constant":
+            known.update(node.output)
+            continue
+        has_subgraph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
+        if node.input and not has_subgraph and all(not n or n in known for n in node.input):
+            known.update(node.output)
+            foldable.append(node)
+    return foldable
+
+
+def _detect_foldable(model: LoadedModel, _backend=None) -> list[Problem]:
+    foldable = constant_nodes(model.proto.graph)
+    if not foldable:
+        return []
+    names = ", ".join(node_label(n) for n in foldable[:5]) + (" …" if len(foldable) > 5 else "")
+    return [Problem(kind="foldable-constants", severity="info", stage="model", node=node_label(foldable[0]),
+                    op=foldable[0].op_type, fixes=["fold-constants"],
+                    message=f"{len(foldable)} node(s) only compute constants ({names}); folding them gives "
+                            "TensorRT a smaller, static graph.",
+                    hint="Apply fold-constants.")]
+
+
+def _fold_transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
+    context.infer_shapes = True
+    if params["engine"] == "onnxslim":
+        import onnxslim
+
+        slimmed = onnxslim.slim(export_model(graph, model.proto))
+        if slimmed is None:
+            raise WorkbenchError("onnxslim could not simplify this model.", "Use engine=graphsurgeon instead.")
+        return gs.import_onnx(slimmed)
+    return fold(graph)
+
+
+def _detect_unused(model: LoadedModel, _backend=None) -> list[Problem]:
+    graph = model.proto.graph
+    used = consumed_names(graph) | {o.name for o in graph.output}
+    unused_inputs = [i.name for i in graph_inputs(graph) if i.name not in used]
+    unused_weights = [t.name for t in graph.initializer if t.name not in used]
+    dead = [node_label(n) for n in graph.node if not any(o in used for o in n.output if o)]
+    problems = []
+    if unused_inputs:
+        problems.append(Problem(kind="unused-input", severity="warning", stage="model", inputs=unused_inputs,
+                                node=unused_inputs[0], fixes=["remove-unused"],
+                                message=f"Input(s) {', '.join(unused_inputs)} feed nothing, yet the engine will "
+                                        "still expect data for them.", hint="Apply remove-unused."))
+    if unused_weights or dead:
+        what = []
+        if dead:
+            what.append(f"{len(dead)} node(s) whose results are never used ({', '.join(dead[:3])})")
+        if unused_weights:
+            what.append(f"{len(unused_weights)} unused initializer(s)")
+        problems.append(Problem(kind="unused-graph-parts", severity="info", stage="model",
+                                node=dead[0] if dead else "", fixes=["remove-unused"],
+                                message="The model carries " + " and ".join(what) + ".",
+                                hint="Apply remove-unused."))
+    return problems
+
+
+def _remove_unused_transform(graph: gs.Graph, _params: dict, context: FixContext, _model) -> gs.Graph:
+    produced = {t.name for node in graph.nodes for t in node.outputs}
+    graph.outputs = [t for t in graph.outputs if t.name in produced]
+    if not graph.outputs:
+        raise WorkbenchError("No node computes any of the model's outputs; removing unused parts would leave nothing.")
+    return graph.cleanup(remove_unused_graph_inputs=True).toposort()
+
+
+def _validate_cut(model: LoadedModel, params: dict) -> None:
+    known = {name for node, _ in iter_nodes(model.proto.graph) for name in node.output} | \
+        {i.name for i in graph_inputs(model.proto.graph)}
+    missing = [name for name in params["tensors"] if name not in known]
+    if missing:
+        raise WorkbenchError(f"The model has no tensor named {', '.join(repr(m) for m in missing)}.",
+                             "Use names of node outputs as the graph view shows them.")
+
+
+def _cut_transform(graph: gs.Graph, params: dict, context: FixContext, _model) -> gs.Graph:
+    outputs = []
+    for name in params["tensors"]:
+        tensor = find_tensor(graph, name)
+        if tensor.dtype is None:
+            raise WorkbenchError(f"The type of tensor '{name}' is unknown, so it cannot become an output.",
+                                 "Apply fold-constants first (it runs shape inference).")
+        outputs.append(tensor)
+    graph.outputs = outputs
+    return graph.cleanup(remove_unused_graph_inputs=True).toposort()
+
+
+FOLD_CONSTANTS = Fix(
+    name="fold-constants", title="Fold constants",
+    description="Evaluate every part of the graph that only depends on constants, drop what is left unused, "
+                "sort the nodes and run shape inference (what `polygraphy surgeon sanitize --fold-constants` "
+                "does). engine=onnxslim uses onnxslim, a stronger simplifier that also removes redundant ops.",
+    params=(Param("engine", "choice", "Folding engine: graphsurgeon (onnx-graphsurgeon) or onnxslim.",
+                  required=False, default="graphsurgeon", choices=FOLD_ENGINES),),
+    transform=_fold_transform, detect=_detect_foldable,
+)
+
+REMOVE_UNUSED = Fix(
+    name="remove-unused", title="Remove unused parts",
+    description="Drop graph inputs nothing reads, outputs no node computes, initializers nothing uses and nodes "
+                "whose results are never used.",
+    params=(), transform=_remove_unused_transform, detect=_detect_unused,
+)
+
+CUT_OUTPUTS = Fix(
+    name="cut-outputs", title="Cut outputs",
+    description="Make the chosen tensors the model's outputs and drop everything that no longer feeds them, "
+                "e.g. end the engine before NonMaxSuppression and run NMS outside TensorRT.",
+    params=(Param("tensors", "tensors", "Tensor names that become the outputs, separated by ';' (e.g. boxes;scores)."),),
+    transform=_cut_transform, validate=_validate_cut, needs_shapes=True,
+)

@@ -1,0 +1,273 @@
+"""Fixes on graph inputs: set-input-shape, set-input-dtype, freeze-input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+import onnx_graphsurgeon as gs
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.fixes.base import Fix, FixContext, Param
+from workbench.core.fixes.graph_tools import find_input, fold, node_label, replace_uses
+from workbench.core.model import LoadedModel, TensorInfo, iter_nodes
+from workbench.core.problems import Problem
+
+# Element types the TensorRT ONNX parser refuses outright as network inputs (seen with TensorRT-RTX 1.7).
+_REFUSED_DTYPES = {"int16", "uint16", "uint32", "uint64", "complex64", "complex128", "object", "str", "string"}
+# Inputs this small can be run-time switches (a ratio, a flag, a sample rate).
+_SWITCH_MAX_ELEMENTS = 4
+# (op, input positions) whose value decides structure: branch taken, loop count, output size.
+_STEERING_INPUTS = {"If": {0}, "Loop": {0, 1}, "Resize": {1, 2, 3}, "Upsample": {1}, "Reshape": {1},
+                    "Expand": {1}, "Tile": {1}, "Slice": {1, 2, 3, 4}, "Range": {0, 1, 2}, "ConstantOfShape": {0},
+                    "TopK": {1}, "Pad": {1}}
+
+
+_FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
+
+
+def input_info(model: LoadedModel, name: str) -> TensorInfo:
+    for tensor in model.summary().inputs:
+        if tensor.name == name:
+            return tensor
+    raise WorkbenchError(f"The model has no input named '{name}'.",
+                         f"Its inputs are: {', '.join(t.name for t in model.summary().inputs) or 'none'}.")
+
+
+def _onnx_dtype(name: str) -> int:
+    return onnx.TensorProto.BFLOAT16 if name == "bfloat16" else onnx.helper.np_dtype_to_tensor_dtype(np.dtype(name))
+
+
+def _gs_dtype(name: str):
+    return onnx.TensorProto.BFLOAT16 if name == "bfloat16" else np.dtype(name)
+
+
+# --- set-input-shape ---------------------------------------------------------------------------
+
+def _validate_shape(model: LoadedModel, params: dict) -> None:
+    tensor = input_info(model, params["input"])
+    shape = params["shape"]
+    if tensor.shape is not None and len(shape) != len(tensor.shape):
+        raise WorkbenchError(f"Shape {'x'.join(map(str, shape))} has rank {len(shape)}, but input '{tensor.name}' "
+                             f"{tensor.shape_text()} has rank {len(tensor.shape)}.", "Give one value per dimension.")
+    for axis, (given, declared) in enumerate(zip(shape, tensor.shape or ())):
+        if isinstance(declared, int) and declared > 0 and given != declared:
+            raise WorkbenchError(f"Dimension {axis} of input '{tensor.name}' is fixed at {declared} in the model; "
+                                 f"{given} would contradict the weights.", "Only dynamic dimensions can be set.")
+
+
+def _set_shape_transform(graph: gs.Graph, params: dict, context: FixContext, _model) -> gs.Graph:
+    target = find_input(graph, params["input"])
+    target.shape = list(params["shape"])
+    # Symbolic shapes downstream are stale now; shape inference recomputes them from the new input.
+    for tensor in graph.tensors().values():
+        if isinstance(tensor, gs.Variable) and tensor not in graph.inputs and tensor.shape is not None \
+                and not all(isinstance(d, int) and d >= 0 for d in tensor.shape):
+            tensor.shape = None
+    context.infer_shapes = True
+    return graph
+
+
+def _suggest_shape(model: LoadedModel, problem: Problem | None) -> dict[str, str]:
+    name = problem.inputs[0] if problem and problem.inputs else next(
+        (t.name for t in model.summary().inputs if t.is_dynamic), "")
+    if not name:
+        return {}
+    tensor = input_info(model, name)
+    dims = [d if isinstance(d, int) and d > 0 else 1 for d in (tensor.shape or ())]
+    return {"input": name, "shape": "x".join(map(str, dims))}
+
+
+# --- set-input-dtype ---------------------------------------------------------------------------
+
+def _detect_dtypes(model: LoadedModel, _backend=None) -> list[Problem]:
+    graph = model.proto.graph
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node, _ in iter_nodes(graph):
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    problems = []
+    for tensor in model.summary().inputs:
+        readers = consumers.get(tensor.name, [])
+        if tensor.dtype in _REFUSED_DTYPES:
+            message = f"Input '{tensor.name}' is {tensor.dtype}, a type TensorRT does not accept for network inputs."
+            severity = "error"
+        elif tensor.dtype == "uint8" and any(n.op_type != "Cast" for n in readers):
+            other = next(n for n in readers if n.op_type != "Cast")
+            message = (f"Input '{tensor.name}' is uint8 and feeds {other.op_type} '{node_label(other)}': TensorRT "
+                       "only takes a uint8 input that goes straight into a Cast.")
+            severity = "error"
+        elif tensor.dtype == "float64":
+            message = (f"Input '{tensor.name}' is float64; TensorRT computes it in float32, so the engine's input "
+                       "type differs from the model's.")
+            severity = "info"
+        else:
+            continue
+        problems.append(Problem(kind="input-dtype", severity=severity, stage="parse", node=tensor.name,
+                                inputs=[tensor.name], fixes=["set-input-dtype"], message=message,
+                                hint="Apply set-input-dtype (e.g. dtype=float32): a Cast keeps the graph's meaning."))
+    return problems
+
+
+def _validate_dtype(model: LoadedModel, params: dict) -> None:
+    tensor = input_info(model, params["input"])
+    if tensor.dtype == params["dtype"]:
+        raise WorkbenchError(f"Input '{tensor.name}' is already {tensor.dtype}.", "Choose a different dtype.")
+
+
+def _set_dtype_transform(graph: gs.Graph, params: dict, context: FixContext, _model) -> gs.Graph:
+    old = find_input(graph, params["input"])
+    old_dtype = _dtype_text(old.dtype)
+    new = gs.Variable(old.name, dtype=_gs_dtype(params["dtype"]), shape=old.shape)
+    old.name = f"{new.name}_as_{old_dtype}"
+    cast = gs.Node("Cast", name=f"{new.name}/cast_to_{old_dtype}", attrs={"to": _onnx_dtype(old_dtype)},
+                   inputs=[new], outputs=[old])
+    graph.nodes.insert(0, cast)
+    graph.inputs = [new if t is old else t for t in graph.inputs]
+    if params["dtype"] in _FLOAT_DTYPES and old_dtype not in _FLOAT_DTYPES:
+        context.warnings.append(f"'{new.name}' now takes {params['dtype']} values and casts them to {old_dtype}: "
+                                f"feed the same values as before (fractions are truncated).")
+    return graph
+
+
+def _dtype_text(dtype) -> str:
+    if isinstance(dtype, int):
+        return onnx.TensorProto.DataType.Name(dtype).lower()
+    return np.dtype(dtype).name
+
+
+def _suggest_dtype(model: LoadedModel, problem: Problem | None) -> dict[str, str]:
+    if problem and problem.inputs:
+        return {"input": problem.inputs[0], "dtype": "float32"}
+    return {}
+
+
+# --- freeze-input ------------------------------------------------------------------------------
+
+def steered_nodes(graph: onnx.GraphProto, inputs: list[TensorInfo]) -> dict[str, list[str]]:
+    """Small inputs that decide the graph's structure → the nodes they steer (nested bodies included)."""
+    found: dict[str, list[str]] = {}
+    nested_by_parent: dict[str, list[onnx.NodeProto]] = {}
+    for node, parent in iter_nodes(graph):
+        if parent:
+            nested_by_parent.setdefault(parent, []).append(node)
+    for tensor in inputs:
+        if tensor.shape is None or not all(isinstance(d, int) for d in tensor.shape) \
+                or math.prod(tensor.shape) > _SWITCH_MAX_ELEMENTS:
+            continue
+        reached = {tensor.name}
+        steered: list[str] = []
+        for node in graph.node:
+            nested = nested_by_parent.get(node.name, []) if node.name else []
+            positions = _STEERING_INPUTS.get(node.op_type, set())
+            if any(name in reached and i in positions for i, name in enumerate(node.input)) or \
+                    any(name in reached for child in nested for name in child.input):
+                steered.append(node_label(node))
+                steered.extend(node_label(child) for child in nested)
+            if any(name in reached for name in node.input):
+                reached.update(node.output)
+        if steered:
+            found[tensor.name] = steered
+    return found
+
+
+def _detect_switches(model: LoadedModel, _backend=None) -> list[Problem]:
+    problems = []
+    for name, nodes in steered_nodes(model.proto.graph, model.summary().inputs).items():
+        tensor = input_info(model, name)
+        problems.append(Problem(
+            kind="control-input", severity="warning", stage="model", node=nodes[0], inputs=[name],
+            fixes=["freeze-input"],
+            message=f"Input '{name}' ({tensor.dtype} {tensor.shape_text()}) decides the graph's structure at run "
+                    f"time ({', '.join(nodes[:3])}{' …' if len(nodes) > 3 else ''}); TensorRT handles such "
+                    "data-dependent branches and sizes poorly or not at all.",
+            hint=f"If you always deploy with one value, apply freeze-input (input={name}) to bake it in and fold "
+                 "the branches away."))
+    return problems
+
+
+def _freeze_value(model: LoadedModel, params: dict) -> np.ndarray:
+    tensor = input_info(model, params["input"])
+    value = params["value"]
+    values = value if isinstance(value, list) else [value]
+    dtype = np.dtype(tensor.dtype) if tensor.dtype not in ("bfloat16", "undefined") else np.dtype(np.float32)
+    if dtype.kind == "b" and not all(isinstance(v, bool) or v in (0, 1) for v in values):
+        raise WorkbenchError(f"Input '{tensor.name}' is bool; {value!r} is not true/false.", "Use true or false.")
+    if dtype.kind in "iu" and not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise WorkbenchError(f"Input '{tensor.name}' is {tensor.dtype}; {value!r} is not an integer value.",
+                             "Give whole numbers for integer inputs.")
+    if dtype.kind in "iu" and any(not np.can_cast(np.min_scalar_type(v), dtype) for v in values):
+        raise WorkbenchError(f"{value!r} does not fit input '{tensor.name}' ({tensor.dtype}).", "Give a smaller value.")
+    if tensor.shape is None or tensor.is_dynamic:
+        if tensor.shape is not None and len(tensor.shape) == 1 and isinstance(value, list):
+            return np.array(values, dtype=dtype)
+        raise WorkbenchError(f"Input '{tensor.name}' {tensor.shape_text()} has no fixed shape, so its value cannot "
+                             "be frozen.", "Apply set-input-shape first, or give a 1-D list for a 1-D input.")
+    shape = tuple(tensor.shape)
+    if len(values) == 1:
+        return np.full(shape, values[0], dtype=dtype)
+    if len(values) != math.prod(shape):
+        raise WorkbenchError(f"Input '{tensor.name}' has shape {tensor.shape_text()} ({math.prod(shape)} values); "
+                             f"{len(values)} values were given.", "Give one value, or one per element.")
+    return np.array(values, dtype=dtype).reshape(shape)
+
+
+def _validate_freeze(model: LoadedModel, params: dict) -> None:
+    _freeze_value(model, params)
+    if len(model.summary().inputs) == 1:
+        raise WorkbenchError(f"'{params['input']}' is the model's only input; freezing it leaves nothing to feed.",
+                             "Freeze switch-like inputs (ratios, flags), not the data input.")
+
+
+def _freeze_transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
+    value = _freeze_value(model, params)
+    variable = find_input(graph, params["input"])
+    graph.inputs = [t for t in graph.inputs if t is not variable]
+    variable.name = f"{params['input']}_input"
+    replace_uses(graph, variable, gs.Constant(params["input"], value))
+    context.frozen_inputs[params["input"]] = value
+    if params["fold"]:
+        fold(graph)
+        context.infer_shapes = True
+    return graph
+
+
+def _suggest_freeze(model: LoadedModel, problem: Problem | None) -> dict[str, str]:
+    switches = steered_nodes(model.proto.graph, model.summary().inputs)
+    if problem and problem.inputs and problem.inputs[0] in switches:
+        return {"input": problem.inputs[0]}
+    for name, nodes in switches.items():
+        if problem is None or problem.node in nodes or problem.parent in nodes:
+            return {"input": name}
+    return {}
+
+
+SET_INPUT_SHAPE = Fix(
+    name="set-input-shape", title="Set input shape",
+    description="Make an input's dynamic dimensions static (e.g. 1x3x512x512), then re-infer the shapes "
+                "downstream. The engine then needs no optimization profile for that input.",
+    params=(Param("input", "input", "The graph input to change."),
+            Param("shape", "shape", "The full static shape, dims joined by 'x' (e.g. 1x3x512x512).")),
+    transform=_set_shape_transform, validate=_validate_shape, suggest=_suggest_shape,
+)
+
+SET_INPUT_DTYPE = Fix(
+    name="set-input-dtype", title="Set input dtype",
+    description="Give an input a new dtype (e.g. uint8 → float32) and insert a Cast back to the old dtype right "
+                "after it, so the rest of the graph computes exactly what it did.",
+    params=(Param("input", "input", "The graph input to change."),
+            Param("dtype", "dtype", "The new dtype (float32, float16, int32, …).")),
+    transform=_set_dtype_transform, detect=_detect_dtypes, validate=_validate_dtype, suggest=_suggest_dtype,
+)
+
+FREEZE_INPUT = Fix(
+    name="freeze-input", title="Freeze input",
+    description="Replace an input by a constant (e.g. a downsample ratio or a sample rate), then fold constants so "
+                "the If/Loop branches and Resize scales that depended on it become static.",
+    params=(Param("input", "input", "The graph input to replace by a constant."),
+            Param("value", "values", "Its value: one number, or one per element separated by ';'."),
+            Param("fold", "bool", "Fold constants afterwards (removes the branches that depended on it).",
+                  required=False, default=True)),
+    transform=_freeze_transform, detect=_detect_switches, validate=_validate_freeze, suggest=_suggest_freeze,
+)

@@ -1,0 +1,110 @@
+"""Parity after a fix: does the fixed model still compute what the original did?
+
+Both models run under onnxruntime on the same seeded inputs. Inputs a fix changed are fed
+consistently: a frozen input gets its frozen value on the original side, a retyped input gets the
+same values cast to its new dtype, and a static shape chosen by the fix is used for both. Outputs
+the fix created from intermediate tensors (cut-outputs) are read from the original as extra outputs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.inputs import random_inputs
+from workbench.core.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, compare_arrays
+from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.progress import CancelToken, ProgressFn, no_progress
+from workbench.core.runners import OnnxruntimeRunner
+
+EXACT, WITHIN, BEYOND, NOT_CHECKABLE = "exact", "within-tolerance", "beyond-tolerance", "not-checkable"
+VERDICT_TEXT = {
+    EXACT: "exact: every output is bit-identical",
+    WITHIN: "numerically changed, within tolerance",
+    BEYOND: "changed beyond tolerance",
+    NOT_CHECKABLE: "not checkable",
+}
+
+
+@dataclass
+class ParityResult:
+    verdict: str
+    outputs: list[OutputComparison] = field(default_factory=list)
+    reason: str = ""  # why not checkable, or which outputs could not be compared
+    seed: int = 0
+    atol: float = DEFAULT_ATOL
+    rtol: float = DEFAULT_RTOL
+
+    @property
+    def text(self) -> str:
+        text = VERDICT_TEXT[self.verdict]
+        if self.outputs and self.verdict != EXACT:
+            worst = max(self.outputs, key=lambda c: c.max_abs)
+            text += f" (max abs error {worst.max_abs:.3g} on '{worst.name}', max rel {worst.max_rel:.3g})"
+        return text + (f": {self.reason}" if self.reason else "")
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.verdict, "text": self.text, "reason": self.reason, "seed": self.seed,
+                "atol": self.atol, "rtol": self.rtol, "outputs": [c.to_dict() for c in self.outputs]}
+
+
+def _foreign_ops(model: LoadedModel) -> list[str]:
+    """Ops onnxruntime has no kernel for because they are not ONNX ops (TensorRT plugins)."""
+    known = {schema.name for schema in onnx.defs.get_all_schemas()}
+    return sorted({node.op_type for node, _ in iter_nodes(model.proto.graph)
+                   if node.domain in ("", "ai.onnx") and node.op_type not in known})
+
+
+def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarray], seed: int):
+    fixed_inputs = {t.name: t for t in fixed.summary().inputs}
+    original_inputs = {t.name for t in original.summary().inputs}
+    extra = sorted(set(fixed_inputs) - original_inputs)
+    if extra:
+        raise WorkbenchError(f"the fixed model has new input(s) {', '.join(extra)} the original lacks")
+    shapes = {name: tuple(t.shape) for name, t in fixed_inputs.items() if not t.is_dynamic}
+    reference = random_inputs(original, seed, shapes=shapes)
+    reference.update(frozen)
+    test = {name: reference[name].astype(np.dtype(t.dtype) if t.dtype != "bfloat16" else np.float32)
+            for name, t in fixed_inputs.items()}
+    return reference, test
+
+
+def check_parity(original: LoadedModel, fixed: LoadedModel, *, frozen_inputs: dict[str, np.ndarray] | None = None,
+                 seed: int = 0, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
+                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> ParityResult:
+    """Run both models under onnxruntime and compare every output the fixed model has."""
+    def not_checkable(reason: str) -> ParityResult:
+        return ParityResult(NOT_CHECKABLE, reason=reason, seed=seed, atol=atol, rtol=rtol)
+
+    foreign = _foreign_ops(fixed)
+    if foreign:
+        return not_checkable(f"the fixed model holds {', '.join(foreign)}, a TensorRT plugin op that onnxruntime "
+                             "cannot run; check it on an engine built with full TensorRT instead")
+    try:
+        reference_feeds, test_feeds = _feeds(original, fixed, frozen_inputs or {}, seed)
+    except WorkbenchError as exc:
+        return not_checkable(exc.message)
+    fixed_outputs = [t.name for t in fixed.summary().outputs]
+    try:
+        progress("Parity: running the original model", 0.1)
+        reference = OnnxruntimeRunner(original, extra_outputs=fixed_outputs).run(reference_feeds)
+        if cancel:
+            cancel.raise_if_cancelled("The parity check")
+        progress("Parity: running the fixed model", 0.5)
+        test = OnnxruntimeRunner(fixed).run(test_feeds)
+    except WorkbenchError as exc:
+        return not_checkable(exc.message)
+    common = [name for name in fixed_outputs if name in reference]
+    if not common:
+        return not_checkable("the fixed model has no output the original computes")
+    comparisons = [compare_arrays(name, reference[name], test[name], atol, rtol) for name in common]
+    progress("Parity: done", 1.0)
+    if all(reference[n].shape == test[n].shape and np.array_equal(reference[n], test[n], equal_nan=True)
+           for n in common):
+        verdict = EXACT
+    else:
+        verdict = WITHIN if all(c.passed for c in comparisons) else BEYOND
+    return ParityResult(verdict, comparisons, seed=seed, atol=atol, rtol=rtol)

@@ -286,6 +286,55 @@ def _print_build(result, commands: dict | None) -> None:
         print(f"\n{name}:\n  {text}")
 
 
+def _fix_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="ONNX model file (never modified)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--recipe", help="TOML recipe whose [[fixes]] steps are replayed in order")
+    source.add_argument("--apply", action="append", metavar="NAME[:key=value,…]",
+                        help="a fix to apply (repeatable, applied in order), e.g. "
+                             "set-input-shape:input=images,shape=1x3x224x224 or cut-outputs:tensors=boxes;scores")
+    parser.add_argument("-o", "--output", required=True, help="where to write the fixed model (written atomically)")
+    parser.add_argument("--recipe-out", help="also write the applied steps as a recipe")
+    parser.add_argument("--no-parity", action="store_true", help="skip the onnxruntime parity check")
+    parser.add_argument("--overwrite-original", action="store_true",
+                        help="allow -o to be the input model itself (refused otherwise)")
+
+
+@command("fix", "apply catalogue fixes (or replay a recipe) and write the fixed model", _fix_arguments)
+def run_fix(args) -> int:
+    from workbench.core.fixes import FIXES, parse_spec, replay, steps_from_recipe
+    from workbench.core.model import load_model, save_model
+    from workbench.core.parity import BEYOND, check_parity
+    from workbench.core.recipe import Recipe, load_recipe, save_recipe
+
+    model = load_model(args.model)
+    recipe = load_recipe(args.recipe) if args.recipe else Recipe(source_model=str(model.path))
+    steps = steps_from_recipe(recipe) if args.recipe else [parse_spec(spec) for spec in args.apply]
+    if not steps:
+        raise WorkbenchError("The recipe has no [[fixes]] steps.", f"Available fixes: {', '.join(FIXES)}.")
+    results = replay(model, steps)
+    fixed = results[-1].after
+    parity = None
+    if not args.no_parity:
+        frozen = {name: value for result in results for name, value in result.frozen_inputs.items()}
+        parity = check_parity(model, fixed, frozen_inputs=frozen)
+    written = save_model(fixed.proto, args.output, protect=None if args.overwrite_original else model.path)
+    recipe.fixes = [step.to_dict() for step in steps]
+    recipe_written = save_recipe(recipe, args.recipe_out) if args.recipe_out else None
+    if args.json:
+        print_json({"model": str(model.path), "output": str(written), "recipe": str(recipe_written or ""),
+                    "steps": [r.to_dict() for r in results], "parity": parity.to_dict() if parity else None})
+    else:
+        for index, result in enumerate(results, 1):
+            print(f"{index}. {result.step.spec()}: {result.preview.summary()}")
+            for warning in result.warnings:
+                print(f"   warning: {warning}")
+        if parity:
+            print(f"Parity vs the original (onnxruntime, seed {parity.seed}): {parity.text}")
+        print(f"Wrote {written}" + (f" and recipe {recipe_written}" if recipe_written else ""))
+    return EXIT_PROBLEMS if parity and parity.verdict == BEYOND else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trt-workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"TensorRT Workbench {__version__}")

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from workbench.core.backend import Backend, BackendInfo, LogMessage, load_backend
+from workbench.core.fixes import detect_problems, suggest_fixes
 from workbench.core.model import LoadedModel, iter_nodes
 from workbench.core.onnxruntime_compat import compatibility_issues
 from workbench.core.problems import Problem, blocking, concise_message
@@ -96,7 +97,7 @@ def _parser_problem(error: ParserErrorInfo, top_level: list[str], nested_names: 
     )
 
 
-def _model_problems(model: LoadedModel) -> list[Problem]:
+def _model_problems(model: LoadedModel, backend: Backend | None = None) -> list[Problem]:
     problems = []
     for tensor in model.summary().inputs:
         if tensor.is_dynamic:
@@ -109,6 +110,7 @@ def _model_problems(model: LoadedModel) -> list[Problem]:
     for issue in compatibility_issues(model.proto):
         problems.append(Problem(kind="onnxruntime-compat", severity="warning", stage="model", message=issue,
                                 hint="Comparisons need onnxruntime to run the model."))
+    problems.extend(detect_problems(model, backend))
     return problems
 
 
@@ -166,7 +168,9 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
             kind="unsupported-subgraph", severity="error", stage="parse", node=top_level[indices[0]],
             op=first.op_type, node_index=indices[0],
             message=f"TensorRT cannot take subgraph {sg} ({len(indices)} nodes, starting at '{top_level[indices[0]]}')."))
-    problems.extend(_model_problems(model))
+    problems.extend(_model_problems(model, backend))
+    for problem in problems:
+        problem.fixes = suggest_fixes(model, problem)
     return SupportReport(backend.info(), fully_supported, nodes, problems, errors, subgraphs,
                          list(logger.messages), time.perf_counter() - started)
 

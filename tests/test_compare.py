@@ -1,0 +1,123 @@
+"""ORT vs ORT on models that really differ (float16 copy, planted perturbation), bisect, timing, settings."""
+
+import numpy as np
+import pytest
+from onnxconverter_common import float16
+
+from tests.compare_models import chain_model, classifier_model, perturbed
+from workbench.core.compare import (CompareSettings, bisect_models, compare_runners, run_comparison)
+from workbench.core.errors import WorkbenchError
+from workbench.core.inputs import InputSpec, make_inputs
+from workbench.core.metrics import Tolerances
+from workbench.core.model import LoadedModel
+from workbench.core.progress import Cancelled, CancelToken
+from workbench.core.recipe import Recipe, load_recipe, save_recipe
+from workbench.core.runners import OnnxruntimeRunner
+
+
+@pytest.fixture(scope="module")
+def chain():
+    return chain_model(12)
+
+
+def test_same_model_passes(chain):
+    model = LoadedModel.from_proto(chain)
+    result = run_comparison(model, CompareSettings(), against=LoadedModel.from_proto(chain))
+    assert result.passed and result.verdict.startswith("PASS")
+    assert result.outputs[0].max_abs == 0 and result.inputs[0]["source"] == "random (seed 0)"
+
+
+def test_float16_copy_is_caught_and_bisect_points_at_the_first_node(chain):
+    model = LoadedModel.from_proto(chain)
+    half = LoadedModel.from_proto(float16.convert_float_to_float16(chain, keep_io_types=True))
+    result = run_comparison(model, CompareSettings(bisect=True), against=half)
+    assert not result.passed and result.verdict.startswith("FAIL")
+    output = result.outputs[0]
+    assert 1e-5 < output.max_abs < 1e-2 and output.cosine > 0.999
+    assert result.bisect.node == "mul_0" and result.bisect.node_index == 0
+    loose = run_comparison(model, CompareSettings(tolerances=Tolerances(atol=1e-2, rtol=1e-2)), against=half)
+    assert loose.passed
+
+
+def test_float16_inputs_are_cast_for_the_side_that_takes_them(chain):
+    model = LoadedModel.from_proto(chain)
+    half = LoadedModel.from_proto(float16.convert_float_to_float16(chain, keep_io_types=False))
+    result = run_comparison(model, CompareSettings(tolerances=Tolerances(atol=1e-2, rtol=1e-2)), against=half)
+    assert any("cast from float32 to float16" in note for note in result.notes)
+    assert result.outputs[0].dtype == "float16" and result.passed
+
+
+def test_planted_perturbation_is_found_all_at_once_and_by_bisection(chain):
+    model = LoadedModel.from_proto(chain)
+    changed = LoadedModel.from_proto(perturbed(chain, "scale_7", 1.01))
+    feeds = make_inputs(model).arrays
+    at_once = bisect_models(model, changed, feeds)
+    assert (at_once.node, at_once.op, at_once.tensor) == ("mul_7", "Mul", "m7")
+    assert at_once.runs == 1 and at_once.checked == at_once.candidates == 25
+    assert "mul_7" in at_once.message and not at_once.comparison.passed
+    searched = bisect_models(model, changed, feeds, all_at_once_limit=4)
+    assert searched.node == "mul_7" and searched.runs > 1 and searched.checked < searched.candidates
+
+
+def test_bisect_reports_no_divergence_and_no_common_tensors(chain):
+    model = LoadedModel.from_proto(chain)
+    feeds = make_inputs(model).arrays
+    same = bisect_models(model, LoadedModel.from_proto(chain), feeds)
+    assert not same.found and "No intermediate tensor differs" in same.message
+    other = LoadedModel.from_proto(classifier_model())
+    assert "share no intermediate tensor names" in bisect_models(model, other, feeds).message
+
+
+def test_comparison_without_bisect_request_on_pass_says_so(chain):
+    model = LoadedModel.from_proto(chain)
+    result = run_comparison(model, CompareSettings(bisect=True), against=LoadedModel.from_proto(chain))
+    assert result.bisect is None and "No bisect" in result.notes[0]
+
+
+def test_missing_output_fails_with_a_note():
+    full = classifier_model()
+    fewer = classifier_model()
+    del fewer.graph.output[1]
+    result = run_comparison(LoadedModel.from_proto(full), CompareSettings(), InputSpec(shapes={"x": [3, 16]}),
+                            against=LoadedModel.from_proto(fewer))
+    assert not result.passed and result.missing_outputs == ["probs"]
+    assert "probs" in result.verdict and any("no output(s) named probs" in n for n in result.notes)
+    assert result.outputs[0].top_k == 5 and result.outputs[0].top1_agreement == 1.0
+
+
+def test_timing_for_both_sides_is_ordered_and_counted(chain):
+    model = LoadedModel.from_proto(chain)
+    result = run_comparison(model, CompareSettings(timing_runs=12, warmup=2), against=LoadedModel.from_proto(chain))
+    assert [t.runs for t in result.timing] == [12, 12]
+    for timing in result.timing:
+        assert 0 < timing.min_ms <= timing.median_ms <= timing.p90_ms <= timing.p99_ms
+        assert timing.batch == 2 and timing.samples_per_s == pytest.approx(2 * timing.inferences_per_s)
+
+
+def test_cancel_stops_the_comparison(chain):
+    model = LoadedModel.from_proto(chain)
+    token = CancelToken()
+    token.cancel()
+    runner = OnnxruntimeRunner(model)
+    with pytest.raises(Cancelled):
+        compare_runners(runner, runner, make_inputs(model).arrays, cancel=token)
+
+
+def test_missing_targets_and_inputs_get_clear_errors(chain, tmp_path):
+    model = LoadedModel.from_proto(chain)
+    with pytest.raises(WorkbenchError, match="No second model"):
+        run_comparison(model, CompareSettings())
+    with pytest.raises(WorkbenchError, match="No engine file chosen"):
+        run_comparison(model, CompareSettings(against="engine"))
+    runner = OnnxruntimeRunner(model)
+    with pytest.raises(WorkbenchError, match="needs input\\(s\\) the data does not have: x"):
+        compare_runners(runner, runner, {"other": np.zeros(1)})
+
+
+def test_settings_round_trip_through_the_recipe(tmp_path):
+    settings = CompareSettings(against="engine", engine_path="/models/m.engine", tolerances=Tolerances(1e-3, 1e-3),
+                               top_k=3, profile_index=1, timing_runs=20, warmup=2, bisect=True)
+    save_recipe(Recipe(compare=settings.to_dict()), tmp_path / "r.toml")
+    assert CompareSettings.from_dict(load_recipe(tmp_path / "r.toml").compare) == settings
+    with pytest.raises(WorkbenchError, match="against = 'gpu'"):
+        CompareSettings.from_dict({"against": "gpu"})

@@ -1,0 +1,91 @@
+"""Application start-up: ``run_app(argv)`` is what ``trt-workbench [MODEL]`` runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from workbench import __version__
+from workbench.core.backend import BACKEND_CHOICES
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+DEFAULT_SAMPLE = SAMPLES / "clean_cnn.onnx"
+ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "trt-workbench.svg"
+
+
+def parse_arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="trt-workbench", description="TensorRT Workbench: the window.")
+    parser.add_argument("model", nargs="?", help=f"ONNX model to open (default: the bundled {DEFAULT_SAMPLE.name})")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="TensorRT flavour (default: auto)")
+    parser.add_argument("--register-desktop", action="store_true",
+                        help="install the .desktop entry, icon and ONNX MIME type for this user, then exit")
+    parser.add_argument("--unregister-desktop", action="store_true", help="remove what --register-desktop installed")
+    return parser.parse_args(argv)
+
+
+def prepare_webengine_environment() -> None:
+    """Chromium refuses to run as root without --no-sandbox; GPU compositing is off for Xvfb/VMs.
+
+    Must run before the QApplication exists.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "QTWEBENGINE_CHROMIUM_FLAGS" not in os.environ:
+        os.environ["QTWEBENGINE_CHROMIUM_FLAGS"] = "--no-sandbox --disable-gpu"
+    try:  # QtWebEngine must be imported before the QApplication is created
+        import PySide6.QtWebEngineWidgets  # noqa: F401
+    except ImportError:
+        pass  # the graph panel explains and offers the browser instead
+
+
+def build_window(backend_choice: str = "auto", settings=None):
+    """Session, analysis child and main window, ready to show (the QApplication must exist)."""
+    from workbench.core.backend import load_backend
+    from workbench.core.background_analysis import analysis_child
+    from workbench.ui.main_window import MainWindow
+    from workbench.ui.session import Session
+
+    child = analysis_child(backend_choice)
+    child.start()  # warms up (imports TensorRT) while the window builds
+    session = Session(load_backend(backend_choice))
+    window = MainWindow(session, child, settings=settings, backend_choice=backend_choice)
+    window.destroyed.connect(child.close)
+    return window
+
+
+def run_app(argv: list[str]) -> int:
+    args = parse_arguments(argv)
+    if args.register_desktop or args.unregister_desktop:
+        from workbench import desktop
+
+        for line in (desktop.register() if args.register_desktop else desktop.unregister()):
+            print(line)
+        return 0
+
+    prepare_webengine_environment()
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.core.errors import WorkbenchError
+    from workbench.ui.error_dialog import ExceptionHook, error_box
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("TensorRT Workbench")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("trt-workbench")
+    app.setWindowIcon(QIcon(str(ICON)))
+    try:
+        window = build_window(args.backend)
+    except WorkbenchError as exc:  # e.g. no TensorRT at all: say so in a dialog, not a traceback
+        box = error_box(None, exc)
+        box.finished.connect(app.quit)
+        return app.exec()
+    hook = ExceptionHook(window.show_error, window)
+    hook.install()
+    window.show()
+    window.open_path(args.model or DEFAULT_SAMPLE)
+    try:
+        return app.exec()
+    finally:
+        hook.uninstall()
+        window.loader.child.close()

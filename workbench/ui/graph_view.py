@@ -1,0 +1,219 @@
+"""The graph: Netron, served from this process on 127.0.0.1 and shown in a QWebEngineView.
+
+The page may only talk to the local Netron server: an interceptor blocks every other request
+(Netron's analytics) and counts what it blocked. The consent cookie is set before Netron's
+scripts run, so its cookie screen never shows. Nodes are selected through Netron's own view
+object (``window.__view__``), the same calls its search box makes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import netron
+from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+try:
+    from PySide6.QtWebEngineCore import (QWebEnginePage, QWebEngineProfile, QWebEngineScript,
+                                         QWebEngineUrlRequestInterceptor)
+    from PySide6.QtWebEngineWidgets import QWebEngineView
+    WEBENGINE_MISSING = ""
+except ImportError as exc:  # PySide6 builds without QtWebEngine exist (e.g. some distro packages)
+    WEBENGINE_MISSING = str(exc)
+    QWebEngineUrlRequestInterceptor = object
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+NON_NETWORK_SCHEMES = frozenset({"data", "blob", "about"})
+
+CONSENT_SCRIPT = "document.cookie = 'consent=' + Date.now() + '; path=/; max-age=2592000';"
+
+# Select and centre the first element named like one of `names` (a node first, else a graph
+# input/output). Returns the name selected, null when the graph is loaded but has no such element,
+# false when the graph is not loaded yet.
+SELECT_SCRIPT = """
+(function (names) {
+    const view = window.__view__;
+    const graph = view && (view._target || view.target);
+    if (!graph || !graph._table || graph._table.size === 0) { return false; }
+    const candidates = [];
+    for (const [value, element] of graph._table) {
+        if (value && element && element.value === value && typeof element.select === 'function') {
+            candidates.push([value, Array.isArray(value.inputs) && value.type ? 0 : 1]);
+        }
+    }
+    candidates.sort((a, b) => a[1] - b[1]);
+    for (const name of names) {
+        const found = candidates.find(([value]) => value.name === name);
+        if (found) {
+            graph.scrollTo(graph.select([found[0]], 'sidebar'));
+            return name;
+        }
+    }
+    return null;
+})(%s)
+"""
+
+SELECTED_SCRIPT = """
+(function () {
+    const view = window.__view__;
+    const graph = view && (view._target || view.target);
+    if (!graph || !graph._selection) { return []; }
+    return JSON.stringify(Array.from(graph._selection).map((element) => element.value && element.value.name));
+})()
+"""
+_SELECT_RETRY_MS = 250
+_SELECT_ATTEMPTS = 80  # the graph of a large model can take a while to lay out
+
+
+def is_local(url: QUrl) -> bool:
+    return url.scheme() in NON_NETWORK_SCHEMES or url.host().strip("[]") in LOCAL_HOSTS
+
+
+class LocalOnlyInterceptor(QWebEngineUrlRequestInterceptor):
+    """Blocks every request that would leave this machine; keeps both lists for inspection."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.allowed: list[str] = []
+        self.blocked: list[str] = []
+
+    def interceptRequest(self, info) -> None:
+        url = info.requestUrl()
+        if is_local(url):
+            self.allowed.append(url.toString())
+        else:
+            info.block(True)
+            self.blocked.append(url.toString())
+
+
+class NetronServer:
+    """One Netron server at a time on 127.0.0.1 and a free port."""
+
+    def __init__(self):
+        self.address: tuple[str, int] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address[0]}:{self.address[1]}/" if self.address else ""
+
+    def serve(self, model, from_file: bool) -> str:
+        self.stop()
+        if from_file:
+            self.address = netron.serve(str(model.path), None, address=("127.0.0.1", 0), browse=False)
+        else:  # a model changed in memory: serve its bytes under a .onnx name so Netron knows the format
+            name = (model.path.stem if model.path else "model") + ".onnx"
+            self.address = netron.serve(name, model.serialized, address=("127.0.0.1", 0), browse=False)
+        return self.url
+
+    def stop(self) -> None:
+        if self.address is not None:
+            netron.stop(self.address)
+            self.address = None
+
+
+class GraphView(QWidget):
+    node_shown = Signal(str)  # the name Netron selected (after a node_selected request)
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.server = NetronServer()
+        self._pending: list[str] = []
+        self._attempts = 0
+        self._retry = QTimer(self, singleShot=True, interval=_SELECT_RETRY_MS)
+        self._retry.timeout.connect(self._run_select)
+
+        self.status = QLabel("No model loaded.")
+        browser = QPushButton("Open graph in browser")
+        browser.clicked.connect(self.open_in_browser)
+        bar = QHBoxLayout()
+        bar.addWidget(self.status, 1)
+        bar.addWidget(browser)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        self.view = self.page = self.profile = self.interceptor = None
+        if WEBENGINE_MISSING:
+            missing = QLabel(f"QtWebEngine is not available ({WEBENGINE_MISSING}), so the graph cannot be shown "
+                             "here. Use “Open graph in browser”.")
+            missing.setWordWrap(True)
+            layout.addWidget(missing, 1)
+        else:
+            self._make_web_view(layout)
+        session.model_changed.connect(self.show_model)
+        session.node_selected.connect(self.select_node)
+        if session.model is not None:
+            self.show_model(session.model)
+
+    def _make_web_view(self, layout) -> None:
+        self.profile = QWebEngineProfile(self)  # off the record: no cookies or cache kept on disk
+        self.interceptor = LocalOnlyInterceptor(self)
+        self.profile.setUrlRequestInterceptor(self.interceptor)
+        script = QWebEngineScript()
+        script.setName("skip-netron-consent")
+        script.setSourceCode(CONSENT_SCRIPT)
+        script.setInjectionPoint(QWebEngineScript.InjectionPoint.DocumentCreation)
+        script.setWorldId(QWebEngineScript.ScriptWorldId.MainWorld)
+        self.profile.scripts().insert(script)
+        self.page = QWebEnginePage(self.profile, self)
+        self.view = QWebEngineView(self)
+        self.view.setPage(self.page)
+        self.view.setAcceptDrops(False)  # a dropped model goes to the window, not into the page
+        layout.addWidget(self.view, 1)
+
+    def show_model(self, model) -> None:
+        url = self.server.serve(model, from_file=model is self.session.original and model.path is not None)
+        self.status.setText(f"{model.name} — Netron at {url}")
+        self._pending = []
+        if self.page is not None:
+            self.page.setUrl(QUrl(url))
+
+    def open_in_browser(self) -> None:
+        if self.server.url:
+            QDesktopServices.openUrl(QUrl(self.server.url))
+
+    def select_node(self, name: str) -> None:
+        """Select and centre ``name``; a node nested in an If/Loop body selects its parent."""
+        names = [name]
+        report = self.session.report
+        parent = next((n.parent for n in report.nodes if n.name == name and n.parent), "") if report else ""
+        if parent:
+            names.append(parent)
+        self._pending = names
+        self._attempts = 0
+        self._run_select()
+
+    def _run_select(self) -> None:
+        if self.page is None or not self._pending:
+            return
+        self._attempts += 1
+        self.page.runJavaScript(SELECT_SCRIPT % json.dumps(self._pending), 0, self._on_selected)
+
+    def _on_selected(self, result) -> None:
+        if result is False and self._attempts < _SELECT_ATTEMPTS:
+            self._retry.start()
+            return
+        if isinstance(result, str):
+            self.node_shown.emit(result)
+        elif self._pending:
+            self.session.log("info", f"'{self._pending[0]}' is not shown in the graph view.", "graph")
+        self._pending = []
+
+    def selected_names(self, callback) -> None:
+        """Ask the page which elements are selected; ``callback(list of names)``."""
+        self.page.runJavaScript(SELECTED_SCRIPT, 0, lambda text: callback(json.loads(text or "[]")))
+
+    def shutdown(self) -> None:
+        """Stop the server and release the page before its profile (Qt warns otherwise)."""
+        self._retry.stop()
+        self.server.stop()
+        for widget in (self.view, self.page, self.profile):  # deferred deletes run in this order
+            if widget is not None:
+                widget.deleteLater()
+        self.view = self.page = self.profile = None
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,93 @@
+"""Log panel: every TensorRT logger message and app message, with severity filter, search and copy."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLineEdit, QPushButton, QTreeWidget, QTreeWidgetItem,
+                               QVBoxLayout, QWidget)
+
+from workbench.core.backend import LogMessage
+
+SEVERITY_ORDER = ("internal_error", "error", "warning", "info", "verbose")
+# Filter label → most verbose severity shown.
+LEVELS = {"Errors": "error", "Warnings": "warning", "Info": "info", "Everything": "verbose"}
+_COLOURS = {"internal_error": "#b00020", "error": "#b00020", "warning": "#9a6700"}
+MAX_MESSAGES = 20_000  # a verbose build can log far more; the oldest go first
+
+
+class LogPanel(QWidget):
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.level = QComboBox()
+        self.level.addItems(list(LEVELS))
+        self.level.setCurrentText("Info")
+        self.search = QLineEdit(placeholderText="Search the log…", clearButtonEnabled=True)
+        copy = QPushButton("Copy")
+        copy.setToolTip("Copy the selected messages (all shown messages when none is selected)")
+        clear = QPushButton("Clear")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Severity", "Source", "Message"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
+        self.tree.setColumnWidth(0, 90)
+        self.tree.setColumnWidth(1, 80)
+
+        bar = QHBoxLayout()
+        bar.addWidget(self.level)
+        bar.addWidget(self.search, 1)
+        bar.addWidget(copy)
+        bar.addWidget(clear)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(self.tree)
+
+        self.level.currentTextChanged.connect(self._refilter)
+        self.search.textChanged.connect(self._refilter)
+        copy.clicked.connect(self.copy)
+        clear.clicked.connect(self.tree.clear)
+        # Workers log from their threads: queue every message to this (GUI) thread.
+        session.log_message.connect(self.add_message, Qt.ConnectionType.QueuedConnection)
+        session.report_changed.connect(self._add_report_log)
+
+    def add_message(self, message: LogMessage) -> None:
+        item = QTreeWidgetItem([message.severity, message.source, message.text])
+        item.setData(0, Qt.ItemDataRole.UserRole, message)
+        item.setToolTip(2, message.text)
+        if message.severity in _COLOURS:
+            for column in range(3):
+                item.setForeground(column, QBrush(QColor(_COLOURS[message.severity])))
+        if self.tree.topLevelItemCount() >= MAX_MESSAGES:
+            self.tree.takeTopLevelItem(0)
+        self.tree.addTopLevelItem(item)
+        item.setHidden(not self._shown(message))
+        if not item.isHidden():
+            self.tree.scrollToItem(item)
+
+    def _add_report_log(self, report) -> None:
+        for message in report.log:
+            self.add_message(message)
+
+    def _shown(self, message: LogMessage) -> bool:
+        limit = SEVERITY_ORDER.index(LEVELS[self.level.currentText()])
+        needle = self.search.text().strip().lower()
+        rank = SEVERITY_ORDER.index(message.severity) if message.severity in SEVERITY_ORDER else 3
+        return rank <= limit and (not needle or needle in message.text.lower() or needle in message.source.lower())
+
+    def _refilter(self) -> None:
+        for row in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(row)
+            item.setHidden(not self._shown(item.data(0, Qt.ItemDataRole.UserRole)))
+
+    def visible_messages(self) -> list[LogMessage]:
+        items = (self.tree.topLevelItem(row) for row in range(self.tree.topLevelItemCount()))
+        return [item.data(0, Qt.ItemDataRole.UserRole) for item in items if not item.isHidden()]
+
+    def copy(self) -> str:
+        selected = [i.data(0, Qt.ItemDataRole.UserRole) for i in self.tree.selectedItems() if not i.isHidden()]
+        text = "\n".join(f"[{m.severity}] {m.source}: {m.text}" for m in selected or self.visible_messages())
+        QGuiApplication.clipboard().setText(text)
+        return text

@@ -1,0 +1,295 @@
+"""The main window: menus, docks built from ``PANELS``, opening models, status and errors."""
+
+from __future__ import annotations
+
+import importlib
+import traceback
+from pathlib import Path
+
+import onnx
+import onnxruntime
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QToolButton, QWidget)
+
+from workbench import __version__
+from workbench.core.errors import WorkbenchError
+from workbench.core.model import save_model
+from workbench.core.recipe import save_recipe
+from workbench.ui.error_dialog import error_box
+from workbench.ui.loader import ModelLoader
+from workbench.ui.panels import PANELS
+from workbench.ui.worker import Worker, start
+
+MAX_RECENT = 10
+_AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
+          "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea}
+MODEL_FILTER = "ONNX models (*.onnx);;All files (*)"
+
+
+def load_panel_class(import_path: str):
+    module_name, _, class_name = import_path.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session, child, settings: QSettings | None = None, backend_choice: str = "auto"):
+        super().__init__()
+        self.session = session
+        self.settings = settings or QSettings("TensorRT Workbench", "trt-workbench")
+        self.loader = ModelLoader(session, child, backend_choice, self)
+        self.docks: dict[str, QDockWidget] = {}
+        self.panels: dict[str, QWidget] = {}
+        self.last_error: WorkbenchError | None = None
+        self.last_error_box: QMessageBox | None = None
+        self.file_dialog: QFileDialog | None = None
+        self._savers: set[Worker] = set()
+
+        self.setWindowTitle("TensorRT Workbench")
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+                            | QMainWindow.DockOption.AllowNestedDocks)
+        self._build_menus()
+        self._build_docks()
+        self._build_status_bar()
+        self._restore_layout()
+
+        session.model_changed.connect(self._on_model_changed)
+        session.busy_changed.connect(self._on_busy)
+        session.panel_requested.connect(self.show_panel)
+        self.loader.failed.connect(lambda error, _what: self.show_error(error))
+        self.loader.progress.connect(self.busy_label.setText)
+
+    # Construction ------------------------------------------------------------------------------------
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("&Open…", QKeySequence.StandardKey.Open, self.open_dialog)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._refresh_recent_menu()
+        file_menu.addSeparator()
+        self.save_model_action = file_menu.addAction("&Save model as…", QKeySequence.StandardKey.SaveAs,
+                                                     self.save_model_dialog)
+        self.save_recipe_action = file_menu.addAction("Save &recipe…", self.save_recipe_dialog)
+        self.save_model_action.setEnabled(False)
+        self.save_recipe_action.setEnabled(False)
+        file_menu.addSeparator()
+        file_menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        self.view_menu = self.menuBar().addMenu("&View")
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&About TensorRT Workbench", self.show_about)
+
+    def _build_docks(self) -> None:
+        first_in_area: dict[str, QDockWidget] = {}
+        for object_name, title, import_path, area in PANELS:
+            dock = QDockWidget(title, self)
+            dock.setObjectName(object_name)
+            try:
+                panel = load_panel_class(import_path)(self.session, dock)
+            except Exception as exc:  # one broken panel must not take the window down with it
+                panel = QLabel(f"The {title} panel failed to load:\n{type(exc).__name__}: {exc}")
+                panel.setWordWrap(True)
+                self.session.log("error", f"Panel {title} failed to load:\n{traceback.format_exc()}")
+            dock.setWidget(panel)
+            self.addDockWidget(_AREAS.get(area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
+            if area in first_in_area:
+                self.tabifyDockWidget(first_in_area[area], dock)
+            else:
+                first_in_area[area] = dock
+            self.view_menu.addAction(dock.toggleViewAction())
+            self.docks[object_name] = dock
+            self.panels[object_name] = panel
+        for dock in first_in_area.values():
+            dock.raise_()
+        self._first_in_area = first_in_area
+
+    def _default_sizes(self) -> None:
+        # Docks only take sizes once the window has its own, hence from the first show.
+        docks = self._first_in_area
+        if "left" in docks:
+            self.resizeDocks([docks["left"]], [int(self.width() * 0.4)], Qt.Orientation.Horizontal)
+        if "bottom" in docks:
+            upper = [dock for area, dock in docks.items() if area != "bottom"]
+            self.resizeDocks(upper + [docks["bottom"]], [int(self.height() * 0.75)] * len(upper)
+                             + [int(self.height() * 0.2)], Qt.Orientation.Vertical)
+
+    def _build_status_bar(self) -> None:
+        info = self.session.backend.info()
+        engines = "engines can run here" if info.can_run_engines else "engines cannot run here (no usable GPU)"
+        backend_label = QLabel(f"{info.name} {info.version} · {engines}")
+        backend_label.setToolTip(info.reason)
+        self.busy_label = QLabel()
+        self.busy_bar = QProgressBar(maximumWidth=120, maximumHeight=14, textVisible=False)
+        self.busy_bar.setRange(0, 0)  # indeterminate
+        self.cancel_button = QToolButton(text="Cancel")
+        self.cancel_button.clicked.connect(self.loader.cancel)
+        bar = self.statusBar()
+        bar.addWidget(self.busy_bar)
+        bar.addWidget(self.busy_label)
+        bar.addWidget(self.cancel_button)
+        bar.addPermanentWidget(backend_label)
+        self._on_busy(False, "")
+
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 950)
+        state = self.settings.value("window/state")
+        self._layout_restored = state is not None and self.restoreState(state)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._layout_restored:
+            self._layout_restored = True
+            QTimer.singleShot(0, self._default_sizes)
+
+    # Opening -----------------------------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> None:
+        path = Path(path).expanduser()
+        self.session.log("info", f"Opening {path}")
+        self._remember(path)
+        self.loader.open(path)
+
+    def open_dialog(self) -> QFileDialog:
+        start_dir = str(self.session.model.base_dir) if self.session.model and self.session.model.base_dir else ""
+        return self._ask_path("Open ONNX model", start_dir, QFileDialog.AcceptMode.AcceptOpen, self.open_path)
+
+    def _ask_path(self, title: str, start: str, mode, on_selected, name_filter: str = MODEL_FILTER,
+                  suffix: str = "onnx") -> QFileDialog:
+        # Qt's own dialog, opened asynchronously: the same on every desktop, and drivable in tests.
+        dialog = QFileDialog(self, title, start, name_filter)
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        dialog.setAcceptMode(mode)
+        dialog.setDefaultSuffix(suffix)
+        if mode == QFileDialog.AcceptMode.AcceptOpen:
+            dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        else:
+            # Overwriting is confirmed by us (and never silently for the original model).
+            dialog.setOption(QFileDialog.Option.DontConfirmOverwrite)
+        dialog.fileSelected.connect(on_selected)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.file_dialog = dialog
+        return dialog
+
+    def recent_files(self) -> list[str]:
+        return [str(p) for p in (self.settings.value("recent", []) or [])]
+
+    def _remember(self, path: Path) -> None:
+        entry = str(path.resolve())
+        recent = [entry] + [p for p in self.recent_files() if p != entry]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def dragEnterEvent(self, event) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_path(files[0])
+            if len(files) > 1:
+                self.session.log("warning", f"Dropped {len(files)} files; opened only {Path(files[0]).name}.")
+
+    # Saving ------------------------------------------------------------------------------------------
+    def save_model_dialog(self) -> QFileDialog:
+        model = self.session.model
+        start_dir = str(model.base_dir / f"{model.path.stem}-fixed.onnx") if model and model.path else ""
+        return self._ask_path("Save model as", start_dir, QFileDialog.AcceptMode.AcceptSave, self.save_model_to)
+
+    def save_model_to(self, destination: str | Path) -> Worker | None:
+        model, original = self.session.model, self.session.original
+        destination = Path(destination).expanduser().resolve()
+        protect = original.path if original is not None else None
+        if protect is not None and destination == protect.resolve():
+            answer = QMessageBox.warning(
+                self, "Overwrite the original model?",
+                f"{destination.name} is the model you opened. Overwriting it replaces the original for good.",
+                QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            if answer != QMessageBox.StandardButton.Save:
+                self.session.log("info", "Save cancelled: the original model was not overwritten.")
+                return None
+            protect = None
+        worker = Worker(lambda progress, cancel: save_model(model.full_proto(), destination, protect=protect))
+        worker.signals.finished.connect(lambda path: self._saved(f"Saved model to {path}"))
+        worker.signals.failed.connect(self.show_error)
+        worker.signals.done.connect(lambda: self._savers.discard(worker))
+        self._savers.add(worker)
+        return start(worker)
+
+    def save_recipe_dialog(self) -> QFileDialog:
+        return self._ask_path("Save recipe", "", QFileDialog.AcceptMode.AcceptSave, self.save_recipe_to,
+                              "Recipes (*.toml);;All files (*)", "toml")
+
+    def save_recipe_to(self, destination: str | Path) -> None:
+        try:
+            path = save_recipe(self.session.recipe, destination)
+        except WorkbenchError as exc:
+            self.show_error(exc)
+        except OSError as exc:
+            self.show_error(WorkbenchError(f"Could not write the recipe: {exc.strerror}.",
+                                           "Check the folder exists and is writable.", str(exc)))
+        else:
+            self._saved(f"Saved recipe to {path}")
+
+    def _saved(self, text: str) -> None:
+        self.session.log("info", text)
+        self.statusBar().showMessage(text, 8000)
+
+    # Reactions ---------------------------------------------------------------------------------------
+    def _on_model_changed(self, model) -> None:
+        self.setWindowTitle(f"{model.name} — TensorRT Workbench")
+        self.save_model_action.setEnabled(True)
+        self.save_recipe_action.setEnabled(True)
+
+    def _on_busy(self, busy: bool, what: str) -> None:
+        self.busy_bar.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.busy_label.setText(what if busy else "")
+
+    def show_panel(self, object_name: str) -> None:
+        dock = self.docks.get(object_name)
+        if dock is None:
+            self.session.log("warning", f"There is no '{object_name}' panel in this window.")
+            return
+        dock.show()
+        dock.raise_()
+
+    def show_error(self, error: WorkbenchError) -> QMessageBox:
+        self.last_error = error
+        self.session.log("error", error.message + (f" — {error.hint}" if error.hint else ""))
+        self.last_error_box = error_box(self, error)
+        return self.last_error_box
+
+    def show_about(self) -> QMessageBox:
+        info = self.session.backend.info()
+        box = QMessageBox(QMessageBox.Icon.Information, "About TensorRT Workbench",
+                          f"<b>TensorRT Workbench {__version__}</b>", QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText(
+            f"Backend: {info.name} {info.version} (ONNX parser {info.parser_version or '-'})<br>"
+            f"onnx {onnx.__version__} · onnxruntime {onnxruntime.__version__}<br>"
+            f"GPU: {info.gpu.get('name') or 'none'}<br>{info.reason}")
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.loader.cancel()
+        for panel in self.panels.values():
+            if hasattr(panel, "shutdown"):
+                panel.shutdown()
+        super().closeEvent(event)

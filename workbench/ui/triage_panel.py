@@ -1,0 +1,223 @@
+"""Triage panel: what stands between the model and an engine, grouped, filterable, explained.
+
+Selecting a problem shows its full text, the node's attributes and tensors, and asks the graph
+view to centre the node (``session.node_selected``). Fix buttons hand the problem to whoever
+offers that fix (``session.fix_requested``); profile problems open the profile editor.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from html import escape
+
+import onnx
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTextBrowser, QTreeWidget,
+                               QTreeWidgetItem, QVBoxLayout, QWidget)
+
+from workbench.core.model import iter_nodes
+from workbench.core.problems import SEVERITIES, Problem
+from workbench.core.tensor_shapes import tensor_shapes
+from workbench.ui.worker import Worker, start
+
+_GROUP_TITLES = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
+_PROFILE_KINDS = ("no-profile", "dynamic-input")
+
+
+def offers_profiles(problem: Problem) -> bool:
+    return problem.kind in _PROFILE_KINDS or (problem.stage == "build" and bool(problem.inputs))
+
+
+def _attribute_text(attribute: onnx.AttributeProto) -> str:
+    if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
+        graphs = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs)
+        return ", ".join(f"subgraph '{g.name}' ({len(g.node)} nodes)" for g in graphs)
+    if attribute.type in (onnx.AttributeProto.TENSOR, onnx.AttributeProto.TENSORS):
+        tensors = [attribute.t] if attribute.type == onnx.AttributeProto.TENSOR else list(attribute.tensors)
+        return ", ".join(f"tensor {list(t.dims)}" + (f" = {onnx.numpy_helper.to_array(t).tolist()}"
+                                                      if len(t.dims) == 0 or (len(t.dims) == 1 and t.dims[0] <= 8)
+                                                      else "") for t in tensors)
+    value = onnx.helper.get_attribute_value(attribute)
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    if isinstance(value, list):
+        return str([v.decode(errors="replace") if isinstance(v, bytes) else v for v in value])
+    return str(value)
+
+
+class TriagePanel(QWidget):
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self._problems: list[Problem] = []
+        self._shapes: dict = {}
+        self._shapes_workers: set[Worker] = set()  # kept alive until each finishes
+
+        self.filter = QLineEdit(placeholderText="Filter by node, op, kind or message…", clearButtonEnabled=True)
+        self.summary = QLabel("No model loaded.")
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(["Node", "Op", "Message"])
+        self.tree.setColumnWidth(0, 200)
+        self.tree.setColumnWidth(1, 110)
+        self.detail = QTextBrowser()
+        self.detail.setOpenLinks(False)
+        self.actions = QHBoxLayout()
+        self.actions.addStretch(1)
+        detail_box = QWidget()
+        detail_layout = QVBoxLayout(detail_box)
+        detail_layout.setContentsMargins(0, 0, 0, 0)
+        detail_layout.addWidget(self.detail, 1)
+        detail_layout.addLayout(self.actions)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(detail_box)
+        splitter.setSizes([300, 200])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.summary)
+        layout.addWidget(splitter, 1)
+
+        self.filter.textChanged.connect(self._rebuild)
+        self.tree.currentItemChanged.connect(self._on_current)
+        session.problems_changed.connect(self.set_problems)
+        session.model_changed.connect(self._compute_shapes)
+        if session.model is not None:
+            self._compute_shapes(session.model)
+            self.set_problems(session.problems)
+
+    # Problem list ----------------------------------------------------------------------------------
+    def set_problems(self, problems: list[Problem]) -> None:
+        self._problems = list(problems)
+        counts = {s: sum(p.severity == s for p in self._problems) for s in SEVERITIES}
+        self.summary.setText("No problems found: TensorRT takes every node." if not self._problems else
+                             f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
+        self._rebuild()
+
+    def _matches(self, problem: Problem, needle: str) -> bool:
+        return not needle or any(needle in text.lower() for text in
+                                 (problem.node, problem.op, problem.kind, problem.message, problem.parent))
+
+    def _rebuild(self) -> None:
+        needle = self.filter.text().strip().lower()
+        bold = QFont()
+        bold.setBold(True)
+        self.tree.clear()
+        for severity in SEVERITIES:
+            by_kind: dict[str, list[int]] = defaultdict(list)
+            for index, problem in enumerate(self._problems):
+                if problem.severity == severity and self._matches(problem, needle):
+                    by_kind[problem.kind].append(index)
+            if not by_kind:
+                continue
+            total = sum(len(v) for v in by_kind.values())
+            group = QTreeWidgetItem([f"{_GROUP_TITLES[severity]} ({total})"])
+            group.setFont(0, bold)
+            group.setFirstColumnSpanned(True)
+            self.tree.addTopLevelItem(group)
+            for kind, indices in by_kind.items():
+                kind_item = QTreeWidgetItem(group, [f"{kind} ({len(indices)})"])
+                kind_item.setFirstColumnSpanned(True)
+                for index in indices:
+                    problem = self._problems[index]
+                    node = f"{problem.parent} › {problem.node}" if problem.parent else problem.node
+                    row = QTreeWidgetItem(kind_item, [node, problem.op, problem.message])
+                    row.setToolTip(2, problem.message)
+                    row.setData(0, Qt.ItemDataRole.UserRole, index)
+            group.setExpanded(True)
+            for i in range(group.childCount()):
+                group.child(i).setExpanded(True)
+        if not self._problems:
+            self._show_detail(None)
+
+    def problem_items(self) -> list[tuple[QTreeWidgetItem, Problem]]:
+        """The problem rows currently shown, in order."""
+        rows = []
+        for g in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(g)
+            for k in range(group.childCount()):
+                kind_item = group.child(k)
+                for r in range(kind_item.childCount()):
+                    item = kind_item.child(r)
+                    rows.append((item, self._problems[item.data(0, Qt.ItemDataRole.UserRole)]))
+        return rows
+
+    def _current_problem(self) -> Problem | None:
+        item = self.tree.currentItem()
+        index = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
+        return self._problems[index] if index is not None else None
+
+    def _on_current(self, _item=None, _previous=None) -> None:
+        problem = self._current_problem()
+        self._show_detail(problem)
+        if problem is not None and problem.node:
+            self.session.node_selected.emit(problem.node)
+
+    # Detail pane -------------------------------------------------------------------------------------
+    def _compute_shapes(self, model) -> None:
+        self._shapes = {}
+        worker = Worker(lambda proto, progress, cancel: tensor_shapes(proto), model.proto)
+        worker.signals.finished.connect(lambda shapes, m=model: self._set_shapes(m, shapes))
+        worker.signals.failed.connect(lambda error: self.session.log("warning", f"Shape inference failed: {error.message}"))
+        worker.signals.done.connect(lambda w=worker: self._shapes_workers.discard(w))
+        self._shapes_workers.add(start(worker))
+
+    def _set_shapes(self, model, shapes: dict) -> None:
+        if model is self.session.model:  # a newer model may have arrived meanwhile
+            self._shapes = shapes
+            self._show_detail(self._current_problem())
+
+    def _find_node(self, name: str):
+        if not name or self.session.model is None:
+            return None
+        return next((node for node, _parent in iter_nodes(self.session.model.proto.graph) if node.name == name), None)
+
+    def _tensor_rows(self, names) -> str:
+        rows = []
+        for name in names:
+            if not name:
+                continue
+            info = self._shapes.get(name)
+            described = f"{info.dtype} {info.shape_text()}" if info else "(shape unknown)"
+            rows.append(f"<li><code>{escape(name)}</code>: {escape(described)}</li>")
+        return "".join(rows) or "<li>none</li>"
+
+    def _show_detail(self, problem: Problem | None) -> None:
+        while self.actions.count() > 1:
+            self.actions.takeAt(0).widget().deleteLater()
+        if problem is None:
+            self.detail.setHtml("<p>Select a problem to see its detail.</p>")
+            return
+        where = f"{problem.op} <code>{escape(problem.node)}</code>" if problem.node else ""
+        if problem.parent:
+            where += f" inside <code>{escape(problem.parent)}</code>"
+        html = [f"<h3>{escape(problem.severity.capitalize())}: {escape(problem.kind)}</h3>",
+                f"<p>{escape(problem.message)}</p>",
+                f"<p>Stage: {escape(problem.stage)}{' · ' + where if where else ''}</p>"]
+        if problem.hint:
+            html.append(f"<p><b>What to try:</b> {escape(problem.hint)}</p>")
+        if problem.detail:
+            html.append(f"<pre style='white-space: pre-wrap'>{escape(problem.detail)}</pre>")
+        node = self._find_node(problem.node)
+        if node is not None:
+            attributes = "".join(f"<li>{escape(a.name)} = {escape(_attribute_text(a))}</li>" for a in node.attribute)
+            html.append(f"<h4>Attributes</h4><ul>{attributes or '<li>none</li>'}</ul>")
+            html.append(f"<h4>Inputs</h4><ul>{self._tensor_rows(node.input)}</ul>")
+            html.append(f"<h4>Outputs</h4><ul>{self._tensor_rows(node.output)}</ul>")
+        elif problem.inputs:
+            html.append(f"<h4>Inputs</h4><ul>{self._tensor_rows(problem.inputs)}</ul>")
+        self.detail.setHtml("".join(html))
+        for fix_name in problem.fixes:
+            self._add_action(f"Fix: {fix_name}", lambda _=False, n=fix_name: self.session.fix_requested.emit(problem, n))
+        if offers_profiles(problem):
+            self._add_action("Edit profiles", lambda: self.session.panel_requested.emit("profiles"))
+
+    def _add_action(self, text: str, slot) -> QPushButton:
+        button = QPushButton(text)
+        button.clicked.connect(slot)
+        self.actions.insertWidget(self.actions.count() - 1, button)
+        return button
+
+    def action_buttons(self) -> list[QPushButton]:
+        return [self.actions.itemAt(i).widget() for i in range(self.actions.count() - 1)]

@@ -24,9 +24,6 @@ _STEERING_INPUTS = {"If": {0}, "Loop": {0, 1}, "Resize": {1, 2, 3}, "Upsample": 
                     "TopK": {1}, "Pad": {1}}
 
 
-_FLOAT_DTYPES = ("float16", "float32", "float64", "bfloat16")
-
-
 def input_info(model: LoadedModel, name: str) -> TensorInfo:
     for tensor in model.summary().inputs:
         if tensor.name == name:
@@ -95,9 +92,12 @@ def _detect_dtypes(model: LoadedModel, _backend=None) -> list[Problem]:
             severity = "error"
         elif tensor.dtype == "uint8" and any(n.op_type != "Cast" for n in readers):
             other = next(n for n in readers if n.op_type != "Cast")
-            message = (f"Input '{tensor.name}' is uint8 and feeds {other.op_type} '{node_label(other)}': TensorRT "
-                       "only takes a uint8 input that goes straight into a Cast.")
-            severity = "error"
+            problems.append(Problem(
+                kind="input-dtype", severity="error", stage="parse", node=tensor.name, inputs=[tensor.name],
+                message=f"Input '{tensor.name}' is uint8 and feeds {other.op_type} '{node_label(other)}': TensorRT "
+                        "only takes a uint8 input that goes straight into a Cast.",
+                hint="Re-export with a Cast to float right after the input (TensorRT computes in float)."))
+            continue
         elif tensor.dtype == "float64":
             message = (f"Input '{tensor.name}' is float64; TensorRT computes it in float32, so the engine's input "
                        "type differs from the model's.")
@@ -116,18 +116,33 @@ def _validate_dtype(model: LoadedModel, params: dict) -> None:
         raise WorkbenchError(f"Input '{tensor.name}' is already {tensor.dtype}.", "Choose a different dtype.")
 
 
+def _holds_every_value(old_dtype: str, new_dtype: str) -> bool:
+    if "bfloat16" in (old_dtype, new_dtype):
+        return old_dtype == new_dtype
+    return bool(np.can_cast(np.dtype(old_dtype), np.dtype(new_dtype), "safe"))
+
+
 def _set_dtype_transform(graph: gs.Graph, params: dict, context: FixContext, _model) -> gs.Graph:
     old = find_input(graph, params["input"])
     old_dtype = _dtype_text(old.dtype)
     new = gs.Variable(old.name, dtype=_gs_dtype(params["dtype"]), shape=old.shape)
     old.name = f"{new.name}_as_{old_dtype}"
+    graph.inputs = [new if t is old else t for t in graph.inputs]
+    readers = list(old.outputs)
+    if readers and all(n.op == "Cast" for n in readers) and _holds_every_value(old_dtype, params["dtype"]):
+        # The graph only converts the input: those Casts can read the wider type directly, so no tensor of the
+        # old type (which TensorRT may refuse, like int16 or a uint8 feeding more than a Cast) is left.
+        for reader in readers:
+            reader.inputs[0] = new
+        context.warnings.append(f"'{new.name}' now takes {params['dtype']}; the Casts that read it convert from "
+                                f"{params['dtype']} directly (identical for every {old_dtype} value).")
+        return graph.cleanup()
     cast = gs.Node("Cast", name=f"{new.name}/cast_to_{old_dtype}", attrs={"to": _onnx_dtype(old_dtype)},
                    inputs=[new], outputs=[old])
     graph.nodes.insert(0, cast)
-    graph.inputs = [new if t is old else t for t in graph.inputs]
-    if params["dtype"] in _FLOAT_DTYPES and old_dtype not in _FLOAT_DTYPES:
+    if not _holds_every_value(params["dtype"], old_dtype):
         context.warnings.append(f"'{new.name}' now takes {params['dtype']} values and casts them to {old_dtype}: "
-                                f"feed the same values as before (fractions are truncated).")
+                                "feed the same values as before (others are rounded or wrapped).")
     return graph
 
 

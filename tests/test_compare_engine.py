@@ -102,4 +102,4 @@ def test_cli_inputs_file_and_report(files, tmp_path, capsys):
 def test_cli_bad_shape_text(files, capsys):
     assert main(["compare", str(files / "model.onnx"), "--against", str(files / "model.onnx"),
                  "--shape", "x=1x2"]) == EXIT_ERROR
-    assert "NAME:1x3x224x224" in capsys.readouterr().err
+    assert "name:1x3x224x224" in capsys.readouterr().err

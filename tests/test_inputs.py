@@ -150,3 +150,15 @@ def test_input_spec_round_trips_through_the_recipe(tmp_path):
     assert all(np.array_equal(first.arrays[k], second.arrays[k]) for k in first.arrays)
     with pytest.raises(WorkbenchError, match=r"\[inputs\] section is malformed"):
         InputSpec.from_dict({"shapes": {"image": "abc"}})
+
+
+def test_random_shapes_from_a_recipe_profile():
+    profiles = [{"shapes": {"image": {"min": [1, 3, 4, 4], "opt": [2, 3, 8, 8], "max": [4, 3, 16, 16]}}}]
+    model = two_input_model()
+    arrays = make_inputs(model, InputSpec(profile=0), profiles).arrays
+    assert arrays["image"].shape == (2, 3, 8, 8)
+    spec = InputSpec(profile=0, profile_shape="max", shapes={"image": [1, 3, 5, 5]})
+    assert make_inputs(model, spec, profiles).arrays["image"].shape == (1, 3, 5, 5)  # explicit shapes win
+    assert InputSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(WorkbenchError, match="profile 2, but there are 1 profile"):
+        make_inputs(model, InputSpec(profile=1), profiles)

@@ -93,25 +93,14 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="seed for random inputs (default 0)")
     parser.add_argument("--shape", action="append", default=[], metavar="NAME:1x3x224x224",
                         help="shape of a dynamic input for random data (repeatable)")
+    parser.add_argument("--profile", type=int, metavar="N",
+                        help="shape random data from the recipe's optimization profile N (1-based), opt shapes")
     parser.add_argument("--recipe", help="recipe file whose [inputs] and [compare] sections to use")
     parser.add_argument("--atol", type=float, help="absolute tolerance (default 1e-5, as Polygraphy)")
     parser.add_argument("--rtol", type=float, help="relative tolerance (default 1e-5, as Polygraphy)")
     parser.add_argument("--timing", type=int, metavar="N", help="also time N runs of each side (after warm-up)")
     parser.add_argument("--bisect", action="store_true", help="find the first node whose output diverges")
     parser.add_argument("--report", metavar="PATH", help="write PATH.json and a self-contained PATH.html")
-
-
-def _parse_shapes(values: list[str]) -> dict[str, list[int]]:
-    shapes = {}
-    for value in values:
-        name, _, dims = value.rpartition(":")
-        try:
-            shapes[name] = [int(d) for d in dims.lower().split("x")]
-        except ValueError:
-            name = ""
-        if not name:
-            raise WorkbenchError(f"Cannot read the shape '{value}'.", "Write it as NAME:1x3x224x224.")
-    return shapes
 
 
 @command("compare", "check a TensorRT engine or a second model against onnxruntime", _compare_arguments)
@@ -122,6 +111,7 @@ def run_compare(args) -> int:
     from workbench.core.compare import CompareSettings, run_comparison
     from workbench.core.inputs import InputSpec
     from workbench.core.model import load_model
+    from workbench.core.profiles import parse_shape_list
     from workbench.core.recipe import Recipe, load_recipe
     from workbench.core.report import check_destination, write_report
 
@@ -130,8 +120,10 @@ def run_compare(args) -> int:
     recipe = load_recipe(args.recipe) if args.recipe else Recipe()
     spec = InputSpec.from_dict(recipe.inputs)
     spec.data_files = args.inputs or spec.data_files
-    spec.shapes.update(_parse_shapes(args.shape))
+    for text in args.shape:
+        spec.shapes.update({name: list(dims) for name, dims in parse_shape_list(text).items()})
     spec.seed = spec.seed if args.seed is None else args.seed
+    spec.profile = spec.profile if args.profile is None else args.profile - 1
     settings = CompareSettings.from_dict(recipe.compare)
     tolerances = replace(settings.tolerances, **{k: getattr(args, k) for k in ("atol", "rtol")
                                                  if getattr(args, k) is not None})
@@ -141,7 +133,7 @@ def run_compare(args) -> int:
                        bisect=args.bisect or settings.bisect)
     model = load_model(args.model)
     backend = load_backend(args.backend) if args.engine else None
-    result = run_comparison(model, settings, spec, backend)
+    result = run_comparison(model, settings, spec, backend, profiles=recipe.profiles)
     if args.report:
         written = write_report(result, args.report)
         result.notes.append(f"Report written: {', '.join(str(p) for p in written)}")

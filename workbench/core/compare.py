@@ -267,10 +267,12 @@ def bisect_models(reference: LoadedModel, test: LoadedModel, feeds: dict[str, np
 # --- the whole job -----------------------------------------------------------------------------
 
 def run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: InputSpec | None = None,
-                   backend: Backend | None = None, against: LoadedModel | None = None,
+                   backend: Backend | None = None, against: LoadedModel | None = None, profiles: list[dict] = (),
                    progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> CompareResult:
-    """onnxruntime on ``model`` (reference) against ``against`` (ORT vs ORT) or the settings' engine."""
-    prepared = make_inputs(model, input_spec)
+    """onnxruntime on ``model`` (reference) against ``against`` (ORT vs ORT) or the settings' engine.
+
+    ``profiles`` are the recipe's optimization profiles, for input specs that take shapes from one."""
+    prepared = make_inputs(model, input_spec, profiles)
     reference = OnnxruntimeRunner(model)
     test = None
     try:

@@ -123,6 +123,23 @@ class InputSpec:
     dtypes: dict[str, str] = field(default_factory=dict)
     data_files: list[str] = field(default_factory=list)  # .npz (arrays by input name) or .npy files
     images: dict[str, ImageSource] = field(default_factory=dict)
+    profile: int = -1  # random data shaped from this optimization profile (index in the recipe); -1: none
+    profile_shape: str = "opt"  # which of the profile's min/opt/max shapes
+
+    def resolved_shapes(self, profiles: list[dict] = ()) -> dict[str, list[int]]:
+        """``shapes``, filled in from the chosen profile for the inputs it does not name."""
+        if self.profile < 0:
+            return dict(self.shapes)
+        from workbench.core.profiles import profiles_from_recipe
+
+        chosen = profiles_from_recipe(list(profiles))
+        if self.profile >= len(chosen):
+            raise WorkbenchError(f"Input shapes are to come from profile {self.profile + 1}, but there are "
+                                 f"{len(chosen)} profile(s).", "Choose an existing profile or give shapes directly.")
+        if self.profile_shape not in ("min", "opt", "max"):
+            raise WorkbenchError(f"Unknown profile shape '{self.profile_shape}'.", "Use min, opt or max.")
+        from_profile = {name: list(r.get(self.profile_shape)) for name, r in chosen[self.profile].shapes.items()}
+        return {**from_profile, **self.shapes}
 
     def to_dict(self) -> dict:
         data = {"seed": self.seed}
@@ -136,6 +153,8 @@ class InputSpec:
             data["data_files"] = list(self.data_files)
         if self.images:
             data["images"] = {k: v.to_dict() for k, v in self.images.items()}
+        if self.profile >= 0:
+            data["profile"], data["profile_shape"] = self.profile, self.profile_shape
         return data
 
     @classmethod
@@ -145,7 +164,8 @@ class InputSpec:
                        shapes={k: [int(d) for d in v] for k, v in data.get("shapes", {}).items()},
                        value_ranges={k: (float(v[0]), float(v[1])) for k, v in data.get("value_ranges", {}).items()},
                        dtypes=dict(data.get("dtypes", {})), data_files=[str(p) for p in data.get("data_files", [])],
-                       images={k: ImageSource.from_dict(v) for k, v in data.get("images", {}).items()})
+                       images={k: ImageSource.from_dict(v) for k, v in data.get("images", {}).items()},
+                       profile=int(data.get("profile", -1)), profile_shape=str(data.get("profile_shape", "opt")))
         except (TypeError, ValueError, IndexError, AttributeError) as exc:
             raise WorkbenchError(f"The recipe's [inputs] section is malformed: {exc}.",
                                  "Fix the section or set the inputs again in the app.") from exc
@@ -161,8 +181,9 @@ class PreparedInputs:
                 for n, a in self.arrays.items()]
 
 
-def make_inputs(model: LoadedModel, spec: InputSpec | None = None) -> PreparedInputs:
-    """Arrays for every input of ``model``: from the spec's files and images, random for the rest."""
+def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: list[dict] = ()) -> PreparedInputs:
+    """Arrays for every input of ``model``: from the spec's files and images, random for the rest
+    (shaped by the recipe's ``profiles`` when the spec names one)."""
     spec = spec or InputSpec()
     tensors = {t.name: t for t in model.summary().inputs}
     _check_names(model, spec.images, " in the image settings")
@@ -176,7 +197,8 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None) -> PreparedIn
         sources[name] = f"{len(images.paths)} image(s)"
     missing = set(tensors) - set(arrays)
     if missing:
-        generated = random_inputs(model, spec.seed, spec.shapes, spec.value_ranges, spec.dtypes, only=missing)
+        generated = random_inputs(model, spec.seed, spec.resolved_shapes(profiles), spec.value_ranges, spec.dtypes,
+                                  only=missing)
         for name, array in generated.items():
             arrays[name], sources[name] = array, f"random (seed {spec.seed})"
     return PreparedInputs({n: arrays[n] for n in tensors}, {n: sources[n] for n in tensors})

@@ -10,4 +10,9 @@ PANELS: list[tuple[str, str, str, str]] = [
     ("model", "Model", "workbench.ui.model_panel:ModelPanel", "left"),
     ("graph", "Graph", "workbench.ui.graph_view:GraphView", "right"),
     ("log", "Log", "workbench.ui.log_panel:LogPanel", "bottom"),
+    ("profiles", "Profiles", "workbench.ui.profile_editor:ProfileEditor", "right"),
+    ("build", "Build", "workbench.ui.build_panel:BuildPanel", "right"),
+    ("fixes", "Fixes", "workbench.ui.fixes_panel:FixesPanel", "left"),
+    ("history", "History", "workbench.ui.history_panel:HistoryPanel", "left"),
+    ("compare", "Compare", "workbench.ui.compare_panel:ComparePanel", "bottom"),
 ]

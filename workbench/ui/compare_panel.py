@@ -1,0 +1,382 @@
+"""The Compare panel: does the engine (or the fixed model) compute what the ONNX model computes?
+
+A thin view over ``workbench.core.compare``: it edits an ``InputSpec`` and ``CompareSettings``
+(kept in ``session.recipe.inputs`` / ``.compare``), runs ``run_comparison`` in a Worker, and shows
+the result: a pass/fail table, an error histogram and |error| heatmap for the selected output,
+timing, and the first diverging node, which it can select in the graph view.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from workbench.core.compare import CompareResult, CompareSettings, run_comparison
+from workbench.core.errors import WorkbenchError
+from workbench.core.inputs import ImageSource, InputSpec
+from workbench.core.metrics import Tolerances, abs_error, error_heatmap, error_histogram
+from workbench.core.report import write_report
+from workbench.ui.worker import Worker, start
+
+PASS_COLOUR, FAIL_COLOUR = QColor("#d7f0dd"), QColor("#f8d7d3")
+SOURCES = ("Random (seeded)", "Data file (.npz / .npy)", "Images")
+TARGETS = ("Original vs current model (onnxruntime)", "TensorRT engine")
+RESULT_COLUMNS = ("output", "shape", "max |err|", "mean |err|", "max rel", "cosine", "outside", "NaN/Inf",
+                  "top-1 / top-k", "result")
+
+
+def _number(value: float) -> str:
+    return f"{value:.4g}" if np.isfinite(value) else str(value)
+
+
+class ComparePanel(QWidget):
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.result: CompareResult | None = None
+        self.worker: Worker | None = None
+        self._exporter: Worker | None = None
+        self._build()
+        self._load_recipe()
+        session.engine_built.connect(self._on_engine_built)
+        session.model_changed.connect(lambda _model: self._update_enabled())
+        self._update_enabled()
+
+    # --- layout -------------------------------------------------------------------------------
+    def _build(self) -> None:
+        form = QFormLayout()
+        self.target = QComboBox()
+        self.target.addItems(TARGETS)
+        self.target.currentIndexChanged.connect(self._update_enabled)
+        form.addRow("Compare", self.target)
+        self.engine_path = QLineEdit()
+        self.engine_path.setPlaceholderText("engine from the last build, or choose one")
+        self.choose_engine = QPushButton("Choose engine file…")
+        self.choose_engine.clicked.connect(self._choose_engine)
+        form.addRow("Engine", self._row(self.engine_path, self.choose_engine))
+
+        self.source = QComboBox()
+        self.source.addItems(SOURCES)
+        self.source.currentIndexChanged.connect(self._update_enabled)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setPrefix("seed ")
+        form.addRow("Inputs", self._row(self.source, self.seed))
+        self.data_paths = QLineEdit()
+        self.data_paths.setPlaceholderText("files; several separated by ';'")
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._choose_data)
+        form.addRow("Files", self._row(self.data_paths, self.browse))
+        self.image_input = QComboBox()
+        self.layout_choice = QComboBox()
+        self.layout_choice.addItems(["auto", "NCHW", "NHWC"])
+        self.color = QComboBox()
+        self.color.addItems(["RGB", "BGR", "L"])
+        self.mean = QLineEdit("0")
+        self.std = QLineEdit("1")
+        self.mean.setToolTip("per-channel mean after scaling to [0, 1], e.g. 0.485, 0.456, 0.406")
+        self.std.setToolTip("per-channel std, e.g. 0.229, 0.224, 0.225")
+        form.addRow("Image prep", self._row(self.image_input, self.layout_choice, self.color, QLabel("mean"),
+                                            self.mean, QLabel("std"), self.std))
+
+        self.atol = QLineEdit()
+        self.rtol = QLineEdit()
+        self.bisect = QCheckBox("Layerwise bisect on mismatch")
+        self.timing_runs = QSpinBox()
+        self.timing_runs.setRange(0, 10000)
+        self.timing_runs.setSpecialValueText("no timing")
+        self.timing_runs.setSuffix(" timed runs")
+        form.addRow("Tolerances", self._row(QLabel("atol"), self.atol, QLabel("rtol"), self.rtol, self.bisect,
+                                            self.timing_runs))
+
+        self.run_button = QPushButton("Compare")
+        self.run_button.clicked.connect(self.run_comparison)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(lambda: self.worker and self.worker.cancel())
+        self.export_button = QPushButton("Export report…")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._choose_report)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.verdict = QLabel("No comparison yet.")
+        self.verdict.setWordWrap(True)
+        self.verdict.setTextInteractionFlags(Qt.TextSelectableByMouse)
+
+        self.table = QTableWidget(0, len(RESULT_COLUMNS))
+        self.table.setHorizontalHeaderLabels(RESULT_COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.verticalHeader().hide()
+        self.table.itemSelectionChanged.connect(self._plot_selected)
+
+        self.histogram = pg.PlotWidget(title="|error| distribution")
+        self.histogram.setLabel("bottom", "log10 |error|")
+        self.histogram.setLabel("left", "elements")
+        self.heatmap = pg.PlotWidget(title="|error| map")
+        self.heatmap.invertY(True)
+        self.heatmap.setAspectLocked(True)
+        self.heatmap_image = pg.ImageItem()
+        self.heatmap_image.setColorMap(pg.colormap.get("viridis"))
+        self.heatmap.addItem(self.heatmap_image)
+        plots = QSplitter(Qt.Horizontal)
+        plots.addWidget(self.histogram)
+        plots.addWidget(self.heatmap)
+
+        self.bisect_label = QLabel("")
+        self.bisect_label.setWordWrap(True)
+        self.show_node = QPushButton("Show node in graph")
+        self.show_node.setEnabled(False)
+        self.show_node.clicked.connect(self._select_node)
+        self.timing_label = QLabel("")
+
+        results = QWidget()
+        results_layout = QVBoxLayout(results)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.addWidget(self.verdict)
+        results_layout.addWidget(self.table)
+        results_layout.addWidget(self._row(self.bisect_label, self.show_node))
+        results_layout.addWidget(self.timing_label)
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(results)
+        splitter.addWidget(plots)
+        splitter.setSizes([300, 260])
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self._row(self.run_button, self.cancel_button, self.export_button, self.progress))
+        layout.addWidget(splitter, 1)
+
+    @staticmethod
+    def _row(*widgets) -> QWidget:
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for widget in widgets:
+            layout.addWidget(widget)
+        return row
+
+    # --- settings ↔ recipe --------------------------------------------------------------------
+    def _load_recipe(self) -> None:
+        recipe = self.session.recipe
+        try:
+            spec, settings = InputSpec.from_dict(recipe.inputs), CompareSettings.from_dict(recipe.compare)
+        except WorkbenchError as exc:
+            self._show_error(exc)
+            spec, settings = InputSpec(), CompareSettings()
+        self.seed.setValue(spec.seed)
+        if spec.images:
+            self.source.setCurrentIndex(2)
+            name, images = next(iter(spec.images.items()))
+            self.data_paths.setText(";".join(images.paths))
+            self.layout_choice.setCurrentText(images.layout)
+            self.color.setCurrentText(images.color)
+            self.mean.setText(", ".join(f"{v:g}" for v in images.mean))
+            self.std.setText(", ".join(f"{v:g}" for v in images.std))
+        elif spec.data_files:
+            self.source.setCurrentIndex(1)
+            self.data_paths.setText(";".join(spec.data_files))
+        self.target.setCurrentIndex(1 if settings.against == "engine" else 0)
+        self.engine_path.setText(settings.engine_path)
+        self.atol.setText(f"{settings.tolerances.atol:g}")
+        self.rtol.setText(f"{settings.tolerances.rtol:g}")
+        self.bisect.setChecked(settings.bisect)
+        self.timing_runs.setValue(settings.timing_runs)
+
+    def _floats(self, field: QLineEdit, what: str) -> tuple[float, ...]:
+        try:
+            values = tuple(float(v) for v in field.text().replace(",", " ").split())
+        except ValueError:
+            values = ()
+        if not values:
+            raise WorkbenchError(f"Cannot read {what} '{field.text()}'.", "Enter numbers, e.g. 1e-5 or 0.485, 0.456.")
+        return values
+
+    def input_spec(self) -> InputSpec:
+        spec = InputSpec.from_dict(self.session.recipe.inputs)
+        spec.seed = self.seed.value()
+        paths = [p.strip() for p in self.data_paths.text().split(";") if p.strip()]
+        spec.data_files, spec.images = [], {}
+        if self.source.currentIndex() == 1:
+            spec.data_files = paths
+        elif self.source.currentIndex() == 2:
+            spec.images = {self.image_input.currentText(): ImageSource(
+                paths, layout=self.layout_choice.currentText(), color=self.color.currentText(),
+                mean=self._floats(self.mean, "the image mean"), std=self._floats(self.std, "the image std"))}
+        return spec
+
+    def settings(self) -> CompareSettings:
+        base = CompareSettings.from_dict(self.session.recipe.compare)
+        tolerances = Tolerances(self._floats(self.atol, "atol")[0], self._floats(self.rtol, "rtol")[0],
+                                base.tolerances.per_output, base.tolerances.infinities_compare_equal)
+        return CompareSettings(against="engine" if self.target.currentIndex() == 1 else "model",
+                               engine_path=self.engine_path.text().strip(), tolerances=tolerances, top_k=base.top_k,
+                               profile_index=base.profile_index, timing_runs=self.timing_runs.value(),
+                               warmup=base.warmup, bisect=self.bisect.isChecked())
+
+    def _update_enabled(self) -> None:
+        engine = self.target.currentIndex() == 1
+        self.engine_path.setEnabled(engine)
+        self.choose_engine.setEnabled(engine)
+        source = self.source.currentIndex()
+        self.data_paths.setEnabled(source > 0)
+        self.browse.setEnabled(source > 0)
+        for widget in (self.image_input, self.layout_choice, self.color, self.mean, self.std):
+            widget.setEnabled(source == 2)
+        model = self.session.model
+        names = [t.name for t in model.summary().inputs] if model else []
+        if names != [self.image_input.itemText(i) for i in range(self.image_input.count())]:
+            self.image_input.clear()
+            self.image_input.addItems(names)
+        busy = self.worker is not None
+        self.run_button.setEnabled(model is not None and not busy)
+        self.cancel_button.setEnabled(busy)
+        self.export_button.setEnabled(self.result is not None and not busy)
+
+    # --- actions ------------------------------------------------------------------------------
+    def _on_engine_built(self, result) -> None:
+        path = getattr(result, "engine_path", "")
+        if path:
+            self.engine_path.setText(path)
+            self.target.setCurrentIndex(1)
+
+    def _choose_engine(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a TensorRT engine", "",
+                                              "TensorRT engines (*.engine *.plan *.trt);;All files (*)")
+        if path:
+            self.engine_path.setText(path)
+
+    def _choose_data(self) -> None:
+        if self.source.currentIndex() == 2:
+            paths, _ = QFileDialog.getOpenFileNames(self, "Choose images", "",
+                                                    "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)")
+        else:
+            paths, _ = QFileDialog.getOpenFileNames(self, "Choose input data", "", "NumPy data (*.npz *.npy)")
+        if paths:
+            self.data_paths.setText(";".join(paths))
+
+    def run_comparison(self) -> Worker | None:
+        session = self.session
+        if session.model is None or self.worker is not None:
+            return None
+        try:
+            spec, settings = self.input_spec(), self.settings()
+        except WorkbenchError as exc:
+            self._show_error(exc)
+            return None
+        session.recipe.inputs, session.recipe.compare = spec.to_dict(), settings.to_dict()
+        # Engine: it was built from the current model. Models: the original is the reference for the fixes.
+        reference = session.model if settings.against == "engine" else (session.original or session.model)
+        self.worker = Worker(run_comparison, reference, settings, spec, session.backend, against=session.model,
+                             profiles=list(session.recipe.profiles))
+        self.worker.signals.progress.connect(self._on_progress)
+        self.worker.signals.finished.connect(self.show_result)
+        self.worker.signals.failed.connect(self._show_error)
+        self.worker.signals.cancelled.connect(lambda: self.verdict.setText("Comparison cancelled."))
+        self.worker.signals.done.connect(self._on_done)
+        self.verdict.setText("Comparing…")
+        self.verdict.setStyleSheet("")
+        session.busy_changed.emit(True, "Comparing")
+        start(self.worker)
+        self._update_enabled()
+        return self.worker
+
+    def _on_progress(self, phase: str, fraction) -> None:
+        self.progress.setFormat(f"{phase} %p%" if fraction is not None else phase)
+        self.progress.setRange(0, 100 if fraction is not None else 0)
+        if fraction is not None:
+            self.progress.setValue(int(fraction * 100))
+
+    def _on_done(self) -> None:
+        self.worker = None
+        self.progress.setRange(0, 100)
+        self.session.busy_changed.emit(False, "")
+        self._update_enabled()
+
+    def _show_error(self, error: WorkbenchError) -> None:
+        self.verdict.setText(f"{error.message}\n{error.hint}".strip())
+        self.verdict.setStyleSheet(f"background: {FAIL_COLOUR.name()}; padding: 4px;")
+        self.session.log("error", error.message, "compare")
+
+    def show_result(self, result: CompareResult) -> None:
+        self.result = result
+        colour = PASS_COLOUR if result.passed else FAIL_COLOUR
+        self.verdict.setText("\n".join([f"{result.reference}  vs  {result.test}", result.verdict, *result.notes]))
+        self.verdict.setStyleSheet(f"background: {colour.name()}; padding: 4px;")
+        self.table.setRowCount(0)
+        rows = [(o.name, "×".join(map(str, o.shape)), _number(o.max_abs), _number(o.mean_abs), _number(o.max_rel),
+                 f"{o.cosine:.6f}", f"{o.outside_fraction:.2%}", f"{o.nan_ref + o.nan_test}/{o.inf_ref + o.inf_test}",
+                 "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%}",
+                 ("PASS" if o.passed else "FAIL") + (f": {o.message}" if o.message else ""), o.passed)
+                for o in result.outputs]
+        rows += [(name, "", "", "", "", "", "", "", "", "FAIL: missing", False) for name in result.missing_outputs]
+        for row, (*cells, passed) in enumerate(rows):
+            self.table.insertRow(row)
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setBackground(PASS_COLOUR if passed else FAIL_COLOUR)
+                self.table.setItem(row, column, item)
+        bisect = result.bisect
+        self.bisect_label.setText(bisect.message if bisect else "")
+        self.show_node.setEnabled(bool(bisect and bisect.found))
+        self.timing_label.setText("\n".join(
+            f"{t.label}: median {t.median_ms:.3f} ms, min {t.min_ms:.3f}, p90 {t.p90_ms:.3f}, p99 {t.p99_ms:.3f} ms; "
+            f"{t.inferences_per_s:.1f} inferences/s" for t in result.timing))
+        if rows:
+            failing = next((i for i, r in enumerate(rows) if not r[-1]), 0)
+            self.table.selectRow(failing)
+        self._update_enabled()
+
+    def _plot_selected(self) -> None:
+        self.histogram.clear()
+        self.heatmap_image.clear()
+        rows = self.table.selectionModel().selectedRows() if self.result else []
+        if not rows:
+            return
+        name = self.table.item(rows[0].row(), 0).text()
+        if name not in self.result.arrays:
+            return
+        reference, test = self.result.arrays[name]
+        if reference.shape != test.shape:
+            return
+        error = abs_error(reference, test)
+        counts, edges = error_histogram(error)
+        if counts.size:
+            self.histogram.addItem(pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts, brush="#3b528b"))
+        self.histogram.setTitle(f"|error| distribution: {name}")
+        error_map = error_heatmap(error)
+        if error_map is not None:
+            # ImageItem's first axis is x: transpose so rows run down the screen as in the tensor.
+            self.heatmap_image.setImage(np.nan_to_num(error_map.T, nan=0.0, posinf=0.0), autoLevels=True)
+            self.heatmap.setTitle(f"|error| map: {name}" + (" (item 0, max over channels)" if error.ndim == 4 else ""))
+        else:
+            self.heatmap.setTitle("|error| map: only for 2-D and 4-D outputs")
+
+    def _select_node(self) -> None:
+        if self.result and self.result.bisect and self.result.bisect.found:
+            self.session.node_selected.emit(self.result.bisect.node)
+
+    def _choose_report(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export comparison report", "comparison.html",
+                                              "HTML report (*.html)")
+        if path:
+            self.export_report(path)
+
+    def export_report(self, path: str | Path) -> Worker:
+        """Write JSON + HTML in a worker (the plots are computed over whole outputs)."""
+        result = self.result
+        worker = Worker(lambda progress, cancel: write_report(result, path))
+        worker.signals.failed.connect(self._show_error)
+        worker.signals.finished.connect(
+            lambda written: self.session.log("info", f"Comparison report written: {written[1]}", "compare"))
+        self._exporter = worker  # kept until done: its signals must outlive run()
+        return start(worker)

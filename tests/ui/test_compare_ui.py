@@ -1,0 +1,102 @@
+"""The Compare panel on real models and a real engine file, driven like a user would with pytest-qt."""
+
+from types import SimpleNamespace
+
+import onnx
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.compare_models import chain_model, perturbed
+from workbench.core.model import LoadedModel, load_model
+from workbench.ui.compare_panel import FAIL_COLOUR, PASS_COLOUR, ComparePanel
+from workbench.ui.session import Session
+
+
+@pytest.fixture
+def session(backend, tmp_path):
+    chain = chain_model(5)
+    onnx.save(chain, tmp_path / "model.onnx")
+    session = Session(backend)
+    session.set_model(load_model(tmp_path / "model.onnx"), opened=True)
+    session.fixed_proto = perturbed(chain, "scale_2")
+    return session
+
+
+@pytest.fixture
+def panel(qtbot, session):
+    panel = ComparePanel(session)
+    qtbot.addWidget(panel)
+    panel.resize(1100, 800)
+    panel.show()
+    return panel
+
+
+def run_and_wait(qtbot, panel):
+    worker = panel.run_comparison()
+    assert worker is not None
+    with qtbot.waitSignal(worker.signals.done, timeout=30_000):
+        pass
+    qtbot.waitUntil(lambda: panel.worker is None)
+
+
+def test_original_vs_fixed_model_fails_and_bisect_selects_the_node(qtbot, panel, session, tmp_path):
+    session.set_model(LoadedModel.from_proto(session.fixed_proto))
+    panel.bisect.setChecked(True)
+    panel.timing_runs.setValue(5)
+    qtbot.mouseClick(panel.run_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.result is not None and panel.worker is None, timeout=30_000)
+    assert "FAIL" in panel.verdict.text()
+    assert panel.table.rowCount() == 1 and panel.table.item(0, 9).text() == "FAIL"
+    assert panel.table.item(0, 0).background().color() == FAIL_COLOUR
+    assert "mul_2" in panel.bisect_label.text() and panel.show_node.isEnabled()
+    assert "median" in panel.timing_label.text()
+    assert any(isinstance(item, pg.BarGraphItem) for item in panel.histogram.getPlotItem().items)
+    assert panel.heatmap_image.image is not None and panel.heatmap_image.image.shape == (6, 6)
+    with qtbot.waitSignal(session.node_selected) as selected:
+        qtbot.mouseClick(panel.show_node, Qt.LeftButton)
+    assert selected.args == ["mul_2"]
+    assert session.recipe.compare["bisect"] is True and session.recipe.compare["against"] == "model"
+    assert session.recipe.inputs["seed"] == 0
+    with qtbot.waitSignal(panel.export_report(tmp_path / "report.html").signals.done, timeout=30_000):
+        pass
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "report.json").is_file()
+
+
+def test_unchanged_model_passes_green(qtbot, panel):
+    run_and_wait(qtbot, panel)
+    assert panel.result.passed and panel.table.item(0, 0).background().color() == PASS_COLOUR
+    assert not panel.show_node.isEnabled()
+
+
+def test_built_engine_is_picked_up_and_the_reason_it_cannot_run_is_shown(qtbot, panel, session, tmp_path):
+    engine = tmp_path / "model.engine"
+    engine.write_bytes(b"ftrt" + b"\0" * 60 if session.backend.is_rtx else b"vtrt" + b"\0" * 60)
+    session.engine_built.emit(SimpleNamespace(engine_path=str(engine)))
+    assert panel.engine_path.text() == str(engine) and panel.target.currentIndex() == 1
+    run_and_wait(qtbot, panel)
+    assert "Cannot run model.engine here: it was built by" in panel.verdict.text()
+    assert panel.result is None and panel.run_button.isEnabled()
+
+
+def test_bad_tolerance_and_missing_image_are_reported_without_running(qtbot, panel, tmp_path):
+    panel.atol.setText("tight")
+    assert panel.run_comparison() is None
+    assert "Cannot read atol 'tight'" in panel.verdict.text()
+    panel.atol.setText("1e-5")
+    panel.source.setCurrentIndex(2)
+    panel.data_paths.setText(str(tmp_path / "missing.png"))
+    run_and_wait(qtbot, panel)
+    assert "Image not found" in panel.verdict.text()
+
+
+def test_settings_come_back_from_the_recipe(qtbot, session):
+    session.recipe.compare = {"against": "engine", "engine_path": "/x/m.engine", "atol": 0.001, "rtol": 0.01,
+                              "timing_runs": 7, "bisect": True}
+    session.recipe.inputs = {"seed": 5, "data_files": ["/x/data.npz"]}
+    panel = ComparePanel(session)
+    qtbot.addWidget(panel)
+    assert (panel.target.currentIndex(), panel.engine_path.text()) == (1, "/x/m.engine")
+    assert (panel.atol.text(), panel.rtol.text(), panel.timing_runs.value()) == ("0.001", "0.01", 7)
+    assert panel.seed.value() == 5 and panel.source.currentIndex() == 1 and panel.bisect.isChecked()
+    assert panel.input_spec().data_files == ["/x/data.npz"]

@@ -1,0 +1,335 @@
+"""The Build panel: build settings, Build/Cancel with the builder's phases, engine summary, history.
+
+The build runs through ``build_engine`` in a ``Worker`` thread, which supervises a child process,
+so the GUI thread only receives signals. Settings live in ``session.recipe.build``; options the
+active backend lacks are disabled with the reason as tooltip.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar,
+                               QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
+                               QWidget)
+
+from workbench.core.build import HARDWARE_COMPATIBILITY, PRECISIONS, BuildHistory, BuildResult, BuildSettings, build_engine
+from workbench.core.build_commands import reproduction_commands
+from workbench.core.errors import WorkbenchError
+from workbench.core.profiles import profiles_from_recipe
+from workbench.ui.error_dialog import error_box
+from workbench.ui.worker import Worker, start
+
+_HISTORY_COLUMNS = ("ok", "precision", "seconds", "engine_mb", "profiles", "problems", "changed")
+
+
+class _LogRelay(QObject):
+    """Carries builder log lines from the worker thread to the GUI thread."""
+
+    message = Signal(object)
+
+
+class BuildPanel(QWidget):
+    def __init__(self, session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.history = BuildHistory()
+        self.worker: Worker | None = None
+        self.last_result: BuildResult | None = None
+        self._relay = _LogRelay()
+        self._relay.message.connect(self._show_log)
+        unavailable = session.backend.unavailable_build_options()
+
+        self.precision = QComboBox()
+        for index, name in enumerate(PRECISIONS):
+            self.precision.addItem(name.upper(), name)
+            reason = unavailable.get(f"precision:{name}")
+            if reason:
+                item = self.precision.model().item(index)
+                item.setEnabled(False)
+                item.setToolTip(reason)
+        self.workspace = QSpinBox()
+        self.workspace.setRange(0, 1 << 20)
+        self.workspace.setSuffix(" MiB")
+        self.workspace.setSpecialValueText("default")
+        self.opt_level = QComboBox()
+        self.opt_level.addItem("default (3)", None)
+        for level in range(6):
+            self.opt_level.addItem(str(level), level)
+        self.timing_cache = QLineEdit()
+        self.timing_cache.setPlaceholderText("file to load and save")
+        self.plugins = QListWidget()
+        self.plugins.setMaximumHeight(50)
+        self.add_plugin = QPushButton("Load plugin library…")
+        self.hardware = QComboBox()
+        for name in HARDWARE_COMPATIBILITY:
+            self.hardware.addItem(name, name)
+        self.version_compatible = QCheckBox("Version compatible")
+        self.targets = QListWidget()
+        self.targets.setMaximumHeight(70)
+        for name in session.backend.compute_capability_targets():
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.targets.addItem(item)
+        self.detailed = QCheckBox("Detailed profiling (lists the engine's layers)")
+        for name, widgets in {"timing_cache": [self.timing_cache], "plugins": [self.plugins, self.add_plugin],
+                              "hardware_compatibility": [self.hardware], "version_compatible": [self.version_compatible],
+                              "compute_capabilities": [self.targets]}.items():
+            for widget in widgets:
+                if name in unavailable:
+                    widget.setEnabled(False)
+                    widget.setToolTip(unavailable[name])
+        self.output = QLineEdit()
+        self.output.setPlaceholderText("engine file")
+        browse = QPushButton("…")
+        browse.clicked.connect(self._choose_output)
+        self.output.editingFinished.connect(self._update_commands)
+        output_row = QHBoxLayout()
+        output_row.addWidget(self.output, 1)
+        output_row.addWidget(browse)
+
+        form = QFormLayout()
+        form.addRow("Precision", self.precision)
+        form.addRow("Workspace limit", self.workspace)
+        form.addRow("Optimization level", self.opt_level)
+        form.addRow("Timing cache", self.timing_cache)
+        form.addRow("Plugins", self.plugins)
+        form.addRow("", self.add_plugin)
+        form.addRow("Hardware compatibility", self.hardware)
+        form.addRow("", self.version_compatible)
+        form.addRow("Compute capabilities", self.targets)
+        form.addRow("", self.detailed)
+        form.addRow("Engine file", output_row)
+        settings_box = QGroupBox("Build settings")
+        settings_box.setLayout(form)
+
+        self.build_button = QPushButton("Build")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setFormat("idle")
+        self.progress.setTextVisible(True)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.build_button)
+        run_row.addWidget(self.cancel_button)
+        run_row.addWidget(self.progress, 1)
+
+        self.summary = QPlainTextEdit(readOnly=True)
+        self.log_view = QPlainTextEdit(readOnly=True)
+        self.log_view.setMaximumBlockCount(5000)
+        self.commands = QPlainTextEdit(readOnly=True)
+        self.history_table = QTableWidget(0, len(_HISTORY_COLUMNS))
+        self.history_table.setHorizontalHeaderLabels(list(_HISTORY_COLUMNS))
+        self.history_table.horizontalHeader().setStretchLastSection(True)
+        self.results = QTabWidget()
+        self.results.addTab(self.summary, "Engine")
+        self.results.addTab(self.log_view, "Log")
+        self.results.addTab(self.history_table, "History")
+        self.results.addTab(self.commands, "Commands")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(settings_box)
+        layout.addLayout(run_row)
+        layout.addWidget(self.status)
+        layout.addWidget(self.results, 1)
+
+        self._load_settings()
+        for signal in (self.precision.currentIndexChanged, self.workspace.valueChanged,
+                       self.opt_level.currentIndexChanged, self.timing_cache.editingFinished,
+                       self.hardware.currentIndexChanged, self.version_compatible.toggled,
+                       self.targets.itemChanged, self.detailed.toggled):
+            signal.connect(self._store_settings)
+        self.add_plugin.clicked.connect(self._choose_plugin)
+        self.build_button.clicked.connect(self.start_build)
+        self.cancel_button.clicked.connect(self.cancel_build)
+        session.model_changed.connect(self._model_changed)
+        self._model_changed()
+
+    # settings <-> widgets <-> recipe
+    def settings(self) -> BuildSettings:
+        targets = [self.targets.item(i).text() for i in range(self.targets.count())
+                   if self.targets.item(i).checkState() == Qt.CheckState.Checked]
+        return BuildSettings(
+            precision=self.precision.currentData(), workspace_mb=self.workspace.value() or None,
+            optimization_level=self.opt_level.currentData(), timing_cache=self.timing_cache.text().strip(),
+            plugins=[self.plugins.item(i).text() for i in range(self.plugins.count())],
+            hardware_compatibility=self.hardware.currentData(), version_compatible=self.version_compatible.isChecked(),
+            compute_capabilities=targets, detailed_profiling=self.detailed.isChecked())
+
+    def _load_settings(self) -> None:
+        try:
+            settings = BuildSettings.from_dict(self.session.recipe.build)
+        except WorkbenchError as exc:
+            self.session.log("warning", f"The recipe's build settings were not loaded: {exc.message}", "build")
+            settings = BuildSettings()
+        self.precision.setCurrentIndex(max(self.precision.findData(settings.precision), 0))
+        self.workspace.setValue(settings.workspace_mb or 0)
+        self.opt_level.setCurrentIndex(max(self.opt_level.findData(settings.optimization_level), 0))
+        self.timing_cache.setText(settings.timing_cache)
+        self.plugins.clear()
+        self.plugins.addItems(settings.plugins)
+        self.hardware.setCurrentIndex(max(self.hardware.findData(settings.hardware_compatibility), 0))
+        self.version_compatible.setChecked(settings.version_compatible)
+        for i in range(self.targets.count()):
+            item = self.targets.item(i)
+            item.setCheckState(Qt.CheckState.Checked if item.text() in settings.compute_capabilities
+                               else Qt.CheckState.Unchecked)
+        self.detailed.setChecked(settings.detailed_profiling)
+
+    def _store_settings(self, *_args) -> None:
+        self.session.recipe.build = self.settings().to_dict()
+        self._update_commands()
+
+    def _model_changed(self, _model=None) -> None:
+        model = self.session.model
+        self.build_button.setEnabled(model is not None and self.worker is None)
+        if model is not None and model.path is not None:
+            self.output.setText(str(Path(model.path).with_suffix(".engine")))
+        self._load_settings()
+        self._update_commands()
+
+    def _update_commands(self) -> None:
+        model = self.session.model
+        if model is None:
+            return
+        try:
+            profiles = profiles_from_recipe(self.session.recipe.profiles)
+        except WorkbenchError:
+            profiles = []
+        commands = reproduction_commands(str(model.path or model.name), self.output.text() or "model.engine",
+                                         self.settings(), profiles, self.session.backend)
+        self.commands.setPlainText("\n\n".join(f"# {name}\n{text}" for name, text in commands.items()))
+
+    def _choose_output(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Engine file", self.output.text(), "Engines (*.engine *.plan)")
+        if path:
+            self.output.setText(path)
+            self._update_commands()
+
+    def _choose_plugin(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Plugin library", "", "Shared libraries (*.so *.dll)")
+        if not path:
+            return
+        answer = QMessageBox.warning(self, "Load plugin library?",
+                                     f"Loading {Path(path).name} runs its native code inside the build process. "
+                                     "Only load libraries you trust.",
+                                     QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Ok:
+            self.plugins.addItem(path)
+            self._store_settings()
+
+    # building
+    def start_build(self) -> None:
+        model = self.session.model
+        if model is None or self.worker is not None:
+            return
+        try:
+            profiles = profiles_from_recipe(self.session.recipe.profiles)
+        except WorkbenchError as exc:
+            self._show_error(exc)
+            return
+        self._update_commands()  # the profiles may have changed in the profile editor
+        self.log_view.clear()
+        self.status.setText("Building…")
+        self.status.setStyleSheet("")
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setFormat("starting")
+        self.build_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.worker = Worker(build_engine, model, self.settings(), profiles, self.output.text().strip() or None,
+                             backend=self.session.backend, log_sink=self._relay.message.emit)
+        signals = self.worker.signals
+        signals.progress.connect(self._show_progress)
+        signals.finished.connect(self._finished)
+        signals.failed.connect(self._show_error)
+        signals.cancelled.connect(self._cancelled)
+        signals.done.connect(self._done)
+        self.session.busy_changed.emit(True, "Building the engine")
+        start(self.worker)
+
+    def cancel_build(self) -> None:
+        if self.worker is not None:
+            self.progress.setFormat("cancelling…")
+            self.cancel_button.setEnabled(False)
+            self.worker.cancel()
+
+    def _show_progress(self, phase: str, fraction) -> None:
+        self.progress.setFormat(f"{phase} %p%" if fraction is not None else phase)
+        if fraction is None:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 100)
+            self.progress.setValue(int(fraction * 100))
+
+    def _show_log(self, message) -> None:
+        self.log_view.appendPlainText(f"[{message.severity}] {message.text}")
+        self.session.log_message.emit(message)
+
+    def _finished(self, result: BuildResult) -> None:
+        self.last_result = result
+        self.history.add(result)
+        self._fill_history()
+        self.session.set_problems("build", result.problems)
+        if result.succeeded:
+            self.status.setText(f"✔ Built {result.engine_path or '(not saved)'} in {result.build_seconds:.2f} s.")
+            self.summary.setPlainText(_summary_text(result))
+            self.results.setCurrentWidget(self.summary)
+            self.session.engine_built.emit(result)
+        else:
+            self.status.setText("✖ The build failed: " + "; ".join(p.message for p in result.problems[:2]))
+            self.status.setStyleSheet("color: #a00;")
+            if any(p.kind == "no-profile" for p in result.problems):
+                self.session.panel_requested.emit("profiles")
+
+    def _show_error(self, error: WorkbenchError) -> None:
+        self.status.setText(f"✖ {error.message} {error.hint}")
+        self.status.setStyleSheet("color: #a00;")
+        self.session.log("error", error.message, "build")
+        error_box(self, error, "Build failed")
+
+    def _cancelled(self) -> None:
+        self.status.setText("The build was cancelled; no engine file was written.")
+
+    def _done(self) -> None:
+        self.worker = None
+        self.progress.setRange(0, 100)
+        self.progress.setFormat("idle")
+        self.build_button.setEnabled(self.session.model is not None)
+        self.cancel_button.setEnabled(False)
+        self.session.busy_changed.emit(False, "")
+
+    def _fill_history(self) -> None:
+        rows = self.history.rows()
+        self.history_table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, key in enumerate(_HISTORY_COLUMNS):
+                value = row[key]
+                self.history_table.setItem(r, c, QTableWidgetItem("✔" if value is True else "✖" if value is False
+                                                                  else str(value)))
+
+
+def _summary_text(result: BuildResult) -> str:
+    lines = [f"Engine: {result.engine_path or '(not saved)'}",
+             f"Size: {result.engine_bytes / 2**20:.2f} MiB   Build time: {result.build_seconds:.2f} s "
+             f"(total {result.total_seconds:.2f} s)",
+             f"Backend: {result.backend}   Precision: {result.settings.precision.upper()}", ""]
+    for label, tensors in (("Input", result.inputs), ("Output", result.outputs)):
+        for t in tensors:
+            lines.append(f"{label} {t.name}: {t.dtype} {t.shape}")
+            lines += [f"    profile {i + 1}: min {r['min']}  opt {r['opt']}  max {r['max']}"
+                      for i, r in enumerate(t.profile_shapes)]
+    lines.append("")
+    if result.layers:
+        lines.append(f"{len(result.layers)} layers, from {result.layer_source}:")
+        lines += [f"  {layer.type:12} {layer.name}" for layer in result.layers]
+    else:
+        lines.append(f"Layers: {result.layer_source}")
+    lines += [f"warning: {w}" for w in result.warnings]
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""Fixes panel, fix dialog and History panel with real widgets, a real Session and real fixes."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench.core.analysis import analyze_support
+from workbench.core.model import load_model
+from workbench.core.parity import EXACT, WITHIN
+from workbench.ui.fixes_panel import FixesPanel
+from workbench.ui.history_panel import HistoryPanel, fix_history
+from workbench.ui.session import Session
+
+WAIT_MS = 30_000
+
+
+@pytest.fixture
+def window(qtbot, backend, samples):
+    def open_sample(name):
+        session = Session(backend)
+        fixes, history = FixesPanel(session), HistoryPanel(session)
+        for widget in (fixes, history):
+            qtbot.addWidget(widget)
+            widget.show()
+        model = load_model(samples / name)
+        session.set_model(model, analyze_support(model, backend), opened=True)
+        return session, fixes, history
+    return open_sample
+
+
+def preview(qtbot, dialog):
+    """Start a preview and wait until its worker is done (it may finish before a signal wait could start)."""
+    assert dialog.preview() is not None
+    qtbot.waitUntil(lambda: dialog.preview_button.isEnabled(), timeout=WAIT_MS)
+
+
+def test_triage_request_opens_a_prefilled_dialog_and_apply_undo_redo_round_trips(qtbot, window):
+    session, fixes, history = window("if_scalar.onnx")
+    original = session.model
+    original_bytes = original.serialized
+    problem = next(p for p in session.problems if p.kind == "parser-error")
+    assert "freeze-input" in fixes.list.item(3).text() and "applies to" in fixes.list.item(3).text()
+
+    session.fix_requested.emit(problem, "freeze-input")
+    dialog = fixes.dialog
+    assert dialog.isVisible() and dialog.fields["input"].currentText() == "downsample_ratio"
+    dialog.fields["value"].setText("0.5")
+    preview(qtbot, dialog)
+    assert "choose_resolution" in dialog.preview_text.toPlainText()
+    assert session.model is original  # preview changes nothing
+    with qtbot.waitSignal(dialog.parity_checked, timeout=WAIT_MS):
+        dialog.apply_button.click()
+    assert "If" not in {n.op_type for n in session.model.proto.graph.node}
+    assert session.recipe.fixes == [{"name": "freeze-input",
+                                     "params": {"input": "downsample_ratio", "value": 0.5, "fold": True}}]
+    assert dialog.parity.verdict in (EXACT, WITHIN) and "Parity" in fixes.parity_label.text()
+    assert history.stack.count() == 1 and history.undo_button.isEnabled()
+
+    history.undo_button.click()
+    assert session.model is original and session.model.serialized == original_bytes
+    assert session.recipe.fixes == []
+    history.redo_button.click()
+    assert "If" not in {n.op_type for n in session.model.proto.graph.node}
+    assert len(session.recipe.fixes) == 1
+
+
+def test_bad_parameter_shows_the_message_and_changes_nothing(qtbot, window):
+    session, fixes, history = window("clean_cnn.onnx")
+    before = session.model
+    fixes.list.setCurrentRow(1)  # set-input-shape
+    dialog = fixes.open_selected()
+    assert dialog.fields["input"].currentText() == "images" and dialog.fields["shape"].text() == "1x3x64x64"
+    dialog.fields["shape"].setText("1x3xbad")
+    assert dialog.preview() is None
+    assert "is not a shape" in dialog.error_label.text()
+    dialog.fields["shape"].setText("1x3x64")
+    preview(qtbot, dialog)
+    assert "has rank 3" in dialog.error_label.text() and not dialog.apply_button.isEnabled()
+    assert session.model is before and fix_history(session).count() == 0
+
+
+def test_opening_another_model_clears_the_history(qtbot, window, samples):
+    session, fixes, history = window("clean_cnn.onnx")
+    fixes.list.setCurrentRow(1)
+    dialog = fixes.open_selected()
+    preview(qtbot, dialog)
+    with qtbot.waitSignal(dialog.parity_checked, timeout=WAIT_MS):
+        dialog.apply_button.click()
+    assert dialog.parity.verdict == EXACT and history.stack.count() == 1
+    session.set_model(load_model(samples / "groupnorm.onnx"), opened=True)
+    assert history.stack.count() == 0 and not history.undo_button.isEnabled()

@@ -1,0 +1,173 @@
+"""The fix dialog: a parameter form for one fix, a preview of what it changes, apply, and parity.
+
+Preview runs the transform in a worker and keeps the result; Apply pushes exactly that result on
+the history stack (so what was previewed is what is applied) and then checks parity in a worker.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
+                               QPlainTextEdit, QPushButton, QVBoxLayout)
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.fixes import FixResult, apply_fix, get_fix, make_step, suggested_params
+from workbench.core.parity import BEYOND, EXACT, NOT_CHECKABLE, ParityResult, check_parity
+from workbench.core.problems import Problem
+from workbench.ui.history_panel import ApplyFixCommand, fix_history
+from workbench.ui.session import Session
+from workbench.ui.worker import Worker, start
+
+VERDICT_COLOURS = {EXACT: "#1b7f3b", BEYOND: "#b3261e", NOT_CHECKABLE: "#8a6d00"}
+
+
+class FixDialog(QDialog):
+    parity_checked = Signal(object, object)  # FixResult, ParityResult
+
+    def __init__(self, session: Session, fix_name: str, problem: Problem | None = None, parent=None):
+        super().__init__(parent)
+        self.session, self.fix, self.problem = session, get_fix(fix_name), problem
+        self.result: FixResult | None = None
+        self.parity: ParityResult | None = None
+        self._workers: set[Worker] = set()
+        self.setWindowTitle(f"{self.fix.title} — {self.fix.name}")
+        self.resize(640, 520)
+
+        description = QLabel(self.fix.description + (f"\n\nFor: {problem.message}" if problem else ""))
+        description.setWordWrap(True)
+        self.form = QFormLayout()
+        self.fields: dict[str, QLineEdit | QComboBox | QCheckBox] = {}
+        prefill = suggested_params(fix_name, session.model, problem) if session.model else {}
+        for param in self.fix.params:
+            field = self._field(param, prefill.get(param.name))
+            field.setToolTip(param.help)
+            self.fields[param.name] = field
+            self.form.addRow(param.name + ("" if param.required else " (optional)"), field)
+        if not self.fix.params:
+            self.form.addRow(QLabel("This fix takes no parameters."))
+        self.error_label = QLabel()
+        self.error_label.setStyleSheet("color: #b3261e")
+        self.error_label.setWordWrap(True)
+        self.preview_text = QPlainTextEdit(readOnly=True)
+        self.preview_text.setPlaceholderText("Preview shows the nodes this fix removes, adds and changes.")
+        self.parity_label = QLabel()
+        self.parity_label.setWordWrap(True)
+        self.preview_button = QPushButton("Preview")
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setEnabled(False)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.addButton(self.preview_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.apply_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        self.preview_button.clicked.connect(self.preview)
+        self.apply_button.clicked.connect(self.apply)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(description)
+        layout.addLayout(self.form)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.preview_text, 1)
+        layout.addWidget(self.parity_label)
+        layout.addWidget(buttons)
+        session.model_changed.connect(self._on_model_changed)
+
+    def _field(self, param, value: str | None):
+        if param.kind == "bool":
+            box = QCheckBox()
+            box.setChecked(bool(param.default) if value is None else value.lower() == "true")
+            box.toggled.connect(self._invalidate)
+            return box
+        if param.kind in ("choice", "input"):
+            combo = QComboBox()
+            options = list(param.choices) if param.kind == "choice" else \
+                [t.name for t in self.session.model.summary().inputs] if self.session.model else []
+            if not param.required and param.default is None:
+                options.insert(0, "")
+            combo.addItems(options)
+            combo.setEditable(param.kind == "input")
+            combo.setCurrentText(value if value is not None else str(param.default or ""))
+            combo.currentTextChanged.connect(self._invalidate)
+            return combo
+        line = QLineEdit(value or "")
+        line.setPlaceholderText(param.help)
+        line.textChanged.connect(self._invalidate)
+        return line
+
+    def values(self) -> dict[str, object]:
+        values = {}
+        for name, field in self.fields.items():
+            if isinstance(field, QCheckBox):
+                values[name] = field.isChecked()
+            else:
+                text = field.currentText() if isinstance(field, QComboBox) else field.text()
+                if text.strip():
+                    values[name] = text.strip()
+        return values
+
+    def _invalidate(self, *_args) -> None:
+        self.result = None
+        self.apply_button.setEnabled(False)
+
+    def _on_model_changed(self, _model) -> None:
+        if self.result is not None and self.result.after is not self.session.model:
+            self._invalidate()
+            self.preview_text.setPlainText("The model changed; preview again.")
+
+    def _run(self, worker: Worker, what: str) -> Worker:
+        self._workers.add(worker)
+        worker.signals.progress.connect(lambda phase, _fraction: self.parity_label.setText(phase))
+        worker.signals.failed.connect(self._failed)
+        worker.signals.done.connect(lambda: self._workers.discard(worker))
+        worker.signals.done.connect(lambda: self.preview_button.setEnabled(True))
+        self.preview_button.setEnabled(False)
+        self.session.log("info", what)
+        return start(worker)
+
+    def _failed(self, error: WorkbenchError) -> None:
+        self.error_label.setText(error.message + (f"\n{error.hint}" if error.hint else ""))
+        self.parity_label.clear()
+
+    def preview(self) -> Worker | None:
+        self.error_label.clear()
+        self._invalidate()
+        try:
+            step = make_step(self.fix.name, self.values())
+        except WorkbenchError as exc:
+            self._failed(exc)
+            return None
+        worker = Worker(apply_fix, self.session.model, step)
+        worker.signals.finished.connect(self._previewed)
+        return self._run(worker, f"Previewing {step.spec()}")
+
+    def _previewed(self, result: FixResult) -> None:
+        if result.before is not self.session.model:
+            return  # the model changed while the preview ran
+        self.result = result
+        preview = result.preview
+        lines = [preview.summary(), ""]
+        for title, names in (("Removed", preview.removed), ("Added", preview.added), ("Changed", preview.changed)):
+            if names:
+                lines.append(f"{title}: " + ", ".join(names))
+        lines += [f"Warning: {w}" for w in result.warnings]
+        self.preview_text.setPlainText("\n".join(lines))
+        self.parity_label.setText("Preview ready: Apply replaces the model (undo in the History panel).")
+        self.apply_button.setEnabled(True)
+
+    def apply(self) -> Worker | None:
+        if self.result is None:
+            return None
+        result = self.result
+        self._invalidate()
+        fix_history(self.session).push(ApplyFixCommand(fix_history(self.session), result))
+        self.session.log("info", f"Applied {result.step.spec()}: {result.preview.summary()}")
+        worker = Worker(check_parity, result.before, result.after, frozen_inputs=result.frozen_inputs)
+        worker.signals.finished.connect(lambda parity: self._parity_done(result, parity))
+        return self._run(worker, "Checking parity with onnxruntime")
+
+    def _parity_done(self, result: FixResult, parity: ParityResult) -> None:
+        self.parity = parity
+        colour = VERDICT_COLOURS.get(parity.verdict, "#1b5e8a")
+        self.parity_label.setText(f"<b style='color:{colour}'>Parity: {parity.text}</b>")
+        self.session.log("warning" if parity.verdict == BEYOND else "info", f"Parity after {result.step.spec()}: "
+                                                                           f"{parity.text}")
+        self.parity_checked.emit(result, parity)

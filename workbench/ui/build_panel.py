@@ -300,6 +300,7 @@ class BuildPanel(QWidget):
     def _done(self) -> None:
         self.worker = None
         self.progress.setRange(0, 100)
+        self.progress.setValue(0)
         self.progress.setFormat("idle")
         self.build_button.setEnabled(self.session.model is not None)
         self.cancel_button.setEnabled(False)

@@ -1,0 +1,318 @@
+"""Repair search: find a sequence of catalogue fixes (and/or a profile) that makes the model build.
+
+Starting from what the trial build and the detectors report, each candidate step is applied to a
+copy of the model, checked against the original under onnxruntime (parity) where it can run, and
+trial-built. The search goes breadth-first, so the shortest sequence wins, and it stops at the
+first sequence that builds and keeps parity. A sequence is only extended when its last step
+changed what the builder says, which keeps the search small.
+
+Meaning is never changed silently: a step that freezes an input, fixes a shape, cuts outputs,
+swaps an op for a plugin, or moves outputs beyond tolerance carries a ``confirm`` text, and the
+CLI (``--accept-changes``) and the window ask before applying it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from workbench.core.backend import Backend, load_backend
+from workbench.core.build import BuildSettings
+from workbench.core.errors import WorkbenchError
+from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
+    suggested_params
+from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.parity import BEYOND, ParityResult, check_parity
+from workbench.core.problems import Problem, severity_rank
+from workbench.core.profiles import Profile, profiles_to_recipe
+from workbench.core.progress import CancelToken, ProgressFn, no_progress
+from workbench.core.recipe import Recipe
+from workbench.core.trial_build import TrialBuild, trial_build, trial_profiles
+
+DEFAULT_BUDGET_SECONDS = 120.0
+MAX_DEPTH = 3
+NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, NOT_FOUND, OUT_OF_TIME = (
+    "nothing-to-repair", "repaired", "builds-but-changes-outputs", "not-found", "out-of-time")
+
+# Fixes that change what the model means even when every remaining output is bit-identical.
+_MEANING = {
+    "freeze-input": "the input becomes a constant: the engine always computes with this value",
+    "set-input-shape": "the input's shape becomes fixed: the engine takes no other shape",
+    "cut-outputs": "the model's outputs change: what came after them must run outside the engine",
+    "replace-nms": "NonMaxSuppression becomes TensorRT's EfficientNMS plugin, whose outputs have another layout",
+}
+_COMPARISONS = ("Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal")
+_FOLD_REASON = ("Folding constants hands the parser a simpler graph (shapes and branches that only depend on "
+                "constants are computed ahead of time).")
+
+
+@dataclass
+class RepairStep:
+    reason: str  # why this step was needed
+    fix: FixStep | None = None
+    profile: Profile | None = None  # a profile step changes no graph
+    parity: ParityResult | None = None  # the model after this step vs the original
+    confirm: str = ""  # why the user must confirm it; empty when the model's meaning is kept
+
+    @property
+    def title(self) -> str:
+        if self.fix is not None:
+            return self.fix.spec()
+        shapes = "; ".join(f"{name} {'x'.join(map(str, r.opt))}" for name, r in self.profile.shapes.items())
+        return f"optimization profile ({shapes})"
+
+    def to_dict(self) -> dict:
+        return {"title": self.title, "kind": "fix" if self.fix else "profile", "reason": self.reason,
+                "fix": self.fix.to_dict() if self.fix else None,
+                "profile": self.profile.to_dict() if self.profile else None,
+                "parity": self.parity.to_dict() if self.parity else None, "confirm": self.confirm}
+
+
+@dataclass
+class _State:
+    model: LoadedModel
+    steps: list[RepairStep]
+    fix_results: list[FixResult]
+    profiles: list[Profile]
+    frozen: dict
+    trial: TrialBuild
+
+    def titles(self) -> list[str]:
+        return [s.title for s in self.steps]
+
+
+@dataclass
+class RepairResult:
+    status: str
+    message: str
+    original: LoadedModel
+    model: LoadedModel  # the repaired model (the original when nothing changed the graph)
+    steps: list[RepairStep] = field(default_factory=list)
+    fix_results: list[FixResult] = field(default_factory=list)  # for applying the fixes undoably
+    profiles: list[Profile] = field(default_factory=list)
+    problems_before: list[Problem] = field(default_factory=list)
+    trial: TrialBuild | None = None  # the final sequence's build
+    tried: list[str] = field(default_factory=list)  # every sequence tried, with its outcome
+    seconds: float = 0.0
+
+    @property
+    def found(self) -> bool:
+        return self.status in (REPAIRED, CHANGES_OUTPUTS)
+
+    @property
+    def needs_confirmation(self) -> list[RepairStep]:
+        return [s for s in self.steps if s.confirm]
+
+    @property
+    def parity(self) -> ParityResult | None:
+        return next((s.parity for s in reversed(self.steps) if s.parity is not None), None)
+
+    def recipe(self) -> Recipe:
+        return Recipe(fixes=[r.step.to_dict() for r in self.fix_results], profiles=profiles_to_recipe(self.profiles),
+                      source_model=str(self.original.path or ""))
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "message": self.message, "steps": [s.to_dict() for s in self.steps],
+                "needs_confirmation": [s.title for s in self.needs_confirmation],
+                "parity": self.parity.to_dict() if self.parity else None,
+                "problems_before": [p.to_dict() for p in self.problems_before],
+                "build": self.trial.to_dict() if self.trial else None, "recipe": self.recipe().to_dict(),
+                "tried": self.tried, "seconds": round(self.seconds, 3)}
+
+
+def _scalar_constants(model: LoadedModel) -> dict[str, np.ndarray]:
+    graph = model.proto.graph
+    found = {t.name: numpy_helper.to_array(t) for t in graph.initializer if np.prod(t.dims) == 1}
+    for node, _parent in iter_nodes(graph):
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            value = numpy_helper.to_array(node.attribute[0].t)
+            if value.size == 1:
+                found[node.output[0]] = value
+    return found
+
+
+def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, str]]:
+    """Values the model itself suggests for a switch input, with where each came from.
+
+    The metadata may name a default; a comparison against a constant (``ratio < 1``) marks the
+    value at which the model takes its plain path; otherwise the neutral value of the dtype.
+    """
+    tensor = next(t for t in model.summary().inputs if t.name == input_name)
+    found: list[tuple[object, str]] = []
+    for prop in model.proto.metadata_props:
+        if prop.key == input_name:
+            found.append((prop.value, f"the model's metadata ({prop.key} = {prop.value})"))
+    constants = _scalar_constants(model)
+    for node, _parent in iter_nodes(model.proto.graph):
+        if node.op_type in _COMPARISONS and input_name in node.input:
+            for other in node.input:
+                if other != input_name and other in constants:
+                    value = constants[other].reshape(()).item()
+                    found.append((value, f"the model's own threshold: {node.op_type} '{node.name}' compares it "
+                                         f"with {value}"))
+    neutral = {"bool": [False, True]}.get(tensor.dtype, [1] if tensor.dtype.startswith(("int", "uint")) else [1.0])
+    found += [(value, f"the neutral value for {tensor.dtype}") for value in neutral]
+    unique, seen = [], set()
+    for value, source in found:
+        if str(value) not in seen:
+            seen.add(str(value))
+            unique.append((value, source))
+    return unique
+
+
+def _param_choices(name: str, model: LoadedModel, problem: Problem, input_values: dict) -> list[tuple[dict, str]]:
+    """(params, extra reason) for each way to apply fix ``name`` to ``problem``."""
+    if name == "fold-constants":
+        return [({"engine": engine}, "") for engine in ("graphsurgeon", "onnxslim")]
+    params = suggested_params(name, model, problem)
+    if name != "freeze-input":
+        return [(params, "")]
+    target = params.get("input")
+    if not target:
+        return []
+    if target in input_values:
+        return [({**params, "value": input_values[target]}, f"Frozen at {input_values[target]}, the value you gave.")]
+    return [({**params, "value": value}, f"Frozen at {value}, {source}.") for value, source in
+            default_values(model, target)]
+
+
+def _candidates(state: _State, input_values: dict, backend: Backend) -> list[RepairStep]:
+    model = state.model
+    candidates: list[RepairStep] = []
+    build_problems = state.trial.problems
+    if not state.profiles and any(p.kind == "no-profile" for p in build_problems):
+        profiles, assumed = trial_profiles(model)
+        if profiles:
+            candidates.append(RepairStep(
+                f"The builder needs an optimization profile for the dynamic input(s); this one ({'; '.join(assumed)}) "
+                "lets it build without changing the graph.", profile=profiles[0]))
+    for name, value in input_values.items():
+        candidates.append(RepairStep(f"You gave a value for '{name}'; freezing it at {value} bakes it into the graph.",
+                                     fix=make_step("freeze-input", {"input": name, "value": value})))
+    detected = sorted(detect_problems(model, backend), key=severity_rank)
+    for problem in [*build_problems, *detected]:
+        names = list(problem.fixes or suggest_fixes(model, problem))
+        if problem.kind == "no-profile":
+            names.append("set-input-shape")  # static shapes from the profile's opt: after the profile itself
+        for name in names:
+            for params, extra in _param_choices(name, model, problem, input_values):
+                try:
+                    step = make_step(name, params)
+                except WorkbenchError:
+                    continue  # the suggestion lacks a value this problem cannot supply
+                reason = f"{problem.message} {get_fix(name).title} answers it." + (f" {extra}" if extra else "")
+                candidates.append(RepairStep(reason, fix=step))
+    candidates += [RepairStep(_FOLD_REASON, fix=make_step("fold-constants", {"engine": engine}))
+                   for engine in ("graphsurgeon", "onnxslim")]
+    unique, seen = [], {s.title for s in state.steps}
+    for step in candidates:
+        if step.title not in seen:
+            seen.add(step.title)
+            unique.append(step)
+    return unique
+
+
+def _try(state: _State, step: RepairStep, original: LoadedModel, settings: BuildSettings, backend: Backend,
+         cancel: CancelToken) -> _State | str:
+    """The state after ``step``, or why the step could not be applied."""
+    model, fix_results, frozen, profiles = state.model, state.fix_results, state.frozen, state.profiles
+    if step.fix is not None:
+        try:
+            result = apply_fix(model, step.fix, cancel=cancel)
+        except WorkbenchError as exc:
+            return f"cannot apply: {exc.message}"
+        if result.preview.is_empty:
+            return "changes nothing"
+        model, fix_results, frozen = result.after, [*fix_results, result], {**frozen, **result.frozen_inputs}
+        step.parity = check_parity(original, model, frozen_inputs=frozen, cancel=cancel)
+        reasons = [_MEANING[step.fix.name]] if step.fix.name in _MEANING else []
+        if step.parity.verdict == BEYOND:
+            reasons.append(f"outputs change: {step.parity.text}")
+        step.confirm = "; ".join(reasons)
+    else:
+        profiles = [step.profile]
+    trial = trial_build(model, profiles, settings=settings, backend=backend, cancel=cancel, suggest=False)
+    return _State(model, [*state.steps, step], fix_results, profiles, frozen, trial)
+
+
+def _outcome(state: _State) -> str:
+    if state.trial.succeeded:
+        parity = state.steps[-1].parity
+        return "builds" + (f", parity {parity.verdict}" if parity else "")
+    first = state.trial.problems[0].message if state.trial.problems else "fails"
+    return f"does not build: {first}"
+
+
+def repair_model(model: LoadedModel, *, input_values: dict | None = None, profiles: list[Profile] | None = None,
+                 settings: BuildSettings | None = None, backend: Backend | None = None,
+                 budget_seconds: float = DEFAULT_BUDGET_SECONDS, max_depth: int = MAX_DEPTH,
+                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> RepairResult:
+    """Search for the shortest fix sequence (and/or profile) that builds and keeps parity.
+
+    ``input_values`` (input name → value) are used to freeze switch inputs before the model's own
+    defaults. Raises ``Cancelled`` when cancelled; the time budget ends the search with ``OUT_OF_TIME``.
+    """
+    started = time.perf_counter()
+    deadline = started + budget_seconds
+    backend = backend or load_backend()
+    settings = settings or BuildSettings()
+    cancel = cancel or CancelToken()
+    input_values = dict(input_values or {})
+    known = {t.name for t in model.summary().inputs}
+    unknown = sorted(set(input_values) - known)
+    if unknown:
+        raise WorkbenchError(f"The model has no input named {', '.join(repr(n) for n in unknown)}.",
+                             f"Its inputs are: {', '.join(sorted(known)) or 'none'}.")
+    for name, value in input_values.items():
+        step = make_step("freeze-input", {"input": name, "value": value})
+        get_fix("freeze-input").validate(model, step.param_dict)
+    progress("Trial build of the model as it is", 0.0)
+    first = trial_build(model, profiles, settings=settings, backend=backend, cancel=cancel, suggest=False)
+    start = _State(model, [], [], list(profiles or []), {}, first)
+
+    def result(status: str, message: str, state: _State, tried: list[str]) -> RepairResult:
+        return RepairResult(status, message, model, state.model, state.steps, state.fix_results, state.profiles,
+                            first.problems, state.trial, tried, time.perf_counter() - started)
+
+    def best_effort(fallback: _State | None, ending: str) -> RepairResult:
+        if fallback is not None:
+            return result(CHANGES_OUTPUTS, "The only sequence found that builds changes the outputs beyond "
+                                           f"tolerance: {' → '.join(fallback.titles())}.", fallback, tried)
+        if ending == OUT_OF_TIME:
+            return result(OUT_OF_TIME, f"No repair found within {budget_seconds:g} s ({len(tried)} sequence(s) "
+                                       "tried).", start, tried)
+        return result(NOT_FOUND, f"No sequence of catalogue fixes made the model build ({len(tried)} tried).",
+                      start, tried)
+
+    if first.succeeded:
+        return result(NOTHING_TO_REPAIR, "The model builds as it is: nothing to repair.", start, [])
+    tried: list[str] = []
+    fallback: _State | None = None
+    frontier = [start]
+    for _depth in range(max_depth):
+        expanded = []
+        for state in frontier:
+            for step in _candidates(state, input_values, backend):
+                cancel.raise_if_cancelled("The repair search")
+                if time.perf_counter() >= deadline:
+                    return best_effort(fallback, OUT_OF_TIME)
+                sequence = " → ".join([*state.titles(), step.title])
+                progress(f"Trying {sequence} ({len(tried) + 1} tried)",
+                         min((time.perf_counter() - started) / budget_seconds, 1.0))
+                after = _try(state, step, model, settings, backend, cancel)
+                if isinstance(after, str):
+                    tried.append(f"{sequence}: {after}")
+                    continue
+                tried.append(f"{sequence}: {_outcome(after)}")
+                if after.trial.succeeded and not (step.parity and step.parity.verdict == BEYOND):
+                    return result(REPAIRED, f"Found a repair in {len(after.steps)} step(s): {sequence}.", after, tried)
+                if after.trial.succeeded:
+                    fallback = fallback or after
+                elif {p.message for p in after.trial.problems} != {p.message for p in state.trial.problems}:
+                    expanded.append(after)
+        frontier = expanded
+    return best_effort(fallback, NOT_FOUND)

@@ -33,11 +33,9 @@ def panel(qtbot, session):
 
 
 def run_and_wait(qtbot, panel):
-    worker = panel.run_comparison()
-    assert worker is not None
-    with qtbot.waitSignal(worker.signals.done, timeout=30_000):
-        pass
-    qtbot.waitUntil(lambda: panel.worker is None)
+    assert panel.run_comparison() is not None
+    # The panel clears `worker` on `done` (connected before the start): no race with a fast worker.
+    qtbot.waitUntil(lambda: panel.worker is None, timeout=30_000)
 
 
 def test_original_vs_fixed_model_fails_and_bisect_selects_the_node(qtbot, panel, session, tmp_path):
@@ -58,8 +56,9 @@ def test_original_vs_fixed_model_fails_and_bisect_selects_the_node(qtbot, panel,
     assert selected.args == ["mul_2"]
     assert session.recipe.compare["bisect"] is True and session.recipe.compare["against"] == "model"
     assert session.recipe.inputs["seed"] == 0
-    with qtbot.waitSignal(panel.export_report(tmp_path / "report.html").signals.done, timeout=30_000):
-        pass
+    with qtbot.waitSignal(session.log_message, timeout=30_000) as logged:
+        panel.export_report(tmp_path / "report.html")
+    assert "Comparison report written" in logged.args[0].text
     assert (tmp_path / "report.html").is_file() and (tmp_path / "report.json").is_file()
 
 

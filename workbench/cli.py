@@ -43,6 +43,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="ONNX model file")
+    parser.add_argument("--build", action="store_true",
+                        help="also run a trial build (no engine written; dynamic inputs get suggested shapes): "
+                             "builder refusals join the problems with stage 'build'")
 
 
 @command("analyze", "summarise a model and check what TensorRT supports", _analyze_arguments)
@@ -55,10 +58,20 @@ def run_analyze(args) -> int:
     model = load_model(args.model)
     report = analyze_support(model, backend)
     summary = model.summary()
+    trial = None
+    if args.build:
+        from workbench.core.trial_build import trial_build
+
+        trial = trial_build(model, backend=backend)
+        report.problems.extend(trial.triage_problems())
     if args.json:
-        print_json({"summary": summary.to_dict(), **report.to_dict()})
+        print_json({"summary": summary.to_dict(), **report.to_dict(),
+                    **({"trial_build": trial.to_dict()} if trial else {})})
     else:
         _print_analysis(summary, report)
+        if trial:
+            print(f"Trial build: {'succeeded' if trial.succeeded else 'failed'} in {trial.seconds:.2f} s"
+                  + (f" (assumed {'; '.join(trial.assumed)})" if trial.assumed else ""))
     return EXIT_PROBLEMS if report.blocking_problems else EXIT_OK
 
 
@@ -325,6 +338,69 @@ def run_fix(args) -> int:
             print(f"Parity vs the original (onnxruntime, seed {parity.seed}): {parity.text}")
         print(f"Wrote {written}" + (f" and recipe {recipe_written}" if recipe_written else ""))
     return EXIT_PROBLEMS if parity and parity.verdict == BEYOND else EXIT_OK
+
+
+def _repair_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="ONNX model file (never modified)")
+    parser.add_argument("--input-value", action="append", default=[], metavar="NAME=VALUE",
+                        help="value to freeze a switch input at (e.g. downsample_ratio=0.25; several values of one "
+                             "input separated by ';'); tried before the values the model itself suggests")
+    parser.add_argument("-o", "--output", required=True, help="where to write the repaired model (atomically)")
+    parser.add_argument("--recipe-out", required=True, help="where to write the repair as a recipe (fixes, profile)")
+    parser.add_argument("--accept-changes", action="store_true",
+                        help="write the repair even if a step freezes an input, fixes a shape, cuts outputs or "
+                             "changes outputs beyond tolerance")
+    parser.add_argument("--budget", type=float, metavar="SECONDS", help="time budget for the search (default 120)")
+
+
+def _input_values(texts: list[str]) -> dict[str, str]:
+    values = {}
+    for text in texts:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise WorkbenchError(f"Cannot read --input-value {text!r}.", "Write it as NAME=VALUE, e.g. "
+                                 "--input-value downsample_ratio=0.25.")
+        values[name.strip()] = value.strip()
+    return values
+
+
+@command("repair", "search for fixes and/or a profile that make the model build, and write them", _repair_arguments)
+def run_repair(args) -> int:
+    from workbench.core.backend import load_backend
+    from workbench.core.model import load_model, save_model
+    from workbench.core.progress import no_progress
+    from workbench.core.recipe import save_recipe
+    from workbench.core.repair import DEFAULT_BUDGET_SECONDS, repair_model
+
+    model = load_model(args.model)
+    show = (lambda phase, _fraction=None: print(f"  {phase}…", file=sys.stderr)) \
+        if not args.json and sys.stderr.isatty() else no_progress
+    result = repair_model(model, input_values=_input_values(args.input_value), backend=load_backend(args.backend),
+                          budget_seconds=args.budget or DEFAULT_BUDGET_SECONDS, progress=show)
+    refused = result.found and result.needs_confirmation and not args.accept_changes
+    written = recipe_written = None
+    if result.found and not refused:
+        written = save_model(result.model.full_proto(), args.output, protect=model.path)
+        recipe_written = save_recipe(result.recipe(), args.recipe_out)
+    if args.json:
+        print_json({**result.to_dict(), "output": str(written or ""), "recipe_out": str(recipe_written or ""),
+                    "written": written is not None})
+    else:
+        print(result.message)
+        for index, step in enumerate(result.steps, 1):
+            print(f"{index}. {step.title}\n   why: {step.reason}")
+            if step.parity:
+                print(f"   parity: {step.parity.text}")
+            if step.confirm:
+                print(f"   changes meaning: {step.confirm}")
+        if refused:
+            print("Nothing written: the steps above change what the model means; rerun with --accept-changes "
+                  "to write them.")
+        elif written:
+            print(f"Wrote {written} and recipe {recipe_written}")
+    if result.status == "nothing-to-repair":
+        return EXIT_OK
+    return EXIT_OK if written else EXIT_PROBLEMS
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -80,20 +80,22 @@ class ChildProcess:
                     self._discard()
                     raise Cancelled(what)
                 if not self._process.is_alive():
-                    code = self._process.exitcode
-                    self._discard()
-                    raise WorkbenchError(f"{what} stopped unexpectedly: its process exited with code {code}.",
-                                         "A native library (TensorRT, onnx) crashed on this model. The window "
-                                         "is unaffected; try again, or report the model that causes it.")
+                    raise self._died(what)
             try:
                 status, payload = self._connection.recv()
-            except EOFError as exc:
-                self._discard()
-                raise WorkbenchError(f"{what} stopped unexpectedly before sending its result.",
-                                     "Try again; report the model if it keeps happening.") from exc
+            except EOFError:  # the child closed the pipe by dying
+                raise self._died(what) from None
         if status == "error":
             raise WorkbenchError(*payload)
         return payload
+
+    def _died(self, what: str) -> WorkbenchError:
+        self._process.join(5)
+        code = self._process.exitcode
+        self._discard()
+        return WorkbenchError(f"{what} stopped unexpectedly: its process exited with code {code}.",
+                              "A native library (TensorRT, onnx) crashed on this model. The window is "
+                              "unaffected; try again, or report the model that causes it.")
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,14 @@ DEFAULT_SAMPLE = SAMPLES / "clean_cnn.onnx"
 ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "trt-workbench.svg"
 
 
+def prepare_qt() -> None:
+    """Before any QApplication: the PySide6 emit fix, QtWebEngine's import and Chromium's flags."""
+    from workbench.ui import pyside_compat
+
+    pyside_compat.apply()
+    prepare_webengine_environment()
+
+
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="trt-workbench", description="TensorRT Workbench: the window.")
     parser.add_argument("model", nargs="?", help=f"ONNX model to open (default: the bundled {DEFAULT_SAMPLE.name})")
@@ -53,6 +61,14 @@ def build_window(backend_choice: str = "auto", settings=None):
     return window
 
 
+def start_window(args: argparse.Namespace, settings=None):
+    """The shown main window, opening ``args.model`` (or the bundled sample)."""
+    window = build_window(args.backend, settings)
+    window.show()
+    window.open_path(args.model or DEFAULT_SAMPLE)
+    return window
+
+
 def run_app(argv: list[str]) -> int:
     args = parse_arguments(argv)
     if args.register_desktop or args.unregister_desktop:
@@ -62,7 +78,7 @@ def run_app(argv: list[str]) -> int:
             print(line)
         return 0
 
-    prepare_webengine_environment()
+    prepare_qt()
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -75,15 +91,13 @@ def run_app(argv: list[str]) -> int:
     app.setDesktopFileName("trt-workbench")
     app.setWindowIcon(QIcon(str(ICON)))
     try:
-        window = build_window(args.backend)
+        window = start_window(args)
     except WorkbenchError as exc:  # e.g. no TensorRT at all: say so in a dialog, not a traceback
         box = error_box(None, exc)
         box.finished.connect(app.quit)
         return app.exec()
     hook = ExceptionHook(window.show_error, window)
     hook.install()
-    window.show()
-    window.open_path(args.model or DEFAULT_SAMPLE)
     try:
         return app.exec()
     finally:

@@ -30,13 +30,12 @@ NON_NETWORK_SCHEMES = frozenset({"data", "blob", "about"})
 CONSENT_SCRIPT = "document.cookie = 'consent=' + Date.now() + '; path=/; max-age=2592000';"
 
 # Select and centre the first element named like one of `names` (a node first, else a graph
-# input/output). Returns the name selected, null when the graph is loaded but has no such element,
-# false when the graph is not loaded yet.
+# input/output). Answers JSON: state "selected" (with the name), "missing" or "loading".
 SELECT_SCRIPT = """
 (function (names) {
     const view = window.__view__;
     const graph = view && (view._target || view.target);
-    if (!graph || !graph._table || graph._table.size === 0) { return false; }
+    if (!graph || !graph._table || graph._table.size === 0) { return JSON.stringify({state: 'loading'}); }
     const candidates = [];
     for (const [value, element] of graph._table) {
         if (value && element && element.value === value && typeof element.select === 'function') {
@@ -48,10 +47,10 @@ SELECT_SCRIPT = """
         const found = candidates.find(([value]) => value.name === name);
         if (found) {
             graph.scrollTo(graph.select([found[0]], 'sidebar'));
-            return name;
+            return JSON.stringify({state: 'selected', name: name});
         }
     }
-    return null;
+    return JSON.stringify({state: 'missing'});
 })(%s)
 """
 
@@ -122,6 +121,7 @@ class GraphView(QWidget):
         self.server = NetronServer()
         self._pending: list[str] = []
         self._attempts = 0
+        self._page_ready = False
         self._retry = QTimer(self, singleShot=True, interval=_SELECT_RETRY_MS)
         self._retry.timeout.connect(self._run_select)
 
@@ -161,14 +161,18 @@ class GraphView(QWidget):
         self.view = QWebEngineView(self)
         self.view.setPage(self.page)
         self.view.setAcceptDrops(False)  # a dropped model goes to the window, not into the page
+        self.page.loadFinished.connect(self._on_load_finished)
         layout.addWidget(self.view, 1)
 
     def show_model(self, model) -> None:
         url = self.server.serve(model, from_file=model is self.session.original and model.path is not None)
         self.status.setText(f"{model.name} — Netron at {url}")
-        self._pending = []
+        self._page_ready = False
         if self.page is not None:
             self.page.setUrl(QUrl(url))
+
+    def _on_load_finished(self, ok: bool) -> None:
+        self._page_ready = ok and self.page.url().toString() == self.server.url
 
     def open_in_browser(self) -> None:
         if self.server.url:
@@ -189,15 +193,32 @@ class GraphView(QWidget):
         if self.page is None or not self._pending:
             return
         self._attempts += 1
+        if not self._page_ready:  # the previous model's page may still be showing
+            self._retry_or_give_up()
+            return
         self.page.runJavaScript(SELECT_SCRIPT % json.dumps(self._pending), 0, self._on_selected)
 
-    def _on_selected(self, result) -> None:
-        if result is False and self._attempts < _SELECT_ATTEMPTS:
+    def _on_selected(self, answer) -> None:
+        try:
+            result = json.loads(answer)
+        except (TypeError, ValueError):  # no answer: the page was navigating
+            result = {"state": "loading"}
+        if result["state"] == "selected":
+            self._pending = []
+            self.node_shown.emit(result["name"])
+        elif result["state"] == "loading":
+            self._retry_or_give_up()
+        else:
+            self._give_up()
+
+    def _retry_or_give_up(self) -> None:
+        if self._attempts < _SELECT_ATTEMPTS:
             self._retry.start()
-            return
-        if isinstance(result, str):
-            self.node_shown.emit(result)
-        elif self._pending:
+        else:
+            self._give_up()
+
+    def _give_up(self) -> None:
+        if self._pending:
             self.session.log("info", f"'{self._pending[0]}' is not shown in the graph view.", "graph")
         self._pending = []
 

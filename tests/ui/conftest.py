@@ -1,0 +1,88 @@
+"""Fixtures for the window's tests: real Qt widgets, the real analysis child and TensorRT parser.
+
+QtWebEngine must be imported before the QApplication exists, Chromium needs --no-sandbox as root,
+and PySide6 6.12.0 needs its emit() reference fix; all happen at import time here, i.e. during collection, before pytest-qt's ``qapp``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from workbench.ui.app import prepare_qt
+
+prepare_qt()
+
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from workbench.ui.graph_view import WEBENGINE_MISSING  # noqa: E402
+
+LOAD_TIMEOUT_MS = 60_000
+HAS_DISPLAY = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+needs_webengine = pytest.mark.skipif(
+    bool(WEBENGINE_MISSING) or not HAS_DISPLAY,
+    reason=f"QtWebEngine needs a display (run under xvfb-run: scripts/test.sh){': ' + WEBENGINE_MISSING if WEBENGINE_MISSING else ''}")
+
+
+@pytest.fixture(scope="session")
+def analysis_child():
+    from workbench.core.background_analysis import analysis_child as make_child
+
+    child = make_child("auto")
+    child.start()
+    yield child
+    child.close()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+def _netron_threads():
+    import netron.server
+
+    return [t for t in threading.enumerate() if isinstance(t, netron.server._HTTPServerThread) and t.alive()]
+
+
+@pytest.fixture
+def make_window(qtbot, backend, analysis_child, settings):
+    """Build main windows sharing the analysis child; each is closed and its Netron server checked."""
+    from workbench.ui.main_window import MainWindow
+    from workbench.ui.session import Session
+
+    windows = []
+
+    def make(settings_override=None):
+        window = MainWindow(Session(backend), analysis_child, settings=settings_override or settings)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        qtbot.waitUntil(lambda: not window.loader.busy, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not _netron_threads(), timeout=5000)
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()
+
+
+def wait_for_model(qtbot, window, path):
+    """Wait until ``path`` is the window's model, analysed, and nothing is loading."""
+    target = os.path.realpath(path)
+    qtbot.waitUntil(lambda: window.session.model is not None and window.session.model.path is not None
+                    and os.path.realpath(window.session.model.path) == target
+                    and window.session.report is not None and not window.loader.busy,
+                    timeout=LOAD_TIMEOUT_MS)
+
+
+def open_and_wait(qtbot, window, path):
+    window.open_path(path)
+    wait_for_model(qtbot, window, path)

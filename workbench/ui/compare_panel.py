@@ -129,6 +129,7 @@ class ComparePanel(QWidget):
         self.heatmap_image.setColorMap(pg.colormap.get("viridis"))
         self.heatmap.addItem(self.heatmap_image)
         plots = QSplitter(Qt.Horizontal)
+        plots.setMinimumHeight(180)  # a bottom dock is short; plots squeezed below this are unreadable
         plots.addWidget(self.histogram)
         plots.addWidget(self.heatmap)
 

@@ -119,7 +119,7 @@ FOLD_CONSTANTS = Fix(
                 "does). engine=onnxslim uses onnxslim, a stronger simplifier that also removes redundant ops.",
     params=(Param("engine", "choice", "Folding engine: graphsurgeon (onnx-graphsurgeon) or onnxslim.",
                   required=False, default="graphsurgeon", choices=FOLD_ENGINES),),
-    transform=_fold_transform, detect=_detect_foldable,
+    transform=_fold_transform, detect=_detect_foldable, needs_shapes=True,
 )
 
 REMOVE_UNUSED = Fix(

@@ -26,6 +26,8 @@ _WRITE_CHUNK = 8 << 20
 
 def warm_up(backend_choice: str) -> None:
     """Runs first in the child: import TensorRT before the first model arrives."""
+    if hasattr(os, "nice"):
+        os.nice(5)  # on a busy machine the window's own process gets the CPU first
     load_backend(backend_choice)
 
 

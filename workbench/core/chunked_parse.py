@@ -81,7 +81,7 @@ def _slices(buf: memoryview, chunk_bytes: int):
             yield graph_key + _encode_varint(piece_end - piece_start) + buf[piece_start:piece_end]
 
 
-def parse_model_in_chunks(data: bytes, chunk_bytes: int = 4 << 20) -> onnx.ModelProto:
+def parse_model_in_chunks(data: bytes, chunk_bytes: int = 1 << 20) -> onnx.ModelProto:
     """The same ``ModelProto`` as ``ParseFromString(data)``, decoded slice by slice.
 
     Raises ``google.protobuf.message.DecodeError`` on malformed data.

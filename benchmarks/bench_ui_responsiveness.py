@@ -1,0 +1,111 @@
+"""How responsive the window stays while a ~100 MB model is opened and analysed.
+
+A 10 ms QTimer ticks on the GUI thread; the longest gap between ticks is the worst freeze the user
+would feel. Two runs in the same process: the baseline runs the plain path (``load_model`` +
+``analyze_support``) in a worker *thread*; the app's path loads and analyses through
+``ModelLoader`` (TensorRT in a child process, the window's copy decoded in slices).
+Run: ``xvfb-run -a .venv/bin/python benchmarks/bench_ui_responsiveness.py`` (goal: max gap ≤ 50 ms).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TARGET_MB = 100
+TICK_MS = 10
+
+
+def make_model(path: Path) -> None:
+    layers = TARGET_MB // 4  # 1024×1024 float32 weights are 4 MB each
+    rng = np.random.default_rng(0)
+    weights, nodes, previous = [], [], "x"
+    for i in range(layers):
+        weights.append(numpy_helper.from_array(rng.random((1024, 1024), dtype=np.float32), f"w{i}"))
+        nodes.append(helper.make_node("MatMul", [previous, f"w{i}"], [f"h{i}"], name=f"matmul_{i}"))
+        nodes.append(helper.make_node("Relu", [f"h{i}"], [f"r{i}"], name=f"relu_{i}"))
+        previous = f"r{i}"
+    graph = helper.make_graph(nodes, "big", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 1024])],
+                              [helper.make_tensor_value_info(previous, TensorProto.FLOAT, ["batch", 1024])], weights)
+    onnx.save(helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def measure(app, start, is_done) -> tuple[float, float]:
+    """(longest gap between 10 ms ticks in ms, seconds until done) while ``start()``'s work runs."""
+    from PySide6.QtCore import QTimer
+
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer(interval=TICK_MS)
+    timer.timeout.connect(tick)
+    timer.start()
+    started = time.perf_counter()
+    start()
+    while not is_done():
+        app.processEvents()
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - started
+    timer.stop()
+    return max(gaps) * 1000, elapsed
+
+
+def main() -> None:
+    from workbench.ui.app import prepare_qt
+
+    prepare_qt()
+    from PySide6.QtWidgets import QApplication
+
+    from workbench.core.analysis import analyze_support
+    from workbench.core.background_analysis import analysis_child
+    from workbench.core.backend import load_backend
+    from workbench.core.model import load_model
+    from workbench.ui.loader import ModelLoader
+    from workbench.ui.session import Session
+    from workbench.ui.worker import Worker, start
+
+    app = QApplication(sys.argv[:1])
+    backend = load_backend()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "big.onnx"
+        make_model(path)
+        size_mb = path.stat().st_size / 1e6
+
+        results = []
+        worker = Worker(lambda progress, cancel: analyze_support(load_model(path), backend))
+        worker.signals.done.connect(lambda: results.append(True))
+        baseline_gap, baseline_s = measure(app, lambda: start(worker), lambda: bool(results))
+
+        child = analysis_child()
+        child.start()
+        session = Session(backend)
+        loader = ModelLoader(session, child)
+        loader.open(path)  # warm-up: the child's first TensorRT import is not what we measure
+        while loader.busy or session.model is None:
+            app.processEvents()
+            time.sleep(0.001)
+        session.model = None
+        gap, seconds = measure(app, lambda: loader.open(path), lambda: session.model is not None and not loader.busy)
+        child.close()
+
+    print(f"model: {size_mb:.0f} MB, {len(session.model.proto.graph.node)} nodes")
+    print(f"baseline (load + analysis in a worker thread): max gap {baseline_gap:6.0f} ms, load+analysis {baseline_s:5.2f} s")
+    print(f"app (child process + sliced decoding):        max gap {gap:6.0f} ms, load+analysis {seconds:5.2f} s")
+    print(f"max gap ratio app/baseline: {gap / baseline_gap:.2f}; time ratio app/baseline: {seconds / baseline_s:.2f}; "
+          f"goal max gap <= 50 ms: {'met' if gap <= 50 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

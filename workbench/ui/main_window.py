@@ -20,6 +20,7 @@ from workbench.core.recipe import save_recipe
 from workbench.ui.error_dialog import error_box
 from workbench.ui.loader import ModelLoader
 from workbench.ui.panels import PANELS
+from workbench.ui.repair_dialog import RepairMenu
 from workbench.ui.worker import Worker, start
 
 MAX_RECENT = 10
@@ -53,6 +54,7 @@ class MainWindow(QMainWindow):
                             | QMainWindow.DockOption.AllowNestedDocks)
         self._build_menus()
         self._build_docks()
+        self.repair = RepairMenu(self)  # Repair menu; trial build after each analysis
         self._build_status_bar()
         self._restore_layout()
 

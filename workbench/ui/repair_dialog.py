@@ -1,0 +1,259 @@
+"""The repair dialog: search for fixes (and/or a profile) that make the model build, then apply or save them.
+
+The search runs in a worker with progress and Cancel. The result lists each step, why it was
+needed and its parity. "Apply" pushes the whole sequence onto the fix history as one undoable
+macro (the same ``ApplyFixCommand`` the fix dialog uses); steps that change the model's meaning
+need the confirmation box ticked first. ``RepairMenu`` adds the window's Repair menu and owns the
+trial-build controller.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QBrush, QColor, QUndoCommand
+from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar,
+                               QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout)
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.parity import VERDICT_TEXT
+from workbench.core.profiles import profiles_from_recipe
+from workbench.core.recipe import save_recipe
+from workbench.core.repair import RepairResult, repair_model
+from workbench.ui.fix_dialog import VERDICT_COLOURS
+from workbench.ui.history_panel import ApplyFixCommand, FixHistory, fix_history
+from workbench.ui.session import Session
+from workbench.ui.trial_build import TrialBuildController
+from workbench.ui.worker import Worker, start
+
+_MEANING_COLOUR = "#b3261e"
+
+
+class SetProfilesCommand(QUndoCommand):
+    """The repair's profile as an undoable step: the profile editor and builds read ``recipe.profiles``."""
+
+    def __init__(self, history: FixHistory, profiles: list[dict]):
+        super().__init__("optimization profile")
+        self.history = history
+        self.before = list(history.session.recipe.profiles)
+        self.after = profiles
+
+    def _set(self, profiles: list[dict]) -> None:
+        session = self.history.session
+        session.recipe.profiles = profiles
+        self.history.set_model(session.model, session.recipe.fixes)  # panels reload what depends on the recipe
+
+    def redo(self) -> None:
+        self._set(self.after)
+
+    def undo(self) -> None:
+        self._set(self.before)
+
+
+def parse_input_values(text: str) -> dict[str, str]:
+    values = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise WorkbenchError(f"Cannot read {item!r}.", "Write input values as name=value, separated by commas, "
+                                 "e.g. downsample_ratio=0.25.")
+        values[name.strip()] = value.strip()
+    return values
+
+
+class RepairDialog(QDialog):
+    def __init__(self, session: Session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.setWindowTitle("Find a repair")
+        self.resize(900, 460)
+        self.worker: Worker | None = None
+        self.result: RepairResult | None = None
+        self.file_dialog: QFileDialog | None = None
+
+        self.values = QLineEdit(placeholderText="Values for switch inputs, e.g. downsample_ratio=0.25 (optional)")
+        self.search_button = QPushButton("Search")
+        self.cancel_button = QPushButton("Cancel")
+        self.phase = QLabel()
+        self.phase.setWordWrap(True)
+        self.bar = QProgressBar(textVisible=False)
+        self.bar.setRange(0, 100)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.steps = QTreeWidget()
+        self.steps.setHeaderLabels(["Step", "Why", "Parity", "Changes meaning"])
+        self.steps.setWordWrap(True)
+        for column, width in enumerate((260, 330, 160)):
+            self.steps.setColumnWidth(column, width)
+        self.confirm = QCheckBox("I accept the steps marked in red: they change what the model computes or accepts.")
+        self.apply_button = QPushButton("Apply")
+        self.save_button = QPushButton("Save as recipe…")
+        close_button = QPushButton("Close")
+
+        top = QHBoxLayout()
+        top.addWidget(self.values, 1)
+        top.addWidget(self.search_button)
+        top.addWidget(self.cancel_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.confirm, 1)
+        buttons.addWidget(self.apply_button)
+        buttons.addWidget(self.save_button)
+        buttons.addWidget(close_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.phase)
+        layout.addWidget(self.status)
+        layout.addWidget(self.steps, 1)
+        layout.addLayout(buttons)
+
+        self.search_button.clicked.connect(self.search)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.confirm.toggled.connect(lambda _on: self._update_buttons())
+        self.apply_button.clicked.connect(self.apply)
+        self.save_button.clicked.connect(self.save_dialog)
+        close_button.clicked.connect(self.close)
+        self._show_result(None)
+
+    # Searching ---------------------------------------------------------------------------------------
+    def search(self) -> Worker | None:
+        if self.session.model is None or self.worker is not None:
+            return None
+        try:
+            values = parse_input_values(self.values.text())
+            profiles = profiles_from_recipe(self.session.recipe.profiles)
+        except WorkbenchError as exc:
+            self.status.setText(f"<span style='color:{_MEANING_COLOUR}'>{exc.message}</span> {exc.hint}")
+            return None
+        self._show_result(None)
+        self.status.setText(f"Searching for a repair of {self.session.model.name}…")
+        worker = Worker(repair_model, self.session.model, input_values=values, profiles=profiles,
+                        backend=self.session.backend)
+        worker.signals.progress.connect(self._progress)
+        worker.signals.finished.connect(self._show_result)
+        worker.signals.failed.connect(lambda error: self.status.setText(f"The search failed: {error.message}"))
+        worker.signals.cancelled.connect(lambda: self.status.setText("Search cancelled: nothing was changed."))
+        worker.signals.done.connect(self._done)
+        self.worker = worker
+        self._update_buttons()
+        return start(worker)
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.phase.setText("Cancelling…")
+
+    def _progress(self, phase: str, fraction) -> None:
+        self.phase.setText(phase)
+        if fraction is not None:
+            self.bar.setValue(int(fraction * 100))
+
+    def _done(self) -> None:
+        self.worker = None
+        self.bar.setValue(0)
+        self.phase.setText("")
+        self._update_buttons()
+
+    def closeEvent(self, event) -> None:
+        self.cancel()
+        super().closeEvent(event)
+
+    # The result --------------------------------------------------------------------------------------
+    def _show_result(self, result: RepairResult | None) -> None:
+        self.result = result
+        self.steps.clear()
+        self.confirm.setChecked(False)
+        if result is not None:
+            self.status.setText(result.message)
+            for step in result.steps:
+                parity = VERDICT_TEXT[step.parity.verdict] if step.parity else "no graph change"
+                item = QTreeWidgetItem([step.title, step.reason, parity, step.confirm or "no"])
+                for column in range(4):
+                    item.setToolTip(column, item.text(column))
+                if step.parity:
+                    item.setToolTip(2, step.parity.text)
+                    item.setForeground(2, QBrush(QColor(VERDICT_COLOURS.get(step.parity.verdict, "#1b5e8a"))))
+                if step.confirm:
+                    item.setForeground(3, QBrush(QColor(_MEANING_COLOUR)))
+                self.steps.addTopLevelItem(item)
+        self.confirm.setVisible(bool(result and result.needs_confirmation))
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        searching = self.worker is not None
+        found = self.result is not None and self.result.found
+        self.search_button.setEnabled(not searching and self.session.model is not None)
+        self.cancel_button.setEnabled(searching)
+        self.apply_button.setEnabled(found and not searching and (not self.result.needs_confirmation
+                                                                  or self.confirm.isChecked()))
+        self.save_button.setEnabled(found and not searching)
+
+    def apply(self) -> bool:
+        result = self.result
+        if result is None or not self.apply_button.isEnabled():
+            return False
+        if self.session.model is not result.original:
+            self.status.setText("The model changed since the search; search again before applying.")
+            return False
+        history = fix_history(self.session)
+        history.beginMacro("Repair: " + " → ".join(step.title for step in result.steps))
+        recipe = result.recipe()
+        if recipe.profiles != self.session.recipe.profiles:
+            history.push(SetProfilesCommand(history, recipe.profiles))
+        for fix_result in result.fix_results:
+            history.push(ApplyFixCommand(history, fix_result))
+        history.endMacro()
+        self.session.log("info", f"Applied the repair: {result.message}")
+        self.status.setText("Applied. Undo it from the History panel or with Undo.")
+        self.result = None
+        self._update_buttons()
+        return True
+
+    def save_dialog(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Save repair as recipe", "", "Recipes (*.toml);;All files (*)")
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("toml")
+        dialog.fileSelected.connect(self.save_recipe_to)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.file_dialog = dialog
+        return dialog
+
+    def save_recipe_to(self, path) -> None:
+        try:
+            written = save_recipe(self.result.recipe(), path)
+        except (WorkbenchError, OSError) as exc:
+            self.status.setText(f"Could not save the recipe: {getattr(exc, 'message', exc)}")
+        else:
+            self.status.setText(f"Saved the repair as {written}")
+            self.session.log("info", f"Saved the repair recipe to {written}")
+
+
+class RepairMenu(QObject):
+    """The window's Repair menu (placed before Help) and the trial build that runs after each analysis."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.session = window.session
+        self.trial_build = TrialBuildController(window.session, window.settings, self)
+        self.dialog: RepairDialog | None = None
+        bar = window.menuBar()
+        menu = QMenu("&Repair", bar)
+        bar.insertMenu(bar.actions()[-1], menu)
+        self.find_action = menu.addAction("&Find a repair…", self.open_dialog)
+        self.find_action.setEnabled(self.session.model is not None)
+        self.session.model_changed.connect(lambda _model: self.find_action.setEnabled(True))
+        self.trial_action = menu.addAction("&Trial build after analysis")
+        self.trial_action.setCheckable(True)
+        self.trial_action.setChecked(self.trial_build.enabled)
+        self.trial_action.toggled.connect(self.trial_build.set_enabled)
+
+    def open_dialog(self) -> RepairDialog:
+        """Open the dialog and start searching at once."""
+        if self.dialog is not None:
+            self.dialog.close()
+        self.dialog = RepairDialog(self.session, self.window)
+        self.dialog.show()
+        self.dialog.search()
+        return self.dialog

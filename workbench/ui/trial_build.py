@@ -1,0 +1,85 @@
+"""Runs a trial build after every analysis, in a worker, and adds its problems to the triage list.
+
+The window stays usable meanwhile; the builder's refusals arrive as ``session.set_problems
+("trial-build", …)`` when the build finishes. A result for a model that is no longer the session's
+is dropped. The "Trial build after analysis" setting (QSettings) turns it off.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QSettings, Signal
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.profiles import profiles_from_recipe
+from workbench.core.trial_build import TrialBuild, trial_build
+from workbench.ui.session import Session
+from workbench.ui.worker import Worker, start
+
+SETTING_KEY = "analysis/trial_build"
+SOURCE = "trial-build"
+
+
+class TrialBuildController(QObject):
+    finished = Signal(object)  # TrialBuild, after its problems reached the session
+
+    def __init__(self, session: Session, settings: QSettings, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.settings = settings
+        self.worker: Worker | None = None  # the latest build
+        self._running: set[Worker] = set()  # cancelled ones stay referenced until they end
+        self.last: TrialBuild | None = None
+        session.report_changed.connect(lambda _report: self.run())
+
+    @property
+    def enabled(self) -> bool:
+        return str(self.settings.value(SETTING_KEY, True)).lower() not in ("false", "0")
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.settings.setValue(SETTING_KEY, enabled)
+        if enabled:
+            self.run()
+        else:
+            self.cancel()
+            self.session.set_problems(SOURCE, [])
+
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def run(self) -> Worker | None:
+        model = self.session.model
+        if not self.enabled or model is None:
+            return None
+        self.cancel()
+        try:
+            profiles = profiles_from_recipe(self.session.recipe.profiles)
+        except WorkbenchError:
+            profiles = []  # a half-edited profile: the trial build falls back to suggested shapes
+        worker = Worker(trial_build, model, profiles, backend=self.session.backend)
+        worker.signals.finished.connect(lambda trial: self._finished(model, trial))
+        worker.signals.failed.connect(lambda error: self.session.log("warning", f"Trial build: {error.message}"))
+        worker.signals.done.connect(lambda: self._done(worker))
+        self.worker = worker
+        self._running.add(worker)
+        self.session.log("info", f"Trial build of {model.name} started (no engine file is written).")
+        return start(worker)
+
+    def cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def _finished(self, model, trial: TrialBuild) -> None:
+        if model is not self.session.model:
+            return
+        self.last = trial
+        self.session.set_problems(SOURCE, trial.triage_problems())
+        outcome = "succeeded" if trial.succeeded else f"failed with {len(trial.problems)} problem(s)"
+        self.session.log("info" if trial.succeeded else "warning", f"Trial build {outcome} in {trial.seconds:.2f} s"
+                         + (f"; assumed {'; '.join(trial.assumed)}" if trial.assumed else "") + ".")
+        self.finished.emit(trial)
+
+    def _done(self, worker: Worker) -> None:
+        self._running.discard(worker)
+        if self.worker is worker:
+            self.worker = None

@@ -9,13 +9,14 @@ trial-build controller.
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QBrush, QColor, QUndoCommand
+from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar,
-                               QPushButton, QTreeWidget, QTreeWidgetItem, QVBoxLayout)
+                               QPushButton, QTextBrowser, QVBoxLayout)
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.parity import VERDICT_TEXT
 from workbench.core.profiles import profiles_from_recipe
 from workbench.core.recipe import save_recipe
 from workbench.core.repair import RepairResult, repair_model
@@ -60,6 +61,21 @@ def parse_input_values(text: str) -> dict[str, str]:
     return values
 
 
+def _steps_html(result: RepairResult) -> str:
+    """Each step with its reason, parity (coloured by verdict) and, in red, how it changes meaning."""
+    rows = []
+    for index, step in enumerate(result.steps, 1):
+        parity = (f"<span style='color:{VERDICT_COLOURS.get(step.parity.verdict, '#1b5e8a')}'>"
+                  f"{escape(step.parity.text)}</span>") if step.parity else "no graph change"
+        meaning = (f"<br><span style='color:{_MEANING_COLOUR}'>Changes meaning: {escape(step.confirm)}</span>"
+                   if step.confirm else "")
+        rows.append(f"<p><b>{index}. {escape(step.title)}</b><br>Why: {escape(step.reason)}<br>Parity: {parity}"
+                    f"{meaning}</p>")
+    if result.tried:
+        rows.append("<p style='color:#555'>Tried: " + "<br>".join(escape(t) for t in result.tried) + "</p>")
+    return "".join(rows)
+
+
 class RepairDialog(QDialog):
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
@@ -79,11 +95,7 @@ class RepairDialog(QDialog):
         self.bar.setRange(0, 100)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        self.steps = QTreeWidget()
-        self.steps.setHeaderLabels(["Step", "Why", "Parity", "Changes meaning"])
-        self.steps.setWordWrap(True)
-        for column, width in enumerate((260, 330, 160)):
-            self.steps.setColumnWidth(column, width)
+        self.steps = QTextBrowser()
         self.confirm = QCheckBox("I accept the steps marked in red: they change what the model computes or accepts.")
         self.apply_button = QPushButton("Apply")
         self.save_button = QPushButton("Save as recipe…")
@@ -160,21 +172,10 @@ class RepairDialog(QDialog):
     # The result --------------------------------------------------------------------------------------
     def _show_result(self, result: RepairResult | None) -> None:
         self.result = result
-        self.steps.clear()
         self.confirm.setChecked(False)
+        self.steps.setHtml(_steps_html(result) if result is not None else "")
         if result is not None:
             self.status.setText(result.message)
-            for step in result.steps:
-                parity = VERDICT_TEXT[step.parity.verdict] if step.parity else "no graph change"
-                item = QTreeWidgetItem([step.title, step.reason, parity, step.confirm or "no"])
-                for column in range(4):
-                    item.setToolTip(column, item.text(column))
-                if step.parity:
-                    item.setToolTip(2, step.parity.text)
-                    item.setForeground(2, QBrush(QColor(VERDICT_COLOURS.get(step.parity.verdict, "#1b5e8a"))))
-                if step.confirm:
-                    item.setForeground(3, QBrush(QColor(_MEANING_COLOUR)))
-                self.steps.addTopLevelItem(item)
         self.confirm.setVisible(bool(result and result.needs_confirmation))
         self._update_buttons()
 
@@ -183,6 +184,7 @@ class RepairDialog(QDialog):
         found = self.result is not None and self.result.found
         self.search_button.setEnabled(not searching and self.session.model is not None)
         self.cancel_button.setEnabled(searching)
+        self.bar.setVisible(searching)
         self.apply_button.setEnabled(found and not searching and (not self.result.needs_confirmation
                                                                   or self.confirm.isChecked()))
         self.save_button.setEnabled(found and not searching)

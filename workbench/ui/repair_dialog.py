@@ -142,8 +142,8 @@ class RepairDialog(QDialog):
                         backend=self.session.backend)
         worker.signals.progress.connect(self._progress)
         worker.signals.finished.connect(self._show_result)
-        worker.signals.failed.connect(lambda error: self.status.setText(f"The search failed: {error.message}"))
-        worker.signals.cancelled.connect(lambda: self.status.setText("Search cancelled: nothing was changed."))
+        worker.signals.failed.connect(self._failed)
+        worker.signals.cancelled.connect(self._cancelled)
         worker.signals.done.connect(self._done)
         self.worker = worker
         self._update_buttons()
@@ -158,6 +158,12 @@ class RepairDialog(QDialog):
         self.phase.setText(phase)
         if fraction is not None:
             self.bar.setValue(int(fraction * 100))
+
+    def _failed(self, error: WorkbenchError) -> None:
+        self.status.setText(f"The search failed: {error.message} {error.hint}")
+
+    def _cancelled(self) -> None:
+        self.status.setText("Search cancelled: nothing was changed.")
 
     def _done(self) -> None:
         self.worker = None
@@ -245,11 +251,14 @@ class RepairMenu(QObject):
         bar.insertMenu(bar.actions()[-1], menu)
         self.find_action = menu.addAction("&Find a repair…", self.open_dialog)
         self.find_action.setEnabled(self.session.model is not None)
-        self.session.model_changed.connect(lambda _model: self.find_action.setEnabled(True))
+        self.session.model_changed.connect(self._model_changed)
         self.trial_action = menu.addAction("&Trial build after analysis")
         self.trial_action.setCheckable(True)
         self.trial_action.setChecked(self.trial_build.enabled)
         self.trial_action.toggled.connect(self.trial_build.set_enabled)
+
+    def _model_changed(self, _model) -> None:
+        self.find_action.setEnabled(True)
 
     def open_dialog(self) -> RepairDialog:
         """Open the dialog and start searching at once."""

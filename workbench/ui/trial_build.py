@@ -27,7 +27,7 @@ class TrialBuildController(QObject):
         self.session = session
         self.settings = settings
         self.worker: Worker | None = None  # the latest build
-        self._running: set[Worker] = set()  # cancelled ones stay referenced until they end
+        self._running: dict = {}  # signals → (worker, model); cancelled ones stay referenced until they end
         self.last: TrialBuild | None = None
         session.report_changed.connect(lambda _report: self.run())
 
@@ -57,11 +57,12 @@ class TrialBuildController(QObject):
         except WorkbenchError:
             profiles = []  # a half-edited profile: the trial build falls back to suggested shapes
         worker = Worker(trial_build, model, profiles, backend=self.session.backend)
-        worker.signals.finished.connect(lambda trial: self._finished(model, trial))
-        worker.signals.failed.connect(lambda error: self.session.log("warning", f"Trial build: {error.message}"))
-        worker.signals.done.connect(lambda: self._done(worker))
+        # Bound methods, not lambdas: Qt drops these connections if the window goes first.
+        worker.signals.finished.connect(self._finished)
+        worker.signals.failed.connect(self._failed)
+        worker.signals.done.connect(self._done)
         self.worker = worker
-        self._running.add(worker)
+        self._running[worker.signals] = (worker, model)
         self.session.log("info", f"Trial build of {model.name} started (no engine file is written).")
         return start(worker)
 
@@ -69,7 +70,8 @@ class TrialBuildController(QObject):
         if self.worker is not None:
             self.worker.cancel()
 
-    def _finished(self, model, trial: TrialBuild) -> None:
+    def _finished(self, trial: TrialBuild) -> None:
+        _worker, model = self._running[self.sender()]
         if model is not self.session.model:
             return
         self.last = trial
@@ -79,7 +81,10 @@ class TrialBuildController(QObject):
                          + (f"; assumed {'; '.join(trial.assumed)}" if trial.assumed else "") + ".")
         self.finished.emit(trial)
 
-    def _done(self, worker: Worker) -> None:
-        self._running.discard(worker)
+    def _failed(self, error) -> None:
+        self.session.log("warning", f"Trial build: {error.message}")
+
+    def _done(self) -> None:
+        worker, _model = self._running.pop(self.sender())
         if self.worker is worker:
             self.worker = None

@@ -15,7 +15,7 @@ from workbench.ui.app import prepare_qt
 
 prepare_qt()
 
-from PySide6.QtCore import QSettings  # noqa: E402
+from PySide6.QtCore import QSettings, QThreadPool  # noqa: E402
 
 from workbench.ui.graph_view import WEBENGINE_MISSING  # noqa: E402
 
@@ -47,6 +47,13 @@ def _netron_threads():
     return [t for t in threading.enumerate() if isinstance(t, netron.server._HTTPServerThread) and t.alive()]
 
 
+def settle(qtbot):
+    """Let every background job (ours and other panels', e.g. trial builds) deliver its result to
+    a live window before the window goes away."""
+    pool = QThreadPool.globalInstance()
+    qtbot.waitUntil(lambda: pool.activeThreadCount() == 0, timeout=LOAD_TIMEOUT_MS)
+
+
 @pytest.fixture
 def make_window(qtbot, backend, analysis_child, settings):
     """Build main windows sharing the analysis child; each is closed and its Netron server checked."""
@@ -57,15 +64,16 @@ def make_window(qtbot, backend, analysis_child, settings):
 
     def make(settings_override=None):
         window = MainWindow(Session(backend), analysis_child, settings=settings_override or settings)
-        qtbot.addWidget(window)
         window.show()
         windows.append(window)
         return window
 
     yield make
-    for window in windows:
+    settle(qtbot)
+    for window in windows:  # closed here rather than by qtbot, after the jobs above have settled
         window.close()
         qtbot.waitUntil(lambda: not window.loader.busy, timeout=LOAD_TIMEOUT_MS)
+        window.deleteLater()
     qtbot.waitUntil(lambda: not _netron_threads(), timeout=5000)
 
 

@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
-from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, wait_for_model
+from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, settle, wait_for_model
 from workbench.core.model import LoadedModel, load_model
 from workbench.core.recipe import load_recipe
 from workbench.ui import panels
@@ -24,24 +24,26 @@ def test_opens_the_model_given_as_argument(qtbot, samples, settings, analysis_ch
 
     monkeypatch.setattr(app, "analysis_child", lambda _choice: analysis_child, raising=False)
     window = start_window(parse_arguments([str(samples / "nms_detector.onnx")]), settings)
-    qtbot.addWidget(window)
     try:
         wait_for_model(qtbot, window, samples / "nms_detector.onnx")
         assert "nms_detector.onnx" in window.windowTitle()
         assert window.session.original is window.session.model
     finally:
+        settle(qtbot)
         window.close()
+        window.deleteLater()
 
 
 def test_without_a_model_opens_the_bundled_sample(qtbot, settings):
     window = start_window(parse_arguments([]), settings)
-    qtbot.addWidget(window)
     try:
         wait_for_model(qtbot, window, DEFAULT_SAMPLE)
         names = [t.name for t in window.session.model.summary().inputs]
         assert window.panels["model"].tensors.item(0, 1).text() == names[0]
     finally:
+        settle(qtbot)
         window.close()
+        window.deleteLater()
         window.loader.child.close()
 
 

@@ -172,7 +172,7 @@ class GraphView(QWidget):
             self.page.setUrl(QUrl(url))
 
     def _on_load_finished(self, ok: bool) -> None:
-        self._page_ready = ok and self.page.url().toString() == self.server.url
+        self._page_ready = ok and self.page is not None and self.page.url().toString() == self.server.url
 
     def open_in_browser(self) -> None:
         if self.server.url:

@@ -16,10 +16,7 @@ ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "trt-workbe
 
 
 def prepare_qt() -> None:
-    """Before any QApplication: the PySide6 emit fix, QtWebEngine's import and Chromium's flags."""
-    from workbench.ui import pyside_compat
-
-    pyside_compat.apply()
+    """Before any QApplication: QtWebEngine's import and Chromium's flags."""
     prepare_webengine_environment()
 
 

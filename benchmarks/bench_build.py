@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from benchmarks.raw_tensorrt import raw_build  # noqa: E402
 from tests.build_models import deep_cnn  # noqa: E402
 from workbench.core.backend import load_backend  # noqa: E402
 from workbench.core.build import BuildSettings, build_engine  # noqa: E402
@@ -26,25 +27,6 @@ from workbench.core.progress import Cancelled, CancelToken  # noqa: E402
 
 REPEATS = 3
 PROFILE = Profile({"x": ShapeRange((1, 3, 32, 32), (4, 3, 32, 32), (8, 3, 32, 32))})
-
-
-def raw_build(backend, model: LoadedModel) -> float:
-    """What a script using TensorRT directly does: parse, one profile, build, write the engine."""
-    trt = backend.trt
-    started = time.perf_counter()
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    assert parser.parse(model.serialized)
-    config = builder.create_builder_config()
-    profile = builder.create_optimization_profile()
-    rng = PROFILE.shapes["x"]
-    profile.set_shape("x", rng.min, rng.opt, rng.max)
-    config.add_optimization_profile(profile)
-    engine = builder.build_serialized_network(network, config)
-    Path("/tmp/bench_raw.engine").write_bytes(engine)
-    return time.perf_counter() - started
 
 
 def workbench_build(backend, model: LoadedModel) -> float:
@@ -57,7 +39,7 @@ def workbench_build(backend, model: LoadedModel) -> float:
 def overhead(backend, depth: int) -> None:
     model = LoadedModel.from_proto(deep_cnn(depth))
     workbench_build(backend, model)  # warm-up: starts the spare child, as the app does on its first build
-    raw = statistics.median(raw_build(backend, model) for _ in range(REPEATS))
+    raw = statistics.median(raw_build(backend, model, [PROFILE], "/tmp/bench_raw.engine") for _ in range(REPEATS))
     ours = statistics.median(workbench_build(backend, model) for _ in range(REPEATS))
     print(f"{model.name:>14}: raw TensorRT API {raw:6.3f} s | build_engine (child process) {ours:6.3f} s | "
           f"overhead ratio {ours / raw:.2f}  (goal ≤ 1.10)")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.raw_tensorrt import raw_build  # noqa: E402
 from workbench.core.analysis import analyze_support  # noqa: E402
 from workbench.core.backend import load_backend  # noqa: E402
 from workbench.core.model import LoadedModel, load_model  # noqa: E402
@@ -28,26 +29,6 @@ from workbench.core.trial_build import trial_build, trial_profiles  # noqa: E402
 SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 MODELS = ("nms_detector", "clean_cnn", "if_scalar", "groupnorm")
 REPEATS = 3
-
-
-def raw_build(backend, model: LoadedModel) -> float:
-    """A script using TensorRT directly: parse, the same suggested profile, build (the result may be None)."""
-    trt = backend.trt
-    started = time.perf_counter()
-    logger = trt.Logger(trt.Logger.ERROR)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if parser.parse(model.serialized):
-        config = builder.create_builder_config()
-        profiles, _assumed = trial_profiles(model)
-        for profile in profiles:
-            optimization = builder.create_optimization_profile()
-            for name, shapes in profile.shapes.items():
-                optimization.set_shape(name, shapes.min, shapes.opt, shapes.max)
-            config.add_optimization_profile(optimization)
-        builder.build_serialized_network(network, config)
-    return time.perf_counter() - started
 
 
 def open_to_first_build_problem(backend, path: Path) -> tuple[float, float, str]:
@@ -76,7 +57,7 @@ def cancel_latency(backend) -> float:
 
 def main() -> None:
     backend = load_backend()
-    raw_build(backend, load_model(SAMPLES / "groupnorm.onnx"))  # warm TensorRT in this process
+    raw_build(backend, load_model(SAMPLES / "groupnorm.onnx"), [])  # warm TensorRT in this process
     trial_build(load_model(SAMPLES / "groupnorm.onnx"), backend=backend)
     print(f"{backend.name} {backend.version}; median of {REPEATS} runs")
     print(f"{'model':14} {'open→problem':>13} {'trial':>8} {'raw API':>8} {'ratio':>6}  first problem   "
@@ -85,7 +66,7 @@ def main() -> None:
         path = SAMPLES / f"{name}.onnx"
         model = load_model(path)
         opened = [open_to_first_build_problem(backend, path) for _ in range(REPEATS)]
-        raw = statistics.median(raw_build(backend, model) for _ in range(REPEATS))
+        raw = statistics.median(raw_build(backend, model, trial_profiles(model)[0]) for _ in range(REPEATS))
         to_problem = statistics.median(o[0] for o in opened)
         trial = statistics.median(o[1] for o in opened)
         repairs = [repair_model(model, backend=backend) for _ in range(REPEATS)]

@@ -1,7 +1,9 @@
 """A ResNet-50-shaped ONNX model (~25.5 M parameters, ~100 MB of float32 weights) for benchmarks.
 
-Batch-norm is folded into the convolutions, as exporters for inference usually leave it.
-Weights are seeded random numbers: benchmarks measure handling, not accuracy.
+Batch-norm is folded into the convolutions, as exporters for inference usually leave it; with
+``foldable=True`` it is left for constant folding instead (each conv weight is a Mul of the raw
+weight and a BatchNorm scale) and the head flattens through Shape → Gather → Concat → Reshape, as
+exporters often leave models. Weights are seeded random numbers: benchmarks measure handling, not accuracy.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ from onnx import TensorProto, helper, numpy_helper
 STAGES = [(64, 256, 3, 1), (128, 512, 4, 2), (256, 1024, 6, 2), (512, 2048, 3, 2)]
 
 
-def make_resnet50(batch: int | str = "batch", seed: int = 0) -> onnx.ModelProto:
+def make_resnet50(batch: int | str = "batch", seed: int = 0, foldable: bool = False) -> onnx.ModelProto:
     rng = np.random.default_rng(seed)
     nodes, inits = [], []
 
     def conv(x, out_ch, in_ch, k, stride, name, relu=True):
         w = (rng.standard_normal((out_ch, in_ch, k, k), dtype=np.float32) * np.sqrt(2.0 / (in_ch * k * k)))
-        inits.append(numpy_helper.from_array(w.astype(np.float32), f"{name}.weight"))
+        if foldable:
+            scale = rng.uniform(0.5, 1.5, (out_ch, 1, 1, 1)).astype(np.float32)
+            inits.append(numpy_helper.from_array(w.astype(np.float32), f"{name}.weight_raw"))
+            inits.append(numpy_helper.from_array(scale, f"{name}.bn_scale"))
+            nodes.append(helper.make_node("Mul", [f"{name}.weight_raw", f"{name}.bn_scale"], [f"{name}.weight"],
+                                          name=f"{name}.fold_bn"))
+        else:
+            inits.append(numpy_helper.from_array(w.astype(np.float32), f"{name}.weight"))
         inits.append(numpy_helper.from_array(np.zeros(out_ch, np.float32), f"{name}.bias"))
         nodes.append(helper.make_node("Conv", [x, f"{name}.weight", f"{name}.bias"], [f"{name}.out"], name=name,
                                       kernel_shape=[k, k], strides=[stride, stride], pads=[k // 2] * 4))
@@ -46,7 +55,15 @@ def make_resnet50(batch: int | str = "batch", seed: int = 0) -> onnx.ModelProto:
             nodes.append(helper.make_node("Relu", [f"{name}.add"], [f"{name}.out"], name=f"{name}.relu"))
             x, in_ch = f"{name}.out", out
     nodes.append(helper.make_node("GlobalAveragePool", [x], ["gap"], name="gap"))
-    nodes.append(helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"))
+    if foldable:
+        inits.append(numpy_helper.from_array(np.array([0], np.int64), "gather0"))
+        inits.append(numpy_helper.from_array(np.array([-1], np.int64), "minus1"))
+        nodes += [helper.make_node("Shape", ["gap"], ["gap_shape"], name="head/shape"),
+                  helper.make_node("Gather", ["gap_shape", "gather0"], ["batch_dim"], name="head/batch", axis=0),
+                  helper.make_node("Concat", ["batch_dim", "minus1"], ["flat_shape"], name="head/flat_shape", axis=0),
+                  helper.make_node("Reshape", ["gap", "flat_shape"], ["flat"], name="head/flatten")]
+    else:
+        nodes.append(helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"))
     inits.append(numpy_helper.from_array((rng.standard_normal((1000, 2048)) * 0.01).astype(np.float32), "fc.weight"))
     inits.append(numpy_helper.from_array(np.zeros(1000, np.float32), "fc.bias"))
     nodes.append(helper.make_node("Gemm", ["flat", "fc.weight", "fc.bias"], ["logits"], name="fc", transB=1))

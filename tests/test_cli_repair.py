@@ -56,7 +56,7 @@ def test_bad_input_value_is_a_clear_error(tmp_path, capsys):
             "--recipe-out", str(tmp_path / "r.toml"), "--input-value", "downsample_ratio"]
     assert main(args) == 2
     err = capsys.readouterr().err
-    assert "Cannot read --input-value 'downsample_ratio'" in err and "NAME=VALUE" in err
+    assert "Cannot read the input value 'downsample_ratio'" in err and "NAME=VALUE" in err
     assert not (tmp_path / "fixed.onnx").exists()
 
 

@@ -353,30 +353,19 @@ def _repair_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, metavar="SECONDS", help="time budget for the search (default 120)")
 
 
-def _input_values(texts: list[str]) -> dict[str, str]:
-    values = {}
-    for text in texts:
-        name, sep, value = text.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise WorkbenchError(f"Cannot read --input-value {text!r}.", "Write it as NAME=VALUE, e.g. "
-                                 "--input-value downsample_ratio=0.25.")
-        values[name.strip()] = value.strip()
-    return values
-
-
 @command("repair", "search for fixes and/or a profile that make the model build, and write them", _repair_arguments)
 def run_repair(args) -> int:
     from workbench.core.backend import load_backend
     from workbench.core.model import load_model, save_model
     from workbench.core.progress import no_progress
     from workbench.core.recipe import save_recipe
-    from workbench.core.repair import DEFAULT_BUDGET_SECONDS, repair_model
+    from workbench.core.repair import DEFAULT_BUDGET_SECONDS, parse_input_values, repair_model
 
     model = load_model(args.model)
     show = (lambda phase, _fraction=None: print(f"  {phase}…", file=sys.stderr)) \
         if not args.json and sys.stderr.isatty() else no_progress
-    result = repair_model(model, input_values=_input_values(args.input_value), backend=load_backend(args.backend),
-                          budget_seconds=args.budget or DEFAULT_BUDGET_SECONDS, progress=show)
+    result = repair_model(model, input_values=parse_input_values(args.input_value),
+                          backend=load_backend(args.backend), budget_seconds=args.budget or DEFAULT_BUDGET_SECONDS, progress=show)
     refused = result.found and result.needs_confirmation and not args.accept_changes
     written = recipe_written = None
     if result.found and not refused:

@@ -143,6 +143,7 @@ class LoadedModel:
         self.serialized = serialized
         self.path = path
         self._summary: ModelSummary | None = None
+        self._external_files: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -158,9 +159,11 @@ class LoadedModel:
         return str(self.path) if self.path and self.external_data_files() else None
 
     def external_data_files(self) -> list[str]:
-        return sorted({external_data_helper.ExternalDataInfo(t).location
-                       for t in external_data_helper._get_all_tensors(self.proto)
-                       if external_data_helper.uses_external_data(t)})
+        if self._external_files is None:  # proto is read-only, so one walk over its tensors is enough
+            self._external_files = sorted({external_data_helper.ExternalDataInfo(t).location
+                                           for t in external_data_helper._get_all_tensors(self.proto)
+                                           if external_data_helper.uses_external_data(t)})
+        return list(self._external_files)
 
     def full_proto(self) -> onnx.ModelProto:
         """A copy with all external weights read in, for transforms and onnxruntime."""

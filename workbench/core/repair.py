@@ -247,6 +247,18 @@ def _outcome(state: _State) -> str:
     return f"does not build: {first}"
 
 
+def parse_input_values(items: list[str]) -> dict[str, str]:
+    """``["downsample_ratio=0.25", …]`` → ``{"downsample_ratio": "0.25"}``, refusing malformed items."""
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise WorkbenchError(f"Cannot read the input value {item!r}.",
+                                 "Write it as NAME=VALUE, e.g. downsample_ratio=0.25.")
+        values[name.strip()] = value.strip()
+    return values
+
+
 def repair_model(model: LoadedModel, *, input_values: dict | None = None, profiles: list[Profile] | None = None,
                  settings: BuildSettings | None = None, backend: Backend | None = None,
                  budget_seconds: float = DEFAULT_BUDGET_SECONDS, max_depth: int = MAX_DEPTH,

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLa
 from workbench.core.errors import WorkbenchError
 from workbench.core.profiles import profiles_from_recipe
 from workbench.core.recipe import save_recipe
-from workbench.core.repair import RepairResult, repair_model
+from workbench.core.repair import RepairResult, parse_input_values, repair_model
 from workbench.ui.fix_dialog import VERDICT_COLOURS
 from workbench.ui.history_panel import ApplyFixCommand, FixHistory, fix_history
 from workbench.ui.session import Session
@@ -48,17 +48,6 @@ class SetProfilesCommand(QUndoCommand):
 
     def undo(self) -> None:
         self._set(self.before)
-
-
-def parse_input_values(text: str) -> dict[str, str]:
-    values = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise WorkbenchError(f"Cannot read {item!r}.", "Write input values as name=value, separated by commas, "
-                                 "e.g. downsample_ratio=0.25.")
-        values[name.strip()] = value.strip()
-    return values
 
 
 def _steps_html(result: RepairResult) -> str:
@@ -131,7 +120,7 @@ class RepairDialog(QDialog):
         if self.session.model is None or self.worker is not None:
             return None
         try:
-            values = parse_input_values(self.values.text())
+            values = parse_input_values([part.strip() for part in self.values.text().split(",") if part.strip()])
             profiles = profiles_from_recipe(self.session.recipe.profiles)
         except WorkbenchError as exc:
             self.status.setText(f"<span style='color:{_MEANING_COLOUR}'>{exc.message}</span> {exc.hint}")

@@ -11,7 +11,8 @@ PYTHON="${PYTHON:-python3}"
 QT_DEBS=(xvfb xauth libegl1 libgl1 libxkbcommon-x11-0 libxkbcommon0 libxcb-cursor0 libxcb-icccm4
          libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-image0 libxcb-render-util0
          libxcb-xkb1 libfontconfig1 libdbus-1-3 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6
-         libxkbfile1 libxshmfence1 libgbm1 fonts-dejavu-core desktop-file-utils xdg-utils)
+         libxkbfile1 libxshmfence1 libgbm1 fonts-dejavu-core desktop-file-utils xdg-utils
+         fonts-wqy-microhei)  # Netron draws tensor shapes with CJK angle brackets (U+3008)
 
 install_debian_packages() {
     [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || return 0

@@ -10,8 +10,8 @@ import onnx
 import onnxruntime
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QToolButton, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar,
+                               QScrollArea, QToolButton, QWidget)
 
 from workbench import __version__
 from workbench.core.errors import WorkbenchError
@@ -93,7 +93,12 @@ class MainWindow(QMainWindow):
                 panel = QLabel(f"The {title} panel failed to load:\n{type(exc).__name__}: {exc}")
                 panel.setWordWrap(True)
                 self.session.log("error", f"Panel {title} failed to load:\n{traceback.format_exc()}")
-            dock.setWidget(panel)
+            # Panels with many controls (Build, Compare) are taller than a laptop screen allows next to
+            # the others; in a scroll area a dock can be smaller than its panel instead of forcing the
+            # window past the screen.
+            scroller = QScrollArea(dock, widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+            scroller.setWidget(panel)
+            dock.setWidget(scroller)
             self.addDockWidget(_AREAS.get(area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
             if area in first_in_area:
                 self.tabifyDockWidget(first_in_area[area], dock)

@@ -49,8 +49,11 @@ def main() -> None:
                     "-o", str(folder / "ours.onnx"), "--no-parity"]
         theirs_cmd = [str(bin_dir / "polygraphy"), "surgeon", "sanitize", str(source), "--fold-constants",
                       "-o", str(folder / "polygraphy.onnx")]
-        ours = min(timed(ours_cmd) for _ in range(args.repeat))
-        theirs = min(timed(theirs_cmd) for _ in range(args.repeat))
+        ours_times, theirs_times = [], []
+        for _ in range(args.repeat):  # interleaved, so drift on this machine affects both alike
+            ours_times.append(timed(ours_cmd))
+            theirs_times.append(timed(theirs_cmd))
+        ours, theirs = min(ours_times), min(theirs_times)
         ours_nodes = len(onnx.load(folder / "ours.onnx", load_external_data=False).graph.node)
         theirs_nodes = len(onnx.load(folder / "polygraphy.onnx", load_external_data=False).graph.node)
     print(f"trt-workbench fix --apply fold-constants : {ours:6.2f} s  → {ours_nodes} nodes")

@@ -1,34 +1,57 @@
-"""Type and shape of every tensor in the top-level graph, for the triage detail view.
+"""ONNX shape inference without carrying the weights, and every tensor's type and shape.
 
-Shape inference runs on a copy without weight data (initializers become typed graph inputs), so
-it stays cheap on models with hundreds of megabytes of weights.
+``onnx.shape_inference.infer_shapes`` serializes the whole model into C++ (twice, in and out), so
+on a 100 MB model it costs about a second per call. Inference only needs the weights' types and
+shapes, plus the values of small constants (shapes, axes, scales) for data propagation; the
+weightless copy keeps exactly that, and the inferred ``value_info`` is copied back.
 """
 
 from __future__ import annotations
 
+import math
+
 import onnx
+from onnx import external_data_helper
 
 from workbench.core.model import TensorInfo, dtype_name, tensor_info
 
+# Initializers with fewer elements keep their values (shape, axes and scale constants feed data
+# propagation); larger ones are weights and become typed graph inputs.
+_KEEP_VALUES_BELOW = 1024
 
-def tensor_shapes(proto: onnx.ModelProto) -> dict[str, TensorInfo]:
+
+def weightless_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
     graph = proto.graph
     skeleton = onnx.ModelProto()
     skeleton.ir_version = proto.ir_version
     skeleton.opset_import.extend(proto.opset_import)
     skeleton.functions.extend(proto.functions)
+    skeleton.graph.name = graph.name
     skeleton.graph.node.extend(graph.node)
     skeleton.graph.input.extend(graph.input)
     skeleton.graph.output.extend(graph.output)
     skeleton.graph.value_info.extend(graph.value_info)
     declared = {i.name for i in graph.input}
     for tensor in graph.initializer:
-        if tensor.name not in declared:
+        if math.prod(tensor.dims) < _KEEP_VALUES_BELOW and not external_data_helper.uses_external_data(tensor):
+            skeleton.graph.initializer.append(tensor)
+        elif tensor.name not in declared:
             skeleton.graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
+    return skeleton
+
+
+def infer_value_info(proto: onnx.ModelProto, *, data_prop: bool = False, strict: bool = False) -> onnx.GraphProto:
+    """The inferred top-level graph of the weightless copy (its value_info and outputs are what counts)."""
+    return onnx.shape_inference.infer_shapes(weightless_copy(proto), strict_mode=strict, data_prop=data_prop).graph
+
+
+def tensor_shapes(proto: onnx.ModelProto) -> dict[str, TensorInfo]:
+    """Type and shape of every tensor in the top-level graph, for the triage detail view."""
+    graph = proto.graph
     try:
-        inferred = onnx.shape_inference.infer_shapes(skeleton, strict_mode=False).graph
+        inferred = infer_value_info(proto)
     except Exception:  # a model shape inference cannot handle still shows its declared shapes
-        inferred = skeleton.graph
+        inferred = graph
     shapes = {}
     for value in list(inferred.input) + list(inferred.value_info) + list(inferred.output):
         shapes[value.name] = tensor_info(value)

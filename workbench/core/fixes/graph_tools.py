@@ -8,9 +8,8 @@ import onnxruntime
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.tensor_shapes import infer_value_info
 
-# Models over this size are not shape-inferred in memory (onnx's in-memory limit is 2 GB).
-_INFER_LIMIT = 1_900_000_000
 # The IR version each opset needs at least (ONNX's versioning table, for the opsets fixes raise to).
 _MIN_IR_FOR_OPSET = {18: 8, 19: 9, 20: 9, 21: 10}
 
@@ -33,14 +32,21 @@ def export_model(graph: gs.Graph, template: onnx.ModelProto, opset: int | None =
 
 
 def infer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """ONNX shape inference, as ``polygraphy surgeon sanitize`` runs it; skipped for >2 GB models."""
-    if proto.ByteSize() > _INFER_LIMIT:
-        return proto
+    """ONNX shape inference with data propagation, as ``polygraphy surgeon sanitize`` runs it.
+
+    Fills ``proto``'s value_info and output types in place (and returns it); the inference itself
+    runs on a copy without the weights, so its cost does not grow with the model's size.
+    """
     try:
-        return onnx.shape_inference.infer_shapes(proto, data_prop=True)
+        inferred = infer_value_info(proto, data_prop=True)
     except (onnx.shape_inference.InferenceError, onnx.checker.ValidationError) as exc:
         raise WorkbenchError("ONNX shape inference failed on the fixed model.",
                              "The model may be inconsistent; check the step before this one.", str(exc)) from exc
+    del proto.graph.value_info[:]
+    proto.graph.value_info.extend(inferred.value_info)
+    del proto.graph.output[:]
+    proto.graph.output.extend(inferred.output)
+    return proto
 
 
 def fold(graph: gs.Graph) -> gs.Graph:

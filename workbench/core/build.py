@@ -203,8 +203,14 @@ class _Spares:
             spare = self._spares.pop(backend_name, None)
             if spare is None or spare[0].poll() is not None:
                 spare = self._spawn(backend_name)
-            self._spares[backend_name] = self._spawn(backend_name)
             return spare
+
+    def replenish(self, backend_name: str) -> None:
+        """Start the next spare once a build is over: started during a build, its Python and
+        TensorRT start-up would compete with that build for the CPU."""
+        with self._lock:
+            if backend_name not in self._spares:
+                self._spares[backend_name] = self._spawn(backend_name)
 
     def close(self) -> None:
         with self._lock:
@@ -325,6 +331,7 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
         if temp_engine is not None:
             Path(temp_engine).unlink(missing_ok=True)
         stderr.close()
+        _spares.replenish(backend.name)
     result_model.total_seconds = time.perf_counter() - started
     return result_model
 

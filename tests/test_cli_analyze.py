@@ -24,6 +24,14 @@ def test_clean_model_exits_zero_with_text_output(capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert "all nodes supported" in out and "images: float32 [batch, 3, 64, 64]  (dynamic)" in out
+    assert "fixes: set-input-shape" in out  # every problem says what answers it
+
+
+def test_text_output_names_the_fix_for_a_parser_error(capsys):
+    assert main(["analyze", str(SAMPLES / "if_scalar.onnx")]) == 1
+    out = capsys.readouterr().out
+    assert "parse/parser-error [Resize down/resize in choose_resolution]" in out
+    assert "fixes: freeze-input" in out
 
 
 def test_error_exit_code_and_message_without_traceback(tmp_path):

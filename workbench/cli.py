@@ -91,9 +91,21 @@ def _print_analysis(summary, report) -> None:
     print(f"TensorRT parser: {'all nodes supported' if report.fully_supported else f'{len(unsupported)} of {len(report.nodes)} nodes unsupported'}")
     if not report.problems:
         print("No problems found.")
-    for p in report.problems:
-        where = f" [{p.op} {p.node}{' in ' + p.parent if p.parent else ''}]" if p.node else ""
-        print(f"  {p.severity.upper():7} {p.stage}/{p.kind}{where}: {p.message}")
+    for problem in report.problems:
+        print_problem(problem)
+
+
+def print_problem(p) -> None:
+    """One problem: where it is, what TensorRT said, and what answers it (a catalogue fix or a hint)."""
+    if p.node:
+        where = f" [{' '.join(filter(None, [p.op, p.node]))}{' in ' + p.parent if p.parent else ''}]"
+    else:
+        where = f" [inputs: {', '.join(p.inputs)}]" if p.inputs else ""
+    print(f"  {p.severity.upper():7} {p.stage}/{p.kind}{where}: {p.message}")
+    if p.fixes:
+        print(f"          fixes: {', '.join(p.fixes)}   (trt-workbench fix MODEL --apply NAME…, or the Fixes panel)")
+    elif p.hint:
+        print(f"          hint: {p.hint}")
 
 
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
@@ -282,11 +294,8 @@ def _print_build(result, commands: dict | None) -> None:
             print(f"  {len(result.layers)} layers (from {result.layer_source})")
     else:
         print(f"The build of {result.model_name} failed with {result.backend}:")
-        for p in result.problems:
-            where = f" [{p.op} {p.node}]" if p.node else (f" [inputs: {', '.join(p.inputs)}]" if p.inputs else "")
-            print(f"  {p.severity.upper():7} {p.stage}/{p.kind}{where}: {p.message}")
-            if p.hint:
-                print(f"          hint: {p.hint}")
+        for problem in result.problems:
+            print_problem(problem)
     for name, text in (commands or {}).items():
         print(f"\n{name}:\n  {text}")
 

@@ -88,7 +88,8 @@ def _problem(text: str, short: str, nodes: dict, dynamic: list[str], workspace_m
             kind="no-profile", severity="error", stage="build", inputs=list(dynamic), detail=text,
             message=f"The model has dynamic inputs ({', '.join(dynamic) or 'shape tensors'}) but the build had no "
                     "optimization profile.",
-            hint="Open the Profiles panel and give min/opt/max shapes for: " + (", ".join(dynamic) or "the inputs") + ".")
+            hint="Give min/opt/max shapes for " + (", ".join(dynamic) or "the inputs")
+                 + " in the Profiles panel (CLI: --min-shapes/--opt-shapes/--max-shapes).")
     if _WORKSPACE_TOO_SMALL.search(text):
         limit = f" of {workspace_mb} MiB" if workspace_mb else ""
         return Problem(kind="workspace-too-small", severity="error", stage="build", detail=text,

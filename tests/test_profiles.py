@@ -127,3 +127,18 @@ def test_malformed_recipe_profile_says_what_is_expected():
     with pytest.raises(WorkbenchError) as caught:
         profiles_from_recipe([{"shapes": {"images": {"min": [1, 3, 64, 64]}}}])
     assert "Profile 1, input 'images'" in caught.value.message and "'min', 'opt' and 'max'" in caught.value.message
+
+
+def test_a_scalar_shape_tensor_holds_one_value():
+    count = TensorInfo("count", "int32", ())
+    assert validate_profiles([Profile(values={"count": ShapeRange((1,), (4,), (8,))})], [count]) == []
+    [issue] = validate_profiles([Profile(values={"count": ShapeRange((), (4,), (8,))})], [count])
+    assert issue.which == "min" and "has 0 values, the model's input needs 1" in issue.message
+
+
+def test_shape_tensor_values_must_be_ordered_like_dims():
+    profile = images((1, 3, 64, 64), (1, 3, 64, 64), (1, 3, 64, 64))
+    profile.values["sizes"] = ShapeRange((8, 8), (4, 4), (16, 16))
+    issues = validate_profiles([profile], INPUTS)
+    assert [(i.which, i.dim, i.values) for i in issues] == [("opt", 0, True), ("opt", 1, True)]
+    assert "value 0 has min 8 > opt 4" in issues[0].message

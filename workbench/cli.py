@@ -227,13 +227,16 @@ _SETTING_OPTIONS = ("precision", "precision_by_flag", "workspace_mb", "optimizat
                     "hardware_compatibility", "version_compatible", "compute_capabilities", "detailed_profiling")
 
 
-def _cli_profiles(args) -> list:
-    from workbench.core.profiles import parse_shape_list, profile_from_shape_lists
+def _cli_profiles(args, model, backend) -> list:
+    """The --*-shapes options as profiles; like trtexec, a shape-tensor input's entry gives its values."""
+    from workbench.core.analysis import find_shape_tensor_inputs
+    from workbench.core.profiles import parse_shape_list, profile_from_shape_lists, with_shape_tensor_values
 
     count = max(len(args.min_shapes), len(args.opt_shapes), len(args.max_shapes))
     pick = lambda given, i: parse_shape_list(given[i]) if i < len(given) else {}  # noqa: E731
-    return [profile_from_shape_lists(pick(args.min_shapes, i), pick(args.opt_shapes, i), pick(args.max_shapes, i))
-            for i in range(count)]
+    profiles = [profile_from_shape_lists(pick(args.min_shapes, i), pick(args.opt_shapes, i), pick(args.max_shapes, i))
+                for i in range(count)]
+    return with_shape_tensor_values(profiles, find_shape_tensor_inputs(model, backend)) if profiles else []
 
 
 @command("build", "build a TensorRT engine (in a separate process) and report what failed", _build_arguments)
@@ -257,7 +260,7 @@ def run_build(args) -> int:
     settings_data = dict(recipe.build)
     settings_data.update({name: getattr(args, name) for name in _SETTING_OPTIONS if getattr(args, name) is not None})
     settings = BuildSettings.from_dict(settings_data)
-    profiles = _cli_profiles(args) or profiles_from_recipe(recipe.profiles)
+    profiles = _cli_profiles(args, to_build, backend) or profiles_from_recipe(recipe.profiles)
     if settings.plugins:
         print(f"warning: loading plugin libraries runs their native code: {', '.join(settings.plugins)}",
               file=sys.stderr)
@@ -287,7 +290,8 @@ def _print_build(result, commands: dict | None) -> None:
               f"with {result.backend}, {result.settings.precision.upper()}, {len(result.profiles)} profile(s)")
         for label, tensors in (("input", result.inputs), ("output", result.outputs)):
             for t in tensors:
-                ranges = "; ".join(f"profile {i + 1}: {r['min']} … {r['opt']} … {r['max']}"
+                ranges = "; ".join(f"profile {i + 1}: {'values ' if t.shape_tensor else ''}"
+                                   f"{r['min']} … {r['opt']} … {r['max']}"
                                    for i, r in enumerate(t.profile_shapes))
                 print(f"  {label:6} {t.name}: {t.dtype} {t.shape}{'  ' + ranges if ranges else ''}")
         if result.layers:

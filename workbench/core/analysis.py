@@ -14,7 +14,7 @@ from typing import Callable
 
 from workbench.core.backend import Backend, BackendInfo, LogMessage, load_backend
 from workbench.core.fixes import detect_problems, suggest_fixes
-from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.model import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.onnxruntime_compat import compatibility_issues
 from workbench.core.problems import Problem, blocking, concise_message
 
@@ -56,6 +56,8 @@ class SupportReport:
     subgraphs: list[tuple[bool, list[int]]]
     log: list[LogMessage]
     seconds: float = 0.0
+    # Inputs whose values (not just dims) the engine depends on: each profile needs a range of values.
+    shape_tensor_inputs: list[str] = field(default_factory=list)
 
     @property
     def unsupported_nodes(self) -> list[NodeSupport]:
@@ -73,6 +75,7 @@ class SupportReport:
             "problems": [p.to_dict() for p in self.problems],
             "parser_errors": [e.to_dict() for e in self.parser_errors],
             "subgraphs": [{"supported": ok, "nodes": nodes} for ok, nodes in self.subgraphs],
+            "shape_tensor_inputs": self.shape_tensor_inputs,
             "seconds": round(self.seconds, 4),
         }
 
@@ -120,7 +123,7 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
     backend = backend or load_backend()
     started = time.perf_counter()
     logger = backend.logger(log_sink, min_severity="info")
-    _builder, _network, parser = backend.create_builder_network(logger)
+    _builder, network, parser = backend.create_builder_network(logger)
     fully_supported = bool(parser.supports_model_v2(model.serialized, model.parser_path))
 
     subgraphs = [(bool(parser.is_subgraph_supported(i)), list(parser.get_subgraph_nodes(i)))
@@ -172,7 +175,30 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
     for problem in problems:
         problem.fixes = suggest_fixes(model, problem)
     return SupportReport(backend.info(), fully_supported, nodes, problems, errors, subgraphs,
-                         list(logger.messages), time.perf_counter() - started)
+                         list(logger.messages), time.perf_counter() - started, _shape_tensor_names(network))
+
+
+def _shape_tensor_names(network) -> list[str]:
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    return [tensor.name for tensor in inputs if tensor.is_shape_tensor]
+
+
+def find_shape_tensor_inputs(model: LoadedModel, backend: Backend | None = None) -> list[str]:
+    """The inputs TensorRT treats as shape tensors, as its parser decides from how they are used.
+
+    Only integer inputs of rank 0 or 1 can be shape tensors; a model without such inputs is not
+    parsed at all.
+    """
+    if not any(could_be_shape_tensor(t) for t in model.summary().inputs):
+        return []
+    backend = backend or load_backend()
+    _builder, network, parser = backend.create_builder_network(backend.logger(min_severity="error"))
+    parser.supports_model_v2(model.serialized, model.parser_path)  # fills the network, as far as it can parse
+    return _shape_tensor_names(network)
+
+
+def could_be_shape_tensor(tensor: TensorInfo) -> bool:
+    return tensor.dtype.startswith("int") and tensor.shape is not None and len(tensor.shape) <= 1
 
 
 def iter_nodes_of(node):

@@ -14,6 +14,7 @@ from workbench.core.model import LoadedModel, iter_nodes
 from workbench.core.problems import Problem, concise_message
 
 _NO_PROFILE = re.compile(r"dynamic or shape inputs, but no optimization profile", re.I)
+_MISSING_SHAPE_VALUES = re.compile(r"missing values for shape input tensor '?([^\s'.]+)", re.I)
 _WORKSPACE_TOO_SMALL = re.compile(r"within workspace limit|increase the (allowed )?workspace", re.I)
 _OUT_OF_MEMORY = re.compile(r"out of memory|OutOfMemory|insufficient (device |host )?memory|"
                             r"failed to allocate|allocation fail|std::bad_alloc|Requested amount of \w+ memory", re.I)
@@ -90,6 +91,15 @@ def _problem(text: str, short: str, nodes: dict, dynamic: list[str], workspace_m
                     "optimization profile.",
             hint="Give min/opt/max shapes for " + (", ".join(dynamic) or "the inputs")
                  + " in the Profiles panel (CLI: --min-shapes/--opt-shapes/--max-shapes).")
+    missing_values = _MISSING_SHAPE_VALUES.search(text)
+    if missing_values:
+        name = missing_values.group(1)
+        return Problem(
+            kind="missing-shape-values", severity="error", stage="build", inputs=[name], detail=text,
+            message=f"'{name}' is a shape tensor (its values become shapes), but the optimization profile gives no "
+                    "min/opt/max values for it.",
+            hint=f"Give the values of '{name}' in the Profiles panel (CLI: '{name}:<values, e.g. 1x64>' in "
+                 "--min-shapes/--opt-shapes/--max-shapes, as trtexec takes them).")
     if _WORKSPACE_TOO_SMALL.search(text):
         limit = f" of {workspace_mb} MiB" if workspace_mb else ""
         return Problem(kind="workspace-too-small", severity="error", stage="build", detail=text,

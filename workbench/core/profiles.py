@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from onnx import numpy_helper
+
 from workbench.core.errors import WorkbenchError
-from workbench.core.model import TensorInfo
+from workbench.core.model import LoadedModel, TensorInfo
 
 Shape = tuple[int, ...]
 FIELDS = ("min", "opt", "max")
@@ -107,10 +109,12 @@ def _check_range(index: int, name: str, rng: ShapeRange, declared, values: bool)
                                        f"the model's input needs {rank}.", which, None, values))
             continue
         for dim, value in enumerate(shape):
-            if value < 0 or (value == 0 and not values):
+            if values:  # any integer can be a shape value (Reshape takes -1 and 0)
+                continue
+            if value <= 0:
                 issues.append(ProfileIssue(index, name, f"{label}: {which} dimension {dim} is {value}; "
                                            "dimensions must be positive.", which, dim, values))
-            elif not values and declared is not None and isinstance(declared[dim], int) and declared[dim] > 0 \
+            elif declared is not None and isinstance(declared[dim], int) and declared[dim] > 0 \
                     and value != declared[dim]:
                 issues.append(ProfileIssue(index, name, f"{label}: {which} dimension {dim} is {value}, but the model "
                                            f"fixes it at {declared[dim]}.", which, dim, values))
@@ -118,18 +122,23 @@ def _check_range(index: int, name: str, rng: ShapeRange, declared, values: bool)
         issues.append(ProfileIssue(index, name, f"{label}: min, opt and max have different ranks.", "", None, values))
     if issues:
         return issues
+    part = "value" if values else "dimension"
     for dim, (low, mid, high) in enumerate(zip(rng.min, rng.opt, rng.max)):
         if low > mid:
-            issues.append(ProfileIssue(index, name, f"{label}: dimension {dim} has min {low} > opt {mid}; "
-                                       "each dimension needs min ≤ opt ≤ max.", "opt", dim, values))
+            issues.append(ProfileIssue(index, name, f"{label}: {part} {dim} has min {low} > opt {mid}; "
+                                       f"each {part} needs min ≤ opt ≤ max.", "opt", dim, values))
         if mid > high:
-            issues.append(ProfileIssue(index, name, f"{label}: dimension {dim} has opt {mid} > max {high}; "
-                                       "each dimension needs min ≤ opt ≤ max.", "max", dim, values))
+            issues.append(ProfileIssue(index, name, f"{label}: {part} {dim} has opt {mid} > max {high}; "
+                                       f"each {part} needs min ≤ opt ≤ max.", "max", dim, values))
     return issues
 
 
-def validate_profiles(profiles: list[Profile], inputs: list[TensorInfo]) -> list[ProfileIssue]:
+def validate_profiles(profiles: list[Profile], inputs: list[TensorInfo],
+                      shape_tensors: list[str] = ()) -> list[ProfileIssue]:
     """Every reason these profiles do not fit the model's inputs; empty when they do.
+
+    ``shape_tensors`` (from ``analysis.find_shape_tensor_inputs`` or the support report) are the
+    inputs that need a range of values in every profile.
 
     No profiles at all is not an issue here: the build then fails with TensorRT's own "no
     optimization profile" error, which becomes a problem pointing at the profile editor.
@@ -155,15 +164,18 @@ def validate_profiles(profiles: list[Profile], inputs: list[TensorInfo]) -> list
                 issues.append(ProfileIssue(index, name, f"Profile {index + 1} gives values for '{name}', but only "
                                            "integer scalar or 1-D inputs can be shape tensors.", values=True))
             else:
-                length = tensor.shape[0] if tensor.shape else None
-                declared = None if length is None or not isinstance(length, int) else (None,) * length
-                if tensor.shape == ():
-                    declared = ()
+                length = tensor.shape[0] if tensor.shape else 1  # a scalar holds one value
+                declared = (None,) * length if isinstance(length, int) and length > 0 else None
                 issues.extend(_check_range(index, name, rng, declared, values=True))
         for name in dynamic:
             if name not in profile.shapes:
                 issues.append(ProfileIssue(index, name, f"Profile {index + 1} gives no shapes for dynamic input "
                                            f"'{name}' {by_name[name].shape_text()}."))
+        for name in shape_tensors:
+            if name not in profile.values:
+                issues.append(ProfileIssue(index, name, f"Profile {index + 1} gives no values for shape-tensor input "
+                                           f"'{name}': TensorRT needs the min/opt/max values it will be fed.",
+                                           values=True))
     return issues
 
 
@@ -176,10 +188,13 @@ def check_profiles(profiles: list[Profile], inputs: list[TensorInfo]) -> None:
 
 
 def suggest_profile(inputs: list[TensorInfo], opt_shapes: dict[str, Shape] | None = None,
-                    sample_shapes: dict[str, list[Shape]] | None = None) -> Profile:
+                    sample_shapes: dict[str, list[Shape]] | None = None,
+                    shape_values: dict[str, Shape] | None = None) -> Profile:
     """A starting profile: static dims as declared; dynamic dims from ``opt_shapes`` (min 1, max = opt),
-    else from the shapes of loaded sample data (min/max over samples, opt the most common), else 1."""
-    profile = Profile()
+    else from the shapes of loaded sample data (min/max over samples, opt the most common), else 1.
+    Shape-tensor inputs get the known values in ``shape_values`` (see ``default_shape_values``); others
+    are left for the user, since no guess of a shape's values is safe."""
+    profile = Profile(values={name: ShapeRange.fixed(values) for name, values in (shape_values or {}).items()})
     for tensor in inputs:
         if not tensor.is_dynamic or tensor.shape is None:
             continue
@@ -196,6 +211,27 @@ def suggest_profile(inputs: list[TensorInfo], opt_shapes: dict[str, Shape] | Non
             profile.shapes[tensor.name] = ShapeRange.fixed(tuple(1 if i in dynamic else d
                                                                  for i, d in enumerate(tensor.shape)))
     return profile
+
+
+def default_shape_values(model: LoadedModel, shape_tensors: list[str]) -> dict[str, Shape]:
+    """Values evident in the model for shape-tensor inputs: an initializer of the same name is the
+    input's default value."""
+    wanted = set(shape_tensors)
+    return {init.name: tuple(int(v) for v in numpy_helper.to_array(init).reshape(-1))
+            for init in model.proto.graph.initializer if init.name in wanted}
+
+
+def with_shape_tensor_values(profiles: list[Profile], shape_tensors: list[str]) -> list[Profile]:
+    """Profiles where entries given as shapes for shape-tensor inputs are their values, as trtexec
+    reads ``--optShapes=target_shape:1x64`` for a shape tensor."""
+    routed = []
+    for profile in profiles:
+        profile = profile.copy()
+        for name in shape_tensors:
+            if name in profile.shapes:
+                profile.values[name] = profile.shapes.pop(name)
+        routed.append(profile)
+    return routed
 
 
 def parse_shape_list(text: str) -> dict[str, Shape]:

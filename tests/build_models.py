@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from tests.onnx_factory import make_model, tensor, weights
 
@@ -22,11 +21,9 @@ def deep_cnn(depth: int, channels: int = 32, size: int = 32) -> onnx.ModelProto:
                       inits, name=f"deep_cnn_{depth}")
 
 
-def reshape_by_shape_input(default_shape: tuple[int, ...] | None = None) -> onnx.ModelProto:
+def reshape_by_shape_input() -> onnx.ModelProto:
     """``Reshape(x, target_shape)`` with ``target_shape`` an int64[2] graph input: TensorRT makes it a
-    shape tensor, so each profile needs its min/opt/max values. ``default_shape`` adds an initializer
-    of the same name (the input's default value)."""
-    inits = [numpy_helper.from_array(np.array(default_shape, np.int64), "target_shape")] if default_shape else []
+    shape tensor, so each profile needs its min/opt/max values."""
     return make_model([helper.make_node("Reshape", ["x", "target_shape"], ["y"], name="reshape")],
                       [tensor("x", ["N", 64]), tensor("target_shape", [2], TensorProto.INT64)],
-                      [tensor("y", None)], inits, name="reshape_by_shape_input")
+                      [tensor("y", None)], name="reshape_by_shape_input")

@@ -10,8 +10,7 @@ from tests.test_build import run_cli
 from workbench.core.analysis import analyze_support, find_shape_tensor_inputs
 from workbench.core.build import BuildSettings, build_engine
 from workbench.core.model import LoadedModel
-from workbench.core.profiles import (Profile, ShapeRange, default_shape_values, suggest_profile,
-                                     validate_profiles, with_shape_tensor_values)
+from workbench.core.profiles import Profile, ShapeRange, validate_profiles, with_shape_tensor_values
 
 X = ShapeRange((1, 64), (4, 64), (8, 64))
 TARGET = ShapeRange((1, 64), (4, 64), (8, 64))
@@ -52,15 +51,6 @@ def test_validation_asks_for_values_of_each_shape_tensor():
                              ["target_shape"]) == []
     [short] = validate_profiles([Profile({"x": X}, {"target_shape": ShapeRange((1,), (4, 64), (8, 64))})], inputs)
     assert (short.which, short.values) == ("min", True) and "has 1 values, the model's input needs 2" in short.message
-
-
-def test_suggested_values_come_from_the_inputs_default():
-    model = LoadedModel.from_proto(reshape_by_shape_input(default_shape=(-1, 32)))
-    values = default_shape_values(model, ["target_shape"])
-    assert values == {"target_shape": (-1, 32)}
-    profile = suggest_profile(model.summary().inputs, shape_values=values)
-    assert profile.values == {"target_shape": ShapeRange.fixed((-1, 32))}
-    assert default_shape_values(LoadedModel.from_proto(reshape_by_shape_input()), ["target_shape"]) == {}
 
 
 def test_shape_entries_for_shape_tensors_become_values():

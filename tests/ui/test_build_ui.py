@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from tests.build_models import deep_cnn
+from tests.build_models import deep_cnn, reshape_by_shape_input
+from workbench.core.analysis import analyze_support
 from workbench.core.build_child import ABORT_SWITCH
 from workbench.core.model import LoadedModel, load_model
+from workbench.core.profiles import ShapeRange
 from workbench.ui.build_panel import BuildPanel
-from workbench.ui.profile_editor import INVALID, ProfileEditor
+from workbench.ui.profile_editor import INVALID, VALUES_SUFFIX, ProfileEditor
 from workbench.ui.session import Session
 
 BUILD_TIMEOUT_MS = 60_000
@@ -105,3 +107,34 @@ def test_crashed_builder_shows_an_error_and_the_panel_stays_up(qtbot, backend, s
     assert "The TensorRT builder crashed" in panel.status.text()
     assert panel.isVisible() and panel.build_button.isEnabled()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shape_tensor_values_get_rows_once_the_analysis_finds_them(qtbot, backend, tmp_path):
+    model = LoadedModel.from_proto(reshape_by_shape_input())
+    session, editor, panel = make_panels(qtbot, backend, model)  # as after a fix: no report yet
+    assert editor.tabs.currentWidget().rowCount() == 1
+    session.set_report(analyze_support(model, backend))  # what the window's analysis child delivers
+    table = editor.tabs.currentWidget()
+    headers = [table.verticalHeaderItem(r).text() for r in range(table.rowCount())]
+    assert headers == ["x", "target_shape" + VALUES_SUFFIX]
+    assert table.item(0, 0).text() == "1x64"  # the dims typed before the report arrived are kept
+    required = table.item(1, 1)
+    assert required.background().color() == INVALID and "opt is empty (a shape tensor" in required.toolTip()
+    assert "values" not in session.recipe.profiles[0]
+    table.item(0, 2).setText("8x64")
+    for column, text in enumerate(("1x64", "4x64", "8x64")):
+        table.item(1, column).setText(text)
+    assert session.recipe.profiles[0]["values"] == {"target_shape": {"min": [1, 64], "opt": [4, 64], "max": [8, 64]}}
+    table.item(1, 1).setText("4x64x2")
+    assert table.item(1, 1).background().color() == INVALID and "has 3 values" in table.item(1, 1).toolTip()
+    assert table.item(0, 1).background().color() != INVALID
+    for column in range(3):
+        table.item(1, column).setText("-1x64")  # Reshape's "infer this dimension"
+    panel.output.setText(str(tmp_path / "reshape.engine"))
+    with qtbot.waitSignal(session.engine_built, timeout=BUILD_TIMEOUT_MS) as built:
+        panel.build_button.click()
+    assert [t.profile_shapes for t in built.args[0].inputs if t.shape_tensor] == [
+        [ShapeRange.fixed((-1, 64)).to_dict()]]
+    assert "target_shape:-1x64" in panel.commands.toPlainText()
+    assert "profile 1 values" in panel.summary.toPlainText()
+

@@ -11,10 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from onnx import numpy_helper
-
 from workbench.core.errors import WorkbenchError
-from workbench.core.model import LoadedModel, TensorInfo
+from workbench.core.model import TensorInfo
 
 Shape = tuple[int, ...]
 FIELDS = ("min", "opt", "max")
@@ -188,13 +186,12 @@ def check_profiles(profiles: list[Profile], inputs: list[TensorInfo]) -> None:
 
 
 def suggest_profile(inputs: list[TensorInfo], opt_shapes: dict[str, Shape] | None = None,
-                    sample_shapes: dict[str, list[Shape]] | None = None,
-                    shape_values: dict[str, Shape] | None = None) -> Profile:
+                    sample_shapes: dict[str, list[Shape]] | None = None) -> Profile:
     """A starting profile: static dims as declared; dynamic dims from ``opt_shapes`` (min 1, max = opt),
     else from the shapes of loaded sample data (min/max over samples, opt the most common), else 1.
-    Shape-tensor inputs get the known values in ``shape_values`` (see ``default_shape_values``); others
-    are left for the user, since no guess of a shape's values is safe."""
-    profile = Profile(values={name: ShapeRange.fixed(values) for name, values in (shape_values or {}).items()})
+    Shape-tensor values are left to the user: no guess of the shapes a model will be fed is safe (an
+    initializer named like the input would be one, but then TensorRT takes it as a constant)."""
+    profile = Profile()
     for tensor in inputs:
         if not tensor.is_dynamic or tensor.shape is None:
             continue
@@ -211,14 +208,6 @@ def suggest_profile(inputs: list[TensorInfo], opt_shapes: dict[str, Shape] | Non
             profile.shapes[tensor.name] = ShapeRange.fixed(tuple(1 if i in dynamic else d
                                                                  for i, d in enumerate(tensor.shape)))
     return profile
-
-
-def default_shape_values(model: LoadedModel, shape_tensors: list[str]) -> dict[str, Shape]:
-    """Values evident in the model for shape-tensor inputs: an initializer of the same name is the
-    input's default value."""
-    wanted = set(shape_tensors)
-    return {init.name: tuple(int(v) for v in numpy_helper.to_array(init).reshape(-1))
-            for init in model.proto.graph.initializer if init.name in wanted}
 
 
 def with_shape_tensor_values(profiles: list[Profile], shape_tensors: list[str]) -> list[Profile]:

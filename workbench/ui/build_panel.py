@@ -285,7 +285,7 @@ class BuildPanel(QWidget):
         else:
             self.status.setText("✖ The build failed: " + "; ".join(p.message for p in result.problems[:2]))
             self.status.setStyleSheet("color: #a00;")
-            if any(p.kind == "no-profile" for p in result.problems):
+            if any(p.kind in ("no-profile", "missing-shape-values") for p in result.problems):
                 self.session.panel_requested.emit("profiles")
 
     def _show_error(self, error: WorkbenchError) -> None:
@@ -324,7 +324,8 @@ def _summary_text(result: BuildResult) -> str:
     for label, tensors in (("Input", result.inputs), ("Output", result.outputs)):
         for t in tensors:
             lines.append(f"{label} {t.name}: {t.dtype} {t.shape}")
-            lines += [f"    profile {i + 1}: min {r['min']}  opt {r['opt']}  max {r['max']}"
+            what = "values" if t.shape_tensor else "shapes"
+            lines += [f"    profile {i + 1} {what}: min {r['min']}  opt {r['opt']}  max {r['max']}"
                       for i, r in enumerate(t.profile_shapes)]
     lines.append("")
     if result.layers:

@@ -1,8 +1,11 @@
 """The Profiles panel: one table per optimization profile (input × min/opt/max), kept in the recipe.
 
-Cells hold trtexec-style shapes ("1x3x224x224"). Every edit is validated against the model with
-``workbench.core.profiles``; an invalid cell turns red with the reason as its tooltip, and only a
-fully valid set of profiles is written to ``session.recipe.profiles``.
+Cells hold trtexec-style shapes ("1x3x224x224"). Shape-tensor inputs (integer inputs whose values
+become shapes; the support report lists them, as the TensorRT parser found them in the analysis
+child) get a "values" row each, in the same syntax ("1x64" = the values 1 and 64). Every edit is
+validated against the model with ``workbench.core.profiles``; an invalid or missing cell turns red
+with the reason as its tooltip, and only a fully valid set of profiles is written to
+``session.recipe.profiles``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,22 @@ from workbench.core.profiles import (FIELDS, Profile, ShapeRange, ProfileIssue, 
                                      profiles_from_recipe, profiles_to_recipe, suggest_profile, validate_profiles)
 
 INVALID = QColor("#f4c7c3")
+VALUES_SUFFIX = " (values)"
+
+Row = tuple[str, bool]  # input name, whether the row holds a shape tensor's values rather than dims
+
+
+class _ProfileTable(QTableWidget):
+    def __init__(self, rows: list[Row]):
+        super().__init__(len(rows), len(FIELDS))
+        self.rows = rows
+        self.setHorizontalHeaderLabels(list(FIELDS))
+        self.setVerticalHeaderLabels([name + (VALUES_SUFFIX if values else "") for name, values in rows])
+        self.horizontalHeader().setStretchLastSection(True)
+
+    def texts(self) -> dict[tuple[str, bool, str], str]:
+        return {(name, values, which): self.item(row, column).text()
+                for row, (name, values) in enumerate(self.rows) for column, which in enumerate(FIELDS)}
 
 
 class ProfileEditor(QWidget):
@@ -40,6 +59,7 @@ class ProfileEditor(QWidget):
         self.duplicate_button.clicked.connect(self._duplicate)
         self.remove_button.clicked.connect(self._remove)
         session.model_changed.connect(self._load)
+        session.report_changed.connect(self._report_changed)
         self._loading = False
         if session.model is not None:
             self._load()
@@ -50,6 +70,13 @@ class ProfileEditor(QWidget):
     def _dynamic_inputs(self):
         return [t for t in self._inputs() if t.is_dynamic and t.shape is not None]
 
+    def _shape_tensors(self) -> list[str]:
+        report = self.session.report
+        return list(report.shape_tensor_inputs) if report is not None and self.session.model is not None else []
+
+    def _needs_profile(self) -> bool:
+        return bool(self._dynamic_inputs() or self._shape_tensors())
+
     def _load(self, _model=None) -> None:
         """Show the recipe's profiles, or one suggested profile for a model with dynamic inputs."""
         self.tabs.clear()
@@ -58,35 +85,52 @@ class ProfileEditor(QWidget):
         except WorkbenchError as exc:
             self.session.log("warning", f"The recipe's profiles were not loaded: {exc.message}", "profiles")
             profiles = []
-        if not profiles and self._dynamic_inputs():
+        if not profiles and self._needs_profile():
             profiles = [suggest_profile(self._inputs())]
         for profile in profiles:
             self._add(profile)
         self._validate()
 
-    def _add(self, profile: Profile) -> None:
-        names = [t.name for t in self._dynamic_inputs()]
-        names += [n for n in profile.shapes if n not in names]  # misnamed entries stay visible, marked invalid
-        table = QTableWidget(len(names), len(FIELDS))
-        table.setHorizontalHeaderLabels(list(FIELDS))
-        table.setVerticalHeaderLabels(names)
+    def _report_changed(self, _report=None) -> None:
+        """The analysis found (other) shape tensors: rebuild the tables with their rows, keeping every cell's text."""
+        shown = {name for i in range(self.tabs.count()) for name, values in self.tabs.widget(i).rows if values}
+        if set(self._shape_tensors()) <= shown:
+            return
+        kept = [self.tabs.widget(i).texts() for i in range(self.tabs.count())]
+        if not kept and self._needs_profile():
+            kept = [{}]
+        self.tabs.clear()
+        for texts in kept:
+            self._add(suggest_profile(self._inputs()), texts)
+        self._validate()
+
+    def _rows(self, profile: Profile, texts: dict) -> list[Row]:
+        rows: list[Row] = [(t.name, False) for t in self._dynamic_inputs()]
+        rows += [(name, True) for name in self._shape_tensors()]
+        # Entries the model does not need (e.g. misnamed) stay visible, marked invalid.
+        rows += [(name, False) for name in profile.shapes] + [(name, True) for name in profile.values]
+        rows += [(name, values) for name, values, _which in texts]
+        return list(dict.fromkeys(rows))
+
+    def _add(self, profile: Profile, texts: dict | None = None) -> None:
+        """A tab for ``profile``; ``texts`` (cell texts by input, values?, field) take precedence over it."""
+        texts = texts or {}
+        table = _ProfileTable(self._rows(profile, texts))
         self._loading = True
-        for row, name in enumerate(names):
-            rng = profile.shapes.get(name)
+        for row, (name, values) in enumerate(table.rows):
+            rng = (profile.values if values else profile.shapes).get(name)
             for column, which in enumerate(FIELDS):
-                text = format_shape_list({"": rng.get(which)})[1:] if rng else ""
+                text = texts.get((name, values, which), format_shape_list({"": rng.get(which)})[1:] if rng else "")
                 table.setItem(row, column, QTableWidgetItem(text))
         self._loading = False
-        table.horizontalHeader().setStretchLastSection(True)
         table.itemChanged.connect(lambda _item: self._validate())
         self.tabs.addTab(table, f"Profile {self.tabs.count() + 1}")
         self.tabs.setCurrentWidget(table)
         self._validate()
 
     def _duplicate(self) -> None:
-        profiles, _ = self._read()
-        if profiles and self.tabs.currentIndex() >= 0:
-            self._add(profiles[self.tabs.currentIndex()].copy())
+        if self.tabs.count():
+            self._add(Profile(), self.tabs.currentWidget().texts())
 
     def _remove(self) -> None:
         index = self.tabs.currentIndex()
@@ -102,20 +146,22 @@ class ProfileEditor(QWidget):
         for index in range(self.tabs.count()):
             table = self.tabs.widget(index)
             profile = Profile()
-            for row in range(table.rowCount()):
-                name = table.verticalHeaderItem(row).text()
+            for row, (name, values) in enumerate(table.rows):
+                label = f"Profile {index + 1}, {'values of ' if values else ''}'{name}'"
                 shapes = {}
                 for column, which in enumerate(FIELDS):
                     text = table.item(row, column).text().strip()
                     try:
                         shapes[which] = parse_shape_list(f"{name}:{text}")[name] if text else None
                     except WorkbenchError as exc:
-                        issues.append(ProfileIssue(index, name, f"Profile {index + 1}, '{name}': {exc.message}", which))
+                        issues.append(ProfileIssue(index, name, f"{label}: {exc.message}", which, values=values))
                     if not text:
-                        issues.append(ProfileIssue(index, name, f"Profile {index + 1}, '{name}': {which} is empty.",
-                                                   which))
+                        needed = " (a shape tensor: give the values it will hold, e.g. 1x64)" if values else ""
+                        issues.append(ProfileIssue(index, name, f"{label}: {which} is empty{needed}.", which,
+                                                   values=values))
                 if all(shapes.get(which) is not None for which in FIELDS):
-                    profile.shapes[name] = ShapeRange(shapes["min"], shapes["opt"], shapes["max"])
+                    (profile.values if values else profile.shapes)[name] = ShapeRange(
+                        shapes["min"], shapes["opt"], shapes["max"])
             profiles.append(profile)
         return profiles, issues
 
@@ -124,7 +170,7 @@ class ProfileEditor(QWidget):
 
     def issues(self) -> list[ProfileIssue]:
         profiles, issues = self._read()
-        return issues + validate_profiles(profiles, self._inputs())
+        return issues + validate_profiles(profiles, self._inputs(), self._shape_tensors())
 
     def _validate(self) -> None:
         if self._loading:
@@ -133,19 +179,18 @@ class ProfileEditor(QWidget):
         for index in range(self.tabs.count()):
             table = self.tabs.widget(index)
             table.blockSignals(True)
-            for row in range(table.rowCount()):
-                name = table.verticalHeaderItem(row).text()
+            for row, (name, values) in enumerate(table.rows):
                 for column, which in enumerate(FIELDS):
-                    reasons = [i.message for i in issues if i.profile == index and i.input == name and not i.values
-                               and i.which in (which, "")]
+                    reasons = [i.message for i in issues if i.profile == index and i.input == name
+                               and i.values == values and i.which in (which, "")]
                     item = table.item(row, column)
                     item.setBackground(QBrush(INVALID) if reasons else QBrush())
                     item.setToolTip("\n".join(reasons))
             table.blockSignals(False)
         if issues:
             self.status.setText(f"⚠ {len(issues)} problem(s): {issues[0].message}")
-        elif not self._dynamic_inputs():
-            self.status.setText("This model has no dynamic inputs; profiles are optional.")
+        elif not self._needs_profile():
+            self.status.setText("This model has no dynamic or shape-tensor inputs; profiles are optional.")
         else:
             self.status.setText(f"{self.tabs.count()} valid profile(s); they are saved with the recipe.")
         if not issues:

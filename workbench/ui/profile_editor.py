@@ -30,6 +30,11 @@ class _ProfileTable(QTableWidget):
         self.rows = rows
         self.setHorizontalHeaderLabels(list(FIELDS))
         self.setVerticalHeaderLabels([name + (VALUES_SUFFIX if values else "") for name, values in rows])
+        for row, (_name, values) in enumerate(rows):
+            self.verticalHeaderItem(row).setToolTip(
+                "A shape tensor: the engine is built for the range of values it will hold (e.g. 1x64 = the values "
+                "1 and 64), like trtexec's --minShapes/--optShapes/--maxShapes" if values else
+                "Dimensions of this dynamic input")
         self.horizontalHeader().setStretchLastSection(True)
 
     def texts(self) -> dict[tuple[str, bool, str], str]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from workbench.core.analysis import analyze_support
 from workbench.core.model import load_model
 from workbench.core.parity import EXACT, WITHIN
+from workbench.ui.fix_dialog import FixDialog
 from workbench.ui.fixes_panel import FixesPanel
 from workbench.ui.history_panel import HistoryPanel, fix_history
 from workbench.ui.session import Session
@@ -89,3 +91,15 @@ def test_opening_another_model_clears_the_history(qtbot, window, samples):
     assert dialog.parity.verdict == EXACT and history.stack.count() == 1
     session.set_model(load_model(samples / "groupnorm.onnx"), opened=True)
     assert history.stack.count() == 0 and not history.undo_button.isEnabled()
+
+
+def test_dialog_says_which_fixes_can_change_the_outputs(qtbot, window):
+    session, _fixes, _history = window("uint8_resize.onnx")
+
+    def text_of(fix_name):
+        dialog = FixDialog(session, fix_name)
+        qtbot.addWidget(dialog)
+        return " ".join(label.text() for label in dialog.findChildren(QLabel))
+
+    assert "change the model's outputs numerically" in text_of("fix-resize-mode")
+    assert "change the model's outputs numerically" not in text_of("remove-unused")

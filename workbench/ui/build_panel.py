@@ -37,7 +37,6 @@ class BuildPanel(QWidget):
         self.session = session
         self.history = BuildHistory()
         self.worker: Worker | None = None
-        self.last_result: BuildResult | None = None
         self._relay = _LogRelay()
         self._relay.message.connect(self._show_log)
         unavailable = session.backend.unavailable_build_options()
@@ -273,7 +272,6 @@ class BuildPanel(QWidget):
         self.session.log_message.emit(message)
 
     def _finished(self, result: BuildResult) -> None:
-        self.last_result = result
         self.history.add(result)
         self._fill_history()
         self.session.set_problems("build", result.problems)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 
 from workbench.core.compare import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
-from workbench.core.inputs import ImageSource, InputSpec
+from workbench.core.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.metrics import Tolerances, abs_error, error_heatmap, error_histogram
 from workbench.core.report import write_report
 from workbench.ui.worker import Worker, start
@@ -76,7 +76,7 @@ class ComparePanel(QWidget):
         form.addRow("Files", self._row(self.data_paths, self.browse))
         self.image_input = QComboBox()
         self.layout_choice = QComboBox()
-        self.layout_choice.addItems(["auto", "NCHW", "NHWC"])
+        self.layout_choice.addItems(LAYOUTS)
         self.color = QComboBox()
         self.color.addItems(["RGB", "BGR", "L"])
         self.mean = QLineEdit("0")

@@ -33,7 +33,9 @@ class FixDialog(QDialog):
         self.setWindowTitle(f"{self.fix.title} — {self.fix.name}")
         self.resize(640, 520)
 
-        description = QLabel(self.fix.description + (f"\n\nFor: {problem.message}" if problem else ""))
+        numerics = ("\n\nThis fix can change the model's outputs numerically; the parity check after applying "
+                    "measures by how much.") if self.fix.may_change_numerics else ""
+        description = QLabel(self.fix.description + numerics + (f"\n\nFor: {problem.message}" if problem else ""))
         description.setWordWrap(True)
         self.form = QFormLayout()
         self.fields: dict[str, QLineEdit | QComboBox | QCheckBox] = {}

@@ -9,7 +9,7 @@ from pathlib import Path
 import onnx
 import onnxruntime
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QScrollArea, QToolButton, QWidget)
 

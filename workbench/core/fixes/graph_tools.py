@@ -7,15 +7,11 @@ import onnx_graphsurgeon as gs
 import onnxruntime
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.model import iter_nodes
 from workbench.core.tensor_shapes import infer_value_info
 
 # The IR version each opset needs at least (ONNX's versioning table, for the opsets fixes raise to).
 _MIN_IR_FOR_OPSET = {18: 8, 19: 9, 20: 9, 21: 10}
-
-
-def import_graph(model: LoadedModel) -> gs.Graph:
-    return gs.import_onnx(model.full_proto())
 
 
 def export_model(graph: gs.Graph, template: onnx.ModelProto, opset: int | None = None) -> onnx.ModelProto:

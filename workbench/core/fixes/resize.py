@@ -89,7 +89,7 @@ FIX_RESIZE_MODE = Fix(
     name="fix-resize-mode", title="Fix Resize mode",
     description="Change a Resize's coordinate transformation mode (and optionally its nearest rounding mode) "
                 "from one TensorRT rejects (tf_crop_and_resize, half_pixel_symmetric, antialias) to a supported "
-                "one. Outputs change numerically; the parity check shows by how much.",
+                "one.",
     params=(Param("node", "node", "The Resize node to change (default: every Resize TensorRT rejects).",
                   required=False),
             Param("mode", "choice", "The new coordinate_transformation_mode.", required=False, default="half_pixel",

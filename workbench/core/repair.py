@@ -180,12 +180,12 @@ def _param_choices(name: str, model: LoadedModel, problem: Problem, input_values
             default_values(model, target)]
 
 
-def _candidates(state: _State, input_values: dict, backend: Backend) -> list[RepairStep]:
+def _candidates(state: _State, input_values: dict, backend: Backend, cancel: CancelToken) -> list[RepairStep]:
     model = state.model
     candidates: list[RepairStep] = []
     build_problems = state.trial.problems
     if not state.profiles and any(p.kind == "no-profile" for p in build_problems):
-        profiles, assumed = trial_profiles(model)
+        profiles, assumed, _suggestion = trial_profiles(model, cancel=cancel)
         if profiles:
             candidates.append(RepairStep(
                 f"The builder needs an optimization profile for the dynamic input(s); this one ({'; '.join(assumed)}) "
@@ -308,7 +308,7 @@ def repair_model(model: LoadedModel, *, input_values: dict | None = None, profil
     for _depth in range(max_depth):
         expanded = []
         for state in frontier:
-            for step in _candidates(state, input_values, backend):
+            for step in _candidates(state, input_values, backend, cancel):
                 cancel.raise_if_cancelled("The repair search")
                 if time.perf_counter() >= deadline:
                     return best_effort(fallback, OUT_OF_TIME)

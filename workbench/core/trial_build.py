@@ -16,7 +16,8 @@ from workbench.core.backend import Backend
 from workbench.core.build import BuildResult, BuildSettings, build_engine
 from workbench.core.model import LoadedModel
 from workbench.core.problems import Problem
-from workbench.core.profiles import Profile, profiles_to_recipe, validate_profiles
+from workbench.core.analysis import find_shape_tensor_inputs
+from workbench.core.profiles import Profile, ShapeRange, describe_profile, profiles_to_recipe, validate_profiles
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.shapes import ShapeSuggestion, suggest_shapes
 
@@ -50,7 +51,7 @@ class TrialBuild:
             found.append(Problem(
                 kind="trial-build-shapes", severity="info", stage="build", inputs=inputs,
                 message=f"The trial build {'succeeded' if self.succeeded else 'ran'} with suggested shapes "
-                        f"{_profile_text(self.profiles[0]) if self.profiles else ''}: {'; '.join(self.assumed)}.",
+                        f"{describe_profile(self.profiles[0]) if self.profiles else ''}: {'; '.join(self.assumed)}.",
                 detail="\n".join(self.retried),
                 hint="Give your own min/opt/max shapes in the Profiles panel; the trial build uses them next time."))
         return found
@@ -61,30 +62,38 @@ class TrialBuild:
                 "shapes": self.shapes.to_dict() if self.shapes else None, "retried": self.retried}
 
 
-def _shape_text(shape) -> str:
-    return "x".join(str(d) for d in shape) or "scalar"
-
-
-def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None,
-                   cancel: CancelToken | None = None) -> tuple[list[Profile], list[str], ShapeSuggestion | None]:
+def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, cancel: CancelToken | None = None,
+                   backend: Backend | None = None) -> tuple[list[Profile], list[str], ShapeSuggestion | None]:
     """The user's profiles when they fit the model, else one profile from the shape service; plus what was
-    assumed (each suggested dim with its source and reason) and the suggestion itself."""
+    assumed (each suggested dim and shape-tensor value with its source and reason) and the suggestion.
+
+    Shape-tensor inputs (TensorRT's parser decides which) get the value the shape service feeds them
+    (e.g. a sample-rate switch at the model's own threshold) as min = opt = max."""
     inputs = model.summary().inputs
-    if profiles and not validate_profiles(profiles, inputs):
+    shape_tensors = find_shape_tensor_inputs(model, backend)
+    if profiles and not validate_profiles(profiles, inputs, shape_tensors):
         return profiles, [], None
-    if not any(t.is_dynamic for t in inputs):
+    if not any(t.is_dynamic for t in inputs) and not shape_tensors:
         return [], [], None
     suggestion = suggest_shapes(model, cancel=cancel)
-    return [suggestion.profile()], [d.text() for d in suggestion.dims], suggestion
+    profile = suggestion.profile()
+    assumed = [d.text() for d in suggestion.dims]
+    for name in shape_tensors:
+        value = suggestion.values.get(name)
+        if value is not None:
+            profile.values[name] = ShapeRange.fixed(tuple(int(v) for v in value.value.reshape(-1)))
+            assumed.append(value.text())
+    return [profile], assumed, suggestion
 
 
-def _fallback_profiles(suggestion: ShapeSuggestion) -> list[tuple[Profile, str]]:
+def _fallback_profiles(suggestion: ShapeSuggestion, values: dict) -> list[tuple[Profile, str]]:
     """Narrower profiles to retry with when the suggested range does not build: the range's opt alone,
     then its max alone (a builder error at small shapes is not the model's fault)."""
     ranged = suggestion.profile()
     found = []
     for which in ("opt", "max"):
         fixed = suggestion.fixed_profile(which)
+        fixed.values = dict(values)
         if fixed.to_dict() != ranged.to_dict() and all(fixed.to_dict() != f.to_dict() for f, _ in found):
             found.append((fixed, which))
     return found
@@ -105,7 +114,7 @@ def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, se
     suggestion = None
     if suggest:
         progress("Choosing realistic shapes for the dynamic inputs", None)
-        used, assumed, suggestion = trial_profiles(model, profiles, cancel)
+        used, assumed, suggestion = trial_profiles(model, profiles, cancel, backend)
     else:
         used, assumed = list(profiles or []), []
     progress("Trial build" + (f" (with {'; '.join(assumed)})" if assumed else ""), None)
@@ -115,26 +124,22 @@ def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, se
     problems = list(result.problems)
     if not result.succeeded and suggestion is not None and not any(p.kind == _PARSER_KIND for p in problems):
         first_error = problems[0].message if problems else "the build failed"
-        for profile, which in _fallback_profiles(suggestion):
-            retried.append(f"{_profile_text(used[0])}: {first_error}")
+        for profile, which in _fallback_profiles(suggestion, used[0].values):
+            retried.append(f"{describe_profile(used[0])}: {first_error}")
             progress(f"Trial build: retrying at the suggested {which} shapes", None)
             retry = build_engine(model, settings, [profile], backend=backend, progress=progress, cancel=cancel)
             if retry.succeeded:
                 problems = [Problem(
                     kind="shape-range", severity="warning", stage="build",
                     inputs=sorted(profile.shapes), fixes=[],
-                    message=f"Builds only for shapes {_profile_text(profile)}; the suggested range "
-                            f"{_profile_text(used[0])} does not: {first_error}",
+                    message=f"Builds only for shapes {describe_profile(profile)}; the suggested range "
+                            f"{describe_profile(used[0])} does not: {first_error}",
                     detail="\n".join(p.detail or p.message for p in result.problems),
                     hint="Use this profile (Profiles panel), or narrow the range's min until it builds.")]
                 used, result = [profile], retry
                 break
-            retried.append(f"{_profile_text(profile)}: "
+            retried.append(f"{describe_profile(profile)}: "
                            f"{retry.problems[0].message if retry.problems else 'the build failed'}")
     return TrialBuild(result.succeeded, used, assumed, problems, time.perf_counter() - started, result,
                       suggestion, retried)
 
-
-def _profile_text(profile: Profile) -> str:
-    return "; ".join(f"{name} {_shape_text(r.min)}…{_shape_text(r.max)}" if r.min != r.max
-                     else f"{name} {_shape_text(r.opt)}" for name, r in profile.shapes.items())

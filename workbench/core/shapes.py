@@ -22,7 +22,7 @@ Batch-like dims are 1 (min = opt = max) by convention and say so. Min and max co
 (min: the smallest ladder value that still runs; max: checked when it is cheap, else equal to opt,
 with the reason). Where nothing runs, the suggestion says so and asks instead of guessing.
 
-``check_profiles`` runs onnxruntime at a profile's min and max shapes: a profile is checked against
+``probe_profiles`` runs onnxruntime at a profile's min and max shapes: a profile is checked against
 the model before any build (no peer does this).
 """
 
@@ -41,7 +41,7 @@ from onnx import numpy_helper
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import LoadedModel, TensorInfo
 from workbench.core.problems import Problem
-from workbench.core.profiles import Profile, ShapeRange
+from workbench.core.profiles import Profile, ShapeRange, profile_from_samples
 from workbench.core.progress import CancelToken
 
 Shape = tuple[int, ...]
@@ -666,9 +666,7 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
     if usable:
         _from_profile(dims, usable[0], ShapeSource.PROFILE, "your optimization profile")
     if sample_shapes:
-        from workbench.core.profiles import suggest_profile
-
-        _from_profile([d for d in dims if not d.resolved], suggest_profile(inputs, sample_shapes=sample_shapes),
+        _from_profile([d for d in dims if not d.resolved], profile_from_samples(inputs, sample_shapes),
                       ShapeSource.SAMPLES, "the shapes of the sample data")
     # 3: graph facts; 4: batch convention.
     for dim in dims:
@@ -894,42 +892,51 @@ def _ranges(prober: _Prober, suggestion: ShapeSuggestion, open_dims: list[DimSug
 # --- profiles checked against the model --------------------------------------------------------
 
 @dataclass
-class ProfileCheck:
-    """Whether onnxruntime runs the model at one profile's min and max shapes."""
+class RowCheck:
+    """Whether onnxruntime runs the model with one input of one profile at its min and at its max shape
+    (the other inputs at their opt shapes)."""
 
     profile: int
-    ok: bool
-    results: dict[str, str]  # "min"/"max" → "runs" or why not
-    node: str = ""
+    input: str
+    results: dict[str, str]  # "min"/"max" → "" when it runs, else why not
+    node: str = ""  # the node that refused, when one did
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.results.values())
 
     def text(self) -> str:
-        return f"Profile {self.profile + 1}: " + "; ".join(f"{which} {why}" for which, why in self.results.items())
+        if self.ok:
+            return f"'{self.input}' runs under onnxruntime at min and max"
+        return "; ".join(f"'{self.input}' at {which}: {why}" for which, why in self.results.items() if why)
 
     def to_dict(self) -> dict:
-        return {"profile": self.profile, "ok": self.ok, "results": self.results, "node": self.node,
-                "text": self.text()}
+        return {"profile": self.profile, "input": self.input, "ok": self.ok, "results": self.results,
+                "node": self.node, "text": self.text()}
 
 
-def check_profiles(model: LoadedModel, profiles: list[Profile], *, seed: int = 0,
-                   cancel: CancelToken | None = None) -> list[ProfileCheck]:
-    """Run onnxruntime at each profile's min and max shapes (static inputs at their own shape)."""
+def probe_profiles(model: LoadedModel, profiles: list[Profile], *, seed: int = 0, progress=None,
+                   cancel: CancelToken | None = None) -> list[RowCheck]:
+    """Check every dynamic input row of every profile against the model under onnxruntime, before any build:
+    a profile whose min or max the model cannot take (a size baked in at export, a too-small image) fails
+    here with the node, instead of inside TensorRT."""
     suggestion = suggest_shapes(model, probe=False)
     values = {n: v.value for n, v in suggestion.values.items()}
     prober = _Prober(model, values, seed, math.inf, cancel)
     checks = []
+    rows = [(index, name) for index, profile in enumerate(profiles) for name in profile.shapes]
     try:
-        base = suggestion.shapes()
-        for index, profile in enumerate(profiles):
-            results, ok, node = {}, True, ""
+        for done, (index, name) in enumerate(rows):
+            if progress is not None:
+                progress(f"Checking profile {index + 1}, '{name}'", done / max(len(rows), 1))
+            profile = profiles[index]
+            base = {**suggestion.shapes(), **{n: r.opt for n, r in profile.shapes.items()}}
+            results, node = {}, ""
             for which in ("min", "max"):
-                shapes = {**base, **{name: r.get(which) for name, r in profile.shapes.items()}}
-                run = prober.run(shapes)
-                if run.ok:
-                    results[which] = "runs under onnxruntime"
-                else:
-                    ok, node = False, node or run.node
-                    results[which] = f"{_failure_text(run, prober)}: {run.error[:200]}"
-            checks.append(ProfileCheck(index, ok, results, node))
+                run = prober.run({**base, name: profile.shapes[name].get(which)})
+                results[which] = "" if run.ok else f"{_failure_text(run, prober)}: {run.error[:200]}"
+                node = node or run.node
+            checks.append(RowCheck(index, name, results, node))
     finally:
         prober.close()
     return checks

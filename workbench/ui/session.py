@@ -13,6 +13,7 @@ Contract between the window and the panels:
 - ``fix_requested(problem, fix_name)``: the triage view asks the fixes UI to preview a fix.
 - ``panel_requested(object_name)``: raise a dock (e.g. a builder error points at "profiles").
 - ``engine_built(result)``: the build UI announces an engine file for the compare UI.
+- ``shapes_suggested(suggestion)``: the trial build probed realistic shapes; the Profiles panel offers them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Session(QObject):
     fix_requested = Signal(object, str)  # Problem (or None), fix name
     panel_requested = Signal(str)  # dock object name to raise
     engine_built = Signal(object)  # the build result (engine path and metadata)
+    shapes_suggested = Signal(object)  # ShapeSuggestion from the trial build's probe (realistic shapes, reasons)
 
     def __init__(self, backend: Backend, parent=None):
         super().__init__(parent)

@@ -56,12 +56,18 @@ def run_analyze(args) -> int:
 
     backend = load_backend(args.backend)
     model = load_model(args.model)
+    shapes = None
+    if args.build:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model
+        from workbench.core.shapes import prefetch_shapes
+
+        shapes = prefetch_shapes(model)
     report = analyze_support(model, backend)
     summary = model.summary()
     trial = None
     if args.build:
         from workbench.core.trial_build import trial_build
 
+        shapes.join()
         trial = trial_build(model, backend=backend)
         report.problems.extend(trial.triage_problems())
     if args.json:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -93,11 +94,12 @@ _PASS_THROUGH = {"Slice", "Gather", "Squeeze", "Unsqueeze", "Identity", "Cast", 
 _SHAPE_OPERANDS = {"Reshape": 1, "Expand": 1, "Tile": 1, "ConstantOfShape": 0, "Slice": 2, "Split": 1,
                    "Resize": 3, "Range": 1}
 _MAX_STRIDE = 64
+_LOCKS_GUARD = threading.Lock()
 DEFAULT_PROBE_BUDGET_SECONDS = 8.0
 MAX_PROBES = 40
-# A max larger than opt is only probed when one run there is expected to take at most this share of
-# the budget (probe time grows with the input volume).
-_MAX_PROBE_SHARE = 0.25
+# A max larger than opt is only probed when one run there is expected to take at most this long (probe
+# time grows with the input volume); larger models leave it to the Profiles panel's check.
+_MAX_PROBE_SECONDS = 0.25
 
 
 @dataclass
@@ -654,9 +656,31 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
     comparisons and the Profiles panel share one probe.
     """
     cache_key = (_profiles_key(profiles), repr(sorted((sample_shapes or {}).items())), probe, seed)
-    cache = model.__dict__.setdefault("_shape_suggestions", {})
-    if cache_key in cache:
+    with _LOCKS_GUARD:
+        lock = model.__dict__.setdefault("_shape_lock", threading.Lock())
+    with lock:  # a caller arriving while a prefetch probes waits for its answer instead of probing again
+        cache = model.__dict__.setdefault("_shape_suggestions", {})
+        if cache_key not in cache:
+            cache[cache_key] = _suggest(model, profiles, sample_shapes, probe, budget_seconds, seed, cancel)
         return cache[cache_key]
+
+
+def prefetch_shapes(model: LoadedModel) -> threading.Thread:
+    """Start the probe in a thread (onnxruntime releases the GIL), e.g. while TensorRT's parser analyses
+    the model; a later ``suggest_shapes(model)`` gets its answer. Errors surface in that later call."""
+    def work() -> None:
+        try:
+            suggest_shapes(model)
+        except Exception:  # noqa: BLE001 - nothing is cached then: the caller's own suggest_shapes() raises it
+            pass
+
+    thread = threading.Thread(target=work, name="shape-probe", daemon=True)
+    thread.start()
+    return thread
+
+
+def _suggest(model: LoadedModel, profiles, sample_shapes, probe: bool, budget_seconds: float, seed: int,
+             cancel: CancelToken | None) -> ShapeSuggestion:
     started = time.perf_counter()
     inputs = model.summary().inputs
     dims, facts = _analyse_dims(model)
@@ -692,7 +716,6 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
             dim.source = ShapeSource.CONVENTION
         suggestion.note = "Shapes not checked by an onnxruntime run yet."
     suggestion.seconds = time.perf_counter() - started
-    cache[cache_key] = suggestion
     return suggestion
 
 
@@ -870,8 +893,9 @@ def _ranges(prober: _Prober, suggestion: ShapeSuggestion, open_dims: list[DimSug
         remaining = prober.deadline - time.perf_counter()
         if target is None:
             continue
-        if estimate > _MAX_PROBE_SHARE * max(remaining, 0.0) or prober.out_of_time():
-            dim.reason += f"; max = opt: {target} not checked (a run there would take ~{estimate:.1f} s)"
+        if estimate > min(_MAX_PROBE_SECONDS, remaining) or prober.out_of_time():
+            dim.reason += f"; max = opt: {target} not probed (a run there would take ~{estimate:.1f} s; " \
+                          "the Profiles panel's check runs it)"
             continue
         run = prober.run(_shapes_for(suggestion.inputs, _values_by_use(suggestion.dims, {**chosen, dim.label: target})))
         if run.ok:

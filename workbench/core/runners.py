@@ -19,6 +19,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.model import LoadedModel
 from workbench.core.onnxruntime_compat import for_onnxruntime
 from workbench.core.problems import concise_message
+from workbench.core.third_party_logs import session_options
 
 
 class Runner(Protocol):
@@ -45,10 +46,9 @@ class OnnxruntimeRunner:
         available = ort.get_available_providers()
         self.providers = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         self.label = f"onnxruntime ({model.name})"
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(proto.SerializeToString(), options, providers=self.providers)
+            self.session = ort.InferenceSession(proto.SerializeToString(), session_options(),
+                                                providers=self.providers)
         except Exception as exc:  # onnxruntime's own exception types
             raise WorkbenchError(f"onnxruntime cannot load {model.name}: {str(exc).splitlines()[0][:300]}",
                                  "The model may use an op or type onnxruntime does not support "

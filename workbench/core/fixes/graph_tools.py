@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import onnx
 import onnx_graphsurgeon as gs
-import onnxruntime
 
+from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import iter_nodes
 from workbench.core.tensor_shapes import infer_value_info
@@ -47,8 +47,8 @@ def infer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 def fold(graph: gs.Graph) -> gs.Graph:
     """Constant folding with onnx-graphsurgeon (If branches on constants are inlined), then cleanup."""
-    # graphsurgeon folds with onnxruntime sessions, whose optimizer warnings would reach the user's terminal.
-    onnxruntime.set_default_logger_severity(3)
+    # graphsurgeon folds with its own onnxruntime sessions and reports failures through its logger.
+    third_party_logs.install()
     graph.fold_constants().cleanup().toposort()
     return graph
 

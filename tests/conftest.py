@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -8,6 +9,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "resources" / "samples"
 sys.path.insert(0, str(ROOT))
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    """``trt-workbench ARGS…`` in its own process, as users run it (native output on fd 1/2 counts too)."""
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True)
 
 
 def pytest_collection_modifyitems(items):

@@ -1,26 +1,22 @@
 """Third-party loggers never write raw lines: every command's ``--json`` stdout is exactly one object.
 
-The model here makes onnx-graphsurgeon's constant folding hand a subgraph to onnxruntime, which
-refuses it (an op from a domain onnxruntime does not know): graphsurgeon then logs "Inference
-failed …" (and, without the ``colored`` package, "colored module is not installed …") with
-``print``. The CLI runs as users run it, in its own process, so native writes to fd 1/2 count too.
+The model (``unfoldable_constant_model``) makes onnx-graphsurgeon's constant folding hand a subgraph
+to onnxruntime, which refuses it: graphsurgeon then logs "Inference failed …" (and, without the
+``colored`` package, "colored module is not installed …"), which its logger would ``print``. The
+CLI runs as users run it, in its own process, so native writes to fd 1/2 count too.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 
-import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
-from tests.conftest import ROOT
+from tests.conftest import run_cli
+from tests.onnx_factory import UNKNOWN_DOMAIN, make_model, save, tensor, unfoldable_constant_model, weights
 from workbench.core.third_party_logs import capture_output, collect, install
 
 # What the libraries print when nobody routes them: graphsurgeon's "[W] …", onnxruntime's "[W:onnxruntime:…]".
@@ -30,24 +26,7 @@ GRAPHSURGEON_FAILURE = "Inference failed"
 
 @pytest.fixture(scope="module")
 def noisy_model(tmp_path_factory):
-    """A constant subgraph onnxruntime cannot evaluate: custom-domain op Scale on a constant, added to x."""
-    weights = numpy_helper.from_array(np.arange(4, dtype=np.float32).reshape(1, 4), "weights")
-    nodes = [helper.make_node("Scale", ["weights"], ["scaled"], domain="workbench.test"),
-             helper.make_node("Add", ["x", "scaled"], ["y"])]
-    graph = helper.make_graph(nodes, "noisy", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [weights])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("workbench.test", 1)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path = tmp_path_factory.mktemp("noisy") / "noisy.onnx"
-    onnx.save(model, path)
-    return path
-
-
-def run_cli(*args) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return save(unfoldable_constant_model(), tmp_path_factory.mktemp("noisy") / "noisy.onnx")
 
 
 def one_json_object(stdout: str) -> dict:
@@ -82,7 +61,7 @@ def test_json_stdout_is_one_object_and_library_messages_join_the_log(name, noisy
     if done.returncode == 2:  # the command could not run: the error is the object, with what to try
         assert data["error"]["message"] and data["error"]["message"].split(":")[0] in done.stderr
     if name == "compare":  # onnxruntime refuses the model: its own words reach the user as our error
-        assert "workbench.test" in data["error"]["message"]
+        assert UNKNOWN_DOMAIN in data["error"]["message"]
 
 
 def test_fix_text_output_shows_the_library_warning_as_ours(noisy_model, tmp_path):
@@ -105,12 +84,8 @@ def test_fix_result_carries_graphsurgeon_warning(noisy_model):
 
 def test_native_onnxruntime_lines_become_messages():
     """onnxruntime's native logger writes to fd 2 directly; the capture turns its lines into messages."""
-    unused = numpy_helper.from_array(np.zeros(3, np.float32), "unused")
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])], [unused])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
+    model = make_model([helper.make_node("Identity", ["x"], ["y"])], [tensor("x", [1])], [tensor("y", [1])],
+                       [weights("unused", [3])])
     install()
     options = ort.SessionOptions()
     options.log_severity_level = 2  # this session warns about the unused initializer

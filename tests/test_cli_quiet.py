@@ -95,3 +95,11 @@ def test_native_onnxruntime_lines_become_messages():
     assert any(m.source == "onnxruntime" and m.severity == "warning" and "unused" in m.text
                for m in captured.messages), captured.messages
     assert any(m.source == "stdout" and m.text == "stray text" for m in captured.messages)
+
+
+@pytest.mark.parametrize("args", [["analyze", "missing.onnx", "--json"],  # the command fails
+                                  ["fix", "missing.onnx", "--json"]])  # the command line is incomplete
+def test_json_reply_when_nothing_can_run_is_still_one_object(args, tmp_path):
+    done = run_cli(*[tmp_path / a if a.endswith(".onnx") else a for a in args])
+    data = one_json_object(done.stdout)
+    assert done.returncode == 2 and data["error"]["message"] and data["error"]["hint"] and data["log"] == []

@@ -432,7 +432,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
         return _run_gui(argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and the error on stderr
+        if "--json" in argv and exc.code:
+            _write_json({"error": {"message": "Invalid command line (see the usage on stderr).", "hint":
+                                   f"trt-workbench {argv[0]} --help lists the options.", "detail": ""}, "log": []})
+        raise
     _help, _add, run = COMMANDS[args.command]
     _json_reply.clear()
     # Third-party libraries print on their own (onnx-graphsurgeon on stdout, onnxruntime's native
@@ -447,13 +453,17 @@ def main(argv: list[str] | None = None) -> int:
         reply = dict(_json_reply) if error is None else {"error": {"message": error.message, "hint": error.hint,
                                                                     "detail": error.detail}}
         reply["log"] = [asdict(message) for message in log]
-        json.dump(reply, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        _write_json(reply)
     else:
         for message in log:
             if message.severity in ("warning", "error", "internal_error"):
                 print(f"{message.source} {message.severity}: {message.text}", file=sys.stderr)
     return code
+
+
+def _write_json(data: dict) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
 
 
 def _run_command(run: Callable, args) -> tuple[int, WorkbenchError | None]:

@@ -16,6 +16,7 @@ file descriptor 2. Here both become ``LogMessage``s:
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import io
 import os
 import re
@@ -46,6 +47,7 @@ _listeners: list[weakref.ref] = []
 
 def session_options() -> onnxruntime.SessionOptions:
     """Options for every onnxruntime session we make: its logger at our severity."""
+    install()
     options = onnxruntime.SessionOptions()
     options.log_severity_level = ONNXRUNTIME_LOG_SEVERITY
     return options
@@ -158,10 +160,15 @@ def capture_output(*, stdout_too: bool) -> Iterator[CapturedOutput]:
                 os.dup2(files[fd].fileno(), fd)
             if _writes_to(saved_stderr, 2):  # our own stderr lines stay live on the terminal
                 sys.stderr = open(os.dup(saved_fds[2]), "w", buffering=1, errors="backslashreplace")
+                # A native crash (an abort in a library) ends the process before the capture is read:
+                # at least the fatal signal and the Python stack reach the terminal.
+                faulthandler.enable(file=sys.stderr)
             if stdout_too:  # every Python-level print joins the capture, even under pytest's capsys
                 sys.stdout = open(os.dup(1), "w", buffering=1, errors="backslashreplace")
             yield captured
         finally:
+            if sys.stderr is not saved_stderr:
+                faulthandler.disable()
             for name, saved in (("stdout", saved_stdout), ("stderr", saved_stderr)):
                 if getattr(sys, name) is not saved:
                     getattr(sys, name).close()

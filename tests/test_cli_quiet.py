@@ -103,3 +103,19 @@ def test_json_reply_when_nothing_can_run_is_still_one_object(args, tmp_path):
     done = run_cli(*[tmp_path / a if a.endswith(".onnx") else a for a in args])
     data = one_json_object(done.stdout)
     assert done.returncode == 2 and data["error"]["message"] and data["error"]["hint"] and data["log"] == []
+
+
+def test_onnxslim_loggers_are_routed_once_it_is_imported(capfd):
+    import logging
+
+    import onnxslim  # noqa: F401  (what fold-constants:engine=onnxslim imports)
+    from onnxslim.third_party.onnx_graphsurgeon.logger import G_LOGGER as SLIM_G_LOGGER
+
+    install()
+    with collect() as messages:
+        SLIM_G_LOGGER.warning("vendored graphsurgeon warning")
+        logging.getLogger("onnxslim").warning("onnxslim's own warning")
+    assert [(m.source, m.severity, m.text) for m in messages] == [
+        ("onnxslim", "warning", "vendored graphsurgeon warning"), ("onnxslim", "warning", "onnxslim's own warning")]
+    printed = capfd.readouterr()
+    assert "warning" not in printed.out + printed.err

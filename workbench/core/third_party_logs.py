@@ -4,7 +4,8 @@ onnx-graphsurgeon's ``G_LOGGER`` prints ``[W] …`` lines with ``print`` (so ont
 ``--json``), and onnxruntime's native logger writes coloured ``[W:onnxruntime:…]`` lines straight to
 file descriptor 2. Here both become ``LogMessage``s:
 
-- ``install()`` routes ``G_LOGGER`` into ``emit`` and sets onnxruntime's default log severity (which
+- ``install()`` routes ``G_LOGGER`` (and onnxslim's copy of it and its ``logging`` logger) into
+  ``emit`` and sets onnxruntime's default log severity (which
   governs the sessions graphsurgeon makes while folding); our own sessions take
   ``session_options()``.
 - ``emit`` hands each message to the collectors this thread opened with ``collect()`` (a fix's
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import io
+import logging
 import os
 import re
 import sys
@@ -53,30 +55,63 @@ def session_options() -> onnxruntime.SessionOptions:
     return options
 
 
+# Graphsurgeon-style loggers (a G_LOGGER that prints): graphsurgeon's own, and the copy onnxslim vendors.
+_GRAPHSURGEON_LOGGERS = {"onnx_graphsurgeon.logger": "onnx-graphsurgeon",
+                         "onnxslim.third_party.onnx_graphsurgeon.logger": "onnxslim"}
+# Python ``logging`` loggers of those libraries (unhandled, their warnings would reach stderr raw).
+_PYTHON_LOGGERS = {"onnxslim": "onnxslim"}
+_routed: set[str] = set()
+
+
 def install() -> None:
-    """Route onnx-graphsurgeon's logger into ``emit`` and quiet onnxruntime's default logger (idempotent)."""
+    """Route the libraries' loggers into ``emit`` and quiet onnxruntime's default logger.
+
+    Idempotent and cheap; call it again after importing onnxslim (its loggers are routed only once
+    it is imported, so commands that never simplify don't pay for importing it).
+    """
     global _installed
     with _lock:
-        if _installed:
+        if not _installed:
+            onnxruntime.set_default_logger_severity(ONNXRUNTIME_LOG_SEVERITY)
+            import onnx_graphsurgeon  # noqa: F401  (so its logger is routed below)
+            _installed = True
+        for module_name, source in _GRAPHSURGEON_LOGGERS.items():
+            if module_name not in _routed and module_name in sys.modules:
+                _route_graphsurgeon_logger(sys.modules[module_name].G_LOGGER, source)
+                _routed.add(module_name)
+        for logger_name, source in _PYTHON_LOGGERS.items():
+            if logger_name not in _routed and logger_name.split(".")[0] in sys.modules:
+                python_logger = logging.getLogger(logger_name)
+                python_logger.addHandler(_ForwardingHandler(source))
+                python_logger.propagate = False
+                _routed.add(logger_name)
+
+
+def _route_graphsurgeon_logger(g_logger, source: str) -> None:
+    g_logger.severity = g_logger.WARNING  # its info/debug lines narrate folding step by step
+    g_logger.colors = False  # else its first message is "colored module is not installed"
+    severity_names = {g_logger.CRITICAL: "error", g_logger.ERROR: "error", g_logger.WARNING: "warning",
+                      g_logger.INFO: "info"}
+
+    def log(message, severity, mode=None, stack_depth=2):
+        # Replaces Logger.log on the instance (warning()/error()/critical() call self.log); keeps its
+        # threshold but never prints. critical() still raises after logging, as before.
+        if severity < g_logger.severity:
             return
-        onnxruntime.set_default_logger_severity(ONNXRUNTIME_LOG_SEVERITY)
-        from onnx_graphsurgeon.logger import G_LOGGER
+        text = str(message() if callable(message) else message)
+        emit(LogMessage(severity_names.get(severity, "verbose"), text, source))
 
-        G_LOGGER.severity = G_LOGGER.WARNING  # its info/debug lines narrate folding step by step
-        G_LOGGER.colors = False  # else its first message is "colored module is not installed"
-        severity_names = {G_LOGGER.CRITICAL: "error", G_LOGGER.ERROR: "error", G_LOGGER.WARNING: "warning",
-                          G_LOGGER.INFO: "info"}
+    g_logger.log = log
 
-        def log(message, severity, mode=None, stack_depth=2):
-            # Replaces Logger.log on the instance (warning()/error()/critical() call self.log); keeps
-            # its threshold but never prints. critical() still raises after logging, as before.
-            if severity < G_LOGGER.severity:
-                return
-            text = str(message() if callable(message) else message)
-            emit(LogMessage(severity_names.get(severity, "verbose"), text, "onnx-graphsurgeon"))
 
-        G_LOGGER.log = log
-        _installed = True
+class _ForwardingHandler(logging.Handler):
+    def __init__(self, source: str):
+        super().__init__(logging.WARNING)
+        self.source = source
+
+    def emit(self, record: logging.LogRecord) -> None:
+        severity = "error" if record.levelno >= logging.ERROR else "warning"
+        emit(LogMessage(severity, record.getMessage(), self.source))
 
 
 def emit(message: LogMessage) -> None:

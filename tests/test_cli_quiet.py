@@ -119,3 +119,14 @@ def test_onnxslim_loggers_are_routed_once_it_is_imported(capfd):
         ("onnxslim", "warning", "vendored graphsurgeon warning"), ("onnxslim", "warning", "onnxslim's own warning")]
     printed = capfd.readouterr()
     assert "warning" not in printed.out + printed.err
+
+
+def test_nested_collections_each_get_what_was_emitted_inside_them():
+    from onnx_graphsurgeon.logger import G_LOGGER
+
+    install()
+    with collect() as outer:
+        with collect() as inner:
+            pass  # both lists are empty (equal) when the inner block ends
+        G_LOGGER.warning("after the inner block")
+    assert inner == [] and [m.text for m in outer] == ["after the inner block"]

@@ -140,8 +140,8 @@ def collect() -> Iterator[list[LogMessage]]:
     stack.append(messages)
     try:
         yield messages
-    finally:
-        stack.remove(messages)
+    finally:  # by identity: an enclosing block's list may be equal to this one (both empty)
+        del stack[next(i for i, collector in enumerate(stack) if collector is messages)]
 
 
 def parse_native_output(text: str, source: str) -> list[LogMessage]:

@@ -19,6 +19,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.model import LoadedModel
 from workbench.core.onnxruntime_compat import for_onnxruntime
 from workbench.core.problems import concise_message
+from workbench.core.third_party_logs import session_options
 
 
 class Runner(Protocol):
@@ -50,8 +51,7 @@ class OnnxruntimeRunner:
         available = ort.get_available_providers()
         self.providers = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         self.label = f"onnxruntime ({model.name})"
-        options = ort.SessionOptions()
-        options.log_severity_level = 4  # failures arrive as exceptions; ORT's own ERROR lines would hit the terminal
+        options = session_options()
         if quick:
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         try:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core.analysis import SupportReport
+from workbench.core import third_party_logs
 from workbench.core.backend import Backend, LogMessage
 from workbench.core.model import LoadedModel
 from workbench.core.problems import Problem
@@ -48,6 +49,8 @@ class Session(QObject):
         self.recipe = Recipe()
         # Problems added by later stages, by source ("detectors", "trial-build", "build", ...).
         self._problems_by_source: dict[str, list[Problem]] = {}
+        # onnx-graphsurgeon's and onnxruntime's messages, from whichever thread runs them, join the Log panel.
+        third_party_logs.add_listener(self._relay_library_message)
 
     @property
     def problems(self) -> list[Problem]:
@@ -80,3 +83,9 @@ class Session(QObject):
 
     def log(self, severity: str, text: str, source: str = "app") -> None:
         self.log_message.emit(LogMessage(severity, text, source))
+
+    def _relay_library_message(self, message: LogMessage) -> None:
+        try:
+            self.log_message.emit(message)
+        except RuntimeError:  # this session's Qt object is gone (its window closed) before Python dropped it
+            pass

@@ -63,7 +63,7 @@ def test_bisect_reports_no_divergence_and_no_common_tensors(chain):
     model = LoadedModel.from_proto(chain)
     feeds = make_inputs(model).arrays
     same = bisect_models(model, LoadedModel.from_proto(chain), feeds)
-    assert not same.found and "No intermediate tensor differs" in same.message
+    assert not same.found and "No intermediate tensor fails" in same.message
     other = LoadedModel.from_proto(classifier_model())
     assert "share no intermediate tensor names" in bisect_models(model, other, feeds).message
 
@@ -81,7 +81,7 @@ def test_missing_output_fails_with_a_note():
     result = run_comparison(LoadedModel.from_proto(full), CompareSettings(), InputSpec(shapes={"x": [3, 16]}),
                             against=LoadedModel.from_proto(fewer))
     assert not result.passed and result.missing_outputs == ["probs"]
-    assert "probs" in result.verdict and any("no output(s) named probs" in n for n in result.notes)
+    assert "probs (missing)" in result.reason and any("no output(s) named probs" in n for n in result.notes)
     assert result.outputs[0].top_k == 5 and result.outputs[0].top1_agreement == 1.0
 
 

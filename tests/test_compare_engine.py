@@ -72,7 +72,7 @@ def test_cli_exit_codes_and_json(files, capsys):
     assert main(["compare", model, "--against", changed, "--bisect", "--json"]) == EXIT_PROBLEMS
     data = json.loads(capsys.readouterr().out)
     assert data["passed"] is False and data["bisect"]["node"] == "mul_2"
-    assert main(["compare", model, "--against", changed, "--atol", "1", "--rtol", "1"]) == EXIT_OK
+    assert main(["compare", model, "--against", changed, "--atol", "0.005", "--rtol", "0.005"]) == EXIT_OK
     capsys.readouterr()
 
 

@@ -289,9 +289,9 @@ def _judge(c: OutputComparison, ref: np.ndarray, out: np.ndarray, abs_ref: np.nd
     scale = max(c.max_abs_ref, c.max_abs_test)
     tiny = scale < MAGNITUDE_FACTOR * c.atol
     if disagreements:
-        return Verdict.FAIL, "; ".join(disagreements) + (
-            f" (all values are below {MAGNITUDE_FACTOR:g} × atol, where atol passes any difference)" if tiny
-            else ", although every element is within atol/rtol")
+        context = (f"all values are below {MAGNITUDE_FACTOR:g} × atol, where atol passes any difference" if tiny
+                   else "every element is within atol/rtol, which alone would pass it")
+        return Verdict.FAIL, "; ".join([*disagreements, context])
     if tiny:
         return Verdict.CANNOT_JUDGE, (
             f"the largest |value| is {c.max_abs_ref:.3g} in the reference and "

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -28,6 +28,7 @@ from workbench.ui.worker import Worker, start
 # One background colour per verdict: green, red, and amber for "the tolerance cannot judge".
 PASS_COLOUR, FAIL_COLOUR, CANNOT_JUDGE_COLOUR = QColor("#d7f0dd"), QColor("#f8d7d3"), QColor("#fbe7b5")
 VERDICT_COLOURS = {Verdict.PASS: PASS_COLOUR, Verdict.FAIL: FAIL_COLOUR, Verdict.CANNOT_JUDGE: CANNOT_JUDGE_COLOUR}
+SELECTED_SATURATION = 2.5  # a selected row shows its verdict colour this much more saturated
 SOURCES = ("Random (seeded)", "Data file (.npz / .npy)", "Images")
 TARGETS = ("Original vs current model (onnxruntime)", "TensorRT engine")
 RESULT_COLUMNS = ("output", "shape", "max |err|", "mean |err|", "max rel", "cosine", "outside", "NaN/Inf",
@@ -43,6 +44,7 @@ class ComparePanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.result: CompareResult | None = None
+        self._row_verdicts: list[Verdict] = []  # the table's rows, for the selection colour
         self.worker: Worker | None = None
         self._exporter: Worker | None = None
         self._build()
@@ -317,6 +319,7 @@ class ComparePanel(QWidget):
         self.verdict.setText("\n".join([f"{result.reference}  vs  {result.test}", result.summary, *result.notes]))
         self.verdict.setStyleSheet(f"background: {VERDICT_COLOURS[result.verdict].name()}; padding: 4px;")
         self.table.setRowCount(0)
+        self._row_verdicts = []
         rows = [(o.name, "×".join(map(str, o.shape)), _number(o.max_abs), _number(o.mean_abs), _number(o.max_rel),
                  f"{o.cosine:.6f}", f"{o.outside_fraction:.2%}", f"{o.nan_ref + o.nan_test}/{o.inf_ref + o.inf_test}",
                  "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%}",
@@ -324,6 +327,7 @@ class ComparePanel(QWidget):
         rows += [(name, "", "", "", "", "", "", "", "", str(Verdict.FAIL), "missing: the test side has no such output",
                   Verdict.FAIL) for name in result.missing_outputs]
         for row, (*cells, verdict) in enumerate(rows):
+            self._row_verdicts.append(verdict)
             self.table.insertRow(row)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
@@ -348,6 +352,14 @@ class ComparePanel(QWidget):
         rows = self.table.selectionModel().selectedRows() if self.result else []
         if not rows:
             return
+        # The selection keeps the row's verdict colour (a darker shade) instead of the system highlight.
+        palette = self.table.palette()
+        colour = VERDICT_COLOURS[self._row_verdicts[rows[0].row()]]
+        palette.setColor(QPalette.Highlight, QColor.fromHsv(colour.hue(), min(255, int(colour.saturation()
+                                                                                       * SELECTED_SATURATION)),
+                                                            colour.value()))
+        palette.setColor(QPalette.HighlightedText, QColor("black"))
+        self.table.setPalette(palette)
         name = self.table.item(rows[0].row(), 0).text()
         if name not in self.result.arrays:
             return

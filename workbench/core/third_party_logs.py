@@ -34,8 +34,9 @@ import onnxruntime
 from workbench.core.backend import LogMessage
 
 # onnxruntime severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal. Its warnings are optimizer
-# chatter nobody can act on ("Removing initializer …"); every error also raises, and we report that.
-ONNXRUNTIME_LOG_SEVERITY = 3
+# chatter nobody can act on ("Removing initializer …"); every error also raises, and we report that —
+# and the shape probe makes runs fail on purpose, whose ERROR lines would only be noise.
+ONNXRUNTIME_LOG_SEVERITY = 4
 _ONNXRUNTIME_SEVERITY_NAMES = {"V": "verbose", "I": "info", "W": "warning", "E": "error", "F": "error"}
 # "2026-11-23 20:21:49.49 [W:onnxruntime:, constant_folding.cc:589 ApplyImpl] Could not find …"
 _ONNXRUNTIME_LINE = re.compile(r"\[(?P<letter>[VIWEF]):onnxruntime:[^\]]*\]\s*(?P<text>.*)")

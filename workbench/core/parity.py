@@ -14,11 +14,11 @@ import numpy as np
 import onnx
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.inputs import random_inputs
 from workbench.core.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, compare_arrays
 from workbench.core.model import LoadedModel, iter_nodes
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.runners import OnnxruntimeRunner
+from workbench.core.shapes import suggested_feeds
 
 EXACT, WITHIN, BEYOND, NOT_CHECKABLE = "exact", "within-tolerance", "beyond-tolerance", "not-checkable"
 VERDICT_TEXT = {
@@ -65,7 +65,9 @@ def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarr
     if extra:
         raise WorkbenchError(f"the fixed model has new input(s) {', '.join(extra)} the original lacks")
     shapes = {name: tuple(t.shape) for name, t in fixed_inputs.items() if not t.is_dynamic}
-    reference = random_inputs(original, seed, shapes=shapes)
+    # Realistic shapes and the model's own switch values: at 1x3x1x1 a detector's outputs are all zero and
+    # a perturbation would pass unseen.
+    reference = suggested_feeds(original, seed, shapes=shapes)
     reference.update(frozen)
     test = {name: reference[name].astype(np.dtype(t.dtype) if t.dtype != "bfloat16" else np.float32)
             for name, t in fixed_inputs.items()}

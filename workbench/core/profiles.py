@@ -71,6 +71,14 @@ class Profile:
         return Profile.from_dict(self.to_dict())
 
 
+def describe_profile(profile: Profile) -> str:
+    """``images 1x3x32x32…1x3x512x512; state 2x1x64`` (one shape where min = max)."""
+    parts = [f"{name} {_shape_text(r.min)}…{_shape_text(r.max)}" if r.min != r.max else f"{name} {_shape_text(r.opt)}"
+             for name, r in profile.shapes.items()]
+    parts += [f"{name} values {_shape_text(r.opt)}" for name, r in profile.values.items()]
+    return "; ".join(parts)
+
+
 def profiles_to_recipe(profiles: list[Profile]) -> list[dict]:
     return [p.to_dict() for p in profiles]
 

@@ -38,7 +38,10 @@ class OnnxruntimeRunner:
 
     name = "onnxruntime"
 
-    def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: list[str] = ()):
+    def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: list[str] = (),
+                 quick: bool = False):
+        """``quick``: basic graph optimizations only, for short-lived sessions (shape probes), where the full
+        optimizer's layout passes cost more at session creation than they save in a few runs."""
         proto = for_onnxruntime(model.full_proto())
         if extra_outputs:
             proto = _with_outputs(proto, extra_outputs)
@@ -46,7 +49,9 @@ class OnnxruntimeRunner:
         self.providers = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
         self.label = f"onnxruntime ({model.name})"
         options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4  # failures arrive as exceptions; ORT's own ERROR lines would hit the terminal
+        if quick:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
         try:
             self.session = ort.InferenceSession(proto.SerializeToString(), options, providers=self.providers)
         except Exception as exc:  # onnxruntime's own exception types

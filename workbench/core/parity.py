@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import onnx
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, Verdict, compare_arrays
-from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.model import LoadedModel
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.shapes import suggested_feeds
@@ -53,13 +52,6 @@ class ParityResult:
                 "atol": self.atol, "rtol": self.rtol, "outputs": [c.to_dict() for c in self.outputs]}
 
 
-def _foreign_ops(model: LoadedModel) -> list[str]:
-    """Ops onnxruntime has no kernel for because they are not ONNX ops (TensorRT plugins)."""
-    known = {schema.name for schema in onnx.defs.get_all_schemas()}
-    return sorted({node.op_type for node, _ in iter_nodes(model.proto.graph)
-                   if node.domain in ("", "ai.onnx") and node.op_type not in known})
-
-
 def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarray], seed: int):
     fixed_inputs = {t.name: t for t in fixed.summary().inputs}
     original_inputs = {t.name for t in original.summary().inputs}
@@ -83,7 +75,7 @@ def check_parity(original: LoadedModel, fixed: LoadedModel, *, frozen_inputs: di
     def not_checkable(reason: str) -> ParityResult:
         return ParityResult(NOT_CHECKABLE, reason=reason, seed=seed, atol=atol, rtol=rtol)
 
-    foreign = _foreign_ops(fixed)
+    foreign = foreign_ops(fixed.proto)
     if foreign:
         return not_checkable(f"the fixed model holds {', '.join(foreign)}, a TensorRT plugin op that onnxruntime "
                              "cannot run; check it on an engine built with full TensorRT instead")

@@ -16,14 +16,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from workbench.core.backend import Backend, load_backend
 from workbench.core.build import BuildSettings
+from workbench.core.constant_values import SEE_THROUGH_OPS, ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.folding import supported_boundary
+from workbench.core.fixes.graph_tools import node_label
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
     suggested_params
 from workbench.core.model import LoadedModel, iter_nodes
@@ -124,14 +124,12 @@ class RepairResult:
                 "tried": self.tried, "seconds": round(self.seconds, 3)}
 
 
-def _scalar_constants(model: LoadedModel) -> dict[str, np.ndarray]:
-    graph = model.proto.graph
-    found = {t.name: numpy_helper.to_array(t) for t in graph.initializer if np.prod(t.dims) == 1}
+def _aliases(graph: onnx.GraphProto, name: str) -> set[str]:
+    """``name`` and the tensors that only pass it on (Identity, Cast, Reshape …), in any scope."""
+    found = {name}
     for node, _parent in iter_nodes(graph):
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-            value = numpy_helper.to_array(node.attribute[0].t)
-            if value.size == 1:
-                found[node.output[0]] = value
+        if node.op_type in SEE_THROUGH_OPS and node.input and node.input[0] in found:
+            found.update(node.output)
     return found
 
 
@@ -146,14 +144,19 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
     for prop in model.proto.metadata_props:
         if prop.key == input_name:
             found.append((prop.value, f"the model's metadata ({prop.key} = {prop.value})"))
-    constants = _scalar_constants(model)
+    constants = ConstantValues(model.proto)
+    aliases = _aliases(model.proto.graph, input_name)
+    integral = tensor.dtype.startswith(("int", "uint"))
     for node, _parent in iter_nodes(model.proto.graph):
-        if node.op_type in _COMPARISONS and input_name in node.input:
+        if node.op_type in _COMPARISONS and aliases & set(node.input):
             for other in node.input:
-                if other != input_name and other in constants:
-                    value = constants[other].reshape(()).item()
-                    found.append((value, f"the model's own threshold: {node.op_type} '{node.name}' compares it "
-                                         f"with {value}"))
+                value = constants.scalar(other) if other not in aliases else None
+                if value is None:
+                    continue
+                if integral and float(value).is_integer():  # compared after a Cast to float
+                    value = int(value)
+                found.append((value, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
+                                     f"with {value}"))
     neutral = {"bool": [False, True]}.get(tensor.dtype, [1] if tensor.dtype.startswith(("int", "uint")) else [1.0])
     found += [(value, f"the neutral value for {tensor.dtype}") for value in neutral]
     unique, seen = [], set()

@@ -15,6 +15,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import FixContext, FixPreview, FixStep, freeze_params
 from workbench.core.fixes.graph_tools import diff_labels, export_model, infer_shapes
 from workbench.core.fixes.registry import get_fix
+from workbench.core.fixes.validation import Validation, validate_fixed_model
 from workbench.core.model import LoadedModel
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
@@ -30,10 +31,11 @@ class FixResult:
     preview: FixPreview
     warnings: list[str] = field(default_factory=list)
     frozen_inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    validation: Validation = field(default_factory=Validation)
 
     def to_dict(self) -> dict:
         return {"step": self.step.to_dict(), "spec": self.step.spec(), "preview": self.preview.to_dict(),
-                "warnings": self.warnings}
+                "warnings": self.warnings, "validation": self.validation.to_dict()}
 
 
 def make_step(name: str, params: dict | None = None) -> FixStep:
@@ -104,12 +106,14 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     fixed = export_model(graph, model.proto, context.opset)
     if context.infer_shapes:
         fixed = infer_shapes(fixed)
+    progress(f"{fix.title}: checking the result (onnx checker, onnxruntime)", 0.9)
+    validation = validate_fixed_model(fixed, fix.title, fix.invalid_hint)
     after = LoadedModel.from_proto(fixed)
     preview = _preview(model, after)
     if preview.is_empty:
         context.warnings.append(f"{fix.name} changed nothing in this model.")
     progress(f"{fix.title}: done", 1.0)
-    return FixResult(step, model, after, preview, context.warnings, context.frozen_inputs)
+    return FixResult(step, model, after, preview, context.warnings, context.frozen_inputs, validation)
 
 
 def preview_fix(model: LoadedModel, step: FixStep, **kwargs) -> FixPreview:

@@ -6,6 +6,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from workbench.core import third_party_logs
+from workbench.core.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, node_label
@@ -20,16 +21,16 @@ def consumed_names(graph: onnx.GraphProto) -> set[str]:
     return {name for node, _ in iter_nodes(graph) for name in node.input if name}
 
 
-def constant_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+def constant_nodes(proto: onnx.ModelProto) -> list[onnx.NodeProto]:
     """Top-level nodes whose value is fixed (all inputs constant), other than Constant itself."""
-    known = {t.name for t in graph.initializer}
+    constants = ConstantValues(proto)
+    known: set[str] = set()
     foldable = []
-    for node in graph.node:
+    for node in proto.graph.node:
         if node.op_type == "Constant":
-            known.update(node.output)
             continue
         has_subgraph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
-        if node.input and not has_subgraph and all(not n or n in known for n in node.input):
+        if node.input and not has_subgraph and all(not n or n in known or constants.is_source(n) for n in node.input):
             known.update(node.output)
             foldable.append(node)
     return foldable
@@ -94,7 +95,7 @@ def supported_boundary(graph: onnx.GraphProto, blocked: set[str]) -> list[str]:
 
 
 def _detect_foldable(model: LoadedModel, _backend=None) -> list[Problem]:
-    foldable = constant_nodes(model.proto.graph)
+    foldable = constant_nodes(model.proto)
     if not foldable:
         return []
     names = ", ".join(node_label(n) for n in foldable[:5]) + (" …" if len(foldable) > 5 else "")

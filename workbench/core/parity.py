@@ -15,6 +15,7 @@ import numpy as np
 from workbench.core.errors import WorkbenchError
 from workbench.core.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, Verdict, compare_arrays
 from workbench.core.model import LoadedModel
+from workbench.core.onnxruntime_compat import foreign_ops
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.shapes import suggested_feeds

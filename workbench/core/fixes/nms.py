@@ -119,7 +119,11 @@ def _downstream(node: gs.Node) -> set[int]:
 def _transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
     settings = {**nms_settings(model, _find_nms(model, params)), **params}
     label = node_label(_find_nms(model, params))
-    nms = next(n for n in graph.nodes if gs_label(n) == label)
+    nms = next((n for n in graph.nodes if gs_label(n) == label), None)
+    if nms is None:  # e.g. torchvision's batched_nms exports NMS inside an If body
+        raise WorkbenchError(f"NonMaxSuppression '{label}' sits inside an If/Loop body; replace-nms only replaces "
+                             "an NMS in the main graph.",
+                             "Cut the outputs before the post-processing instead (cut-outputs, or Repair).")
     if len(nms.inputs) < 2:
         raise WorkbenchError(f"NonMaxSuppression '{label}' has no scores input.")
     boxes, scores = nms.inputs[0], nms.inputs[1]

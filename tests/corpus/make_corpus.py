@@ -326,17 +326,18 @@ def make_detector() -> None:
 
 
 def make_ssdlite(path: Path, num_classes: int = 3) -> Path:
-    """torchvision's SSDlite320 (MobileNetV3-Large), random weights, TorchScript export, dynamic
-    batch of one image at 320×320. About 11 MB at num_classes=3, too large to commit: the benchmarks
-    call this at run time to get a full-size torchvision detection export."""
+    """torchvision's SSDlite320 (MobileNetV3-Large), random weights, TorchScript export of one image
+    [3, height, width] (the model resizes to 320×320 itself). About 9 MB at num_classes=3, too large
+    to commit (its width is not adjustable through the builder): benchmarks call this at run time to
+    get a full torchvision detection export (NonZero ×4, GatherND, TopK, NonMaxSuppression in an If)."""
     torch.manual_seed(SEED)
     net = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
         weights=None, weights_backbone=None, num_classes=num_classes).eval()
     path = Path(path)
     torch.onnx.export(net, ([torch.rand(3, 320, 320)],), str(path), dynamo=False, opset_version=TS_OPSET,
                       input_names=["images"], output_names=["boxes", "scores", "labels"],
-                      dynamic_axes={"boxes": {0: "detections"}, "scores": {0: "detections"},
-                                    "labels": {0: "detections"}})
+                      dynamic_axes={"images": {1: "height", 2: "width"}, "boxes": {0: "detections"},
+                                    "scores": {0: "detections"}, "labels": {0: "detections"}})
     onnx.save(finish(onnx.load(str(path))), str(path))
     return path
 

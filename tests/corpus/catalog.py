@@ -13,8 +13,11 @@ Per model (key = path relative to this folder):
   values     the value to feed scalar (switch) inputs at the realistic shape
   facts      what a shape/fix/repair tool should find; keys (each optional):
     fixed         {input: {axis: value}}   a dynamic dim that only works at this value
-    multiple_of   {input: {axis: n}}       other values fail (Concat/Add of upsampled maps)
-    min           {input: {axis: n}}       smaller values fail
+    multiple_of   {input: {axis: n}}       the total stride: multiples of n always run; most other values
+                                           fail in the Concat/Add of upsampled maps (see fails_at), but not
+                                           all (sizes that round up to the same pyramid, e.g. 31, or 1
+                                           where an Add broadcasts 1-sized maps)
+    min           {input: {axis: n}}       runs at n, fails at n - 1 (onnxruntime)
     typical       {input: {axis: value}}   a typical deployment value for a dim that is free
     batch_like    {input: axis}            the batch dimension
     runs_only_at  {input: {axis: value}}   declared dynamic, but an exported constant pins it
@@ -47,7 +50,6 @@ CATALOG: dict[str, dict] = {
         "facts": {
             "batch_like": {"image": 0},
             "multiple_of": {"image": {2: 32, 3: 32}},
-            "min": {"image": {2: 32, 3: 32}},
             "typical": {"image": {2: 512, 3: 512}},
             "fails_at": [({"image": [1, 3, 250, 320]}, {}, "Concat")],
         },
@@ -62,9 +64,8 @@ CATALOG: dict[str, dict] = {
         "facts": {
             "batch_like": {"x": 0},
             "multiple_of": {"x": {2: 32, 3: 32}},
-            "min": {"x": {2: 32, 3: 32}},
             "typical": {"x": {2: 640, 3: 640}},
-            "fails_at": [({"x": [1, 3, 630, 640]}, {}, "Add")],
+            "fails_at": [({"x": [1, 3, 630, 640]}, {}, "Add"), ({"x": [1, 3, 16, 16]}, {}, "Add")],
         },
     },
     "text_recognizer_p2o.onnx": {
@@ -77,7 +78,6 @@ CATALOG: dict[str, dict] = {
         "facts": {
             "batch_like": {"x": 0},
             "fixed": {"x": {2: 48}},
-            "min": {"x": {3: 4}},
             "typical": {"x": {3: 320}},
             "fails_at": [({"x": [1, 3, 1, 1]}, {}, "LSTM"), ({"x": [1, 3, 32, 320]}, {}, "LSTM")],
         },
@@ -129,12 +129,14 @@ CATALOG: dict[str, dict] = {
         "values": {"sample_rate": 16000},
         "facts": {
             "batch_like": {"audio": 0, "state": 1},
-            "min": {"audio": {1: 2}},
+            "min": {"audio": {1: 201}},  # reflect Pad of 200 needs more than 200 samples
             "typical": {"audio": {1: 16000}},
             "switch": {"input": "sample_rate", "compared_with": 16000, "deployed_value": 16000},
             "state": {"state": {"layers": 2, "hidden": 64, "batch_axis": 1}},
             "fails_at": [({"audio": [1, 1], "sample_rate": [], "state": [2, 1, 64]}, {"sample_rate": 16000},
-                          "Pad reflect requires axis length >= 2")],
+                          "Pad reflect requires axis length >= 2"),
+                         ({"audio": [1, 200], "sample_rate": [], "state": [2, 1, 64]}, {"sample_rate": 16000},
+                          "Pad reflect: pre-pad")],
         },
     },
     "groupnorm_ts.onnx": {

@@ -188,7 +188,9 @@ CATALOG: dict[str, dict] = {
 }
 
 # Not committed (about 9 MB): make_corpus.make_ssdlite(path) writes torchvision's
-# ssdlite320_mobilenet_v3_large (random weights) for benchmarks that need a full torchvision detector.
+# ssdlite320_mobilenet_v3_large (random weights) for benchmarks that need a full torchvision detector;
+# make_corpus.make_resnet50(path) writes torchvision's ResNet-50 (about 100 MB, dynamic batch × height ×
+# width) for benchmarks that need a full-size model. Both need torch at run time.
 
 # Measured with the real TensorRT-RTX 1.7.1.116 (CPU-only build, no GPU) on 2026-11-23: parse =
 # OnnxParser.parse_from_file / supports_model_v2; build = build_serialized_network with one profile

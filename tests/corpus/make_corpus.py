@@ -23,6 +23,7 @@ except for the two ``*_p2o`` models, see :func:`paddle2onnx_style`.
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -67,12 +68,10 @@ def finish(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def export_ts(module: nn.Module, args: tuple, input_names, output_names, dynamic_axes) -> onnx.ModelProto:
-    path = CORPUS / "_tmp_export.onnx"
-    torch.onnx.export(module, args, str(path), dynamo=False, opset_version=TS_OPSET,
+    buffer = io.BytesIO()
+    torch.onnx.export(module, args, buffer, dynamo=False, opset_version=TS_OPSET,
                       input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes)
-    model = onnx.load(str(path))
-    path.unlink()
-    return finish(model)
+    return finish(onnx.load_from_string(buffer.getvalue()))
 
 
 def export_dynamo(module: nn.Module, args: tuple, input_names, output_names, dynamic_shapes) -> onnx.ModelProto:
@@ -340,6 +339,17 @@ def make_ssdlite(path: Path, num_classes: int = 3) -> Path:
                                     "scores": {0: "detections"}, "labels": {0: "detections"}})
     onnx.save(finish(onnx.load(str(path))), str(path))
     return path
+
+
+def make_resnet50(path: Path) -> Path:
+    """torchvision ResNet-50 (random weights, about 100 MB), TorchScript export with dynamic batch ×
+    height × width: a full-size model for benchmarks, made at run time, never committed."""
+    torch.manual_seed(SEED)
+    net = torchvision.models.resnet50(weights=None).eval()
+    model = export_ts(net, (torch.randn(1, 3, 224, 224),), ["input"], ["logits"],
+                      {"input": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch"}})
+    onnx.save(model, str(path))
+    return Path(path)
 
 
 # --------------------------------------------------------------------------------------------------

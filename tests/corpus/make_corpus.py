@@ -17,8 +17,9 @@ so two runs write the same graphs. Widths are small enough that each file stays 
 
 After export each model gets the lowest IR version its opset allows (onnx 1.23 writes IR 14, which
 onnxruntime <= 1.30 refuses), and the per-node doc strings / metadata (Python stack traces with local
-paths) and the graph's metadata are dropped so the files do not depend on where or when they were made. Nothing else is changed,
-except for the two ``*_p2o`` models, see :func:`paddle2onnx_style`.
+paths) and the graph's metadata are dropped so the files do not depend on where or when they were
+made. Nothing else is changed, except for the two ``*_p2o`` models, see :func:`paddle2onnx_style`.
+BatchNorm statistics come from one training-mode pass on random inputs (:func:`calibrate_batchnorm`).
 """
 
 from __future__ import annotations
@@ -47,23 +48,26 @@ DEPLOYED_SAMPLE_RATE = 16000  # the audio model's switch input compares with thi
 # Export helpers
 # --------------------------------------------------------------------------------------------------
 
+def _all_nodes(model: onnx.ModelProto):
+    """Every node of the model: main graph, subgraphs (If/Loop bodies) and local functions."""
+    graphs = [model.graph]
+    nodes = [node for function in model.functions for node in function.node]
+    while graphs:
+        graph = graphs.pop()
+        nodes.extend(graph.node)
+        graphs.extend(helper.get_attribute_value(a) for node in graph.node for a in node.attribute
+                      if a.type == onnx.AttributeProto.GRAPH)
+    return nodes
+
+
 def finish(model: onnx.ModelProto) -> onnx.ModelProto:
     """Lowest IR version for the opsets used; drop stack-trace doc strings, node metadata and the
     dynamo exporter's graph metadata (its range constraints are printed in set order: not reproducible)."""
     model.ir_version = helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
     del model.graph.metadata_props[:]
-    graphs = [model.graph]
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            node.doc_string = ""
-            del node.metadata_props[:]
-            graphs.extend(helper.get_attribute_value(a) for a in node.attribute
-                          if a.type == onnx.AttributeProto.GRAPH)
-    for function in model.functions:
-        for node in function.node:
-            node.doc_string = ""
-            del node.metadata_props[:]
+    for node in _all_nodes(model):
+        node.doc_string = ""
+        del node.metadata_props[:]
     return model
 
 

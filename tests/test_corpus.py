@@ -155,3 +155,25 @@ def test_pytorch_groupnorm_export_keeps_its_constants_in_constant_nodes():
         assert group_shape.op_type == "Constant"
         assert onnx.numpy_helper.to_array(group_shape.attribute[0].t).tolist() == [0, facts["groups"], -1]
         assert all(producer[name].op_type == "Constant" for name in norm.input[1:])
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "switch" in CATALOG[n]["facts"]])
+def test_switch_input_is_compared_with_the_catalogued_constant_for_an_if(name):
+    switch = CATALOG[name]["facts"]["switch"]
+    model = onnx.load(str(CORPUS / name))
+    producer = {out: node for node in model.graph.node for out in node.output}
+    initializers = {init.name: init for init in model.graph.initializer}
+    compare = next(node for node in model.graph.node if switch["input"] in node.input)
+    other = next(name for name in compare.input if name != switch["input"])
+    constant = initializers.get(other) or producer[other].attribute[0].t
+    assert onnx.numpy_helper.to_array(constant).tolist() == switch["compared_with"]
+    assert any(node.op_type == "If" for node in model.graph.node)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "state" in CATALOG[n]["facts"]])
+def test_state_input_has_the_catalogued_layout(name):
+    entry = CATALOG[name]
+    for value, layout in entry["facts"]["state"].items():
+        shape = entry["inputs"][value]
+        assert shape[0] == layout["layers"] and shape[-1] == layout["hidden"]
+        assert isinstance(shape[layout["batch_axis"]], str)

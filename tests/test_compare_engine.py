@@ -33,10 +33,11 @@ def files(tmp_path_factory, backend):
 def test_engine_runner_says_why_it_cannot_run_here(files, backend):
     support = backend.engine_support()
     if support.can_run:
-        pytest.skip("this machine can run engines; the refusal path is not reachable")
+        pytest.skip(f"the refusal path is not reachable: {support.reason}")
     with pytest.raises(WorkbenchError) as info:
         TensorRTRunner(files / "model.engine", backend)
-    assert info.value.message == f"Cannot run model.engine here: {support.gpu.reason}"
+    # No GPU: the driver's reason; a GPU the backend refuses (an H100 under TensorRT-RTX): which and why.
+    assert support.blocker and info.value.message == f"Cannot run model.engine here: {support.blocker}"
     assert "needs a GPU" in info.value.hint
 
 
@@ -77,12 +78,13 @@ def test_cli_exit_codes_and_json(files, capsys):
 
 
 def test_cli_engine_on_this_machine_exits_2_with_the_reason(files, backend, capsys):
-    if backend.engine_support().can_run:
-        pytest.skip("this machine can run engines")
+    support = backend.engine_support()
+    if support.can_run:
+        pytest.skip(f"the refusal path is not reachable: {support.reason}")
     code = main(["compare", str(files / "model.onnx"), "--engine", str(files / "model.engine")])
     err = capsys.readouterr().err
     assert code == EXIT_ERROR
-    assert "error: Cannot run model.engine here: " in err and "Traceback" not in err
+    assert f"error: Cannot run model.engine here: {support.blocker}" in err and "Traceback" not in err
 
 
 def test_cli_inputs_file_and_report(files, tmp_path, capsys):

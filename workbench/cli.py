@@ -10,11 +10,13 @@ import argparse
 import json
 import sys
 import traceback
+from dataclasses import asdict
 from typing import Callable
 
 from workbench import __version__
 from workbench.core.backend import BACKEND_CHOICES
 from workbench.core.errors import WorkbenchError
+from workbench.core.third_party_logs import capture_output
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
@@ -29,9 +31,13 @@ def command(name: str, help_text: str, add_arguments: Callable):
     return register
 
 
-def print_json(data) -> None:
-    json.dump(data, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+# With --json, the command's one object; main() writes it once the command and its output capture ended.
+_json_reply: dict = {}
+
+
+def print_json(data: dict) -> None:
+    _json_reply.clear()
+    _json_reply.update(data)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -56,12 +62,18 @@ def run_analyze(args) -> int:
 
     backend = load_backend(args.backend)
     model = load_model(args.model)
+    shapes = None
+    if args.build:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model
+        from workbench.core.shapes import prefetch_shapes
+
+        shapes = prefetch_shapes(model)
     report = analyze_support(model, backend)
     summary = model.summary()
     trial = None
     if args.build:
         from workbench.core.trial_build import trial_build
 
+        shapes.join()
         trial = trial_build(model, backend=backend)
         report.problems.extend(trial.triage_problems())
     if args.json:
@@ -427,10 +439,44 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
         return _run_gui(argv)
-    args = build_parser().parse_args(argv)
-    _help, _add, run = COMMANDS[args.command]
     try:
-        return run(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and the error on stderr
+        if "--json" in argv and exc.code:
+            _write_json({"error": {"message": "Invalid command line (see the usage on stderr).", "hint":
+                                   f"trt-workbench {argv[0]} --help lists the options.", "detail": ""}, "log": []})
+        raise
+    _help, _add, run = COMMANDS[args.command]
+    _json_reply.clear()
+    # Third-party libraries print on their own (onnx-graphsurgeon on stdout, onnxruntime's native
+    # logger on fd 2): catch it all, so --json's stdout holds one object and the lines become our log.
+    with capture_output(stdout_too=args.json) as captured:
+        code, error = _run_command(run, args)
+    log = [message for message in captured.messages if message.source != "stderr"]
+    for message in captured.messages:
+        if message.source == "stderr":  # not a library we know: pass it on unchanged
+            print(message.text, file=sys.stderr)
+    if args.json:
+        reply = dict(_json_reply) if error is None else {"error": {"message": error.message, "hint": error.hint,
+                                                                    "detail": error.detail}}
+        reply["log"] = [asdict(message) for message in log]
+        _write_json(reply)
+    else:
+        for message in log:
+            if message.severity in ("warning", "error", "internal_error"):
+                print(f"{message.source} {message.severity}: {message.text}", file=sys.stderr)
+    return code
+
+
+def _write_json(data: dict) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _run_command(run: Callable, args) -> tuple[int, WorkbenchError | None]:
+    """(exit code, the error that stopped the command); errors are also printed on stderr."""
+    try:
+        return run(args), None
     except WorkbenchError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -439,13 +485,14 @@ def main(argv: list[str] | None = None) -> int:
             if exc.detail:
                 print(exc.detail, file=sys.stderr)
             traceback.print_exc()
-        return EXIT_ERROR
+        return EXIT_ERROR, exc
     except Exception as exc:  # an unexpected failure still gets a one-line message, not a traceback
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("hint: run again with --debug for the traceback, and report it.", file=sys.stderr)
         if args.debug:
             traceback.print_exc()
-        return EXIT_ERROR
+        return EXIT_ERROR, WorkbenchError(f"{type(exc).__name__}: {exc}", "Run again with --debug for the "
+                                          "traceback, and report it.", traceback.format_exc())
 
 
 if __name__ == "__main__":

@@ -67,6 +67,11 @@ def random_inputs(model: LoadedModel, seed: int = 0, shapes: dict[str, tuple[int
     """One seeded array per graph input (or per name in ``only``); the same seed gives the same arrays."""
     rng = np.random.default_rng(seed)
     _check_names(model, set(shapes or {}) | set(value_ranges or {}) | set(dtypes or {}), "")
+    if any(t.dynamic_dims and t.name not in (shapes or {}) for t in model.summary().inputs):
+        # Never 1 for a dynamic dim: the shape service picks realistic values (and says why).
+        from workbench.core.shapes import suggest_shapes
+
+        shapes = {**suggest_shapes(model).shapes(), **(shapes or {})}
     feeds = {}
     for tensor in model.summary().inputs:
         shape = concrete_shape(tensor, shapes)
@@ -197,10 +202,21 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: lis
         sources[name] = f"{len(images.paths)} image(s)"
     missing = set(tensors) - set(arrays)
     if missing:
-        generated = random_inputs(model, spec.seed, spec.resolved_shapes(profiles), spec.value_ranges, spec.dtypes,
+        from workbench.core.shapes import suggest_shapes
+
+        given = spec.resolved_shapes(profiles)
+        suggestion = suggest_shapes(model, sample_shapes={n: [a.shape] for n, a in arrays.items()} or None)
+        generated = random_inputs(model, spec.seed, {**suggestion.shapes(), **given}, spec.value_ranges, spec.dtypes,
                                   only=missing)
         for name, array in generated.items():
+            switch = suggestion.values.get(name)
+            if switch is not None and name not in spec.value_ranges and name not in given:
+                arrays[name], sources[name] = switch.value.astype(array.dtype), switch.text()
+                continue
             arrays[name], sources[name] = array, f"random (seed {spec.seed})"
+            chosen = [d.text() for d in suggestion.dims if any(use[0] == name for use in d.uses)]
+            if chosen and name not in given:
+                sources[name] += f" at {'x'.join(map(str, array.shape))}: {'; '.join(chosen)}"
     return PreparedInputs({n: arrays[n] for n in tensors}, {n: sources[n] for n in tensors})
 
 

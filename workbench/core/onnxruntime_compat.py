@@ -16,7 +16,10 @@ import onnxruntime as ort
 from onnx import TensorProto, helper
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.model import iter_nodes
 
+# Op domains onnxruntime has kernels for: ONNX, ONNX-ML and its own contrib ops.
+_ONNXRUNTIME_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
 # IR 10 added the UINT4/INT4 types and IR 11 FLOAT4E2M1; below IR 10 the models we lower must not use them.
 _OLDEST_SAFE_TARGET_IR = 10
 
@@ -53,6 +56,20 @@ def runtime_limits() -> RuntimeLimits:
 
 def default_opset(proto: onnx.ModelProto) -> int:
     return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def foreign_ops(proto: onnx.ModelProto) -> list[str]:
+    """Ops (nested bodies included) onnxruntime has no kernel for because they are not ONNX ops, e.g.
+    TensorRT plugins like EfficientNMS_TRT written into the default domain or a domain of their own."""
+    known = _onnx_op_names()
+    return sorted({node.op_type for node, _ in iter_nodes(proto.graph)
+                   if (node.domain in ("", "ai.onnx") and node.op_type not in known)
+                   or node.domain not in _ONNXRUNTIME_DOMAINS})
+
+
+@functools.lru_cache(maxsize=1)
+def _onnx_op_names() -> frozenset[str]:
+    return frozenset(schema.name for schema in onnx.defs.get_all_schemas())
 
 
 def compatibility_issues(proto: onnx.ModelProto) -> list[str]:

@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import onnx
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.inputs import random_inputs
 from workbench.core.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, Verdict, compare_arrays
-from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.model import LoadedModel
+from workbench.core.onnxruntime_compat import foreign_ops
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.runners import OnnxruntimeRunner
+from workbench.core.shapes import suggested_feeds
 
 EXACT, WITHIN, BEYOND, NOT_CHECKABLE = "exact", "within-tolerance", "beyond-tolerance", "not-checkable"
 CANNOT_JUDGE = "tolerance-cannot-judge"  # changed, on outputs too small for the tolerance to tell (metrics.Verdict)
@@ -53,13 +53,6 @@ class ParityResult:
                 "atol": self.atol, "rtol": self.rtol, "outputs": [c.to_dict() for c in self.outputs]}
 
 
-def _foreign_ops(model: LoadedModel) -> list[str]:
-    """Ops onnxruntime has no kernel for because they are not ONNX ops (TensorRT plugins)."""
-    known = {schema.name for schema in onnx.defs.get_all_schemas()}
-    return sorted({node.op_type for node, _ in iter_nodes(model.proto.graph)
-                   if node.domain in ("", "ai.onnx") and node.op_type not in known})
-
-
 def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarray], seed: int):
     fixed_inputs = {t.name: t for t in fixed.summary().inputs}
     original_inputs = {t.name for t in original.summary().inputs}
@@ -67,7 +60,9 @@ def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarr
     if extra:
         raise WorkbenchError(f"the fixed model has new input(s) {', '.join(extra)} the original lacks")
     shapes = {name: tuple(t.shape) for name, t in fixed_inputs.items() if not t.is_dynamic}
-    reference = random_inputs(original, seed, shapes=shapes)
+    # Realistic shapes and the model's own switch values: at 1x3x1x1 a detector's outputs are all zero and
+    # a perturbation would pass unseen.
+    reference = suggested_feeds(original, seed, shapes=shapes)
     reference.update(frozen)
     test = {name: reference[name].astype(np.dtype(t.dtype) if t.dtype != "bfloat16" else np.float32)
             for name, t in fixed_inputs.items()}
@@ -81,7 +76,7 @@ def check_parity(original: LoadedModel, fixed: LoadedModel, *, frozen_inputs: di
     def not_checkable(reason: str) -> ParityResult:
         return ParityResult(NOT_CHECKABLE, reason=reason, seed=seed, atol=atol, rtol=rtol)
 
-    foreign = _foreign_ops(fixed)
+    foreign = foreign_ops(fixed.proto)
     if foreign:
         return not_checkable(f"the fixed model holds {', '.join(foreign)}, a TensorRT plugin op that onnxruntime "
                              "cannot run; check it on an engine built with full TensorRT instead")

@@ -16,19 +16,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import onnx
-from onnx import numpy_helper
 
 from workbench.core.backend import Backend, load_backend
 from workbench.core.build import BuildSettings
+from workbench.core.constant_values import SEE_THROUGH_OPS, ConstantValues
 from workbench.core.errors import WorkbenchError
+from workbench.core.fixes.folding import supported_boundary
+from workbench.core.fixes.graph_tools import node_label
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
     suggested_params
 from workbench.core.model import LoadedModel, iter_nodes
 from workbench.core.parity import BEYOND, CANNOT_JUDGE, ParityResult, check_parity
 from workbench.core.problems import Problem, severity_rank
-from workbench.core.profiles import Profile, profiles_to_recipe
+from workbench.core.profiles import Profile, describe_profile, profiles_to_recipe
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
 from workbench.core.trial_build import TrialBuild, trial_build, trial_profiles
@@ -62,8 +63,7 @@ class RepairStep:
     def title(self) -> str:
         if self.fix is not None:
             return self.fix.spec()
-        shapes = "; ".join(f"{name} {'x'.join(map(str, r.opt))}" for name, r in self.profile.shapes.items())
-        return f"optimization profile ({shapes})"
+        return f"optimization profile ({describe_profile(self.profile)})"
 
     def to_dict(self) -> dict:
         return {"title": self.title, "kind": "fix" if self.fix else "profile", "reason": self.reason,
@@ -124,14 +124,12 @@ class RepairResult:
                 "tried": self.tried, "seconds": round(self.seconds, 3)}
 
 
-def _scalar_constants(model: LoadedModel) -> dict[str, np.ndarray]:
-    graph = model.proto.graph
-    found = {t.name: numpy_helper.to_array(t) for t in graph.initializer if np.prod(t.dims) == 1}
+def _aliases(graph: onnx.GraphProto, name: str) -> set[str]:
+    """``name`` and the tensors that only pass it on (Identity, Cast, Reshape …), in any scope."""
+    found = {name}
     for node, _parent in iter_nodes(graph):
-        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
-            value = numpy_helper.to_array(node.attribute[0].t)
-            if value.size == 1:
-                found[node.output[0]] = value
+        if node.op_type in SEE_THROUGH_OPS and node.input and node.input[0] in found:
+            found.update(node.output)
     return found
 
 
@@ -146,14 +144,19 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
     for prop in model.proto.metadata_props:
         if prop.key == input_name:
             found.append((prop.value, f"the model's metadata ({prop.key} = {prop.value})"))
-    constants = _scalar_constants(model)
+    constants = ConstantValues(model.proto)
+    aliases = _aliases(model.proto.graph, input_name)
+    integral = tensor.dtype.startswith(("int", "uint"))
     for node, _parent in iter_nodes(model.proto.graph):
-        if node.op_type in _COMPARISONS and input_name in node.input:
+        if node.op_type in _COMPARISONS and aliases & set(node.input):
             for other in node.input:
-                if other != input_name and other in constants:
-                    value = constants[other].reshape(()).item()
-                    found.append((value, f"the model's own threshold: {node.op_type} '{node.name}' compares it "
-                                         f"with {value}"))
+                value = constants.scalar(other) if other not in aliases else None
+                if value is None:
+                    continue
+                if integral and float(value).is_integer():  # compared after a Cast to float
+                    value = int(value)
+                found.append((value, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
+                                     f"with {value}"))
     neutral = {"bool": [False, True]}.get(tensor.dtype, [1] if tensor.dtype.startswith(("int", "uint")) else [1.0])
     found += [(value, f"the neutral value for {tensor.dtype}") for value in neutral]
     unique, seen = [], set()
@@ -180,12 +183,12 @@ def _param_choices(name: str, model: LoadedModel, problem: Problem, input_values
             default_values(model, target)]
 
 
-def _candidates(state: _State, input_values: dict, backend: Backend) -> list[RepairStep]:
+def _candidates(state: _State, input_values: dict, backend: Backend, cancel: CancelToken) -> list[RepairStep]:
     model = state.model
     candidates: list[RepairStep] = []
     build_problems = state.trial.problems
     if not state.profiles and any(p.kind == "no-profile" for p in build_problems):
-        profiles, assumed = trial_profiles(model)
+        profiles, assumed, _suggestion = trial_profiles(model, cancel=cancel, backend=backend)
         if profiles:
             candidates.append(RepairStep(
                 f"The builder needs an optimization profile for the dynamic input(s); this one ({'; '.join(assumed)}) "
@@ -208,12 +211,28 @@ def _candidates(state: _State, input_values: dict, backend: Backend) -> list[Rep
                 candidates.append(RepairStep(reason, fix=step))
     candidates += [RepairStep(_FOLD_REASON, fix=make_step("fold-constants", {"engine": engine}))
                    for engine in ("graphsurgeon", "onnxslim")]
+    candidates += _cut_at_boundary(model, build_problems)
     unique, seen = [], {s.title for s in state.steps}
     for step in candidates:
         if step.title not in seen:
             seen.add(step.title)
             unique.append(step)
     return unique
+
+
+def _cut_at_boundary(model: LoadedModel, problems: list[Problem]) -> list[RepairStep]:
+    """End the model where TensorRT stops taking it: the nodes the parser or builder refused, and everything
+    after them, run outside the engine (e.g. a detector's NonZero/NMS post-processing)."""
+    refused = {p.parent or p.node for p in problems if p.severity == "error" and p.stage in ("parse", "build")
+               and (p.parent or p.node)}
+    tensors = supported_boundary(model.proto.graph, refused) if refused else []
+    outputs = [o.name for o in model.proto.graph.output]
+    if not tensors or tensors == outputs:
+        return []
+    return [RepairStep(f"TensorRT refuses {', '.join(sorted(refused))} and everything after it; the part before "
+                       f"builds, so the engine ends at {', '.join(tensors)} and the rest runs outside it "
+                       "(e.g. in onnxruntime or your own code).",
+                       fix=make_step("cut-outputs", {"tensors": tensors}))]
 
 
 def _try(state: _State, step: RepairStep, original: LoadedModel, settings: BuildSettings, backend: Backend,
@@ -310,7 +329,7 @@ def repair_model(model: LoadedModel, *, input_values: dict | None = None, profil
     for _depth in range(max_depth):
         expanded = []
         for state in frontier:
-            for step in _candidates(state, input_values, backend):
+            for step in _candidates(state, input_values, backend, cancel):
                 cancel.raise_if_cancelled("The repair search")
                 if time.perf_counter() >= deadline:
                     return best_effort(fallback, OUT_OF_TIME)

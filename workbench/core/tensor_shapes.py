@@ -15,8 +15,8 @@ from onnx import external_data_helper
 
 from workbench.core.model import TensorInfo, dtype_name, tensor_info
 
-# Initializers with fewer elements keep their values (shape, axes and scale constants feed data
-# propagation); larger ones are weights and become typed graph inputs.
+# Initializers and Constant nodes with fewer elements keep their values (shape, axes and scale
+# constants feed data propagation); larger ones are weights and become typed graph inputs.
 _KEEP_VALUES_BELOW = 1024
 
 
@@ -27,8 +27,14 @@ def weightless_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
     skeleton.opset_import.extend(proto.opset_import)
     skeleton.functions.extend(proto.functions)
     skeleton.graph.name = graph.name
-    skeleton.graph.node.extend(graph.node)
     skeleton.graph.input.extend(graph.input)
+    for node in graph.node:
+        weight = _constant_node_weight(node)
+        if weight is None:
+            skeleton.graph.node.append(node)
+        else:  # exporters like paddle2onnx write every weight as a Constant node
+            skeleton.graph.input.append(onnx.helper.make_tensor_value_info(node.output[0], weight.data_type,
+                                                                           weight.dims))
     skeleton.graph.output.extend(graph.output)
     skeleton.graph.value_info.extend(graph.value_info)
     declared = {i.name for i in graph.input}
@@ -38,6 +44,14 @@ def weightless_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
         elif tensor.name not in declared:
             skeleton.graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
     return skeleton
+
+
+def _constant_node_weight(node: onnx.NodeProto) -> onnx.TensorProto | None:
+    """The tensor of a Constant node holding a weight (too large to matter for data propagation)."""
+    if node.op_type != "Constant" or len(node.attribute) != 1 or node.attribute[0].name != "value":
+        return None
+    tensor = node.attribute[0].t
+    return tensor if math.prod(tensor.dims) >= _KEEP_VALUES_BELOW else None
 
 
 def infer_value_info(proto: onnx.ModelProto, *, data_prop: bool = False, strict: bool = False) -> onnx.GraphProto:

@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import FixContext, FixPreview, FixStep, freeze_params
 from workbench.core.fixes.graph_tools import diff_labels, export_model, infer_shapes
 from workbench.core.fixes.registry import get_fix
+from workbench.core.fixes.validation import Validation, validate_fixed_model
 from workbench.core.model import LoadedModel
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
@@ -29,10 +31,11 @@ class FixResult:
     preview: FixPreview
     warnings: list[str] = field(default_factory=list)
     frozen_inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    validation: Validation = field(default_factory=Validation)
 
     def to_dict(self) -> dict:
         return {"step": self.step.to_dict(), "spec": self.step.spec(), "preview": self.preview.to_dict(),
-                "warnings": self.warnings}
+                "warnings": self.warnings, "validation": self.validation.to_dict()}
 
 
 def make_step(name: str, params: dict | None = None) -> FixStep:
@@ -93,19 +96,24 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
         cancel.raise_if_cancelled(fix.title)
     context = FixContext()
     progress(f"{fix.title}: transforming", 0.3)
-    graph = fix.transform(graph, params, context, model)
+    with third_party_logs.collect() as library_messages:
+        graph = fix.transform(graph, params, context, model)
+    # e.g. graphsurgeon's "Inference failed …" when onnxruntime cannot evaluate part of the graph
+    context.warnings.extend(f"{m.source}: {m.text}" for m in library_messages if m.severity in ("warning", "error"))
     if cancel:
         cancel.raise_if_cancelled(fix.title)
     progress(f"{fix.title}: writing the model", 0.8)
     fixed = export_model(graph, model.proto, context.opset)
     if context.infer_shapes:
         fixed = infer_shapes(fixed)
+    progress(f"{fix.title}: checking the result (onnx checker, onnxruntime)", 0.9)
+    validation = validate_fixed_model(fixed, fix.title, fix.invalid_hint)
     after = LoadedModel.from_proto(fixed)
     preview = _preview(model, after)
     if preview.is_empty:
         context.warnings.append(f"{fix.name} changed nothing in this model.")
     progress(f"{fix.title}: done", 1.0)
-    return FixResult(step, model, after, preview, context.warnings, context.frozen_inputs)
+    return FixResult(step, model, after, preview, context.warnings, context.frozen_inputs, validation)
 
 
 def preview_fix(model: LoadedModel, step: FixStep, **kwargs) -> FixPreview:

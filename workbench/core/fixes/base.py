@@ -179,6 +179,8 @@ class Fix:
     may_change_numerics: bool = False
     # Whether the transform needs every tensor's type and shape (shape inference runs first).
     needs_shapes: bool = False
+    # What to try when the result is invalid (it is refused, never kept or written).
+    invalid_hint: str = "Undo the step before this one or try another fix, and report the detail."
 
     def param(self, name: str) -> Param:
         for param in self.params:

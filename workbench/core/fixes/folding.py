@@ -5,6 +5,8 @@ from __future__ import annotations
 import onnx
 import onnx_graphsurgeon as gs
 
+from workbench.core import third_party_logs
+from workbench.core.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, node_label
@@ -19,23 +21,81 @@ def consumed_names(graph: onnx.GraphProto) -> set[str]:
     return {name for node, _ in iter_nodes(graph) for name in node.input if name}
 
 
-def constant_nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+def constant_nodes(proto: onnx.ModelProto) -> list[onnx.NodeProto]:
     """Top-level nodes whose value is fixed (all inputs constant), other than Constant itself."""
-    known = {t.name for t in graph.initializer}
+    constants = ConstantValues(proto)
+    known: set[str] = set()
     foldable = []
-    for node in graph.node:
+    for node in proto.graph.node:
         if node.op_type == "Constant":
-            known.update(node.output)
             continue
         has_subgraph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
-        if node.input and not has_subgraph and all(not n or n in known for n in node.input):
+        if node.input and not has_subgraph and all(not n or n in known or constants.is_source(n) for n in node.input):
             known.update(node.output)
             foldable.append(node)
     return foldable
 
 
+def _reads(node: onnx.NodeProto) -> list[str]:
+    """Every tensor name ``node`` reads, including outer-scope names its If/Loop bodies read."""
+    names = [n for n in node.input if n]
+    for attr in node.attribute:
+        for sub in list(attr.graphs) + ([attr.g] if attr.HasField("g") else []):
+            names.extend(consumed_names(sub))
+    return names
+
+
+def supported_boundary(graph: onnx.GraphProto, blocked: set[str]) -> list[str]:
+    """Tensors at which the part of the graph TensorRT takes hands over to the part it does not.
+
+    ``blocked`` names top-level nodes TensorRT refuses; everything downstream of them goes with them.
+    The cut is then narrowed greedily: a node whose results only feed the refused part moves into it
+    when that leaves fewer tensors to hand over (a score threshold's mask, a Shape of the input), so the
+    boundary ends up at the raw tensors before post-processing (e.g. boxes and scores).
+    """
+    nodes = [n for n in graph.node if n.op_type != "Constant"]
+    free = {t.name for t in graph.initializer} | {i.name for i in graph.input} | \
+        {o for n in graph.node if n.op_type == "Constant" for o in n.output}
+    consumers: dict[str, list[int]] = {}
+    for index, node in enumerate(nodes):
+        for name in _reads(node):
+            consumers.setdefault(name, []).append(index)
+    refused = {i for i, n in enumerate(nodes) if node_label(n) in blocked or n.name in blocked}
+    frontier = list(refused)
+    while frontier:
+        for name in nodes[frontier.pop()].output:
+            for reader in consumers.get(name, []):
+                if reader not in refused:
+                    refused.add(reader)
+                    frontier.append(reader)
+    if not refused:
+        return []
+    outputs = {o.name for o in graph.output}
+
+    def boundary() -> list[str]:
+        return [name for i, node in enumerate(nodes) if i not in refused for name in node.output
+                if name and (name in outputs or any(r in refused for r in consumers.get(name, [])))]
+
+    changed = True
+    while changed:
+        changed = False
+        current = set(boundary())
+        for index in reversed(range(len(nodes))):
+            node = nodes[index]
+            if index in refused or any(o in outputs for o in node.output) or \
+                    not all(r in refused for o in node.output for r in consumers.get(o, [])):
+                continue
+            handed = [o for o in node.output if o in current]
+            needed = {n for n in node.input if n and n not in free and n not in current}
+            if len(needed) < len(handed):
+                refused.add(index)
+                changed = True
+                break
+    return boundary()
+
+
 def _detect_foldable(model: LoadedModel, _backend=None) -> list[Problem]:
-    foldable = constant_nodes(model.proto.graph)
+    foldable = constant_nodes(model.proto)
     if not foldable:
         return []
     names = ", ".join(node_label(n) for n in foldable[:5]) + (" …" if len(foldable) > 5 else "")
@@ -51,6 +111,7 @@ def _fold_transform(graph: gs.Graph, params: dict, context: FixContext, model: L
     if params["engine"] == "onnxslim":
         import onnxslim
 
+        third_party_logs.install()  # now that onnxslim is imported, its loggers too
         slimmed = onnxslim.slim(export_model(graph, model.proto))
         if slimmed is None:
             raise WorkbenchError("onnxslim could not simplify this model.", "Use engine=graphsurgeon instead.")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import onnx
 import onnx_graphsurgeon as gs
-import onnxruntime
 
+from workbench.core import third_party_logs
+from workbench.core.constant_values import gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import iter_nodes
+from workbench.core.onnxruntime_compat import runtime_limits
 from workbench.core.tensor_shapes import infer_value_info
 
 # The IR version each opset needs at least (ONNX's versioning table, for the opsets fixes raise to).
 _MIN_IR_FOR_OPSET = {18: 8, 19: 9, 20: 9, 21: 10}
+# Folding rounds: each inlined If branch can make more constants (and more Ifs on constants).
+_MAX_FOLD_ROUNDS = 8
 
 
 def export_model(graph: gs.Graph, template: onnx.ModelProto, opset: int | None = None) -> onnx.ModelProto:
@@ -46,11 +50,119 @@ def infer_shapes(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def fold(graph: gs.Graph) -> gs.Graph:
-    """Constant folding with onnx-graphsurgeon (If branches on constants are inlined), then cleanup."""
-    # graphsurgeon folds with onnxruntime sessions, whose optimizer warnings would reach the user's terminal.
-    onnxruntime.set_default_logger_severity(3)
-    graph.fold_constants().cleanup().toposort()
+    """Constant folding with onnx-graphsurgeon, inlining the taken branch of every If on a constant.
+
+    graphsurgeon's own If flattening (``flatten_subgraphs``) only rewires branch outputs that a node
+    in the branch computes: an output that is a constant (a branch returning ``torch.ones(1)``, or one
+    that folded to a constant) or an outer tensor is left with no producer, and the model fails
+    ``onnx.checker`` ("… is not output of any previous nodes"). So folding runs without it and
+    ``inline_constant_branches`` inlines; each inlined branch may make more constants, hence the rounds.
+    """
+    # graphsurgeon folds with its own onnxruntime sessions and reports failures through its logger.
+    third_party_logs.install()
+    # Those sessions get models exported at each graph's IR version, and If/Loop bodies (which carry
+    # none) at the installed onnx's newest, which an older onnxruntime refuses ("Unsupported model IR
+    # version: 14, max supported IR version: 13"): fold at one it accepts; export_model sets the real one.
+    graphs = [graph, *(attr for node in all_nodes(graph) for attr in node.attrs.values()
+                       if isinstance(attr, gs.Graph))]
+    saved = [getattr(g, "ir_version", None) for g in graphs]  # onnx-graphsurgeon 0.5.2 has no ir_version
+    folding_ir = min(saved[0] or onnx.IR_VERSION, runtime_limits().max_ir_version)
+    for g in graphs:
+        g.ir_version = folding_ir
+    try:
+        for _round in range(_MAX_FOLD_ROUNDS):
+            graph.fold_constants(flatten_subgraphs=False).cleanup()
+            if not inline_constant_branches(graph):
+                break
+        graph.cleanup().toposort()
+    finally:
+        for g, ir_version in zip(graphs, saved):
+            g.ir_version = ir_version
     return graph
+
+
+def inline_constant_branches(graph: gs.Graph) -> int:
+    """Replace each If whose condition is constant by the branch it takes (nested bodies too); returns how many.
+
+    Branch tensors whose names are taken elsewhere in the model are renamed; each If output becomes
+    the branch's result under the If output's name, or is read straight from the outer tensor or
+    constant the branch returns (through an Identity when it is a graph output, to keep its name).
+    """
+    inlined = 0
+    for node in graph.nodes:
+        for subgraph in node.subgraphs():
+            inlined += inline_constant_branches(subgraph)
+    index = 0
+    while index < len(graph.nodes):
+        node = graph.nodes[index]
+        condition = gs_constant_value(node.inputs[0], graph.opset) if node.op == "If" else None
+        if condition is None or condition.size != 1:
+            index += 1
+            continue
+        branch = node.attrs["then_branch" if condition.reshape(-1)[0] else "else_branch"]
+        _rename_branch_locals(graph, node, branch)
+        replacements = _wire_branch_outputs(graph, node, branch)
+        graph.nodes[index:index + 1] = branch.nodes + replacements
+        index += len(branch.nodes) + len(replacements)
+        inlined += 1
+    return inlined
+
+
+def _names_in(graph: gs.Graph, skip: gs.Graph) -> tuple[set[str], set[str]]:
+    """Tensor and node names used in ``graph`` and its nested bodies, except inside ``skip``."""
+    tensors, nodes = {t.name for t in graph.inputs + graph.outputs}, set()
+    for node in graph.nodes:
+        nodes.add(node.name)
+        tensors.update(t.name for t in node.inputs + node.outputs)
+        for subgraph in node.subgraphs():
+            if subgraph is not skip:
+                inner_tensors, inner_nodes = _names_in(subgraph, skip)
+                tensors |= inner_tensors
+                nodes |= inner_nodes
+    return tensors, nodes
+
+
+def _unique(name: str, prefix: str, taken: set[str]) -> str:
+    candidate, counter = f"{prefix}/{name}", 1
+    while candidate in taken:
+        candidate, counter = f"{prefix}/{name}_{counter}", counter + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _rename_branch_locals(graph: gs.Graph, if_node: gs.Node, branch: gs.Graph) -> None:
+    """Rename the branch's own tensors and nodes whose names the enclosing graph already uses."""
+    taken_tensors, taken_nodes = _names_in(graph, skip=branch)
+    outer = set(map(id, graph.tensors().values())) - {id(t) for n in branch.nodes for t in n.outputs}
+    prefix = if_node.name or "inlined_if"
+    for tensor in branch.tensors().values():
+        if id(tensor) not in outer and tensor.name in taken_tensors:
+            tensor.name = _unique(tensor.name, prefix, taken_tensors)
+    for node in branch.nodes:
+        if node.name and node.name in taken_nodes:
+            node.name = _unique(node.name, prefix, taken_nodes)
+
+
+def _wire_branch_outputs(graph: gs.Graph, if_node: gs.Node, branch: gs.Graph) -> list[gs.Node]:
+    """Make every reader of an If output read the branch's result; returns Identity nodes that keep names."""
+    produced_here = {id(t) for n in branch.nodes for t in n.outputs}
+    claimed: set[int] = set()
+    identities = []
+    outputs = list(if_node.outputs)
+    if_node.outputs.clear()
+    for if_output, result in zip(outputs, branch.outputs):
+        if id(result) in produced_here and id(result) not in claimed:
+            claimed.add(id(result))
+            result.name = if_output.name  # the branch's own result takes over the name readers know
+            result.dtype = result.dtype or if_output.dtype
+            result.shape = result.shape or if_output.shape
+            replace_uses(graph, if_output, result)
+        elif any(t is if_output for t in graph.outputs):
+            identities.append(gs.Node("Identity", name=f"{if_node.name or 'inlined_if'}/{if_output.name}",
+                                      inputs=[result], outputs=[if_output]))
+        else:  # an outer tensor, a constant, or a result already used for another output
+            replace_uses(graph, if_output, result)
+    return identities
 
 
 def find_tensor(graph: gs.Graph, name: str, what: str = "tensor") -> gs.Tensor:

@@ -14,6 +14,7 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnx import version_converter
 
+from workbench.core.constant_values import gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext
 from workbench.core.fixes.graph_tools import export_model
@@ -35,28 +36,27 @@ class GroupNormMatch:
     beta: np.ndarray
 
 
-def _constant(tensor: gs.Tensor) -> np.ndarray | None:
-    return tensor.values if isinstance(tensor, gs.Constant) else None
-
-
 def _only_consumer(tensor: gs.Tensor, op: str) -> gs.Node | None:
     return tensor.outputs[0] if len(tensor.outputs) == 1 and tensor.outputs[0].op == op else None
 
 
-def _affine(node: gs.Node, data: gs.Tensor) -> np.ndarray | None:
-    """The constant operand of a Mul/Add whose other operand is ``data``."""
-    others = [t for t in node.inputs if t is not data]
-    return _constant(others[0]) if len(others) == 1 else None
-
-
 def find_groupnorms(graph: gs.Graph) -> list[GroupNormMatch]:
+    """Every GroupNorm export pattern; its constants may be initializers or Constant nodes (PyTorch writes both)."""
+    def constant(tensor: gs.Tensor) -> np.ndarray | None:
+        return gs_constant_value(tensor, graph.opset)
+
+    def affine(node: gs.Node, data: gs.Tensor) -> np.ndarray | None:
+        """The constant operand of a Mul/Add whose other operand is ``data``."""
+        others = [t for t in node.inputs if t is not data]
+        return constant(others[0]) if len(others) == 1 else None
+
     matches = []
     for node in graph.nodes:
         if node.op != "InstanceNormalization" or not node.inputs[0].inputs:
             continue
         reshape_in = node.inputs[0].inputs[0]
-        group_shape = _constant(reshape_in.inputs[1]) if reshape_in.op == "Reshape" else None
-        scale, bias = _constant(node.inputs[1]), _constant(node.inputs[2])
+        group_shape = constant(reshape_in.inputs[1]) if reshape_in.op == "Reshape" else None
+        scale, bias = constant(node.inputs[1]), constant(node.inputs[2])
         if group_shape is None or group_shape.size != 3 or scale is None or bias is None \
                 or not (np.all(scale == 1) and np.all(bias == 0)):
             continue
@@ -65,7 +65,7 @@ def find_groupnorms(graph: gs.Graph) -> list[GroupNormMatch]:
         add = mul and _only_consumer(mul.outputs[0], "Add")
         if not add:
             continue
-        gamma, beta = _affine(mul, reshape_out.outputs[0]), _affine(add, mul.outputs[0])
+        gamma, beta = affine(mul, reshape_out.outputs[0]), affine(add, mul.outputs[0])
         groups = int(group_shape[1])
         if gamma is None or beta is None or gamma.size != beta.size or gamma.size % groups \
                 or gamma.size != max(gamma.shape, default=1) or beta.size != max(beta.shape, default=1):

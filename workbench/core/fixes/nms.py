@@ -12,6 +12,7 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
+from workbench.core.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import gs_label, node_label
@@ -28,20 +29,14 @@ def _nms_nodes(model: LoadedModel) -> list[onnx.NodeProto]:
     return [n for n, _ in iter_nodes(model.proto.graph) if n.op_type == "NonMaxSuppression"]
 
 
-def _constant_scalar(model: LoadedModel, name: str):
-    for tensor in model.proto.graph.initializer:
-        if tensor.name == name:
-            return onnx.numpy_helper.to_array(tensor).reshape(-1)[0].item()
-    return None
-
-
 def nms_settings(model: LoadedModel, node: onnx.NodeProto) -> dict:
-    """The NMS node's own thresholds, where they are constants."""
+    """The NMS node's own thresholds, where they are constants (initializers or Constant nodes)."""
+    constants = ConstantValues(model.proto)
     inputs = list(node.input) + [""] * (5 - len(node.input))
-    per_class = _constant_scalar(model, inputs[2]) if inputs[2] else 0
+    per_class, iou, score = (constants.scalar(name) if name else None for name in inputs[2:5])
     center = next((a.i for a in node.attribute if a.name == "center_point_box"), 0)
-    return {"score_threshold": _constant_scalar(model, inputs[4]) if inputs[4] else 0.0,
-            "iou_threshold": _constant_scalar(model, inputs[3]) if inputs[3] else 0.0,
+    return {"score_threshold": score if score is not None else 0.0,
+            "iou_threshold": iou if iou is not None else 0.0,
             "max_detections": int(per_class) if per_class else _DEFAULT_MAX_DETECTIONS,
             "box_coding": BOX_CODINGS[center]}
 

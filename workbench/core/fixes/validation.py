@@ -1,0 +1,106 @@
+"""Is a fixed model valid? Checked before a fix's result is kept, shown or written.
+
+Two independent judges: ONNX's full check (``onnx.checker`` with ``full_check``: graph structure,
+topological order, and strict shape inference) and an onnxruntime session (type binding and a
+kernel for every node). Both run on the weightless copy (``tensor_shapes.weightless_copy``), so a
+100 MB model costs no more than its graph; onnxruntime runs without graph optimizations, which only
+cost time here. Ops onnxruntime has no kernel for (a TensorRT plugin such as EfficientNMS_TRT) make
+the model *not checkable* by onnxruntime, not invalid; the checker still checks the rest.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import onnx
+import onnxruntime as ort
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.model import iter_nodes
+from workbench.core.onnxruntime_compat import foreign_ops, for_onnxruntime
+from workbench.core.tensor_shapes import weightless_copy
+
+ONNX_CHECKER, ONNXRUNTIME = "onnx checker (full)", "onnxruntime session"
+# Foreign ops move to this domain for the checker, which refuses unknown ops in the ONNX domain
+# but checks everything around ops of a declared domain of their own.
+_UNCHECKED_DOMAIN = "workbench.unchecked"
+_TOPOLOGY = re.compile(r"input '(?P<tensor>[^']*)' of node:\s*name: (?P<node>\S*) OpType: (?P<op>\S+)\s*is not output of "
+                       r"any previous nodes")
+_NODE_ERROR = re.compile(r"(?:\[(?P<kind>\w+Error)\] )?\(op_type:(?P<op>\w+), node name: (?P<node>[^)]*)\): (?P<what>.*)")
+_ORT_NODE = re.compile(r"Node \((?P<node>[^)]*)\) Op \((?P<op>\w+)\)")
+
+
+@dataclass
+class Validation:
+    """What judged the fixed model valid, and what could not judge it (with the reason)."""
+
+    checked_by: list[str] = field(default_factory=list)
+    not_checkable: str = ""
+
+    @property
+    def text(self) -> str:
+        text = f"valid ({', '.join(self.checked_by)})"
+        return text + (f"; {self.not_checkable}" if self.not_checkable else "")
+
+    def to_dict(self) -> dict:
+        return {"checked_by": self.checked_by, "not_checkable": self.not_checkable, "text": self.text}
+
+
+def _describe(error: str) -> tuple[str, str]:
+    """(what is wrong, in one sentence; the node it is about or "")."""
+    if match := _TOPOLOGY.search(error):
+        return (f"node '{match['node']}' ({match['op']}) reads '{match['tensor']}', which no node before it computes "
+                "and which is no input or initializer", match["node"])
+    if match := _NODE_ERROR.search(error):
+        kind = {"ShapeInferenceError": "shapes do not fit", "TypeInferenceError": "types do not fit"}.get(
+            match["kind"] or "", "it is inconsistent")
+        return f"in node '{match['node']}' ({match['op']}) {kind}: {match['what'].strip()}", match["node"]
+    first = error.strip().splitlines()[0] if error.strip() else "no reason given"
+    match = _ORT_NODE.search(error)
+    return first[:400], match["node"] if match else ""
+
+
+def _invalid(title: str, judge: str, error: str, hint: str) -> WorkbenchError:
+    what, node = _describe(error)
+    return WorkbenchError(f"{title} produced an invalid model ({judge}): {what}.",
+                          f"Nothing was changed or written. {hint}".strip(),
+                          f"{judge}{f' on node {node!r}' if node else ''}:\n{error}")
+
+
+def _declare_foreign_domain(skeleton: onnx.ModelProto, foreign: list[str]) -> None:
+    for node, _parent in iter_nodes(skeleton.graph):
+        if node.op_type in foreign and node.domain in ("", "ai.onnx"):
+            node.domain = _UNCHECKED_DOMAIN
+    skeleton.opset_import.append(onnx.helper.make_opsetid(_UNCHECKED_DOMAIN, 1))
+
+
+def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> Validation:
+    """Raise ``WorkbenchError`` (what is wrong, which node, what to try, the judge's text) if ``proto`` is invalid."""
+    foreign = foreign_ops(proto)
+    skeleton = weightless_copy(proto)
+    if foreign:
+        _declare_foreign_domain(skeleton, foreign)
+    try:
+        onnx.checker.check_model(skeleton, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise _invalid(title, ONNX_CHECKER, str(exc), hint) from exc
+    validation = Validation([ONNX_CHECKER])
+    if foreign:
+        validation.not_checkable = (f"onnxruntime cannot check it: {', '.join(foreign)} is not an op onnxruntime "
+                                    "knows (a TensorRT plugin); the TensorRT parser checks it when the model is built")
+        return validation
+    try:
+        runnable = for_onnxruntime(skeleton)
+    except WorkbenchError as exc:  # an opset newer than this onnxruntime
+        validation.not_checkable = f"onnxruntime cannot check it: {exc.message}"
+        return validation
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        ort.InferenceSession(runnable.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise _invalid(title, ONNXRUNTIME, str(exc), hint) from exc
+    validation.checked_by.append(ONNXRUNTIME)
+    return validation

@@ -213,6 +213,7 @@ def test_cli_on_the_real_classifier_exits_1_with_the_reason_in_json(tiny_classif
     assert data["reason"].startswith("1 of 1 output(s) fail: logits (cosine")
 
 
+@pytest.mark.filterwarnings("ignore:the float32 number:UserWarning")  # the converter clamps tiny weights, as asked
 def test_real_classifier_in_float16_passes_at_float16_tolerances():
     model = onnx.load(CORPUS_CLASSIFIER)
     half = float16.convert_float_to_float16(model, keep_io_types=True)

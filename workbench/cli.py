@@ -192,7 +192,7 @@ def _print_comparison(result) -> None:
             extra += f"  top-1 {o.top1_agreement:.0%} top-{o.top_k} {o.topk_agreement:.0%}"
         print(f"  {o.name:24} {o.max_abs:10.3g} {o.mean_abs:10.3g} {o.max_rel:10.3g} {o.cosine:9.6f} "
               f"{o.outside_fraction:8.2%}  {o.verdict}{extra}")
-        print(f"  {'':24} {o.reason}")
+        print(f"  {'':24} reason: {o.reason}")
     for t in result.timing:
         print(f"  timing {t.label}: median {t.median_ms:.3f} ms (min {t.min_ms:.3f}, p90 {t.p90_ms:.3f}, "
               f"p99 {t.p99_ms:.3f}), {t.inferences_per_s:.1f} inferences/s over {t.runs} runs")

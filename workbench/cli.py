@@ -455,10 +455,22 @@ def main(argv: list[str] | None = None) -> int:
         reply["log"] = [asdict(message) for message in log]
         _write_json(reply)
     else:
-        for message in log:
-            if message.severity in ("warning", "error", "internal_error"):
-                print(f"{message.source} {message.severity}: {message.text}", file=sys.stderr)
+        _print_library_log(log, args.debug)
     return code
+
+
+def _print_library_log(log: list, debug: bool) -> None:
+    """Text mode: the libraries' warnings in one line per source (all of them with --debug); what
+    matters to a result (e.g. a fold that could not run) is already in that result's own warnings."""
+    serious = [m for m in log if m.severity in ("warning", "error", "internal_error")]
+    if debug:
+        for message in serious:
+            print(f"{message.source} {message.severity}: {message.text}", file=sys.stderr)
+        return
+    for source in dict.fromkeys(m.source for m in serious):
+        count = sum(m.source == source for m in serious)
+        print(f"note: {source} logged {count} warning(s) or error(s); --debug prints them, --json lists them "
+              "under 'log'.", file=sys.stderr)
 
 
 def _write_json(data: dict) -> None:

@@ -16,7 +16,6 @@ from typing import Callable
 from workbench import __version__
 from workbench.core.backend import BACKEND_CHOICES
 from workbench.core.errors import WorkbenchError
-from workbench.core.third_party_logs import capture_output
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
@@ -440,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
                                    f"trt-workbench {argv[0]} --help lists the options.", "detail": ""}, "log": []})
         raise
     _help, _add, run = COMMANDS[args.command]
+    from workbench.core.third_party_logs import capture_output  # imports onnxruntime: not for the window
+
     _json_reply.clear()
     # Third-party libraries print on their own (onnx-graphsurgeon on stdout, onnxruntime's native
     # logger on fd 2): catch it all, so --json's stdout holds one object and the lines become our log.

@@ -46,7 +46,7 @@ def prepare_webengine_environment() -> None:
 def build_window(backend_choice: str = "auto", settings=None):
     """Session, analysis child and main window, ready to show (the QApplication must exist)."""
     from workbench.core.backend import load_backend
-    from workbench.core.background_analysis import analysis_child
+    from workbench.core.analysis.background import analysis_child
     from workbench.ui.main_window import MainWindow
     from workbench.ui.session import Session
 

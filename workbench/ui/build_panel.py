@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from workbench.core.build import HARDWARE_COMPATIBILITY, PRECISIONS, BuildHistory, BuildResult, BuildSettings, build_engine
-from workbench.core.build_commands import reproduction_commands
+from workbench.core.build.engine import HARDWARE_COMPATIBILITY, PRECISIONS, BuildHistory, BuildResult, BuildSettings, build_engine
+from workbench.core.build.commands import reproduction_commands
 from workbench.core.errors import WorkbenchError
-from workbench.core.profiles import profiles_from_recipe
+from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui.error_dialog import error_box
 from workbench.ui.worker import Worker, start
 

@@ -1,6 +1,6 @@
 """The Compare panel: does the engine (or the fixed model) compute what the ONNX model computes?
 
-A thin view over ``workbench.core.compare``: it edits an ``InputSpec`` and ``CompareSettings``
+A thin view over ``workbench.core.compare.comparison``: it edits an ``InputSpec`` and ``CompareSettings``
 (kept in ``session.recipe.inputs`` / ``.compare``), runs ``run_comparison`` in a Worker, and shows
 the result: a pass/fail table, an error histogram and |error| heatmap for the selected output,
 timing, and the first diverging node, which it can select in the graph view.
@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from workbench.core.compare import CompareResult, CompareSettings, run_comparison
+from workbench.core.compare.comparison import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
-from workbench.core.inputs import LAYOUTS, ImageSource, InputSpec
-from workbench.core.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
-from workbench.core.report import write_report
+from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
+from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
+from workbench.core.compare.report import write_report
 from workbench.ui.worker import Worker, start
 
 # One background colour per verdict: green, red, and amber for "the tolerance cannot judge".

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core.background_analysis import load_and_analyze, reanalyze
-from workbench.core.child_process import ChildProcess
+from workbench.core.analysis.background import load_and_analyze, reanalyze
+from workbench.core.isolation.child_process import ChildProcess
 from workbench.ui.worker import Worker, start
 
 

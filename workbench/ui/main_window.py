@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWi
 
 from workbench import __version__
 from workbench.core.errors import WorkbenchError
-from workbench.core.model import save_model
+from workbench.core.model.loading import save_model
 from workbench.core.recipe import save_recipe
 from workbench.ui.error_dialog import error_box
 from workbench.ui.loader import ModelLoader

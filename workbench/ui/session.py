@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core.analysis import SupportReport
+from workbench.core.analysis.support import SupportReport
 from workbench.core import third_party_logs
 from workbench.core.backend import Backend, LogMessage
-from workbench.core.model import LoadedModel
+from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 from workbench.core.recipe import Recipe
 

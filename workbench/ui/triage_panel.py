@@ -16,9 +16,9 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTextBrowser, QTreeWidget,
                                QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from workbench.core.model import iter_nodes
+from workbench.core.model.loading import iter_nodes
 from workbench.core.problems import SEVERITIES, Problem
-from workbench.core.tensor_shapes import tensor_shapes
+from workbench.core.model.tensor_shapes import tensor_shapes
 from workbench.ui.worker import Worker, start
 
 _GROUP_TITLES = {"error": "Errors", "warning": "Warnings", "info": "Notes"}

@@ -10,8 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.profiles import profiles_from_recipe
-from workbench.core.trial_build import TrialBuild, trial_build
+from workbench.core.shapes.profiles import profiles_from_recipe
+from workbench.core.build.trial import TrialBuild, trial_build
 from workbench.ui.session import Session
 from workbench.ui.worker import Worker, start
 

@@ -23,9 +23,10 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.metrics import Tolerances, abs_error, error_heatmap, error_histogram
 from workbench.core.report import write_report
+from workbench.ui import palette
 from workbench.ui.worker import Worker, start
 
-PASS_COLOUR, FAIL_COLOUR = QColor("#d7f0dd"), QColor("#f8d7d3")
+PASS_COLOUR, FAIL_COLOUR = QColor(palette.PASS_BACKGROUND), QColor(palette.FAIL_BACKGROUND)
 SOURCES = ("Random (seeded)", "Data file (.npz / .npy)", "Images")
 TARGETS = ("Original vs current model (onnxruntime)", "TensorRT engine")
 RESULT_COLUMNS = ("output", "shape", "max |err|", "mean |err|", "max rel", "cosine", "outside", "NaN/Inf",
@@ -281,12 +282,13 @@ class ComparePanel(QWidget):
                              profiles=list(session.recipe.profiles))
         self.worker.signals.progress.connect(self._on_progress)
         self.worker.signals.finished.connect(self.show_result)
-        self.worker.signals.failed.connect(self._show_error)
-        self.worker.signals.cancelled.connect(lambda: self.verdict.setText("Comparison cancelled."))
+        self.worker.signals.failed.connect(self._comparison_failed)
+        self.worker.signals.cancelled.connect(self._cancelled)
         self.worker.signals.done.connect(self._on_done)
         self.verdict.setText("Comparing…")
         self.verdict.setStyleSheet("")
         session.busy_changed.emit(True, "Comparing")
+        session.set_stage("compare", "running", "comparing against onnxruntime")
         start(self.worker)
         self._update_enabled()
         return self.worker
@@ -303,6 +305,14 @@ class ComparePanel(QWidget):
         self.session.busy_changed.emit(False, "")
         self._update_enabled()
 
+    def _cancelled(self) -> None:
+        self.verdict.setText("Comparison cancelled.")
+        self.session.set_stage("compare", "none", "the last comparison was cancelled")
+
+    def _comparison_failed(self, error: WorkbenchError) -> None:
+        self.session.set_stage("compare", "failed", f"the comparison could not run: {error.message}")
+        self._show_error(error)
+
     def _show_error(self, error: WorkbenchError) -> None:
         self.verdict.setText(f"{error.message}\n{error.hint}".strip())
         self.verdict.setStyleSheet(f"background: {FAIL_COLOUR.name()}; padding: 4px;")
@@ -310,6 +320,8 @@ class ComparePanel(QWidget):
 
     def show_result(self, result: CompareResult) -> None:
         self.result = result
+        self.session.set_stage("compare", "ok" if result.passed else "failed", f"{result.reference} vs {result.test}: "
+                               + result.verdict)
         colour = PASS_COLOUR if result.passed else FAIL_COLOUR
         self.verdict.setText("\n".join([f"{result.reference}  vs  {result.test}", result.verdict, *result.notes]))
         self.verdict.setStyleSheet(f"background: {colour.name()}; padding: 4px;")

@@ -29,6 +29,17 @@ def display_problem() -> str:
     return "there is no display (DISPLAY and WAYLAND_DISPLAY are unset); run it under xvfb-run"
 
 
+def pending_work(window) -> str:
+    """What the window is still working on before it shows where the model stands ("" when nothing)."""
+    if window.session.report is None or window.loader.busy:
+        return "the model to open and be analysed"
+    if window.repair.trial_build.busy:
+        return "the trial build"
+    if not getattr(window.panels.get("graph"), "marks_current", True):
+        return "the graph to show the problem marks"
+    return ""
+
+
 class ScreenshotJob(QObject):
     finished = Signal(int, str)  # exit code, what happened (the path written, or the reason it was not)
 
@@ -48,15 +59,7 @@ class ScreenshotJob(QObject):
         return self
 
     def waiting_for(self) -> str:
-        """What the screenshot still waits for ("" when everything is done)."""
-        window, session = self.window, self.window.session
-        if session.report is None or window.loader.busy:
-            return "the model to open and be analysed"
-        if window.repair.trial_build.busy:
-            return "the trial build"
-        if not getattr(window.panels.get("graph"), "marks_current", True):
-            return "the graph to show the problem marks"
-        return ""
+        return pending_work(self.window)
 
     def _check(self) -> None:
         pending = self.waiting_for()

@@ -53,11 +53,12 @@ class Mark:
             classes.append("wb-inside")
         return classes
 
-    def to_page(self) -> dict:
+    def look(self) -> tuple[str, str]:
+        """(space-separated classes, tooltip) — what the page draws."""
         shown = self.lines[:MAX_TOOLTIP_LINES]
         if len(self.lines) > len(shown):
             shown.append(f"… and {len(self.lines) - len(shown)} more")
-        return {"classes": self.classes(), "title": "\n".join(shown)}
+        return " ".join(self.classes()), "\n".join(shown)
 
 
 def _line(problem: Problem) -> str:
@@ -95,8 +96,15 @@ def element_marks(problems: list[Problem], report=None) -> dict[str, Mark]:
     return marks
 
 
-def node_name(element_id: str) -> str:
-    return element_id[len(NODE_ID_PREFIX):] if element_id.startswith(NODE_ID_PREFIX) else ""
+def page_marks(marks: dict[str, Mark]) -> dict:
+    """The marks as the page script takes them: each distinct look once, and element id → look index.
+
+    Large models repeat a few looks thousands of times (every node of an unsupported subgraph), so
+    this keeps the text handed to the page, and its JSON encoding on the GUI thread, small.
+    """
+    looks: dict[tuple[str, str], int] = {}
+    elements = {element_id: looks.setdefault(mark.look(), len(looks)) for element_id, mark in marks.items()}
+    return {"looks": list(looks), "elements": elements}
 
 
 # Marks outline the node in its severity colour with a halo (visible when zoomed out), fill the
@@ -121,7 +129,7 @@ PAGE_SCRIPT = r"""
 (function () {
     if (window.__workbench__) { return; }
     const CLASSES = ['wb-mark', 'wb-error', 'wb-warning', 'wb-note', 'wb-unsupported', 'wb-inside'];
-    const state = {marks: {}, generation: 0, bridge: null, queue: [], scheduled: false, view: null};
+    const state = {marks: {looks: [], elements: {}}, generation: 0, bridge: null, queue: [], scheduled: false, view: null};
 
     function send(method, ...args) {
         if (state.bridge) { state.bridge[method](...args); } else { state.queue.push([method, args]); }
@@ -153,18 +161,20 @@ PAGE_SCRIPT = r"""
         state.scheduled = false;
         ensureStyle();
         let marked = 0;
+        const {looks, elements} = state.marks;
         for (const element of document.querySelectorAll('g.node[id]')) {
-            const mark = state.marks[element.id];
+            const index = elements[element.id];
+            const mark = index === undefined ? null : looks[index];
             const had = element.classList.contains('wb-mark');
             if (!mark && !had) { continue; }
             element.classList.remove(...CLASSES);
             const old = element.querySelector(':scope > title.wb-title');
             if (old) { old.remove(); }
             if (!mark) { continue; }
-            element.classList.add(...mark.classes);
+            element.classList.add(...mark[0].split(' '));
             const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
             title.setAttribute('class', 'wb-title');
-            title.textContent = mark.title;
+            title.textContent = mark[1];
             element.insertBefore(title, element.firstChild);
             marked += 1;
         }

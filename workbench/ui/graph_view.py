@@ -20,7 +20,7 @@ from PySide6.QtCore import QFile, QIODevice, QObject, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from workbench.ui.graph_marks import CHANNEL_OBJECT, element_marks, legend_html, page_script
+from workbench.ui.graph_marks import CHANNEL_OBJECT, element_marks, legend_html, page_marks, page_script
 
 try:
     from PySide6.QtWebChannel import QWebChannel
@@ -160,7 +160,7 @@ class GraphView(QWidget):
         self._page_ready = False
         self._retry = QTimer(self, singleShot=True, interval=_SELECT_RETRY_MS)
         self._retry.timeout.connect(self._run_select)
-        self.marks: dict = {}  # element id → what the page shows (see graph_marks.Mark.to_page)
+        self.marks: dict = page_marks({})  # what the page shows (see graph_marks.page_marks)
         self.marks_generation = 0  # bumped on every change of the marks
         self.shown_generation = -1  # the generation the page last reported painted on a laid-out graph
         self.bridge = GraphBridge(self)
@@ -233,8 +233,7 @@ class GraphView(QWidget):
     # Marks -------------------------------------------------------------------------------------------
     def update_marks(self, problems) -> None:
         """Paint ``problems`` (and the report's unsupported nodes) on the graph."""
-        marks = element_marks(problems, self.session.report)
-        self.marks = {element_id: mark.to_page() for element_id, mark in marks.items()}
+        self.marks = page_marks(element_marks(problems, self.session.report))
         self.marks_generation += 1
         self._push_marks()
 

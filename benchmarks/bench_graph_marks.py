@@ -51,14 +51,14 @@ def make_model(path: Path) -> int:
             nodes.append(helper.make_node("Resize", [previous, "", "scales"], [f"z{i}"], name=f"resize_{i}",
                                           mode="linear", coordinate_transformation_mode="half_pixel_symmetric"))
             previous = f"z{i}"
-    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, CHANNELS, 8, 8])],
-                              [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [1, CHANNELS, 8, 8])],
-                              weights + [scales])
+    shape = [1, CHANNELS, 8, 8]
+    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info(previous, TensorProto.FLOAT, shape)], weights + [scales])
     onnx.save(helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", 19)]), path)
     return len(nodes)
 
 
-def wait_laid_out(app, page) -> callable:
+def wait_laid_out(page) -> callable:
     """A done() for measure(): polls the page until Netron has laid the graph out."""
     state = {"done": False, "asked": 0.0}
 
@@ -118,10 +118,10 @@ def main() -> None:
             while not blank:  # the previous Netron page is gone
                 app.processEvents()
             page.loadFinished.disconnect(blank.append)
-            baseline_gap, baseline_s = measure(app, lambda: page.setUrl(QUrl(url)), wait_laid_out(app, page))
+            baseline_gap, baseline_s = measure(app, lambda: page.setUrl(QUrl(url)), wait_laid_out(page))
         server.stop()
         view.close()
-        del view, page  # before their profile
+        page.deleteLater()  # before its profile
 
         # The app: the analysis has finished; the graph view loads Netron and paints the problems.
         session = Session(backend)

@@ -109,8 +109,10 @@ def page_marks(marks: dict[str, Mark]) -> dict:
 
 # Marks outline the node in its severity colour with a halo (visible when zoomed out), fill the
 # title of nodes TensorRT does not take, and dash the outline when the problem is inside a body.
-# A selected node keeps its halo and gets a dark outline, so selection and severity both show.
+# Netron outlines the selected node in red, which would read as an error: selection is dark here,
+# and a selected marked node keeps its halo, so selection and severity both show.
 PAGE_CSS = f"""
+g.node.select > path.node-border {{ stroke: {palette.SELECTION}; stroke-width: 3px; }}
 g.node.wb-error > path.node-border {{ stroke: {palette.ERROR}; stroke-width: 3px; }}
 g.node.wb-warning > path.node-border {{ stroke: {palette.WARNING}; stroke-width: 3px; }}
 g.node.wb-note > path.node-border {{ stroke: {palette.NOTE}; stroke-width: 3px; }}
@@ -129,7 +131,8 @@ PAGE_SCRIPT = r"""
 (function () {
     if (window.__workbench__) { return; }
     const CLASSES = ['wb-mark', 'wb-error', 'wb-warning', 'wb-note', 'wb-unsupported', 'wb-inside'];
-    const state = {marks: {looks: [], elements: {}}, generation: 0, bridge: null, queue: [], scheduled: false, view: null};
+    const state = {marks: {looks: [], elements: {}}, generation: 0, bridge: null, queue: [], scheduled: false,
+                   view: null};
 
     function send(method, ...args) {
         if (state.bridge) { state.bridge[method](...args); } else { state.queue.push([method, args]); }

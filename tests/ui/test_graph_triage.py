@@ -82,6 +82,11 @@ def test_parser_error_marks_the_if_and_survives_expanding_it(qtbot, window, samp
     assert "wb-error" in marks["node-name-down/resize"]
     assert "wb-error" in marks["node-name-choose_resolution"]
 
+    # Zooming (Netron's own buttons) rescales the drawing; the marks stay on their nodes.
+    run_in_page(qtbot, graph, "document.getElementById('zoom-in-button').click(); 'zoomed'")
+    zoomed = json.loads(run_in_page(qtbot, graph, "JSON.stringify(window.__workbench__.marked())"))
+    assert zoomed == marks
+
 
 def test_build_error_is_marked_and_a_click_in_the_page_selects_it(qtbot, window, samples):
     open_and_wait(qtbot, window, samples / "nms_detector.onnx")

@@ -310,7 +310,8 @@ class ComparePanel(QWidget):
         self.session.set_stage("compare", "none", "the last comparison was cancelled")
 
     def _comparison_failed(self, error: WorkbenchError) -> None:
-        self.session.set_stage("compare", "failed", f"the comparison could not run: {error.message}")
+        # Not a mismatch: nothing was compared (e.g. no GPU to run the engine), so no verdict either way.
+        self.session.set_stage("compare", "none", f"the comparison could not run: {error.message}")
         self._show_error(error)
 
     def _show_error(self, error: WorkbenchError) -> None:

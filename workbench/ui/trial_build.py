@@ -89,7 +89,7 @@ class TrialBuildController(QObject):
         self.session.log("warning", f"Trial build: {error.message}")
         _worker, model = self._running[self.sender()]
         if model is self.session.model:
-            self.session.set_stage("builds", "failed", f"the trial build could not run: {error.message}")
+            self.session.set_stage("builds", "none", f"the trial build could not run: {error.message}")
 
     def _done(self) -> None:
         worker, _model = self._running.pop(self.sender())

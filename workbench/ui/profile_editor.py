@@ -302,5 +302,7 @@ class ProfileEditor(QWidget):
             self.status.setText("This model has no dynamic or shape-tensor inputs; profiles are optional.")
         else:
             self.status.setText(f"{self.tabs.count()} valid profile(s); they are saved with the recipe.")
+        if self.session.model is not None:
+            self.session.set_stage("profile", "failed" if issues else "ok", self.status.text())
         if not issues and (self._guess is None or self._guess != self._all_texts()):
             self.session.recipe.profiles = profiles_to_recipe(self.profiles())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import onnx
@@ -45,17 +46,8 @@ def _analyze_copy(serialized_path: str, model_path: str | None, backend_choice: 
 
 
 def analysis_child(backend_choice: str = "auto") -> ChildProcess:
-    return ChildProcess(warm_up=_warm_up_for(backend_choice))
-
-
-class _warm_up_for:
-    """A picklable ``warm_up`` bound to one backend choice."""
-
-    def __init__(self, backend_choice: str):
-        self.backend_choice = backend_choice
-
-    def __call__(self) -> None:
-        warm_up(self.backend_choice)
+    """One child serves analysis after analysis, with TensorRT imported before the first model."""
+    return ChildProcess(warm_up=partial(warm_up, backend_choice))
 
 
 def load_and_analyze(path: str | os.PathLike, child: ChildProcess, backend_choice: str = "auto",

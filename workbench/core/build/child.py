@@ -1,26 +1,19 @@
-"""The engine-build child process: ``python -m workbench.core.build.child``.
+"""What runs in the engine-build child process (``isolation.ChildProcess``, one build per child).
 
 TensorRT can abort the whole process on an internal assertion or exhaust memory, so builds run
-here, never in the app. Protocol (all on pipes):
-
-- stdin: one JSON line (the job: backend, settings, profiles, model size, engine path), then the
-  model's bytes; afterwards the line ``cancel`` may arrive at any time.
-- stdout: JSON lines ``{"type": "log"|"progress"|"network"|"result"|"cancelled", ...}``; exactly one
-  ``result`` or ``cancelled`` ends a build.
-
-The child starts before it has a job (the parent keeps one warm, with TensorRT already imported)
-and builds exactly once. Imports stay minimal: no onnx, no numpy.
+in a child, never in the app. ``build_in_child`` gets the job (backend, settings, profiles, engine
+path) and the model's bytes; it streams events ``{"type": "log"|"progress"|"network", ...}`` and
+returns the outcome ``{"type": "result"|"cancelled", ...}``. The builder's progress monitor stops
+the build at its next step once the parent asks to cancel. Imports stay minimal: no onnx, no numpy.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sys
-import threading
 import time
 
 from workbench.core.backend import load_backend
+from workbench.core.isolation.serve import Task
 
 # A stand-in for a TensorRT internal assertion, for tests of crash isolation (the job carries it).
 ABORT_SWITCH = "TRT_WORKBENCH_TEST_ABORT_BUILD"
@@ -29,21 +22,7 @@ _FORWARDED_SEVERITIES = ("internal_error", "error", "warning", "info")
 _LAYERS_HEADER = "Layers:\n"
 
 
-class _Pipe:
-    """JSON lines to the parent; the logger, progress monitor and main thread all write here."""
-
-    def __init__(self, stream):
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def send(self, kind: str, **data) -> None:
-        line = json.dumps({"type": kind, **data}) + "\n"
-        with self._lock:
-            self._stream.write(line)
-            self._stream.flush()
-
-
-def _progress_monitor(trt, pipe: _Pipe, cancel: threading.Event, abort_for_test: bool):
+def _progress_monitor(trt, task: Task, abort_for_test: bool):
     class Monitor(trt.IProgressMonitor):
         """Reports the innermost phase and the top-level fraction; returns False to cancel."""
 
@@ -66,7 +45,7 @@ def _progress_monitor(trt, pipe: _Pipe, cancel: threading.Event, abort_for_test:
             if self.phases.get(phase_name, (None,))[0] is None:
                 self.top_step = step + 1
             self._report(phase_name)
-            return not cancel.is_set()
+            return not task.cancel_requested.is_set()
 
         def phase_finish(self, phase_name):
             self.phases.pop(phase_name, None)
@@ -75,7 +54,8 @@ def _progress_monitor(trt, pipe: _Pipe, cancel: threading.Event, abort_for_test:
             now = time.monotonic()
             if force or now - self.last_report >= _STEP_REPORT_SECONDS:
                 self.last_report = now
-                pipe.send("progress", phase=phase_name, fraction=min(self.top_step / self.top_steps, 1.0))
+                task.send({"type": "progress", "phase": phase_name,
+                           "fraction": min(self.top_step / self.top_steps, 1.0)})
 
     return Monitor()
 
@@ -148,7 +128,14 @@ def _save_timing_cache(config, path: str) -> None:
     os.replace(temp, path)
 
 
-def run_job(job: dict, model_bytes: bytes, pipe: _Pipe, cancel: threading.Event) -> None:
+def build_in_child(task: Task, job: dict, model_bytes: bytes) -> dict:
+    try:
+        return _build(task, job, model_bytes)
+    except Exception as exc:  # reported as a failed build rather than a crash: the message is known
+        return {"type": "result", "ok": False, "stage": "setup", "errors": [f"{type(exc).__name__}: {exc}"]}
+
+
+def _build(task: Task, job: dict, model_bytes: bytes) -> dict:
     backend = load_backend(job["backend"])
     trt = backend.trt
     layers: list[dict] = []
@@ -157,71 +144,37 @@ def run_job(job: dict, model_bytes: bytes, pipe: _Pipe, cancel: threading.Event)
         if message.text.startswith(_LAYERS_HEADER):
             layers.extend(_layers_from_log(message.text))
         elif message.severity in _FORWARDED_SEVERITIES:
-            pipe.send("log", severity=message.severity, text=message.text)
+            task.send({"type": "log", "severity": message.severity, "text": message.text})
 
     logger = backend.logger(forward, min_severity="verbose" if job["want_layers"] else "info")
     builder, network, parser = backend.create_builder_network(logger, strongly_typed=job["strongly_typed"])
     settings = job["settings"]
     for library in settings.get("plugins", []):
         builder.get_plugin_registry().load_library(library)
-    pipe.send("progress", phase="Parsing the model", fraction=None)
+    task.send({"type": "progress", "phase": "Parsing the model", "fraction": None})
     if not parser.parse(model_bytes, job.get("model_path")):
         errors = [parser.get_error(i) for i in range(parser.num_errors)]
-        pipe.send("result", ok=False, stage="parse", errors=[],
-                  parser_errors=[{"desc": e.desc(), "node_name": e.node_name(), "op": e.node_operator()}
-                                 for e in errors])
-        return
-    pipe.send("network", inputs=_tensors(network, network.get_input, network.num_inputs),
-              outputs=_tensors(network, network.get_output, network.num_outputs))
+        return {"type": "result", "ok": False, "stage": "parse", "errors": [],
+                "parser_errors": [{"desc": e.desc(), "node_name": e.node_name(), "op": e.node_operator()}
+                                  for e in errors]}
+    task.send({"type": "network", "inputs": _tensors(network, network.get_input, network.num_inputs),
+               "outputs": _tensors(network, network.get_output, network.num_outputs)})
     config = builder.create_builder_config()
-    config.progress_monitor = _progress_monitor(trt, pipe, cancel, job.get("abort_for_test", False))
+    config.progress_monitor = _progress_monitor(trt, task, job.get("abort_for_test", False))
     _configure(trt, backend, builder, network, config, job)
     if settings.get("timing_cache"):
         _load_timing_cache(config, settings["timing_cache"])
     started = time.perf_counter()
     engine = builder.build_serialized_network(network, config)
     seconds = time.perf_counter() - started
-    if cancel.is_set():
-        pipe.send("cancelled")
-        return
+    if task.cancel_requested.is_set():
+        return {"type": "cancelled"}
     if engine is None:
-        pipe.send("result", ok=False, stage="build", errors=logger.errors())
-        return
+        return {"type": "result", "ok": False, "stage": "build", "errors": logger.errors()}
     if job.get("engine_path"):
         with open(job["engine_path"], "wb") as handle:
             handle.write(engine)
     if settings.get("timing_cache"):
         _save_timing_cache(config, settings["timing_cache"])
-    pipe.send("result", ok=True, engine_bytes=engine.nbytes, seconds=seconds, layers=layers,
-              warnings=[m.text for m in logger.messages if m.severity == "warning"])
-
-
-def _watch_for_cancel(stdin, cancel: threading.Event) -> None:
-    for line in stdin:
-        if line.strip() == b"cancel":
-            cancel.set()
-    cancel.set()  # the parent went away: stop building for nobody
-
-
-def main() -> int:
-    load_backend(sys.argv[1])  # import TensorRT while no one is waiting
-    stdin = sys.stdin.buffer
-    pipe = _Pipe(sys.stdout)
-    header = stdin.readline()
-    if not header:  # a warm spare the parent never used
-        return 0
-    job = json.loads(header)
-    model_bytes = stdin.read(job["model_size"])
-    cancel = threading.Event()
-    threading.Thread(target=_watch_for_cancel, args=(stdin, cancel), daemon=True).start()
-    try:
-        run_job(job, model_bytes, pipe, cancel)
-    except Exception as exc:  # reported as a failed build rather than a crash: the message is known
-        pipe.send("result", ok=False, stage="setup", errors=[f"{type(exc).__name__}: {exc}"])
-    return 0
-
-
-if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    os._exit(code)  # skip interpreter and TensorRT teardown, which takes about a second
+    return {"type": "result", "ok": True, "engine_bytes": engine.nbytes, "seconds": seconds, "layers": layers,
+            "warnings": [m.text for m in logger.messages if m.severity == "warning"]}

@@ -2,46 +2,43 @@
 
 ``build_engine`` is what the window's worker, the CLI, trial builds and repair searches call. It
 checks profiles and settings up front, converts the model for FP16 when the network is strongly
-typed, hands the model to a child process (``build_child``) and relays the child's log and progress
-while watching the cancel token. The child runs TensorRT, so an internal assertion or an
-out-of-memory kill ends the child, not the app: that becomes a ``WorkbenchError``. Builder errors
-become ``Problem`` objects on a ``BuildResult`` with ``succeeded=False``.
+typed, hands the model to an isolated child process (``isolation.ChildProcess`` running
+``build.child.build_in_child``) and relays the child's log and progress while watching the cancel
+token. The child runs TensorRT, so an internal assertion or an out-of-memory kill ends the child,
+not the app: that becomes a ``WorkbenchError``. Builder errors become ``Problem`` objects on a
+``BuildResult`` with ``succeeded=False``.
 
-One spare child is kept started (TensorRT imported) so repeated builds of small models do not pay
-for process start-up; each child builds once, so no TensorRT state leaks between builds.
+One spare child per backend is kept started (TensorRT imported) so repeated builds of small models
+do not pay for process start-up; each child builds once, so no TensorRT state leaks between builds.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
 import os
-import queue
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from workbench.core.backend import Backend, LogMessage, load_backend
-from workbench.core.build.child import ABORT_SWITCH
+from workbench.core.build.child import ABORT_SWITCH, build_in_child
 from workbench.core.build.builder_errors import map_builder_errors, map_parser_errors
 from workbench.core.errors import WorkbenchError
+from workbench.core.isolation.child_process import ChildCrashed, ChildProcess
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 from workbench.core.shapes.profiles import Profile, check_profiles, profiles_to_recipe
-from workbench.core.progress import Cancelled, CancelToken, ProgressFn, no_progress
+from workbench.core.progress import CancelToken, ProgressFn, no_progress
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
 HARDWARE_COMPATIBILITY = ("none", "ampere_plus", "same_compute_capability")
 # After a cancel request the builder gets this long to stop at its next progress step; some steps
 # (a large fused-graph compile) take seconds, so the child is killed after it.
 CANCEL_GRACE_SECONDS = 1.0
-_POLL_SECONDS = 0.02
+_LOG_LINES_IN_CRASH_DETAIL = 20
 
 
 @dataclass
@@ -180,75 +177,24 @@ class BuildHistory:
         return rows
 
 
-class _Spares:
-    """One started build child per backend, so a build does not wait for Python and TensorRT to load."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._spares: dict[str, tuple[subprocess.Popen, object]] = {}
-        atexit.register(self.close)
-
-    @staticmethod
-    def _spawn(backend_name: str) -> tuple[subprocess.Popen, object]:
-        stderr = tempfile.TemporaryFile()  # read only after a crash; a pipe could fill and block the child
-        root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        process = subprocess.Popen([sys.executable, "-m", "workbench.core.build.child", backend_name],
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
-                                   text=False)
-        return process, stderr
-
-    def take(self, backend_name: str) -> tuple[subprocess.Popen, object]:
-        with self._lock:
-            spare = self._spares.pop(backend_name, None)
-            if spare is None or spare[0].poll() is not None:
-                spare = self._spawn(backend_name)
-            return spare
-
-    def replenish(self, backend_name: str) -> None:
-        """Start the next spare once a build is over: started during a build, its Python and
-        TensorRT start-up would compete with that build for the CPU."""
-        with self._lock:
-            if backend_name not in self._spares:
-                self._spares[backend_name] = self._spawn(backend_name)
-
-    def close(self) -> None:
-        with self._lock:
-            for process, stderr in self._spares.values():
-                process.kill()
-                process.wait()
-                stderr.close()
-            self._spares.clear()
+_build_children: dict[str, ChildProcess] = {}
+_build_children_lock = threading.Lock()
 
 
-_spares = _Spares()
+def _build_child(backend_name: str) -> ChildProcess:
+    """The build children of one backend: a spare is started (TensorRT imported) after each build."""
+    with _build_children_lock:
+        if backend_name not in _build_children:
+            _build_children[backend_name] = ChildProcess(partial(load_backend, backend_name), one_call_per_child=True)
+        return _build_children[backend_name]
 
 
-def _read_events(stdout, events: queue.Queue) -> None:
-    for line in stdout:
-        try:
-            events.put(json.loads(line))
-        except json.JSONDecodeError:  # stray native output on stdout: keep it as a log line
-            events.put({"type": "log", "severity": "info", "text": line.decode(errors="replace").rstrip()})
-    events.put(None)
-
-
-def _crash_error(process: subprocess.Popen, stderr, log: list[LogMessage]) -> WorkbenchError:
-    code = process.returncode
-    if code is not None and code < 0:
-        try:
-            how = f"was killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            how = f"was killed by signal {-code}"
-    else:
-        how = f"exited with code {code} without a result"
-    stderr.seek(0)
-    tail = stderr.read()[-4000:].decode(errors="replace")
-    last = "\n".join(f"[{m.severity}] {m.text}" for m in log[-20:])
-    return WorkbenchError(f"The TensorRT builder crashed: the build process {how}.",
+def _crash_error(crash: ChildCrashed, log: list[LogMessage]) -> WorkbenchError:
+    last = "\n".join(f"[{m.severity}] {m.text}" for m in log[-_LOG_LINES_IN_CRASH_DETAIL:])
+    return WorkbenchError(f"The TensorRT builder crashed: the build process {crash.how}.",
                           "The window and your model are unaffected. TensorRT hit an internal error or ran out of "
                           "memory; try a smaller workspace or profile, or fix the node named in the log.",
-                          f"{tail}\n{last}".strip())
+                          f"{crash.stderr_tail}\n{last}".strip())
 
 
 def _engine_tensors(raw: list[dict], profiles: list[Profile]) -> list[EngineTensor]:
@@ -302,19 +248,36 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
         os.umask(umask)
         os.chmod(temp_engine, 0o666 & ~umask)  # mkstemp's 0600 would make the engine private
     job = {"backend": backend.name, "settings": asdict(settings), "profiles": profiles_to_recipe(profiles),
-           "strongly_typed": strongly_typed, "model_size": len(to_build.serialized),
-           "model_path": to_build.parser_path, "engine_path": temp_engine, "want_layers": settings.detailed_profiling,
-           "abort_for_test": bool(os.environ.get(ABORT_SWITCH))}
+           "strongly_typed": strongly_typed, "model_path": to_build.parser_path, "engine_path": temp_engine,
+           "want_layers": settings.detailed_profiling, "abort_for_test": bool(os.environ.get(ABORT_SWITCH))}
     log: list[LogMessage] = []
-    process, stderr = _spares.take(backend.name)
+    network: dict = {}
+
+    def relay(event: dict) -> None:
+        kind = event["type"]
+        if kind == "log":
+            message = LogMessage(event["severity"], event["text"])
+            log.append(message)
+            if log_sink is not None:
+                log_sink(message)
+        elif kind == "progress":
+            progress(event["phase"], event["fraction"])
+        elif kind == "network":
+            network.update(event)
+
     try:
-        result = _supervise(process, stderr, job, to_build.serialized, progress, cancel, log, log_sink)
+        try:
+            result = _build_child(backend.name).call(build_in_child, job, to_build.serialized, cancel=cancel,
+                                                     on_event=relay, cancel_grace_seconds=CANCEL_GRACE_SECONDS,
+                                                     what="The build")
+        except ChildCrashed as crash:
+            raise _crash_error(crash, log) from None
         result_model = BuildResult(
             succeeded=bool(result.get("ok")), model_name=model.name, backend=f"{backend.name} {backend.version}",
             settings=settings, profiles=[p.copy() for p in profiles],
             build_seconds=result.get("seconds", 0.0), warnings=result.get("warnings", []),
-            inputs=_engine_tensors(result.get("network", {}).get("inputs", []), profiles),
-            outputs=_engine_tensors(result.get("network", {}).get("outputs", []), profiles))
+            inputs=_engine_tensors(network.get("inputs", []), profiles),
+            outputs=_engine_tensors(network.get("outputs", []), profiles))
         if result_model.succeeded:
             result_model.engine_bytes = result["engine_bytes"]
             result_model.layers = [EngineLayer(**layer) for layer in result["layers"]]
@@ -330,64 +293,6 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
     finally:
         if temp_engine is not None:
             Path(temp_engine).unlink(missing_ok=True)
-        stderr.close()
-        _spares.replenish(backend.name)
     result_model.total_seconds = time.perf_counter() - started
     return result_model
 
-
-def _supervise(process: subprocess.Popen, stderr, job: dict, model_bytes: bytes, progress: ProgressFn,
-               cancel: CancelToken, log: list[LogMessage], log_sink) -> dict:
-    """Feed the job to the child and relay its events until it ends; returns the result event."""
-    events: queue.Queue = queue.Queue()
-    try:
-        process.stdin.write(json.dumps(job).encode() + b"\n")
-        process.stdin.write(model_bytes)
-        process.stdin.flush()
-    except BrokenPipeError:
-        pass  # the child died before reading; reported below as a crash
-    threading.Thread(target=_read_events, args=(process.stdout, events), daemon=True).start()
-    network: dict = {}
-    outcome = None
-    kill_at = None
-    try:
-        while True:
-            if cancel.cancelled and kill_at is None:
-                kill_at = time.monotonic() + CANCEL_GRACE_SECONDS
-                try:
-                    process.stdin.write(b"cancel\n")
-                    process.stdin.flush()
-                except (BrokenPipeError, OSError):
-                    pass
-            if kill_at is not None and time.monotonic() >= kill_at and process.poll() is None:
-                process.kill()
-            try:
-                event = events.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
-                continue
-            if event is None:
-                break
-            kind = event["type"]
-            if kind == "log":
-                message = LogMessage(event["severity"], event["text"])
-                log.append(message)
-                if log_sink is not None:
-                    log_sink(message)
-            elif kind == "progress":
-                progress(event["phase"], event["fraction"])
-            elif kind == "network":
-                network = event
-            elif kind in ("result", "cancelled"):
-                outcome = event
-        process.wait()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        for stream in (process.stdin, process.stdout):
-            stream.close()
-    if cancel.cancelled:
-        raise Cancelled("The build")
-    if outcome is None:
-        raise _crash_error(process, stderr, log)
-    return {**outcome, "network": network}

@@ -1,102 +1,206 @@
-"""Run heavy calls in a separate Python process, one at a time, with cancel and crash detection.
+"""The one way the core runs native code away from the caller: calls in a child Python process.
 
-TensorRT's ``supports_model_v2`` and protobuf decoding hold the GIL for hundreds of milliseconds on
-large models, so running them in a thread would still freeze a GUI. A ``ChildProcess`` keeps one
-warm "spawn" child (imports already done) and runs picklable calls in it. Cancelling kills the
-child, and a child that dies (a segfault in a native library) becomes a ``WorkbenchError`` instead
-of a hang; either way a fresh child starts with the next call.
+TensorRT's parser and builder can abort the whole process (an internal assertion, an out-of-memory
+kill), and ``supports_model_v2`` and protobuf decoding hold the GIL for hundreds of milliseconds,
+so a thread would still freeze a window. A ``ChildProcess`` runs picklable calls in a child
+(``python -m workbench.core.isolation.serve``) that is started ahead of time with its imports done:
+
+- a call can stream events (log lines, progress) to an ``on_event`` callback as it runs;
+- cancelling asks the call to stop (it sees ``Task.cancel_requested``) and kills the child after
+  ``cancel_grace_seconds`` (at once when that is 0), then raises ``Cancelled``;
+- a child that dies becomes a ``ChildCrashed`` error naming the exit code or signal, with the
+  child's captured stderr as the detail; the next call gets a fresh child.
+
+Two policies: by default one child serves call after call (the window's support analysis). With
+``one_call_per_child`` each child serves a single call, so no native state leaks from one call to
+the next, and a spare is started when a call ends (builds: small ones pay no start-up, and the
+spare's start-up never competes with a running build). Calls may run concurrently, each in a child
+of its own.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import atexit
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
-import traceback
-from typing import Callable
+import time
+from pathlib import Path
+from typing import Any, Callable
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled, CancelToken
 
+_POLL_SECONDS = 0.02
+_STDERR_TAIL_BYTES = 4000
+_EXIT_WAIT_SECONDS = 5.0
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[3])
 
-def _serve(connection, warm_up: Callable[[], None] | None) -> None:
-    if warm_up is not None:
-        warm_up()
-    while True:
+
+class ChildCrashed(WorkbenchError):
+    """The child process died during a call; ``how`` says how ("was killed by signal SIGABRT")."""
+
+    def __init__(self, what: str, how: str, stderr_tail: str):
+        super().__init__(f"{what} stopped unexpectedly: its process {how}.",
+                         "A native library (TensorRT, onnx) crashed on this model. The window is unaffected; "
+                         "try again, or report the model that causes it.", stderr_tail)
+        self.how = how
+        self.stderr_tail = stderr_tail
+
+
+class _Child:
+    """One started child: its process, a thread reading its replies into a queue, its captured stderr."""
+
+    def __init__(self, warm_up: Callable[[], None] | None):
+        self._stderr = tempfile.TemporaryFile()  # read only after a crash; a pipe could fill and block the child
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))}
+        self.process = subprocess.Popen([sys.executable, "-m", "workbench.core.isolation.serve"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        self.replies: queue.Queue = queue.Queue()
+        self.send(warm_up)
+        threading.Thread(target=self._read_replies, daemon=True, name="trt-workbench-child-replies").start()
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message) -> None:
         try:
-            request = connection.recv()
-        except EOFError:  # the parent went away
-            return
-        fn, args = request
+            pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.process.stdin.flush()
+        except OSError:  # the child died (a broken pipe); the reply reader reports it
+            pass
+
+    def _read_replies(self) -> None:
+        while True:
+            try:
+                self.replies.put(pickle.load(self.process.stdout))
+            except Exception:  # end of stream, or a reply cut short by the child's death
+                break
+        self.replies.put(None)
+
+    def kill(self) -> None:
+        if self.alive:
+            self.process.kill()
+
+    def crashed(self, what: str) -> ChildCrashed:
         try:
-            reply = ("ok", fn(*args))
-        except WorkbenchError as exc:  # sent as fields: hint and detail do not survive pickling
-            reply = ("error", (exc.message, exc.hint, exc.detail))
-        except Exception as exc:
-            reply = ("error", (f"Unexpected error: {type(exc).__name__}: {exc}",
-                               "This is a bug; the detail has the traceback to report.", traceback.format_exc()))
-        connection.send(reply)
+            code = self.process.wait(_EXIT_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:  # it closed its output but lingers
+            self.process.kill()
+            code = self.process.wait()
+        if code < 0:
+            try:
+                how = f"was killed by signal {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+        else:
+            how = f"exited with code {code}"
+        self._stderr.seek(0)
+        tail = self._stderr.read()[-_STDERR_TAIL_BYTES:].decode(errors="replace").strip()
+        return ChildCrashed(what, how, tail)
+
+    def end(self) -> None:
+        self.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self._stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
 
 
 class ChildProcess:
-    def __init__(self, warm_up: Callable[[], None] | None = None, poll_seconds: float = 0.05):
+    def __init__(self, warm_up: Callable[[], None] | None = None, *, one_call_per_child: bool = False):
+        """``warm_up`` (picklable, e.g. a ``functools.partial``) runs first in every child."""
         self._warm_up = warm_up
-        self._poll = poll_seconds
-        self._context = multiprocessing.get_context("spawn")
-        self._process = None
-        self._connection = None
-        self._lock = threading.Lock()  # one call at a time; later calls wait their turn
+        self._one_call_per_child = one_call_per_child
+        self._ready: _Child | None = None
+        self._lock = threading.Lock()
+        atexit.register(self.close)
 
     def start(self) -> None:
-        """Start the child now (it warms up while the caller does other things)."""
+        """Start the next call's child now (it warms up while the caller does other things)."""
         with self._lock:
-            self._ensure_started()
+            if self._ready is not None and self._ready.alive:
+                return
+            if self._ready is not None:
+                self._ready.end()
+            self._ready = _Child(self._warm_up)
 
-    def _ensure_started(self) -> None:
-        if self._process is not None and self._process.is_alive():
-            return
-        parent_end, child_end = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child_end, self._warm_up), daemon=True,
-                                              name="trt-workbench-child")
-        self._process.start()
-        child_end.close()
-        self._connection = parent_end
+    def call(self, fn: Callable, *args, cancel: CancelToken | None = None,
+             on_event: Callable[[Any], None] | None = None, cancel_grace_seconds: float = 0.0,
+             what: str = "The operation") -> Any:
+        """``fn(*args)`` in a child; ``fn``, its arguments and its result must be picklable.
 
-    def _discard(self) -> None:
-        if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()
-            self._process.join(5)
-        if self._connection is not None:
-            self._connection.close()
-        self._process = self._connection = None
-
-    def call(self, fn: Callable, *args, cancel: CancelToken | None = None, what: str = "The operation"):
-        """``fn(*args)`` in the child; ``fn`` and its arguments and result must be picklable."""
-        with self._lock:
-            self._ensure_started()
-            self._connection.send((fn, args))
-            while not self._connection.poll(self._poll):
-                if cancel is not None and cancel.cancelled:
-                    self._discard()
-                    raise Cancelled(what)
-                if not self._process.is_alive():
-                    raise self._died(what)
-            try:
-                status, payload = self._connection.recv()
-            except EOFError:  # the child closed the pipe by dying
-                raise self._died(what) from None
+        With ``on_event``, the child calls ``fn(task, *args)`` and every ``task.send(event)``
+        reaches ``on_event`` in this thread. Raises ``Cancelled`` once ``cancel`` is set and the
+        child has stopped, ``ChildCrashed`` if the child dies, and the call's own ``WorkbenchError``.
+        """
+        cancel = cancel or CancelToken()
+        child = self._take()
+        reusable = False
+        try:
+            child.send(("call", fn, args, on_event is not None))
+            reply = self._await_reply(child, cancel, on_event, cancel_grace_seconds)
+            if cancel.cancelled:
+                raise Cancelled(what)
+            if reply is None:
+                raise child.crashed(what)
+            reusable = True
+        finally:
+            self._release(child, reusable)
+        status, payload = reply
         if status == "error":
             raise WorkbenchError(*payload)
         return payload
 
-    def _died(self, what: str) -> WorkbenchError:
-        self._process.join(5)
-        code = self._process.exitcode
-        self._discard()
-        return WorkbenchError(f"{what} stopped unexpectedly: its process exited with code {code}.",
-                              "A native library (TensorRT, onnx) crashed on this model. The window is "
-                              "unaffected; try again, or report the model that causes it.")
+    @staticmethod
+    def _await_reply(child: _Child, cancel: CancelToken, on_event, grace_seconds: float) -> tuple | None:
+        """The call's reply, relaying events until it comes; ``None`` when the child ended without one."""
+        kill_at = None
+        while True:
+            if cancel.cancelled and kill_at is None:
+                kill_at = time.monotonic() + grace_seconds
+                if grace_seconds > 0:
+                    child.send(("cancel",))
+            if kill_at is not None and time.monotonic() >= kill_at:
+                child.kill()
+            try:
+                reply = child.replies.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if reply is None or reply[0] != "event":
+                return reply
+            on_event(reply[1])
+
+    def _take(self) -> _Child:
+        with self._lock:
+            child, self._ready = self._ready, None
+        if child is not None and child.alive:
+            return child
+        if child is not None:
+            child.end()
+        return _Child(self._warm_up)
+
+    def _release(self, child: _Child, reusable: bool) -> None:
+        if reusable and not self._one_call_per_child:
+            with self._lock:
+                if self._ready is None:
+                    self._ready = child
+                    return
+        child.end()
+        if self._one_call_per_child:
+            self.start()  # after the call, so the spare's start-up does not compete with it for the CPU
 
     def close(self) -> None:
+        """End the waiting child; a later call starts a new one."""
         with self._lock:
-            self._discard()
+            child, self._ready = self._ready, None
+        if child is not None:
+            child.end()

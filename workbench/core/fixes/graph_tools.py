@@ -193,8 +193,23 @@ def gs_label(node: gs.Node) -> str:
     return node.name or f"{node.op}({', '.join(t.name for t in node.outputs)})"
 
 
+def _signature(node: onnx.NodeProto) -> bytes:
+    """The node's bytes without what an onnx-graphsurgeon round trip alone changes (doc strings, empty
+    tensor names written out), so a preview lists only nodes a fix really changed."""
+    if not node.HasField("doc_string") and not any(a.HasField("t") and a.t.HasField("name") and not a.t.name
+                                       for a in node.attribute):
+        return node.SerializeToString()
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    copy.ClearField("doc_string")
+    for attr in copy.attribute:
+        if attr.HasField("t") and not attr.t.name:
+            attr.t.ClearField("name")
+    return copy.SerializeToString()
+
+
 def _signatures(proto: onnx.ModelProto) -> dict[str, bytes]:
-    return {node_label(node): node.SerializeToString() for node, _ in iter_nodes(proto.graph)}
+    return {node_label(node): _signature(node) for node, _ in iter_nodes(proto.graph)}
 
 
 def diff_labels(before: onnx.ModelProto, after: onnx.ModelProto) -> tuple[list[str], list[str], list[str]]:

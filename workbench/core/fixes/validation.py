@@ -27,7 +27,7 @@ ONNX_CHECKER, ONNXRUNTIME = "onnx checker (full)", "onnxruntime session"
 _UNCHECKED_DOMAIN = "workbench.unchecked"
 _TOPOLOGY = re.compile(r"input '(?P<tensor>[^']*)' of node:\s*name: (?P<node>\S*) OpType: (?P<op>\S+)\s*is not output of "
                        r"any previous nodes")
-_NODE_ERROR = re.compile(r"(?:\[(?P<kind>\w+Error)\] )?\(op_type:(?P<op>\w+), node name: (?P<node>[^)]*)\): (?P<what>.*)")
+_NODE_ERROR = re.compile(r"\(op_type:(?P<op>\w+), node name: (?P<node>[^)]*)\): (?:\[(?P<kind>\w+Error)\] )?(?P<what>.*)")
 _ORT_NODE = re.compile(r"Node \((?P<node>[^)]*)\) Op \((?P<op>\w+)\)")
 
 
@@ -55,7 +55,7 @@ def _describe(error: str) -> tuple[str, str]:
     if match := _NODE_ERROR.search(error):
         kind = {"ShapeInferenceError": "shapes do not fit", "TypeInferenceError": "types do not fit"}.get(
             match["kind"] or "", "it is inconsistent")
-        return f"in node '{match['node']}' ({match['op']}) {kind}: {match['what'].strip()}", match["node"]
+        return f"in node '{match['node']}' ({match['op']}) {kind}: {match['what'].strip().rstrip('.')}", match["node"]
     first = error.strip().splitlines()[0] if error.strip() else "no reason given"
     match = _ORT_NODE.search(error)
     return first[:400], match["node"] if match else ""
@@ -75,6 +75,14 @@ def _declare_foreign_domain(skeleton: onnx.ModelProto, foreign: list[str]) -> No
     skeleton.opset_import.append(onnx.helper.make_opsetid(_UNCHECKED_DOMAIN, 1))
 
 
+def _strict_inference_error(skeleton: onnx.ModelProto) -> str:
+    try:
+        onnx.shape_inference.infer_shapes(skeleton, check_type=True, strict_mode=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        return str(exc)
+    return ""
+
+
 def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> Validation:
     """Raise ``WorkbenchError`` (what is wrong, which node, what to try, the judge's text) if ``proto`` is invalid."""
     foreign = foreign_ops(proto)
@@ -84,7 +92,11 @@ def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> 
     try:
         onnx.checker.check_model(skeleton, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise _invalid(title, ONNX_CHECKER, str(exc), hint) from exc
+        # A structural complaint (an output without a shape) often follows from a shape inference failure
+        # upstream; that failure names the node at fault.
+        cause = _strict_inference_error(skeleton)
+        detail = f"{cause}\n\n{exc}" if cause and cause != str(exc) else str(exc)
+        raise _invalid(title, ONNX_CHECKER, detail, hint) from exc
     validation = Validation([ONNX_CHECKER])
     if foreign:
         validation.not_checkable = (f"onnxruntime cannot check it: {', '.join(foreign)} is not an op onnxruntime "

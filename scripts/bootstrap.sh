@@ -1,6 +1,6 @@
 # Sourced by scripts/app.sh and scripts/test.sh: make a fresh Debian machine ready to run us.
 # Installs the Debian libraries Qt needs (when root), creates .venv and installs the project
-# into it, and refreshes it whenever pyproject.toml changes.
+# into it (with the dev extras), and refreshes it whenever pyproject.toml changes.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,21 +33,26 @@ install_debian_packages() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# ensure_venv DIR "FILES THE INSTALL DEPENDS ON" PIP-INSTALL-ARGUMENTS…: create DIR once, and install
+# again whenever one of those files changes (the stamp is a hash of their contents).
 ensure_venv() {
-    if [ ! -x "$VENV/bin/python" ]; then
-        echo "bootstrap: creating $VENV" >&2
-        "$PYTHON" -m venv "$VENV"
+    local venv="$1" inputs="$2"
+    shift 2
+    if [ ! -x "$venv/bin/python" ]; then
+        echo "bootstrap: creating $venv" >&2
+        "$PYTHON" -m venv "$venv"
     fi
-    local stamp="$VENV/.installed-$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+    # shellcheck disable=SC2086  # the inputs are a list of paths
+    local stamp="$venv/.installed-$(cat $inputs | sha256sum | cut -c1-16)"
     if [ ! -f "$stamp" ]; then
-        echo "bootstrap: installing Python packages into $VENV" >&2
-        "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]"
-        rm -f "$VENV"/.installed-*
+        echo "bootstrap: installing Python packages into $venv" >&2
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        "$venv/bin/python" -m pip install -q "$@"
+        rm -f "$venv"/.installed-*
         touch "$stamp"
     fi
 }
 
 install_debian_packages
-ensure_venv
+ensure_venv "$VENV" "$ROOT/pyproject.toml" -e "$ROOT[dev]"
 export PATH="$VENV/bin:$PATH"

@@ -1,9 +1,31 @@
 #!/usr/bin/env bash
-# Run the whole test suite: `scripts/test.sh [pytest args]`. Starts a virtual X server when there
-# is no display, so the Qt and QtWebEngine tests run on headless machines (CI) too.
+# Run the whole test suite: `scripts/test.sh [pytest args]`, twice:
+# 1. every test in .venv (the dev install, newest packages), under a virtual X server when there is no
+#    display, so the Qt and QtWebEngine tests run on headless machines (CI) too;
+# 2. the core and CLI tests (not tests/ui, which is all Qt) in .venv-oldest: what a user may have at
+#    the low end of pyproject.toml's ranges (constraints/oldest.txt pins onnx, onnxruntime,
+#    onnx-graphsurgeon, onnxslim and numpy to their lowest allowed versions), without the dev extras.
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$ROOT"
+OLDEST_VENV="$ROOT/.venv-oldest"
+OLDEST_CONSTRAINTS="$ROOT/constraints/oldest.txt"
+ensure_venv "$OLDEST_VENV" "$ROOT/pyproject.toml $OLDEST_CONSTRAINTS" -c "$OLDEST_CONSTRAINTS" -e "$ROOT" pytest
+
+status=0
+echo "== all tests, dev install ($VENV)" >&2
+start=$SECONDS
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then
-    exec xvfb-run -a -s "-screen 0 1920x1080x24" "$VENV/bin/python" -m pytest "$@"
+    xvfb-run -a -s "-screen 0 1920x1080x24" "$VENV/bin/python" -m pytest "$@" || status=$?
+else
+    "$VENV/bin/python" -m pytest "$@" || status=$?
 fi
-exec "$VENV/bin/python" -m pytest "$@"
+echo "== dev install: $((SECONDS - start)) s" >&2
+
+echo "== core and CLI tests, lowest supported versions ($OLDEST_VENV: $(paste -sd' ' "$OLDEST_CONSTRAINTS"))" >&2
+start=$SECONDS
+oldest_status=0
+"$OLDEST_VENV/bin/python" -m pytest --ignore=tests/ui -m "not qt" "$@" || oldest_status=$?
+echo "== lowest versions: $((SECONDS - start)) s" >&2
+# 5 = nothing collected (arguments that name only Qt tests): not a failure of this run.
+[ "$oldest_status" = 5 ] || [ "$status" != 0 ] || status=$oldest_status
+exit "$status"

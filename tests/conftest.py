@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,12 +11,34 @@ SAMPLES = ROOT / "resources" / "samples"
 sys.path.insert(0, str(ROOT))
 
 
+def run_cli(*args) -> subprocess.CompletedProcess:
+    """``trt-workbench ARGS…`` in its own process, as users run it (native output on fd 1/2 counts too)."""
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True)
+
+
+def pytest_collection_modifyitems(items):
+    """Every test under tests/ui needs Qt (pytest-qt, a display): mark them, so `-m "not qt"` selects the rest."""
+    for item in items:
+        if "ui" in item.path.relative_to(ROOT / "tests").parts[:-1]:
+            item.add_marker(pytest.mark.qt)
+
+
 @pytest.fixture(scope="session")
 def backend():
     """The real TensorRT backend (TensorRT-RTX on machines without full TensorRT)."""
     from workbench.core.backend import load_backend
 
     return load_backend("auto")
+
+
+@pytest.fixture(scope="session")
+def rtx_backend():
+    """TensorRT-RTX itself (always installed), for facts that belong to it whichever backend "auto" picks:
+    e.g. it has no NonMaxSuppression implementation and no EfficientNMS plugin, where full TensorRT has both."""
+    from workbench.core.backend import load_backend
+
+    return load_backend("tensorrt-rtx")
 
 
 @pytest.fixture(scope="session")

@@ -40,3 +40,18 @@ def conv_model(channels: int = 8, size: int = 16, batch="N", weight_elems: int |
 def save(model: onnx.ModelProto, path: Path, **kwargs) -> Path:
     onnx.save_model(model, str(path), **kwargs)
     return path
+
+
+UNKNOWN_DOMAIN = "workbench.test"
+
+
+def unfoldable_constant_model() -> onnx.ModelProto:
+    """y = x + Scale(weights), Scale from a domain onnxruntime does not know: onnx-graphsurgeon's
+    constant folding hands that constant subgraph to onnxruntime, which refuses it, and graphsurgeon
+    logs "Inference failed …" (the kind of message that used to land on stdout)."""
+    nodes = [helper.make_node("Scale", ["weights"], ["scaled"], domain=UNKNOWN_DOMAIN),
+             helper.make_node("Add", ["x", "scaled"], ["y"])]
+    model = make_model(nodes, [tensor("x", [1, 4])], [tensor("y", [1, 4])], [weights("weights", [1, 4])])
+    model.opset_import.append(helper.make_opsetid(UNKNOWN_DOMAIN, 1))
+    onnx.checker.check_model(model)
+    return model

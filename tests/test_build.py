@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
 from tests.build_models import deep_cnn
-from tests.conftest import ROOT
+from tests.conftest import run_cli
 from tests.onnx_factory import conv_model
 from workbench.core.build import BuildHistory, BuildSettings, build_engine
 from workbench.core.build_child import ABORT_SWITCH
@@ -71,8 +69,8 @@ def test_dynamic_model_without_profile_points_at_the_profile_editor(backend, sam
     assert only_files(tmp_path) == []
 
 
-def test_builder_failure_is_mapped_to_the_onnx_node(backend, samples):
-    result = build_engine(load_model(samples / "nms_detector.onnx"), BuildSettings(), [], backend=backend)
+def test_builder_failure_is_mapped_to_the_onnx_node(rtx_backend, samples):
+    result = build_engine(load_model(samples / "nms_detector.onnx"), BuildSettings(), [], backend=rtx_backend)
     [problem] = result.problems
     assert (problem.kind, problem.node, problem.op) == ("builder-error", "nms", "NonMaxSuppression")
     assert "nms_2 has no runners" in problem.detail
@@ -171,11 +169,6 @@ def test_history_lists_what_changed_between_builds(backend, samples):
     rows = history.rows()
     assert [r["ok"] for r in rows] == [True, True]
     assert rows[0]["changed"] == "(first build)" and rows[1]["changed"] == "optimization_level"
-
-
-def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True)
 
 
 def test_cli_build_with_shapes_and_json(samples, tmp_path):

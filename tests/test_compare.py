@@ -1,14 +1,15 @@
 """ORT vs ORT on models that really differ (float16 copy, planted perturbation), bisect, timing, settings."""
 
 import numpy as np
+import onnx
 import pytest
 from onnxconverter_common import float16
 
-from tests.compare_models import chain_model, classifier_model, perturbed
+from tests.compare_models import chain_model, classifier_model, perturbed, tiny_output_copy
 from workbench.core.compare import (CompareSettings, bisect_models, compare_runners, run_comparison)
 from workbench.core.errors import WorkbenchError
 from workbench.core.inputs import InputSpec, make_inputs
-from workbench.core.metrics import Tolerances
+from workbench.core.metrics import Tolerances, Verdict
 from workbench.core.model import LoadedModel
 from workbench.core.progress import Cancelled, CancelToken
 from workbench.core.recipe import Recipe, load_recipe, save_recipe
@@ -63,7 +64,7 @@ def test_bisect_reports_no_divergence_and_no_common_tensors(chain):
     model = LoadedModel.from_proto(chain)
     feeds = make_inputs(model).arrays
     same = bisect_models(model, LoadedModel.from_proto(chain), feeds)
-    assert not same.found and "No intermediate tensor differs" in same.message
+    assert not same.found and "No intermediate tensor fails" in same.message
     other = LoadedModel.from_proto(classifier_model())
     assert "share no intermediate tensor names" in bisect_models(model, other, feeds).message
 
@@ -81,7 +82,7 @@ def test_missing_output_fails_with_a_note():
     result = run_comparison(LoadedModel.from_proto(full), CompareSettings(), InputSpec(shapes={"x": [3, 16]}),
                             against=LoadedModel.from_proto(fewer))
     assert not result.passed and result.missing_outputs == ["probs"]
-    assert "probs" in result.verdict and any("no output(s) named probs" in n for n in result.notes)
+    assert "probs (missing)" in result.reason and any("no output(s) named probs" in n for n in result.notes)
     assert result.outputs[0].top_k == 5 and result.outputs[0].top1_agreement == 1.0
 
 
@@ -121,3 +122,50 @@ def test_settings_round_trip_through_the_recipe(tmp_path):
     assert CompareSettings.from_dict(load_recipe(tmp_path / "r.toml").compare) == settings
     with pytest.raises(WorkbenchError, match="against = 'gpu'"):
         CompareSettings.from_dict({"against": "gpu"})
+
+
+# --- the judgement on a real CNN (the bundled clean_cnn sample under onnxruntime) ---------------
+
+@pytest.fixture(scope="module")
+def cnn(samples):
+    return onnx.load(samples / "clean_cnn.onnx")
+
+
+BATCH_OF_FOUR = InputSpec(shapes={"images": [4, 3, 64, 64]})
+
+
+def _compare(reference: onnx.ModelProto, test: onnx.ModelProto):
+    return run_comparison(LoadedModel.from_proto(reference), CompareSettings(), BATCH_OF_FOUR,
+                          against=LoadedModel.from_proto(test))
+
+
+def test_cnn_with_a_weight_scaled_by_1_3_fails(cnn):
+    result = _compare(cnn, perturbed(cnn, "conv2.weight", 1.3))
+    assert result.verdict is Verdict.FAIL and not result.passed
+    assert result.outputs[0].reason.startswith("40 of 40 element(s) (100.00%) outside atol")
+    assert result.summary.startswith("FAIL: 1 of 1 output(s) fail: logits (40 of 40")
+
+
+def test_cnn_with_outputs_near_1e_9_is_never_a_plain_pass(cnn):
+    tiny = tiny_output_copy(cnn, ("fc.weight", "fc.bias"))
+    broken = _compare(tiny, perturbed(tiny, "conv2.weight", 1.3))
+    output = broken.outputs[0]
+    assert output.within_tolerance and output.max_abs_ref < 1e-9  # Polygraphy's rule alone would pass it
+    assert broken.verdict is Verdict.FAIL and output.reason.startswith("cosine 0.99")
+    assert "below 10 × atol" in output.reason
+    nudged = _compare(tiny, perturbed(tiny, "fc.weight", 1.001))  # 0.1 %: agrees, but atol could not tell
+    assert nudged.verdict is Verdict.CANNOT_JUDGE and not nudged.passed
+    assert nudged.outputs[0].reason.startswith(f"the largest |value| is {nudged.outputs[0].max_abs_ref:.3g}")
+    assert nudged.reason.startswith("1 of 1 output(s) the tolerance cannot judge: logits (the largest |value|")
+    data = nudged.to_dict()
+    assert (data["verdict"], data["passed"], data["outputs"][0]["verdict"]) == ("CANNOT_JUDGE", False, "CANNOT_JUDGE")
+    assert data["reason"] == nudged.reason and data["outputs"][0]["reason"] == nudged.outputs[0].reason
+    assert _compare(tiny, tiny).verdict is Verdict.PASS  # identical outputs need no tolerance
+
+
+def test_bisect_runs_on_a_judgement_failure_and_finds_the_scaled_layer(cnn):
+    tiny = tiny_output_copy(cnn, ("fc.weight", "fc.bias"))
+    result = run_comparison(LoadedModel.from_proto(tiny), CompareSettings(bisect=True), BATCH_OF_FOUR,
+                            against=LoadedModel.from_proto(perturbed(tiny, "conv2.weight", 1.3)))
+    assert result.verdict is Verdict.FAIL and result.bisect.found
+    assert result.bisect.tensor == "c2" and result.bisect.comparison.verdict is Verdict.FAIL

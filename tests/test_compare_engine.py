@@ -6,7 +6,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.compare_models import chain_model, perturbed
+from tests.compare_models import chain_model, perturbed, tiny_output_copy
 from workbench.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, main
 from workbench.core.compare import CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
@@ -33,10 +33,11 @@ def files(tmp_path_factory, backend):
 def test_engine_runner_says_why_it_cannot_run_here(files, backend):
     support = backend.engine_support()
     if support.can_run:
-        pytest.skip("this machine can run engines; the refusal path is not reachable")
+        pytest.skip(f"the refusal path is not reachable: {support.reason}")
     with pytest.raises(WorkbenchError) as info:
         TensorRTRunner(files / "model.engine", backend)
-    assert info.value.message == f"Cannot run model.engine here: {support.gpu.reason}"
+    # No GPU: the driver's reason; a GPU the backend refuses (an H100 under TensorRT-RTX): which and why.
+    assert support.blocker and info.value.message == f"Cannot run model.engine here: {support.blocker}"
     assert "needs a GPU" in info.value.hint
 
 
@@ -72,17 +73,18 @@ def test_cli_exit_codes_and_json(files, capsys):
     assert main(["compare", model, "--against", changed, "--bisect", "--json"]) == EXIT_PROBLEMS
     data = json.loads(capsys.readouterr().out)
     assert data["passed"] is False and data["bisect"]["node"] == "mul_2"
-    assert main(["compare", model, "--against", changed, "--atol", "1", "--rtol", "1"]) == EXIT_OK
+    assert main(["compare", model, "--against", changed, "--atol", "0.005", "--rtol", "0.005"]) == EXIT_OK
     capsys.readouterr()
 
 
 def test_cli_engine_on_this_machine_exits_2_with_the_reason(files, backend, capsys):
-    if backend.engine_support().can_run:
-        pytest.skip("this machine can run engines")
+    support = backend.engine_support()
+    if support.can_run:
+        pytest.skip(f"the refusal path is not reachable: {support.reason}")
     code = main(["compare", str(files / "model.onnx"), "--engine", str(files / "model.engine")])
     err = capsys.readouterr().err
     assert code == EXIT_ERROR
-    assert "error: Cannot run model.engine here: " in err and "Traceback" not in err
+    assert f"error: Cannot run model.engine here: {support.blocker}" in err and "Traceback" not in err
 
 
 def test_cli_inputs_file_and_report(files, tmp_path, capsys):
@@ -103,3 +105,37 @@ def test_cli_bad_shape_text(files, capsys):
     assert main(["compare", str(files / "model.onnx"), "--against", str(files / "model.onnx"),
                  "--shape", "x=1x2"]) == EXIT_ERROR
     assert "name:1x3x224x224" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def cnn_files(tmp_path_factory, samples):
+    """The clean_cnn sample with ~1e-9 outputs, a copy nudged by 0.1 % and one with a conv weight x 1.3."""
+    folder = tmp_path_factory.mktemp("judge")
+    tiny = tiny_output_copy(onnx.load(samples / "clean_cnn.onnx"), ("fc.weight", "fc.bias"))
+    onnx.save(tiny, folder / "tiny.onnx")
+    onnx.save(perturbed(tiny, "fc.weight", 1.001), folder / "nudged.onnx")
+    onnx.save(perturbed(tiny, "conv2.weight", 1.3), folder / "broken.onnx")
+    return folder
+
+
+def test_cli_exits_1_with_the_reason_when_the_tolerance_cannot_judge(cnn_files, capsys):
+    model, nudged = str(cnn_files / "tiny.onnx"), str(cnn_files / "nudged.onnx")
+    assert main(["compare", model, "--against", nudged]) == EXIT_PROBLEMS
+    out = capsys.readouterr().out
+    assert "CANNOT_JUDGE" in out and "below 10 × atol = 0.0001, so any difference passes atol" in out
+    assert out.strip().splitlines()[-1].startswith("CANNOT_JUDGE: 1 of 1 output(s) the tolerance cannot judge: logits")
+    assert main(["compare", model, "--against", nudged, "--json"]) == EXIT_PROBLEMS
+    data = json.loads(capsys.readouterr().out)
+    assert (data["verdict"], data["passed"]) == ("CANNOT_JUDGE", False) and "cannot judge" in data["reason"]
+    assert data["outputs"][0]["verdict"] == "CANNOT_JUDGE" and "below 10 × atol" in data["outputs"][0]["reason"]
+    assert main(["compare", model, "--against", model]) == EXIT_OK  # identical outputs: PASS, even tiny ones
+    assert capsys.readouterr().out.strip().endswith("PASS: all 1 output(s) pass")
+
+
+def test_cli_fails_a_planted_perturbation_that_atol_alone_passes(cnn_files, capsys):
+    assert main(["compare", str(cnn_files / "tiny.onnx"), "--against", str(cnn_files / "broken.onnx"),
+                 "--json"]) == EXIT_PROBLEMS
+    data = json.loads(capsys.readouterr().out)
+    output = data["outputs"][0]
+    assert data["verdict"] == "FAIL" and output["within_tolerance"] is True and output["outside_fraction"] == 0
+    assert output["reason"].startswith("cosine 0.99") and "logits (cosine" in data["reason"]

@@ -133,7 +133,8 @@ def test_fix_resize_mode_turns_a_rejected_mode_into_one_the_parser_takes(backend
     assert check_parity(model, result.after).verdict != NOT_CHECKABLE
 
 
-def test_cut_outputs_before_nms_makes_the_detector_build(backend):
+def test_cut_outputs_before_nms_makes_the_detector_build(rtx_backend):
+    backend = rtx_backend
     model = load_model(SAMPLES / "nms_detector.onnx")
     assert "has no runners" in trt_verdict(backend, model)
     problem = next(p for p in analyze_support(model, backend).problems if p.kind == "nms")

@@ -5,7 +5,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from tests.onnx_factory import make_model, tensor
 from workbench.core.model import LoadedModel
-from workbench.core.parity import BEYOND, EXACT, NOT_CHECKABLE, WITHIN, check_parity
+from workbench.core.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECKABLE, WITHIN, check_parity
 
 
 def _scale_model(factor: float, dtype=TensorProto.FLOAT, input_name="x") -> LoadedModel:
@@ -45,3 +45,15 @@ def test_plugin_ops_and_new_inputs_are_not_checkable_with_the_reason():
     assert "onnxruntime" in parity.text
     renamed = check_parity(_scale_model(1.0), _scale_model(1.0, input_name="z"))
     assert renamed.verdict == NOT_CHECKABLE and "new input(s) z" in renamed.reason
+
+
+def test_a_fix_on_outputs_too_small_for_atol_is_not_within_tolerance():
+    tiny = _scale_model(1e-9)
+    nudged = check_parity(tiny, _scale_model(1e-9 * (1 + 1e-3)))
+    assert nudged.verdict == CANNOT_JUDGE and nudged.outputs[0].within_tolerance
+    assert nudged.text.startswith("numerically changed; the tolerance cannot judge whether it matters")
+    assert "'y': the largest |value| is" in nudged.reason and "below 10 × atol" in nudged.text
+    assert nudged.to_dict()["outputs"][0]["verdict"] == "CANNOT_JUDGE"
+    scaled = check_parity(tiny, _scale_model(1.3e-9))  # 30 % off everywhere, yet inside atol
+    assert scaled.verdict == BEYOND and "relative error 0.3" in scaled.reason
+    assert check_parity(tiny, _scale_model(1e-9)).verdict == EXACT

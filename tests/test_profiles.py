@@ -8,7 +8,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.model import TensorInfo
 from workbench.core.profiles import (Profile, ShapeRange, check_profiles, format_shape_list, parse_shape_list,
                                      profile_from_shape_lists, profiles_from_recipe, profiles_to_recipe,
-                                     suggest_profile, validate_profiles)
+                                     profile_from_samples, validate_profiles)
 
 IMAGES = TensorInfo("images", "float32", ("batch", 3, 64, 64))
 SIZES = TensorInfo("sizes", "int64", (2,))
@@ -82,21 +82,14 @@ def test_check_profiles_raises_the_first_issue_and_keeps_all_in_detail():
     assert "opt 2 > max 1" in caught.value.detail
 
 
-def test_suggestion_from_an_opt_shape_keeps_static_dims():
-    profile = suggest_profile(INPUTS, opt_shapes={"images": (8, 3, 64, 64)})
-    assert profile.shapes["images"] == ShapeRange((1, 3, 64, 64), (8, 3, 64, 64), (8, 3, 64, 64))
-    assert "mask" not in profile.shapes  # static inputs need no profile entry
-    assert validate_profiles([profile], INPUTS) == []
-
-
 def test_suggestion_from_sample_data_spans_the_samples():
     samples = {"images": [(2, 3, 64, 64), (6, 3, 64, 64), (2, 3, 64, 64)]}
-    profile = suggest_profile(INPUTS, sample_shapes=samples)
+    profile = profile_from_samples(INPUTS, samples)
     assert profile.shapes["images"] == ShapeRange((2, 3, 64, 64), (2, 3, 64, 64), (6, 3, 64, 64))
 
 
-def test_suggestion_without_information_fills_dynamic_dims_with_one():
-    assert suggest_profile(INPUTS).shapes["images"] == ShapeRange.fixed((1, 3, 64, 64))
+def test_samples_suggest_nothing_for_inputs_they_do_not_cover():
+    assert "images" not in profile_from_samples(INPUTS, {}).shapes  # the shape service decides, never a silent 1
 
 
 def test_shape_lists_round_trip_in_trtexec_syntax():

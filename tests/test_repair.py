@@ -62,8 +62,8 @@ def test_a_dynamic_input_without_profile_is_repaired_by_a_profile_not_a_graph_ch
     assert result.trial.succeeded
 
 
-def test_nms_is_cut_out_of_the_engine_with_exact_parity(backend):
-    result = repair_model(load_model(SAMPLES / "nms_detector.onnx"), backend=backend)
+def test_nms_is_cut_out_of_the_engine_with_exact_parity(rtx_backend):
+    result = repair_model(load_model(SAMPLES / "nms_detector.onnx"), backend=rtx_backend)
     assert result.status == REPAIRED
     assert result.steps[-1].fix.name == "cut-outputs" and result.steps[-1].parity.verdict == "exact"
     assert result.steps[-1].confirm

@@ -10,11 +10,13 @@ import argparse
 import json
 import sys
 import traceback
+from dataclasses import asdict
 from typing import Callable
 
 from workbench import __version__
 from workbench.core.backend import BACKEND_CHOICES
 from workbench.core.errors import WorkbenchError
+from workbench.core.third_party_logs import capture_output
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
@@ -29,9 +31,13 @@ def command(name: str, help_text: str, add_arguments: Callable):
     return register
 
 
-def print_json(data) -> None:
-    json.dump(data, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+# With --json, the command's one object; main() writes it once the command and its output capture ended.
+_json_reply: dict = {}
+
+
+def print_json(data: dict) -> None:
+    _json_reply.clear()
+    _json_reply.update(data)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -56,12 +62,18 @@ def run_analyze(args) -> int:
 
     backend = load_backend(args.backend)
     model = load_model(args.model)
+    shapes = None
+    if args.build:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model
+        from workbench.core.shapes import prefetch_shapes
+
+        shapes = prefetch_shapes(model)
     report = analyze_support(model, backend)
     summary = model.summary()
     trial = None
     if args.build:
         from workbench.core.trial_build import trial_build
 
+        shapes.join()
         trial = trial_build(model, backend=backend)
         report.problems.extend(trial.triage_problems())
     if args.json:
@@ -173,13 +185,14 @@ def _print_comparison(result) -> None:
     print(f"{result.reference}  vs  {result.test}")
     for i in result.inputs:
         print(f"  input  {i['name']}: {i['dtype']} {i['shape']} from {i['source']}")
-    print(f"  {'output':24} {'max|err|':>10} {'mean|err|':>10} {'max rel':>10} {'cosine':>9} {'outside':>8}  result")
+    print(f"  {'output':24} {'max|err|':>10} {'mean|err|':>10} {'max rel':>10} {'cosine':>9} {'outside':>8}  verdict")
     for o in result.outputs:
         extra = f"  NaN {o.nan_ref}/{o.nan_test} Inf {o.inf_ref}/{o.inf_test}" if o.nan_ref + o.nan_test + o.inf_ref + o.inf_test else ""
         if o.top1_agreement is not None:
             extra += f"  top-1 {o.top1_agreement:.0%} top-{o.top_k} {o.topk_agreement:.0%}"
         print(f"  {o.name:24} {o.max_abs:10.3g} {o.mean_abs:10.3g} {o.max_rel:10.3g} {o.cosine:9.6f} "
-              f"{o.outside_fraction:8.2%}  {'PASS' if o.passed else 'FAIL'}{extra}{'  ' + o.message if o.message else ''}")
+              f"{o.outside_fraction:8.2%}  {o.verdict}{extra}")
+        print(f"  {'':24} {o.reason}")
     for t in result.timing:
         print(f"  timing {t.label}: median {t.median_ms:.3f} ms (min {t.min_ms:.3f}, p90 {t.p90_ms:.3f}, "
               f"p99 {t.p99_ms:.3f}), {t.inferences_per_s:.1f} inferences/s over {t.runs} runs")
@@ -187,7 +200,7 @@ def _print_comparison(result) -> None:
         print(f"  bisect: {result.bisect.message}")
     for note in result.notes:
         print(f"  note: {note}")
-    print(result.verdict)
+    print(result.summary)
 
 
 def _build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -322,7 +335,7 @@ def _fix_arguments(parser: argparse.ArgumentParser) -> None:
 def run_fix(args) -> int:
     from workbench.core.fixes import FIXES, parse_spec, replay, steps_from_recipe
     from workbench.core.model import load_model, save_model
-    from workbench.core.parity import BEYOND, check_parity
+    from workbench.core.parity import BEYOND, CANNOT_JUDGE, check_parity
     from workbench.core.recipe import Recipe, load_recipe, save_recipe
 
     model = load_model(args.model)
@@ -351,7 +364,7 @@ def run_fix(args) -> int:
         if parity:
             print(f"Parity vs the original (onnxruntime, seed {parity.seed}): {parity.text}")
         print(f"Wrote {written}" + (f" and recipe {recipe_written}" if recipe_written else ""))
-    return EXIT_PROBLEMS if parity and parity.verdict == BEYOND else EXIT_OK
+    return EXIT_PROBLEMS if parity and parity.verdict in (BEYOND, CANNOT_JUDGE) else EXIT_OK
 
 
 def _repair_arguments(parser: argparse.ArgumentParser) -> None:
@@ -427,10 +440,44 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
         return _run_gui(argv)
-    args = build_parser().parse_args(argv)
-    _help, _add, run = COMMANDS[args.command]
     try:
-        return run(args)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage and the error on stderr
+        if "--json" in argv and exc.code:
+            _write_json({"error": {"message": "Invalid command line (see the usage on stderr).", "hint":
+                                   f"trt-workbench {argv[0]} --help lists the options.", "detail": ""}, "log": []})
+        raise
+    _help, _add, run = COMMANDS[args.command]
+    _json_reply.clear()
+    # Third-party libraries print on their own (onnx-graphsurgeon on stdout, onnxruntime's native
+    # logger on fd 2): catch it all, so --json's stdout holds one object and the lines become our log.
+    with capture_output(stdout_too=args.json) as captured:
+        code, error = _run_command(run, args)
+    log = [message for message in captured.messages if message.source != "stderr"]
+    for message in captured.messages:
+        if message.source == "stderr":  # not a library we know: pass it on unchanged
+            print(message.text, file=sys.stderr)
+    if args.json:
+        reply = dict(_json_reply) if error is None else {"error": {"message": error.message, "hint": error.hint,
+                                                                    "detail": error.detail}}
+        reply["log"] = [asdict(message) for message in log]
+        _write_json(reply)
+    else:
+        for message in log:
+            if message.severity in ("warning", "error", "internal_error"):
+                print(f"{message.source} {message.severity}: {message.text}", file=sys.stderr)
+    return code
+
+
+def _write_json(data: dict) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _run_command(run: Callable, args) -> tuple[int, WorkbenchError | None]:
+    """(exit code, the error that stopped the command); errors are also printed on stderr."""
+    try:
+        return run(args), None
     except WorkbenchError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -439,13 +486,14 @@ def main(argv: list[str] | None = None) -> int:
             if exc.detail:
                 print(exc.detail, file=sys.stderr)
             traceback.print_exc()
-        return EXIT_ERROR
+        return EXIT_ERROR, exc
     except Exception as exc:  # an unexpected failure still gets a one-line message, not a traceback
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         print("hint: run again with --debug for the traceback, and report it.", file=sys.stderr)
         if args.debug:
             traceback.print_exc()
-        return EXIT_ERROR
+        return EXIT_ERROR, WorkbenchError(f"{type(exc).__name__}: {exc}", "Run again with --debug for the "
+                                          "traceback, and report it.", traceback.format_exc())
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 
-from tests.compare_models import chain_model, perturbed
+from tests.compare_models import chain_model, perturbed, tiny_output_copy
 from workbench.core.model import LoadedModel, load_model
-from workbench.ui.compare_panel import FAIL_COLOUR, PASS_COLOUR, ComparePanel
+from workbench.core.metrics import Verdict
+from workbench.ui.compare_panel import CANNOT_JUDGE_COLOUR, FAIL_COLOUR, PASS_COLOUR, RESULT_COLUMNS, ComparePanel
 from workbench.ui.session import Session
 
 
@@ -45,7 +46,7 @@ def test_original_vs_fixed_model_fails_and_bisect_selects_the_node(qtbot, panel,
     qtbot.mouseClick(panel.run_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: panel.result is not None and panel.worker is None, timeout=30_000)
     assert "FAIL" in panel.verdict.text()
-    assert panel.table.rowCount() == 1 and panel.table.item(0, 9).text() == "FAIL"
+    assert panel.table.rowCount() == 1 and panel.table.item(0, RESULT_COLUMNS.index("verdict")).text() == "FAIL"
     assert panel.table.item(0, 0).background().color() == FAIL_COLOUR
     assert "mul_2" in panel.bisect_label.text() and panel.show_node.isEnabled()
     assert "median" in panel.timing_label.text()
@@ -99,3 +100,38 @@ def test_settings_come_back_from_the_recipe(qtbot, session):
     assert (panel.atol.text(), panel.rtol.text(), panel.timing_runs.value()) == ("0.001", "0.01", 7)
     assert panel.seed.value() == 5 and panel.source.currentIndex() == 1 and panel.bisect.isChecked()
     assert panel.input_spec().data_files == ["/x/data.npz"]
+
+
+@pytest.fixture
+def tiny_cnn_session(backend, samples, tmp_path):
+    """clean_cnn with ~1e-9 logits opened as the original; tests set the current model."""
+    tiny = tiny_output_copy(onnx.load(samples / "clean_cnn.onnx"), ("fc.weight", "fc.bias"))
+    onnx.save(tiny, tmp_path / "tiny.onnx")
+    session = Session(backend)
+    session.set_model(load_model(tmp_path / "tiny.onnx"), opened=True)
+    return session, tiny
+
+
+def test_cannot_judge_and_fail_show_the_verdict_the_reason_and_their_colours(qtbot, tiny_cnn_session):
+    session, tiny = tiny_cnn_session
+    panel = ComparePanel(session)
+    qtbot.addWidget(panel)
+    panel.resize(1300, 800)
+    panel.show()
+    session.set_model(LoadedModel.from_proto(perturbed(tiny, "fc.weight", 1.001)))
+    run_and_wait(qtbot, panel)
+    verdict, reason = RESULT_COLUMNS.index("verdict"), RESULT_COLUMNS.index("reason")
+    assert panel.result.verdict is Verdict.CANNOT_JUDGE
+    assert panel.table.item(0, verdict).text() == "CANNOT_JUDGE"
+    assert panel.table.item(0, reason).text().startswith("the largest |value| is")
+    assert panel.table.item(0, 0).background().color() == CANNOT_JUDGE_COLOUR
+    assert "CANNOT_JUDGE: 1 of 1 output(s) the tolerance cannot judge: logits" in panel.verdict.text()
+    assert CANNOT_JUDGE_COLOUR.name() in panel.verdict.styleSheet()
+
+    session.set_model(LoadedModel.from_proto(perturbed(tiny, "conv2.weight", 1.3)))
+    run_and_wait(qtbot, panel)
+    assert panel.table.item(0, verdict).text() == "FAIL"
+    assert panel.table.item(0, reason).text().startswith("cosine 0.99")
+    assert panel.table.item(0, 0).background().color() == FAIL_COLOUR
+    assert panel.table.item(0, 0).toolTip() == panel.result.outputs[0].reason
+    assert "FAIL: 1 of 1 output(s) fail: logits (cosine" in panel.verdict.text()

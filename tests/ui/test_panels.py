@@ -87,4 +87,22 @@ def test_log_panel_filters_searches_and_copies(qtbot, window, samples):
     log.search.setText("worker thread")
     assert [m.text for m in log.visible_messages()] == ["from a worker thread"]
     assert log.copy() == "[warning] test: from a worker thread"
+
+
+def test_graphsurgeon_messages_from_a_fix_reach_the_log_panel_not_the_terminal(qtbot, window, capfd):
+    """A fold that onnxruntime cannot evaluate: graphsurgeon's warning is a Log panel row, never printed."""
+    from tests.onnx_factory import unfoldable_constant_model
+    from workbench.core.fixes import apply_fix, make_step
+    from workbench.core.model import LoadedModel
+
+    model = LoadedModel.from_proto(unfoldable_constant_model())
+    log = window.panels["log"]
+    log.level.setCurrentText("Everything")
+    thread = threading.Thread(target=lambda: apply_fix(model, make_step("fold-constants", {})))
+    thread.start()
+    thread.join()
+    qtbot.waitUntil(lambda: any(m.source == "onnx-graphsurgeon" and "Inference failed" in m.text
+                                for m in log.visible_messages()), timeout=5000)
+    printed = capfd.readouterr()
+    assert "[W]" not in printed.out and "[W]" not in printed.err
     assert QGuiApplication.clipboard().text() == "[warning] test: from a worker thread"

@@ -45,6 +45,13 @@ class EngineSupport:
     reason: str
     gpu: GpuStatus
 
+    @property
+    def blocker(self) -> str:
+        """Why engines cannot run here, as one sentence for an error message ("" when they can)."""
+        if self.can_run:
+            return ""
+        return self.reason if self.gpu.present else self.gpu.reason
+
 
 @dataclass(frozen=True)
 class LogMessage:
@@ -169,8 +176,9 @@ class Backend:
                                                "TensorRT builds for the GPU it runs on.")
         return missing
 
-    def engine_support(self) -> EngineSupport:
-        gpu = gpu_status()
+    def engine_support(self, gpu: GpuStatus | None = None) -> EngineSupport:
+        """Whether this backend's engines run on ``gpu`` (default: this machine's first GPU)."""
+        gpu = gpu or gpu_status()
         if not gpu.present:
             return EngineSupport(False, f"Engines cannot run here: {gpu.reason} Parsing and building still work.", gpu)
         cc = gpu.compute_capability
@@ -224,7 +232,7 @@ class Backend:
                     f"engines only load in the TensorRT flavour that built them (use --backend {owner}).")
         support = self.engine_support()
         if not support.can_run:
-            return support.reason if support.gpu.present else support.gpu.reason
+            return support.blocker
         if runtime is not None and hasattr(runtime, "get_engine_validity"):
             validity, diagnostics = runtime.get_engine_validity(data)
             if validity == self.trt.EngineValidity.INVALID:

@@ -16,7 +16,7 @@ import numpy as np
 from workbench.core.backend import Backend
 from workbench.core.errors import WorkbenchError
 from workbench.core.inputs import InputSpec, make_inputs
-from workbench.core.metrics import DEFAULT_TOP_K, OutputComparison, Tolerances, compare_arrays
+from workbench.core.metrics import DEFAULT_TOP_K, OutputComparison, Tolerances, Verdict, compare_arrays
 from workbench.core.model import LoadedModel, load_model
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.runners import OnnxruntimeRunner, Runner, TensorRTRunner
@@ -107,18 +107,41 @@ class CompareResult:
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
-    def passed(self) -> bool:
-        return not self.missing_outputs and bool(self.outputs) and all(o.passed for o in self.outputs)
+    def verdict(self) -> Verdict:
+        """PASS only when every output passes and none is missing; any FAIL fails the whole."""
+        verdicts = {o.verdict for o in self.outputs}
+        if self.missing_outputs or Verdict.FAIL in verdicts:
+            return Verdict.FAIL
+        if not self.outputs or Verdict.CANNOT_JUDGE in verdicts:
+            return Verdict.CANNOT_JUDGE
+        return Verdict.PASS
 
     @property
-    def verdict(self) -> str:
-        failed = [o.name for o in self.outputs if not o.passed] + self.missing_outputs
+    def passed(self) -> bool:
+        return self.verdict is Verdict.PASS
+
+    @property
+    def reason(self) -> str:
+        total = len(self.outputs) + len(self.missing_outputs)
+        if not total:
+            return "no output to compare"
         if self.passed:
-            return f"PASS: all {len(self.outputs)} output(s) within atol/rtol"
-        return f"FAIL: {len(failed)} of {len(self.outputs) + len(self.missing_outputs)} output(s) differ ({', '.join(failed)})"
+            return f"all {total} output(s) pass"
+        failed = [f"{o.name} ({o.reason})" for o in self.outputs if o.verdict is Verdict.FAIL]
+        failed += [f"{name} (missing)" for name in self.missing_outputs]
+        unjudged = [f"{o.name} ({o.reason})" for o in self.outputs if o.verdict is Verdict.CANNOT_JUDGE]
+        parts = [f"{len(failed)} of {total} output(s) fail: {'; '.join(failed)}"] if failed else []
+        if unjudged:
+            parts.append(f"{len(unjudged)} of {total} output(s) the tolerance cannot judge: {'; '.join(unjudged)}")
+        return ". ".join(parts)
+
+    @property
+    def summary(self) -> str:
+        """The verdict and its reason in one line (the CLI's last line, the panel's headline)."""
+        return f"{self.verdict}: {self.reason}"
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed, "verdict": self.verdict, "reference": self.reference, "test": self.test,
+        return {"passed": self.passed, "verdict": str(self.verdict), "reason": self.reason, "reference": self.reference, "test": self.test,
                 "tolerances": self.tolerances.to_dict(), "inputs": self.inputs,
                 "outputs": [o.to_dict() for o in self.outputs], "missing_outputs": self.missing_outputs,
                 "notes": self.notes, "timing": [t.to_dict() for t in self.timing],
@@ -217,7 +240,7 @@ def bisect_divergence(reference_factory: RunnerFactory, test_factory: RunnerFact
             atol, rtol = tolerances.for_output(tensor)
             comparison = compare_arrays(tensor, ref_out[tensor], test_out[tensor], atol, rtol, top_k=0,
                                         infinities_compare_equal=tolerances.infinities_compare_equal)
-            if not comparison.passed:
+            if comparison.verdict is Verdict.FAIL:  # a tensor too small for atol is no evidence of divergence
                 found[i] = comparison
                 return i
         return None
@@ -244,13 +267,13 @@ def bisect_divergence(reference_factory: RunnerFactory, test_factory: RunnerFact
         high = hit
     if first is None:
         return BisectResult("", -1, "", "", None, runs, checked, len(candidates),
-                            "No intermediate tensor differs beyond the tolerances.")
+                            "No intermediate tensor fails the comparison.")
     index, node, op, tensor = candidates[first]
     comparison = found[first]
     label = node or f"{op} #{index}"
     return BisectResult(node, index, op, tensor, comparison, runs, checked, len(candidates),
                         f"First divergence at node '{label}' ({op}, node {index}): output '{tensor}' has max |error| "
-                        f"{comparison.max_abs:.3g} ({comparison.outside_fraction:.1%} of elements outside tolerance).")
+                        f"{comparison.max_abs:.3g}: {comparison.reason}.")
 
 
 def bisect_models(reference: LoadedModel, test: LoadedModel, feeds: dict[str, np.ndarray],
@@ -302,7 +325,7 @@ def run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: In
                 result.notes.append("The layerwise bisect runs between two ONNX models (original vs current); "
                                     "against an engine it would need per-tensor engine outputs and a GPU.")
             elif result.passed:
-                result.notes.append("No bisect: every output is within tolerance.")
+                result.notes.append("No bisect: every output passes.")
             else:
                 result.bisect = bisect_models(model, against, prepared.arrays, settings.tolerances,
                                               progress=_scaled(progress, 0.95, 0.05), cancel=cancel)

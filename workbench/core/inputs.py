@@ -67,7 +67,7 @@ def random_inputs(model: LoadedModel, seed: int = 0, shapes: dict[str, tuple[int
     """One seeded array per graph input (or per name in ``only``); the same seed gives the same arrays."""
     rng = np.random.default_rng(seed)
     _check_names(model, set(shapes or {}) | set(value_ranges or {}) | set(dtypes or {}), "")
-    if any(t.is_dynamic and t.name not in (shapes or {}) for t in model.summary().inputs):
+    if any(t.dynamic_dims and t.name not in (shapes or {}) for t in model.summary().inputs):
         # Never 1 for a dynamic dim: the shape service picks realistic values (and says why).
         from workbench.core.shapes import suggest_shapes
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, compare_arrays
+from workbench.core.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, Verdict, compare_arrays
 from workbench.core.model import LoadedModel
 from workbench.core.onnxruntime_compat import foreign_ops
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
@@ -21,10 +21,12 @@ from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.shapes import suggested_feeds
 
 EXACT, WITHIN, BEYOND, NOT_CHECKABLE = "exact", "within-tolerance", "beyond-tolerance", "not-checkable"
+CANNOT_JUDGE = "tolerance-cannot-judge"  # changed, on outputs too small for the tolerance to tell (metrics.Verdict)
 VERDICT_TEXT = {
     EXACT: "exact: every output is bit-identical",
     WITHIN: "numerically changed, within tolerance",
     BEYOND: "changed beyond tolerance",
+    CANNOT_JUDGE: "numerically changed; the tolerance cannot judge whether it matters",
     NOT_CHECKABLE: "not checkable",
 }
 
@@ -33,7 +35,7 @@ VERDICT_TEXT = {
 class ParityResult:
     verdict: str
     outputs: list[OutputComparison] = field(default_factory=list)
-    reason: str = ""  # why not checkable, or which outputs could not be compared
+    reason: str = ""  # why not checkable, or the reasons of the outputs that did not pass
     seed: int = 0
     atol: float = DEFAULT_ATOL
     rtol: float = DEFAULT_RTOL
@@ -99,7 +101,10 @@ def check_parity(original: LoadedModel, fixed: LoadedModel, *, frozen_inputs: di
     progress("Parity: done", 1.0)
     if all(reference[n].shape == test[n].shape and np.array_equal(reference[n], test[n], equal_nan=True)
            for n in common):
-        verdict = EXACT
-    else:
-        verdict = WITHIN if all(c.passed for c in comparisons) else BEYOND
-    return ParityResult(verdict, comparisons, seed=seed, atol=atol, rtol=rtol)
+        return ParityResult(EXACT, comparisons, seed=seed, atol=atol, rtol=rtol)
+    # The comparator's judgement per output: a FAIL is beyond tolerance; an output the tolerance
+    # cannot judge keeps the fix from counting as "within tolerance".
+    verdicts = {c.verdict for c in comparisons}
+    verdict = BEYOND if Verdict.FAIL in verdicts else CANNOT_JUDGE if Verdict.CANNOT_JUDGE in verdicts else WITHIN
+    reason = "; ".join(f"'{c.name}': {c.reason}" for c in comparisons if c.verdict is not Verdict.PASS)
+    return ParityResult(verdict, comparisons, reason=reason, seed=seed, atol=atol, rtol=rtol)

@@ -193,28 +193,15 @@ def check_profiles(profiles: list[Profile], inputs: list[TensorInfo]) -> None:
                              "\n".join(i.message for i in issues))
 
 
-def suggest_profile(inputs: list[TensorInfo], opt_shapes: dict[str, Shape] | None = None,
-                    sample_shapes: dict[str, list[Shape]] | None = None) -> Profile:
-    """A starting profile: static dims as declared; dynamic dims from ``opt_shapes`` (min 1, max = opt),
-    else from the shapes of loaded sample data (min/max over samples, opt the most common), else 1.
-    Shape-tensor values are left to the user: no guess of the shapes a model will be fed is safe (an
-    initializer named like the input would be one, but then TensorRT takes it as a constant)."""
+def profile_from_samples(inputs: list[TensorInfo], sample_shapes: dict[str, list[Shape]]) -> Profile:
+    """A profile spanning the shapes of loaded sample data: min/max over the samples, opt the most common.
+    Inputs without samples are left out (``workbench.core.shapes.suggest_shapes`` chooses them)."""
     profile = Profile()
     for tensor in inputs:
-        if not tensor.is_dynamic or tensor.shape is None:
-            continue
-        dynamic = tensor.dynamic_dims
-        if opt_shapes and tensor.name in opt_shapes:
-            opt = tuple(opt_shapes[tensor.name])
-            low = tuple(1 if i in dynamic else d for i, d in enumerate(opt))
-            profile.shapes[tensor.name] = ShapeRange(low, opt, opt)
-        elif sample_shapes and sample_shapes.get(tensor.name):
-            seen = [tuple(s) for s in sample_shapes[tensor.name]]
+        seen = [tuple(s) for s in sample_shapes.get(tensor.name, [])]
+        if tensor.is_dynamic and tensor.shape is not None and seen:
             profile.shapes[tensor.name] = ShapeRange(tuple(map(min, zip(*seen))), Counter(seen).most_common(1)[0][0],
                                                      tuple(map(max, zip(*seen))))
-        else:
-            profile.shapes[tensor.name] = ShapeRange.fixed(tuple(1 if i in dynamic else d
-                                                                 for i, d in enumerate(tensor.shape)))
     return profile
 
 

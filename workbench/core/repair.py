@@ -27,7 +27,7 @@ from workbench.core.fixes.graph_tools import node_label
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
     suggested_params
 from workbench.core.model import LoadedModel, iter_nodes
-from workbench.core.parity import BEYOND, ParityResult, check_parity
+from workbench.core.parity import BEYOND, CANNOT_JUDGE, ParityResult, check_parity
 from workbench.core.problems import Problem, severity_rank
 from workbench.core.profiles import Profile, describe_profile, profiles_to_recipe
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
@@ -251,6 +251,8 @@ def _try(state: _State, step: RepairStep, original: LoadedModel, settings: Build
         reasons = [_MEANING[step.fix.name]] if step.fix.name in _MEANING else []
         if step.parity.verdict == BEYOND:
             reasons.append(f"outputs change: {step.parity.text}")
+        elif step.parity.verdict == CANNOT_JUDGE:
+            reasons.append(f"outputs change by an amount the tolerance cannot judge: {step.parity.text}")
         step.confirm = "; ".join(reasons)
     else:
         profiles = [step.profile]

@@ -21,11 +21,13 @@ import numpy as np
 from workbench import __version__
 from workbench.core.compare import CompareResult
 from workbench.core.errors import WorkbenchError
-from workbench.core.metrics import abs_error, error_heatmap, error_histogram
+from workbench.core.metrics import Verdict, abs_error, error_heatmap, error_histogram
 
 # A perceptually ordered dark-blue → yellow ramp (viridis anchor colours) for heatmaps.
 _RAMP = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float32)
 _HEATMAP_MAX_SIDE = 512
+# CSS class per verdict (one colour each in _CSS: green, red, amber).
+VERDICT_CLASSES = {Verdict.PASS: "pass", Verdict.FAIL: "fail", Verdict.CANNOT_JUDGE: "cannot-judge"}
 
 
 def report_dict(result: CompareResult) -> dict:
@@ -73,13 +75,14 @@ def _number(value) -> str:
     return str(value)
 
 
-def _table(headers: list[str], rows: list[list], row_classes: list[str] | None = None) -> str:
+def _table(headers: list[str], rows: list[list], row_classes: list[str] | None = None, table_class: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{row_classes[i]}"' if row_classes else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_number(c))}</td>" for c in row) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    cls = f' class="{table_class}"' if table_class else ""
+    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def histogram_svg(counts: np.ndarray, edges: np.ndarray, width: int = 420, height: int = 160) -> str:
@@ -126,9 +129,11 @@ def heatmap_png(error_map: np.ndarray) -> bytes:
 def _plots(result: CompareResult) -> str:
     sections = []
     for output in result.outputs:
-        if output.name not in result.arrays or output.message:
+        if output.name not in result.arrays:
             continue
         reference, test = result.arrays[output.name]
+        if reference.shape != test.shape or reference.size == 0:
+            continue
         error = abs_error(reference, test)
         parts = [f"<h3>{html.escape(output.name)}</h3><div class='plots'><figure>{histogram_svg(*error_histogram(error))}"
                  "<figcaption>Distribution of |error|</figcaption></figure>"]
@@ -145,32 +150,42 @@ def _plots(result: CompareResult) -> str:
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2f2}td:first-child{text-align:left}
-tr.pass td{background:#e6f4ea}tr.fail td{background:#fce8e6}.verdict{font-size:1.3em;padding:.4em .8em;display:inline-block}
-.verdict.pass{background:#e6f4ea;color:#137333}.verdict.fail{background:#fce8e6;color:#a50e0e}.muted{color:#777}
+table.outputs td:last-child{text-align:left;min-width:24em}
+tr.pass td{background:#e6f4ea}tr.fail td{background:#fce8e6}tr.cannot-judge td{background:#fef3d6}
+.verdict{font-size:1.3em;padding:.4em .8em;display:inline-block}
+.verdict.pass{background:#e6f4ea;color:#137333}.verdict.fail{background:#fce8e6;color:#a50e0e}
+.verdict.cannot-judge{background:#fef3d6;color:#7a5200}.muted{color:#777}
 .plots{display:flex;gap:2em;flex-wrap:wrap}figure{margin:0}img{image-rendering:pixelated;max-width:520px}"""
+
+OUTPUT_HEADERS = ["output", "shape", "dtype", "max |err|", "mean |err|", "max rel", "mean rel", "cosine", "outside tol",
+                  "NaN ref/test", "Inf ref/test", "top-1 / top-k", "verdict", "reason"]
+
+
+def _outputs_table(result: CompareResult) -> str:
+    rows = [[o.name, "×".join(map(str, o.shape)), o.dtype, o.max_abs, o.mean_abs, o.max_rel, o.mean_rel, o.cosine,
+             f"{o.outside_fraction:.2%}", f"{o.nan_ref}/{o.nan_test}", f"{o.inf_ref}/{o.inf_test}",
+             "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%} (k={o.top_k})",
+             str(o.verdict), o.reason] for o in result.outputs]
+    rows += [[name] + [""] * 11 + [str(Verdict.FAIL), "missing: the test side has no such output"]
+             for name in result.missing_outputs]
+    classes = [VERDICT_CLASSES[o.verdict] for o in result.outputs] + ["fail"] * len(result.missing_outputs)
+    return _table(OUTPUT_HEADERS, rows, classes, "outputs")
 
 
 def render_html(result: CompareResult, data: dict | None = None) -> str:
     data = data or report_dict(result)
-    state = "pass" if result.passed else "fail"
-    outputs = _table(
-        ["output", "shape", "dtype", "max |err|", "mean |err|", "max rel", "mean rel", "cosine", "outside tol",
-         "NaN ref/test", "Inf ref/test", "top-1 / top-k", "result"],
-        [[o.name, "×".join(map(str, o.shape)), o.dtype, o.max_abs, o.mean_abs, o.max_rel, o.mean_rel, o.cosine,
-          f"{o.outside_fraction:.2%}", f"{o.nan_ref}/{o.nan_test}", f"{o.inf_ref}/{o.inf_test}",
-          "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%} (k={o.top_k})",
-          ("PASS" if o.passed else "FAIL") + (f" — {o.message}" if o.message else "")] for o in result.outputs]
-        + [[name, "", "", "", "", "", "", "", "", "", "", "", "FAIL — missing"] for name in result.missing_outputs],
-        ["pass" if o.passed else "fail" for o in result.outputs] + ["fail"] * len(result.missing_outputs))
+    outputs = _outputs_table(result)
     inputs = _table(["input", "shape", "dtype", "source"],
                     [[i["name"], "×".join(map(str, i["shape"])), i["dtype"], i["source"]] for i in result.inputs])
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Comparison: {html.escape(result.test)}</title>"
              f"<style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(result.reference)} vs {html.escape(result.test)}</h1>",
-             f"<p class='verdict {state}'>{html.escape(result.verdict)}</p>",
+             f"<p class='verdict {VERDICT_CLASSES[result.verdict]}'>{html.escape(result.summary)}</p>",
              f"<p class='muted'>{html.escape(data['tool'])}, {html.escape(data['created'])}; "
              f"atol {result.tolerances.atol:g}, rtol {result.tolerances.rtol:g} (an element fails when |error| > atol "
-             "and |error|/|ref| > rtol; NaN always fails)</p>",
+             "and |error|/|ref| > rtol; NaN always fails). On top of that rule an output fails when cosine "
+             "similarity, top-k classes or the relative error of its large elements disagree, and the tolerance "
+             "cannot judge an output whose values are all below 10 × atol.</p>",
              "<h2>Inputs</h2>", inputs, "<h2>Outputs</h2>", outputs]
     if result.notes:
         parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in result.notes) + "</ul>")

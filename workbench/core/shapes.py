@@ -22,7 +22,7 @@ Batch-like dims are 1 (min = opt = max) by convention and say so. Min and max co
 (min: the smallest ladder value that still runs; max: checked when it is cheap, else equal to opt,
 with the reason). Where nothing runs, the suggestion says so and asks instead of guessing.
 
-``check_profiles`` runs onnxruntime at a profile's min and max shapes: a profile is checked against
+``probe_profiles`` runs onnxruntime at a profile's min and max shapes: a profile is checked against
 the model before any build (no peer does this).
 """
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
@@ -41,7 +42,7 @@ from onnx import numpy_helper
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import LoadedModel, TensorInfo
 from workbench.core.problems import Problem
-from workbench.core.profiles import Profile, ShapeRange
+from workbench.core.profiles import Profile, ShapeRange, profile_from_samples
 from workbench.core.progress import CancelToken
 
 Shape = tuple[int, ...]
@@ -93,11 +94,12 @@ _PASS_THROUGH = {"Slice", "Gather", "Squeeze", "Unsqueeze", "Identity", "Cast", 
 _SHAPE_OPERANDS = {"Reshape": 1, "Expand": 1, "Tile": 1, "ConstantOfShape": 0, "Slice": 2, "Split": 1,
                    "Resize": 3, "Range": 1}
 _MAX_STRIDE = 64
+_LOCKS_GUARD = threading.Lock()
 DEFAULT_PROBE_BUDGET_SECONDS = 8.0
 MAX_PROBES = 40
-# A max larger than opt is only probed when one run there is expected to take at most this share of
-# the budget (probe time grows with the input volume).
-_MAX_PROBE_SHARE = 0.25
+# A max larger than opt is only probed when one run there is expected to take at most this long (probe
+# time grows with the input volume); larger models leave it to the Profiles panel's check.
+_MAX_PROBE_SECONDS = 0.25
 
 
 @dataclass
@@ -654,9 +656,31 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
     comparisons and the Profiles panel share one probe.
     """
     cache_key = (_profiles_key(profiles), repr(sorted((sample_shapes or {}).items())), probe, seed)
-    cache = model.__dict__.setdefault("_shape_suggestions", {})
-    if cache_key in cache:
+    with _LOCKS_GUARD:
+        lock = model.__dict__.setdefault("_shape_lock", threading.Lock())
+    with lock:  # a caller arriving while a prefetch probes waits for its answer instead of probing again
+        cache = model.__dict__.setdefault("_shape_suggestions", {})
+        if cache_key not in cache:
+            cache[cache_key] = _suggest(model, profiles, sample_shapes, probe, budget_seconds, seed, cancel)
         return cache[cache_key]
+
+
+def prefetch_shapes(model: LoadedModel) -> threading.Thread:
+    """Start the probe in a thread (onnxruntime releases the GIL), e.g. while TensorRT's parser analyses
+    the model; a later ``suggest_shapes(model)`` gets its answer. Errors surface in that later call."""
+    def work() -> None:
+        try:
+            suggest_shapes(model)
+        except Exception:  # noqa: BLE001 - nothing is cached then: the caller's own suggest_shapes() raises it
+            pass
+
+    thread = threading.Thread(target=work, name="shape-probe", daemon=True)
+    thread.start()
+    return thread
+
+
+def _suggest(model: LoadedModel, profiles, sample_shapes, probe: bool, budget_seconds: float, seed: int,
+             cancel: CancelToken | None) -> ShapeSuggestion:
     started = time.perf_counter()
     inputs = model.summary().inputs
     dims, facts = _analyse_dims(model)
@@ -666,9 +690,7 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
     if usable:
         _from_profile(dims, usable[0], ShapeSource.PROFILE, "your optimization profile")
     if sample_shapes:
-        from workbench.core.profiles import suggest_profile
-
-        _from_profile([d for d in dims if not d.resolved], suggest_profile(inputs, sample_shapes=sample_shapes),
+        _from_profile([d for d in dims if not d.resolved], profile_from_samples(inputs, sample_shapes),
                       ShapeSource.SAMPLES, "the shapes of the sample data")
     # 3: graph facts; 4: batch convention.
     for dim in dims:
@@ -694,7 +716,6 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
             dim.source = ShapeSource.CONVENTION
         suggestion.note = "Shapes not checked by an onnxruntime run yet."
     suggestion.seconds = time.perf_counter() - started
-    cache[cache_key] = suggestion
     return suggestion
 
 
@@ -872,8 +893,9 @@ def _ranges(prober: _Prober, suggestion: ShapeSuggestion, open_dims: list[DimSug
         remaining = prober.deadline - time.perf_counter()
         if target is None:
             continue
-        if estimate > _MAX_PROBE_SHARE * max(remaining, 0.0) or prober.out_of_time():
-            dim.reason += f"; max = opt: {target} not checked (a run there would take ~{estimate:.1f} s)"
+        if estimate > min(_MAX_PROBE_SECONDS, remaining) or prober.out_of_time():
+            dim.reason += f"; max = opt: {target} not probed (a run there would take ~{estimate:.1f} s; " \
+                          "the Profiles panel's check runs it)"
             continue
         run = prober.run(_shapes_for(suggestion.inputs, _values_by_use(suggestion.dims, {**chosen, dim.label: target})))
         if run.ok:
@@ -894,42 +916,51 @@ def _ranges(prober: _Prober, suggestion: ShapeSuggestion, open_dims: list[DimSug
 # --- profiles checked against the model --------------------------------------------------------
 
 @dataclass
-class ProfileCheck:
-    """Whether onnxruntime runs the model at one profile's min and max shapes."""
+class RowCheck:
+    """Whether onnxruntime runs the model with one input of one profile at its min and at its max shape
+    (the other inputs at their opt shapes)."""
 
     profile: int
-    ok: bool
-    results: dict[str, str]  # "min"/"max" → "runs" or why not
-    node: str = ""
+    input: str
+    results: dict[str, str]  # "min"/"max" → "" when it runs, else why not
+    node: str = ""  # the node that refused, when one did
+
+    @property
+    def ok(self) -> bool:
+        return not any(self.results.values())
 
     def text(self) -> str:
-        return f"Profile {self.profile + 1}: " + "; ".join(f"{which} {why}" for which, why in self.results.items())
+        if self.ok:
+            return f"'{self.input}' runs under onnxruntime at min and max"
+        return "; ".join(f"'{self.input}' at {which}: {why}" for which, why in self.results.items() if why)
 
     def to_dict(self) -> dict:
-        return {"profile": self.profile, "ok": self.ok, "results": self.results, "node": self.node,
-                "text": self.text()}
+        return {"profile": self.profile, "input": self.input, "ok": self.ok, "results": self.results,
+                "node": self.node, "text": self.text()}
 
 
-def check_profiles(model: LoadedModel, profiles: list[Profile], *, seed: int = 0,
-                   cancel: CancelToken | None = None) -> list[ProfileCheck]:
-    """Run onnxruntime at each profile's min and max shapes (static inputs at their own shape)."""
+def probe_profiles(model: LoadedModel, profiles: list[Profile], *, seed: int = 0, progress=None,
+                   cancel: CancelToken | None = None) -> list[RowCheck]:
+    """Check every dynamic input row of every profile against the model under onnxruntime, before any build:
+    a profile whose min or max the model cannot take (a size baked in at export, a too-small image) fails
+    here with the node, instead of inside TensorRT."""
     suggestion = suggest_shapes(model, probe=False)
     values = {n: v.value for n, v in suggestion.values.items()}
     prober = _Prober(model, values, seed, math.inf, cancel)
     checks = []
+    rows = [(index, name) for index, profile in enumerate(profiles) for name in profile.shapes]
     try:
-        base = suggestion.shapes()
-        for index, profile in enumerate(profiles):
-            results, ok, node = {}, True, ""
+        for done, (index, name) in enumerate(rows):
+            if progress is not None:
+                progress(f"Checking profile {index + 1}, '{name}'", done / max(len(rows), 1))
+            profile = profiles[index]
+            base = {**suggestion.shapes(), **{n: r.opt for n, r in profile.shapes.items()}}
+            results, node = {}, ""
             for which in ("min", "max"):
-                shapes = {**base, **{name: r.get(which) for name, r in profile.shapes.items()}}
-                run = prober.run(shapes)
-                if run.ok:
-                    results[which] = "runs under onnxruntime"
-                else:
-                    ok, node = False, node or run.node
-                    results[which] = f"{_failure_text(run, prober)}: {run.error[:200]}"
-            checks.append(ProfileCheck(index, ok, results, node))
+                run = prober.run({**base, name: profile.shapes[name].get(which)})
+                results[which] = "" if run.ok else f"{_failure_text(run, prober)}: {run.error[:200]}"
+                node = node or run.node
+            checks.append(RowCheck(index, name, results, node))
     finally:
         prober.close()
     return checks

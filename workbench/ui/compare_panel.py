@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
@@ -21,15 +21,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from workbench.core.compare import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
 from workbench.core.inputs import LAYOUTS, ImageSource, InputSpec
-from workbench.core.metrics import Tolerances, abs_error, error_heatmap, error_histogram
+from workbench.core.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
 from workbench.core.report import write_report
 from workbench.ui.worker import Worker, start
 
-PASS_COLOUR, FAIL_COLOUR = QColor("#d7f0dd"), QColor("#f8d7d3")
+# One background colour per verdict: green, red, and amber for "the tolerance cannot judge".
+PASS_COLOUR, FAIL_COLOUR, CANNOT_JUDGE_COLOUR = QColor("#d7f0dd"), QColor("#f8d7d3"), QColor("#fbe7b5")
+VERDICT_COLOURS = {Verdict.PASS: PASS_COLOUR, Verdict.FAIL: FAIL_COLOUR, Verdict.CANNOT_JUDGE: CANNOT_JUDGE_COLOUR}
+SELECTED_SATURATION = 2.5  # a selected row shows its verdict colour this much more saturated
 SOURCES = ("Random (seeded)", "Data file (.npz / .npy)", "Images")
 TARGETS = ("Original vs current model (onnxruntime)", "TensorRT engine")
 RESULT_COLUMNS = ("output", "shape", "max |err|", "mean |err|", "max rel", "cosine", "outside", "NaN/Inf",
-                  "top-1 / top-k", "result")
+                  "top-1 / top-k", "verdict", "reason")
 
 
 def _number(value: float) -> str:
@@ -41,6 +44,7 @@ class ComparePanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.result: CompareResult | None = None
+        self._row_verdicts: list[Verdict] = []  # the table's rows, for the selection colour
         self.worker: Worker | None = None
         self._exporter: Worker | None = None
         self._build()
@@ -116,6 +120,8 @@ class ComparePanel(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)  # the reason takes the room that is left
+        self.table.setWordWrap(True)
         self.table.verticalHeader().hide()
         self.table.itemSelectionChanged.connect(self._plot_selected)
 
@@ -310,22 +316,25 @@ class ComparePanel(QWidget):
 
     def show_result(self, result: CompareResult) -> None:
         self.result = result
-        colour = PASS_COLOUR if result.passed else FAIL_COLOUR
-        self.verdict.setText("\n".join([f"{result.reference}  vs  {result.test}", result.verdict, *result.notes]))
-        self.verdict.setStyleSheet(f"background: {colour.name()}; padding: 4px;")
+        self.verdict.setText("\n".join([f"{result.reference}  vs  {result.test}", result.summary, *result.notes]))
+        self.verdict.setStyleSheet(f"background: {VERDICT_COLOURS[result.verdict].name()}; padding: 4px;")
         self.table.setRowCount(0)
+        self._row_verdicts = []
         rows = [(o.name, "×".join(map(str, o.shape)), _number(o.max_abs), _number(o.mean_abs), _number(o.max_rel),
                  f"{o.cosine:.6f}", f"{o.outside_fraction:.2%}", f"{o.nan_ref + o.nan_test}/{o.inf_ref + o.inf_test}",
                  "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%}",
-                 ("PASS" if o.passed else "FAIL") + (f": {o.message}" if o.message else ""), o.passed)
-                for o in result.outputs]
-        rows += [(name, "", "", "", "", "", "", "", "", "FAIL: missing", False) for name in result.missing_outputs]
-        for row, (*cells, passed) in enumerate(rows):
+                 str(o.verdict), o.reason, o.verdict) for o in result.outputs]
+        rows += [(name, "", "", "", "", "", "", "", "", str(Verdict.FAIL), "missing: the test side has no such output",
+                  Verdict.FAIL) for name in result.missing_outputs]
+        for row, (*cells, verdict) in enumerate(rows):
+            self._row_verdicts.append(verdict)
             self.table.insertRow(row)
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
-                item.setBackground(PASS_COLOUR if passed else FAIL_COLOUR)
+                item.setBackground(VERDICT_COLOURS[verdict])
+                item.setToolTip(cells[-1])  # the reason, readable from anywhere in the row
                 self.table.setItem(row, column, item)
+        self.table.resizeRowsToContents()
         bisect = result.bisect
         self.bisect_label.setText(bisect.message if bisect else "")
         self.show_node.setEnabled(bool(bisect and bisect.found))
@@ -333,7 +342,7 @@ class ComparePanel(QWidget):
             f"{t.label}: median {t.median_ms:.3f} ms, min {t.min_ms:.3f}, p90 {t.p90_ms:.3f}, p99 {t.p99_ms:.3f} ms; "
             f"{t.inferences_per_s:.1f} inferences/s" for t in result.timing))
         if rows:
-            failing = next((i for i, r in enumerate(rows) if not r[-1]), 0)
+            failing = next((i for i, r in enumerate(rows) if r[-1] is not Verdict.PASS), 0)
             self.table.selectRow(failing)
         self._update_enabled()
 
@@ -343,6 +352,14 @@ class ComparePanel(QWidget):
         rows = self.table.selectionModel().selectedRows() if self.result else []
         if not rows:
             return
+        # The selection keeps the row's verdict colour (a darker shade) instead of the system highlight.
+        palette = self.table.palette()
+        colour = VERDICT_COLOURS[self._row_verdicts[rows[0].row()]]
+        palette.setColor(QPalette.Highlight, QColor.fromHsv(colour.hue(), min(255, int(colour.saturation()
+                                                                                       * SELECTED_SATURATION)),
+                                                            colour.value()))
+        palette.setColor(QPalette.HighlightedText, QColor("black"))
+        self.table.setPalette(palette)
         name = self.table.item(rows[0].row(), 0).text()
         if name not in self.result.arrays:
             return

@@ -12,13 +12,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FixResult, apply_fix, get_fix, make_step, suggested_params
-from workbench.core.parity import BEYOND, EXACT, NOT_CHECKABLE, ParityResult, check_parity
+from workbench.core.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECKABLE, ParityResult, check_parity
 from workbench.core.problems import Problem
 from workbench.ui.history_panel import ApplyFixCommand, fix_history
 from workbench.ui.session import Session
 from workbench.ui.worker import Worker, start
 
-VERDICT_COLOURS = {EXACT: "#1b7f3b", BEYOND: "#b3261e", NOT_CHECKABLE: "#8a6d00"}
+VERDICT_COLOURS = {EXACT: "#1b7f3b", BEYOND: "#b3261e", CANNOT_JUDGE: "#8a6d00", NOT_CHECKABLE: "#8a6d00"}
 
 
 class FixDialog(QDialog):
@@ -173,6 +173,6 @@ class FixDialog(QDialog):
         self.parity = parity
         colour = VERDICT_COLOURS.get(parity.verdict, "#1b5e8a")
         self.parity_label.setText(f"<b style='color:{colour}'>Parity: {parity.text}</b>")
-        self.session.log("warning" if parity.verdict == BEYOND else "info", f"Parity after {result.step.spec()}: "
-                                                                           f"{parity.text}")
+        self.session.log("warning" if parity.verdict in (BEYOND, CANNOT_JUDGE) else "info",
+                         f"Parity after {result.step.spec()}: {parity.text}")
         self.parity_checked.emit(result, parity)

@@ -6,19 +6,29 @@ child) get a "values" row each, in the same syntax ("1x64" = the values 1 and 64
 validated against the model with ``workbench.core.profiles``; an invalid or missing cell turns red
 with the reason as its tooltip, and only a fully valid set of profiles is written to
 ``session.recipe.profiles``.
+
+Suggested profiles come from the shape service (``workbench.core.shapes``): first from what the
+graph and the dims' names say, then — when the trial build has probed the model under onnxruntime —
+the probed values, as long as the user has not edited the cells. Every suggested value is listed
+with its source and reason. *Check against the model* runs onnxruntime at each row's min and max in
+a worker and marks the row with the result.
 """
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.profiles import (FIELDS, Profile, ShapeRange, ProfileIssue, format_shape_list, parse_shape_list,
-                                     profiles_from_recipe, profiles_to_recipe, suggest_profile, validate_profiles)
+                                     profiles_from_recipe, profiles_to_recipe, validate_profiles)
+from workbench.core.shapes import RowCheck, ShapeSuggestion, probe_profiles, suggest_shapes
+from workbench.ui.worker import Worker, start
 
 INVALID = QColor("#f4c7c3")
+CHECK_PASSED, CHECK_FAILED = "✓", "✗"
 VALUES_SUFFIX = " (values)"
 
 Row = tuple[str, bool]  # input name, whether the row holds a shape tensor's values rather than dims
@@ -50,22 +60,37 @@ class ProfileEditor(QWidget):
         self.add_button = QPushButton("Add profile")
         self.duplicate_button = QPushButton("Duplicate")
         self.remove_button = QPushButton("Remove")
+        self.check_button = QPushButton("Check against the model")
+        self.check_button.setToolTip("Run onnxruntime at every row's min and max shapes (other inputs at opt): "
+                                     "catches sizes the model cannot take before any build")
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.reasons = QLabel()  # where each suggested value came from
+        self.reasons.setWordWrap(True)
+        self.reasons.setTextInteractionFlags(self.reasons.textInteractionFlags() | Qt.TextSelectableByMouse)
+        self.check_result = QLabel()
+        self.check_result.setWordWrap(True)
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.duplicate_button, self.remove_button):
+        for button in (self.add_button, self.duplicate_button, self.remove_button, self.check_button):
             buttons.addWidget(button)
         buttons.addStretch()
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.status)
-        self.add_button.clicked.connect(lambda: self._add(suggest_profile(self._inputs())))
+        layout.addWidget(self.check_result)
+        layout.addWidget(self.reasons)
+        self.add_button.clicked.connect(self._add_suggested)
         self.duplicate_button.clicked.connect(self._duplicate)
         self.remove_button.clicked.connect(self._remove)
+        self.check_button.clicked.connect(self.check)
         session.model_changed.connect(self._load)
         session.report_changed.connect(self._report_changed)
+        session.shapes_suggested.connect(self._shapes_suggested)
         self._loading = False
+        self._suggested_texts: list[dict] | None = None  # the cells as last suggested, to see whether the user edited
+        self.check_worker: Worker | None = None
+        self.last_checks: list[RowCheck] = []
         if session.model is not None:
             self._load()
 
@@ -90,11 +115,82 @@ class ProfileEditor(QWidget):
         except WorkbenchError as exc:
             self.session.log("warning", f"The recipe's profiles were not loaded: {exc.message}", "profiles")
             profiles = []
+        self._suggested_texts = None
+        self.check_result.clear()
+        self.reasons.clear()
         if not profiles and self._needs_profile():
-            profiles = [suggest_profile(self._inputs())]
+            profiles = [self._suggestion(suggest_shapes(self.session.model, probe=False))]
         for profile in profiles:
             self._add(profile)
+        if self._suggested_texts is not None:
+            self._suggested_texts = self._all_texts()
         self._validate()
+
+    def _suggestion(self, suggestion: ShapeSuggestion) -> Profile:
+        """The suggestion's profile; its reasons are shown under the table."""
+        self._suggested_texts = []
+        lines = suggestion.notes()
+        self.reasons.setText("Suggested shapes:\n" + "\n".join(f"• {line}" for line in lines) if lines else "")
+        return suggestion.profile()
+
+    def _all_texts(self) -> list[dict]:
+        return [self.tabs.widget(i).texts() for i in range(self.tabs.count())]
+
+    def _shapes_suggested(self, suggestion: ShapeSuggestion) -> None:
+        """The trial build probed the model: offer the probed shapes, unless the user has edited the cells."""
+        if self.session.model is None or suggestion.inputs != self._inputs():
+            return
+        if self._suggested_texts is None or self._suggested_texts != self._all_texts():
+            return  # the user's own profiles (or edits) win over any suggestion
+        self.tabs.clear()
+        self._add(self._suggestion(suggestion))
+        self._suggested_texts = self._all_texts()
+        self._validate()
+
+    def _add_suggested(self) -> None:
+        if self.session.model is not None:
+            self._add(suggest_shapes(self.session.model, probe=False).profile())
+
+    def check(self) -> Worker | None:
+        """Run onnxruntime at every row's min and max in a worker; rows get ✓/✗ with the reason."""
+        profiles, issues = self.profiles(), self.issues()
+        if self.session.model is None or not profiles:
+            return None
+        if issues:
+            self.check_result.setText("Fix the red cells first: only valid profiles can be checked.")
+            return None
+        worker = Worker(probe_profiles, self.session.model, profiles)
+        worker.signals.finished.connect(self._checked)
+        worker.signals.failed.connect(self._check_failed)
+        worker.signals.done.connect(self._check_done)
+        self.check_worker = worker
+        self.check_button.setEnabled(False)
+        self.check_result.setText("Checking the profiles under onnxruntime…")
+        return start(worker)
+
+    def _checked(self, checks: list[RowCheck]) -> None:
+        self.last_checks = checks
+        for index in range(self.tabs.count()):
+            table = self.tabs.widget(index)
+            for row, (name, values) in enumerate(table.rows):
+                check = next((c for c in checks if c.profile == index and c.input == name), None)
+                if check is None or values:
+                    continue
+                header = table.verticalHeaderItem(row)
+                header.setText(f"{CHECK_PASSED if check.ok else CHECK_FAILED} {name}")
+                header.setToolTip(check.text())
+        failed = [c for c in checks if not c.ok]
+        self.check_result.setText(
+            f"{CHECK_FAILED} {len(failed)} row(s) fail under onnxruntime: " + " | ".join(
+                f"Profile {c.profile + 1}: {c.text()}" for c in failed) if failed else
+            f"{CHECK_PASSED} Every row runs under onnxruntime at its min and max shapes.")
+
+    def _check_failed(self, error) -> None:
+        self.check_result.setText(f"The check could not run: {error.message}")
+
+    def _check_done(self) -> None:
+        self.check_worker = None
+        self.check_button.setEnabled(True)
 
     def _report_changed(self, _report=None) -> None:
         """The analysis found (other) shape tensors: rebuild the tables with their rows, keeping every cell's text."""
@@ -106,7 +202,7 @@ class ProfileEditor(QWidget):
             kept = [{}]
         self.tabs.clear()
         for texts in kept:
-            self._add(suggest_profile(self._inputs()), texts)
+            self._add(suggest_shapes(self.session.model, probe=False).profile(), texts)
         self._validate()
 
     def _rows(self, profile: Profile, texts: dict) -> list[Row]:

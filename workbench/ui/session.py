@@ -13,6 +13,7 @@ Contract between the window and the panels:
 - ``fix_requested(problem, fix_name)``: the triage view asks the fixes UI to preview a fix.
 - ``panel_requested(object_name)``: raise a dock (e.g. a builder error points at "profiles").
 - ``engine_built(result)``: the build UI announces an engine file for the compare UI.
+- ``shapes_suggested(suggestion)``: the trial build probed realistic shapes; the Profiles panel offers them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core.analysis import SupportReport
+from workbench.core import third_party_logs
 from workbench.core.backend import Backend, LogMessage
 from workbench.core.model import LoadedModel
 from workbench.core.problems import Problem
@@ -36,6 +38,7 @@ class Session(QObject):
     fix_requested = Signal(object, str)  # Problem (or None), fix name
     panel_requested = Signal(str)  # dock object name to raise
     engine_built = Signal(object)  # the build result (engine path and metadata)
+    shapes_suggested = Signal(object)  # ShapeSuggestion from the trial build's probe (realistic shapes, reasons)
 
     def __init__(self, backend: Backend, parent=None):
         super().__init__(parent)
@@ -46,6 +49,8 @@ class Session(QObject):
         self.recipe = Recipe()
         # Problems added by later stages, by source ("detectors", "trial-build", "build", ...).
         self._problems_by_source: dict[str, list[Problem]] = {}
+        # onnx-graphsurgeon's and onnxruntime's messages, from whichever thread runs them, join the Log panel.
+        third_party_logs.add_listener(self._relay_library_message)
 
     @property
     def problems(self) -> list[Problem]:
@@ -78,3 +83,9 @@ class Session(QObject):
 
     def log(self, severity: str, text: str, source: str = "app") -> None:
         self.log_message.emit(LogMessage(severity, text, source))
+
+    def _relay_library_message(self, message: LogMessage) -> None:
+        try:
+            self.log_message.emit(message)
+        except RuntimeError:  # this session's Qt object is gone (its window closed) before Python dropped it
+            pass

@@ -75,6 +75,8 @@ class TrialBuildController(QObject):
         if model is not self.session.model:
             return
         self.last = trial
+        if trial.shapes is not None:
+            self.session.shapes_suggested.emit(trial.shapes)
         self.session.set_problems(SOURCE, trial.triage_problems())
         outcome = "succeeded" if trial.succeeded else f"failed with {len(trial.problems)} problem(s)"
         self.session.log("info" if trial.succeeded else "warning", f"Trial build {outcome} in {trial.seconds:.2f} s"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import FixContext, FixPreview, FixStep, freeze_params
 from workbench.core.fixes.graph_tools import diff_labels, export_model, infer_shapes
@@ -95,7 +96,10 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
         cancel.raise_if_cancelled(fix.title)
     context = FixContext()
     progress(f"{fix.title}: transforming", 0.3)
-    graph = fix.transform(graph, params, context, model)
+    with third_party_logs.collect() as library_messages:
+        graph = fix.transform(graph, params, context, model)
+    # e.g. graphsurgeon's "Inference failed …" when onnxruntime cannot evaluate part of the graph
+    context.warnings.extend(f"{m.source}: {m.text}" for m in library_messages if m.severity in ("warning", "error"))
     if cancel:
         cancel.raise_if_cancelled(fix.title)
     progress(f"{fix.title}: writing the model", 0.8)

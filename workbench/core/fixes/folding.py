@@ -5,6 +5,7 @@ from __future__ import annotations
 import onnx
 import onnx_graphsurgeon as gs
 
+from workbench.core import third_party_logs
 from workbench.core.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
@@ -110,6 +111,7 @@ def _fold_transform(graph: gs.Graph, params: dict, context: FixContext, model: L
     if params["engine"] == "onnxslim":
         import onnxslim
 
+        third_party_logs.install()  # now that onnxslim is imported, its loggers too
         slimmed = onnxslim.slim(export_model(graph, model.proto))
         if slimmed is None:
             raise WorkbenchError("onnxslim could not simplify this model.", "Use engine=graphsurgeon instead.")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import onnx
 import onnx_graphsurgeon as gs
-import onnxruntime
 
+from workbench.core import third_party_logs
 from workbench.core.constant_values import gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import iter_nodes
+from workbench.core.onnxruntime_compat import runtime_limits
 from workbench.core.tensor_shapes import infer_value_info
 
 # The IR version each opset needs at least (ONNX's versioning table, for the opsets fixes raise to).
@@ -57,13 +58,26 @@ def fold(graph: gs.Graph) -> gs.Graph:
     ``onnx.checker`` ("… is not output of any previous nodes"). So folding runs without it and
     ``inline_constant_branches`` inlines; each inlined branch may make more constants, hence the rounds.
     """
-    # graphsurgeon folds with onnxruntime sessions, whose optimizer warnings would reach the user's terminal.
-    onnxruntime.set_default_logger_severity(3)
-    for _round in range(_MAX_FOLD_ROUNDS):
-        graph.fold_constants(flatten_subgraphs=False).cleanup()
-        if not inline_constant_branches(graph):
-            break
-    graph.cleanup().toposort()
+    # graphsurgeon folds with its own onnxruntime sessions and reports failures through its logger.
+    third_party_logs.install()
+    # Those sessions get models exported at each graph's IR version, and If/Loop bodies (which carry
+    # none) at the installed onnx's newest, which an older onnxruntime refuses ("Unsupported model IR
+    # version: 14, max supported IR version: 13"): fold at one it accepts; export_model sets the real one.
+    graphs = [graph, *(attr for node in all_nodes(graph) for attr in node.attrs.values()
+                       if isinstance(attr, gs.Graph))]
+    saved = [getattr(g, "ir_version", None) for g in graphs]  # onnx-graphsurgeon 0.5.2 has no ir_version
+    folding_ir = min(saved[0] or onnx.IR_VERSION, runtime_limits().max_ir_version)
+    for g in graphs:
+        g.ir_version = folding_ir
+    try:
+        for _round in range(_MAX_FOLD_ROUNDS):
+            graph.fold_constants(flatten_subgraphs=False).cleanup()
+            if not inline_constant_branches(graph):
+                break
+        graph.cleanup().toposort()
+    finally:
+        for g, ir_version in zip(graphs, saved):
+            g.ir_version = ir_version
     return graph
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import onnx
 import onnxruntime as ort
 
+from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import iter_nodes
 from workbench.core.onnxruntime_compat import foreign_ops, for_onnxruntime
@@ -107,8 +108,7 @@ def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> 
     except WorkbenchError as exc:  # an opset newer than this onnxruntime
         validation.not_checkable = f"onnxruntime cannot check it: {exc.message}"
         return validation
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options = third_party_logs.session_options()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
         ort.InferenceSession(runnable.SerializeToString(), options, providers=["CPUExecutionProvider"])

@@ -1,0 +1,104 @@
+"""What realistic shapes cost: the shape service (graph facts + onnxruntime probes) on a ResNet-50-sized
+model with dynamic batch × height × width and on a transformer encoder with dynamic batch × seq.
+
+Prints, per model: the suggestion's time (probes included, a fresh model each round so nothing is
+cached), one onnxruntime run at the suggested opt shape (the baseline, measured in the same run), their
+ratio and the number of probe runs; and for the ResNet-50-sized model the whole open → trial-build
+path (load, parser analysis, suggestion, build) with the share the suggestion adds to it.
+
+Run: ``.venv/bin/python benchmarks/bench_shapes.py``. Goal: the suggestion adds ≤ 25 % to open → trial
+build on the 100 MB model.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import onnx  # noqa: E402
+
+from benchmarks.resnet import make_resnet50  # noqa: E402
+from workbench.core.analysis import analyze_support  # noqa: E402
+from workbench.core.backend import load_backend  # noqa: E402
+from workbench.core.model import load_model  # noqa: E402
+from workbench.core.runners import OnnxruntimeRunner  # noqa: E402
+from workbench.core.shapes import prefetch_shapes, suggest_shapes, suggested_feeds  # noqa: E402
+from workbench.core.trial_build import trial_build  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TRANSFORMER = ROOT / "tests" / "corpus" / "transformer_dynamo.onnx"
+ROUNDS = 3
+
+
+def dynamic_resnet(path: Path) -> Path:
+    proto = make_resnet50()
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "height", "width"
+    onnx.save(proto, str(path))
+    return path
+
+
+def suggestion_vs_one_run(path: Path) -> tuple[float, float, int, str]:
+    suggest_seconds, runs = [], 0
+    for _ in range(ROUNDS):
+        model = load_model(path)  # a fresh object: the suggestion is cached per model
+        started = time.perf_counter()
+        suggestion = suggest_shapes(model)
+        suggest_seconds.append(time.perf_counter() - started)
+        runs = len(suggestion.probes)
+    runner = OnnxruntimeRunner(model)
+    feeds = suggested_feeds(model, suggestion=suggestion)
+    runner.run(feeds)  # warm-up
+    run_seconds = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        runner.run(feeds)
+        run_seconds.append(time.perf_counter() - started)
+    runner.close()
+    shapes = "; ".join(d.text() for d in suggestion.dims)
+    return statistics.median(suggest_seconds), statistics.median(run_seconds), runs, shapes
+
+
+def open_to_trial_build(path: Path, backend, probe: bool) -> float:
+    """``analyze --build``'s path: load, the parser's analysis (with the shape probe running beside it),
+    trial build; without ``probe`` the trial build gets the same profile handed in (the baseline)."""
+    model = load_model(path)
+    profile = suggest_shapes(model).profile()  # the same shapes for the baseline, computed outside the clock
+    started = time.perf_counter()
+    model = load_model(path)
+    if probe:
+        prefetch = prefetch_shapes(model)
+        analyze_support(model, backend)
+        prefetch.join()
+        trial_build(model, backend=backend)
+    else:
+        analyze_support(model, backend)
+        trial_build(model, [profile], backend=backend, suggest=False)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    backend = load_backend()
+    with tempfile.TemporaryDirectory() as folder:
+        resnet = dynamic_resnet(Path(folder) / "resnet50_dynamic.onnx")
+        print(f"ResNet-50-sized model: {resnet.stat().st_size / 1e6:.0f} MB, input [batch, 3, height, width]")
+        for label, path in (("resnet50", resnet), ("transformer", TRANSFORMER)):
+            suggest, run, probes, shapes = suggestion_vs_one_run(path)
+            print(f"{label:12s} suggestion {suggest:.3f} s ({probes} probe runs) vs one onnxruntime run "
+                  f"{run:.3f} s = {suggest / run:.1f}x\n             {shapes}")
+        with_probe, given = [], []
+        for _ in range(ROUNDS):  # interleaved, so machine load hits both alike
+            with_probe.append(open_to_trial_build(resnet, backend, probe=True))
+            given.append(open_to_trial_build(resnet, backend, probe=False))
+        probe, baseline = statistics.median(with_probe), statistics.median(given)
+        print(f"open → trial build (resnet50): {probe:.2f} s with the probe beside the analysis vs {baseline:.2f} s "
+              f"with the profile given = +{probe / baseline - 1:.0%} (goal ≤ 25 %)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""What each corpus model is and what its architecture says about realistic shapes (pure data).
+
+The models are real ``torch.onnx.export`` outputs written by ``make_corpus.py`` (which needs torch;
+this file does not). The FACTS below follow from the architecture in ``make_corpus.py`` (strides,
+fixed-size layers, baked constants, switch values), not from running the tools under test, so
+tests may assert that the workbench finds them.
+
+Per model (key = path relative to this folder):
+  family, exporter ("torchscript" | "dynamo"), description
+  inputs     declared shape of every graph input, as written in the file (dim_param names or ints)
+  realistic  a shape per input at which the model runs as deployed (tests run onnxruntime there);
+             scalar inputs have shape []
+  values     the value to feed scalar (switch) inputs at the realistic shape
+  facts      what a shape/fix/repair tool should find; keys (each optional):
+    fixed         {input: {axis: value}}   a dynamic dim that only works at this value
+    multiple_of   {input: {axis: n}}       other values fail (Concat/Add of upsampled maps)
+    min           {input: {axis: n}}       smaller values fail
+    typical       {input: {axis: value}}   a typical deployment value for a dim that is free
+    batch_like    {input: axis}            the batch dimension
+    runs_only_at  {input: {axis: value}}   declared dynamic, but an exported constant pins it
+    baked_reshape {"node", "shape"}        the Reshape carrying that constant (shape: "batch*8" = computed)
+    switch        {"input", "compared_with", "deployed_value"}  an If condition on a scalar input
+    state         {input: {"layers", "hidden", "batch_axis"}}  recurrent state input
+    raw_outputs   tensors holding the network's outputs before post-processing (keep when cutting)
+    post_processing  ops after the raw outputs (TensorRT-RTX cannot build NonZero / NonMaxSuppression)
+    fails_at      [(feeds shapes, values, error substring)] where onnxruntime fails, by architecture
+    output_shape_note  a quirk of the exported output declaration
+"""
+
+from __future__ import annotations
+
+CATALOG: dict[str, dict] = {
+    "classifier_ts.onnx": {
+        "family": "classifier",
+        "exporter": "torchscript",
+        "description": "torchvision mobilenet_v3_small, 10 classes (head 576→256→10), dynamic batch, 224×224",
+        "inputs": {"input": ["batch", 3, 224, 224]},
+        "realistic": {"input": [1, 3, 224, 224]},
+        "facts": {"batch_like": {"input": 0}},
+    },
+    "segmenter_dynamo.onnx": {
+        "family": "segmentation",
+        "exporter": "dynamo",
+        "description": "U-Net-like encoder/decoder, 5 stride-2 stages, bilinear Resize ×2 + skip Concat, 5 classes",
+        "inputs": {"image": ["batch", 3, "32*h32", "32*w32"]},
+        "realistic": {"image": [1, 3, 256, 320]},
+        "facts": {
+            "batch_like": {"image": 0},
+            "multiple_of": {"image": {2: 32, 3: 32}},
+            "min": {"image": {2: 32, 3: 32}},
+            "typical": {"image": {2: 512, 3: 512}},
+            "fails_at": [({"image": [1, 3, 250, 320]}, {}, "Concat")],
+        },
+    },
+    "text_detector_p2o.onnx": {
+        "family": "ocr-detection",
+        "exporter": "torchscript",
+        "description": "DBNet-like OCR detector (FPN: nearest Resize ×2 + Add, concat at stride 4, "
+                       "2 ConvTranspose), paddle2onnx style: all weights Constant nodes, p2o.* names",
+        "inputs": {"x": ["p2o.DynamicDimension.0", 3, "p2o.DynamicDimension.1", "p2o.DynamicDimension.2"]},
+        "realistic": {"x": [1, 3, 640, 640]},
+        "facts": {
+            "batch_like": {"x": 0},
+            "multiple_of": {"x": {2: 32, 3: 32}},
+            "min": {"x": {2: 32, 3: 32}},
+            "typical": {"x": {2: 640, 3: 640}},
+            "fails_at": [({"x": [1, 3, 630, 640]}, {}, "Add")],
+        },
+    },
+    "text_recognizer_p2o.onnx": {
+        "family": "ocr-recognition",
+        "exporter": "torchscript",
+        "description": "CRNN-like recognizer: conv stack H/16 W/4, collapsed height × channels (3×32) into a "
+                       "BiLSTM of fixed input size 96, Linear to 97 classes, softmax; paddle2onnx style",
+        "inputs": {"x": ["p2o.DynamicDimension.0", 3, "p2o.DynamicDimension.1", "p2o.DynamicDimension.2"]},
+        "realistic": {"x": [1, 3, 48, 320]},
+        "facts": {
+            "batch_like": {"x": 0},
+            "fixed": {"x": {2: 48}},
+            "min": {"x": {3: 4}},
+            "typical": {"x": {3: 320}},
+            "fails_at": [({"x": [1, 3, 1, 1]}, {}, "LSTM"), ({"x": [1, 3, 32, 320]}, {}, "LSTM")],
+        },
+    },
+    "detector_nms_ts.onnx": {
+        "family": "detection",
+        "exporter": "torchscript",
+        "description": "anchor-free detector (stride 16, 4 classes): box decoding, score threshold "
+                       "(NonZero), torchvision batched_nms (NonMaxSuppression inside an If), TopK ≤ 100, Gathers",
+        "inputs": {"image": [1, 3, "height", "width"]},
+        "realistic": {"image": [1, 3, 320, 320]},
+        "facts": {
+            "typical": {"image": {2: 320, 3: 320}},
+            "raw_outputs": ["/box_head/Conv_output_0", "/cls_head/Conv_output_0"],
+            "post_processing": ["NonZero", "NonMaxSuppression", "TopK", "Gather"],
+            "output_shape_note": "outputs have a data-dependent first dim 'detections' (≤ 100)",
+        },
+    },
+    "transformer_dynamo.onnx": {
+        "family": "transformer",
+        "exporter": "dynamo",
+        "description": "nn.TransformerEncoder d_model 256, 8 heads, 2 layers, ff 512, batch_first",
+        "inputs": {"tokens": ["batch", "seq", 256]},
+        "realistic": {"tokens": [1, 128, 256]},
+        "facts": {"batch_like": {"tokens": 0}, "typical": {"tokens": {1: 128}}},
+    },
+    "transformer_ts_seq64.onnx": {
+        "family": "transformer",
+        "exporter": "torchscript",
+        "description": "the same encoder exported by TorchScript at seq 64: the input says 'seq' but "
+                       "attention Reshapes carry the traced 64",
+        "inputs": {"tokens": ["batch", "seq", 256]},
+        "realistic": {"tokens": [1, 64, 256]},
+        "facts": {
+            "batch_like": {"tokens": 0},
+            "runs_only_at": {"tokens": {1: 64}},
+            "baked_reshape": {"node": "/layers.0/self_attn/Reshape_4", "shape": [64, "batch*8", 32]},
+            "fails_at": [({"tokens": [1, 128, 256]}, {}, "/layers.0/self_attn/Reshape_4"),
+                         ({"tokens": [1, 1, 256]}, {}, "/layers.0/self_attn/Reshape_4")],
+        },
+    },
+    "audio_switch_ts.onnx": {
+        "family": "audio",
+        "exporter": "torchscript",
+        "description": "audio classifier: If (sample_rate != 16000 → linear resample), reflect Pad 200, "
+                       "framing Conv1d (400/160, STFT-like), log1p|·|, BatchNorm, 2-layer GRU with state input",
+        "inputs": {"audio": ["batch", "samples"], "sample_rate": [], "state": [2, "batch", 64]},
+        "realistic": {"audio": [1, 16000], "sample_rate": [], "state": [2, 1, 64]},
+        "values": {"sample_rate": 16000},
+        "facts": {
+            "batch_like": {"audio": 0, "state": 1},
+            "min": {"audio": {1: 2}},
+            "typical": {"audio": {1: 16000}},
+            "switch": {"input": "sample_rate", "compared_with": 16000, "deployed_value": 16000},
+            "state": {"state": {"layers": 2, "hidden": 64, "batch_axis": 1}},
+            "fails_at": [({"audio": [1, 1], "sample_rate": [], "state": [2, 1, 64]}, {"sample_rate": 16000},
+                          "Pad reflect requires axis length >= 2")],
+        },
+    },
+    "groupnorm_ts.onnx": {
+        "family": "groupnorm",
+        "exporter": "torchscript",
+        "description": "3 Conv + 2 nn.GroupNorm(8, 32) + SiLU, opset 17: PyTorch's GroupNorm pattern "
+                       "Reshape([0, 8, -1]) → InstanceNormalization(ones, zeros) → Reshape(Shape) → Mul → Add; "
+                       "group shape and InstanceNormalization scale/bias are Constant nodes, gamma/beta "
+                       "[32, 1, 1] initializers",
+        "inputs": {"input": ["batch", 3, "height", "width"]},
+        "realistic": {"input": [1, 3, 224, 224]},
+        "facts": {"batch_like": {"input": 0}, "groupnorm_count": 2, "groups": 8},
+    },
+    "gru_state_dynamo.onnx": {
+        "family": "recurrent",
+        "exporter": "dynamo",
+        "description": "2-layer GRU (40 → 96) with explicit initial state, Linear to 20 classes",
+        "inputs": {"features": ["batch", "seq", 40], "state": [2, "batch", 96]},
+        "realistic": {"features": [1, 100, 40], "state": [2, 1, 96]},
+        "facts": {
+            "batch_like": {"features": 0, "state": 1},
+            "typical": {"features": {1: 100}},
+            "state": {"state": {"layers": 2, "hidden": 96, "batch_axis": 1}},
+            "output_shape_note": "the exporter declares logits [batch, 50, 20] (the traced seq) although "
+                                 "the graph runs at any seq",
+        },
+    },
+    "if_cond_dynamo.onnx": {
+        "family": "if-switch",
+        "exporter": "dynamo",
+        "description": "torch.cond on a scalar int64 input: If(mode > 0) selects a 2-conv or a 1-conv branch; "
+                       "the weights live in the top graph, the branches use them from the outer scope",
+        "inputs": {"x": ["batch", 3, 64, 64], "mode": []},
+        "realistic": {"x": [1, 3, 64, 64], "mode": []},
+        "values": {"mode": 1},
+        "facts": {
+            "batch_like": {"x": 0},
+            "switch": {"input": "mode", "compared_with": 0, "deployed_value": 1},
+        },
+    },
+    "external_data/mlp_external.onnx": {
+        "family": "external-data",
+        "exporter": "torchscript",
+        "description": "MLP 3072 → 256 → 10 saved with its weights in mlp_external.onnx.data next to it",
+        "inputs": {"image": ["batch", 3, 32, 32]},
+        "realistic": {"image": [1, 3, 32, 32]},
+        "facts": {"batch_like": {"image": 0}, "external_data": "mlp_external.onnx.data"},
+    },
+}
+
+# Not committed (about 11 MB): make_corpus.make_ssdlite(path) writes torchvision's
+# ssdlite320_mobilenet_v3_large (random weights) for benchmarks that need a full torchvision detector.

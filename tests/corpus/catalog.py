@@ -25,6 +25,7 @@ Per model (key = path relative to this folder):
     post_processing  ops after the raw outputs (TensorRT-RTX cannot build NonZero / NonMaxSuppression)
     fails_at      [(feeds shapes, values, error substring)] where onnxruntime fails, by architecture
     output_shape_note  a quirk of the exported output declaration
+    if_outputs    {"node", "constant_in_branch_taken_at"}  an If one of whose branch outputs is a constant
 """
 
 from __future__ import annotations
@@ -135,6 +136,24 @@ CATALOG: dict[str, dict] = {
             "state": {"state": {"layers": 2, "hidden": 64, "batch_axis": 1}},
             "fails_at": [({"audio": [1, 1], "sample_rate": [], "state": [2, 1, 64]}, {"sample_rate": 16000},
                           "Pad reflect requires axis length >= 2")],
+        },
+    },
+    "audio_gain_switch_ts.onnx": {
+        "family": "audio",
+        "exporter": "torchscript",
+        "description": "the audio classifier whose switch If returns two outputs (audio, loudness gain); the "
+                       "branch taken at 16 kHz returns the gain as a constant (torch.ones(1)), which "
+                       "onnx-graphsurgeon's If flattening leaves without a producer",
+        "inputs": {"audio": ["batch", "samples"], "sample_rate": [], "state": [2, "batch", 64]},
+        "realistic": {"audio": [1, 16000], "sample_rate": [], "state": [2, 1, 64]},
+        "values": {"sample_rate": 16000},
+        "facts": {
+            "batch_like": {"audio": 0, "state": 1},
+            "min": {"audio": {1: 2}},
+            "typical": {"audio": {1: 16000}},
+            "switch": {"input": "sample_rate", "compared_with": 16000, "deployed_value": 16000},
+            "state": {"state": {"layers": 2, "hidden": 64, "batch_axis": 1}},
+            "if_outputs": {"node": "If_23", "constant_in_branch_taken_at": 16000},
         },
     },
     "groupnorm_ts.onnx": {

@@ -133,10 +133,12 @@ def _unique(name: str, prefix: str, taken: set[str]) -> str:
 def _rename_branch_locals(graph: gs.Graph, if_node: gs.Node, branch: gs.Graph) -> None:
     """Rename the branch's own tensors and nodes whose names the enclosing graph already uses."""
     taken_tensors, taken_nodes = _names_in(graph, skip=branch)
-    outer = set(map(id, graph.tensors().values())) - {id(t) for n in branch.nodes for t in n.outputs}
+    outer = set(map(id, graph.tensors().values()))
+    produced = {id(t) for n in branch.nodes for t in n.outputs}
     prefix = if_node.name or "inlined_if"
     for tensor in branch.tensors().values():
-        if id(tensor) not in outer and tensor.name in taken_tensors:
+        local = id(tensor) in produced or (isinstance(tensor, gs.Constant) and id(tensor) not in outer)
+        if local and tensor.name in taken_tensors:
             tensor.name = _unique(tensor.name, prefix, taken_tensors)
     for node in branch.nodes:
         if node.name and node.name in taken_nodes:
@@ -146,11 +148,15 @@ def _rename_branch_locals(graph: gs.Graph, if_node: gs.Node, branch: gs.Graph) -
 def _wire_branch_outputs(graph: gs.Graph, if_node: gs.Node, branch: gs.Graph) -> list[gs.Node]:
     """Make every reader of an If output read the branch's result; returns Identity nodes that keep names."""
     produced_here = {id(t) for n in branch.nodes for t in n.outputs}
+    visible = graph.tensors()
     claimed: set[int] = set()
     identities = []
     outputs = list(if_node.outputs)
     if_node.outputs.clear()
     for if_output, result in zip(outputs, branch.outputs):
+        if id(result) not in produced_here and isinstance(result, gs.Variable):
+            # graphsurgeon imports a branch output that names an outer tensor as a separate Variable
+            result = visible.get(result.name, result)
         if id(result) in produced_here and id(result) not in claimed:
             claimed.add(id(result))
             result.name = if_output.name  # the branch's own result takes over the name readers know

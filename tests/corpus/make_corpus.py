@@ -404,7 +404,9 @@ class AudioClassifier(nn.Module):
         self.fc = nn.Linear(AUDIO_HIDDEN, AUDIO_CLASSES)
 
     def forward(self, audio, sample_rate, state):
-        audio = resample_to_16k(audio, sample_rate)
+        return self.classify(resample_to_16k(audio, sample_rate), state)
+
+    def classify(self, audio, state):
         padded = F.pad(audio.unsqueeze(1), (N_FFT // 2, N_FFT // 2), mode="reflect")
         spectrum = torch.log1p(self.frames(padded).abs())
         features = self.norm(spectrum).transpose(1, 2)  # batch, frames, bins
@@ -412,16 +414,19 @@ class AudioClassifier(nn.Module):
         return self.fc(sequence), new_state
 
 
-def make_audio() -> None:
-    torch.manual_seed(SEED)
+def export_audio(net: nn.Module, name: str) -> None:
     rate = torch.tensor(DEPLOYED_SAMPLE_RATE, dtype=torch.int64)
-    net = calibrate_batchnorm(AudioClassifier(), torch.randn(4, DEPLOYED_SAMPLE_RATE), rate,
-                              torch.zeros(AUDIO_LAYERS, 4, AUDIO_HIDDEN))
+    net = calibrate_batchnorm(net, torch.randn(4, DEPLOYED_SAMPLE_RATE), rate, torch.zeros(AUDIO_LAYERS, 4, AUDIO_HIDDEN))
     args = (torch.randn(1, DEPLOYED_SAMPLE_RATE), rate, torch.zeros(AUDIO_LAYERS, 1, AUDIO_HIDDEN))
     model = export_ts(net, args, ["audio", "sample_rate", "state"], ["logits", "new_state"],
                       {"audio": {0: "batch", 1: "samples"}, "state": {1: "batch"},
                        "logits": {0: "batch", 1: "frames"}, "new_state": {1: "batch"}})
-    save(model, "audio_switch_ts.onnx")
+    save(model, name)
+
+
+def make_audio() -> None:
+    torch.manual_seed(SEED)
+    export_audio(AudioClassifier(), "audio_switch_ts.onnx")
 
 
 @torch.jit.script
@@ -440,23 +445,12 @@ def resample_to_16k_with_gain(audio: torch.Tensor, sample_rate: torch.Tensor) ->
 class AudioClassifierWithGain(AudioClassifier):
     def forward(self, audio, sample_rate, state):
         audio, gain = resample_to_16k_with_gain(audio, sample_rate)
-        padded = F.pad((audio * gain).unsqueeze(1), (N_FFT // 2, N_FFT // 2), mode="reflect")
-        spectrum = torch.log1p(self.frames(padded).abs())
-        features = self.norm(spectrum).transpose(1, 2)
-        sequence, new_state = self.gru(features, state)
-        return self.fc(sequence), new_state
+        return self.classify(audio * gain, state)
 
 
 def make_audio_gain() -> None:
     torch.manual_seed(SEED)
-    rate = torch.tensor(DEPLOYED_SAMPLE_RATE, dtype=torch.int64)
-    net = calibrate_batchnorm(AudioClassifierWithGain(), torch.randn(4, DEPLOYED_SAMPLE_RATE), rate,
-                              torch.zeros(AUDIO_LAYERS, 4, AUDIO_HIDDEN))
-    args = (torch.randn(1, DEPLOYED_SAMPLE_RATE), rate, torch.zeros(AUDIO_LAYERS, 1, AUDIO_HIDDEN))
-    model = export_ts(net, args, ["audio", "sample_rate", "state"], ["logits", "new_state"],
-                      {"audio": {0: "batch", 1: "samples"}, "state": {1: "batch"},
-                       "logits": {0: "batch", 1: "frames"}, "new_state": {1: "batch"}})
-    save(model, "audio_gain_switch_ts.onnx")
+    export_audio(AudioClassifierWithGain(), "audio_gain_switch_ts.onnx")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -248,6 +248,33 @@ def test_fixes_on_an_all_constant_node_model_read_its_constants(backend):
     assert float(expected["iou_threshold"]) > 0 and suggested_params("replace-nms", nms) == expected
 
 
+def unused_constant_nodes(model: LoadedModel) -> list[str]:
+    graph = model.proto.graph
+    read = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
+    return [node.output[0] for node in graph.node if node.op_type == "Constant" and node.output[0] not in read]
+
+
+def test_constant_nodes_a_fix_stops_reading_are_removed(backend):
+    nms = LoadedModel.from_proto(as_constant_nodes(load_model(SAMPLES / "nms_detector.onnx").proto))
+    replaced = apply_fix(nms, make_step("replace-nms"))
+    assert "NonMaxSuppression" not in {n.op_type for n in replaced.after.proto.graph.node}
+    assert unused_constant_nodes(replaced.after) == []
+
+    # A TensorFlow-style Resize: roi and scales as Constant nodes; the roi goes with tf_crop_and_resize.
+    from tests.onnx_factory import make_model, tensor
+    constants = [helper.make_node("Constant", [], ["roi"], value=onnx.numpy_helper.from_array(
+                     np.array([0, 0, 0, 0, 1, 1, 1, 1], np.float32))),
+                 helper.make_node("Constant", [], ["scales"], value=onnx.numpy_helper.from_array(
+                     np.array([1, 1, 2, 2], np.float32)))]
+    resize = helper.make_node("Resize", ["x", "roi", "scales"], ["y"], name="up", mode="linear",
+                              coordinate_transformation_mode="tf_crop_and_resize")
+    model = LoadedModel.from_proto(make_model(constants + [resize], [tensor("x", [1, 2, 4, 4])],
+                                              [tensor("y", [1, 2, 8, 8])], opset=19))
+    result = apply_fix(model, make_step("fix-resize-mode", {"mode": "half_pixel"}))
+    assert [n.op_type for n in result.after.proto.graph.node] == ["Constant", "Resize"]
+    assert unused_constant_nodes(result.after) == [] and trt_parse_errors(backend, result.after) == []
+
+
 def test_every_catalogue_fix_still_validates_on_a_paddle2onnx_export(backend):
     model = load_model(CORPUS / "text_detector_p2o.onnx")
     for spec in ("fold-constants", "fold-constants:engine=onnxslim", "set-input-shape:input=x,shape=1x3x640x640"):

@@ -6,7 +6,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from workbench.core import third_party_logs
-from workbench.core.constant_values import gs_constant_value
+from workbench.core.constant_values import SEE_THROUGH_OPS, gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import iter_nodes
 from workbench.core.onnxruntime_compat import runtime_limits
@@ -202,6 +202,25 @@ def replace_uses(graph: gs.Graph, old: gs.Tensor, new: gs.Tensor) -> None:
             if tensor is old:
                 node.inputs[i] = new
     graph.outputs = [new if t is old else t for t in graph.outputs]
+
+
+def drop_unused_constant(graph: gs.Graph, tensor: gs.Tensor) -> None:
+    """Remove the Constant node behind ``tensor`` (and see-through ops over it) once nothing reads it,
+    without touching the rest of the graph as a full cleanup would."""
+    while not tensor.outputs and not any(t is tensor for t in graph.outputs) and len(tensor.inputs) == 1:
+        node = tensor.inputs[0]
+        if node.op != "Constant" and node.op not in SEE_THROUGH_OPS:
+            return
+        index = next((i for i, n in enumerate(graph.nodes) if n is node), None)
+        if index is None:  # made in an enclosing graph
+            return
+        upstream = list(node.inputs)
+        del graph.nodes[index]
+        node.inputs.clear()
+        node.outputs.clear()
+        if not upstream:
+            return
+        tensor = upstream[0]
 
 
 def node_label(node: onnx.NodeProto) -> str:

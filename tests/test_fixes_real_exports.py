@@ -235,6 +235,13 @@ def test_paddle2onnx_exports_give_what_their_initializer_version_gives(backend, 
     assert findings(model, backend) == findings(LoadedModel.from_proto(as_initializers(model.proto)), backend)
 
 
+def test_the_model_summary_counts_weights_held_in_constant_nodes():
+    model = load_model(CORPUS / "text_detector_p2o.onnx")
+    twin = LoadedModel.from_proto(as_initializers(model.proto)).summary()
+    assert model.summary().parameter_count == twin.parameter_count > 50_000
+    assert model.summary().parameter_bytes == twin.parameter_bytes
+
+
 def test_fixes_on_an_all_constant_node_model_read_its_constants(backend):
     """fuse-groupnorm and replace-nms read their scales, shapes and thresholds from Constant nodes."""
     groupnorm = LoadedModel.from_proto(as_constant_nodes(load_model(CORPUS / "groupnorm_ts.onnx").proto))

@@ -22,7 +22,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FIXES, apply_fix, detect_problems, make_step, parse_spec, replay, suggested_params
 from workbench.core.fixes.graph_tools import export_model
 from workbench.core.fixes.inputs import steered_nodes
-from workbench.core.fixes.validation import ONNX_CHECKER, ONNXRUNTIME
+from workbench.core.fixes.validation import ONNX_CHECKER, ONNXRUNTIME, validate_fixed_model
 from workbench.core.model import LoadedModel, load_model
 from workbench.core.parity import EXACT, NOT_CHECKABLE, WITHIN, check_parity
 from workbench.core.repair import default_values
@@ -365,3 +365,18 @@ def test_nested_ifs_on_the_same_switch_inline_in_one_fold():
     result = apply_fix(model, parse_spec("freeze-input:input=flag,value=3"))
     assert sorted(n.op_type for n in result.after.proto.graph.node) == ["Neg", "Relu", "Relu"]
     assert check_parity(model, result.after, frozen_inputs=result.frozen_inputs).verdict == EXACT
+
+
+def test_onnxruntime_judges_what_the_checker_lets_pass():
+    """ONNX allows Abs on bfloat16; onnxruntime has no kernel for it, so no session (or engine check) could run it."""
+    from tests.onnx_factory import make_model, tensor
+    proto = make_model([helper.make_node("Abs", ["x"], ["y"], name="magnitude")],
+                       [tensor("x", [2], onnx.TensorProto.BFLOAT16)], [tensor("y", [2], onnx.TensorProto.BFLOAT16)])
+    onnx.checker.check_model(proto, full_check=True)
+    with pytest.raises(WorkbenchError) as caught:
+        validate_fixed_model(proto, "Test fix", "Try another fix.")
+    error = caught.value
+    assert error.message.startswith(f"Test fix produced an invalid model ({ONNXRUNTIME})")
+    assert "Could not find an implementation for Abs" in error.message and "'magnitude'" in error.message
+    assert error.hint.endswith("Try another fix.") and "NOT_IMPLEMENTED" in error.detail
+    assert error.detail.startswith(f"{ONNXRUNTIME} on node 'magnitude'")

@@ -235,8 +235,8 @@ def gs_label(node: gs.Node) -> str:
 def _signature(node: onnx.NodeProto) -> bytes:
     """The node's bytes without what an onnx-graphsurgeon round trip alone changes (doc strings, empty
     tensor names written out), so a preview lists only nodes a fix really changed."""
-    if not node.HasField("doc_string") and not any(a.HasField("t") and a.t.HasField("name") and not a.t.name
-                                       for a in node.attribute):
+    written_empty_name = any(a.HasField("t") and a.t.HasField("name") and not a.t.name for a in node.attribute)
+    if not node.HasField("doc_string") and not written_empty_name:
         return node.SerializeToString()
     copy = onnx.NodeProto()
     copy.CopyFrom(node)

@@ -29,7 +29,7 @@ _UNCHECKED_DOMAIN = "workbench.unchecked"
 _TOPOLOGY = re.compile(r"input '(?P<tensor>[^']*)' of node:\s*name: (?P<node>\S*) OpType: (?P<op>\S+)\s*is not output of "
                        r"any previous nodes")
 _NODE_ERROR = re.compile(r"\(op_type:(?P<op>\w+), node name: (?P<node>[^)]*)\): (?:\[(?P<kind>\w+Error)\] )?(?P<what>.*)")
-_ORT_NODE = re.compile(r"Node \((?P<node>[^)]*)\) Op \((?P<op>\w+)\)")
+_ORT_NODE = re.compile(r"Node \((?P<node>[^)]*)\) Op \(\w+\)|node with name '(?P<named>[^']*)'")
 
 
 @dataclass
@@ -59,7 +59,7 @@ def _describe(error: str) -> tuple[str, str]:
         return f"in node '{match['node']}' ({match['op']}) {kind}: {match['what'].strip().rstrip('.')}", match["node"]
     first = error.strip().splitlines()[0] if error.strip() else "no reason given"
     match = _ORT_NODE.search(error)
-    return first[:400], match["node"] if match else ""
+    return first[:400], (match["node"] or match["named"]) if match else ""
 
 
 def _invalid(title: str, judge: str, error: str, hint: str) -> WorkbenchError:

@@ -380,3 +380,24 @@ def test_onnxruntime_judges_what_the_checker_lets_pass():
     assert "Could not find an implementation for Abs" in error.message and "'magnitude'" in error.message
     assert error.hint.endswith("Try another fix.") and "NOT_IMPLEMENTED" in error.detail
     assert error.detail.startswith(f"{ONNXRUNTIME} on node 'magnitude'")
+
+
+def test_a_fault_the_export_already_had_does_not_block_fixes():
+    """An exporter's stale declared shape fails the full check before any fix; a fix that leaves it as it
+    was is kept with a warning, and a fix that adds a fault of its own is still refused."""
+    proto = onnx.ModelProto()
+    proto.CopyFrom(load_model(CORPUS / SEGMENTER).proto)
+    first_conv = next(n for n in proto.graph.node if n.op_type == "Conv")
+    declared = [v for v in proto.graph.value_info if v.name != first_conv.output[0]]
+    del proto.graph.value_info[:]
+    proto.graph.value_info.extend(declared)
+    proto.graph.value_info.append(helper.make_tensor_value_info(first_conv.output[0], onnx.TensorProto.FLOAT,
+                                                                [1, 99, 128, 160]))
+    with pytest.raises(onnx.shape_inference.InferenceError, match="differ in dimension 1"):
+        onnx.checker.check_model(proto, full_check=True)
+    stale = LoadedModel.from_proto(proto)
+    result = apply_fix(stale, parse_spec("remove-unused"))  # leaves the declared shapes as they are
+    assert result.validation.checked_by == [] and "already invalid before this fix" in result.validation.text
+    assert any(f"'{first_conv.name}'" in w and "did not cause it" in w for w in result.warnings)
+    with pytest.raises(WorkbenchError, match=r"produced an invalid model .*\(Concat\)"):
+        apply_fix(stale, parse_spec(BAD_STEP))

@@ -38,14 +38,18 @@ class Validation:
 
     checked_by: list[str] = field(default_factory=list)
     not_checkable: str = ""
+    invalid_before: str = ""  # the fault the input model already had (the fix did not cause it)
 
     @property
     def text(self) -> str:
+        if self.invalid_before:
+            return f"not valid, as before: {self.invalid_before}"
         text = f"valid ({', '.join(self.checked_by)})"
         return text + (f"; {self.not_checkable}" if self.not_checkable else "")
 
     def to_dict(self) -> dict:
-        return {"checked_by": self.checked_by, "not_checkable": self.not_checkable, "text": self.text}
+        return {"checked_by": self.checked_by, "not_checkable": self.not_checkable,
+                "invalid_before": self.invalid_before, "text": self.text}
 
 
 def _describe(error: str) -> tuple[str, str]:
@@ -62,11 +66,22 @@ def _describe(error: str) -> tuple[str, str]:
     return first[:400], (match["node"] or match["named"]) if match else ""
 
 
-def _invalid(title: str, judge: str, error: str, hint: str) -> WorkbenchError:
-    what, node = _describe(error)
-    return WorkbenchError(f"{title} produced an invalid model ({judge}): {what}.",
-                          f"Nothing was changed or written. {hint}".strip(),
-                          f"{judge}{f' on node {node!r}' if node else ''}:\n{error}")
+@dataclass(frozen=True)
+class _Failure:
+    judge: str
+    text: str  # the judge's own words
+
+    @property
+    def faults(self) -> frozenset[str]:
+        """Each node's complaint (strict shape inference lists them all), or the judge's first line."""
+        per_node = {match.group(0) for match in _NODE_ERROR.finditer(self.text)}
+        return frozenset(per_node or {self.text.strip().splitlines()[0] if self.text.strip() else ""})
+
+    def error(self, title: str, hint: str) -> WorkbenchError:
+        what, node = _describe(self.text)
+        return WorkbenchError(f"{title} produced an invalid model ({self.judge}): {what}.",
+                              f"Nothing was changed or written. {hint}".strip(),
+                              f"{self.judge}{f' on node {node!r}' if node else ''}:\n{self.text}")
 
 
 def _declare_foreign_domain(skeleton: onnx.ModelProto, foreign: list[str]) -> None:
@@ -84,10 +99,11 @@ def _strict_inference_error(skeleton: onnx.ModelProto) -> str:
     return ""
 
 
-def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> Validation:
-    """Raise ``WorkbenchError`` (what is wrong, which node, what to try, the judge's text) if ``proto`` is invalid."""
+def _judge(proto: onnx.ModelProto, declared_shapes: bool = True) -> Validation | _Failure:
     foreign = foreign_ops(proto)
     skeleton = weightless_copy(proto)
+    if not declared_shapes:
+        del skeleton.graph.value_info[:]
     if foreign:
         _declare_foreign_domain(skeleton, foreign)
     try:
@@ -96,8 +112,7 @@ def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> 
         # A structural complaint (an output without a shape) often follows from a shape inference failure
         # upstream; that failure names the node at fault.
         cause = _strict_inference_error(skeleton)
-        detail = f"{cause}\n\n{exc}" if cause and cause != str(exc) else str(exc)
-        raise _invalid(title, ONNX_CHECKER, detail, hint) from exc
+        return _Failure(ONNX_CHECKER, f"{cause}\n\n{exc}" if cause and cause != str(exc) else str(exc))
     validation = Validation([ONNX_CHECKER])
     if foreign:
         validation.not_checkable = (f"onnxruntime cannot check it: {', '.join(foreign)} is not an op onnxruntime "
@@ -113,6 +128,31 @@ def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> 
     try:
         ort.InferenceSession(runnable.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise _invalid(title, ONNXRUNTIME, str(exc), hint) from exc
+        return _Failure(ONNXRUNTIME, str(exc))
     validation.checked_by.append(ONNXRUNTIME)
     return validation
+
+
+def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "",
+                         original: onnx.ModelProto | None = None) -> Validation:
+    """Raise ``WorkbenchError`` (what is wrong, which node, what to try, the judge's text) if ``proto`` is invalid.
+
+    Faults the ``original`` model already had are not the fix's doing: they are reported
+    (``Validation.invalid_before``) and the result is kept, so a model an exporter wrote with, say, a
+    stale declared shape can still be fixed. What the fix itself breaks is refused even then.
+    """
+    verdict = _judge(proto)
+    if isinstance(verdict, Validation):
+        return verdict
+    if original is None or isinstance(_judge(original), Validation):
+        raise verdict.error(title, hint)
+    # Both are invalid. Exporters often declare stale intermediate shapes, and one such fault hides what
+    # lies behind it (inference stops there), so both are judged again on their computation alone.
+    pre_existing = f"the model was already invalid before this fix ({verdict.judge}): {_describe(verdict.text)[0]}"
+    computed, computed_before = _judge(proto, declared_shapes=False), _judge(original, declared_shapes=False)
+    if isinstance(computed, Validation):
+        return Validation(invalid_before=pre_existing)
+    if isinstance(computed_before, _Failure) and computed.judge == computed_before.judge \
+            and computed.faults <= computed_before.faults:
+        return Validation(invalid_before=pre_existing)
+    raise computed.error(title, hint)

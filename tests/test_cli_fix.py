@@ -5,6 +5,7 @@ import tomllib
 
 import onnx
 
+from tests.compare_models import tiny_output_copy
 from tests.conftest import SAMPLES
 from workbench.cli import main
 from workbench.core.fixes import apply_fix, make_step
@@ -63,3 +64,16 @@ def test_empty_or_invalid_recipe_is_an_error(tmp_path, capsys):
     recipe.write_text('version = 1\n[[fixes]]\nparams = { input = "x" }\n')
     code = main(["fix", str(SAMPLES / "clean_cnn.onnx"), "--recipe", str(recipe), "-o", str(tmp_path / "o.onnx")])
     assert code == 2 and "has no name" in capsys.readouterr().err
+
+
+def test_fix_whose_outputs_the_tolerance_cannot_judge_exits_1_with_the_reason(tmp_path, capsys):
+    # GroupNorm with its affine weights scaled so the outputs are ~1e-9: fusing changes them by ~1e-15,
+    # which atol passes whatever it is.
+    tiny = tiny_output_copy(onnx.load(SAMPLES / "groupnorm.onnx"), ("gn.weight", "gn.bias"))
+    onnx.save(tiny, tmp_path / "tiny.onnx")
+    code = main(["fix", str(tmp_path / "tiny.onnx"), "--apply", "fuse-groupnorm", "-o", str(tmp_path / "fused.onnx"),
+                 "--json"])
+    parity = json.loads(capsys.readouterr().out)["parity"]
+    assert code == 1 and (tmp_path / "fused.onnx").is_file()
+    assert parity["verdict"] == "tolerance-cannot-judge" and "below 10 × atol" in parity["reason"]
+    assert parity["text"].startswith("numerically changed; the tolerance cannot judge whether it matters")

@@ -1,16 +1,21 @@
 """ORT vs ORT on models that really differ (float16 copy, planted perturbation), bisect, timing, settings."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import onnx
 import pytest
 from onnxconverter_common import float16
 
 from tests.compare_models import chain_model, classifier_model, perturbed, tiny_output_copy
+from tests.corpus.perturb import perturbed_copy
+from workbench.cli import EXIT_PROBLEMS, main
 from workbench.core.compare import (CompareSettings, bisect_models, compare_runners, run_comparison)
 from workbench.core.errors import WorkbenchError
 from workbench.core.inputs import InputSpec, make_inputs
 from workbench.core.metrics import Tolerances, Verdict
-from workbench.core.model import LoadedModel
+from workbench.core.model import LoadedModel, load_model
 from workbench.core.progress import Cancelled, CancelToken
 from workbench.core.recipe import Recipe, load_recipe, save_recipe
 from workbench.core.runners import OnnxruntimeRunner
@@ -169,3 +174,51 @@ def test_bisect_runs_on_a_judgement_failure_and_finds_the_scaled_layer(cnn):
                             against=LoadedModel.from_proto(perturbed(tiny, "conv2.weight", 1.3)))
     assert result.verdict is Verdict.FAIL and result.bisect.found
     assert result.bisect.tensor == "c2" and result.bisect.comparison.verdict is Verdict.FAIL
+
+
+# --- a real export from the corpus: torchvision mobilenet_v3_small (TorchScript exporter) -------
+
+CORPUS_CLASSIFIER = Path(__file__).parent / "corpus" / "classifier_ts.onnx"
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tmp_path_factory):
+    """The corpus classifier with its last Gemm scaled so the logits are ~1e-10, and perturbed copies."""
+    folder = tmp_path_factory.mktemp("tiny_classifier")
+    model = onnx.load(CORPUS_CLASSIFIER)
+    last_gemm = [node for node in model.graph.node if node.op_type == "Gemm"][-1]
+    onnx.save(tiny_output_copy(model, tuple(last_gemm.input[1:3])), folder / "tiny.onnx")
+    perturbed_copy(folder / "tiny.onnx", folder / "perturbed.onnx", scale=1.3)
+    nudged = perturbed(onnx.load(folder / "tiny.onnx"), last_gemm.input[1], 1.001)
+    onnx.save(nudged, folder / "nudged.onnx")
+    return folder
+
+
+def test_real_classifier_with_tiny_logits_fails_against_a_perturbed_copy_without_given_shapes(tiny_classifier):
+    tiny = load_model(tiny_classifier / "tiny.onnx")
+    result = run_comparison(tiny, CompareSettings(against_model=str(tiny_classifier / "perturbed.onnx")))
+    logits = result.outputs[0]
+    assert result.inputs[0]["shape"] == [1, 3, 224, 224]  # the shape service's choice, not 1x3x1x1
+    assert logits.within_tolerance and logits.max_abs_ref < 1e-9  # the element rule alone: PASS
+    assert result.verdict is Verdict.FAIL and "cosine" in logits.reason and "top-1 agreement 0%" in logits.reason
+    nudged = run_comparison(tiny, CompareSettings(against_model=str(tiny_classifier / "nudged.onnx")))
+    assert nudged.verdict is Verdict.CANNOT_JUDGE and "below 10 × atol" in nudged.outputs[0].reason
+
+
+def test_cli_on_the_real_classifier_exits_1_with_the_reason_in_json(tiny_classifier, capsys):
+    code = main(["compare", str(tiny_classifier / "tiny.onnx"), "--against", str(tiny_classifier / "perturbed.onnx"),
+                 "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert code == EXIT_PROBLEMS and data["verdict"] == "FAIL" and data["outputs"][0]["outside_fraction"] == 0
+    assert data["reason"].startswith("1 of 1 output(s) fail: logits (cosine")
+
+
+@pytest.mark.filterwarnings("ignore:the float32 number:UserWarning")  # the converter clamps tiny weights, as asked
+def test_real_classifier_in_float16_passes_at_float16_tolerances():
+    model = onnx.load(CORPUS_CLASSIFIER)
+    half = float16.convert_float_to_float16(model, keep_io_types=True)
+    result = run_comparison(LoadedModel.from_proto(model), CompareSettings(tolerances=Tolerances(1e-3, 1e-3)),
+                            against=LoadedModel.from_proto(half))
+    logits = result.outputs[0]
+    assert 0 < logits.max_abs < 1e-3 and logits.cosine > 0.99999  # float16 moved it, legitimately
+    assert result.verdict is Verdict.PASS, result.reason

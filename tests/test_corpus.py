@@ -15,7 +15,7 @@ from tests.corpus.perturb import perturbed_copy
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_TOTAL_BYTES = 40 * 1024 * 1024
-ORT_QUIET = 3  # onnxruntime log severity: errors are raised as exceptions, not printed
+ORT_QUIET = 4  # onnxruntime log severity FATAL: errors are raised as exceptions, not printed
 
 NAMES = sorted(CATALOG)
 
@@ -118,3 +118,62 @@ def test_baked_reshape_carries_the_traced_size(name):
     first = producer[concat.input[0]]
     assert first.op_type == "Constant"
     assert onnx.numpy_helper.to_array(first.attribute[0].t).tolist() == [baked["shape"][0]]
+
+
+MINIMA = [(name, value, axis, least) for name in NAMES
+          for value, axes in CATALOG[name]["facts"].get("min", {}).items() for axis, least in axes.items()]
+
+
+@pytest.mark.parametrize(("name", "value", "axis", "least"), MINIMA)
+def test_catalogued_minimum_is_the_least_size_that_runs(name, value, axis, least):
+    entry = CATALOG[name]
+    sess = session(CORPUS / name)
+    shapes = dict(entry["realistic"])
+    for size in (least, least - 1):
+        shapes[value] = list(entry["realistic"][value])
+        shapes[value][axis] = size
+        feeds = feeds_for(sess, shapes, entry.get("values", {}))
+        if size == least:
+            sess.run(None, feeds)
+        else:
+            with pytest.raises(Exception):
+                sess.run(None, feeds)
+
+
+def test_pytorch_groupnorm_export_keeps_its_constants_in_constant_nodes():
+    """The pattern a GroupNorm fusion must recognise: Reshape([0, groups, -1]) → InstanceNormalization
+    whose shape, scale and bias come from Constant nodes (not initializers)."""
+    facts = CATALOG["groupnorm_ts.onnx"]["facts"]
+    model = onnx.load(str(CORPUS / "groupnorm_ts.onnx"))
+    producer = {out: node for node in model.graph.node for out in node.output}
+    norms = [node for node in model.graph.node if node.op_type == "InstanceNormalization"]
+    assert len(norms) == facts["groupnorm_count"]
+    for norm in norms:
+        reshape = producer[norm.input[0]]
+        assert reshape.op_type == "Reshape"
+        group_shape = producer[reshape.input[1]]
+        assert group_shape.op_type == "Constant"
+        assert onnx.numpy_helper.to_array(group_shape.attribute[0].t).tolist() == [0, facts["groups"], -1]
+        assert all(producer[name].op_type == "Constant" for name in norm.input[1:])
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "switch" in CATALOG[n]["facts"]])
+def test_switch_input_is_compared_with_the_catalogued_constant_for_an_if(name):
+    switch = CATALOG[name]["facts"]["switch"]
+    model = onnx.load(str(CORPUS / name))
+    producer = {out: node for node in model.graph.node for out in node.output}
+    initializers = {init.name: init for init in model.graph.initializer}
+    compare = next(node for node in model.graph.node if switch["input"] in node.input)
+    other = next(name for name in compare.input if name != switch["input"])
+    constant = initializers.get(other) or producer[other].attribute[0].t
+    assert onnx.numpy_helper.to_array(constant).tolist() == switch["compared_with"]
+    assert any(node.op_type == "If" for node in model.graph.node)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "state" in CATALOG[n]["facts"]])
+def test_state_input_has_the_catalogued_layout(name):
+    entry = CATALOG[name]
+    for value, layout in entry["facts"]["state"].items():
+        shape = entry["inputs"][value]
+        assert shape[0] == layout["layers"] and shape[-1] == layout["hidden"]
+        assert isinstance(shape[layout["batch_axis"]], str)

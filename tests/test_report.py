@@ -1,12 +1,14 @@
 """Report export: JSON that round-trips the result, a self-contained HTML with the plots inside."""
 
+import html
 import json
 import re
 
+import onnx
 import pytest
 from onnx import helper
 
-from tests.compare_models import chain_model, perturbed
+from tests.compare_models import chain_model, perturbed, tiny_output_copy
 from tests.onnx_factory import make_model, tensor
 from workbench.core.compare import CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
@@ -52,3 +54,17 @@ def test_missing_folder_is_refused_and_nothing_written(failed_result, tmp_path):
     with pytest.raises(WorkbenchError, match="does not exist"):
         write_report(failed_result, tmp_path / "missing" / "r")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_verdict_and_reason_per_output_and_overall_in_json_and_html(samples, tmp_path):
+    tiny = tiny_output_copy(onnx.load(samples / "clean_cnn.onnx"), ("fc.weight", "fc.bias"))
+    result = run_comparison(LoadedModel.from_proto(tiny), CompareSettings(), InputSpec(),
+                            against=LoadedModel.from_proto(perturbed(tiny, "fc.weight", 1.001)))
+    json_path, html_path = write_report(result, tmp_path / "r")
+    data = json.loads(json_path.read_text())
+    assert (data["verdict"], data["reason"]) == ("CANNOT_JUDGE", result.reason)
+    assert data["outputs"][0]["verdict"] == "CANNOT_JUDGE" and data["outputs"][0]["reason"] == result.outputs[0].reason
+    page = html_path.read_text()
+    assert "<p class='verdict cannot-judge'>CANNOT_JUDGE: 1 of 1 output(s) the tolerance cannot judge" in page
+    assert '<tr class="cannot-judge"><td>logits</td>' in page
+    assert html.escape(result.outputs[0].reason) in page and "tr.cannot-judge td{background:" in page

@@ -16,7 +16,6 @@ from typing import Callable
 from workbench import __version__
 from workbench.core.backend import BACKEND_CHOICES
 from workbench.core.errors import WorkbenchError
-from workbench.core.third_party_logs import capture_output
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_ERROR = 0, 1, 2
 
@@ -192,7 +191,7 @@ def _print_comparison(result) -> None:
             extra += f"  top-1 {o.top1_agreement:.0%} top-{o.top_k} {o.topk_agreement:.0%}"
         print(f"  {o.name:24} {o.max_abs:10.3g} {o.mean_abs:10.3g} {o.max_rel:10.3g} {o.cosine:9.6f} "
               f"{o.outside_fraction:8.2%}  {o.verdict}{extra}")
-        print(f"  {'':24} {o.reason}")
+        print(f"  {'':24} reason: {o.reason}")
     for t in result.timing:
         print(f"  timing {t.label}: median {t.median_ms:.3f} ms (min {t.min_ms:.3f}, p90 {t.p90_ms:.3f}, "
               f"p99 {t.p99_ms:.3f}), {t.inferences_per_s:.1f} inferences/s over {t.runs} runs")
@@ -448,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
                                    f"trt-workbench {argv[0]} --help lists the options.", "detail": ""}, "log": []})
         raise
     _help, _add, run = COMMANDS[args.command]
+    from workbench.core.third_party_logs import capture_output  # imports onnxruntime: not for the window
+
     _json_reply.clear()
     # Third-party libraries print on their own (onnx-graphsurgeon on stdout, onnxruntime's native
     # logger on fd 2): catch it all, so --json's stdout holds one object and the lines become our log.
@@ -463,10 +464,22 @@ def main(argv: list[str] | None = None) -> int:
         reply["log"] = [asdict(message) for message in log]
         _write_json(reply)
     else:
-        for message in log:
-            if message.severity in ("warning", "error", "internal_error"):
-                print(f"{message.source} {message.severity}: {message.text}", file=sys.stderr)
+        _print_library_log(log, args.debug)
     return code
+
+
+def _print_library_log(log: list, debug: bool) -> None:
+    """Text mode: the libraries' warnings in one line per source (all of them with --debug); what
+    matters to a result (e.g. a fold that could not run) is already in that result's own warnings."""
+    serious = [m for m in log if m.severity in ("warning", "error", "internal_error")]
+    if debug:
+        for message in serious:
+            print(f"{message.source} {message.severity}: {message.text}", file=sys.stderr)
+        return
+    for source in dict.fromkeys(m.source for m in serious):
+        count = sum(m.source == source for m in serious)
+        print(f"note: {source} logged {count} warning(s) or error(s); --debug prints them, --json lists them "
+              "under 'log'.", file=sys.stderr)
 
 
 def _write_json(data: dict) -> None:

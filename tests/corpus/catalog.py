@@ -13,8 +13,11 @@ Per model (key = path relative to this folder):
   values     the value to feed scalar (switch) inputs at the realistic shape
   facts      what a shape/fix/repair tool should find; keys (each optional):
     fixed         {input: {axis: value}}   a dynamic dim that only works at this value
-    multiple_of   {input: {axis: n}}       other values fail (Concat/Add of upsampled maps)
-    min           {input: {axis: n}}       smaller values fail
+    multiple_of   {input: {axis: n}}       the total stride: multiples of n always run; most other values
+                                           fail in the Concat/Add of upsampled maps (see fails_at), but not
+                                           all (sizes that round up to the same pyramid, e.g. 31, or 1
+                                           where an Add broadcasts 1-sized maps)
+    min           {input: {axis: n}}       runs at n, fails at n - 1 (onnxruntime)
     typical       {input: {axis: value}}   a typical deployment value for a dim that is free
     batch_like    {input: axis}            the batch dimension
     runs_only_at  {input: {axis: value}}   declared dynamic, but an exported constant pins it
@@ -48,7 +51,6 @@ CATALOG: dict[str, dict] = {
         "facts": {
             "batch_like": {"image": 0},
             "multiple_of": {"image": {2: 32, 3: 32}},
-            "min": {"image": {2: 32, 3: 32}},
             "typical": {"image": {2: 512, 3: 512}},
             "fails_at": [({"image": [1, 3, 250, 320]}, {}, "Concat")],
         },
@@ -63,9 +65,8 @@ CATALOG: dict[str, dict] = {
         "facts": {
             "batch_like": {"x": 0},
             "multiple_of": {"x": {2: 32, 3: 32}},
-            "min": {"x": {2: 32, 3: 32}},
             "typical": {"x": {2: 640, 3: 640}},
-            "fails_at": [({"x": [1, 3, 630, 640]}, {}, "Add")],
+            "fails_at": [({"x": [1, 3, 630, 640]}, {}, "Add"), ({"x": [1, 3, 16, 16]}, {}, "Add")],
         },
     },
     "text_recognizer_p2o.onnx": {
@@ -78,7 +79,6 @@ CATALOG: dict[str, dict] = {
         "facts": {
             "batch_like": {"x": 0},
             "fixed": {"x": {2: 48}},
-            "min": {"x": {3: 4}},
             "typical": {"x": {3: 320}},
             "fails_at": [({"x": [1, 3, 1, 1]}, {}, "LSTM"), ({"x": [1, 3, 32, 320]}, {}, "LSTM")],
         },
@@ -130,12 +130,14 @@ CATALOG: dict[str, dict] = {
         "values": {"sample_rate": 16000},
         "facts": {
             "batch_like": {"audio": 0, "state": 1},
-            "min": {"audio": {1: 2}},
+            "min": {"audio": {1: 201}},  # reflect Pad of 200 needs more than 200 samples
             "typical": {"audio": {1: 16000}},
             "switch": {"input": "sample_rate", "compared_with": 16000, "deployed_value": 16000},
             "state": {"state": {"layers": 2, "hidden": 64, "batch_axis": 1}},
             "fails_at": [({"audio": [1, 1], "sample_rate": [], "state": [2, 1, 64]}, {"sample_rate": 16000},
-                          "Pad reflect requires axis length >= 2")],
+                          "Pad reflect requires axis length >= 2"),
+                         ({"audio": [1, 200], "sample_rate": [], "state": [2, 1, 64]}, {"sample_rate": 16000},
+                          "Pad reflect: pre-pad")],
         },
     },
     "groupnorm_ts.onnx": {
@@ -186,8 +188,36 @@ CATALOG: dict[str, dict] = {
     },
 }
 
-# Not committed (about 11 MB): make_corpus.make_ssdlite(path) writes torchvision's
-# ssdlite320_mobilenet_v3_large (random weights) for benchmarks that need a full torchvision detector.
+# Not committed (about 9 MB): make_corpus.make_ssdlite(path) writes torchvision's
+# ssdlite320_mobilenet_v3_large (random weights) for benchmarks that need a full torchvision detector;
+# make_corpus.make_resnet50(path) writes torchvision's ResNet-50 (about 100 MB, dynamic batch × height ×
+# width) for benchmarks that need a full-size model. Both need torch at run time.
+
+# Measured with the real TensorRT-RTX 1.7.1.116 (CPU-only build, no GPU) on 2026-11-23: parse =
+# OnnxParser.parse_from_file / supports_model_v2; build = build_serialized_network with one profile
+# min = opt = max at the shape given (right column: every dynamic dim set to 1, static dims kept; the
+# audio model's sample_rate is a shape-tensor input, fed its deployed value 16000).
+#
+# model                        parse  realistic shape        build   all dynamic dims = 1           build
+# classifier_ts                ok     1x3x224x224            ok      1x3x224x224                    ok
+# segmenter_dynamo             ok     1x3x256x320            ok      1x3x1x1                        FAIL: Concat node_cat "axis 2 dimensions must be equal … 2 and 1"
+# text_detector_p2o            ok     1x3x640x640            ok      1x3x1x1                        ok (onnxruntime runs it too: 32×32 output)
+# text_recognizer_p2o          ok     1x3x48x320             ok      1x3x1x1                        FAIL: Reshape p2o.Reshape.0 "reshape wildcard -1 has infinite number of solutions … [1,0,32,0] to [1,0,-1]"
+# detector_nms_ts              FAIL: "NonZero plugin creator version 1 was not found in plugin registry" (node /NonZero); supports_model_v2 False, 2 unsupported subgraphs
+#   … cut at raw_outputs (onnx.utils.extract_model)   1x3x320x320 ok; 1x3x1x1 ok
+# transformer_dynamo           ok     1x128x256              ok      1x1x256                        ok
+# transformer_ts_seq64         ok     1x64x256               ok      1x1x256                        FAIL: Reshape /layers.0/self_attn/Reshape_4 "reshape changes volume. Reshaping [1,1,256] to [64,8,32]"
+# audio_switch_ts              ok     1x16000, 16000, 2x1x64 ok      1x1, 16000, 2x1x64             ok (builds, although onnxruntime fails: Pad reflect)
+# groupnorm_ts                 ok     1x3x224x224            ok      1x3x1x1                        ok
+# gru_state_dynamo             ok     1x100x40, 2x1x96       ok      1x1x40, 2x1x96                 ok
+# if_cond_dynamo               ok     1x3x64x64, scalar      ok      (only batch is dynamic)        ok
+# external_data/mlp_external   ok     1x3x32x32              ok      (only batch is dynamic)        ok
+#
+# At the catalogue's fails_at shapes TensorRT-RTX fails to build as onnxruntime fails to run, except the
+# audio model at 1 sample (builds): segmenter 250x320 (Concat node_cat_2 "64 and 63"), text detector
+# 630x640 (Add p2o.Add.1 "broadcast dimensions must be conformable"), recognizer H=32 (MatMul
+# "mismatching dimensions"), transformer_ts seq 128 (Reshape_4 "Reshaping [128,1,256] to [64,8,32]").
+# SSDlite from make_ssdlite(): parse fails on the same NonZero; supports_model_v2 False, 2 subgraphs.
 
 # The same audio architecture, its switch If returning (audio, gain): what the catalogue says of the
 # audio model holds, plus the If whose branch output is a constant.

@@ -17,12 +17,14 @@ so two runs write the same graphs. Widths are small enough that each file stays 
 
 After export each model gets the lowest IR version its opset allows (onnx 1.23 writes IR 14, which
 onnxruntime <= 1.30 refuses), and the per-node doc strings / metadata (Python stack traces with local
-paths) and the graph's metadata are dropped so the files do not depend on where or when they were made. Nothing else is changed,
-except for the two ``*_p2o`` models, see :func:`paddle2onnx_style`.
+paths) and the graph's metadata are dropped so the files do not depend on where or when they were
+made. Nothing else is changed, except for the two ``*_p2o`` models, see :func:`paddle2onnx_style`.
+BatchNorm statistics come from one training-mode pass on random inputs (:func:`calibrate_batchnorm`).
 """
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -46,33 +48,34 @@ DEPLOYED_SAMPLE_RATE = 16000  # the audio model's switch input compares with thi
 # Export helpers
 # --------------------------------------------------------------------------------------------------
 
+def _all_nodes(model: onnx.ModelProto):
+    """Every node of the model: main graph, subgraphs (If/Loop bodies) and local functions."""
+    graphs = [model.graph]
+    nodes = [node for function in model.functions for node in function.node]
+    while graphs:
+        graph = graphs.pop()
+        nodes.extend(graph.node)
+        graphs.extend(helper.get_attribute_value(a) for node in graph.node for a in node.attribute
+                      if a.type == onnx.AttributeProto.GRAPH)
+    return nodes
+
+
 def finish(model: onnx.ModelProto) -> onnx.ModelProto:
     """Lowest IR version for the opsets used; drop stack-trace doc strings, node metadata and the
     dynamo exporter's graph metadata (its range constraints are printed in set order: not reproducible)."""
     model.ir_version = helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True)
     del model.graph.metadata_props[:]
-    graphs = [model.graph]
-    while graphs:
-        graph = graphs.pop()
-        for node in graph.node:
-            node.doc_string = ""
-            del node.metadata_props[:]
-            graphs.extend(helper.get_attribute_value(a) for a in node.attribute
-                          if a.type == onnx.AttributeProto.GRAPH)
-    for function in model.functions:
-        for node in function.node:
-            node.doc_string = ""
-            del node.metadata_props[:]
+    for node in _all_nodes(model):
+        node.doc_string = ""
+        del node.metadata_props[:]
     return model
 
 
 def export_ts(module: nn.Module, args: tuple, input_names, output_names, dynamic_axes) -> onnx.ModelProto:
-    path = CORPUS / "_tmp_export.onnx"
-    torch.onnx.export(module, args, str(path), dynamo=False, opset_version=TS_OPSET,
+    buffer = io.BytesIO()
+    torch.onnx.export(module, args, buffer, dynamo=False, opset_version=TS_OPSET,
                       input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes)
-    model = onnx.load(str(path))
-    path.unlink()
-    return finish(model)
+    return finish(onnx.load_from_string(buffer.getvalue()))
 
 
 def export_dynamo(module: nn.Module, args: tuple, input_names, output_names, dynamic_shapes) -> onnx.ModelProto:
@@ -326,19 +329,31 @@ def make_detector() -> None:
 
 
 def make_ssdlite(path: Path, num_classes: int = 3) -> Path:
-    """torchvision's SSDlite320 (MobileNetV3-Large), random weights, TorchScript export, dynamic
-    batch of one image at 320×320. About 11 MB at num_classes=3, too large to commit: the benchmarks
-    call this at run time to get a full-size torchvision detection export."""
+    """torchvision's SSDlite320 (MobileNetV3-Large), random weights, TorchScript export of one image
+    [3, height, width] (the model resizes to 320×320 itself). About 9 MB at num_classes=3, too large
+    to commit (its width is not adjustable through the builder): benchmarks call this at run time to
+    get a full torchvision detection export (NonZero ×4, GatherND, TopK, NonMaxSuppression in an If)."""
     torch.manual_seed(SEED)
     net = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
         weights=None, weights_backbone=None, num_classes=num_classes).eval()
     path = Path(path)
     torch.onnx.export(net, ([torch.rand(3, 320, 320)],), str(path), dynamo=False, opset_version=TS_OPSET,
                       input_names=["images"], output_names=["boxes", "scores", "labels"],
-                      dynamic_axes={"boxes": {0: "detections"}, "scores": {0: "detections"},
-                                    "labels": {0: "detections"}})
+                      dynamic_axes={"images": {1: "height", 2: "width"}, "boxes": {0: "detections"},
+                                    "scores": {0: "detections"}, "labels": {0: "detections"}})
     onnx.save(finish(onnx.load(str(path))), str(path))
     return path
+
+
+def make_resnet50(path: Path) -> Path:
+    """torchvision ResNet-50 (random weights, about 100 MB), TorchScript export with dynamic batch ×
+    height × width: a full-size model for benchmarks, made at run time, never committed."""
+    torch.manual_seed(SEED)
+    net = torchvision.models.resnet50(weights=None).eval()
+    model = export_ts(net, (torch.randn(1, 3, 224, 224),), ["input"], ["logits"],
+                      {"input": {0: "batch", 2: "height", 3: "width"}, "logits": {0: "batch"}})
+    onnx.save(model, str(path))
+    return Path(path)
 
 
 # --------------------------------------------------------------------------------------------------

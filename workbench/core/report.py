@@ -75,14 +75,17 @@ def _number(value) -> str:
     return str(value)
 
 
-def _table(headers: list[str], rows: list[list], row_classes: list[str] | None = None, table_class: str = "") -> str:
+def _table(headers: list[str], rows: list[list], row_classes: list[str] | None = None,
+           row_notes: list[str] | None = None) -> str:
+    """An HTML table; ``row_notes`` adds under each row a full-width line of text (e.g. a verdict's reason)."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{row_classes[i]}"' if row_classes else ""
         body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(_number(c))}</td>" for c in row) + "</tr>")
-    cls = f' class="{table_class}"' if table_class else ""
-    return f"<table{cls}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        if row_notes:
+            body.append(f"<tr{cls}><td class='note' colspan='{len(headers)}'>{html.escape(row_notes[i])}</td></tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def histogram_svg(counts: np.ndarray, edges: np.ndarray, width: int = 420, height: int = 160) -> str:
@@ -150,7 +153,7 @@ def _plots(result: CompareResult) -> str:
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2f2}td:first-child{text-align:left}
-table.outputs td:last-child{text-align:left;min-width:24em}
+td{white-space:nowrap}td.note{white-space:normal;text-align:left;border-top:none;padding-left:2em}
 tr.pass td{background:#e6f4ea}tr.fail td{background:#fce8e6}tr.cannot-judge td{background:#fef3d6}
 .verdict{font-size:1.3em;padding:.4em .8em;display:inline-block}
 .verdict.pass{background:#e6f4ea;color:#137333}.verdict.fail{background:#fce8e6;color:#a50e0e}
@@ -158,18 +161,20 @@ tr.pass td{background:#e6f4ea}tr.fail td{background:#fce8e6}tr.cannot-judge td{b
 .plots{display:flex;gap:2em;flex-wrap:wrap}figure{margin:0}img{image-rendering:pixelated;max-width:520px}"""
 
 OUTPUT_HEADERS = ["output", "shape", "dtype", "max |err|", "mean |err|", "max rel", "mean rel", "cosine", "outside tol",
-                  "NaN ref/test", "Inf ref/test", "top-1 / top-k", "verdict", "reason"]
+                  "NaN ref/test", "Inf ref/test", "top-1 / top-k", "verdict"]
 
 
 def _outputs_table(result: CompareResult) -> str:
-    rows = [[o.name, "×".join(map(str, o.shape)), o.dtype, o.max_abs, o.mean_abs, o.max_rel, o.mean_rel, o.cosine,
+    """One row of figures per output, and its verdict's reason on a full-width line under it."""
+    rows = [[o.name, "×".join(map(str, o.shape)), o.dtype, o.max_abs, o.mean_abs, o.max_rel, o.mean_rel, f"{o.cosine:.6f}",
              f"{o.outside_fraction:.2%}", f"{o.nan_ref}/{o.nan_test}", f"{o.inf_ref}/{o.inf_test}",
              "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%} (k={o.top_k})",
-             str(o.verdict), o.reason] for o in result.outputs]
-    rows += [[name] + [""] * 11 + [str(Verdict.FAIL), "missing: the test side has no such output"]
-             for name in result.missing_outputs]
+             str(o.verdict)] for o in result.outputs]
+    rows += [[name] + [""] * 11 + [str(Verdict.FAIL)] for name in result.missing_outputs]
+    reasons = [o.reason for o in result.outputs] + ["missing: the test side has no such output"] * len(
+        result.missing_outputs)
     classes = [VERDICT_CLASSES[o.verdict] for o in result.outputs] + ["fail"] * len(result.missing_outputs)
-    return _table(OUTPUT_HEADERS, rows, classes, "outputs")
+    return _table(OUTPUT_HEADERS, rows, classes, reasons)
 
 
 def render_html(result: CompareResult, data: dict | None = None) -> str:

@@ -37,8 +37,8 @@ from enum import Enum
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
+from workbench.core.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.model import LoadedModel, TensorInfo
 from workbench.core.problems import Problem
@@ -235,48 +235,6 @@ class ShapeSuggestion:
 
 # --- what the graph says -----------------------------------------------------------------------
 
-_ARITHMETIC = {"Add": np.add, "Sub": np.subtract, "Mul": np.multiply,
-               "Div": lambda a, b: a // b if a.dtype.kind in "iu" else a / b}
-
-
-def constant_values(graph: onnx.GraphProto, max_elements: int = 4096) -> dict[str, np.ndarray]:
-    """Values of small constant tensors: initializers, Constant nodes, and Identity/Cast/Unsqueeze/Squeeze
-    of those (real exporters write shapes and scales as Constant nodes, not initializers)."""
-    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer
-              if math.prod(t.dims) <= max_elements and t.data_location != onnx.TensorProto.EXTERNAL}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.attribute:
-            attr = node.attribute[0]
-            value = onnx.helper.get_attribute_value(attr)
-            if isinstance(value, onnx.TensorProto):
-                if math.prod(value.dims) <= max_elements:
-                    values[node.output[0]] = numpy_helper.to_array(value)
-            elif isinstance(value, (int, float, list)):
-                values[node.output[0]] = np.asarray(value)
-        elif node.op_type in ("Identity", "Cast", "Squeeze", "Unsqueeze") and node.input and node.input[0] in values:
-            value = values[node.input[0]]
-            if node.op_type == "Cast":
-                to = next((a.i for a in node.attribute if a.name == "to"), None)
-                try:
-                    value = value.astype(onnx.helper.tensor_dtype_to_np_dtype(to))
-                except (KeyError, TypeError, ValueError):
-                    continue
-            elif node.op_type in ("Squeeze", "Unsqueeze"):
-                value = value.reshape(-1) if value.size > 1 else value.reshape(()) if node.op_type == "Squeeze" \
-                    else value.reshape(1)
-            values[node.output[0]] = value
-        elif node.op_type in _ARITHMETIC and len(node.input) == 2 and all(n in values for n in node.input):
-            with np.errstate(all="ignore"):
-                values[node.output[0]] = _ARITHMETIC[node.op_type](values[node.input[0]], values[node.input[1]])
-        elif node.op_type == "Concat" and node.input and all(n in values for n in node.input):
-            parts = [values[n].reshape(-1) if values[n].ndim == 0 else values[n] for n in node.input]
-            try:
-                values[node.output[0]] = np.concatenate(parts, axis=int(_attr(node, "axis", 0)))
-            except ValueError:
-                continue
-    return values
-
-
 def _consumers(graph: onnx.GraphProto) -> dict[str, list[tuple[onnx.NodeProto, int]]]:
     found: dict[str, list[tuple[onnx.NodeProto, int]]] = {}
     for node in graph.node:
@@ -312,22 +270,22 @@ def _recurrent_state(name: str, consumers, depth: int = 5) -> onnx.NodeProto | N
 def _direct_weight_dim(name: str, axis: int, rank: int, consumers, constants) -> tuple[int, str] | None:
     """A size the weights a dim meets directly demand: a MatMul/Gemm's K, a Conv's input channels."""
     for node, position in consumers.get(name, []):
-        if node.op_type == "MatMul" and position == 0 and axis == rank - 1 and node.input[1] in constants:
-            weight = constants[node.input[1]]
+        weight = constants.get(node.input[1]) if len(node.input) > 1 else None
+        if weight is None:
+            continue
+        if node.op_type == "MatMul" and position == 0 and axis == rank - 1:
             if weight.ndim >= 2:
                 return int(weight.shape[-2]), f"MatMul '{node.name}' multiplies it by a {list(weight.shape)} weight"
-        if node.op_type == "Gemm" and position == 0 and axis == 1 and node.input[1] in constants:
-            weight = constants[node.input[1]]
+        if node.op_type == "Gemm" and position == 0 and axis == 1:
             k = weight.shape[1] if _attr(node, "transB", 0) else weight.shape[0]
             return int(k), f"Gemm '{node.name}' has a {list(weight.shape)} weight"
-        if node.op_type == "Conv" and position == 0 and axis == 1 and node.input[1] in constants:
-            weight = constants[node.input[1]]
+        if node.op_type == "Conv" and position == 0 and axis == 1:
             return int(weight.shape[1]) * int(_attr(node, "group", 1)), \
                 f"Conv '{node.name}' has a {list(weight.shape)} weight"
     return None
 
 
-def spatial_strides(graph: onnx.GraphProto, input_name: str, constants: dict[str, np.ndarray]) -> tuple[int, int]:
+def spatial_strides(graph: onnx.GraphProto, input_name: str, constants: ConstantValues) -> tuple[int, int]:
     """The network's total stride along the two spatial axes of ``input_name`` (how much the deepest
     feature map is smaller), so suggested sizes can be multiples of it. Conv/pooling strides multiply,
     ConvTranspose and Resize/Upsample with constant scales divide, other ops pass the largest on."""
@@ -405,7 +363,7 @@ class _Fact:
 def _analyse_dims(model: LoadedModel) -> tuple[list[DimSuggestion], dict[str, _Fact]]:
     """The dynamic dims as variables (shared names merged), their kinds, candidates, and graph facts."""
     graph = model.proto.graph
-    constants = constant_values(graph)
+    constants = ConstantValues(model.proto)
     consumers = _consumers(graph)
     metadata = {p.key.lower(): p.value for p in model.proto.metadata_props}
     variables: dict[str, DimSuggestion] = {}
@@ -509,7 +467,7 @@ class _Prober:
         self.cache: dict[tuple, ProbeRun] = {}
         self.runner = OnnxruntimeRunner(model, quick=True)
         self.nodes = {n.name: n for n in model.proto.graph.node if n.name}
-        self.constants = constant_values(model.proto.graph)
+        self.constants = ConstantValues(model.proto)
 
     def out_of_time(self) -> bool:
         return time.perf_counter() > self.deadline or len(self.runs) >= MAX_PROBES
@@ -547,10 +505,9 @@ class _Prober:
         position = _SHAPE_OPERANDS.get(node.op_type)
         candidates = [position] if position is not None else range(len(node.input))
         for index in candidates:
-            if index < len(node.input) and node.input[index] in self.constants:
-                value = self.constants[node.input[index]]
-                if value.dtype.kind in "iu" and 0 < value.size <= 8:
-                    return node.op_type, [int(v) for v in value.reshape(-1)]
+            value = self.constants.get(node.input[index]) if index < len(node.input) else None
+            if value is not None and value.dtype.kind in "iu" and 0 < value.size <= 8:
+                return node.op_type, [int(v) for v in value.reshape(-1)]
         return None
 
     def close(self) -> None:

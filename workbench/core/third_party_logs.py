@@ -5,9 +5,8 @@ onnx-graphsurgeon's ``G_LOGGER`` prints ``[W] …`` lines with ``print`` (so ont
 file descriptor 2. Here both become ``LogMessage``s:
 
 - ``install()`` routes ``G_LOGGER`` (and onnxslim's copy of it and its ``logging`` logger) into
-  ``emit`` and sets onnxruntime's default log severity (which
-  governs the sessions graphsurgeon makes while folding); our own sessions take
-  ``session_options()``.
+  ``emit`` and sets onnxruntime's default log severity, which governs the sessions graphsurgeon
+  makes while folding; our own sessions take ``session_options()``.
 - ``emit`` hands each message to the collectors this thread opened with ``collect()`` (a fix's
   warnings, a CLI command's log) and to the process-wide listeners (the window's Log panel).
 - ``capture_output()`` is for the CLI: native writes to fd 1/2 (which no Python hook sees) go to a
@@ -186,6 +185,7 @@ def capture_output(*, stdout_too: bool) -> Iterator[CapturedOutput]:
     fds = (1, 2) if stdout_too else (2,)
     saved_stdout, saved_stderr = sys.stdout, sys.stderr
     saved_fds, files = {}, {}
+    faulthandler_was_on = faulthandler.is_enabled()
     saved_stdout.flush()
     saved_stderr.flush()
     with collect() as collected:
@@ -205,6 +205,8 @@ def capture_output(*, stdout_too: bool) -> Iterator[CapturedOutput]:
         finally:
             if sys.stderr is not saved_stderr:
                 faulthandler.disable()
+                if faulthandler_was_on:  # e.g. pytest's
+                    faulthandler.enable(file=saved_stderr)
             for name, saved in (("stdout", saved_stdout), ("stderr", saved_stderr)):
                 if getattr(sys, name) is not saved:
                     getattr(sys, name).close()

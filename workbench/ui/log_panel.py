@@ -33,7 +33,7 @@ class LogPanel(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
         self.tree.setColumnWidth(0, 90)
-        self.tree.setColumnWidth(1, 80)
+        self.tree.setColumnWidth(1, 130)  # fits "onnx-graphsurgeon"
 
         bar = QHBoxLayout()
         bar.addWidget(self.level)

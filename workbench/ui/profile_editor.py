@@ -89,6 +89,9 @@ class ProfileEditor(QWidget):
         session.shapes_suggested.connect(self._shapes_suggested)
         self._loading = False
         self._suggested_texts: list[dict] | None = None  # the cells as last suggested, to see whether the user edited
+        # The cells of a first guess not yet checked by any run: shown, but not written to the recipe, so the
+        # trial build probes the model instead of taking the guess for the user's own profile.
+        self._guess: list[dict] | None = None
         self.check_worker: Worker | None = None
         self.last_checks: list[RowCheck] = []
         if session.model is not None:
@@ -115,15 +118,17 @@ class ProfileEditor(QWidget):
         except WorkbenchError as exc:
             self.session.log("warning", f"The recipe's profiles were not loaded: {exc.message}", "profiles")
             profiles = []
-        self._suggested_texts = None
+        self._suggested_texts = self._guess = None
         self.check_result.clear()
         self.reasons.clear()
         if not profiles and self._needs_profile():
             profiles = [self._suggestion(suggest_shapes(self.session.model, probe=False))]
+        self._loading = True  # validate once, after the guess is known (a guess is not written to the recipe)
         for profile in profiles:
             self._add(profile)
+        self._loading = False
         if self._suggested_texts is not None:
-            self._suggested_texts = self._all_texts()
+            self._suggested_texts = self._guess = self._all_texts()
         self._validate()
 
     def _suggestion(self, suggestion: ShapeSuggestion) -> Profile:
@@ -144,7 +149,7 @@ class ProfileEditor(QWidget):
             return  # the user's own profiles (or edits) win over any suggestion
         self.tabs.clear()
         self._add(self._suggestion(suggestion))
-        self._suggested_texts = self._all_texts()
+        self._suggested_texts, self._guess = self._all_texts(), None
         self._validate()
 
     def _add_suggested(self) -> None:
@@ -217,13 +222,13 @@ class ProfileEditor(QWidget):
         """A tab for ``profile``; ``texts`` (cell texts by input, values?, field) take precedence over it."""
         texts = texts or {}
         table = _ProfileTable(self._rows(profile, texts))
-        self._loading = True
+        loading, self._loading = self._loading, True
         for row, (name, values) in enumerate(table.rows):
             rng = (profile.values if values else profile.shapes).get(name)
             for column, which in enumerate(FIELDS):
                 text = texts.get((name, values, which), format_shape_list({"": rng.get(which)})[1:] if rng else "")
                 table.setItem(row, column, QTableWidgetItem(text))
-        self._loading = False
+        self._loading = loading
         table.itemChanged.connect(lambda _item: self._validate())
         self.tabs.addTab(table, f"Profile {self.tabs.count() + 1}")
         self.tabs.setCurrentWidget(table)
@@ -294,5 +299,5 @@ class ProfileEditor(QWidget):
             self.status.setText("This model has no dynamic or shape-tensor inputs; profiles are optional.")
         else:
             self.status.setText(f"{self.tabs.count()} valid profile(s); they are saved with the recipe.")
-        if not issues:
+        if not issues and (self._guess is None or self._guess != self._all_texts()):
             self.session.recipe.profiles = profiles_to_recipe(self.profiles())

@@ -132,7 +132,7 @@ def _downstream(node: gs.Node) -> set[int]:
 def _transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
     settings = {**nms_settings(model, _find_nms(model, params)), **params}
     label = node_label(_find_nms(model, params))
-    nms = next(n for n in graph.nodes if gs_label(n) == label)
+    nms = next(n for n in graph.nodes if gs_label(n) == label)  # at the top level: _validate refuses nested ones
     if len(nms.inputs) < 2:
         raise WorkbenchError(f"NonMaxSuppression '{label}' has no scores input.")
     boxes, scores = nms.inputs[0], nms.inputs[1]

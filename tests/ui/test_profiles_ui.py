@@ -1,0 +1,44 @@
+"""The Profiles panel on real exports: probed suggestions with reasons, and the check against the model."""
+
+from __future__ import annotations
+
+from tests.conftest import ROOT
+from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, settle
+from workbench.ui.profile_editor import CHECK_FAILED, CHECK_PASSED, ProfileEditor
+
+CORPUS = ROOT / "tests" / "corpus"
+
+
+def _cells(editor: ProfileEditor) -> dict[str, str]:
+    table = editor.tabs.currentWidget()
+    return {which: table.item(0, column).text() for column, which in enumerate(("min", "opt", "max"))}
+
+
+def test_probed_shapes_replace_the_first_guess_with_their_reasons(qtbot, window):
+    open_and_wait(qtbot, window, CORPUS / "text_recognizer_p2o.onnx")
+    editor = window.findChild(ProfileEditor)
+    qtbot.waitUntil(lambda: "probe" in editor.reasons.text(), timeout=LOAD_TIMEOUT_MS)
+    cells = _cells(editor)
+    assert cells["opt"].split("x")[2] == "48" and cells["min"].split("x")[2] == "48"
+    assert int(cells["opt"].split("x")[3]) >= 32
+    assert "LSTM 'p2o.LSTM.0'" in editor.reasons.text()
+    settle(qtbot)
+
+
+def test_check_marks_rows_the_model_cannot_take(qtbot, window):
+    open_and_wait(qtbot, window, CORPUS / "transformer_ts_seq64.onnx")
+    editor = window.findChild(ProfileEditor)
+    qtbot.waitUntil(lambda: "probe" in editor.reasons.text(), timeout=LOAD_TIMEOUT_MS)
+    settle(qtbot)
+    editor.check()
+    qtbot.waitUntil(lambda: editor.check_worker is None, timeout=LOAD_TIMEOUT_MS)
+    table = editor.tabs.currentWidget()
+    assert table.verticalHeaderItem(0).text().startswith(CHECK_PASSED)  # the suggestion: seq 64 only
+    table.item(0, 2).setText("1x128x256")  # a max the traced Reshape cannot take
+    editor.check()
+    qtbot.waitUntil(lambda: editor.check_worker is None, timeout=LOAD_TIMEOUT_MS)
+    header = table.verticalHeaderItem(0)
+    assert header.text().startswith(CHECK_FAILED)
+    assert "/layers.0/self_attn/Reshape_4" in header.toolTip() and "max" in header.toolTip()
+    assert CHECK_FAILED in editor.check_result.text()
+    settle(qtbot)

@@ -32,10 +32,11 @@ from workbench.core.problems import Problem, severity_rank
 from workbench.core.profiles import Profile, describe_profile, profiles_to_recipe
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
+from workbench.core.shapes import known_shapes
 from workbench.core.trial_build import TrialBuild, trial_build, trial_profiles
 
 DEFAULT_BUDGET_SECONDS = 120.0
-MAX_DEPTH = 3
+MAX_DEPTH = 4  # e.g. freeze a switch, fold with onnxslim, make a recurrent state static, a profile
 NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, NOT_FOUND, OUT_OF_TIME = (
     "nothing-to-repair", "repaired", "builds-but-changes-outputs", "not-found", "out-of-time")
 
@@ -212,6 +213,7 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     candidates += [RepairStep(_FOLD_REASON, fix=make_step("fold-constants", {"engine": engine}))
                    for engine in ("graphsurgeon", "onnxslim")]
     candidates += _cut_at_boundary(model, build_problems)
+    candidates += _static_states(model, build_problems)
     unique, seen = [], {s.title for s in state.steps}
     for step in candidates:
         if step.title not in seen:
@@ -233,6 +235,25 @@ def _cut_at_boundary(model: LoadedModel, problems: list[Problem]) -> list[Repair
                        f"builds, so the engine ends at {', '.join(tensors)} and the rest runs outside it "
                        "(e.g. in onnxruntime or your own code).",
                        fix=make_step("cut-outputs", {"tensors": tensors}))]
+
+
+def _static_states(model: LoadedModel, problems: list[Problem]) -> list[RepairStep]:
+    """A recurrent state input with a dynamic batch made static at its suggested shape: TensorRT handles
+    a fixed [layers, batch, hidden] state where data-dependent ones stop the builder."""
+    if not any(p.severity == "error" for p in problems):
+        return []
+    suggestion = known_shapes(model)
+    shapes = suggestion.shapes()
+    inputs = {t.name: t for t in model.summary().inputs}
+    steps = []
+    for name in suggestion.state_inputs:
+        if not inputs[name].is_dynamic or name not in shapes:
+            continue
+        why = "; ".join(d.text() for d in suggestion.dims if any(use[0] == name for use in d.uses))
+        steps.append(RepairStep(f"'{name}' is a recurrent state {inputs[name].shape_text()}; a static "
+                                f"{'x'.join(map(str, shapes[name]))} state ({why}) spares the builder a dynamic one.",
+                                fix=make_step("set-input-shape", {"input": name, "shape": list(shapes[name])})))
+    return steps
 
 
 def _try(state: _State, step: RepairStep, original: LoadedModel, settings: BuildSettings, backend: Backend,

@@ -163,8 +163,10 @@ class ShapeSuggestion:
     inputs: list[TensorInfo]
     dims: list[DimSuggestion] = field(default_factory=list)
     values: dict[str, InputValue] = field(default_factory=dict)
+    state_inputs: list[str] = field(default_factory=list)  # recurrent states [layers, batch, hidden]
     probes: list[ProbeRun] = field(default_factory=list)
     probed: bool = False
+    unchecked: bool = False  # some values are typical guesses no onnxruntime run has confirmed yet
     note: str = ""  # why probing was skipped or what it could not do
     seconds: float = 0.0
 
@@ -360,7 +362,7 @@ class _Fact:
     reason: str
 
 
-def _analyse_dims(model: LoadedModel) -> tuple[list[DimSuggestion], dict[str, _Fact]]:
+def _analyse_dims(model: LoadedModel) -> tuple[list[DimSuggestion], dict[str, _Fact], list[str]]:
     """The dynamic dims as variables (shared names merged), their kinds, candidates, and graph facts."""
     graph = model.proto.graph
     constants = ConstantValues(model.proto)
@@ -368,6 +370,7 @@ def _analyse_dims(model: LoadedModel) -> tuple[list[DimSuggestion], dict[str, _F
     metadata = {p.key.lower(): p.value for p in model.proto.metadata_props}
     variables: dict[str, DimSuggestion] = {}
     facts: dict[str, _Fact] = {}
+    states: list[str] = []
     kind_from: dict[str, str] = {}
     for tensor in model.summary().inputs:
         if tensor.shape is None:
@@ -376,6 +379,8 @@ def _analyse_dims(model: LoadedModel) -> tuple[list[DimSuggestion], dict[str, _F
         recurrent = _recurrent_state(tensor.name, consumers) if len(tensor.shape) == 3 else None
         if recurrent is None and len(tensor.shape) == 3 and _STATE_NAME.search(tensor.name):
             recurrent = onnx.NodeProto(op_type="state")
+        if recurrent is not None:
+            states.append(tensor.name)
         strides = None
         for axis in tensor.dynamic_dims:
             declared = tensor.shape[axis]
@@ -433,7 +438,7 @@ def _analyse_dims(model: LoadedModel) -> tuple[list[DimSuggestion], dict[str, _F
         if dim.multiple_of > 1 and not ladder:
             ladder = [dim.multiple_of * k for k in (7, 10, 20, 4, 2, 1)]
         dim.candidates = ladder
-    return list(variables.values()), facts
+    return list(variables.values()), facts, states
 
 
 # --- probing -----------------------------------------------------------------------------------
@@ -622,6 +627,13 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
         return cache[cache_key]
 
 
+def known_shapes(model: LoadedModel) -> ShapeSuggestion:
+    """The probed suggestion when one was made for ``model`` already, else the graph-only one (no run):
+    for callers on the GUI thread, such as a fix dialog's pre-filled shape."""
+    probed = model.__dict__.get("_shape_suggestions", {}).get((_profiles_key(None), repr([]), True, 0))
+    return probed or suggest_shapes(model, probe=False)
+
+
 def prefetch_shapes(model: LoadedModel) -> threading.Thread:
     """Start the probe in a thread (onnxruntime releases the GIL), e.g. while TensorRT's parser analyses
     the model; a later ``suggest_shapes(model)`` gets its answer. Errors surface in that later call."""
@@ -640,8 +652,8 @@ def _suggest(model: LoadedModel, profiles, sample_shapes, probe: bool, budget_se
              cancel: CancelToken | None) -> ShapeSuggestion:
     started = time.perf_counter()
     inputs = model.summary().inputs
-    dims, facts = _analyse_dims(model)
-    suggestion = ShapeSuggestion(inputs, dims, switch_values(model) if dims or inputs else {})
+    dims, facts, states = _analyse_dims(model)
+    suggestion = ShapeSuggestion(inputs, dims, switch_values(model) if dims or inputs else {}, states)
     # 1–2: the user's profile, then sample data.
     usable = [p for p in profiles or [] if p.shapes]
     if usable:
@@ -672,6 +684,7 @@ def _suggest(model: LoadedModel, profiles, sample_shapes, probe: bool, budget_se
             dim.reason = f"typical {dim.kind.value} size ({dim.reason}){_stride_text(dim)}; not yet checked by a run"
             dim.source = ShapeSource.CONVENTION
         suggestion.note = "Shapes not checked by an onnxruntime run yet."
+        suggestion.unchecked = True
     suggestion.seconds = time.perf_counter() - started
     return suggestion
 

@@ -92,6 +92,7 @@ class ProfileEditor(QWidget):
         # The cells of a first guess not yet checked by any run: shown, but not written to the recipe, so the
         # trial build probes the model instead of taking the guess for the user's own profile.
         self._guess: list[dict] | None = None
+        self._unchecked = False
         self.check_worker: Worker | None = None
         self.last_checks: list[RowCheck] = []
         if session.model is not None:
@@ -128,12 +129,14 @@ class ProfileEditor(QWidget):
             self._add(profile)
         self._loading = False
         if self._suggested_texts is not None:
-            self._suggested_texts = self._guess = self._all_texts()
+            self._suggested_texts = self._all_texts()
+            self._guess = self._suggested_texts if self._unchecked else None
         self._validate()
 
     def _suggestion(self, suggestion: ShapeSuggestion) -> Profile:
         """The suggestion's profile; its reasons are shown under the table."""
         self._suggested_texts = []
+        self._unchecked = suggestion.unchecked
         lines = suggestion.notes()
         self.reasons.setText("Suggested shapes:\n" + "\n".join(f"• {line}" for line in lines) if lines else "")
         return suggestion.profile()

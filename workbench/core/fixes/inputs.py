@@ -71,9 +71,10 @@ def _suggest_shape(model: LoadedModel, problem: Problem | None) -> dict[str, str
         (t.name for t in model.summary().inputs if t.is_dynamic), "")
     if not name:
         return {}
-    tensor = input_info(model, name)
-    dims = [d if isinstance(d, int) and d > 0 else 1 for d in (tensor.shape or ())]
-    return {"input": name, "shape": "x".join(map(str, dims))}
+    from workbench.core.shapes import known_shapes  # shapes imports the fix catalogue
+
+    shape = known_shapes(model).shapes().get(name)
+    return {"input": name, "shape": "x".join(map(str, shape))} if shape else {"input": name}
 
 
 # --- set-input-dtype ---------------------------------------------------------------------------

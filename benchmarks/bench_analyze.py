@@ -39,8 +39,8 @@ def raw_parse(path: Path, backend) -> float:
 
 
 def workbench_analyze(path: Path, backend) -> float:
-    from workbench.core.analysis import analyze_support
-    from workbench.core.model import load_model
+    from workbench.core.analysis.support import analyze_support
+    from workbench.core.model.loading import load_model
 
     started = time.perf_counter()
     model = load_model(path)
@@ -60,8 +60,8 @@ def status(key):
     return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 sys.path.insert(0, {str(ROOT)!r})
 from workbench.core.backend import load_backend
-from workbench.core.analysis import analyze_support
-from workbench.core.model import load_model
+from workbench.core.analysis.support import analyze_support
+from workbench.core.model.loading import load_model
 backend = load_backend()
 # Load TensorRT's libraries and every lazily imported module on a small sample before the baseline,
 # so the growth measured is what this model costs.

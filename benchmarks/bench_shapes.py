@@ -23,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import onnx  # noqa: E402
 
 from benchmarks.resnet import make_resnet50  # noqa: E402
-from workbench.core.analysis import analyze_support  # noqa: E402
+from workbench.core.analysis.support import analyze_support  # noqa: E402
 from workbench.core.backend import load_backend  # noqa: E402
-from workbench.core.model import load_model  # noqa: E402
-from workbench.core.runners import OnnxruntimeRunner  # noqa: E402
-from workbench.core.shapes import prefetch_shapes, suggest_shapes, suggested_feeds  # noqa: E402
-from workbench.core.trial_build import trial_build  # noqa: E402
+from workbench.core.model.loading import load_model  # noqa: E402
+from workbench.core.compare.runners import OnnxruntimeRunner  # noqa: E402
+from workbench.core.shapes.suggest import prefetch_shapes, suggest_shapes, suggested_feeds  # noqa: E402
+from workbench.core.build.trial import trial_build  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSFORMER = ROOT / "tests" / "corpus" / "transformer_dynamo.onnx"

@@ -68,10 +68,10 @@ def main() -> None:
     prepare_qt()
     from PySide6.QtWidgets import QApplication
 
-    from workbench.core.analysis import analyze_support
-    from workbench.core.background_analysis import analysis_child
+    from workbench.core.analysis.support import analyze_support
+    from workbench.core.analysis.background import analysis_child
     from workbench.core.backend import load_backend
-    from workbench.core.model import load_model
+    from workbench.core.model.loading import load_model
     from workbench.ui.loader import ModelLoader
     from workbench.ui.session import Session
     from workbench.ui.worker import Worker, start

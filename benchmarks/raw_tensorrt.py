@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from workbench.core.model import LoadedModel
-from workbench.core.profiles import Profile
+from workbench.core.model.loading import LoadedModel
+from workbench.core.shapes.profiles import Profile
 
 
 def raw_build(backend, model: LoadedModel, profiles: list[Profile], engine_path: str | None = None) -> float:

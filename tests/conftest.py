@@ -8,7 +8,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "resources" / "samples"
-sys.path.insert(0, str(ROOT))
 
 
 def run_cli(*args) -> subprocess.CompletedProcess:

@@ -55,22 +55,22 @@ def _analyze_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("analyze", "summarise a model and check what TensorRT supports", _analyze_arguments)
 def run_analyze(args) -> int:
-    from workbench.core.analysis import analyze_support
+    from workbench.core.analysis.support import analyze_support
     from workbench.core.backend import load_backend
-    from workbench.core.model import load_model
+    from workbench.core.model.loading import load_model
 
     backend = load_backend(args.backend)
     model = load_model(args.model)
     shapes = None
     if args.build:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model
-        from workbench.core.shapes import prefetch_shapes
+        from workbench.core.shapes.suggest import prefetch_shapes
 
         shapes = prefetch_shapes(model)
     report = analyze_support(model, backend)
     summary = model.summary()
     trial = None
     if args.build:
-        from workbench.core.trial_build import trial_build
+        from workbench.core.build.trial import trial_build
 
         shapes.join()
         trial = trial_build(model, backend=backend)
@@ -144,12 +144,12 @@ def run_compare(args) -> int:
     from dataclasses import replace
 
     from workbench.core.backend import load_backend
-    from workbench.core.compare import CompareSettings, run_comparison
-    from workbench.core.inputs import InputSpec
-    from workbench.core.model import load_model
-    from workbench.core.profiles import parse_shape_list
+    from workbench.core.compare.comparison import CompareSettings, run_comparison
+    from workbench.core.compare.inputs import InputSpec
+    from workbench.core.model.loading import load_model
+    from workbench.core.shapes.profiles import parse_shape_list
     from workbench.core.recipe import Recipe, load_recipe
-    from workbench.core.report import check_destination, write_report
+    from workbench.core.compare.report import check_destination, write_report
 
     if args.report:
         check_destination(args.report)
@@ -241,8 +241,8 @@ _SETTING_OPTIONS = ("precision", "precision_by_flag", "workspace_mb", "optimizat
 
 def _cli_profiles(args, model, backend) -> list:
     """The --*-shapes options as profiles; like trtexec, a shape-tensor input's entry gives its values."""
-    from workbench.core.analysis import find_shape_tensor_inputs
-    from workbench.core.profiles import parse_shape_list, profile_from_shape_lists, with_shape_tensor_values
+    from workbench.core.analysis.support import find_shape_tensor_inputs
+    from workbench.core.shapes.profiles import parse_shape_list, profile_from_shape_lists, with_shape_tensor_values
 
     count = max(len(args.min_shapes), len(args.opt_shapes), len(args.max_shapes))
     pick = lambda given, i: parse_shape_list(given[i]) if i < len(given) else {}  # noqa: E731
@@ -254,10 +254,10 @@ def _cli_profiles(args, model, backend) -> list:
 @command("build", "build a TensorRT engine (in a separate process) and report what failed", _build_arguments)
 def run_build(args) -> int:
     from workbench.core.backend import load_backend
-    from workbench.core.build import BuildSettings, build_engine
-    from workbench.core.build_commands import reproduction_commands
-    from workbench.core.model import load_model, save_model
-    from workbench.core.profiles import profiles_from_recipe, profiles_to_recipe
+    from workbench.core.build.engine import BuildSettings, build_engine
+    from workbench.core.build.commands import reproduction_commands
+    from workbench.core.model.loading import load_model, save_model
+    from workbench.core.shapes.profiles import profiles_from_recipe, profiles_to_recipe
     from workbench.core.recipe import Recipe, load_recipe, save_recipe
 
     backend = load_backend(args.backend)
@@ -277,7 +277,7 @@ def run_build(args) -> int:
         print(f"warning: loading plugin libraries runs their native code: {', '.join(settings.plugins)}",
               file=sys.stderr)
     if args.save_converted:
-        from workbench.core.precision import convert_to_fp16
+        from workbench.core.build.precision import convert_to_fp16
 
         save_model(convert_to_fp16(to_build).proto, args.save_converted, protect=model.path)
     phases = []
@@ -333,8 +333,8 @@ def _fix_arguments(parser: argparse.ArgumentParser) -> None:
 @command("fix", "apply catalogue fixes (or replay a recipe) and write the fixed model", _fix_arguments)
 def run_fix(args) -> int:
     from workbench.core.fixes import FIXES, parse_spec, replay, steps_from_recipe
-    from workbench.core.model import load_model, save_model
-    from workbench.core.parity import BEYOND, CANNOT_JUDGE, check_parity
+    from workbench.core.model.loading import load_model, save_model
+    from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, check_parity
     from workbench.core.recipe import Recipe, load_recipe, save_recipe
 
     model = load_model(args.model)
@@ -382,7 +382,7 @@ def _repair_arguments(parser: argparse.ArgumentParser) -> None:
 @command("repair", "search for fixes and/or a profile that make the model build, and write them", _repair_arguments)
 def run_repair(args) -> int:
     from workbench.core.backend import load_backend
-    from workbench.core.model import load_model, save_model
+    from workbench.core.model.loading import load_model, save_model
     from workbench.core.progress import no_progress
     from workbench.core.recipe import save_recipe
     from workbench.core.repair import DEFAULT_BUDGET_SECONDS, parse_input_values, repair_model

@@ -28,7 +28,7 @@ needs_webengine = pytest.mark.skipif(
 
 @pytest.fixture(scope="session")
 def analysis_child():
-    from workbench.core.background_analysis import analysis_child as make_child
+    from workbench.core.analysis.background import analysis_child as make_child
 
     child = make_child("auto")
     child.start()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from tests.build_models import deep_cnn, reshape_by_shape_input
-from workbench.core.analysis import analyze_support
-from workbench.core.build_child import ABORT_SWITCH
-from workbench.core.model import LoadedModel, load_model
-from workbench.core.profiles import ShapeRange
+from workbench.core.analysis.support import analyze_support
+from workbench.core.build.child import ABORT_SWITCH
+from workbench.core.model.loading import LoadedModel, load_model
+from workbench.core.shapes.profiles import ShapeRange
 from workbench.ui.build_panel import BuildPanel
 from workbench.ui.profile_editor import INVALID, VALUES_SUFFIX, ProfileEditor
 from workbench.ui.session import Session

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from tests.compare_models import chain_model, perturbed, tiny_output_copy
-from workbench.core.model import LoadedModel, load_model
-from workbench.core.metrics import Verdict
+from workbench.core.model.loading import LoadedModel, load_model
+from workbench.core.compare.metrics import Verdict
 from workbench.ui.compare_panel import CANNOT_JUDGE_COLOUR, FAIL_COLOUR, PASS_COLOUR, RESULT_COLUMNS, ComparePanel
 from workbench.ui.session import Session
 

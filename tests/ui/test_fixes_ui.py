@@ -7,9 +7,9 @@ from PySide6.QtWidgets import QLabel
 
 from tests.conftest import ROOT
 from tests.corpus.catalog import CATALOG
-from workbench.core.analysis import analyze_support
-from workbench.core.model import load_model
-from workbench.core.parity import EXACT, WITHIN
+from workbench.core.analysis.support import analyze_support
+from workbench.core.model.loading import load_model
+from workbench.core.compare.parity import EXACT, WITHIN
 from workbench.ui.fix_dialog import FixDialog
 from workbench.ui.fixes_panel import FixesPanel
 from workbench.ui.history_panel import HistoryPanel, fix_history

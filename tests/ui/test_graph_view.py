@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 
 from tests.ui.conftest import needs_webengine, open_and_wait
-from workbench.core.model import LoadedModel, load_model
+from workbench.core.model.loading import LoadedModel, load_model
 from workbench.ui.graph_view import is_local
 
 pytestmark = needs_webengine

@@ -93,7 +93,7 @@ def test_graphsurgeon_messages_from_a_fix_reach_the_log_panel_not_the_terminal(q
     """A fold that onnxruntime cannot evaluate: graphsurgeon's warning is a Log panel row, never printed."""
     from tests.onnx_factory import unfoldable_constant_model
     from workbench.core.fixes import apply_fix, make_step
-    from workbench.core.model import LoadedModel
+    from workbench.core.model.loading import LoadedModel
 
     model = LoadedModel.from_proto(unfoldable_constant_model())
     log = window.panels["log"]

@@ -12,7 +12,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, settle, wait_for_model
-from workbench.core.model import LoadedModel, load_model
+from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.recipe import load_recipe
 from workbench.ui import panels
 from workbench.ui.app import DEFAULT_SAMPLE, parse_arguments, start_window

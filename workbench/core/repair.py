@@ -19,21 +19,21 @@ from dataclasses import dataclass, field
 import onnx
 
 from workbench.core.backend import Backend, load_backend
-from workbench.core.build import BuildSettings
-from workbench.core.constant_values import SEE_THROUGH_OPS, ConstantValues
+from workbench.core.build.engine import BuildSettings
+from workbench.core.model.constant_values import SEE_THROUGH_OPS, ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.folding import supported_boundary
 from workbench.core.fixes.graph_tools import node_label
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
     suggested_params
-from workbench.core.model import LoadedModel, iter_nodes
-from workbench.core.parity import BEYOND, CANNOT_JUDGE, ParityResult, check_parity
+from workbench.core.model.loading import LoadedModel, iter_nodes
+from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, ParityResult, check_parity
 from workbench.core.problems import Problem, severity_rank
-from workbench.core.profiles import Profile, describe_profile, profiles_to_recipe
+from workbench.core.shapes.profiles import Profile, describe_profile, profiles_to_recipe
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
-from workbench.core.shapes import known_shapes
-from workbench.core.trial_build import TrialBuild, trial_build, trial_profiles
+from workbench.core.shapes.suggest import known_shapes
+from workbench.core.build.trial import TrialBuild, trial_build, trial_profiles
 
 DEFAULT_BUDGET_SECONDS = 120.0
 MAX_DEPTH = 4  # e.g. freeze a switch, fold with onnxslim, make a recurrent state static, a profile

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from workbench import __version__
@@ -27,6 +28,11 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--register-desktop", action="store_true",
                         help="install the .desktop entry, icon and ONNX MIME type for this user, then exit")
     parser.add_argument("--unregister-desktop", action="store_true", help="remove what --register-desktop installed")
+    parser.add_argument("--screenshot", metavar="OUT.png",
+                        help="open the window on MODEL with the default layout, wait until the analysis, trial build "
+                             "and graph marks are done, save a PNG of the whole window and exit (0; 2 with the reason)")
+    parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="with --screenshot: give up after this long (default: 180)")
     return parser.parse_args(argv)
 
 
@@ -46,7 +52,7 @@ def prepare_webengine_environment() -> None:
 def build_window(backend_choice: str = "auto", settings=None):
     """Session, analysis child and main window, ready to show (the QApplication must exist)."""
     from workbench.core.backend import load_backend
-    from workbench.core.background_analysis import analysis_child
+    from workbench.core.analysis.background import analysis_child
     from workbench.ui.main_window import MainWindow
     from workbench.ui.session import Session
 
@@ -75,7 +81,15 @@ def run_app(argv: list[str]) -> int:
             print(line)
         return 0
 
+    if args.screenshot:
+        from workbench.ui.screenshot import display_problem
+
+        problem = display_problem()
+        if problem:  # Qt would abort on its own without a display; say why instead
+            print(f"error: cannot take a screenshot: {problem}", file=sys.stderr)
+            return 2
     prepare_qt()
+    from PySide6.QtCore import QSettings
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
@@ -87,16 +101,40 @@ def run_app(argv: list[str]) -> int:
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("trt-workbench")
     app.setWindowIcon(QIcon(str(ICON)))
+    # A screenshot uses the default layout in throwaway settings: the user's own stay untouched.
+    scratch = tempfile.TemporaryDirectory(prefix="trt-workbench-screenshot-") if args.screenshot else None
+    settings = QSettings(str(Path(scratch.name) / "settings.ini"), QSettings.Format.IniFormat) if scratch else None
     try:
-        window = start_window(args)
+        window = start_window(args, settings)
     except WorkbenchError as exc:  # e.g. no TensorRT at all: say so in a dialog, not a traceback
+        if args.screenshot:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 2
         box = error_box(None, exc)
         box.finished.connect(app.quit)
         return app.exec()
     hook = ExceptionHook(window.show_error, window)
     hook.install()
+    if args.screenshot:
+        _screenshot_then_quit(app, window, args)
     try:
         return app.exec()
     finally:
         hook.uninstall()
         window.loader.child.close()
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _screenshot_then_quit(app, window, args: argparse.Namespace):
+    from workbench.ui.screenshot import DEFAULT_TIMEOUT_S, ScreenshotJob
+
+    job = ScreenshotJob(window, args.screenshot, args.timeout or DEFAULT_TIMEOUT_S)
+
+    def finish(code: int, message: str) -> None:
+        print(message if code == 0 else f"error: {message}", file=sys.stdout if code == 0 else sys.stderr)
+        window.close()
+        app.exit(code)
+
+    job.finished.connect(finish)
+    return job.start()

@@ -15,10 +15,10 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from workbench.core.build import HARDWARE_COMPATIBILITY, PRECISIONS, BuildHistory, BuildResult, BuildSettings, build_engine
-from workbench.core.build_commands import reproduction_commands
+from workbench.core.build.engine import HARDWARE_COMPATIBILITY, PRECISIONS, BuildHistory, BuildResult, BuildSettings, build_engine
+from workbench.core.build.commands import reproduction_commands
 from workbench.core.errors import WorkbenchError
-from workbench.core.profiles import profiles_from_recipe
+from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui.error_dialog import error_box
 from workbench.ui.worker import Worker, start
 
@@ -251,6 +251,7 @@ class BuildPanel(QWidget):
         signals.cancelled.connect(self._cancelled)
         signals.done.connect(self._done)
         self.session.busy_changed.emit(True, "Building the engine")
+        self.session.set_stage("engine", "running", "building the engine")
         start(self.worker)
 
     def cancel_build(self) -> None:
@@ -275,13 +276,17 @@ class BuildPanel(QWidget):
         self.history.add(result)
         self._fill_history()
         self.session.set_problems("build", result.problems)
+        self.session.set_stage("builds", "ok" if result.succeeded else "failed",
+                               "the engine build " + ("succeeded" if result.succeeded else "failed"))
         if result.succeeded:
+            self.session.set_stage("engine", "ok", f"built {result.engine_path or '(not saved)'}")
             self.status.setText(f"✔ Built {result.engine_path or '(not saved)'} in {result.build_seconds:.2f} s.")
             self.summary.setPlainText(_summary_text(result))
             self.results.setCurrentWidget(self.summary)
             self.session.engine_built.emit(result)
         else:
             self.status.setText("✖ The build failed: " + "; ".join(p.message for p in result.problems[:2]))
+            self.session.set_stage("engine", "failed", self.status.text())
             self.status.setStyleSheet("color: #a00;")
             if any(p.kind in ("no-profile", "missing-shape-values") for p in result.problems):
                 self.session.panel_requested.emit("profiles")
@@ -290,10 +295,12 @@ class BuildPanel(QWidget):
         self.status.setText(f"✖ {error.message} {error.hint}")
         self.status.setStyleSheet("color: #a00;")
         self.session.log("error", error.message, "build")
+        self.session.set_stage("engine", "failed", error.message)
         error_box(self, error, "Build failed")
 
     def _cancelled(self) -> None:
         self.status.setText("The build was cancelled; no engine file was written.")
+        self.session.set_stage("engine", "none", "the last build was cancelled")
 
     def _done(self) -> None:
         self.worker = None

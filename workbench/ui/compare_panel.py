@@ -1,6 +1,6 @@
 """The Compare panel: does the engine (or the fixed model) compute what the ONNX model computes?
 
-A thin view over ``workbench.core.compare``: it edits an ``InputSpec`` and ``CompareSettings``
+A thin view over ``workbench.core.compare.comparison``: it edits an ``InputSpec`` and ``CompareSettings``
 (kept in ``session.recipe.inputs`` / ``.compare``), runs ``run_comparison`` in a Worker, and shows
 the result: a pass/fail table, an error histogram and |error| heatmap for the selected output,
 timing, and the first diverging node, which it can select in the graph view.
@@ -18,16 +18,17 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
-from workbench.core.compare import CompareResult, CompareSettings, run_comparison
+from workbench.core.compare.comparison import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
-from workbench.core.inputs import LAYOUTS, ImageSource, InputSpec
-from workbench.core.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
-from workbench.core.report import write_report
+from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
+from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
+from workbench.core.compare.report import write_report
+from workbench.ui import palette
 from workbench.ui.worker import Worker, start
 
 # One background colour per verdict: green, red, and amber for "the tolerance cannot judge".
-PASS_COLOUR, FAIL_COLOUR, CANNOT_JUDGE_COLOUR = QColor("#d7f0dd"), QColor("#f8d7d3"), QColor("#fbe7b5")
-VERDICT_COLOURS = {Verdict.PASS: PASS_COLOUR, Verdict.FAIL: FAIL_COLOUR, Verdict.CANNOT_JUDGE: CANNOT_JUDGE_COLOUR}
+VERDICT_COLOURS = {Verdict.PASS: QColor(palette.PASS_BACKGROUND), Verdict.FAIL: QColor(palette.FAIL_BACKGROUND),
+                   Verdict.CANNOT_JUDGE: QColor(palette.CANNOT_JUDGE_BACKGROUND)}
 SELECTED_SATURATION = 2.5  # a selected row shows its verdict colour this much more saturated
 SOURCES = ("Random (seeded)", "Data file (.npz / .npy)", "Images")
 TARGETS = ("Original vs current model (onnxruntime)", "TensorRT engine")
@@ -287,12 +288,13 @@ class ComparePanel(QWidget):
                              profiles=list(session.recipe.profiles))
         self.worker.signals.progress.connect(self._on_progress)
         self.worker.signals.finished.connect(self.show_result)
-        self.worker.signals.failed.connect(self._show_error)
-        self.worker.signals.cancelled.connect(lambda: self.verdict.setText("Comparison cancelled."))
+        self.worker.signals.failed.connect(self._comparison_failed)
+        self.worker.signals.cancelled.connect(self._cancelled)
         self.worker.signals.done.connect(self._on_done)
         self.verdict.setText("Comparing…")
         self.verdict.setStyleSheet("")
         session.busy_changed.emit(True, "Comparing")
+        session.set_stage("compare", "running", "comparing against onnxruntime")
         start(self.worker)
         self._update_enabled()
         return self.worker
@@ -309,13 +311,24 @@ class ComparePanel(QWidget):
         self.session.busy_changed.emit(False, "")
         self._update_enabled()
 
+    def _cancelled(self) -> None:
+        self.verdict.setText("Comparison cancelled.")
+        self.session.set_stage("compare", "none", "the last comparison was cancelled")
+
+    def _comparison_failed(self, error: WorkbenchError) -> None:
+        # Not a mismatch: nothing was compared (e.g. no GPU to run the engine), so no verdict either way.
+        self.session.set_stage("compare", "none", f"the comparison could not run: {error.message}")
+        self._show_error(error)
+
     def _show_error(self, error: WorkbenchError) -> None:
         self.verdict.setText(f"{error.message}\n{error.hint}".strip())
-        self.verdict.setStyleSheet(f"background: {FAIL_COLOUR.name()}; padding: 4px;")
+        self.verdict.setStyleSheet(f"background: {palette.FAIL_BACKGROUND}; padding: 4px;")
         self.session.log("error", error.message, "compare")
 
     def show_result(self, result: CompareResult) -> None:
         self.result = result
+        self.session.set_stage("compare", "ok" if result.passed else "failed",
+                               f"{result.reference} vs {result.test}: {result.summary}")
         self.verdict.setText("\n".join([f"{result.reference}  vs  {result.test}", result.summary, *result.notes]))
         self.verdict.setStyleSheet(f"background: {VERDICT_COLOURS[result.verdict].name()}; padding: 4px;")
         self.table.setRowCount(0)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FixResult, apply_fix, get_fix, make_step, suggested_params
-from workbench.core.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECKABLE, ParityResult, check_parity
+from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECKABLE, ParityResult, check_parity
 from workbench.core.problems import Problem
 from workbench.ui.history_panel import ApplyFixCommand, fix_history
 from workbench.ui.session import Session

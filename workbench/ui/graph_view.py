@@ -4,6 +4,11 @@ The page may only talk to the local Netron server: an interceptor blocks every o
 (Netron's analytics) and counts what it blocked. The consent cookie is set before Netron's
 scripts run, so its cookie screen never shows. Nodes are selected through Netron's own view
 object (``window.__view__``), the same calls its search box makes.
+
+Problems are painted on the graph by ``graph_marks``' page script (CSS classes on Netron's SVG
+elements, re-applied after each of Netron's re-renders); it reports back over a QWebChannel when
+the marks are on a laid-out graph (``marks_shown``) and which node the user clicked
+(``session.node_picked``).
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 import json
 
 import netron
-from PySide6.QtCore import QTimer, QUrl, Signal
+from PySide6.QtCore import QFile, QIODevice, QObject, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from workbench.ui.graph_marks import CHANNEL_OBJECT, element_marks, legend_html, page_marks, page_script
+
 try:
+    from PySide6.QtWebChannel import QWebChannel
     from PySide6.QtWebEngineCore import (QWebEnginePage, QWebEngineProfile, QWebEngineScript,
                                          QWebEngineUrlRequestInterceptor)
     from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -62,6 +70,8 @@ SELECTED_SCRIPT = """
     return JSON.stringify(Array.from(graph._selection).map((element) => element.value && element.value.name));
 })()
 """
+MARKED_SCRIPT = "JSON.stringify(window.__workbench__ ? window.__workbench__.marked() : {})"
+QWEBCHANNEL_JS = ":/qtwebchannel/qwebchannel.js"  # shipped inside Qt's resources
 _SELECT_RETRY_MS = 250
 _SELECT_ATTEMPTS = 80  # the graph of a large model can take a while to lay out
 
@@ -85,6 +95,31 @@ class LocalOnlyInterceptor(QWebEngineUrlRequestInterceptor):
         else:
             info.block(True)
             self.blocked.append(url.toString())
+
+
+class GraphBridge(QObject):
+    """What the page script calls (over QWebChannel); re-emitted as Qt signals on the GUI thread."""
+
+    node_clicked = Signal(str)
+    marks_shown = Signal(int, int)  # generation, number of marked elements
+
+    @Slot(str)
+    def nodeClicked(self, name: str) -> None:  # noqa: N802 (called by name from JavaScript)
+        self.node_clicked.emit(name)
+
+    @Slot(int, int)
+    def marksShown(self, generation: int, count: int) -> None:  # noqa: N802
+        self.marks_shown.emit(generation, count)
+
+
+def _read_resource(path: str) -> str:
+    resource = QFile(path)
+    if not resource.open(QIODevice.OpenModeFlag.ReadOnly):
+        return ""
+    try:
+        return bytes(resource.readAll()).decode()
+    finally:
+        resource.close()
 
 
 class NetronServer:
@@ -114,6 +149,7 @@ class NetronServer:
 
 class GraphView(QWidget):
     node_shown = Signal(str)  # the name Netron selected (after a node_selected request)
+    marks_shown = Signal(int)  # the current problems are painted on a laid-out graph (number of marked elements)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -124,6 +160,12 @@ class GraphView(QWidget):
         self._page_ready = False
         self._retry = QTimer(self, singleShot=True, interval=_SELECT_RETRY_MS)
         self._retry.timeout.connect(self._run_select)
+        self.marks: dict = page_marks({})  # what the page shows (see graph_marks.page_marks)
+        self.marks_generation = 0  # bumped on every change of the marks
+        self.shown_generation = -1  # the generation the page last reported painted on a laid-out graph
+        self.bridge = GraphBridge(self)
+        self.bridge.node_clicked.connect(session.node_picked)
+        self.bridge.marks_shown.connect(self._on_marks_shown)
 
         self.status = QLabel("No model loaded.")
         browser = QPushButton("Open graph in browser")
@@ -131,10 +173,15 @@ class GraphView(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.status, 1)
         bar.addWidget(browser)
+        self.legend = QLabel(legend_html())
+        self.legend.setToolTip("Marks on the graph: outline colour = worst problem on the node; a purple title = "
+                               "TensorRT does not take the node; dashed = the problem is inside its If/Loop body. "
+                               "Click a node to see its problems in Triage.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
-        self.view = self.page = self.profile = self.interceptor = None
+        layout.addWidget(self.legend)
+        self.view = self.page = self.profile = self.interceptor = self.channel = None
         if WEBENGINE_MISSING:
             missing = QLabel(f"QtWebEngine is not available ({WEBENGINE_MISSING}), so the graph cannot be shown "
                              "here. Use “Open graph in browser”.")
@@ -144,20 +191,26 @@ class GraphView(QWidget):
             self._make_web_view(layout)
         session.model_changed.connect(self.show_model)
         session.node_selected.connect(self.select_node)
+        session.problems_changed.connect(self.update_marks)
         if session.model is not None:
             self.show_model(session.model)
+            self.update_marks(session.problems)
 
     def _make_web_view(self, layout) -> None:
         self.profile = QWebEngineProfile(self)  # off the record: no cookies or cache kept on disk
         self.interceptor = LocalOnlyInterceptor(self)
         self.profile.setUrlRequestInterceptor(self.interceptor)
+        # One script, so qwebchannel.js is defined before the marks script that uses it.
         script = QWebEngineScript()
-        script.setName("skip-netron-consent")
-        script.setSourceCode(CONSENT_SCRIPT)
+        script.setName("workbench-netron")
+        script.setSourceCode("\n".join([CONSENT_SCRIPT, _read_resource(QWEBCHANNEL_JS), page_script()]))
         script.setInjectionPoint(QWebEngineScript.InjectionPoint.DocumentCreation)
         script.setWorldId(QWebEngineScript.ScriptWorldId.MainWorld)
         self.profile.scripts().insert(script)
         self.page = QWebEnginePage(self.profile, self)
+        self.channel = QWebChannel(self.page)
+        self.channel.registerObject(CHANNEL_OBJECT, self.bridge)
+        self.page.setWebChannel(self.channel, QWebEngineScript.ScriptWorldId.MainWorld)
         self.view = QWebEngineView(self)
         self.view.setPage(self.page)
         self.view.setAcceptDrops(False)  # a dropped model goes to the window, not into the page
@@ -168,11 +221,40 @@ class GraphView(QWidget):
         url = self.server.serve(model, from_file=model is self.session.original and model.path is not None)
         self.status.setText(f"{model.name} — Netron at {url}")
         self._page_ready = False
+        self.shown_generation = -1
         if self.page is not None:
             self.page.setUrl(QUrl(url))
 
     def _on_load_finished(self, ok: bool) -> None:
         self._page_ready = ok and self.page is not None and self.page.url().toString() == self.server.url
+        if self._page_ready:
+            self._push_marks()
+
+    # Marks -------------------------------------------------------------------------------------------
+    def update_marks(self, problems) -> None:
+        """Paint ``problems`` (and the report's unsupported nodes) on the graph."""
+        self.marks = page_marks(element_marks(problems, self.session.report))
+        self.marks_generation += 1
+        self._push_marks()
+
+    def _push_marks(self) -> None:
+        if self.page is not None and self._page_ready:
+            self.page.runJavaScript(f"window.__workbench__ && window.__workbench__.setMarks("
+                                    f"{self.marks_generation}, {json.dumps(self.marks)})", 0)
+
+    def _on_marks_shown(self, generation: int, count: int) -> None:
+        if generation == self.marks_generation and self.shown_generation != generation:
+            self.shown_generation = generation
+            self.marks_shown.emit(count)
+
+    @property
+    def marks_current(self) -> bool:
+        """Whether the page shows the current marks on a laid-out graph (always true without QtWebEngine)."""
+        return self.page is None or self.shown_generation == self.marks_generation
+
+    def marked_elements(self, callback) -> None:
+        """Ask the page which elements carry marks; ``callback({element id: [mark classes]})``."""
+        self.page.runJavaScript(MARKED_SCRIPT, 0, lambda text: callback(json.loads(text or "{}")))
 
     def open_in_browser(self) -> None:
         if self.server.url:
@@ -230,10 +312,10 @@ class GraphView(QWidget):
         """Stop the server and release the page before its profile (Qt warns otherwise)."""
         self._retry.stop()
         self.server.stop()
-        for widget in (self.view, self.page, self.profile):  # deferred deletes run in this order
+        for widget in (self.view, self.page, self.channel, self.profile):  # deferred deletes run in this order
             if widget is not None:
                 widget.deleteLater()
-        self.view = self.page = self.profile = None
+        self.view = self.page = self.channel = self.profile = None
 
     def closeEvent(self, event) -> None:
         self.shutdown()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core.background_analysis import load_and_analyze, reanalyze
-from workbench.core.child_process import ChildProcess
+from workbench.core.analysis.background import load_and_analyze, reanalyze
+from workbench.core.isolation.child_process import ChildProcess
 from workbench.ui.worker import Worker, start
 
 
@@ -42,9 +42,13 @@ class ModelLoader(QObject):
 
     def _on_model_changed(self, model) -> None:
         if self.session.report is None:  # a fix or an undo: the parser has not seen this model yet
-            worker = Worker(reanalyze, model, self.child, self.backend_choice)
-            self._start(worker, "Analysing the changed model…",
-                        lambda report: self.session.set_report(report) if self.session.model is model else None)
+            self.analyse(model, "Analysing the changed model…")
+
+    def analyse(self, model, what: str = "Analysing the model…") -> Worker:
+        """Run the support analysis on ``model`` again; its report (and the trial build after it) replace the old."""
+        worker = Worker(reanalyze, model, self.child, self.backend_choice)
+        return self._start(worker, what,
+                           lambda report: self.session.set_report(report) if self.session.model is model else None)
 
     def cancel(self) -> None:
         if self._current is not None:

@@ -1,4 +1,10 @@
-"""The main window: menus, docks built from ``PANELS``, opening models, status and errors."""
+"""The main window: menus, toolbar and status strip, docks built from ``PANELS``, opening models, errors.
+
+Layout: the first start fills most of the screen the window opens on, with the graph (and the
+Profiles/Build/Compare panels tabbed with it) on the right, Triage on the left and the log at the
+bottom. The user's arrangement is saved in QSettings on close; *View → Reset layout* brings the
+default back.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +14,30 @@ from pathlib import Path
 
 import onnx
 import onnxruntime
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMessageBox, QProgressBar,
-                               QScrollArea, QToolButton, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox,
+                               QProgressBar, QScrollArea, QStyle, QToolBar, QToolButton, QWidget)
 
 from workbench import __version__
 from workbench.core.errors import WorkbenchError
-from workbench.core.model import save_model
+from workbench.core.model.loading import save_model
 from workbench.core.recipe import save_recipe
 from workbench.ui.error_dialog import error_box
 from workbench.ui.loader import ModelLoader
 from workbench.ui.panels import PANELS
 from workbench.ui.repair_dialog import RepairMenu
+from workbench.ui.status_strip import StatusStrip
 from workbench.ui.worker import Worker, start
 
 MAX_RECENT = 10
 _AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
           "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea}
 MODEL_FILTER = "ONNX models (*.onnx);;All files (*)"
+# Saved window states carry this version; a state saved for an older dock arrangement is not restored.
+LAYOUT_VERSION = 2
+SCREEN_FRACTION = 0.92  # of the available screen, on the first start
+LEFT_FRACTION, BOTTOM_FRACTION = 0.36, 0.18  # default dock sizes (of the window's width / height)
 
 
 def load_panel_class(import_path: str):
@@ -55,6 +66,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_docks()
         self.repair = RepairMenu(self)  # Repair menu; trial build after each analysis
+        self._build_toolbar()
         self._build_status_bar()
         self._restore_layout()
 
@@ -67,7 +79,8 @@ class MainWindow(QMainWindow):
     # Construction ------------------------------------------------------------------------------------
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction("&Open…", QKeySequence.StandardKey.Open, self.open_dialog)
+        self.open_action = file_menu.addAction(self._icon(QStyle.StandardPixmap.SP_DialogOpenButton), "&Open…",
+                                               QKeySequence.StandardKey.Open, self.open_dialog)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self._refresh_recent_menu()
         file_menu.addSeparator()
@@ -79,12 +92,68 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction("&Quit", QKeySequence.StandardKey.Quit, self.close)
         self.view_menu = self.menuBar().addMenu("&View")
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("&About TensorRT Workbench", self.show_about)
+        self.previous_action = self.view_menu.addAction(
+            self._icon(QStyle.StandardPixmap.SP_ArrowUp), "&Previous problem", QKeySequence("Shift+F8"),
+            lambda: self.panels["triage"].step(-1))
+        self.next_action = self.view_menu.addAction(
+            self._icon(QStyle.StandardPixmap.SP_ArrowDown), "&Next problem", QKeySequence("F8"),
+            lambda: self.panels["triage"].step(+1))
+        self.view_menu.addAction("&Reset layout", self.reset_layout)
+        self.view_menu.addSeparator()
+        self.help_menu = self.menuBar().addMenu("&Help")
+        self.help_menu.addAction("&About TensorRT Workbench", self.show_about)
+
+    def _icon(self, pixmap: QStyle.StandardPixmap):
+        return self.style().standardIcon(pixmap)
+
+    def _build_toolbar(self) -> None:
+        """The main actions with icons and shortcuts, then where the model stands (the status strip)."""
+        run_menu = QMenu("&Run", self.menuBar())
+        self.menuBar().insertMenu(self.help_menu.menuAction(), run_menu)
+        self.analyse_action = run_menu.addAction(
+            self._icon(QStyle.StandardPixmap.SP_BrowserReload), "&Analyse again", QKeySequence("F5"), self.analyse)
+        self.build_action = run_menu.addAction(
+            self._icon(QStyle.StandardPixmap.SP_MediaPlay), "&Build engine", QKeySequence("Ctrl+B"), self.build)
+        self.compare_action = run_menu.addAction(
+            self._icon(QStyle.StandardPixmap.SP_FileDialogContentsView), "&Compare with onnxruntime",
+            QKeySequence("Ctrl+Shift+C"), self.compare)
+        repair = self.repair.find_action
+        repair.setIcon(self._icon(QStyle.StandardPixmap.SP_DialogResetButton))
+        repair.setShortcut(QKeySequence("Ctrl+R"))
+        for action in (self.analyse_action, self.build_action, self.compare_action):
+            action.setEnabled(False)  # until a model is open
+        toolbar = QToolBar("Main toolbar", self)
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setIconSize(QSize(18, 18))
+        for action, text in ((self.open_action, "Open"), (self.analyse_action, "Analyse"), (repair, "Repair"),
+                             (self.build_action, "Build"), (self.compare_action, "Compare")):
+            action.setIconText(text)  # the toolbar's label; menus keep the longer text
+            action.setToolTip(f"{action.text().replace('&', '')} ({action.shortcut().toString()})")
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.previous_action)
+        toolbar.addAction(self.next_action)
+        toolbar.addSeparator()
+        self.status_strip = StatusStrip(self.session, self.loader, toolbar)
+        toolbar.addWidget(self.status_strip)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
+        self.toolbar = toolbar
+
+    def analyse(self) -> None:
+        if self.session.model is not None:
+            self.loader.analyse(self.session.model)
+
+    def build(self) -> None:
+        self.show_panel("build")
+        self.panels["build"].start_build()
+
+    def compare(self) -> None:
+        self.show_panel("compare")
+        self.panels["compare"].run_comparison()
 
     def _build_docks(self) -> None:
-        first_in_area: dict[str, QDockWidget] = {}
-        for object_name, title, import_path, area in PANELS:
+        for object_name, title, import_path, _area in PANELS:
             dock = QDockWidget(title, self)
             dock.setObjectName(object_name)
             try:
@@ -99,14 +168,23 @@ class MainWindow(QMainWindow):
             scroller = QScrollArea(dock, widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
             scroller.setWidget(panel)
             dock.setWidget(scroller)
+            self.view_menu.addAction(dock.toggleViewAction())
+            self.docks[object_name] = dock
+            self.panels[object_name] = panel
+        self._place_docks()
+
+    def _place_docks(self) -> None:
+        """The default arrangement: each dock in its area, tabbed with the first one there, which is raised."""
+        first_in_area: dict[str, QDockWidget] = {}
+        for object_name, _title, _import_path, area in PANELS:
+            dock = self.docks[object_name]
+            dock.setFloating(False)
             self.addDockWidget(_AREAS.get(area, Qt.DockWidgetArea.RightDockWidgetArea), dock)
+            dock.show()
             if area in first_in_area:
                 self.tabifyDockWidget(first_in_area[area], dock)
             else:
                 first_in_area[area] = dock
-            self.view_menu.addAction(dock.toggleViewAction())
-            self.docks[object_name] = dock
-            self.panels[object_name] = panel
         for dock in first_in_area.values():
             dock.raise_()
         self._first_in_area = first_in_area
@@ -115,11 +193,28 @@ class MainWindow(QMainWindow):
         # Docks only take sizes once the window has its own, hence from the first show.
         docks = self._first_in_area
         if "left" in docks:
-            self.resizeDocks([docks["left"]], [int(self.width() * 0.4)], Qt.Orientation.Horizontal)
+            self.resizeDocks([docks["left"]], [int(self.width() * LEFT_FRACTION)], Qt.Orientation.Horizontal)
         if "bottom" in docks:
             upper = [dock for area, dock in docks.items() if area != "bottom"]
-            self.resizeDocks(upper + [docks["bottom"]], [int(self.height() * 0.75)] * len(upper)
-                             + [int(self.height() * 0.2)], Qt.Orientation.Vertical)
+            self.resizeDocks(upper + [docks["bottom"]], [int(self.height() * (1 - BOTTOM_FRACTION))] * len(upper)
+                             + [int(self.height() * BOTTOM_FRACTION)], Qt.Orientation.Vertical)
+
+    def reset_layout(self) -> None:
+        """Back to the default arrangement and size on the current screen; the saved layout is forgotten."""
+        self.settings.remove("window/state")
+        self.settings.remove("window/geometry")
+        self.toolbar.show()
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self._place_docks()
+        self._fit_to_screen()
+        QTimer.singleShot(0, self._default_sizes)
+
+    def _fit_to_screen(self) -> None:
+        """Most of the screen the window is on (or opens on), centred on it."""
+        screen = self.screen().availableGeometry()
+        size = QSize(int(screen.width() * SCREEN_FRACTION), int(screen.height() * SCREEN_FRACTION))
+        self.resize(size)
+        self.move(screen.center() - self.rect().center())
 
     def _build_status_bar(self) -> None:
         info = self.session.backend.info()
@@ -140,12 +235,10 @@ class MainWindow(QMainWindow):
 
     def _restore_layout(self) -> None:
         geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 950)
+        if geometry is None or not self.restoreGeometry(geometry):
+            self._fit_to_screen()
         state = self.settings.value("window/state")
-        self._layout_restored = state is not None and self.restoreState(state)
+        self._layout_restored = state is not None and self.restoreState(state, LAYOUT_VERSION)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -258,8 +351,9 @@ class MainWindow(QMainWindow):
     # Reactions ---------------------------------------------------------------------------------------
     def _on_model_changed(self, model) -> None:
         self.setWindowTitle(f"{model.name} — TensorRT Workbench")
-        self.save_model_action.setEnabled(True)
-        self.save_recipe_action.setEnabled(True)
+        for action in (self.save_model_action, self.save_recipe_action, self.analyse_action, self.build_action,
+                       self.compare_action):
+            action.setEnabled(True)
 
     def _on_busy(self, busy: bool, what: str) -> None:
         self.busy_bar.setVisible(busy)
@@ -294,7 +388,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.loader.cancel()
         for panel in self.panels.values():
             if hasattr(panel, "shutdown"):

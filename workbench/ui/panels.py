@@ -14,5 +14,5 @@ PANELS: list[tuple[str, str, str, str]] = [
     ("build", "Build", "workbench.ui.build_panel:BuildPanel", "right"),
     ("fixes", "Fixes", "workbench.ui.fixes_panel:FixesPanel", "left"),
     ("history", "History", "workbench.ui.history_panel:HistoryPanel", "left"),
-    ("compare", "Compare", "workbench.ui.compare_panel:ComparePanel", "bottom"),
+    ("compare", "Compare", "workbench.ui.compare_panel:ComparePanel", "right"),
 ]

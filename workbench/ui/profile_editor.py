@@ -3,11 +3,11 @@
 Cells hold trtexec-style shapes ("1x3x224x224"). Shape-tensor inputs (integer inputs whose values
 become shapes; the support report lists them, as the TensorRT parser found them in the analysis
 child) get a "values" row each, in the same syntax ("1x64" = the values 1 and 64). Every edit is
-validated against the model with ``workbench.core.profiles``; an invalid or missing cell turns red
+validated against the model with ``workbench.core.shapes.profiles``; an invalid or missing cell turns red
 with the reason as its tooltip, and only a fully valid set of profiles is written to
 ``session.recipe.profiles``.
 
-Suggested profiles come from the shape service (``workbench.core.shapes``): first from what the
+Suggested profiles come from the shape service (``workbench.core.shapes.suggest``): first from what the
 graph and the dims' names say, then — when the trial build has probed the model under onnxruntime —
 the probed values, as long as the user has not edited the cells. Every suggested value is listed
 with its source and reason. *Check against the model* runs onnxruntime at each row's min and max in
@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, Q
                                QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.profiles import (FIELDS, Profile, ShapeRange, ProfileIssue, format_shape_list, parse_shape_list,
+from workbench.core.shapes.profiles import (FIELDS, Profile, ShapeRange, ProfileIssue, format_shape_list, parse_shape_list,
                                      profiles_from_recipe, profiles_to_recipe, validate_profiles)
-from workbench.core.shapes import RowCheck, ShapeSuggestion, probe_profiles, suggest_shapes
+from workbench.core.shapes.suggest import RowCheck, ShapeSuggestion, probe_profiles, suggest_shapes
 from workbench.ui.worker import Worker, start
 
 INVALID = QColor("#f4c7c3")
@@ -302,5 +302,7 @@ class ProfileEditor(QWidget):
             self.status.setText("This model has no dynamic or shape-tensor inputs; profiles are optional.")
         else:
             self.status.setText(f"{self.tabs.count()} valid profile(s); they are saved with the recipe.")
+        if self.session.model is not None:
+            self.session.set_stage("profile", "failed" if issues else "ok", self.status.text())
         if not issues and (self._guess is None or self._guess != self._all_texts()):
             self.session.recipe.profiles = profiles_to_recipe(self.profiles())

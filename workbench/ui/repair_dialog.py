@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLa
                                QPushButton, QTextBrowser, QVBoxLayout)
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.profiles import profiles_from_recipe
+from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.recipe import save_recipe
 from workbench.core.repair import RepairResult, parse_input_values, repair_model
 from workbench.ui.fix_dialog import VERDICT_COLOURS

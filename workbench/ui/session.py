@@ -14,18 +14,27 @@ Contract between the window and the panels:
 - ``panel_requested(object_name)``: raise a dock (e.g. a builder error points at "profiles").
 - ``engine_built(result)``: the build UI announces an engine file for the compare UI.
 - ``shapes_suggested(suggestion)``: the trial build probed realistic shapes; the Profiles panel offers them.
+- ``node_picked(name)``: the user clicked a node in the graph (the triage view shows its problems).
+- ``set_stage(stage, state, detail)``: whoever runs a stage (trial build, profile check, build,
+  comparison) says where it stands; the status strip shows ``stages``. A new model resets the
+  stages that depended on the previous one.
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core.analysis import SupportReport
+from workbench.core.analysis.support import SupportReport
 from workbench.core import third_party_logs
 from workbench.core.backend import Backend, LogMessage
-from workbench.core.model import LoadedModel
+from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 from workbench.core.recipe import Recipe
+
+# Stages of the status strip (the "parsed" state follows the report; the others are set by their panels).
+STAGES = ("parsed", "builds", "profile", "engine", "compare")
+STAGE_STATES = ("ok", "failed", "none", "running")
+_RESET_ON_NEW_MODEL = ("builds", "engine", "compare")
 
 
 class Session(QObject):
@@ -39,6 +48,8 @@ class Session(QObject):
     panel_requested = Signal(str)  # dock object name to raise
     engine_built = Signal(object)  # the build result (engine path and metadata)
     shapes_suggested = Signal(object)  # ShapeSuggestion from the trial build's probe (realistic shapes, reasons)
+    node_picked = Signal(str)  # a node the user clicked in the graph
+    stage_changed = Signal(str, str, str)  # stage, state (STAGE_STATES), detail for the tooltip
 
     def __init__(self, backend: Backend, parent=None):
         super().__init__(parent)
@@ -51,6 +62,7 @@ class Session(QObject):
         self._problems_by_source: dict[str, list[Problem]] = {}
         # onnx-graphsurgeon's and onnxruntime's messages, from whichever thread runs them, join the Log panel.
         third_party_logs.add_listener(self._relay_library_message)
+        self.stages: dict[str, tuple[str, str]] = {stage: ("none", "") for stage in STAGES}
 
     @property
     def problems(self) -> list[Problem]:
@@ -66,6 +78,8 @@ class Session(QObject):
             self.original = model
             self.recipe = Recipe(source_model=str(model.path or ""))
         self._problems_by_source = {}
+        for stage in _RESET_ON_NEW_MODEL:
+            self.set_stage(stage, "none", "not run on this model yet")
         self.model_changed.emit(model)
         if report is not None:
             self.report_changed.emit(report)
@@ -80,6 +94,12 @@ class Session(QObject):
         """Replace the problems one stage found (e.g. source="trial-build") and tell the panels."""
         self._problems_by_source[source] = list(problems)
         self.problems_changed.emit(self.problems)
+
+    def set_stage(self, stage: str, state: str, detail: str = "") -> None:
+        if stage not in STAGES or state not in STAGE_STATES:
+            raise ValueError(f"unknown stage {stage!r} or state {state!r}")
+        self.stages[stage] = (state, detail)
+        self.stage_changed.emit(stage, state, detail)
 
     def log(self, severity: str, text: str, source: str = "app") -> None:
         self.log_message.emit(LogMessage(severity, text, source))

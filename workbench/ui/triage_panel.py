@@ -3,6 +3,10 @@
 Selecting a problem shows its full text, the node's attributes and tensors, and asks the graph
 view to centre the node (``session.node_selected``). Fix buttons hand the problem to whoever
 offers that fix (``session.fix_requested``); profile problems open the profile editor.
+
+The other way round, a node clicked in the graph (``session.node_picked``) selects its problems
+(for an If/Loop, also those inside its bodies) or says it has none, and shows the node either way;
+``step(+1/-1)`` walks from problem to problem.
 """
 
 from __future__ import annotations
@@ -13,12 +17,14 @@ from html import escape
 import onnx
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTextBrowser, QTreeWidget,
-                               QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTextBrowser,
+                               QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
-from workbench.core.model import iter_nodes
+from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import iter_nodes
 from workbench.core.problems import SEVERITIES, Problem
-from workbench.core.tensor_shapes import tensor_shapes
+from workbench.core.shapes.profiles import profiles_from_recipe
+from workbench.core.model.tensor_shapes import tensor_shapes
 from workbench.ui.worker import Worker, start
 
 _GROUP_TITLES = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
@@ -53,6 +59,8 @@ class TriagePanel(QWidget):
         self._problems: list[Problem] = []
         self._shapes: dict = {}
         self._shapes_workers: set[Worker] = set()  # kept alive until each finishes
+        self._picking = False  # selecting rows for a node clicked in the graph: don't send it back to the graph
+        self.picked_node = ""  # the node last clicked in the graph
 
         self.filter = QLineEdit(placeholderText="Filter by node, op, kind or message…", clearButtonEnabled=True)
         self.summary = QLabel("No model loaded.")
@@ -60,6 +68,7 @@ class TriagePanel(QWidget):
         self.tree.setHeaderLabels(["Node", "Op", "Message"])
         self.tree.setColumnWidth(0, 200)
         self.tree.setColumnWidth(1, 110)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # a node's problems together
         self.detail = QTextBrowser()
         self.detail.setOpenLinks(False)
         self.actions = QHBoxLayout()
@@ -83,6 +92,7 @@ class TriagePanel(QWidget):
         self.tree.currentItemChanged.connect(self._on_current)
         session.problems_changed.connect(self.set_problems)
         session.model_changed.connect(self._compute_shapes)
+        session.node_picked.connect(self.show_node)
         if session.model is not None:
             self._compute_shapes(session.model)
             self.set_problems(session.problems)
@@ -151,8 +161,48 @@ class TriagePanel(QWidget):
     def _on_current(self, _item=None, _previous=None) -> None:
         problem = self._current_problem()
         self._show_detail(problem)
-        if problem is not None and problem.node:
+        if problem is not None and problem.node and not self._picking:
             self.session.node_selected.emit(problem.node)
+
+    def step(self, offset: int) -> Problem | None:
+        """Select the next (+1) or previous (-1) problem row, wrapping around; its node is shown in the graph."""
+        rows = [item for item, _problem in self.problem_items()]
+        if not rows:
+            return None
+        current = self.tree.currentItem()
+        index = rows.index(current) + offset if current in rows else (0 if offset > 0 else -1)
+        self.tree.setCurrentItem(rows[index % len(rows)])
+        self.tree.scrollToItem(rows[index % len(rows)])
+        return self._current_problem()
+
+    def show_node(self, name: str) -> list[Problem]:
+        """A node clicked in the graph: select its problems (and those inside its bodies), or say it has none."""
+        self.picked_node = name
+        rows = [(item, p) for item, p in self.problem_items() if name and name in (p.node, p.parent)]
+        self._picking = True
+        try:
+            self.tree.clearSelection()
+            if rows:
+                self.tree.setCurrentItem(rows[0][0])
+                for item, _problem in rows[1:]:
+                    item.setSelected(True)
+                self.tree.scrollToItem(rows[0][0])
+            else:
+                self.tree.setCurrentItem(None)
+                self._show_node_only(name)
+        finally:
+            self._picking = False
+        return [p for _item, p in rows]
+
+    def _show_node_only(self, name: str) -> None:
+        node = self._find_node(name)
+        hidden = " (the filter hides some problems)" if self.filter.text().strip() else ""
+        html = [f"<h3>No problems on this node{hidden}</h3>"]
+        if node is None:
+            html.append(f"<p><code>{escape(name or '(unnamed node)')}</code> is not a node of the current model.</p>")
+        else:
+            html.append(f"<p>{escape(node.op_type)} <code>{escape(name)}</code></p>" + self._node_html(node))
+        self.detail.setHtml("".join(html))
 
     # Detail pane -------------------------------------------------------------------------------------
     def _compute_shapes(self, model) -> None:
@@ -173,15 +223,34 @@ class TriagePanel(QWidget):
             return None
         return next((node for node, _parent in iter_nodes(self.session.model.proto.graph) if node.name == name), None)
 
+    def _profile_shapes(self) -> dict[str, str]:
+        """Input name → the first profile's opt shape (the profile editor suggests one for dynamic inputs)."""
+        try:
+            profiles = profiles_from_recipe(self.session.recipe.profiles)
+        except WorkbenchError:
+            return {}
+        if not profiles:
+            return {}
+        return {name: "x".join(map(str, rng.opt)) for name, rng in profiles[0].shapes.items()}
+
     def _tensor_rows(self, names) -> str:
         rows = []
+        suggested = self._profile_shapes()
         for name in names:
             if not name:
                 continue
             info = self._shapes.get(name)
             described = f"{info.dtype} {info.shape_text()}" if info else "(shape unknown)"
+            if name in suggested:
+                described += f" — profile 1 opt shape {suggested[name]}"
             rows.append(f"<li><code>{escape(name)}</code>: {escape(described)}</li>")
         return "".join(rows) or "<li>none</li>"
+
+    def _node_html(self, node) -> str:
+        attributes = "".join(f"<li>{escape(a.name)} = {escape(_attribute_text(a))}</li>" for a in node.attribute)
+        return (f"<h4>Attributes</h4><ul>{attributes or '<li>none</li>'}</ul>"
+                f"<h4>Inputs</h4><ul>{self._tensor_rows(node.input)}</ul>"
+                f"<h4>Outputs</h4><ul>{self._tensor_rows(node.output)}</ul>")
 
     def _show_detail(self, problem: Problem | None) -> None:
         while self.actions.count() > 1:
@@ -201,10 +270,7 @@ class TriagePanel(QWidget):
             html.append(f"<pre style='white-space: pre-wrap'>{escape(problem.detail)}</pre>")
         node = self._find_node(problem.node)
         if node is not None:
-            attributes = "".join(f"<li>{escape(a.name)} = {escape(_attribute_text(a))}</li>" for a in node.attribute)
-            html.append(f"<h4>Attributes</h4><ul>{attributes or '<li>none</li>'}</ul>")
-            html.append(f"<h4>Inputs</h4><ul>{self._tensor_rows(node.input)}</ul>")
-            html.append(f"<h4>Outputs</h4><ul>{self._tensor_rows(node.output)}</ul>")
+            html.append(self._node_html(node))
         elif problem.inputs:
             html.append(f"<h4>Inputs</h4><ul>{self._tensor_rows(problem.inputs)}</ul>")
         self.detail.setHtml("".join(html))

@@ -10,8 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QSettings, Signal
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.profiles import profiles_from_recipe
-from workbench.core.trial_build import TrialBuild, trial_build
+from workbench.core.shapes.profiles import profiles_from_recipe
+from workbench.core.build.trial import TrialBuild, trial_build
 from workbench.ui.session import Session
 from workbench.ui.worker import Worker, start
 
@@ -42,6 +42,7 @@ class TrialBuildController(QObject):
         else:
             self.cancel()
             self.session.set_problems(SOURCE, [])
+            self.session.set_stage("builds", "none", "the trial build after analysis is off (Repair menu)")
 
     @property
     def busy(self) -> bool:
@@ -64,6 +65,7 @@ class TrialBuildController(QObject):
         self.worker = worker
         self._running[worker.signals] = (worker, model)
         self.session.log("info", f"Trial build of {model.name} started (no engine file is written).")
+        self.session.set_stage("builds", "running", "trial build running (no engine file is written)")
         return start(worker)
 
     def cancel(self) -> None:
@@ -79,12 +81,17 @@ class TrialBuildController(QObject):
             self.session.shapes_suggested.emit(trial.shapes)
         self.session.set_problems(SOURCE, trial.triage_problems())
         outcome = "succeeded" if trial.succeeded else f"failed with {len(trial.problems)} problem(s)"
-        self.session.log("info" if trial.succeeded else "warning", f"Trial build {outcome} in {trial.seconds:.2f} s"
-                         + (f"; assumed {'; '.join(trial.assumed)}" if trial.assumed else "") + ".")
+        assumed = f"; assumed {'; '.join(trial.assumed)}" if trial.assumed else ""
+        self.session.set_stage("builds", "ok" if trial.succeeded else "failed", f"Trial build {outcome}{assumed}")
+        self.session.log("info" if trial.succeeded else "warning",
+                         f"Trial build {outcome} in {trial.seconds:.2f} s{assumed}.")
         self.finished.emit(trial)
 
     def _failed(self, error) -> None:
         self.session.log("warning", f"Trial build: {error.message}")
+        _worker, model = self._running[self.sender()]
+        if model is self.session.model:
+            self.session.set_stage("builds", "none", f"the trial build could not run: {error.message}")
 
     def _done(self) -> None:
         worker, _model = self._running.pop(self.sender())

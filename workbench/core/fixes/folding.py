@@ -6,11 +6,11 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from workbench.core import third_party_logs
-from workbench.core.constant_values import ConstantValues
+from workbench.core.model.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, node_label
-from workbench.core.model import LoadedModel, graph_inputs, iter_nodes
+from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
 from workbench.core.problems import Problem
 
 FOLD_ENGINES = ("graphsurgeon", "onnxslim")

@@ -6,11 +6,11 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from workbench.core import third_party_logs
-from workbench.core.constant_values import SEE_THROUGH_OPS, gs_constant_value
+from workbench.core.model.constant_values import SEE_THROUGH_OPS, gs_constant_value
 from workbench.core.errors import WorkbenchError
-from workbench.core.model import iter_nodes
-from workbench.core.onnxruntime_compat import runtime_limits
-from workbench.core.tensor_shapes import infer_value_info
+from workbench.core.model.loading import iter_nodes
+from workbench.core.compare.onnxruntime_compat import runtime_limits
+from workbench.core.model.tensor_shapes import infer_value_info
 
 # The IR version each opset needs at least (ONNX's versioning table, for the opsets fixes raise to).
 _MIN_IR_FOR_OPSET = {18: 8, 19: 9, 20: 9, 21: 10}

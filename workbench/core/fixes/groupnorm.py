@@ -14,12 +14,12 @@ import onnx
 import onnx_graphsurgeon as gs
 from onnx import version_converter
 
-from workbench.core.constant_values import gs_constant_value
+from workbench.core.model.constant_values import gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext
 from workbench.core.fixes.graph_tools import export_model
-from workbench.core.model import LoadedModel
-from workbench.core.onnxruntime_compat import default_opset
+from workbench.core.model.loading import LoadedModel
+from workbench.core.compare.onnxruntime_compat import default_opset
 from workbench.core.problems import Problem
 
 GROUPNORM_OPSET = 21

@@ -11,7 +11,7 @@ import onnx_graphsurgeon as gs
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import find_input, fold, node_label, replace_uses
-from workbench.core.model import LoadedModel, TensorInfo, iter_nodes
+from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.problems import Problem
 
 # Element types the TensorRT ONNX parser refuses outright as network inputs (seen with TensorRT-RTX 1.7).
@@ -71,7 +71,7 @@ def _suggest_shape(model: LoadedModel, problem: Problem | None) -> dict[str, str
         (t.name for t in model.summary().inputs if t.is_dynamic), "")
     if not name:
         return {}
-    from workbench.core.shapes import known_shapes  # shapes imports the fix catalogue
+    from workbench.core.shapes.suggest import known_shapes  # shapes imports the fix catalogue
 
     shape = known_shapes(model).shapes().get(name)
     return {"input": name, "shape": "x".join(map(str, shape))} if shape else {"input": name}

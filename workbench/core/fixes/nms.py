@@ -12,11 +12,11 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
-from workbench.core.constant_values import ConstantValues
+from workbench.core.model.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import gs_label, node_label
-from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.model.loading import LoadedModel, iter_nodes
 from workbench.core.problems import Problem
 
 PLUGIN_OP = "EfficientNMS_TRT"

@@ -8,7 +8,7 @@ import onnx_graphsurgeon as gs
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import all_nodes, drop_unused_constant, gs_label, node_label
-from workbench.core.model import LoadedModel, iter_nodes
+from workbench.core.model.loading import LoadedModel, iter_nodes
 from workbench.core.problems import Problem
 
 # What the TensorRT ONNX parser accepts (its own assertion text lists these coordinate modes).

@@ -18,9 +18,9 @@ import onnxruntime as ort
 
 from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
-from workbench.core.model import iter_nodes
-from workbench.core.onnxruntime_compat import foreign_ops, for_onnxruntime
-from workbench.core.tensor_shapes import weightless_copy
+from workbench.core.model.loading import iter_nodes
+from workbench.core.compare.onnxruntime_compat import foreign_ops, for_onnxruntime
+from workbench.core.model.tensor_shapes import weightless_copy
 
 ONNX_CHECKER, ONNXRUNTIME = "onnx checker (full)", "onnxruntime session"
 # Foreign ops move to this domain for the checker, which refuses unknown ops in the ONNX domain

@@ -1,0 +1,179 @@
+"""The corpus of real exports: files present and valid, catalogue true to the files, models run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from tests.corpus.catalog import CATALOG
+from tests.corpus.perturb import perturbed_copy
+
+CORPUS = Path(__file__).resolve().parent
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_TOTAL_BYTES = 40 * 1024 * 1024
+ORT_QUIET = 4  # onnxruntime log severity FATAL: errors are raised as exceptions, not printed
+
+NAMES = sorted(CATALOG)
+
+
+def declared_shape(value: onnx.ValueInfoProto) -> list:
+    return [d.dim_param if d.HasField("dim_param") else d.dim_value for d in value.type.tensor_type.shape.dim]
+
+
+def model_files(name: str) -> list[Path]:
+    """The .onnx file and its external data file, if any."""
+    path = CORPUS / name
+    data = CATALOG[name]["facts"].get("external_data")
+    return [path] + ([path.parent / data] if data else [])
+
+
+def session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = ORT_QUIET
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def feeds_for(sess: ort.InferenceSession, shapes: dict, values: dict, seed: int = 0) -> dict:
+    """Random normal floats / given values for scalar inputs, at the catalogue's shapes."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for info in sess.get_inputs():
+        if info.name in values:
+            feeds[info.name] = np.full(shapes[info.name], values[info.name], dtype=np.int64)
+        else:
+            feeds[info.name] = rng.standard_normal(shapes[info.name]).astype(np.float32)
+    return feeds
+
+
+def test_sizes_fit_the_budget():
+    sizes = {f: f.stat().st_size for name in NAMES for f in model_files(name)}
+    assert all(size <= MAX_FILE_BYTES for size in sizes.values()), sizes
+    assert sum(sizes.values()) <= MAX_TOTAL_BYTES
+
+
+def test_every_onnx_file_is_catalogued():
+    on_disk = {str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*.onnx")}
+    assert on_disk == set(CATALOG)
+
+
+def test_both_exporters_are_represented():
+    assert {entry["exporter"] for entry in CATALOG.values()} == {"torchscript", "dynamo"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_is_valid_and_matches_catalogue(name):
+    path = CORPUS / name
+    onnx.checker.check_model(str(path), full_check=True)
+    model = onnx.load(str(path))
+    entry = CATALOG[name]
+    assert model.ir_version <= 8, "older onnxruntime versions must load the corpus"
+    initializer_names = {init.name for init in model.graph.initializer}
+    declared = {v.name: declared_shape(v) for v in model.graph.input if v.name not in initializer_names}
+    assert declared == entry["inputs"]
+    assert set(entry["realistic"]) == set(declared)
+    if name.endswith("_p2o.onnx"):  # paddle2onnx writes every weight as a Constant node
+        assert not model.graph.initializer
+    for tensor in entry["facts"].get("raw_outputs", []):
+        assert any(tensor in node.output for node in model.graph.node), tensor
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_model_runs_at_realistic_shapes_and_perturbation_shows(name, tmp_path):
+    entry = CATALOG[name]
+    sess = session(CORPUS / name)
+    feeds = feeds_for(sess, entry["realistic"], entry.get("values", {}))
+    outputs = sess.run(None, feeds)
+    assert all(np.isfinite(out).all() for out in outputs if out.dtype.kind == "f")
+    assert any(out.size and np.ptp(out) > 0 for out in outputs), "outputs are degenerate at the realistic shape"
+
+    perturbed = tmp_path / "perturbed.onnx"
+    perturbed_copy(CORPUS / name, perturbed)
+    changed = session(perturbed).run(None, feeds)
+    assert any(a.shape != b.shape or not np.allclose(a, b, rtol=1e-3, atol=1e-5) for a, b in zip(outputs, changed))
+
+
+FAILING = [(name, case) for name in NAMES for case in CATALOG[name]["facts"].get("fails_at", [])]
+
+
+@pytest.mark.parametrize(("name", "case"), FAILING, ids=[f"{n}-{c[0]}" for n, c in FAILING])
+def test_catalogued_failures_are_real(name, case):
+    shapes, values, message = case
+    sess = session(CORPUS / name)
+    with pytest.raises(Exception, match=message):
+        sess.run(None, feeds_for(sess, shapes, values))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "runs_only_at" in CATALOG[n]["facts"]])
+def test_baked_reshape_carries_the_traced_size(name):
+    """The Reshape named in the catalogue takes its shape from a Concat whose first part is the constant."""
+    baked = CATALOG[name]["facts"]["baked_reshape"]
+    model = onnx.load(str(CORPUS / name))
+    producer = {out: node for node in model.graph.node for out in node.output}
+    reshape = next(node for node in model.graph.node if node.name == baked["node"])
+    concat = producer[reshape.input[1]]
+    first = producer[concat.input[0]]
+    assert first.op_type == "Constant"
+    assert onnx.numpy_helper.to_array(first.attribute[0].t).tolist() == [baked["shape"][0]]
+
+
+MINIMA = [(name, value, axis, least) for name in NAMES
+          for value, axes in CATALOG[name]["facts"].get("min", {}).items() for axis, least in axes.items()]
+
+
+@pytest.mark.parametrize(("name", "value", "axis", "least"), MINIMA)
+def test_catalogued_minimum_is_the_least_size_that_runs(name, value, axis, least):
+    entry = CATALOG[name]
+    sess = session(CORPUS / name)
+    shapes = dict(entry["realistic"])
+    for size in (least, least - 1):
+        shapes[value] = list(entry["realistic"][value])
+        shapes[value][axis] = size
+        feeds = feeds_for(sess, shapes, entry.get("values", {}))
+        if size == least:
+            sess.run(None, feeds)
+        else:
+            with pytest.raises(Exception):
+                sess.run(None, feeds)
+
+
+def test_pytorch_groupnorm_export_keeps_its_constants_in_constant_nodes():
+    """The pattern a GroupNorm fusion must recognise: Reshape([0, groups, -1]) → InstanceNormalization
+    whose shape, scale and bias come from Constant nodes (not initializers)."""
+    facts = CATALOG["groupnorm_ts.onnx"]["facts"]
+    model = onnx.load(str(CORPUS / "groupnorm_ts.onnx"))
+    producer = {out: node for node in model.graph.node for out in node.output}
+    norms = [node for node in model.graph.node if node.op_type == "InstanceNormalization"]
+    assert len(norms) == facts["groupnorm_count"]
+    for norm in norms:
+        reshape = producer[norm.input[0]]
+        assert reshape.op_type == "Reshape"
+        group_shape = producer[reshape.input[1]]
+        assert group_shape.op_type == "Constant"
+        assert onnx.numpy_helper.to_array(group_shape.attribute[0].t).tolist() == [0, facts["groups"], -1]
+        assert all(producer[name].op_type == "Constant" for name in norm.input[1:])
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "switch" in CATALOG[n]["facts"]])
+def test_switch_input_is_compared_with_the_catalogued_constant_for_an_if(name):
+    switch = CATALOG[name]["facts"]["switch"]
+    model = onnx.load(str(CORPUS / name))
+    producer = {out: node for node in model.graph.node for out in node.output}
+    initializers = {init.name: init for init in model.graph.initializer}
+    compare = next(node for node in model.graph.node if switch["input"] in node.input)
+    other = next(name for name in compare.input if name != switch["input"])
+    constant = initializers.get(other) or producer[other].attribute[0].t
+    assert onnx.numpy_helper.to_array(constant).tolist() == switch["compared_with"]
+    assert any(node.op_type == "If" for node in model.graph.node)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "state" in CATALOG[n]["facts"]])
+def test_state_input_has_the_catalogued_layout(name):
+    entry = CATALOG[name]
+    for value, layout in entry["facts"]["state"].items():
+        shape = entry["inputs"][value]
+        assert shape[0] == layout["layers"] and shape[-1] == layout["hidden"]
+        assert isinstance(shape[layout["batch_axis"]], str)

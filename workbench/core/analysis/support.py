@@ -1,0 +1,208 @@
+"""TensorRT support analysis with the real ONNX parser.
+
+``supports_model_v2`` partitions the graph into subgraphs the parser can or cannot take and
+records an error for each node that stopped it. We turn that into a status per node (nested If/Loop
+nodes reported under their parent) and a problem list, plus the model-level notes an engineer
+needs before building (dynamic inputs, onnxruntime compatibility).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from workbench.core.backend import Backend, BackendInfo, LogMessage, load_backend
+from workbench.core.fixes import detect_problems, suggest_fixes
+from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
+from workbench.core.compare.onnxruntime_compat import compatibility_issues
+from workbench.core.problems import Problem, blocking, concise_message
+
+
+@dataclass
+class NodeSupport:
+    index: int  # position in the top-level graph; for a nested node, its parent's position
+    name: str
+    op: str
+    status: str  # "supported" or "unsupported"
+    subgraph: int | None = None  # index of the parser subgraph that holds it
+    parent: str = ""  # enclosing If/Loop node for nested nodes
+    has_error: bool = False  # the parser named this node in an error
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ParserErrorInfo:
+    code: str
+    description: str
+    node_index: int
+    node_name: str
+    op: str
+    local_functions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SupportReport:
+    backend: BackendInfo
+    fully_supported: bool
+    nodes: list[NodeSupport]
+    problems: list[Problem]
+    parser_errors: list[ParserErrorInfo]
+    subgraphs: list[tuple[bool, list[int]]]
+    log: list[LogMessage]
+    seconds: float = 0.0
+    # Inputs whose values (not just dims) the engine depends on: each profile needs a range of values.
+    shape_tensor_inputs: list[str] = field(default_factory=list)
+
+    @property
+    def unsupported_nodes(self) -> list[NodeSupport]:
+        return [n for n in self.nodes if n.status == "unsupported"]
+
+    @property
+    def blocking_problems(self) -> list[Problem]:
+        return blocking(self.problems)
+
+    def to_dict(self) -> dict:
+        return {
+            "backend": self.backend.to_dict(),
+            "fully_supported": self.fully_supported,
+            "nodes": [n.to_dict() for n in self.nodes],
+            "problems": [p.to_dict() for p in self.problems],
+            "parser_errors": [e.to_dict() for e in self.parser_errors],
+            "subgraphs": [{"supported": ok, "nodes": nodes} for ok, nodes in self.subgraphs],
+            "shape_tensor_inputs": self.shape_tensor_inputs,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def _node_label(node, index: int) -> str:
+    return node.name or f"{node.op_type}_{index}"
+
+
+def _parser_problem(error: ParserErrorInfo, top_level: list[str], nested_names: set[str]) -> Problem:
+    parent = ""
+    if 0 <= error.node_index < len(top_level) and error.node_name != top_level[error.node_index] \
+            and error.node_name in nested_names:
+        parent = top_level[error.node_index]
+    node = error.node_name or (top_level[error.node_index] if 0 <= error.node_index < len(top_level) else "")
+    where = f" inside '{parent}'" if parent else ""
+    return Problem(
+        kind="parser-error", severity="error", stage="parse", node=node, op=error.op, parent=parent,
+        node_index=error.node_index if error.node_index >= 0 else None,
+        message=f"The TensorRT parser rejected {error.op or 'node'} '{node}'{where}: {concise_message(error.description)}",
+        detail=error.description + (f"\nLocal function stack: {' > '.join(error.local_functions)}"
+                                    if error.local_functions else ""),
+    )
+
+
+def _model_problems(model: LoadedModel, backend: Backend | None = None) -> list[Problem]:
+    problems = []
+    for tensor in model.summary().inputs:
+        if tensor.is_dynamic:
+            dims = ", ".join(str(tensor.shape[i]) for i in tensor.dynamic_dims) if tensor.shape else "all"
+            problems.append(Problem(
+                kind="dynamic-input", severity="info", stage="model", node=tensor.name, inputs=[tensor.name],
+                message=f"Input '{tensor.name}' {tensor.shape_text()} has dynamic dimensions ({dims}): "
+                        "building an engine needs an optimization profile for it.",
+                hint="Set min/opt/max shapes in the profile editor, or make the shape static."))
+    for issue in compatibility_issues(model.proto):
+        problems.append(Problem(kind="onnxruntime-compat", severity="warning", stage="model", message=issue,
+                                hint="Comparisons need onnxruntime to run the model."))
+    problems.extend(detect_problems(model, backend))
+    return problems
+
+
+def analyze_support(model: LoadedModel, backend: Backend | None = None,
+                    log_sink: Callable[[LogMessage], None] | None = None) -> SupportReport:
+    """Run the real TensorRT ONNX parser's capability check over ``model``."""
+    backend = backend or load_backend()
+    started = time.perf_counter()
+    logger = backend.logger(log_sink, min_severity="info")
+    _builder, network, parser = backend.create_builder_network(logger)
+    fully_supported = bool(parser.supports_model_v2(model.serialized, model.parser_path))
+
+    subgraphs = [(bool(parser.is_subgraph_supported(i)), list(parser.get_subgraph_nodes(i)))
+                 for i in range(parser.num_subgraphs)]
+    errors = []
+    for i in range(parser.num_errors):
+        err = parser.get_error(i)
+        errors.append(ParserErrorInfo(
+            code=getattr(err.code(), "name", str(err.code())), description=err.desc(), node_index=err.node(),
+            node_name=err.node_name(), op=err.node_operator(),
+            local_functions=list(err.local_function_stack()) if hasattr(err, "local_function_stack") else []))
+
+    graph = model.proto.graph
+    top_level = [_node_label(n, i) for i, n in enumerate(graph.node)]
+    subgraph_of = {index: sg for sg, (_, indices) in enumerate(subgraphs) for index in indices}
+    supported_sg = {sg for sg, (ok, _) in enumerate(subgraphs) if ok}
+    error_indices = {e.node_index for e in errors}
+    error_names = {e.node_name for e in errors}
+
+    def status(index: int) -> str:
+        if fully_supported:
+            return "supported"
+        return "supported" if subgraph_of.get(index) in supported_sg and index not in error_indices else "unsupported"
+
+    nodes: list[NodeSupport] = []
+    nested_names: set[str] = set()
+    for index, node in enumerate(graph.node):
+        label = top_level[index]
+        nodes.append(NodeSupport(index, label, node.op_type, status(index), subgraph_of.get(index),
+                                 has_error=index in error_indices and not any(
+                                     e.node_index == index and e.node_name not in ("", label) for e in errors)))
+        for child, _ in iter_nodes_of(node):
+            nested_names.add(child.name)
+            nodes.append(NodeSupport(index, child.name or child.op_type, child.op_type, status(index),
+                                     subgraph_of.get(index), parent=label,
+                                     has_error=bool(child.name) and child.name in error_names))
+
+    problems = [_parser_problem(e, top_level, nested_names) for e in errors]
+    errored_subgraphs = {subgraph_of.get(e.node_index) for e in errors}
+    for sg, (ok, indices) in enumerate(subgraphs):
+        if ok or sg in errored_subgraphs or not indices:
+            continue
+        first = graph.node[indices[0]]
+        problems.append(Problem(
+            kind="unsupported-subgraph", severity="error", stage="parse", node=top_level[indices[0]],
+            op=first.op_type, node_index=indices[0],
+            message=f"TensorRT cannot take subgraph {sg} ({len(indices)} nodes, starting at '{top_level[indices[0]]}')."))
+    problems.extend(_model_problems(model, backend))
+    for problem in problems:
+        problem.fixes = suggest_fixes(model, problem)
+    return SupportReport(backend.info(), fully_supported, nodes, problems, errors, subgraphs,
+                         list(logger.messages), time.perf_counter() - started, _shape_tensor_names(network))
+
+
+def _shape_tensor_names(network) -> list[str]:
+    inputs = [network.get_input(i) for i in range(network.num_inputs)]
+    return [tensor.name for tensor in inputs if tensor.is_shape_tensor]
+
+
+def find_shape_tensor_inputs(model: LoadedModel, backend: Backend | None = None) -> list[str]:
+    """The inputs TensorRT treats as shape tensors, as its parser decides from how they are used.
+
+    Only integer inputs of rank 0 or 1 can be shape tensors; a model without such inputs is not
+    parsed at all.
+    """
+    if not any(could_be_shape_tensor(t) for t in model.summary().inputs):
+        return []
+    backend = backend or load_backend()
+    _builder, network, parser = backend.create_builder_network(backend.logger(min_severity="error"))
+    parser.supports_model_v2(model.serialized, model.parser_path)  # fills the network, as far as it can parse
+    return _shape_tensor_names(network)
+
+
+def could_be_shape_tensor(tensor: TensorInfo) -> bool:
+    return tensor.dtype.startswith("int") and tensor.shape is not None and len(tensor.shape) <= 1
+
+
+def iter_nodes_of(node):
+    """Nodes nested in one node's If/Loop/Scan bodies, with their immediate parent's name."""
+    for attr in node.attribute:
+        for sub in list(attr.graphs) + ([attr.g] if attr.HasField("g") else []):
+            yield from iter_nodes(sub, node.name)

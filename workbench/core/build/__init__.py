@@ -1,0 +1,1 @@
+"""Engine builds: profiles in, an engine out, in an isolated child; trial builds; error mapping."""

@@ -1,0 +1,100 @@
+"""The same build as a ``trtexec`` (``tensorrt_rtx`` on TensorRT-RTX) or Polygraphy command line.
+
+So a build tuned in the window can be reproduced on a machine without the workbench. FP16 on a
+strongly typed network means a converted model; the commands then name the converted file and say
+how to produce it (``trt-workbench build --fp16 --save-converted``).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from workbench.core.backend import Backend
+from workbench.core.build.engine import BuildSettings
+from workbench.core.shapes.profiles import FIELDS, Profile, format_shape_list
+
+_TRTEXEC_HWC = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}
+
+
+def _cc_number(name: str) -> str:
+    return name.removeprefix("SM")
+
+
+def trtexec_command(model_path: str, engine_path: str, settings: BuildSettings, profiles: list[Profile],
+                    backend: Backend) -> str:
+    args = ["tensorrt_rtx" if backend.is_rtx else "trtexec", f"--onnx={model_path}", f"--saveEngine={engine_path}"]
+    for profile in profiles:  # trtexec starts a new profile each time the flags repeat
+        for which, flag in zip(FIELDS, ("--minShapes", "--optShapes", "--maxShapes")):
+            shapes = {name: r.get(which) for name, r in profile.shapes.items()}
+            shapes.update({name: r.get(which) for name, r in profile.values.items()})
+            if shapes:
+                args.append(f"{flag}={format_shape_list(shapes)}")
+    if settings.precision != "fp32" and not settings.uses_conversion(backend):
+        args.append(f"--{settings.precision}")
+    if settings.workspace_mb:
+        args.append(f"--memPoolSize=workspace:{settings.workspace_mb}M")
+    if settings.optimization_level is not None:
+        args.append(f"--builderOptimizationLevel={settings.optimization_level}")
+    if settings.timing_cache:
+        args.append(f"--timingCacheFile={settings.timing_cache}")
+    args += [f"--dynamicPlugins={path}" for path in settings.plugins]
+    if settings.hardware_compatibility != "none":
+        args.append(f"--hardwareCompatibilityLevel={_TRTEXEC_HWC[settings.hardware_compatibility]}")
+    if settings.version_compatible:
+        args.append("--versionCompatible")
+    targets = [t for t in settings.compute_capabilities if t != "CURRENT"]
+    if targets:
+        args.append(f"--computeCapabilities={','.join(_cc_number(t) for t in targets)}")
+    if "CURRENT" in settings.compute_capabilities:
+        args.append("--useGpu")
+    if settings.detailed_profiling:
+        args.append("--profilingVerbosity=detailed")
+    args.append("--skipInference")
+    return shlex.join(args)
+
+
+def _polygraphy_shapes(shapes: dict) -> str:
+    return " ".join(f"{name}:[{','.join(str(d) for d in shape)}]" for name, shape in shapes.items())
+
+
+def polygraphy_command(model_path: str, engine_path: str, settings: BuildSettings, profiles: list[Profile],
+                       backend: Backend) -> str:
+    args = ["polygraphy", "convert", model_path, "-o", engine_path]
+    for profile in profiles:  # Polygraphy, too, starts a new profile when the options repeat
+        for which in FIELDS:
+            shapes = {name: r.get(which) for name, r in profile.shapes.items()}
+            shapes.update({name: r.get(which) for name, r in profile.values.items()})
+            if shapes:
+                args += [f"--trt-{which}-shapes", *_polygraphy_shapes(shapes).split(" ")]
+    if settings.precision != "fp32" and not settings.uses_conversion(backend):
+        args.append(f"--{settings.precision}")
+    if settings.uses_conversion(backend) and not backend.is_rtx:
+        args.append("--strongly-typed")
+    if settings.workspace_mb:
+        args += ["--pool-limit", f"workspace:{settings.workspace_mb}M"]
+    if settings.optimization_level is not None:
+        args += ["--builder-optimization-level", str(settings.optimization_level)]
+    if settings.timing_cache:
+        args += ["--timing-cache", settings.timing_cache, "--load-timing-cache", settings.timing_cache]
+    if settings.plugins:
+        args += ["--plugins", *settings.plugins]
+    if settings.hardware_compatibility != "none":
+        args += ["--hardware-compatibility-level", settings.hardware_compatibility]
+    if settings.version_compatible:
+        args.append("--version-compatible")
+    if settings.detailed_profiling:
+        args += ["--profiling-verbosity", "detailed"]
+    command = shlex.join(args)
+    return f"POLYGRAPHY_USE_TENSORRT_RTX=1 {command}" if backend.is_rtx else command
+
+
+def reproduction_commands(model_path: str, engine_path: str, settings: BuildSettings, profiles: list[Profile],
+                          backend: Backend) -> dict[str, str]:
+    """{"trtexec": …, "polygraphy": …} plus a note when the model must be converted first."""
+    commands = {"trtexec": trtexec_command(model_path, engine_path, settings, profiles, backend),
+                "polygraphy": polygraphy_command(model_path, engine_path, settings, profiles, backend)}
+    if settings.uses_conversion(backend):
+        commands["note"] = (f"FP16 on a strongly typed network needs the FP16-converted model: run "
+                            f"`trt-workbench build {shlex.quote(model_path)} --fp16 --save-converted FILE` "
+                            "and pass FILE to the commands above.")
+    return commands

@@ -1,0 +1,393 @@
+"""Engine builds: settings, results, history, and ``build_engine``, which supervises a build child.
+
+``build_engine`` is what the window's worker, the CLI, trial builds and repair searches call. It
+checks profiles and settings up front, converts the model for FP16 when the network is strongly
+typed, hands the model to a child process (``build_child``) and relays the child's log and progress
+while watching the cancel token. The child runs TensorRT, so an internal assertion or an
+out-of-memory kill ends the child, not the app: that becomes a ``WorkbenchError``. Builder errors
+become ``Problem`` objects on a ``BuildResult`` with ``succeeded=False``.
+
+One spare child is kept started (TensorRT imported) so repeated builds of small models do not pay
+for process start-up; each child builds once, so no TensorRT state leaks between builds.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+from workbench.core.backend import Backend, LogMessage, load_backend
+from workbench.core.build.child import ABORT_SWITCH
+from workbench.core.build.builder_errors import map_builder_errors, map_parser_errors
+from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
+from workbench.core.problems import Problem
+from workbench.core.shapes.profiles import Profile, check_profiles, profiles_to_recipe
+from workbench.core.progress import Cancelled, CancelToken, ProgressFn, no_progress
+
+PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
+HARDWARE_COMPATIBILITY = ("none", "ampere_plus", "same_compute_capability")
+# After a cancel request the builder gets this long to stop at its next progress step; some steps
+# (a large fused-graph compile) take seconds, so the child is killed after it.
+CANCEL_GRACE_SECONDS = 1.0
+_POLL_SECONDS = 0.02
+
+
+@dataclass
+class BuildSettings:
+    precision: str = "fp32"  # one of PRECISIONS
+    precision_by_flag: bool = False  # full TensorRT only: weakly typed builder flag instead of converting
+    workspace_mb: int | None = None  # None: TensorRT's default (the device's memory)
+    optimization_level: int | None = None  # 0..5; None: TensorRT's default (3)
+    timing_cache: str = ""  # file loaded before and saved after the build
+    plugins: list[str] = field(default_factory=list)  # plugin libraries to load (native code)
+    hardware_compatibility: str = "none"  # one of HARDWARE_COMPATIBILITY
+    version_compatible: bool = False
+    compute_capabilities: list[str] = field(default_factory=list)  # TensorRT-RTX targets, e.g. ["SM86"]
+    detailed_profiling: bool = False
+
+    def to_dict(self) -> dict:
+        """The recipe's ``[build]`` table: only what differs from the defaults (TOML has no null)."""
+        default = BuildSettings()
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if getattr(self, f.name) != getattr(default, f.name)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "BuildSettings":
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise WorkbenchError(f"Unknown build setting(s): {', '.join(sorted(unknown))}.",
+                                 f"Known settings: {', '.join(sorted(names))}.")
+        settings = cls(**data)
+        settings.plugins = list(settings.plugins)
+        settings.compute_capabilities = list(settings.compute_capabilities)
+        return settings
+
+    def uses_conversion(self, backend: Backend) -> bool:
+        """FP16 by converting the model (always on strongly typed TensorRT-RTX)."""
+        return self.precision == "fp16" and (backend.strongly_typed_only or not self.precision_by_flag)
+
+    def problems_with(self, backend: Backend) -> list[str]:
+        """Why these settings cannot be built with ``backend``; empty when they can."""
+        unavailable = backend.unavailable_build_options()
+        found = []
+        if self.precision not in PRECISIONS:
+            found.append(f"Unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}.")
+        elif f"precision:{self.precision}" in unavailable:
+            found.append(unavailable[f"precision:{self.precision}"])
+        if self.precision_by_flag and "precision_by_flag" in unavailable:
+            found.append(unavailable["precision_by_flag"])
+        if self.hardware_compatibility not in HARDWARE_COMPATIBILITY:
+            found.append(f"Unknown hardware compatibility {self.hardware_compatibility!r}; choose one of "
+                         f"{', '.join(HARDWARE_COMPATIBILITY)}.")
+        checks = {"hardware_compatibility": self.hardware_compatibility != "none",
+                  "version_compatible": self.version_compatible, "timing_cache": bool(self.timing_cache),
+                  "compute_capabilities": bool(self.compute_capabilities)}
+        found += [unavailable[name] for name, used in checks.items() if used and name in unavailable]
+        targets = set(backend.compute_capability_targets())
+        found += [f"Unknown compute capability {name!r}; choose from {', '.join(sorted(targets))}."
+                  for name in self.compute_capabilities if targets and name not in targets]
+        if self.optimization_level is not None and not 0 <= self.optimization_level <= 5:
+            found.append(f"Builder optimization level {self.optimization_level} is out of range (0 to 5).")
+        if self.workspace_mb is not None and self.workspace_mb <= 0:
+            found.append(f"Workspace limit {self.workspace_mb} MiB must be positive.")
+        found += [f"Plugin library not found: {path}" for path in self.plugins if not Path(path).is_file()]
+        return found
+
+
+@dataclass
+class EngineTensor:
+    name: str
+    dtype: str
+    shape: list[int]  # -1 for dimensions chosen at run time
+    shape_tensor: bool = False
+    profile_shapes: list[dict] = field(default_factory=list)  # per profile: {"min", "opt", "max"}
+
+
+@dataclass
+class EngineLayer:
+    name: str
+    type: str
+    tactic: str = ""
+
+
+@dataclass
+class BuildResult:
+    succeeded: bool
+    model_name: str
+    backend: str
+    settings: BuildSettings
+    profiles: list[Profile]
+    engine_path: str = ""  # empty when the build did not save an engine
+    engine_bytes: int = 0
+    build_seconds: float = 0.0  # TensorRT's build call
+    total_seconds: float = 0.0  # everything build_engine did (conversion, child, writing)
+    inputs: list[EngineTensor] = field(default_factory=list)
+    outputs: list[EngineTensor] = field(default_factory=list)
+    layers: list[EngineLayer] = field(default_factory=list)
+    layer_source: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    finished_at: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["settings"] = self.settings.to_dict()
+        data["profiles"] = profiles_to_recipe(self.profiles)
+        return data
+
+
+# Where layer information comes from: TensorRT's engine inspector needs a deserialized engine, and
+# deserializing needs a GPU the engine can run on (TensorRT-RTX reports a CUDA error without one).
+LAYERS_FROM_BUILD_LOG = ("the builder's log (the engine inspector needs a deserialized engine, which needs a "
+                         "GPU the engine can run on)")
+
+
+class BuildHistory:
+    """The builds of this session, newest last, for comparing settings against outcomes."""
+
+    def __init__(self):
+        self.results: list[BuildResult] = []
+
+    def add(self, result: BuildResult) -> None:
+        self.results.append(result)
+
+    def rows(self) -> list[dict]:
+        """One flat row per build: outcome, figures, and the settings that differ from the previous build."""
+        rows = []
+        previous: dict | None = None
+        for result in self.results:
+            settings = {**result.settings.to_dict(), "profiles": profiles_to_recipe(result.profiles)}
+            changed = sorted(k for k in set(settings) | set(previous or {})
+                             if previous is not None and settings.get(k) != previous.get(k))
+            rows.append({"ok": result.succeeded, "precision": result.settings.precision,
+                         "seconds": round(result.build_seconds, 3), "engine_mb": round(result.engine_bytes / 2**20, 2),
+                         "profiles": len(result.profiles), "problems": len(result.problems),
+                         "changed": ", ".join(changed) if previous is not None else "(first build)"})
+            previous = settings
+        return rows
+
+
+class _Spares:
+    """One started build child per backend, so a build does not wait for Python and TensorRT to load."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._spares: dict[str, tuple[subprocess.Popen, object]] = {}
+        atexit.register(self.close)
+
+    @staticmethod
+    def _spawn(backend_name: str) -> tuple[subprocess.Popen, object]:
+        stderr = tempfile.TemporaryFile()  # read only after a crash; a pipe could fill and block the child
+        root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        process = subprocess.Popen([sys.executable, "-m", "workbench.core.build.child", backend_name],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
+                                   text=False)
+        return process, stderr
+
+    def take(self, backend_name: str) -> tuple[subprocess.Popen, object]:
+        with self._lock:
+            spare = self._spares.pop(backend_name, None)
+            if spare is None or spare[0].poll() is not None:
+                spare = self._spawn(backend_name)
+            return spare
+
+    def replenish(self, backend_name: str) -> None:
+        """Start the next spare once a build is over: started during a build, its Python and
+        TensorRT start-up would compete with that build for the CPU."""
+        with self._lock:
+            if backend_name not in self._spares:
+                self._spares[backend_name] = self._spawn(backend_name)
+
+    def close(self) -> None:
+        with self._lock:
+            for process, stderr in self._spares.values():
+                process.kill()
+                process.wait()
+                stderr.close()
+            self._spares.clear()
+
+
+_spares = _Spares()
+
+
+def _read_events(stdout, events: queue.Queue) -> None:
+    for line in stdout:
+        try:
+            events.put(json.loads(line))
+        except json.JSONDecodeError:  # stray native output on stdout: keep it as a log line
+            events.put({"type": "log", "severity": "info", "text": line.decode(errors="replace").rstrip()})
+    events.put(None)
+
+
+def _crash_error(process: subprocess.Popen, stderr, log: list[LogMessage]) -> WorkbenchError:
+    code = process.returncode
+    if code is not None and code < 0:
+        try:
+            how = f"was killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            how = f"was killed by signal {-code}"
+    else:
+        how = f"exited with code {code} without a result"
+    stderr.seek(0)
+    tail = stderr.read()[-4000:].decode(errors="replace")
+    last = "\n".join(f"[{m.severity}] {m.text}" for m in log[-20:])
+    return WorkbenchError(f"The TensorRT builder crashed: the build process {how}.",
+                          "The window and your model are unaffected. TensorRT hit an internal error or ran out of "
+                          "memory; try a smaller workspace or profile, or fix the node named in the log.",
+                          f"{tail}\n{last}".strip())
+
+
+def _engine_tensors(raw: list[dict], profiles: list[Profile]) -> list[EngineTensor]:
+    tensors = []
+    for item in raw:
+        per_profile = [(p.values if item["shape_tensor"] else p.shapes).get(item["name"]) for p in profiles]
+        tensors.append(EngineTensor(item["name"], item["dtype"], item["shape"], item["shape_tensor"],
+                                    [r.to_dict() for r in per_profile if r is not None]))
+    return tensors
+
+
+def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Profile],
+                 output: str | os.PathLike | None = None, *, backend: Backend | None = None,
+                 progress: ProgressFn | None = None, cancel: CancelToken | None = None,
+                 log_sink: Callable[[LogMessage], None] | None = None) -> BuildResult:
+    """Build ``model`` in a child process; write the engine to ``output`` (atomically) if given.
+
+    Returns a ``BuildResult`` (``succeeded=False`` with problems when TensorRT refuses the model).
+    Raises ``Cancelled`` when ``cancel`` is set (no file is left behind) and ``WorkbenchError``
+    for settings the backend lacks, profiles that do not fit, or a crashed builder.
+    """
+    started = time.perf_counter()
+    backend = backend or load_backend()
+    progress = progress or no_progress
+    cancel = cancel or CancelToken()
+    setting_problems = settings.problems_with(backend)
+    if setting_problems:
+        raise WorkbenchError(f"These build settings cannot be used with {backend.name} {backend.version}: "
+                             f"{setting_problems[0]}", "Change the build settings.", "\n".join(setting_problems))
+    check_profiles(profiles, model.summary().inputs)
+    output_path = Path(output).expanduser().resolve() if output else None
+    if output_path is not None and not output_path.parent.is_dir():
+        raise WorkbenchError(f"The folder {output_path.parent} does not exist.", "Choose an existing folder.")
+    if output_path is not None and model.path is not None and output_path == Path(model.path).resolve():
+        raise WorkbenchError("Refused to write the engine over the ONNX model.", "Choose another engine file name.")
+
+    to_build = model
+    strongly_typed = backend.strongly_typed_only or settings.precision == "fp32" or settings.uses_conversion(backend)
+    if settings.uses_conversion(backend):
+        from workbench.core.build.precision import convert_to_fp16
+
+        progress("Converting the model to FP16", None)
+        to_build = convert_to_fp16(model)
+    cancel.raise_if_cancelled("The build")
+
+    temp_engine = None
+    if output_path is not None:
+        fd, temp_engine = tempfile.mkstemp(dir=output_path.parent, prefix=f".{output_path.name}.", suffix=".partial")
+        os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_engine, 0o666 & ~umask)  # mkstemp's 0600 would make the engine private
+    job = {"backend": backend.name, "settings": asdict(settings), "profiles": profiles_to_recipe(profiles),
+           "strongly_typed": strongly_typed, "model_size": len(to_build.serialized),
+           "model_path": to_build.parser_path, "engine_path": temp_engine, "want_layers": settings.detailed_profiling,
+           "abort_for_test": bool(os.environ.get(ABORT_SWITCH))}
+    log: list[LogMessage] = []
+    process, stderr = _spares.take(backend.name)
+    try:
+        result = _supervise(process, stderr, job, to_build.serialized, progress, cancel, log, log_sink)
+        result_model = BuildResult(
+            succeeded=bool(result.get("ok")), model_name=model.name, backend=f"{backend.name} {backend.version}",
+            settings=settings, profiles=[p.copy() for p in profiles],
+            build_seconds=result.get("seconds", 0.0), warnings=result.get("warnings", []),
+            inputs=_engine_tensors(result.get("network", {}).get("inputs", []), profiles),
+            outputs=_engine_tensors(result.get("network", {}).get("outputs", []), profiles))
+        if result_model.succeeded:
+            result_model.engine_bytes = result["engine_bytes"]
+            result_model.layers = [EngineLayer(**layer) for layer in result["layers"]]
+            result_model.layer_source = (LAYERS_FROM_BUILD_LOG if settings.detailed_profiling else
+                                         "none: turn on detailed profiling to list the engine's layers")
+            if temp_engine is not None:
+                os.replace(temp_engine, output_path)
+                temp_engine = None
+                result_model.engine_path = str(output_path)
+        else:
+            result_model.problems = (map_parser_errors(result.get("parser_errors", []), to_build)
+                                     + map_builder_errors(result.get("errors", []), to_build, settings.workspace_mb))
+    finally:
+        if temp_engine is not None:
+            Path(temp_engine).unlink(missing_ok=True)
+        stderr.close()
+        _spares.replenish(backend.name)
+    result_model.total_seconds = time.perf_counter() - started
+    return result_model
+
+
+def _supervise(process: subprocess.Popen, stderr, job: dict, model_bytes: bytes, progress: ProgressFn,
+               cancel: CancelToken, log: list[LogMessage], log_sink) -> dict:
+    """Feed the job to the child and relay its events until it ends; returns the result event."""
+    events: queue.Queue = queue.Queue()
+    try:
+        process.stdin.write(json.dumps(job).encode() + b"\n")
+        process.stdin.write(model_bytes)
+        process.stdin.flush()
+    except BrokenPipeError:
+        pass  # the child died before reading; reported below as a crash
+    threading.Thread(target=_read_events, args=(process.stdout, events), daemon=True).start()
+    network: dict = {}
+    outcome = None
+    kill_at = None
+    try:
+        while True:
+            if cancel.cancelled and kill_at is None:
+                kill_at = time.monotonic() + CANCEL_GRACE_SECONDS
+                try:
+                    process.stdin.write(b"cancel\n")
+                    process.stdin.flush()
+                except (BrokenPipeError, OSError):
+                    pass
+            if kill_at is not None and time.monotonic() >= kill_at and process.poll() is None:
+                process.kill()
+            try:
+                event = events.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if event is None:
+                break
+            kind = event["type"]
+            if kind == "log":
+                message = LogMessage(event["severity"], event["text"])
+                log.append(message)
+                if log_sink is not None:
+                    log_sink(message)
+            elif kind == "progress":
+                progress(event["phase"], event["fraction"])
+            elif kind == "network":
+                network = event
+            elif kind in ("result", "cancelled"):
+                outcome = event
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for stream in (process.stdin, process.stdout):
+            stream.close()
+    if cancel.cancelled:
+        raise Cancelled("The build")
+    if outcome is None:
+        raise _crash_error(process, stderr, log)
+    return {**outcome, "network": network}

@@ -1,0 +1,145 @@
+"""Trial build: does the model really build, not just parse?
+
+The parser's verdict ("fully supported") is not the builder's: some models parse and then stop the
+builder (an op with no implementation, a missing optimization profile). A trial build runs the real
+builder ahead of time (TensorRT-RTX builds without a GPU) in the isolated build child, writes no
+engine file, and turns the builder's refusals into build-stage problems. Dynamic inputs get the
+profiles the user gave or else suggested ones, and every assumed shape is stated.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from workbench.core.backend import Backend
+from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
+from workbench.core.model.loading import LoadedModel
+from workbench.core.problems import Problem
+from workbench.core.analysis.support import find_shape_tensor_inputs
+from workbench.core.shapes.profiles import Profile, ShapeRange, describe_profile, profiles_to_recipe, validate_profiles
+from workbench.core.progress import CancelToken, ProgressFn, no_progress
+from workbench.core.shapes.suggest import ShapeSuggestion, suggest_shapes
+
+# Parser errors the build child meets are already parse-stage problems of the analysis.
+_PARSER_KIND = "parser-error"
+
+
+@dataclass
+class TrialBuild:
+    succeeded: bool
+    profiles: list[Profile]  # what the build used
+    assumed: list[str] = field(default_factory=list)  # "H = 224 (probe: …)" per suggested dim, with its reason
+    problems: list[Problem] = field(default_factory=list)  # every problem of the build (stage "build")
+    seconds: float = 0.0
+    result: BuildResult | None = None
+    shapes: ShapeSuggestion | None = None  # the shape service's answer, when it chose the shapes
+    retried: list[str] = field(default_factory=list)  # profiles tried before the one that built, with the outcome
+
+    @property
+    def stopped_at_parser(self) -> bool:
+        return any(p.kind == _PARSER_KIND for p in self.problems)
+
+    def triage_problems(self) -> list[Problem]:
+        """What the triage list adds: builder refusals (the parser's are listed already), what the shape
+        service found (a size baked at export, a dim nothing runs at) and the assumed shapes."""
+        found = [p for p in self.problems if p.kind != _PARSER_KIND]
+        if self.shapes is not None:
+            found.extend(self.shapes.problems())
+        if self.assumed:
+            inputs = sorted({name for d in (self.shapes.dims if self.shapes else []) for name, _axis in d.uses})
+            found.append(Problem(
+                kind="trial-build-shapes", severity="info", stage="build", inputs=inputs,
+                message=f"The trial build {'succeeded' if self.succeeded else 'ran'} with suggested shapes "
+                        f"{describe_profile(self.profiles[0]) if self.profiles else ''}: {'; '.join(self.assumed)}.",
+                detail="\n".join(self.retried),
+                hint="Give your own min/opt/max shapes in the Profiles panel; the trial build uses them next time."))
+        return found
+
+    def to_dict(self) -> dict:
+        return {"succeeded": self.succeeded, "profiles": profiles_to_recipe(self.profiles), "assumed": self.assumed,
+                "seconds": round(self.seconds, 3), "problems": [p.to_dict() for p in self.problems],
+                "shapes": self.shapes.to_dict() if self.shapes else None, "retried": self.retried}
+
+
+def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, cancel: CancelToken | None = None,
+                   backend: Backend | None = None) -> tuple[list[Profile], list[str], ShapeSuggestion | None]:
+    """The user's profiles when they fit the model, else one profile from the shape service; plus what was
+    assumed (each suggested dim and shape-tensor value with its source and reason) and the suggestion.
+
+    Shape-tensor inputs (TensorRT's parser decides which) get the value the shape service feeds them
+    (e.g. a sample-rate switch at the model's own threshold) as min = opt = max."""
+    inputs = model.summary().inputs
+    shape_tensors = find_shape_tensor_inputs(model, backend)
+    if profiles and not validate_profiles(profiles, inputs, shape_tensors):
+        return profiles, [], None
+    if not any(t.is_dynamic for t in inputs) and not shape_tensors:
+        return [], [], None
+    suggestion = suggest_shapes(model, cancel=cancel)
+    profile = suggestion.profile()
+    assumed = [d.text() for d in suggestion.dims]
+    for name in shape_tensors:
+        value = suggestion.values.get(name)
+        if value is not None:
+            profile.values[name] = ShapeRange.fixed(tuple(int(v) for v in value.value.reshape(-1)))
+            assumed.append(value.text())
+    return [profile], assumed, suggestion
+
+
+def _fallback_profiles(suggestion: ShapeSuggestion, values: dict) -> list[tuple[Profile, str]]:
+    """Narrower profiles to retry with when the suggested range does not build: the range's opt alone,
+    then its max alone (a builder error at small shapes is not the model's fault)."""
+    ranged = suggestion.profile()
+    found = []
+    for which in ("opt", "max"):
+        fixed = suggestion.fixed_profile(which)
+        fixed.values = dict(values)
+        if fixed.to_dict() != ranged.to_dict() and all(fixed.to_dict() != f.to_dict() for f, _ in found):
+            found.append((fixed, which))
+    return found
+
+
+def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, settings: BuildSettings | None = None,
+                backend: Backend | None = None, progress: ProgressFn = no_progress,
+                cancel: CancelToken | None = None, suggest: bool = True) -> TrialBuild:
+    """Build ``model`` without writing an engine; ``suggest=False`` builds with exactly ``profiles``.
+
+    With suggested shapes, a build that fails is retried with narrower profiles from the same suggestion
+    before anything is reported; when one of them builds, the refusal becomes a "builds only for shapes …"
+    note with that profile as its fix instead of a builder error.
+
+    Raises ``Cancelled`` when cancelled and ``WorkbenchError`` when the builder crashes.
+    """
+    started = time.perf_counter()
+    suggestion = None
+    if suggest:
+        progress("Choosing realistic shapes for the dynamic inputs", None)
+        used, assumed, suggestion = trial_profiles(model, profiles, cancel, backend)
+    else:
+        used, assumed = list(profiles or []), []
+    progress("Trial build" + (f" (with {'; '.join(assumed)})" if assumed else ""), None)
+    settings = settings or BuildSettings()
+    result = build_engine(model, settings, used, backend=backend, progress=progress, cancel=cancel)
+    retried: list[str] = []
+    problems = list(result.problems)
+    if not result.succeeded and suggestion is not None and not any(p.kind == _PARSER_KIND for p in problems):
+        first_error = problems[0].message if problems else "the build failed"
+        for profile, which in _fallback_profiles(suggestion, used[0].values):
+            retried.append(f"{describe_profile(used[0])}: {first_error}")
+            progress(f"Trial build: retrying at the suggested {which} shapes", None)
+            retry = build_engine(model, settings, [profile], backend=backend, progress=progress, cancel=cancel)
+            if retry.succeeded:
+                problems = [Problem(
+                    kind="shape-range", severity="warning", stage="build",
+                    inputs=sorted(profile.shapes), fixes=[],
+                    message=f"Builds only for shapes {describe_profile(profile)}; the suggested range "
+                            f"{describe_profile(used[0])} does not: {first_error}",
+                    detail="\n".join(p.detail or p.message for p in result.problems),
+                    hint="Use this profile (Profiles panel), or narrow the range's min until it builds.")]
+                used, result = [profile], retry
+                break
+            retried.append(f"{describe_profile(profile)}: "
+                           f"{retry.problems[0].message if retry.problems else 'the build failed'}")
+    return TrialBuild(result.succeeded, used, assumed, problems, time.perf_counter() - started, result,
+                      suggestion, retried)
+

@@ -1,0 +1,1 @@
+"""Comparisons: inputs, runners, metrics and verdicts, parity after fixes, timing, reports."""

@@ -1,0 +1,102 @@
+"""What the installed onnxruntime accepts, and safe sessions for models it would refuse.
+
+onnxruntime refuses models whose IR version is newer than it was built for ("Unsupported model IR
+version: 14, max supported IR version: 13"), even when every op is one it knows. Lowering the IR
+version is safe when the model uses no feature of the newer IR; the opset is a harder limit.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import iter_nodes
+
+# Op domains onnxruntime has kernels for: ONNX, ONNX-ML and its own contrib ops.
+_ONNXRUNTIME_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
+# IR 10 added the UINT4/INT4 types and IR 11 FLOAT4E2M1; below IR 10 the models we lower must not use them.
+_OLDEST_SAFE_TARGET_IR = 10
+
+
+@dataclass(frozen=True)
+class RuntimeLimits:
+    max_ir_version: int
+    max_opset: int
+
+
+def _probe_error(ir_version: int, opset: int) -> str:
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own Fail type
+        return str(exc)
+    return ""
+
+
+@functools.lru_cache(maxsize=1)
+def runtime_limits() -> RuntimeLimits:
+    """Ask onnxruntime itself (its error messages name its limits) instead of keeping a version table."""
+    ir_match = re.search(r"max supported IR version: (\d+)", _probe_error(999, 13))
+    opset_match = re.search(r"ai\.onnx is till opset (\d+)", _probe_error(10, 999))
+    return RuntimeLimits(int(ir_match.group(1)) if ir_match else onnx.IR_VERSION,
+                         int(opset_match.group(1)) if opset_match else onnx.defs.onnx_opset_version())
+
+
+def default_opset(proto: onnx.ModelProto) -> int:
+    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def foreign_ops(proto: onnx.ModelProto) -> list[str]:
+    """Ops (nested bodies included) onnxruntime has no kernel for because they are not ONNX ops, e.g.
+    TensorRT plugins like EfficientNMS_TRT written into the default domain or a domain of their own."""
+    known = _onnx_op_names()
+    return sorted({node.op_type for node, _ in iter_nodes(proto.graph)
+                   if (node.domain in ("", "ai.onnx") and node.op_type not in known)
+                   or node.domain not in _ONNXRUNTIME_DOMAINS})
+
+
+@functools.lru_cache(maxsize=1)
+def _onnx_op_names() -> frozenset[str]:
+    return frozenset(schema.name for schema in onnx.defs.get_all_schemas())
+
+
+def compatibility_issues(proto: onnx.ModelProto) -> list[str]:
+    """Human-readable reasons onnxruntime would refuse this model as it is."""
+    limits = runtime_limits()
+    issues = []
+    if proto.ir_version > limits.max_ir_version:
+        issues.append(f"IR version {proto.ir_version} is newer than onnxruntime {ort.__version__} supports "
+                      f"(up to {limits.max_ir_version}); comparisons run on a copy with the IR version lowered.")
+    if default_opset(proto) > limits.max_opset:
+        issues.append(f"Opset {default_opset(proto)} is newer than onnxruntime {ort.__version__} supports "
+                      f"(up to {limits.max_opset}); onnxruntime cannot run this model.")
+    return issues
+
+
+def for_onnxruntime(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Return ``proto`` itself, or a copy with a lower IR version onnxruntime accepts.
+
+    Raises ``WorkbenchError`` when the opset is too new, which no safe rewrite can fix.
+    """
+    limits = runtime_limits()
+    if default_opset(proto) > limits.max_opset:
+        raise WorkbenchError(compatibility_issues(proto)[-1], "Upgrade onnxruntime, or export with a lower opset.")
+    if proto.ir_version <= limits.max_ir_version:
+        return proto
+    target = max(limits.max_ir_version, _OLDEST_SAFE_TARGET_IR)
+    lowered = onnx.ModelProto()
+    lowered.CopyFrom(proto)
+    lowered.ir_version = target
+    return lowered

@@ -1,0 +1,202 @@
+"""Runners: one small interface for everything that turns input arrays into output arrays.
+
+A runner has ``label``, ``input_names``, ``output_names``, ``input_dtype(name)``, ``run(feeds)``
+and ``close()``. ``OnnxruntimeRunner`` is the reference; ``TensorRTRunner`` runs a serialized
+engine on the GPU through cuda-python and says in plain words why it cannot where it cannot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+
+from workbench.core.backend import Backend
+from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
+from workbench.core.compare.onnxruntime_compat import for_onnxruntime
+from workbench.core.problems import concise_message
+from workbench.core.third_party_logs import session_options
+
+
+class Runner(Protocol):
+    label: str
+    input_names: list[str]
+    output_names: list[str]
+
+    def input_dtype(self, name: str) -> np.dtype: ...
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+    def close(self) -> None: ...
+
+
+class OnnxruntimeRunner:
+    """The reference: onnxruntime on the CPU (the CUDA provider when this onnxruntime has it)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: list[str] = (),
+                 quick: bool = False):
+        """``quick``: basic graph optimizations only, for short-lived sessions (shape probes), where the full
+        optimizer's layout passes cost more at session creation than they save in a few runs."""
+        if not extra_outputs and not model.external_data_files() and for_onnxruntime(model.proto) is model.proto:
+            serialized = model.serialized  # the file's own bytes: no copy and no re-serialization (~1 s per 100 MB)
+        else:
+            proto = for_onnxruntime(model.full_proto())
+            serialized = (_with_outputs(proto, extra_outputs) if extra_outputs else proto).SerializeToString()
+        available = ort.get_available_providers()
+        self.providers = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        self.label = f"onnxruntime ({model.name})"
+        options = session_options()
+        if quick:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        try:
+            self.session = ort.InferenceSession(serialized, options, providers=self.providers)
+        except Exception as exc:  # onnxruntime's own exception types
+            raise WorkbenchError(f"onnxruntime cannot load {model.name}: {str(exc).splitlines()[0][:300]}",
+                                 "The model may use an op or type onnxruntime does not support "
+                                 "(e.g. a TensorRT plugin).", str(exc)) from exc
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self._input_types = {i.name: i.type for i in self.session.get_inputs()}
+
+    def input_dtype(self, name: str) -> np.dtype:
+        onnx_type = self._input_types[name].removeprefix("tensor(").removesuffix(")")
+        return np.dtype({"float": "float32", "double": "float64"}.get(onnx_type, onnx_type))
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            outputs = self.session.run(self.output_names, feeds)
+        except Exception as exc:
+            raise WorkbenchError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0][:300]}",
+                                 "Check the input shapes and dtypes.", str(exc)) from exc
+        return dict(zip(self.output_names, outputs))
+
+    def close(self) -> None:
+        self.session = None
+
+
+def _with_outputs(proto, names):
+    """A copy of ``proto`` that also returns the intermediate tensors ``names``."""
+    copy = onnx.ModelProto()
+    copy.CopyFrom(proto)
+    existing = {o.name for o in copy.graph.output}
+    for name in names:
+        if name not in existing:
+            copy.graph.output.append(onnx.ValueInfoProto(name=name))
+    return copy
+
+
+class TensorRTRunner:
+    """A serialized engine on the GPU: device buffers with cuda-python, ``execute_async_v3`` on one stream."""
+
+    def __init__(self, engine_path: str | Path, backend: Backend, profile_index: int = 0):
+        path = Path(engine_path).expanduser()
+        self.label = f"{backend.name} {backend.version} ({path.name})"
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise WorkbenchError(f"Cannot read the engine file {path}: {exc.strerror}.",
+                                 "Check the path, or build the engine first.") from exc
+        trt = backend.trt
+        self._trt = trt
+        self._logger = backend.logger(min_severity="warning")
+        blocker = backend.engine_blocker(data)
+        runtime = trt.Runtime(self._logger) if not blocker else None
+        blocker = blocker or backend.engine_blocker(data, runtime)
+        if blocker:
+            raise WorkbenchError(f"Cannot run {path.name} here: {blocker}",
+                                 "Build and analysis work on this machine; comparing an engine needs a GPU "
+                                 "the engine was built for.")
+        self.engine = runtime.deserialize_cuda_engine(data)
+        if self.engine is None:
+            errors = self._logger.errors() or ["no reason given"]
+            raise WorkbenchError(f"{backend.name} {backend.version} could not load {path.name}: "
+                                 f"{concise_message(errors[0])}",
+                                 "Rebuild the engine with the installed TensorRT for this GPU.", "\n".join(errors))
+        self._runtime = runtime
+        from cuda.bindings import runtime as cudart
+
+        self._cudart = cudart
+        self.stream = self._cuda(cudart.cudaStreamCreate(), "create a CUDA stream")
+        self.context = self.engine.create_execution_context()
+        if not 0 <= profile_index < self.engine.num_optimization_profiles:
+            raise WorkbenchError(f"The engine has {self.engine.num_optimization_profiles} optimization profile(s); "
+                                 f"profile {profile_index} does not exist.", "Choose profile 0.")
+        self.profile_index = profile_index
+        self.context.set_optimization_profile_async(profile_index, self.stream)
+        names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
+        is_input = {n: self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT for n in names}
+        self.input_names = [n for n in names if is_input[n]]
+        self.output_names = [n for n in names if not is_input[n]]
+        self._buffers: dict[str, tuple[int, int]] = {}  # name → (device pointer, capacity in bytes)
+
+    def _cuda(self, result, what: str):
+        err, *values = result if isinstance(result, tuple) else (result,)
+        if int(err) != 0:
+            raise WorkbenchError(f"CUDA could not {what}: {err.name if hasattr(err, 'name') else err}.",
+                                 "Check the GPU and its driver (nvidia-smi).")
+        return values[0] if len(values) == 1 else None
+
+    def input_dtype(self, name: str) -> np.dtype:
+        return np.dtype(self._trt.nptype(self.engine.get_tensor_dtype(name)))
+
+    def profile_shapes(self) -> dict[str, tuple[tuple[int, ...], ...]]:
+        """Input name → (min, opt, max) shapes of the chosen profile."""
+        return {n: tuple(tuple(s) for s in self.engine.get_tensor_profile_shape(n, self.profile_index))
+                for n in self.input_names}
+
+    def _device_buffer(self, name: str, nbytes: int) -> int:
+        pointer, capacity = self._buffers.get(name, (0, 0))
+        if capacity < nbytes:
+            if pointer:
+                self._cuda(self._cudart.cudaFree(pointer), "free device memory")
+            pointer = int(self._cuda(self._cudart.cudaMalloc(max(nbytes, 1)), f"allocate {nbytes} bytes for '{name}'"))
+            self._buffers[name] = (pointer, nbytes)
+        return pointer
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        cudart, kind = self._cudart, self._cudart.cudaMemcpyKind
+        hosts = {}
+        for name in self.input_names:
+            if name not in feeds:
+                raise WorkbenchError(f"No data for the engine input '{name}'.", "Every engine input needs an array.")
+            host = np.ascontiguousarray(feeds[name], dtype=self.input_dtype(name))
+            if not self.context.set_input_shape(name, host.shape):
+                low, _opt, high = self.profile_shapes()[name]
+                raise WorkbenchError(f"Input '{name}' has shape {list(host.shape)}, outside the engine's profile "
+                                     f"{self.profile_index} ({list(low)} to {list(high)}).",
+                                     "Use input shapes within the profile, or rebuild with a wider profile.")
+            pointer = self._device_buffer(name, host.nbytes)
+            self._cuda(cudart.cudaMemcpyAsync(pointer, host.ctypes.data, host.nbytes, kind.cudaMemcpyHostToDevice,
+                                              self.stream), f"copy '{name}' to the GPU")
+            self.context.set_tensor_address(name, pointer)
+            hosts[name] = host  # alive until the stream has read it
+        outputs = {}
+        for name in self.output_names:
+            shape = tuple(self.context.get_tensor_shape(name))
+            if any(d < 0 for d in shape):
+                raise WorkbenchError(f"Output '{name}' has a data-dependent shape {list(shape)}.",
+                                     "Engines with data-dependent output shapes cannot be compared yet.")
+            outputs[name] = np.empty(shape, dtype=np.dtype(self._trt.nptype(self.engine.get_tensor_dtype(name))))
+            self.context.set_tensor_address(name, self._device_buffer(name, outputs[name].nbytes))
+        if not self.context.execute_async_v3(self.stream):
+            errors = self._logger.errors() or ["no reason given"]
+            raise WorkbenchError(f"The engine failed to run: {concise_message(errors[-1])}", "", "\n".join(errors))
+        for name, host in outputs.items():
+            self._cuda(cudart.cudaMemcpyAsync(host.ctypes.data, self._buffers[name][0], host.nbytes,
+                                              kind.cudaMemcpyDeviceToHost, self.stream), f"copy '{name}' back")
+        self._cuda(cudart.cudaStreamSynchronize(self.stream), "finish the inference")
+        return outputs
+
+    def close(self) -> None:
+        for pointer, _capacity in self._buffers.values():
+            self._cudart.cudaFree(pointer)
+        self._buffers.clear()
+        if getattr(self, "stream", None) is not None:
+            self._cudart.cudaStreamDestroy(self.stream)
+            self.stream = None

@@ -1,0 +1,1 @@
+"""Models: loading with clear errors, summaries, atomic saves, shapes and constants of the graph."""

@@ -1,0 +1,124 @@
+"""Values of constant tensors, whichever way an exporter wrote them.
+
+Hand-built graphs keep constants in initializers; real exporters do not. PyTorch writes the shapes,
+scales and biases of small patterns (GroupNorm's group shape, InstanceNormalization's scale and
+bias) as ``Constant`` nodes, paddle2onnx writes every weight that way, and others put an Identity,
+Cast, Unsqueeze or Reshape between a constant and its reader. Code that asks "is this input a
+constant, and what is it?" asks here, at the ONNX level (``ConstantValues``) or the
+onnx-graphsurgeon level (``gs_constant_value``), and gets the same answer for all of these forms.
+
+The see-through ops are evaluated with ONNX's reference implementation, so their semantics
+(Reshape's 0 and -1, Cast's rounding, opset differences) are ONNX's own.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnx_graphsurgeon as gs
+from onnx import external_data_helper, numpy_helper
+from onnx.reference import ReferenceEvaluator
+
+from workbench.core.model.loading import iter_nodes
+
+# Ops whose output is a constant when their inputs are, and cheap to compute: what exporters put
+# between a constant and the node that reads it.
+SEE_THROUGH_OPS = frozenset({"Identity", "Cast", "Unsqueeze", "Squeeze", "Reshape", "Flatten"})
+
+
+def evaluate_node(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) -> np.ndarray | None:
+    """The first output of ``node`` (a Constant or see-through op) on ``inputs``; None if ONNX cannot say."""
+    try:
+        evaluator = ReferenceEvaluator(node, opsets={"": opset})
+        return np.asarray(evaluator.run(None, dict(zip(node.input, inputs)))[0])
+    except Exception:  # an attribute form the reference implementation refuses: not a constant we can read
+        return None
+
+
+def _opset(proto: onnx.ModelProto) -> int:
+    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), onnx.defs.onnx_opset_version())
+
+
+class ConstantValues:
+    """Constant tensors of a model by name: initializers, Constant nodes, and see-through ops over them.
+
+    Nested If/Loop bodies are included (ONNX tensor names are unique across scopes). Values are
+    computed on request and kept; an initializer stored as external data has no value here (its
+    name still counts as constant).
+    """
+
+    def __init__(self, proto: onnx.ModelProto):
+        self._opset = _opset(proto)
+        self._initializers: dict[str, onnx.TensorProto] = {}
+        self._producers: dict[str, onnx.NodeProto] = {}
+        for graph in _graphs(proto.graph):
+            self._initializers.update((t.name, t) for t in graph.initializer)
+        for node, _parent in iter_nodes(proto.graph):
+            if node.op_type == "Constant" or node.op_type in SEE_THROUGH_OPS:
+                self._producers[node.output[0]] = node
+        self._values: dict[str, np.ndarray | None] = {}
+        self._constant: dict[str, bool] = {}
+
+    def is_source(self, name: str) -> bool:
+        """Whether ``name`` is stored as a constant (an initializer or a Constant node's output)."""
+        return name in self._initializers or (name in self._producers and self._producers[name].op_type == "Constant")
+
+    def __contains__(self, name: str) -> bool:
+        """Whether ``name`` is constant (without computing its value)."""
+        if name not in self._constant:
+            self._constant[name] = False  # a cycle through see-through ops is not a constant
+            node = self._producers.get(name)
+            self._constant[name] = self.is_source(name) or (
+                node is not None and all(not i or i in self for i in node.input))
+        return self._constant[name]
+
+    def get(self, name: str) -> np.ndarray | None:
+        """The value of ``name``, or None when it is not a constant (or its value cannot be read)."""
+        if name in self._values:
+            return self._values[name]
+        self._values[name] = None
+        if name in self._initializers:
+            tensor = self._initializers[name]
+            value = None if external_data_helper.uses_external_data(tensor) else numpy_helper.to_array(tensor)
+        elif name in self._producers and name in self:
+            node = self._producers[name]
+            inputs = [self.get(i) for i in node.input]
+            value = None if any(v is None for v in inputs) else evaluate_node(node, inputs, self._opset)
+        else:
+            value = None
+        self._values[name] = value
+        return value
+
+    def scalar(self, name: str):
+        """The Python value of a one-element constant, or None."""
+        value = self.get(name)
+        return value.reshape(-1)[0].item() if value is not None and value.size == 1 else None
+
+
+def _graphs(graph: onnx.GraphProto):
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            for sub in list(attr.graphs) + ([attr.g] if attr.HasField("g") else []):
+                yield from _graphs(sub)
+
+
+def gs_constant_value(tensor: gs.Tensor, opset: int) -> np.ndarray | None:
+    """The value of an onnx-graphsurgeon tensor if it is constant in any of the forms above, else None."""
+    if isinstance(tensor, gs.Constant):
+        return np.asarray(tensor.values)
+    if len(tensor.inputs) != 1:
+        return None
+    node = tensor.inputs[0]
+    if node.op == "Constant":
+        attr = node.attrs.get("value")
+        if isinstance(attr, gs.Constant):
+            return np.asarray(attr.values)
+        return evaluate_node(onnx.helper.make_node("Constant", [], [tensor.name], **node.attrs), [], opset)
+    if node.op not in SEE_THROUGH_OPS or node.outputs[0] is not tensor:
+        return None
+    inputs = [gs_constant_value(t, opset) if not t.is_empty() else None for t in node.inputs]
+    if any(v is None for v in inputs):
+        return None
+    names = [f"in{i}" for i in range(len(inputs))]
+    return evaluate_node(onnx.helper.make_node(node.op, names, [tensor.name], **node.attrs), inputs, opset)

@@ -1,0 +1,1 @@
+"""Shapes: optimization profiles and realistic shapes for dynamic dimensions."""

@@ -357,6 +357,7 @@ def run_fix(args) -> int:
     else:
         for index, result in enumerate(results, 1):
             print(f"{index}. {result.step.spec()}: {result.preview.summary()}")
+            print(f"   result: {result.validation.text}")
             for warning in result.warnings:
                 print(f"   warning: {warning}")
         if parity:

@@ -28,6 +28,7 @@ Per model (key = path relative to this folder):
     post_processing  ops after the raw outputs (TensorRT-RTX cannot build NonZero / NonMaxSuppression)
     fails_at      [(feeds shapes, values, error substring)] where onnxruntime fails, by architecture
     output_shape_note  a quirk of the exported output declaration
+    if_outputs    {"node", "constant_in_branch_taken_at"}  an If one of whose branch outputs is a constant
 """
 
 from __future__ import annotations
@@ -217,3 +218,14 @@ CATALOG: dict[str, dict] = {
 # 630x640 (Add p2o.Add.1 "broadcast dimensions must be conformable"), recognizer H=32 (MatMul
 # "mismatching dimensions"), transformer_ts seq 128 (Reshape_4 "Reshaping [128,1,256] to [64,8,32]").
 # SSDlite from make_ssdlite(): parse fails on the same NonZero; supports_model_v2 False, 2 subgraphs.
+
+# The same audio architecture, its switch If returning (audio, gain): what the catalogue says of the
+# audio model holds, plus the If whose branch output is a constant.
+CATALOG["audio_gain_switch_ts.onnx"] = {
+    **CATALOG["audio_switch_ts.onnx"],
+    "description": "the audio classifier whose switch If returns two outputs (audio, loudness gain); the branch "
+                   "taken at 16 kHz returns the gain as a constant (torch.ones(1)), which onnx-graphsurgeon's "
+                   "If flattening leaves without a producer",
+    "facts": {**CATALOG["audio_switch_ts.onnx"]["facts"],
+              "if_outputs": {"node": "If_23", "constant_in_branch_taken_at": 16000}},
+}

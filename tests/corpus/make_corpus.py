@@ -419,7 +419,9 @@ class AudioClassifier(nn.Module):
         self.fc = nn.Linear(AUDIO_HIDDEN, AUDIO_CLASSES)
 
     def forward(self, audio, sample_rate, state):
-        audio = resample_to_16k(audio, sample_rate)
+        return self.classify(resample_to_16k(audio, sample_rate), state)
+
+    def classify(self, audio, state):
         padded = F.pad(audio.unsqueeze(1), (N_FFT // 2, N_FFT // 2), mode="reflect")
         spectrum = torch.log1p(self.frames(padded).abs())
         features = self.norm(spectrum).transpose(1, 2)  # batch, frames, bins
@@ -427,16 +429,43 @@ class AudioClassifier(nn.Module):
         return self.fc(sequence), new_state
 
 
-def make_audio() -> None:
-    torch.manual_seed(SEED)
+def export_audio(net: nn.Module, name: str) -> None:
     rate = torch.tensor(DEPLOYED_SAMPLE_RATE, dtype=torch.int64)
-    net = calibrate_batchnorm(AudioClassifier(), torch.randn(4, DEPLOYED_SAMPLE_RATE), rate,
-                              torch.zeros(AUDIO_LAYERS, 4, AUDIO_HIDDEN))
+    net = calibrate_batchnorm(net, torch.randn(4, DEPLOYED_SAMPLE_RATE), rate, torch.zeros(AUDIO_LAYERS, 4, AUDIO_HIDDEN))
     args = (torch.randn(1, DEPLOYED_SAMPLE_RATE), rate, torch.zeros(AUDIO_LAYERS, 1, AUDIO_HIDDEN))
     model = export_ts(net, args, ["audio", "sample_rate", "state"], ["logits", "new_state"],
                       {"audio": {0: "batch", 1: "samples"}, "state": {1: "batch"},
                        "logits": {0: "batch", 1: "frames"}, "new_state": {1: "batch"}})
-    save(model, "audio_switch_ts.onnx")
+    save(model, name)
+
+
+def make_audio() -> None:
+    torch.manual_seed(SEED)
+    export_audio(AudioClassifier(), "audio_switch_ts.onnx")
+
+
+@torch.jit.script
+def resample_to_16k_with_gain(audio: torch.Tensor, sample_rate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like ``resample_to_16k``, and a loudness gain for the new rate: an If with two outputs, one of
+    them a constant in the branch taken at 16 kHz (onnx-graphsurgeon's If flattening loses such outputs)."""
+    if bool(sample_rate != 16000):
+        samples = audio.shape[1] * 16000 // int(sample_rate)
+        audio = F.interpolate(audio.unsqueeze(1), size=[samples], mode="linear", align_corners=False).squeeze(1)
+        gain = torch.sqrt(sample_rate.float() / 16000.0).reshape(1)
+    else:
+        gain = torch.ones(1)
+    return audio, gain
+
+
+class AudioClassifierWithGain(AudioClassifier):
+    def forward(self, audio, sample_rate, state):
+        audio, gain = resample_to_16k_with_gain(audio, sample_rate)
+        return self.classify(audio * gain, state)
+
+
+def make_audio_gain() -> None:
+    torch.manual_seed(SEED)
+    export_audio(AudioClassifierWithGain(), "audio_gain_switch_ts.onnx")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -533,6 +562,7 @@ MAKERS = {
     "transformer_dynamo.onnx": make_transformer_dynamo,
     "transformer_ts_seq64.onnx": make_transformer_ts,
     "audio_switch_ts.onnx": make_audio,
+    "audio_gain_switch_ts.onnx": make_audio_gain,
     "groupnorm_ts.onnx": make_groupnorm,
     "gru_state_dynamo.onnx": make_gru_dynamo,
     "if_cond_dynamo.onnx": make_if_cond_dynamo,

@@ -10,8 +10,11 @@ from PySide6.QtCore import Qt
 from tests.compare_models import chain_model, perturbed, tiny_output_copy
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.compare.metrics import Verdict
-from workbench.ui.compare_panel import CANNOT_JUDGE_COLOUR, FAIL_COLOUR, PASS_COLOUR, RESULT_COLUMNS, ComparePanel
+from workbench.ui.compare_panel import RESULT_COLUMNS, VERDICT_COLOURS, ComparePanel
 from workbench.ui.session import Session
+
+PASS_COLOUR, FAIL_COLOUR, CANNOT_JUDGE_COLOUR = (VERDICT_COLOURS[v] for v in (Verdict.PASS, Verdict.FAIL,
+                                                                              Verdict.CANNOT_JUDGE))
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QLabel
 
+from tests.conftest import ROOT
+from tests.corpus.catalog import CATALOG
 from workbench.core.analysis.support import analyze_support
 from workbench.core.model.loading import load_model
 from workbench.core.compare.parity import EXACT, WITHIN
@@ -24,7 +26,7 @@ def window(qtbot, backend, samples):
         for widget in (fixes, history):
             qtbot.addWidget(widget)
             widget.show()
-        model = load_model(samples / name)
+        model = load_model(samples / name if isinstance(name, str) else name)
         session.set_model(model, analyze_support(model, backend), opened=True)
         return session, fixes, history
     return open_sample
@@ -103,3 +105,25 @@ def test_dialog_says_which_fixes_can_change_the_outputs(qtbot, window):
 
     assert "change the model's outputs numerically" in text_of("fix-resize-mode")
     assert "change the model's outputs numerically" not in text_of("remove-unused")
+
+
+def test_an_invalid_fix_result_is_shown_as_an_error_and_the_model_is_kept(qtbot, window):
+    """The segmenter's skip connections need sides in multiples of 32; at 250 the result fails the checker."""
+    session, fixes, history = window(ROOT / "tests" / "corpus" / "segmenter_dynamo.onnx")
+    before = session.model
+    bad_shape, _values, op = CATALOG["segmenter_dynamo.onnx"]["facts"]["fails_at"][0]
+    dialog = FixDialog(session, "set-input-shape")
+    qtbot.addWidget(dialog)
+    dialog.fields["input"].setCurrentText("image")
+    dialog.fields["shape"].setText("x".join(map(str, bad_shape["image"])))
+    preview(qtbot, dialog)
+    error = dialog.error_label.text()
+    assert "produced an invalid model" in error and f"({op})" in error and "Nothing was changed or written" in error
+    assert "ShapeInferenceError" in dialog.preview_text.toPlainText()  # the checker's own text
+    assert not dialog.apply_button.isEnabled()
+    assert session.model is before and fix_history(session).count() == 0 and history.stack.count() == 0
+
+    dialog.fields["shape"].setText("1x3x256x320")
+    preview(qtbot, dialog)
+    assert dialog.error_label.text() == "" and dialog.apply_button.isEnabled()
+    assert "Result: valid (onnx checker (full), onnxruntime session)" in dialog.preview_text.toPlainText()

@@ -128,6 +128,9 @@ class FixDialog(QDialog):
     def _failed(self, error: WorkbenchError) -> None:
         self.error_label.setText(error.message + (f"\n{error.hint}" if error.hint else ""))
         self.parity_label.clear()
+        if error.detail:  # e.g. the checker's full text for a fix whose result is invalid
+            self.preview_text.setPlainText(f"Detail:\n{error.detail}")
+        self.session.log("error", error.message)
 
     def preview(self) -> Worker | None:
         self.error_label.clear()
@@ -146,7 +149,7 @@ class FixDialog(QDialog):
             return  # the model changed while the preview ran
         self.result = result
         preview = result.preview
-        lines = [preview.summary(), ""]
+        lines = [preview.summary(), f"Result: {result.validation.text}", ""]
         for title, names in (("Removed", preview.removed), ("Added", preview.added), ("Changed", preview.changed)):
             if names:
                 lines.append(f"{title}: " + ", ".join(names))

@@ -6,7 +6,7 @@ import json
 
 from tests.build_models import reshape_by_shape_input
 from tests.onnx_factory import conv_model, save
-from tests.test_build import run_cli
+from tests.core.build.test_build import run_cli
 from workbench.core.analysis.support import analyze_support, find_shape_tensor_inputs
 from workbench.core.build.engine import BuildSettings, build_engine
 from workbench.core.model.loading import LoadedModel

@@ -181,6 +181,7 @@ FOLD_CONSTANTS = Fix(
     params=(Param("engine", "choice", "Folding engine: graphsurgeon (onnx-graphsurgeon) or onnxslim.",
                   required=False, default="graphsurgeon", choices=FOLD_ENGINES),),
     transform=_fold_transform, detect=_detect_foldable, needs_shapes=True,
+    invalid_hint="Try the other engine (engine=onnxslim or engine=graphsurgeon).",
 )
 
 REMOVE_UNUSED = Fix(

@@ -6,7 +6,7 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from workbench.core import third_party_logs
-from workbench.core.model.constant_values import gs_constant_value
+from workbench.core.model.constant_values import SEE_THROUGH_OPS, gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import iter_nodes
 from workbench.core.compare.onnxruntime_compat import runtime_limits
@@ -133,10 +133,12 @@ def _unique(name: str, prefix: str, taken: set[str]) -> str:
 def _rename_branch_locals(graph: gs.Graph, if_node: gs.Node, branch: gs.Graph) -> None:
     """Rename the branch's own tensors and nodes whose names the enclosing graph already uses."""
     taken_tensors, taken_nodes = _names_in(graph, skip=branch)
-    outer = set(map(id, graph.tensors().values())) - {id(t) for n in branch.nodes for t in n.outputs}
+    outer = set(map(id, graph.tensors().values()))
+    produced = {id(t) for n in branch.nodes for t in n.outputs}
     prefix = if_node.name or "inlined_if"
     for tensor in branch.tensors().values():
-        if id(tensor) not in outer and tensor.name in taken_tensors:
+        local = id(tensor) in produced or (isinstance(tensor, gs.Constant) and id(tensor) not in outer)
+        if local and tensor.name in taken_tensors:
             tensor.name = _unique(tensor.name, prefix, taken_tensors)
     for node in branch.nodes:
         if node.name and node.name in taken_nodes:
@@ -146,11 +148,15 @@ def _rename_branch_locals(graph: gs.Graph, if_node: gs.Node, branch: gs.Graph) -
 def _wire_branch_outputs(graph: gs.Graph, if_node: gs.Node, branch: gs.Graph) -> list[gs.Node]:
     """Make every reader of an If output read the branch's result; returns Identity nodes that keep names."""
     produced_here = {id(t) for n in branch.nodes for t in n.outputs}
+    visible = graph.tensors()
     claimed: set[int] = set()
     identities = []
     outputs = list(if_node.outputs)
     if_node.outputs.clear()
     for if_output, result in zip(outputs, branch.outputs):
+        if id(result) not in produced_here and isinstance(result, gs.Variable):
+            # graphsurgeon imports a branch output that names an outer tensor as a separate Variable
+            result = visible.get(result.name, result)
         if id(result) in produced_here and id(result) not in claimed:
             claimed.add(id(result))
             result.name = if_output.name  # the branch's own result takes over the name readers know
@@ -198,6 +204,25 @@ def replace_uses(graph: gs.Graph, old: gs.Tensor, new: gs.Tensor) -> None:
     graph.outputs = [new if t is old else t for t in graph.outputs]
 
 
+def drop_unused_constant(graph: gs.Graph, tensor: gs.Tensor) -> None:
+    """Remove the Constant node behind ``tensor`` (and see-through ops over it) once nothing reads it,
+    without touching the rest of the graph as a full cleanup would."""
+    while not tensor.outputs and not any(t is tensor for t in graph.outputs) and len(tensor.inputs) == 1:
+        node = tensor.inputs[0]
+        if node.op != "Constant" and node.op not in SEE_THROUGH_OPS:
+            return
+        index = next((i for i, n in enumerate(graph.nodes) if n is node), None)
+        if index is None:  # made in an enclosing graph
+            return
+        upstream = list(node.inputs)
+        del graph.nodes[index]
+        node.inputs.clear()
+        node.outputs.clear()
+        if not upstream:
+            return
+        tensor = upstream[0]
+
+
 def node_label(node: onnx.NodeProto) -> str:
     return node.name or f"{node.op_type}({', '.join(node.output)})"
 
@@ -207,8 +232,23 @@ def gs_label(node: gs.Node) -> str:
     return node.name or f"{node.op}({', '.join(t.name for t in node.outputs)})"
 
 
+def _signature(node: onnx.NodeProto) -> bytes:
+    """The node's bytes without what an onnx-graphsurgeon round trip alone changes (doc strings, empty
+    tensor names written out), so a preview lists only nodes a fix really changed."""
+    written_empty_name = any(a.HasField("t") and a.t.HasField("name") and not a.t.name for a in node.attribute)
+    if not node.HasField("doc_string") and not written_empty_name:
+        return node.SerializeToString()
+    copy = onnx.NodeProto()
+    copy.CopyFrom(node)
+    copy.ClearField("doc_string")
+    for attr in copy.attribute:
+        if attr.HasField("t") and not attr.t.name:
+            attr.t.ClearField("name")
+    return copy.SerializeToString()
+
+
 def _signatures(proto: onnx.ModelProto) -> dict[str, bytes]:
-    return {node_label(node): node.SerializeToString() for node, _ in iter_nodes(proto.graph)}
+    return {node_label(node): _signature(node) for node, _ in iter_nodes(proto.graph)}
 
 
 def diff_labels(before: onnx.ModelProto, after: onnx.ModelProto) -> tuple[list[str], list[str], list[str]]:

@@ -266,6 +266,9 @@ SET_INPUT_SHAPE = Fix(
     params=(Param("input", "input", "The graph input to change."),
             Param("shape", "shape", "The full static shape, dims joined by 'x' (e.g. 1x3x512x512).")),
     transform=_set_shape_transform, validate=_validate_shape, suggest=_suggest_shape,
+    invalid_hint="The graph cannot compute at this shape (e.g. a skip connection needs spatial sizes that are "
+                 "multiples of the network's stride, or a Reshape bakes a size in): choose a shape the model was "
+                 "made for, or keep the input dynamic and use an optimization profile.",
 )
 
 SET_INPUT_DTYPE = Fix(
@@ -286,4 +289,5 @@ FREEZE_INPUT = Fix(
             Param("fold", "bool", "Fold constants afterwards (removes the branches that depended on it).",
                   required=False, default=True)),
     transform=_freeze_transform, detect=_detect_switches, validate=_validate_freeze, suggest=_suggest_freeze,
+    invalid_hint="Freeze with fold=false, then apply fold-constants with engine=onnxslim; or freeze another value.",
 )

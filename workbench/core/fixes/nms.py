@@ -29,6 +29,11 @@ def _nms_nodes(model: LoadedModel) -> list[onnx.NodeProto]:
     return [n for n, _ in iter_nodes(model.proto.graph) if n.op_type == "NonMaxSuppression"]
 
 
+def _enclosing(model: LoadedModel, node: onnx.NodeProto) -> str:
+    """The top-level If/Loop holding ``node`` ("" at the top level), e.g. torchvision's batched_nms If."""
+    return next((parent for n, parent in iter_nodes(model.proto.graph) if n is node), "")
+
+
 def nms_settings(model: LoadedModel, node: onnx.NodeProto) -> dict:
     """The NMS node's own thresholds, where they are constants (initializers or Constant nodes)."""
     constants = ConstantValues(model.proto)
@@ -50,12 +55,15 @@ def _detect(model: LoadedModel, backend=None) -> list[Problem]:
         else:
             severity, where = "warning", "TensorRT runs it as a slow generic layer or not at all, depending on version"
         boxes, scores = node.input[0], node.input[1]
+        parent = _enclosing(model, node)
+        hint = (f"Apply replace-nms (EfficientNMS_TRT plugin, full TensorRT) or cut-outputs (tensors={boxes};{scores}) "
+                "and run NMS after the engine.") if not parent else (
+                f"It runs inside '{parent}' (like torchvision's batched_nms), which replace-nms cannot rewire: apply "
+                "cut-outputs at the network's raw outputs before the post-processing and run it after the engine.")
         problems.append(Problem(
             kind="nms", severity=severity, stage="build", node=node_label(node), op="NonMaxSuppression",
-            fixes=["replace-nms", "cut-outputs"],
-            message=f"NonMaxSuppression '{node_label(node)}': {where}.",
-            hint=f"Apply replace-nms (EfficientNMS_TRT plugin, full TensorRT) or cut-outputs "
-                 f"(tensors={boxes};{scores}) and run NMS after the engine."))
+            parent=parent, fixes=["cut-outputs"] if parent else ["replace-nms", "cut-outputs"],
+            message=f"NonMaxSuppression '{node_label(node)}': {where}.", hint=hint))
     return problems
 
 
@@ -94,7 +102,12 @@ def _find_nms(model: LoadedModel, params: dict) -> onnx.NodeProto:
 
 
 def _validate(model: LoadedModel, params: dict) -> None:
-    _find_nms(model, params)
+    node = _find_nms(model, params)
+    if parent := _enclosing(model, node):
+        raise WorkbenchError(f"NonMaxSuppression '{node_label(node)}' runs inside '{parent}' (e.g. torchvision's "
+                             "batched_nms), so replace-nms cannot replace it and what follows.",
+                             "Apply cut-outputs at the network's raw outputs (before the post-processing) and run "
+                             "NMS after the engine.")
     for key in ("score_threshold", "iou_threshold"):
         if key in params and not 0.0 <= params[key] <= 1.0:
             raise WorkbenchError(f"Parameter '{key}': {params[key]} is outside [0, 1].", "Thresholds are fractions.")
@@ -119,11 +132,7 @@ def _downstream(node: gs.Node) -> set[int]:
 def _transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
     settings = {**nms_settings(model, _find_nms(model, params)), **params}
     label = node_label(_find_nms(model, params))
-    nms = next((n for n in graph.nodes if gs_label(n) == label), None)
-    if nms is None:  # e.g. torchvision's batched_nms exports NMS inside an If body
-        raise WorkbenchError(f"NonMaxSuppression '{label}' sits inside an If/Loop body; replace-nms only replaces "
-                             "an NMS in the main graph.",
-                             "Cut the outputs before the post-processing instead (cut-outputs, or Repair).")
+    nms = next(n for n in graph.nodes if gs_label(n) == label)  # at the top level: _validate refuses nested ones
     if len(nms.inputs) < 2:
         raise WorkbenchError(f"NonMaxSuppression '{label}' has no scores input.")
     boxes, scores = nms.inputs[0], nms.inputs[1]

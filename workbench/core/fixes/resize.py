@@ -7,7 +7,7 @@ import onnx_graphsurgeon as gs
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
-from workbench.core.fixes.graph_tools import all_nodes, gs_label, node_label
+from workbench.core.fixes.graph_tools import all_nodes, drop_unused_constant, gs_label, node_label
 from workbench.core.model.loading import LoadedModel, iter_nodes
 from workbench.core.problems import Problem
 
@@ -67,7 +67,9 @@ def _transform(graph: gs.Graph, params: dict, context: FixContext, model: Loaded
         before = node.attrs.get("coordinate_transformation_mode", "half_pixel")
         node.attrs["coordinate_transformation_mode"] = params["mode"]
         if before == "tf_crop_and_resize" and len(node.inputs) > 1:
+            roi = node.inputs[1]
             node.inputs[1] = gs.Variable.empty()  # the roi only applies to tf_crop_and_resize
+            drop_unused_constant(graph, roi)
             node.attrs.pop("extrapolation_value", None)
         if node.attrs.pop("antialias", 0):
             context.warnings.append(f"Resize '{node.name}': antialiasing removed; downscaled outputs change.")

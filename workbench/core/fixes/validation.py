@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import onnx
 import onnxruntime as ort
 
+from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import iter_nodes
 from workbench.core.compare.onnxruntime_compat import foreign_ops, for_onnxruntime
@@ -27,8 +28,8 @@ ONNX_CHECKER, ONNXRUNTIME = "onnx checker (full)", "onnxruntime session"
 _UNCHECKED_DOMAIN = "workbench.unchecked"
 _TOPOLOGY = re.compile(r"input '(?P<tensor>[^']*)' of node:\s*name: (?P<node>\S*) OpType: (?P<op>\S+)\s*is not output of "
                        r"any previous nodes")
-_NODE_ERROR = re.compile(r"(?:\[(?P<kind>\w+Error)\] )?\(op_type:(?P<op>\w+), node name: (?P<node>[^)]*)\): (?P<what>.*)")
-_ORT_NODE = re.compile(r"Node \((?P<node>[^)]*)\) Op \((?P<op>\w+)\)")
+_NODE_ERROR = re.compile(r"\(op_type:(?P<op>\w+), node name: (?P<node>[^)]*)\): (?:\[(?P<kind>\w+Error)\] )?(?P<what>.*)")
+_ORT_NODE = re.compile(r"Node \((?P<node>[^)]*)\) Op \(\w+\)|node with name '(?P<named>[^']*)'")
 
 
 @dataclass
@@ -37,14 +38,18 @@ class Validation:
 
     checked_by: list[str] = field(default_factory=list)
     not_checkable: str = ""
+    invalid_before: str = ""  # the fault the input model already had (the fix did not cause it)
 
     @property
     def text(self) -> str:
+        if self.invalid_before:
+            return f"not valid, as before: {self.invalid_before}"
         text = f"valid ({', '.join(self.checked_by)})"
         return text + (f"; {self.not_checkable}" if self.not_checkable else "")
 
     def to_dict(self) -> dict:
-        return {"checked_by": self.checked_by, "not_checkable": self.not_checkable, "text": self.text}
+        return {"checked_by": self.checked_by, "not_checkable": self.not_checkable,
+                "invalid_before": self.invalid_before, "text": self.text}
 
 
 def _describe(error: str) -> tuple[str, str]:
@@ -55,17 +60,28 @@ def _describe(error: str) -> tuple[str, str]:
     if match := _NODE_ERROR.search(error):
         kind = {"ShapeInferenceError": "shapes do not fit", "TypeInferenceError": "types do not fit"}.get(
             match["kind"] or "", "it is inconsistent")
-        return f"in node '{match['node']}' ({match['op']}) {kind}: {match['what'].strip()}", match["node"]
+        return f"in node '{match['node']}' ({match['op']}) {kind}: {match['what'].strip().rstrip('.')}", match["node"]
     first = error.strip().splitlines()[0] if error.strip() else "no reason given"
     match = _ORT_NODE.search(error)
-    return first[:400], match["node"] if match else ""
+    return first[:400], (match["node"] or match["named"]) if match else ""
 
 
-def _invalid(title: str, judge: str, error: str, hint: str) -> WorkbenchError:
-    what, node = _describe(error)
-    return WorkbenchError(f"{title} produced an invalid model ({judge}): {what}.",
-                          f"Nothing was changed or written. {hint}".strip(),
-                          f"{judge}{f' on node {node!r}' if node else ''}:\n{error}")
+@dataclass(frozen=True)
+class _Failure:
+    judge: str
+    text: str  # the judge's own words
+
+    @property
+    def faults(self) -> frozenset[str]:
+        """Each node's complaint (strict shape inference lists them all), or the judge's first line."""
+        per_node = {match.group(0) for match in _NODE_ERROR.finditer(self.text)}
+        return frozenset(per_node or {self.text.strip().splitlines()[0] if self.text.strip() else ""})
+
+    def error(self, title: str, hint: str) -> WorkbenchError:
+        what, node = _describe(self.text)
+        return WorkbenchError(f"{title} produced an invalid model ({self.judge}): {what}.",
+                              f"Nothing was changed or written. {hint}".strip(),
+                              f"{self.judge}{f' on node {node!r}' if node else ''}:\n{self.text}")
 
 
 def _declare_foreign_domain(skeleton: onnx.ModelProto, foreign: list[str]) -> None:
@@ -75,16 +91,28 @@ def _declare_foreign_domain(skeleton: onnx.ModelProto, foreign: list[str]) -> No
     skeleton.opset_import.append(onnx.helper.make_opsetid(_UNCHECKED_DOMAIN, 1))
 
 
-def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> Validation:
-    """Raise ``WorkbenchError`` (what is wrong, which node, what to try, the judge's text) if ``proto`` is invalid."""
+def _strict_inference_error(skeleton: onnx.ModelProto) -> str:
+    try:
+        onnx.shape_inference.infer_shapes(skeleton, check_type=True, strict_mode=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        return str(exc)
+    return ""
+
+
+def _judge(proto: onnx.ModelProto, declared_shapes: bool = True) -> Validation | _Failure:
     foreign = foreign_ops(proto)
     skeleton = weightless_copy(proto)
+    if not declared_shapes:
+        del skeleton.graph.value_info[:]
     if foreign:
         _declare_foreign_domain(skeleton, foreign)
     try:
         onnx.checker.check_model(skeleton, full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
-        raise _invalid(title, ONNX_CHECKER, str(exc), hint) from exc
+        # A structural complaint (an output without a shape) often follows from a shape inference failure
+        # upstream; that failure names the node at fault.
+        cause = _strict_inference_error(skeleton)
+        return _Failure(ONNX_CHECKER, f"{cause}\n\n{exc}" if cause and cause != str(exc) else str(exc))
     validation = Validation([ONNX_CHECKER])
     if foreign:
         validation.not_checkable = (f"onnxruntime cannot check it: {', '.join(foreign)} is not an op onnxruntime "
@@ -95,12 +123,36 @@ def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "") -> 
     except WorkbenchError as exc:  # an opset newer than this onnxruntime
         validation.not_checkable = f"onnxruntime cannot check it: {exc.message}"
         return validation
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options = third_party_logs.session_options()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:
         ort.InferenceSession(runnable.SerializeToString(), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise _invalid(title, ONNXRUNTIME, str(exc), hint) from exc
+        return _Failure(ONNXRUNTIME, str(exc))
     validation.checked_by.append(ONNXRUNTIME)
     return validation
+
+
+def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "",
+                         original: onnx.ModelProto | None = None) -> Validation:
+    """Raise ``WorkbenchError`` (what is wrong, which node, what to try, the judge's text) if ``proto`` is invalid.
+
+    Faults the ``original`` model already had are not the fix's doing: they are reported
+    (``Validation.invalid_before``) and the result is kept, so a model an exporter wrote with, say, a
+    stale declared shape can still be fixed. What the fix itself breaks is refused even then.
+    """
+    verdict = _judge(proto)
+    if isinstance(verdict, Validation):
+        return verdict
+    if original is None or isinstance(_judge(original), Validation):
+        raise verdict.error(title, hint)
+    # Both are invalid. Exporters often declare stale intermediate shapes, and one such fault hides what
+    # lies behind it (inference stops there), so both are judged again on their computation alone.
+    pre_existing = f"the model was already invalid before this fix ({verdict.judge}): {_describe(verdict.text)[0]}"
+    computed, computed_before = _judge(proto, declared_shapes=False), _judge(original, declared_shapes=False)
+    if isinstance(computed, Validation):
+        return Validation(invalid_before=pre_existing)
+    if isinstance(computed_before, _Failure) and computed.judge == computed_before.judge \
+            and computed.faults <= computed_before.faults:
+        return Validation(invalid_before=pre_existing)
+    raise computed.error(title, hint)

@@ -285,12 +285,15 @@ def summarize(model: LoadedModel) -> ModelSummary:
     graph = proto.graph
     histogram = Counter()
     nested = 0
+    weights = list(graph.initializer)
     for node, parent in iter_nodes(graph):
         histogram[node.op_type if not node.domain or node.domain == "ai.onnx" else f"{node.domain}::{node.op_type}"] += 1
         nested += bool(parent)
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            weights.append(node.attribute[0].t)  # paddle2onnx writes every weight as a Constant node
     parameter_count = 0
     parameter_bytes = 0
-    for tensor in graph.initializer:
+    for tensor in weights:
         count = math.prod(tensor.dims)
         parameter_count += count
         parameter_bytes += _initializer_bytes(tensor, count)

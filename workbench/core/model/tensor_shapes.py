@@ -28,9 +28,10 @@ def weightless_copy(proto: onnx.ModelProto) -> onnx.ModelProto:
     skeleton.functions.extend(proto.functions)
     skeleton.graph.name = graph.name
     skeleton.graph.input.extend(graph.input)
+    outputs = {o.name for o in graph.output}
     for node in graph.node:
         weight = _constant_node_weight(node)
-        if weight is None:
+        if weight is None or node.output[0] in outputs:
             skeleton.graph.node.append(node)
         else:  # exporters like paddle2onnx write every weight as a Constant node
             skeleton.graph.input.append(onnx.helper.make_tensor_value_info(node.output[0], weight.data_type,

@@ -334,25 +334,31 @@ def _meaningful_name(name) -> bool:
         r"^(\?|s\d+|unk_*\d*|.*dynamicdimension.*|dim_?\d*|[a-z_]*dynamic_axes_\d+|n\d+)$", name.lower())
 
 
-def _positional_kind(tensor: TensorInfo, axis: int, feeds_conv: bool) -> DimKind:
+def _positional_kind(tensor: TensorInfo, axis: int, feeds_conv: bool) -> tuple[DimKind, str]:
+    """The dim's kind from where it sits, and that place in words ("H of an NCHW image")."""
     shape = tensor.shape or ()
     rank = len(shape)
     static_small = lambda i: isinstance(shape[i], int) and 0 < shape[i] <= 4  # noqa: E731
-    if rank >= 2 and axis == 0:
-        return DimKind.BATCH
-    if rank == 1:
-        return DimKind.BATCH
     if rank == 4:
-        if static_small(3) and not static_small(1):
-            return DimKind.SPATIAL if axis in (1, 2) else DimKind.CHANNELS
-        return DimKind.SPATIAL if axis in (2, 3) else DimKind.CHANNELS
+        layout = "NHWC" if static_small(3) and not static_small(1) else "NCHW"
+        letter = layout[axis]
+        kind = {"N": DimKind.BATCH, "C": DimKind.CHANNELS}.get(letter, DimKind.SPATIAL)
+        return kind, f"{letter} of an {layout} image"
+    if rank >= 2 and axis == 0:
+        return DimKind.BATCH, f"axis 0 of a rank-{rank} input"
+    if rank == 1:
+        return DimKind.BATCH, "the only axis of a 1-D input"
+    if rank == 3 and feeds_conv:
+        return (DimKind.SAMPLES, "length of [batch, channels, length] fed to a Conv") if axis == 2 else \
+            (DimKind.CHANNELS, "channels of [batch, channels, length]")
     if rank == 3:
-        if feeds_conv:
-            return DimKind.SAMPLES if axis == 2 else DimKind.CHANNELS
-        return DimKind.SEQUENCE if axis == 1 else DimKind.OTHER
+        return (DimKind.SEQUENCE, "seq of [batch, seq, features]") if axis == 1 else \
+            (DimKind.OTHER, f"axis {axis} of [batch, seq, features]")
+    if rank == 2 and tensor.dtype.startswith(("int", "uint")):
+        return DimKind.SEQUENCE, "seq of integer [batch, seq] (token ids)"
     if rank == 2:
-        return DimKind.SEQUENCE if tensor.dtype.startswith(("int", "uint")) else DimKind.OTHER
-    return DimKind.OTHER
+        return DimKind.OTHER, "length of a [batch, length] input"
+    return DimKind.OTHER, f"axis {axis} of a rank-{rank} input"
 
 
 @dataclass
@@ -395,8 +401,8 @@ def _analyse_dims(model: LoadedModel) -> tuple[list[DimSuggestion], dict[str, _F
             elif name_kind is not None:
                 kind, why = name_kind, f"named '{declared}'"
             else:
-                kind = _positional_kind(tensor, axis, feeds_conv)
-                why = f"axis {axis} of {tensor.dtype} input '{tensor.name}' {tensor.shape_text()}"
+                kind, place = _positional_kind(tensor, axis, feeds_conv)
+                why = f"{place} '{tensor.name}'"
             dim = variables.get(key)
             if dim is None:
                 dim = variables[key] = DimSuggestion(label, [], kind)

@@ -138,15 +138,17 @@ class ChildProcess:
              what: str = "The operation") -> Any:
         """``fn(*args)`` in a child; ``fn``, its arguments and its result must be picklable.
 
-        With ``on_event``, the child calls ``fn(task, *args)`` and every ``task.send(event)``
-        reaches ``on_event`` in this thread. Raises ``Cancelled`` once ``cancel`` is set and the
+        With ``on_event`` or a cancel grace period, the child calls ``fn(task, *args)``: every
+        ``task.send(event)`` reaches ``on_event`` in this thread, and a cancel sets
+        ``task.cancel_requested`` ``cancel_grace_seconds`` before the kill. Raises ``Cancelled`` once ``cancel`` is set and the
         child has stopped, ``ChildCrashed`` if the child dies, and the call's own ``WorkbenchError``.
         """
         cancel = cancel or CancelToken()
         child = self._take()
         reusable = False
         try:
-            child.send(("call", fn, args, on_event is not None))
+            takes_task = on_event is not None or cancel_grace_seconds > 0
+            child.send(("call", fn, args, takes_task))
             reply = self._await_reply(child, cancel, on_event, cancel_grace_seconds)
             if cancel.cancelled:
                 raise Cancelled(what)

@@ -3,13 +3,13 @@
 Protocol: pickles on the child's stdin and stdout (native libraries' own prints are moved to
 stderr first, so they cannot corrupt it).
 
-- parent → child: the warm-up callable (or ``None``) once; then ``("call", fn, args, streams)``
+- parent → child: the warm-up callable (or ``None``) once; then ``("call", fn, args, takes_task)``
   requests, one at a time, and ``("cancel",)`` at any moment.
 - child → parent: any number of ``("event", data)`` while a call runs, then exactly one
   ``("ok", result)`` or ``("error", (message, hint, detail))``.
 
-A call with ``streams`` set gets a ``Task`` as its first argument, to send events and to see a
-cancel request. Imports stay minimal (no onnx, no numpy): the callables bring their own.
+A call with ``takes_task`` set gets a ``Task`` as its first argument, to send events and to see
+a cancel request. Imports stay minimal (no onnx, no numpy): the callables bring their own.
 """
 
 from __future__ import annotations
@@ -70,9 +70,9 @@ def _run(request: tuple, task: Task) -> tuple:
     if request[0] == "unreadable":
         return ("error", ("The child process could not read its request.", "This is a bug; the detail has the "
                           "traceback to report.", request[1]))
-    _, fn, args, streams = request
+    _, fn, args, takes_task = request
     try:
-        return ("ok", fn(task, *args) if streams else fn(*args))
+        return ("ok", fn(task, *args) if takes_task else fn(*args))
     except WorkbenchError as exc:  # sent as fields: hint and detail do not survive pickling
         return ("error", (exc.message, exc.hint, exc.detail))
     except Exception as exc:

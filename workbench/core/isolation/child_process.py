@@ -58,7 +58,8 @@ class _Child:
 
     def __init__(self, warm_up: Callable[[], None] | None):
         self._stderr = tempfile.TemporaryFile()  # read only after a crash; a pipe could fill and block the child
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))}
+        search_path = os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))
+        env = {**os.environ, "PYTHONPATH": search_path}
         self.process = subprocess.Popen([sys.executable, "-m", "workbench.core.isolation.serve"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
         self.replies: queue.Queue = queue.Queue()
@@ -140,8 +141,9 @@ class ChildProcess:
 
         With ``on_event`` or a cancel grace period, the child calls ``fn(task, *args)``: every
         ``task.send(event)`` reaches ``on_event`` in this thread, and a cancel sets
-        ``task.cancel_requested`` ``cancel_grace_seconds`` before the kill. Raises ``Cancelled`` once ``cancel`` is set and the
-        child has stopped, ``ChildCrashed`` if the child dies, and the call's own ``WorkbenchError``.
+        ``task.cancel_requested`` ``cancel_grace_seconds`` before the kill. Raises ``Cancelled`` once
+        ``cancel`` is set and the child has stopped, ``ChildCrashed`` if the child dies, and the
+        call's own ``WorkbenchError``.
         """
         cancel = cancel or CancelToken()
         child = self._take()
@@ -179,7 +181,8 @@ class ChildProcess:
                 continue
             if reply is None or reply[0] != "event":
                 return reply
-            on_event(reply[1])
+            if on_event is not None:
+                on_event(reply[1])
 
     def _take(self) -> _Child:
         with self._lock:

@@ -16,6 +16,7 @@ again.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -159,8 +160,8 @@ class SessionState:
     def snapshot(self) -> Snapshot:
         return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles)
 
-    def apply(self, label: str, model: LoadedModel, *, fixes: list[dict] = (),
-              profiles: list[dict] | None = None) -> HistoryStep:
+    def apply(self, label: str, model: LoadedModel, *, fixes: Sequence[dict] = (),
+              profiles: Sequence[dict] | None = None) -> HistoryStep:
         """One undoable step: ``model`` replaces the current one, ``fixes`` join the recipe, ``profiles`` (if given)
         replace its profiles."""
         if self.model is None:

@@ -395,7 +395,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.loader.cancel()
-        self.trial_build.task.cancel()
+        self.trial_build.cancel()
         for panel in self.panels.values():
             if hasattr(panel, "shutdown"):
                 panel.shutdown()

@@ -36,7 +36,8 @@ from workbench.core.backend import Backend, LogMessage
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
-from workbench.core.session import RESET_ON_NEW_MODEL, SessionState
+from workbench.core.recipe import Recipe
+from workbench.core.session import RESET_ON_NEW_MODEL, FixHistory, SessionState
 
 
 class Session(QObject):
@@ -76,11 +77,11 @@ class Session(QObject):
         return self.state.report
 
     @property
-    def recipe(self):
+    def recipe(self) -> Recipe:
         return self.state.recipe
 
     @property
-    def history(self):
+    def history(self) -> FixHistory:
         return self.state.history
 
     @property

@@ -50,6 +50,9 @@ class TrialBuildRunner(QObject):
     def busy(self) -> bool:
         return self.task.running
 
+    def cancel(self) -> None:
+        self.task.cancel()
+
     def run(self, _report=None) -> Worker | None:
         model = self.session.model
         if not self.enabled or model is None:

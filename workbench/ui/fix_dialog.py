@@ -136,6 +136,7 @@ class FixDialog(QDialog):
             step = make_step(self.fix.name, self.values())
         except WorkbenchError as exc:
             self._failed(exc)
+            self.session.report_error(exc, "fixes", shown_in_place=True)
             return None
         self.session.log("info", f"Previewing {step.spec()}")
         self.preview_button.setEnabled(False)

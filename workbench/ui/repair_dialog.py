@@ -104,6 +104,7 @@ class RepairDialog(QDialog):
             profiles = profiles_from_recipe(self.session.recipe.profiles)
         except WorkbenchError as exc:
             self.status.setText(f"<span style='color:{_MEANING_COLOUR}'>{exc.message}</span> {exc.hint}")
+            self.session.report_error(exc, "repair", shown_in_place=True)
             return None
         self._show_result(None)
         self.status.setText(f"Searching for a repair of {self.session.model.name}…")
@@ -186,7 +187,10 @@ class RepairDialog(QDialog):
         try:
             written = save_recipe(self.result.recipe(), path)
         except (WorkbenchError, OSError) as exc:
-            self.status.setText(f"Could not save the recipe: {getattr(exc, 'message', exc)}")
+            error = exc if isinstance(exc, WorkbenchError) else WorkbenchError(
+                f"{exc.strerror}.", "Check the folder exists and is writable.", str(exc))
+            self.status.setText(f"Could not save the recipe: {error.message}")
+            self.session.report_error(error, "repair", shown_in_place=True)
         else:
             self.status.setText(f"Saved the repair as {written}")
             self.session.log("info", f"Saved the repair recipe to {written}")

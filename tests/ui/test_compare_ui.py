@@ -13,8 +13,8 @@ from workbench.core.compare.metrics import Verdict
 from workbench.ui.compare_panel import RESULT_COLUMNS, VERDICT_COLOURS, ComparePanel
 from workbench.ui.session import Session
 
-PASS_COLOUR, FAIL_COLOUR, CANNOT_JUDGE_COLOUR = (VERDICT_COLOURS[v] for v in (Verdict.PASS, Verdict.FAIL,
-                                                                              Verdict.CANNOT_JUDGE))
+PASS_COLOUR, FAIL_COLOUR = VERDICT_COLOURS[Verdict.PASS], VERDICT_COLOURS[Verdict.FAIL]
+CANNOT_JUDGE_COLOUR = VERDICT_COLOURS[Verdict.CANNOT_JUDGE]
 
 
 @pytest.fixture
@@ -38,8 +38,7 @@ def panel(qtbot, session):
 
 def run_and_wait(qtbot, panel):
     assert panel.run_comparison() is not None
-    # The panel clears `worker` on `done` (connected before the start): no race with a fast worker.
-    qtbot.waitUntil(lambda: panel.worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.compare_task.running and not panel.plot_task.running, timeout=30_000)
 
 
 def test_original_vs_fixed_model_fails_and_bisect_selects_the_node(qtbot, panel, session, tmp_path):
@@ -47,7 +46,8 @@ def test_original_vs_fixed_model_fails_and_bisect_selects_the_node(qtbot, panel,
     panel.bisect.setChecked(True)
     panel.timing_runs.setValue(5)
     qtbot.mouseClick(panel.run_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: panel.result is not None and panel.worker is None, timeout=30_000)
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.compare_task.running
+                    and not panel.plot_task.running, timeout=30_000)
     assert "FAIL" in panel.verdict.text()
     assert panel.table.rowCount() == 1 and panel.table.item(0, RESULT_COLUMNS.index("verdict")).text() == "FAIL"
     assert panel.table.item(0, 0).background().color() == FAIL_COLOUR

@@ -12,7 +12,7 @@ from workbench.core.model.loading import load_model
 from workbench.core.compare.parity import EXACT, WITHIN
 from workbench.ui.fix_dialog import FixDialog
 from workbench.ui.fixes_panel import FixesPanel
-from workbench.ui.history_panel import HistoryPanel, fix_history
+from workbench.ui.history_panel import HistoryPanel
 from workbench.ui.session import Session
 
 WAIT_MS = 30_000
@@ -58,7 +58,8 @@ def test_triage_request_opens_a_prefilled_dialog_and_apply_undo_redo_round_trips
     assert session.recipe.fixes == [{"name": "freeze-input",
                                      "params": {"input": "downsample_ratio", "value": 0.5, "fold": True}}]
     assert dialog.parity.verdict in (EXACT, WITHIN) and "Parity" in fixes.parity_label.text()
-    assert history.stack.count() == 1 and history.undo_button.isEnabled()
+    assert len(session.history) == 1 and history.undo_button.isEnabled()
+    assert history.list.count() == 2 and history.list.currentRow() == 1
 
     history.undo_button.click()
     assert session.model is original and session.model.serialized == original_bytes
@@ -80,7 +81,7 @@ def test_bad_parameter_shows_the_message_and_changes_nothing(qtbot, window):
     dialog.fields["shape"].setText("1x3x64")
     preview(qtbot, dialog)
     assert "has rank 3" in dialog.error_label.text() and not dialog.apply_button.isEnabled()
-    assert session.model is before and fix_history(session).count() == 0
+    assert session.model is before and len(session.history) == 0
 
 
 def test_opening_another_model_clears_the_history(qtbot, window, samples):
@@ -90,9 +91,9 @@ def test_opening_another_model_clears_the_history(qtbot, window, samples):
     preview(qtbot, dialog)
     with qtbot.waitSignal(dialog.parity_checked, timeout=WAIT_MS):
         dialog.apply_button.click()
-    assert dialog.parity.verdict == EXACT and history.stack.count() == 1
+    assert dialog.parity.verdict == EXACT and len(session.history) == 1
     session.set_model(load_model(samples / "groupnorm.onnx"), opened=True)
-    assert history.stack.count() == 0 and not history.undo_button.isEnabled()
+    assert len(session.history) == 0 and history.list.count() == 1 and not history.undo_button.isEnabled()
 
 
 def test_dialog_says_which_fixes_can_change_the_outputs(qtbot, window):

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from tests.ui.conftest import LOAD_TIMEOUT_MS, needs_webengine, open_and_wait
-from workbench.ui.history_panel import fix_history
 from workbench.ui.screenshot import ScreenshotJob, pending_work
 
 pytestmark = [needs_webengine, pytest.mark.webengine]
@@ -138,12 +137,12 @@ def test_status_strip_after_open_fix_undo_and_build(qtbot, window, samples, tmp_
     assert (strip.state("parsed"), strip.state("builds"), strip.state("profile")) == ("ok", "ok", "ok")
     assert "node-name-choose_resolution" not in marked(qtbot, window)  # the If is gone, and its mark with it
 
-    fix_history(window.session).undo()
+    window.session.undo()
     settle_window(qtbot, window)
     assert strip.state("parsed") == "failed"
     assert "wb-error" in marked(qtbot, window)["node-name-choose_resolution"]  # marks follow the undo
 
-    fix_history(window.session).redo()
+    window.session.redo()
     settle_window(qtbot, window)
     window.panels["build"].output.setText(str(tmp_path / "fixed.engine"))
     window.build_action.trigger()

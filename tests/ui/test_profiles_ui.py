@@ -31,12 +31,12 @@ def test_check_marks_rows_the_model_cannot_take(qtbot, window):
     qtbot.waitUntil(lambda: "probe" in editor.reasons.text(), timeout=LOAD_TIMEOUT_MS)
     settle(qtbot)
     editor.check()
-    qtbot.waitUntil(lambda: editor.check_worker is None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not editor.check_task.running, timeout=LOAD_TIMEOUT_MS)
     table = editor.tabs.currentWidget()
     assert table.verticalHeaderItem(0).text().startswith(CHECK_PASSED)  # the suggestion: seq 64 only
     table.item(0, 2).setText("1x128x256")  # a max the traced Reshape cannot take
     editor.check()
-    qtbot.waitUntil(lambda: editor.check_worker is None, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not editor.check_task.running, timeout=LOAD_TIMEOUT_MS)
     header = table.verticalHeaderItem(0)
     assert header.text().startswith(CHECK_FAILED)
     assert "/layers.0/self_attn/Reshape_4" in header.toolTip() and "max" in header.toolTip()

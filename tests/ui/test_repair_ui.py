@@ -6,8 +6,7 @@ import pytest
 
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait
 from workbench.core.recipe import load_recipe
-from workbench.ui.history_panel import fix_history
-from workbench.ui.trial_build import SETTING_KEY
+from workbench.ui.trial_build_runner import SETTING_KEY
 
 SEARCH_TIMEOUT_MS = 60_000
 
@@ -41,7 +40,7 @@ def test_the_setting_turns_the_trial_build_off(qtbot, make_window, settings, sam
     window = make_window()
     assert not window.repair.trial_action.isChecked()
     open_and_wait(qtbot, window, samples / "nms_detector.onnx")
-    assert not window.repair.trial_build.busy and _trial_problems(window) == [
+    assert not window.trial_build.busy and _trial_problems(window) == [
         p for p in window.session.problems if p.stage == "build" and p.kind == "nms"]
     window.repair.trial_action.setChecked(True)
     assert settings.value(SETTING_KEY) in (True, "true")
@@ -52,7 +51,7 @@ def test_repair_dialog_applies_freeze_and_fold_undoably_after_confirmation(qtbot
     open_and_wait(qtbot, window, samples / "if_scalar.onnx")
     original = window.session.model
     dialog = window.repair.open_dialog()
-    qtbot.waitUntil(lambda: dialog.result is not None and dialog.worker is None, timeout=SEARCH_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.search_task.running, timeout=SEARCH_TIMEOUT_MS)
     shown = dialog.steps.toPlainText()
     assert "1. freeze-input:input=downsample_ratio" in shown and "Changes meaning: the input becomes a constant" in shown
     assert dialog.confirm.isVisibleTo(dialog) and not dialog.apply_button.isEnabled()
@@ -66,7 +65,7 @@ def test_repair_dialog_applies_freeze_and_fold_undoably_after_confirmation(qtbot
     assert window.session.model is not original
     assert [t.name for t in window.session.model.summary().inputs] == ["image"]
     assert window.session.recipe.fixes[0]["name"] == "freeze-input"
-    fix_history(window.session).undo()
+    window.session.undo()
     assert window.session.model is original and window.session.recipe.fixes == []
 
 
@@ -77,26 +76,25 @@ def test_profile_repair_is_applied_to_the_recipe_without_a_graph_change(qtbot, w
     qtbot.mouseClick(window.panels["profiles"].remove_button, qtbot_left())
     assert window.session.recipe.profiles == []
     dialog = window.repair.open_dialog()
-    qtbot.waitUntil(lambda: dialog.result is not None and dialog.worker is None, timeout=SEARCH_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.search_task.running, timeout=SEARCH_TIMEOUT_MS)
     assert not dialog.confirm.isVisibleTo(dialog) and dialog.apply_button.isEnabled()
     assert dialog.apply()
     assert window.session.model is model
     assert window.session.recipe.profiles[0]["shapes"]["images"]["opt"] == [1, 3, 64, 64]
     assert window.panels["profiles"].tabs.count() == 1
-    history = fix_history(window.session)
-    assert history.undoText().startswith("Repair: optimization profile")
-    history.undo()
-    assert window.session.model is model and not history.canUndo() and window.session.recipe.fixes == []
+    history = window.session.history
+    assert history.undo_label.startswith("Repair: optimization profile")
+    window.session.undo()
+    assert window.session.model is model and not history.can_undo and window.session.recipe.fixes == []
 
 
 def test_cancel_stops_the_search(qtbot, window, samples):
     open_and_wait(qtbot, window, samples / "nms_detector.onnx")
     dialog = window.repair.open_dialog()
     assert dialog.cancel_button.isEnabled()
-    with qtbot.waitSignal(dialog.worker.signals.cancelled, timeout=SEARCH_TIMEOUT_MS):
-        qtbot.mouseClick(dialog.cancel_button, qtbot_left())
+    qtbot.mouseClick(dialog.cancel_button, qtbot_left())
+    qtbot.waitUntil(lambda: not dialog.search_task.running, timeout=SEARCH_TIMEOUT_MS)
     assert dialog.result is None and "cancelled" in dialog.status.text()
-    qtbot.waitUntil(lambda: dialog.worker is None, timeout=5000)
     assert dialog.search_button.isEnabled() and not dialog.apply_button.isEnabled()
 
 

@@ -146,7 +146,7 @@ def test_save_model_as_never_overwrites_the_original_silently(qtbot, window, sam
     open_and_wait(qtbot, window, original)
     copy = tmp_path / "copy.onnx"
     worker = window.save_model_to(copy)
-    qtbot.waitUntil(lambda: copy.exists() and not window._savers, timeout=10_000)
+    qtbot.waitUntil(lambda: copy.exists() and not window.save_task.running, timeout=10_000)
     assert load_model(copy).proto.graph == window.session.model.proto.graph
     assert worker is not None
 

@@ -1,6 +1,6 @@
 """The Build panel: build settings, Build/Cancel with the builder's phases, engine summary, history.
 
-The build runs through ``build_engine`` in a ``Worker`` thread, which supervises a child process,
+The build runs through ``build_engine`` in a background task, which supervises a child process,
 so the GUI thread only receives signals. Settings live in ``session.recipe.build``; options the
 active backend lacks are disabled with the reason as tooltip.
 """
@@ -19,8 +19,7 @@ from workbench.core.build.engine import HARDWARE_COMPATIBILITY, PRECISIONS, Buil
 from workbench.core.build.commands import reproduction_commands
 from workbench.core.errors import WorkbenchError
 from workbench.core.shapes.profiles import profiles_from_recipe
-from workbench.ui.error_dialog import error_box
-from workbench.ui.worker import Worker, start
+from workbench.ui.tasks import Task
 
 _HISTORY_COLUMNS = ("ok", "precision", "seconds", "engine_mb", "profiles", "problems", "changed")
 
@@ -36,7 +35,9 @@ class BuildPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.history = BuildHistory()
-        self.worker: Worker | None = None
+        # Failures also open the error dialog: the status line alone is easy to miss after a long build.
+        self.build_task = Task(self, session, "build", on_done=self._finished, on_error=self._failed,
+                               on_progress=self._show_progress, on_cancelled=self._cancelled, on_end=self._done)
         self._relay = _LogRelay()
         self._relay.message.connect(self._show_log)
         unavailable = session.backend.unavailable_build_options()
@@ -187,7 +188,7 @@ class BuildPanel(QWidget):
 
     def _model_changed(self, _model=None) -> None:
         model = self.session.model
-        self.build_button.setEnabled(model is not None and self.worker is None)
+        self.build_button.setEnabled(model is not None and not self.build_task.running)
         if model is not None and model.path is not None:
             self.output.setText(str(Path(model.path).with_suffix(".engine")))
         self._load_settings()
@@ -226,12 +227,13 @@ class BuildPanel(QWidget):
     # building
     def start_build(self) -> None:
         model = self.session.model
-        if model is None or self.worker is not None:
+        if model is None or self.build_task.running:
             return
         try:
             profiles = profiles_from_recipe(self.session.recipe.profiles)
         except WorkbenchError as exc:
-            self._show_error(exc)
+            self._failed(exc)
+            self.session.report_error(exc, "build")
             return
         self._update_commands()  # the profiles may have changed in the profile editor
         self.log_view.clear()
@@ -242,23 +244,16 @@ class BuildPanel(QWidget):
         self.progress.setFormat("starting")
         self.build_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
-        self.worker = Worker(build_engine, model, self.settings(), profiles, self.output.text().strip() or None,
-                             backend=self.session.backend, log_sink=self._relay.message.emit)
-        signals = self.worker.signals
-        signals.progress.connect(self._show_progress)
-        signals.finished.connect(self._finished)
-        signals.failed.connect(self._show_error)
-        signals.cancelled.connect(self._cancelled)
-        signals.done.connect(self._done)
+        self.build_task.start(build_engine, model, self.settings(), profiles, self.output.text().strip() or None,
+                              backend=self.session.backend, log_sink=self._relay.message.emit)
         self.session.busy_changed.emit(True, "Building the engine")
         self.session.set_stage("engine", "running", "building the engine")
-        start(self.worker)
 
     def cancel_build(self) -> None:
-        if self.worker is not None:
+        if self.build_task.running:
             self.progress.setFormat("cancelling…")
             self.cancel_button.setEnabled(False)
-            self.worker.cancel()
+            self.build_task.cancel()
 
     def _show_progress(self, phase: str, fraction) -> None:
         self.progress.setFormat(f"{phase} %p%" if fraction is not None else phase)
@@ -291,19 +286,16 @@ class BuildPanel(QWidget):
             if any(p.kind in ("no-profile", "missing-shape-values") for p in result.problems):
                 self.session.panel_requested.emit("profiles")
 
-    def _show_error(self, error: WorkbenchError) -> None:
+    def _failed(self, error: WorkbenchError) -> None:
         self.status.setText(f"✖ {error.message} {error.hint}")
         self.status.setStyleSheet("color: #a00;")
-        self.session.log("error", error.message, "build")
         self.session.set_stage("engine", "failed", error.message)
-        error_box(self, error, "Build failed")
 
     def _cancelled(self) -> None:
         self.status.setText("The build was cancelled; no engine file was written.")
         self.session.set_stage("engine", "none", "the last build was cancelled")
 
     def _done(self) -> None:
-        self.worker = None
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.progress.setFormat("idle")

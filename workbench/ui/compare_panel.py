@@ -1,13 +1,15 @@
 """The Compare panel: does the engine (or the fixed model) compute what the ONNX model computes?
 
 A thin view over ``workbench.core.compare.comparison``: it edits an ``InputSpec`` and ``CompareSettings``
-(kept in ``session.recipe.inputs`` / ``.compare``), runs ``run_comparison`` in a Worker, and shows
-the result: a pass/fail table, an error histogram and |error| heatmap for the selected output,
-timing, and the first diverging node, which it can select in the graph view.
+(kept in ``session.recipe.inputs`` / ``.compare``), runs ``run_comparison`` in the background, and
+shows the result: a pass/fail table, an error histogram and |error| heatmap for the selected output
+(computed in the background too: outputs can hold millions of values), timing, and the first
+diverging node, which it can select in the graph view.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +26,8 @@ from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
 from workbench.core.compare.report import write_report
 from workbench.ui import palette
-from workbench.ui.worker import Worker, start
+from workbench.ui.tasks import Task
+from workbench.ui.worker import Worker
 
 # One background colour per verdict: green, red, and amber for "the tolerance cannot judge".
 VERDICT_COLOURS = {Verdict.PASS: QColor(palette.PASS_BACKGROUND), Verdict.FAIL: QColor(palette.FAIL_BACKGROUND),
@@ -40,14 +43,37 @@ def _number(value: float) -> str:
     return f"{value:.4g}" if np.isfinite(value) else str(value)
 
 
+@dataclass(frozen=True)
+class ErrorPlots:
+    """What the plots show for one output: |error| histogram over log10 bins, and the heatmap image (or None)."""
+
+    name: str
+    counts: np.ndarray
+    edges: np.ndarray
+    image: np.ndarray | None  # already transposed for ImageItem (its first axis is x), non-finite values as 0
+    ndim: int
+
+
+def error_plots(name: str, reference: np.ndarray, test: np.ndarray, progress, cancel) -> ErrorPlots:
+    error = abs_error(reference, test)
+    counts, edges = error_histogram(error)
+    error_map = error_heatmap(error)
+    image = None if error_map is None else np.nan_to_num(error_map.T, nan=0.0, posinf=0.0)
+    return ErrorPlots(name, counts, edges, image, error.ndim)
+
+
 class ComparePanel(QWidget):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
         self.result: CompareResult | None = None
         self._row_verdicts: list[Verdict] = []  # the table's rows, for the selection colour
-        self.worker: Worker | None = None
-        self._exporter: Worker | None = None
+        self.compare_task = Task(self, session, "compare", on_done=self.show_result, on_error=self._comparison_failed,
+                                 on_progress=self._on_progress, on_cancelled=self._cancelled, on_end=self._on_done,
+                                 errors_in_place=True)
+        self.plot_task = Task(self, session, "compare", on_done=self._draw_plots)
+        self.export_task = Task(self, session, "compare", on_done=self._exported, on_error=self._show_error,
+                                errors_in_place=True)
         self._build()
         self._load_recipe()
         session.engine_built.connect(self._on_engine_built)
@@ -105,7 +131,7 @@ class ComparePanel(QWidget):
         self.run_button.clicked.connect(self.run_comparison)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
-        self.cancel_button.clicked.connect(lambda: self.worker and self.worker.cancel())
+        self.cancel_button.clicked.connect(self.compare_task.cancel)
         self.export_button = QPushButton("Export report…")
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._choose_report)
@@ -179,7 +205,7 @@ class ComparePanel(QWidget):
         try:
             spec, settings = InputSpec.from_dict(recipe.inputs), CompareSettings.from_dict(recipe.compare)
         except WorkbenchError as exc:
-            self._show_error(exc)
+            self._refuse(exc)
             spec, settings = InputSpec(), CompareSettings()
         self.seed.setValue(spec.seed)
         if spec.images:
@@ -245,7 +271,7 @@ class ComparePanel(QWidget):
         if names != [self.image_input.itemText(i) for i in range(self.image_input.count())]:
             self.image_input.clear()
             self.image_input.addItems(names)
-        busy = self.worker is not None
+        busy = self.compare_task.running
         self.run_button.setEnabled(model is not None and not busy)
         self.cancel_button.setEnabled(busy)
         self.export_button.setEnabled(self.result is not None and not busy)
@@ -274,30 +300,24 @@ class ComparePanel(QWidget):
 
     def run_comparison(self) -> Worker | None:
         session = self.session
-        if session.model is None or self.worker is not None:
+        if session.model is None or self.compare_task.running:
             return None
         try:
             spec, settings = self.input_spec(), self.settings()
         except WorkbenchError as exc:
-            self._show_error(exc)
+            self._refuse(exc)
             return None
         session.recipe.inputs, session.recipe.compare = spec.to_dict(), settings.to_dict()
         # Engine: it was built from the current model. Models: the original is the reference for the fixes.
         reference = session.model if settings.against == "engine" else (session.original or session.model)
-        self.worker = Worker(run_comparison, reference, settings, spec, session.backend, against=session.model,
-                             profiles=list(session.recipe.profiles))
-        self.worker.signals.progress.connect(self._on_progress)
-        self.worker.signals.finished.connect(self.show_result)
-        self.worker.signals.failed.connect(self._comparison_failed)
-        self.worker.signals.cancelled.connect(self._cancelled)
-        self.worker.signals.done.connect(self._on_done)
+        worker = self.compare_task.start(run_comparison, reference, settings, spec, session.backend,
+                                         against=session.model, profiles=list(session.recipe.profiles))
         self.verdict.setText("Comparing…")
         self.verdict.setStyleSheet("")
         session.busy_changed.emit(True, "Comparing")
         session.set_stage("compare", "running", "comparing against onnxruntime")
-        start(self.worker)
         self._update_enabled()
-        return self.worker
+        return worker
 
     def _on_progress(self, phase: str, fraction) -> None:
         self.progress.setFormat(f"{phase} %p%" if fraction is not None else phase)
@@ -306,7 +326,6 @@ class ComparePanel(QWidget):
             self.progress.setValue(int(fraction * 100))
 
     def _on_done(self) -> None:
-        self.worker = None
         self.progress.setRange(0, 100)
         self.session.busy_changed.emit(False, "")
         self._update_enabled()
@@ -323,7 +342,11 @@ class ComparePanel(QWidget):
     def _show_error(self, error: WorkbenchError) -> None:
         self.verdict.setText(f"{error.message}\n{error.hint}".strip())
         self.verdict.setStyleSheet(f"background: {palette.FAIL_BACKGROUND}; padding: 4px;")
-        self.session.log("error", error.message, "compare")
+
+    def _refuse(self, error: WorkbenchError) -> None:
+        """Settings that cannot be used: said here, and in the Log panel."""
+        self._show_error(error)
+        self.session.report_error(error, "compare", shown_in_place=True)
 
     def show_result(self, result: CompareResult) -> None:
         self.result = result
@@ -364,6 +387,7 @@ class ComparePanel(QWidget):
         self.heatmap_image.clear()
         rows = self.table.selectionModel().selectedRows() if self.result else []
         if not rows:
+            self.plot_task.abandon()  # plots of a previous selection must not arrive
             return
         # The selection keeps the row's verdict colour (a darker shade) instead of the system highlight.
         palette = self.table.palette()
@@ -378,17 +402,20 @@ class ComparePanel(QWidget):
             return
         reference, test = self.result.arrays[name]
         if reference.shape != test.shape:
+            self.plot_task.abandon()
             return
-        error = abs_error(reference, test)
-        counts, edges = error_histogram(error)
-        if counts.size:
-            self.histogram.addItem(pg.BarGraphItem(x0=edges[:-1], x1=edges[1:], height=counts, brush="#3b528b"))
-        self.histogram.setTitle(f"|error| distribution: {name}")
-        error_map = error_heatmap(error)
-        if error_map is not None:
-            # ImageItem's first axis is x: transpose so rows run down the screen as in the tensor.
-            self.heatmap_image.setImage(np.nan_to_num(error_map.T, nan=0.0, posinf=0.0), autoLevels=True)
-            self.heatmap.setTitle(f"|error| map: {name}" + (" (item 0, max over channels)" if error.ndim == 4 else ""))
+        self.histogram.setTitle(f"|error| distribution: {name} (computing…)")
+        self.plot_task.start(error_plots, name, reference, test)
+
+    def _draw_plots(self, plots: ErrorPlots) -> None:
+        if plots.counts.size:
+            self.histogram.addItem(pg.BarGraphItem(x0=plots.edges[:-1], x1=plots.edges[1:], height=plots.counts,
+                                                   brush="#3b528b"))
+        self.histogram.setTitle(f"|error| distribution: {plots.name}")
+        if plots.image is not None:
+            self.heatmap_image.setImage(plots.image, autoLevels=True)
+            self.heatmap.setTitle(f"|error| map: {plots.name}"
+                                  + (" (item 0, max over channels)" if plots.ndim == 4 else ""))
         else:
             self.heatmap.setTitle("|error| map: only for 2-D and 4-D outputs")
 
@@ -403,11 +430,12 @@ class ComparePanel(QWidget):
             self.export_report(path)
 
     def export_report(self, path: str | Path) -> Worker:
-        """Write JSON + HTML in a worker (the plots are computed over whole outputs)."""
-        result = self.result
-        worker = Worker(lambda progress, cancel: write_report(result, path))
-        worker.signals.failed.connect(self._show_error)
-        worker.signals.finished.connect(
-            lambda written: self.session.log("info", f"Comparison report written: {written[1]}", "compare"))
-        self._exporter = worker  # kept until done: its signals must outlive run()
-        return start(worker)
+        """Write JSON + HTML in the background (the plots are computed over whole outputs)."""
+        return self.export_task.start(_write_report, self.result, path)
+
+    def _exported(self, written) -> None:
+        self.session.log("info", f"Comparison report written: {written[1]}", "compare")
+
+
+def _write_report(result: CompareResult, path: str | Path, progress, cancel):
+    return write_report(result, path)

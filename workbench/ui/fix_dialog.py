@@ -1,7 +1,8 @@
 """The fix dialog: a parameter form for one fix, a preview of what it changes, apply, and parity.
 
-Preview runs the transform in a worker and keeps the result; Apply pushes exactly that result on
-the history stack (so what was previewed is what is applied) and then checks parity in a worker.
+Preview runs the transform in the background and keeps the result; Apply hands exactly that result
+to the session's fix history (so what was previewed is what is applied) and then checks parity in
+the background.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FixResult, apply_fix, get_fix, make_step, suggested_params
 from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECKABLE, ParityResult, check_parity
 from workbench.core.problems import Problem
-from workbench.ui.history_panel import ApplyFixCommand, fix_history
 from workbench.ui.session import Session
-from workbench.ui.worker import Worker, start
+from workbench.ui.tasks import Task
+from workbench.ui.worker import Worker
 
 VERDICT_COLOURS = {EXACT: "#1b7f3b", BEYOND: "#b3261e", CANNOT_JUDGE: "#8a6d00", NOT_CHECKABLE: "#8a6d00"}
 
@@ -29,7 +30,10 @@ class FixDialog(QDialog):
         self.session, self.fix, self.problem = session, get_fix(fix_name), problem
         self.result: FixResult | None = None
         self.parity: ParityResult | None = None
-        self._workers: set[Worker] = set()
+        self._applied: FixResult | None = None  # the result whose parity is being checked
+        common = dict(on_error=self._failed, on_progress=self._progress, on_end=self._ended, errors_in_place=True)
+        self.preview_task = Task(self, session, "fixes", on_done=self._previewed, **common)
+        self.parity_task = Task(self, session, "fixes", on_done=self._parity_done, **common)
         self.setWindowTitle(f"{self.fix.title} — {self.fix.name}")
         self.resize(640, 520)
 
@@ -115,15 +119,11 @@ class FixDialog(QDialog):
             self._invalidate()
             self.preview_text.setPlainText("The model changed; preview again.")
 
-    def _run(self, worker: Worker, what: str) -> Worker:
-        self._workers.add(worker)
-        worker.signals.progress.connect(lambda phase, _fraction: self.parity_label.setText(phase))
-        worker.signals.failed.connect(self._failed)
-        worker.signals.done.connect(lambda: self._workers.discard(worker))
-        worker.signals.done.connect(lambda: self.preview_button.setEnabled(True))
-        self.preview_button.setEnabled(False)
-        self.session.log("info", what)
-        return start(worker)
+    def _progress(self, phase: str, _fraction) -> None:
+        self.parity_label.setText(phase)
+
+    def _ended(self) -> None:
+        self.preview_button.setEnabled(not (self.preview_task.running or self.parity_task.running))
 
     def _failed(self, error: WorkbenchError) -> None:
         self.error_label.setText(error.message + (f"\n{error.hint}" if error.hint else ""))
@@ -139,10 +139,11 @@ class FixDialog(QDialog):
             step = make_step(self.fix.name, self.values())
         except WorkbenchError as exc:
             self._failed(exc)
+            self.session.report_error(exc, "fixes", shown_in_place=True)
             return None
-        worker = Worker(apply_fix, self.session.model, step)
-        worker.signals.finished.connect(self._previewed)
-        return self._run(worker, f"Previewing {step.spec()}")
+        self.session.log("info", f"Previewing {step.spec()}")
+        self.preview_button.setEnabled(False)
+        return self.preview_task.start(apply_fix, self.session.model, step)
 
     def _previewed(self, result: FixResult) -> None:
         if result.before is not self.session.model:
@@ -163,13 +164,15 @@ class FixDialog(QDialog):
             return None
         result = self.result
         self._invalidate()
-        fix_history(self.session).push(ApplyFixCommand(fix_history(self.session), result))
+        self.session.apply_fix(result)
         self.session.log("info", f"Applied {result.step.spec()}: {result.preview.summary()}")
-        worker = Worker(check_parity, result.before, result.after, frozen_inputs=result.frozen_inputs)
-        worker.signals.finished.connect(lambda parity: self._parity_done(result, parity))
-        return self._run(worker, "Checking parity with onnxruntime")
+        self.session.log("info", "Checking parity with onnxruntime")
+        self.preview_button.setEnabled(False)
+        self._applied = result
+        return self.parity_task.start(check_parity, result.before, result.after, frozen_inputs=result.frozen_inputs)
 
-    def _parity_done(self, result: FixResult, parity: ParityResult) -> None:
+    def _parity_done(self, parity: ParityResult) -> None:
+        result = self._applied
         self.parity = parity
         colour = VERDICT_COLOURS.get(parity.verdict, "#1b5e8a")
         self.parity_label.setText(f"<b style='color:{colour}'>Parity: {parity.text}</b>")

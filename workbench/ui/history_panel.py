@@ -1,75 +1,29 @@
-"""The History panel: the applied fixes as a QUndoStack over immutable model snapshots.
+"""The History panel: a view of the session's fix history (``workbench.core.session.FixHistory``).
 
-Each command keeps the exact ``LoadedModel`` objects before and after its fix, so undo hands the
-session the previous model itself (byte-identical) and the recipe's fix list goes back with it.
-One stack per session, found or created by ``fix_history(session)``.
+The first row is the model as opened; each further row is an applied step (a fix, or a repair as
+one entry). The current position is selected; steps after it were undone and are greyed until a
+new fix replaces them. Clicking a row, Undo and Redo move the session along the history; the panel
+only mirrors it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtGui import QUndoCommand, QUndoStack
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QUndoView, QVBoxLayout, QWidget
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
 
-from workbench.core.fixes import FixResult
+from workbench.ui import palette
 from workbench.ui.session import Session
 
-_STACK_NAME = "fix-history"
-
-
-class FixHistory(QUndoStack):
-    """The session's undo stack; it empties itself when a different model is opened."""
-
-    def __init__(self, session: Session):
-        super().__init__(session)
-        self.setObjectName(_STACK_NAME)
-        self.session = session
-        self._expected = None  # the model a command is about to set (any other model means a new file)
-        session.model_changed.connect(self._on_model_changed)
-
-    def set_model(self, model, fixes: list[dict]) -> None:
-        self._expected = model
-        self.session.recipe.fixes = [dict(step) for step in fixes]
-        self.session.set_model(model)
-
-    def _on_model_changed(self, model) -> None:
-        if model is not self._expected:
-            self.clear()
-        self._expected = None
-
-
-def fix_history(session: Session) -> FixHistory:
-    return session.findChild(FixHistory, _STACK_NAME) or FixHistory(session)
-
-
-class ApplyFixCommand(QUndoCommand):
-    def __init__(self, history: FixHistory, result: FixResult):
-        super().__init__(result.step.spec())
-        self.history, self.result = history, result
-        self.fixes_before = [dict(step) for step in history.session.recipe.fixes]
-        self.fixes_after = self.fixes_before + [result.step.to_dict()]
-
-    def redo(self) -> None:
-        self.history.set_model(self.result.after, self.fixes_after)
-
-    def undo(self) -> None:
-        self.history.set_model(self.result.before, self.fixes_before)
+AS_OPENED = "Model as opened"
 
 
 class HistoryPanel(QWidget):
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
         self.session = session
-        self.stack = fix_history(session)
-        self.view = QUndoView(self.stack)
-        self.view.setEmptyLabel("Model as opened")
+        self.list = QListWidget()
         self.undo_button = QPushButton("Undo")
         self.redo_button = QPushButton("Redo")
-        self.undo_button.clicked.connect(self.stack.undo)
-        self.redo_button.clicked.connect(self.stack.redo)
-        self.stack.canUndoChanged.connect(self.undo_button.setEnabled)
-        self.stack.canRedoChanged.connect(self.redo_button.setEnabled)
-        self.undo_button.setEnabled(self.stack.canUndo())
-        self.redo_button.setEnabled(self.stack.canRedo())
         self.hint = QLabel("Click a row to go back to that point; applied fixes are saved with the recipe.")
         self.hint.setWordWrap(True)
         buttons = QHBoxLayout()
@@ -77,6 +31,29 @@ class HistoryPanel(QWidget):
         buttons.addWidget(self.redo_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.list, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.hint)
+
+        self.undo_button.clicked.connect(session.undo)
+        self.redo_button.clicked.connect(session.redo)
+        self.list.itemClicked.connect(self._row_clicked)
+        session.history_changed.connect(self._show_history)
+        self._show_history()
+
+    def _show_history(self) -> None:
+        history = self.session.history
+        self.list.clear()
+        self.list.addItem(AS_OPENED)
+        self.list.addItems([step.label for step in history.steps])
+        undone = QBrush(QColor(palette.IDLE))
+        for row in range(history.position + 1, self.list.count()):
+            self.list.item(row).setForeground(undone)
+        self.list.setCurrentRow(history.position)
+        self.undo_button.setEnabled(history.can_undo)
+        self.redo_button.setEnabled(history.can_redo)
+        self.undo_button.setToolTip(f"Undo {history.undo_label}" if history.can_undo else "")
+        self.redo_button.setToolTip(f"Redo {history.redo_label}" if history.can_redo else "")
+
+    def _row_clicked(self, item) -> None:
+        self.session.move_to(self.list.row(item))

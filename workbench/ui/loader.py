@@ -1,8 +1,8 @@
 """Opening and re-analysing models in the background, newest request wins.
 
-Each request gets a generation number; starting a new one cancels the one in flight (which kills
-its analysis child), and a result that arrives for an older generation is dropped, so a slow,
-stale load can never replace a newer model.
+Opening and analysing are one task: starting a new request cancels the one in flight (which kills
+its analysis child) and disconnects it, so a slow, stale load can never replace a newer model.
+Errors go to the window's error dialog and the Log panel (``session.report_error``).
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from PySide6.QtCore import QObject, Signal
 
 from workbench.core.analysis.background import load_and_analyze, reanalyze
 from workbench.core.isolation.child_process import ChildProcess
-from workbench.ui.worker import Worker, start
+from workbench.ui.tasks import Task
+from workbench.ui.worker import Worker
 
 
 class ModelLoader(QObject):
-    failed = Signal(object, str)  # WorkbenchError, what was being done
+    failed = Signal(object)  # WorkbenchError (already reported to the session's error sink)
     progress = Signal(str)
 
     def __init__(self, session, child: ChildProcess, backend_choice: str = "auto", parent=None):
@@ -25,20 +26,18 @@ class ModelLoader(QObject):
         self.session = session
         self.child = child
         self.backend_choice = backend_choice
-        self.generation = 0
-        self._current: Worker | None = None
-        self._running: set[Worker] = set()  # kept alive until each finishes
+        self._analysed = None  # the model being re-analysed (None while opening a file)
+        self.task = Task(self, session, "analysis", on_done=self._done, on_error=self.failed.emit,
+                         on_progress=self._progress, on_end=self._ended)
         session.model_changed.connect(self._on_model_changed)
 
     @property
     def busy(self) -> bool:
-        return bool(self._running)
+        return self.task.running
 
     def open(self, path: str | Path) -> Worker:
         path = Path(path)
-        worker = Worker(load_and_analyze, path, self.child, self.backend_choice)
-        return self._start(worker, f"Opening {path.name}…",
-                           lambda result: self.session.set_model(*result, opened=True))
+        return self._start(None, f"Opening {path.name}…", load_and_analyze, path)
 
     def _on_model_changed(self, model) -> None:
         if self.session.report is None:  # a fix or an undo: the parser has not seen this model yet
@@ -46,31 +45,25 @@ class ModelLoader(QObject):
 
     def analyse(self, model, what: str = "Analysing the model…") -> Worker:
         """Run the support analysis on ``model`` again; its report (and the trial build after it) replace the old."""
-        worker = Worker(reanalyze, model, self.child, self.backend_choice)
-        return self._start(worker, what,
-                           lambda report: self.session.set_report(report) if self.session.model is model else None)
+        return self._start(model, what, reanalyze, model)
 
     def cancel(self) -> None:
-        if self._current is not None:
-            self._current.cancel()
+        self.task.cancel()
 
-    def _start(self, worker: Worker, what: str, on_result) -> Worker:
-        self.cancel()
-        self.generation += 1
-        generation = self.generation
-        current = lambda: generation == self.generation  # noqa: E731
-        signals = worker.signals
-        signals.finished.connect(lambda result: on_result(result) if current() else None)
-        signals.failed.connect(lambda error: self.failed.emit(error, what) if current() else None)
-        signals.progress.connect(lambda phase, _fraction: self.progress.emit(phase) if current() else None)
-        signals.done.connect(lambda: self._finish(worker, generation))
-        self._current = worker
-        self._running.add(worker)
+    def _start(self, model, what: str, fn, subject) -> Worker:
+        self._analysed = model
+        worker = self.task.start(fn, subject, self.child, self.backend_choice)
         self.session.busy_changed.emit(True, what)
-        return start(worker)
+        return worker
 
-    def _finish(self, worker: Worker, generation: int) -> None:
-        self._running.discard(worker)
-        if generation == self.generation:
-            self._current = None
-            self.session.busy_changed.emit(False, "")
+    def _done(self, result) -> None:
+        if self._analysed is None:  # a file was opened: (model, report)
+            self.session.set_model(*result, opened=True)
+        elif self.session.model is self._analysed:  # still the model that was analysed
+            self.session.set_report(result)
+
+    def _progress(self, phase: str, _fraction) -> None:
+        self.progress.emit(phase)
+
+    def _ended(self) -> None:
+        self.session.busy_changed.emit(False, "")

@@ -28,7 +28,9 @@ from workbench.ui.loader import ModelLoader
 from workbench.ui.panels import PANELS
 from workbench.ui.repair_dialog import RepairMenu
 from workbench.ui.status_strip import StatusStrip
-from workbench.ui.worker import Worker, start
+from workbench.ui.tasks import Task
+from workbench.ui.trial_build_runner import TrialBuildRunner
+from workbench.ui.worker import Worker
 
 MAX_RECENT = 10
 _AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetArea.RightDockWidgetArea,
@@ -56,7 +58,7 @@ class MainWindow(QMainWindow):
         self.last_error: WorkbenchError | None = None
         self.last_error_box: QMessageBox | None = None
         self.file_dialog: QFileDialog | None = None
-        self._savers: set[Worker] = set()
+        self.save_task = Task(self, session, "app", on_done=self._model_saved)
 
         self.setWindowTitle("TensorRT Workbench")
         self.setAcceptDrops(True)
@@ -65,7 +67,8 @@ class MainWindow(QMainWindow):
                             | QMainWindow.DockOption.AllowNestedDocks)
         self._build_menus()
         self._build_docks()
-        self.repair = RepairMenu(self)  # Repair menu; trial build after each analysis
+        self.trial_build = TrialBuildRunner(session, self.settings, self)  # after each analysis
+        self.repair = RepairMenu(self, self.trial_build)
         self._build_toolbar()
         self._build_status_bar()
         self._restore_layout()
@@ -73,7 +76,7 @@ class MainWindow(QMainWindow):
         session.model_changed.connect(self._on_model_changed)
         session.busy_changed.connect(self._on_busy)
         session.panel_requested.connect(self.show_panel)
-        self.loader.failed.connect(lambda error, _what: self.show_error(error))
+        session.error_reported.connect(self._on_error_reported)
         self.loader.progress.connect(self.busy_label.setText)
 
     # Construction ------------------------------------------------------------------------------------
@@ -322,12 +325,10 @@ class MainWindow(QMainWindow):
                 self.session.log("info", "Save cancelled: the original model was not overwritten.")
                 return None
             protect = None
-        worker = Worker(lambda progress, cancel: save_model(model.full_proto(), destination, protect=protect))
-        worker.signals.finished.connect(lambda path: self._saved(f"Saved model to {path}"))
-        worker.signals.failed.connect(self.show_error)
-        worker.signals.done.connect(lambda: self._savers.discard(worker))
-        self._savers.add(worker)
-        return start(worker)
+        return self.save_task.start(_save_model, model, destination, protect)
+
+    def _model_saved(self, path: Path) -> None:
+        self._saved(f"Saved model to {path}")
 
     def save_recipe_dialog(self) -> QFileDialog:
         return self._ask_path("Save recipe", "", QFileDialog.AcceptMode.AcceptSave, self.save_recipe_to,
@@ -369,10 +370,14 @@ class MainWindow(QMainWindow):
         dock.raise_()
 
     def show_error(self, error: WorkbenchError) -> QMessageBox:
-        self.last_error = error
-        self.session.log("error", error.message + (f" — {error.hint}" if error.hint else ""))
-        self.last_error_box = error_box(self, error)
+        """Report ``error`` to the session's error sink: the Log panel and the error dialog."""
+        self.session.report_error(error)
         return self.last_error_box
+
+    def _on_error_reported(self, error: WorkbenchError, shown_in_place: bool) -> None:
+        if not shown_in_place:
+            self.last_error = error
+            self.last_error_box = error_box(self, error)
 
     def show_about(self) -> QMessageBox:
         info = self.session.backend.info()
@@ -390,7 +395,12 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.loader.cancel()
+        self.trial_build.cancel()
         for panel in self.panels.values():
             if hasattr(panel, "shutdown"):
                 panel.shutdown()
         super().closeEvent(event)
+
+
+def _save_model(model, destination: Path, protect: Path | None, progress, cancel) -> Path:
+    return save_model(model.full_proto(), destination, protect=protect)

@@ -25,7 +25,8 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.shapes.profiles import (FIELDS, Profile, ShapeRange, ProfileIssue, format_shape_list, parse_shape_list,
                                      profiles_from_recipe, profiles_to_recipe, validate_profiles)
 from workbench.core.shapes.suggest import RowCheck, ShapeSuggestion, probe_profiles, suggest_shapes
-from workbench.ui.worker import Worker, start
+from workbench.ui.tasks import Task
+from workbench.ui.worker import Worker
 
 INVALID = QColor("#f4c7c3")
 CHECK_PASSED, CHECK_FAILED = "✓", "✗"
@@ -93,7 +94,8 @@ class ProfileEditor(QWidget):
         # trial build probes the model instead of taking the guess for the user's own profile.
         self._guess: list[dict] | None = None
         self._unchecked = False
-        self.check_worker: Worker | None = None
+        self.check_task = Task(self, session, "profiles", on_done=self._checked, on_error=self._check_failed,
+                               on_end=self._check_done, errors_in_place=True)
         self.last_checks: list[RowCheck] = []
         if session.model is not None:
             self._load()
@@ -113,6 +115,7 @@ class ProfileEditor(QWidget):
 
     def _load(self, _model=None) -> None:
         """Show the recipe's profiles, or one suggested profile for a model with dynamic inputs."""
+        self.check_task.abandon()  # a check of the previous tables says nothing about these
         self.tabs.clear()
         try:
             profiles = profiles_from_recipe(self.session.recipe.profiles)
@@ -167,14 +170,9 @@ class ProfileEditor(QWidget):
         if issues:
             self.check_result.setText("Fix the red cells first: only valid profiles can be checked.")
             return None
-        worker = Worker(probe_profiles, self.session.model, profiles)
-        worker.signals.finished.connect(self._checked)
-        worker.signals.failed.connect(self._check_failed)
-        worker.signals.done.connect(self._check_done)
-        self.check_worker = worker
         self.check_button.setEnabled(False)
         self.check_result.setText("Checking the profiles under onnxruntime…")
-        return start(worker)
+        return self.check_task.start(probe_profiles, self.session.model, profiles)
 
     def _checked(self, checks: list[RowCheck]) -> None:
         self.last_checks = checks
@@ -197,7 +195,6 @@ class ProfileEditor(QWidget):
         self.check_result.setText(f"The check could not run: {error.message}")
 
     def _check_done(self) -> None:
-        self.check_worker = None
         self.check_button.setEnabled(True)
 
     def _report_changed(self, _report=None) -> None:

@@ -1,10 +1,10 @@
 """The repair dialog: search for fixes (and/or a profile) that make the model build, then apply or save them.
 
-The search runs in a worker with progress and Cancel. The result lists each step, why it was
-needed and its parity. "Apply" pushes the whole sequence onto the fix history as one undoable
-macro (the same ``ApplyFixCommand`` the fix dialog uses); steps that change the model's meaning
-need the confirmation box ticked first. ``RepairMenu`` adds the window's Repair menu and owns the
-trial-build controller.
+The search runs in the background with progress and Cancel. The result lists each step, why it was
+needed and its parity. "Apply" hands the whole sequence to the session's fix history as one
+undoable step (``session.apply_repair``); steps that change the model's meaning need the
+confirmation box ticked first. ``RepairMenu`` adds the window's Repair menu, with the switch for
+the trial build after each analysis (the window's ``TrialBuildRunner``).
 """
 
 from __future__ import annotations
@@ -12,42 +12,20 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QUndoCommand
 from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar,
                                QPushButton, QTextBrowser, QVBoxLayout)
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.recipe import save_recipe
 from workbench.core.repair import RepairResult, parse_input_values, repair_model
+from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui.fix_dialog import VERDICT_COLOURS
-from workbench.ui.history_panel import ApplyFixCommand, FixHistory, fix_history
 from workbench.ui.session import Session
-from workbench.ui.trial_build import TrialBuildController
-from workbench.ui.worker import Worker, start
+from workbench.ui.tasks import Task
+from workbench.ui.trial_build_runner import TrialBuildRunner
+from workbench.ui.worker import Worker
 
 _MEANING_COLOUR = "#b3261e"
-
-
-class SetProfilesCommand(QUndoCommand):
-    """The repair's profile as an undoable step: the profile editor and builds read ``recipe.profiles``."""
-
-    def __init__(self, history: FixHistory, profiles: list[dict]):
-        super().__init__("optimization profile")
-        self.history = history
-        self.before = list(history.session.recipe.profiles)
-        self.after = profiles
-
-    def _set(self, profiles: list[dict]) -> None:
-        session = self.history.session
-        session.recipe.profiles = profiles
-        self.history.set_model(session.model, session.recipe.fixes)  # panels reload what depends on the recipe
-
-    def redo(self) -> None:
-        self._set(self.after)
-
-    def undo(self) -> None:
-        self._set(self.before)
 
 
 def _steps_html(result: RepairResult) -> str:
@@ -71,7 +49,6 @@ class RepairDialog(QDialog):
         self.session = session
         self.setWindowTitle("Find a repair")
         self.resize(900, 460)
-        self.worker: Worker | None = None
         self.result: RepairResult | None = None
         self.file_dialog: QFileDialog | None = None
 
@@ -113,34 +90,32 @@ class RepairDialog(QDialog):
         self.apply_button.clicked.connect(self.apply)
         self.save_button.clicked.connect(self.save_dialog)
         close_button.clicked.connect(self.close)
+        self.search_task = Task(self, session, "repair", on_done=self._show_result, on_error=self._failed,
+                                on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
+                                errors_in_place=True)
         self._show_result(None)
 
     # Searching ---------------------------------------------------------------------------------------
     def search(self) -> Worker | None:
-        if self.session.model is None or self.worker is not None:
+        if self.session.model is None or self.search_task.running:
             return None
         try:
             values = parse_input_values([part.strip() for part in self.values.text().split(",") if part.strip()])
             profiles = profiles_from_recipe(self.session.recipe.profiles)
         except WorkbenchError as exc:
             self.status.setText(f"<span style='color:{_MEANING_COLOUR}'>{exc.message}</span> {exc.hint}")
+            self.session.report_error(exc, "repair", shown_in_place=True)
             return None
         self._show_result(None)
         self.status.setText(f"Searching for a repair of {self.session.model.name}…")
-        worker = Worker(repair_model, self.session.model, input_values=values, profiles=profiles,
-                        backend=self.session.backend)
-        worker.signals.progress.connect(self._progress)
-        worker.signals.finished.connect(self._show_result)
-        worker.signals.failed.connect(self._failed)
-        worker.signals.cancelled.connect(self._cancelled)
-        worker.signals.done.connect(self._done)
-        self.worker = worker
+        worker = self.search_task.start(repair_model, self.session.model, input_values=values, profiles=profiles,
+                                        backend=self.session.backend)
         self._update_buttons()
-        return start(worker)
+        return worker
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
+        if self.search_task.running:
+            self.search_task.cancel()
             self.phase.setText("Cancelling…")
 
     def _progress(self, phase: str, fraction) -> None:
@@ -155,7 +130,6 @@ class RepairDialog(QDialog):
         self.status.setText("Search cancelled: nothing was changed.")
 
     def _done(self) -> None:
-        self.worker = None
         self.bar.setValue(0)
         self.phase.setText("")
         self._update_buttons()
@@ -175,7 +149,7 @@ class RepairDialog(QDialog):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        searching = self.worker is not None
+        searching = self.search_task.running
         found = self.result is not None and self.result.found
         self.search_button.setEnabled(not searching and self.session.model is not None)
         self.cancel_button.setEnabled(searching)
@@ -191,14 +165,7 @@ class RepairDialog(QDialog):
         if self.session.model is not result.original:
             self.status.setText("The model changed since the search; search again before applying.")
             return False
-        history = fix_history(self.session)
-        history.beginMacro("Repair: " + " → ".join(step.title for step in result.steps))
-        recipe = result.recipe()
-        if recipe.profiles != self.session.recipe.profiles:
-            history.push(SetProfilesCommand(history, recipe.profiles))
-        for fix_result in result.fix_results:
-            history.push(ApplyFixCommand(history, fix_result))
-        history.endMacro()
+        self.session.apply_repair(result)
         self.session.log("info", f"Applied the repair: {result.message}")
         self.status.setText("Applied. Undo it from the History panel or with Undo.")
         self.result = None
@@ -220,20 +187,22 @@ class RepairDialog(QDialog):
         try:
             written = save_recipe(self.result.recipe(), path)
         except (WorkbenchError, OSError) as exc:
-            self.status.setText(f"Could not save the recipe: {getattr(exc, 'message', exc)}")
+            error = exc if isinstance(exc, WorkbenchError) else WorkbenchError(
+                f"{exc.strerror}.", "Check the folder exists and is writable.", str(exc))
+            self.status.setText(f"Could not save the recipe: {error.message}")
+            self.session.report_error(error, "repair", shown_in_place=True)
         else:
             self.status.setText(f"Saved the repair as {written}")
             self.session.log("info", f"Saved the repair recipe to {written}")
 
 
 class RepairMenu(QObject):
-    """The window's Repair menu (placed before Help) and the trial build that runs after each analysis."""
+    """The window's Repair menu (placed before Help), with the switch for the trial build after each analysis."""
 
-    def __init__(self, window):
+    def __init__(self, window, trial_build: TrialBuildRunner):
         super().__init__(window)
         self.window = window
         self.session = window.session
-        self.trial_build = TrialBuildController(window.session, window.settings, self)
         self.dialog: RepairDialog | None = None
         bar = window.menuBar()
         menu = QMenu("&Repair", bar)
@@ -243,8 +212,8 @@ class RepairMenu(QObject):
         self.session.model_changed.connect(self._model_changed)
         self.trial_action = menu.addAction("&Trial build after analysis")
         self.trial_action.setCheckable(True)
-        self.trial_action.setChecked(self.trial_build.enabled)
-        self.trial_action.toggled.connect(self.trial_build.set_enabled)
+        self.trial_action.setChecked(trial_build.enabled)
+        self.trial_action.toggled.connect(trial_build.set_enabled)
 
     def _model_changed(self, _model) -> None:
         self.find_action.setEnabled(True)

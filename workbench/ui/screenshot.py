@@ -33,7 +33,7 @@ def pending_work(window) -> str:
     """What the window is still working on before it shows where the model stands ("" when nothing)."""
     if window.session.report is None or window.loader.busy:
         return "the model to open and be analysed"
-    if window.repair.trial_build.busy:
+    if window.trial_build.busy:
         return "the trial build"
     if not getattr(window.panels.get("graph"), "marks_current", True):
         return "the graph to show the problem marks"
@@ -69,7 +69,7 @@ class ScreenshotJob(QObject):
         elif time.monotonic() - self.started > self.timeout_s:
             self._finish(EXIT_ERROR, f"timed out after {self.timeout_s:.0f} s waiting for {pending}")
 
-    def _failed(self, error, _what: str) -> None:
+    def _failed(self, error) -> None:
         self._finish(EXIT_ERROR, error.message + (f" ({error.hint})" if error.hint else ""))
 
     def _capture(self) -> None:

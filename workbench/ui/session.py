@@ -1,15 +1,21 @@
-"""The window's state: the model being worked on and what is known about it.
+"""The window's state as Qt signals: a thin adapter over ``workbench.core.session.SessionState``.
 
-Panels take the ``Session`` and listen to its signals; they never hold their own copy of the
-model. Whoever changes the model (open, a fix, undo) goes through ``Session`` so every panel
-and the graph view update together.
+The state and its rules (what opening a model resets, what a fix or an undo restores) live in the
+core and are tested without Qt; this class forwards every change to it and tells the panels. Panels
+take the ``Session`` and listen to its signals; they never hold their own copy of the model.
+Whoever changes the model (open, a fix, undo) goes through ``Session`` so every panel and the graph
+view update together.
 
 Contract between the window and the panels:
-- Opening a file: ``set_model(model, report, opened=True)`` (``original`` becomes that model and
-  the recipe starts empty).
-- A fix or undo: ``set_model(new_model)`` with no report; the main window then re-analyses in a
-  worker and calls ``set_report``.
+- Opening a file: ``set_model(model, report, opened=True)`` (``original`` becomes that model, the
+  recipe starts empty and so does the history).
+- A fix: ``apply_fix(result)``; a repair: ``apply_repair(result)``; ``undo()``, ``redo()``,
+  ``move_to(position)`` walk the history (``history_changed``). Each sets the model with no report;
+  the window then re-analyses in a worker and calls ``set_report``.
 - Stages that find problems (detectors, trial build, build) call ``set_problems(source, [...])``.
+- ``report_error(error, source)``: the one place errors go (the Log panel, and the window's error
+  dialog unless the caller shows the error in place); background tasks (``workbench/ui/tasks.py``)
+  send theirs here.
 - ``fix_requested(problem, fix_name)``: the triage view asks the fixes UI to preview a fix.
 - ``panel_requested(object_name)``: raise a dock (e.g. a builder error points at "profiles").
 - ``engine_built(result)``: the build UI announces an engine file for the compare UI.
@@ -24,25 +30,24 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from workbench.core.analysis.support import SupportReport
 from workbench.core import third_party_logs
+from workbench.core.analysis.support import SupportReport
 from workbench.core.backend import Backend, LogMessage
+from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 from workbench.core.recipe import Recipe
-
-# Stages of the status strip (the "parsed" state follows the report; the others are set by their panels).
-STAGES = ("parsed", "builds", "profile", "engine", "compare")
-STAGE_STATES = ("ok", "failed", "none", "running")
-_RESET_ON_NEW_MODEL = ("builds", "engine", "compare")
+from workbench.core.session import RESET_ON_NEW_MODEL, FixHistory, SessionState
 
 
 class Session(QObject):
     model_changed = Signal(object)  # LoadedModel
     report_changed = Signal(object)  # SupportReport
     problems_changed = Signal(list)  # list[Problem]: parser + detector + builder problems
+    history_changed = Signal()  # a step was applied, undone or redone, or the history started again
     node_selected = Signal(str)  # a node name to show (graph view centres it)
     log_message = Signal(object)  # LogMessage, from any thread (queued to the GUI thread)
+    error_reported = Signal(object, bool)  # WorkbenchError, shown in place by whoever reported it?
     busy_changed = Signal(bool, str)  # busy?, what is running
     fix_requested = Signal(object, str)  # Problem (or None), fix name
     panel_requested = Signal(str)  # dock object name to raise
@@ -54,55 +59,104 @@ class Session(QObject):
     def __init__(self, backend: Backend, parent=None):
         super().__init__(parent)
         self.backend = backend
-        self.model: LoadedModel | None = None
-        self.original: LoadedModel | None = None  # the model as opened, before any fix
-        self.report: SupportReport | None = None
-        self.recipe = Recipe()
-        # Problems added by later stages, by source ("detectors", "trial-build", "build", ...).
-        self._problems_by_source: dict[str, list[Problem]] = {}
+        self.state = SessionState()
         # onnx-graphsurgeon's and onnxruntime's messages, from whichever thread runs them, join the Log panel.
         third_party_logs.add_listener(self._relay_library_message)
-        self.stages: dict[str, tuple[str, str]] = {stage: ("none", "") for stage in STAGES}
+
+    # The state, read-only here: changes go through the methods below so the panels hear of them.
+    @property
+    def model(self) -> LoadedModel | None:
+        return self.state.model
+
+    @property
+    def original(self) -> LoadedModel | None:
+        return self.state.original
+
+    @property
+    def report(self) -> SupportReport | None:
+        return self.state.report
+
+    @property
+    def recipe(self) -> Recipe:
+        return self.state.recipe
+
+    @property
+    def history(self) -> FixHistory:
+        return self.state.history
+
+    @property
+    def stages(self) -> dict[str, tuple[str, str]]:
+        return self.state.stages
 
     @property
     def problems(self) -> list[Problem]:
-        found = list(self.report.problems) if self.report else []
-        for problems in self._problems_by_source.values():
-            found.extend(problems)
-        return found
+        return self.state.problems
 
     def set_model(self, model: LoadedModel, report: SupportReport | None = None, *, opened: bool = False) -> None:
-        self.model = model
-        self.report = report
-        if opened:
-            self.original = model
-            self.recipe = Recipe(source_model=str(model.path or ""))
-        self._problems_by_source = {}
-        for stage in _RESET_ON_NEW_MODEL:
-            self.set_stage(stage, "none", "not run on this model yet")
-        self.model_changed.emit(model)
-        if report is not None:
-            self.report_changed.emit(report)
-        self.problems_changed.emit(self.problems)
+        self.state.set_model(model, report, opened=opened)
+        self._model_shown()
+        self.history_changed.emit()
 
     def set_report(self, report: SupportReport) -> None:
-        self.report = report
+        self.state.set_report(report)
         self.report_changed.emit(report)
         self.problems_changed.emit(self.problems)
 
     def set_problems(self, source: str, problems: list[Problem]) -> None:
         """Replace the problems one stage found (e.g. source="trial-build") and tell the panels."""
-        self._problems_by_source[source] = list(problems)
+        self.state.set_problems(source, problems)
         self.problems_changed.emit(self.problems)
 
     def set_stage(self, stage: str, state: str, detail: str = "") -> None:
-        if stage not in STAGES or state not in STAGE_STATES:
-            raise ValueError(f"unknown stage {stage!r} or state {state!r}")
-        self.stages[stage] = (state, detail)
+        self.state.set_stage(stage, state, detail)
         self.stage_changed.emit(stage, state, detail)
 
+    # The history ---------------------------------------------------------------------------------------
+    def apply_fix(self, result) -> None:
+        """Apply exactly the previewed ``FixResult`` as one undoable step."""
+        self.state.apply_fix(result)
+        self._history_moved()
+
+    def apply_repair(self, result) -> None:
+        """Apply a ``RepairResult``'s fixes and profile as one undoable step."""
+        self.state.apply_repair(result)
+        self._history_moved()
+
+    def undo(self) -> None:
+        if self.state.undo() is not None:
+            self._history_moved()
+
+    def redo(self) -> None:
+        if self.state.redo() is not None:
+            self._history_moved()
+
+    def move_to(self, position: int) -> None:
+        """The state after ``position`` applied steps (0: as opened or last replaced)."""
+        if position != self.history.position:
+            self.state.move_to(position)
+            self._history_moved()
+
+    def _history_moved(self) -> None:
+        self._model_shown()
+        self.history_changed.emit()
+
+    def _model_shown(self) -> None:
+        for stage in RESET_ON_NEW_MODEL:
+            self.stage_changed.emit(stage, *self.stages[stage])
+        self.model_changed.emit(self.model)
+        if self.report is not None:
+            self.report_changed.emit(self.report)
+        self.problems_changed.emit(self.problems)
+
+    # Messages and errors -------------------------------------------------------------------------------
     def log(self, severity: str, text: str, source: str = "app") -> None:
         self.log_message.emit(LogMessage(severity, text, source))
+
+    def report_error(self, error: WorkbenchError, source: str = "app", *, shown_in_place: bool = False) -> None:
+        """The one error sink: the error joins the Log panel, and the window shows it in the error dialog
+        unless ``shown_in_place`` (the caller shows it itself, e.g. in a dialog's status line)."""
+        self.log("error", error.message + (f" — {error.hint}" if error.hint else ""), source)
+        self.error_reported.emit(error, shown_in_place)
 
     def _relay_library_message(self, message: LogMessage) -> None:
         try:

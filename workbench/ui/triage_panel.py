@@ -25,7 +25,7 @@ from workbench.core.model.loading import iter_nodes
 from workbench.core.problems import SEVERITIES, Problem
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.model.tensor_shapes import tensor_shapes
-from workbench.ui.worker import Worker, start
+from workbench.ui.tasks import Task
 
 _GROUP_TITLES = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
 _PROFILE_KINDS = ("no-profile", "dynamic-input")
@@ -52,13 +52,17 @@ def _attribute_text(attribute: onnx.AttributeProto) -> str:
     return str(value)
 
 
+def _inferred_shapes(proto: onnx.ModelProto, progress, cancel) -> dict:
+    return tensor_shapes(proto)
+
+
 class TriagePanel(QWidget):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
         self._problems: list[Problem] = []
         self._shapes: dict = {}
-        self._shapes_workers: set[Worker] = set()  # kept alive until each finishes
+        self.shapes_task = Task(self, session, "triage", on_done=self._set_shapes, errors_in_place=True)
         self._picking = False  # selecting rows for a node clicked in the graph: don't send it back to the graph
         self.picked_node = ""  # the node last clicked in the graph
 
@@ -206,17 +210,13 @@ class TriagePanel(QWidget):
 
     # Detail pane -------------------------------------------------------------------------------------
     def _compute_shapes(self, model) -> None:
+        """Infer every tensor's shape in the background; a newer model's inference replaces this one's."""
         self._shapes = {}
-        worker = Worker(lambda proto, progress, cancel: tensor_shapes(proto), model.proto)
-        worker.signals.finished.connect(lambda shapes, m=model: self._set_shapes(m, shapes))
-        worker.signals.failed.connect(lambda error: self.session.log("warning", f"Shape inference failed: {error.message}"))
-        worker.signals.done.connect(lambda w=worker: self._shapes_workers.discard(w))
-        self._shapes_workers.add(start(worker))
+        self.shapes_task.start(_inferred_shapes, model.proto)
 
-    def _set_shapes(self, model, shapes: dict) -> None:
-        if model is self.session.model:  # a newer model may have arrived meanwhile
-            self._shapes = shapes
-            self._show_detail(self._current_problem())
+    def _set_shapes(self, shapes: dict) -> None:
+        self._shapes = shapes
+        self._show_detail(self._current_problem())
 
     def _find_node(self, name: str):
         if not name or self.session.model is None:

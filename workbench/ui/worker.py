@@ -1,14 +1,16 @@
-"""Run core functions off the GUI thread, with progress, cancel and errors as signals.
+"""The QRunnable under ``workbench.ui.tasks.Task``: runs one core function off the GUI thread.
 
 ``Worker(fn, *args, **kwargs)`` calls ``fn(*args, progress=..., cancel=..., **kwargs)`` on a
-QThreadPool thread. The GUI thread only receives signals; it never waits on the work.
+QThreadPool thread and reports progress, the result, errors and cancellation as signals. The GUI
+thread only receives signals; it never waits on the work. Panels do not use it directly: they
+start a ``Task``, which keeps the worker alive, drops stale results and routes errors.
 """
 
 from __future__ import annotations
 
 import traceback
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, Signal
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.progress import Cancelled, CancelToken
@@ -28,7 +30,7 @@ class Worker(QRunnable):
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.signals = WorkerSignals()
         self.token = CancelToken()
-        self.setAutoDelete(False)  # the owner keeps it until `done`; its signals must outlive run()
+        self.setAutoDelete(False)  # its Task keeps it until `done`; its signals must outlive run()
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -53,7 +55,3 @@ class Worker(QRunnable):
                 signals.finished.emit(result)
         signals.done.emit()
 
-
-def start(worker: Worker, pool: QThreadPool | None = None) -> Worker:
-    (pool or QThreadPool.globalInstance()).start(worker)
-    return worker

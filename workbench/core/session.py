@@ -1,0 +1,219 @@
+"""The window's state without the window: the model worked on, what is known about it, and the fix history.
+
+``SessionState`` holds the current model (and the one opened), its support report, the problems
+later stages found (by source: "detectors", "trial-build", "build" …), the recipe, the state of each
+stage of the status strip, and the ``FixHistory``. It is plain Python: the rules (what opening a
+model resets, what a fix or an undo restores) are tested without Qt, and the window's ``Session``
+(``workbench/ui/session.py``) only forwards to it and emits signals.
+
+The history is a list of steps over immutable snapshots. A snapshot is the ``LoadedModel`` object
+itself with the recipe's fix steps and profiles, so undo hands back the exact previous model
+(byte-identical, the same object) and takes the step out of the recipe; redo puts both back. A
+model that arrives from outside the history (opening a file, or replacing it) starts the history
+again.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.recipe import Recipe
+
+if TYPE_CHECKING:  # only for annotations: a plain session needs neither the fixes nor the repair search
+    from workbench.core.analysis.support import SupportReport
+    from workbench.core.fixes import FixResult
+    from workbench.core.model.loading import LoadedModel
+    from workbench.core.problems import Problem
+    from workbench.core.repair import RepairResult
+
+# Stages of the status strip ("parsed" follows the report; the others are set by whoever runs them).
+STAGES = ("parsed", "builds", "profile", "engine", "compare")
+STAGE_STATES = ("ok", "failed", "none", "running")
+# What a new model makes unknown again (the profile is re-validated by its editor).
+RESET_ON_NEW_MODEL = ("builds", "engine", "compare")
+NOT_RUN_ON_THIS_MODEL = "not run on this model yet"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a history step restores: the model object itself, and the recipe's fix steps and profiles."""
+
+    model: LoadedModel
+    fixes: tuple[dict, ...] = ()
+    profiles: tuple[dict, ...] = ()
+
+    @classmethod
+    def of(cls, model: LoadedModel, fixes, profiles) -> Snapshot:
+        # Deep copies: editing the live recipe afterwards must not change a recorded step.
+        return cls(model, tuple(copy.deepcopy(list(fixes))), tuple(copy.deepcopy(list(profiles))))
+
+
+@dataclass(frozen=True)
+class HistoryStep:
+    label: str  # e.g. "freeze-input:input=downsample_ratio,value=0.5", or "Repair: … → …"
+    before: Snapshot
+    after: Snapshot
+
+
+class FixHistory:
+    """Applied steps, newest last; ``position`` of them are applied (the rest can be redone)."""
+
+    def __init__(self):
+        self._steps: list[HistoryStep] = []
+        self.position = 0
+
+    @property
+    def steps(self) -> tuple[HistoryStep, ...]:
+        return tuple(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    @property
+    def can_undo(self) -> bool:
+        return self.position > 0
+
+    @property
+    def can_redo(self) -> bool:
+        return self.position < len(self._steps)
+
+    @property
+    def undo_label(self) -> str:
+        return self._steps[self.position - 1].label if self.can_undo else ""
+
+    @property
+    def redo_label(self) -> str:
+        return self._steps[self.position].label if self.can_redo else ""
+
+    def push(self, step: HistoryStep) -> None:
+        """A new step after the applied ones; steps that were undone cannot be redone any more."""
+        del self._steps[self.position:]
+        self._steps.append(step)
+        self.position = len(self._steps)
+
+    def snapshot_at(self, position: int) -> Snapshot:
+        """The state after ``position`` applied steps (0: before the first step)."""
+        if not 0 <= position <= len(self._steps) or not self._steps:
+            raise IndexError(f"no history position {position} (the history has {len(self._steps)} step(s))")
+        return self._steps[position - 1].after if position else self._steps[0].before
+
+    def move_to(self, position: int) -> Snapshot:
+        snapshot = self.snapshot_at(position)
+        self.position = position
+        return snapshot
+
+    def clear(self) -> None:
+        self._steps.clear()
+        self.position = 0
+
+
+class SessionState:
+    def __init__(self):
+        self.model: LoadedModel | None = None
+        self.original: LoadedModel | None = None  # the model as opened, before any fix
+        self.report: SupportReport | None = None
+        self.recipe = Recipe()
+        self.history = FixHistory()
+        self.stages: dict[str, tuple[str, str]] = {stage: ("none", "") for stage in STAGES}
+        self._problems_by_source: dict[str, list[Problem]] = {}
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The report's problems, then each later stage's, in the order the stages first reported."""
+        found = list(self.report.problems) if self.report else []
+        for problems in self._problems_by_source.values():
+            found.extend(problems)
+        return found
+
+    def problems_from(self, source: str) -> list[Problem]:
+        return list(self._problems_by_source.get(source, []))
+
+    # A model from outside the history -------------------------------------------------------------
+    def set_model(self, model: LoadedModel, report: SupportReport | None = None, *, opened: bool = False) -> None:
+        """Opening a file (``opened``: it becomes the original and the recipe starts empty) or replacing the model.
+
+        Either way the history starts again: its steps lead to and from other models.
+        """
+        if opened:
+            self.original = model
+            self.recipe = Recipe(source_model=str(model.path or ""))
+        self.history.clear()
+        self._show(model, report)
+
+    def set_report(self, report: SupportReport) -> None:
+        self.report = report
+
+    def set_problems(self, source: str, problems: list[Problem]) -> None:
+        """Replace the problems one stage found (e.g. source="trial-build")."""
+        self._problems_by_source[source] = list(problems)
+
+    def set_stage(self, stage: str, state: str, detail: str = "") -> None:
+        if stage not in STAGES or state not in STAGE_STATES:
+            raise ValueError(f"unknown stage {stage!r} or state {state!r}")
+        self.stages[stage] = (state, detail)
+
+    # Fixes and the history ------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles)
+
+    def apply(self, label: str, model: LoadedModel, *, fixes: Sequence[dict] = (),
+              profiles: Sequence[dict] | None = None) -> HistoryStep:
+        """One undoable step: ``model`` replaces the current one, ``fixes`` join the recipe, ``profiles`` (if given)
+        replace its profiles."""
+        if self.model is None:
+            raise WorkbenchError("There is no model to change.", "Open a model first.")
+        before = self.snapshot()
+        after = Snapshot.of(model, list(before.fixes) + list(fixes),
+                            before.profiles if profiles is None else profiles)
+        step = HistoryStep(label, before, after)
+        self.history.push(step)
+        self._restore(after)
+        return step
+
+    def apply_fix(self, result: FixResult) -> HistoryStep:
+        """Apply exactly the previewed result (its ``before`` must be the current model)."""
+        if result.before is not self.model:
+            raise WorkbenchError(f"The model changed since {result.step.spec()} was previewed.",
+                                 "Preview the fix again, then apply it.")
+        return self.apply(result.step.spec(), result.after, fixes=[result.step.to_dict()])
+
+    def apply_repair(self, result: RepairResult) -> HistoryStep:
+        """The repair's fixes and profile as one undoable step (it was searched on the current model)."""
+        if result.original is not self.model:
+            raise WorkbenchError("The model changed since the repair search.",
+                                 "Search again before applying.")
+        model = result.fix_results[-1].after if result.fix_results else self.model
+        profiles = result.recipe().profiles
+        return self.apply("Repair: " + " → ".join(step.title for step in result.steps), model,
+                          fixes=[fix_result.step.to_dict() for fix_result in result.fix_results],
+                          profiles=None if profiles == self.recipe.profiles else profiles)
+
+    def undo(self) -> Snapshot | None:
+        """Back to the state before the last applied step (``None`` when there is none)."""
+        return self.move_to(self.history.position - 1) if self.history.can_undo else None
+
+    def redo(self) -> Snapshot | None:
+        return self.move_to(self.history.position + 1) if self.history.can_redo else None
+
+    def move_to(self, position: int) -> Snapshot:
+        """The state after ``position`` applied steps (0: the model before the first step)."""
+        snapshot = self.history.move_to(position)
+        self._restore(snapshot)
+        return snapshot
+
+    def _restore(self, snapshot: Snapshot) -> None:
+        self.recipe.fixes = copy.deepcopy(list(snapshot.fixes))
+        self.recipe.profiles = copy.deepcopy(list(snapshot.profiles))
+        self._show(snapshot.model)
+
+    def _show(self, model: LoadedModel, report: SupportReport | None = None) -> None:
+        """A different model: nothing later stages found about the previous one holds any more."""
+        self.model = model
+        self.report = report
+        self._problems_by_source = {}
+        for stage in RESET_ON_NEW_MODEL:
+            self.stages[stage] = ("none", NOT_RUN_ON_THIS_MODEL)

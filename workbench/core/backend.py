@@ -8,8 +8,10 @@ between the two packages is decided here, so the rest of the core asks this modu
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import importlib
+import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
@@ -75,9 +77,18 @@ class BackendInfo:
         return asdict(self)
 
 
+_CUDA_DRIVER_LIBRARY = "libcuda.so.1"  # the NVIDIA driver's CUDA library on Linux
+
+
 @functools.lru_cache(maxsize=1)
 def gpu_status() -> GpuStatus:
     """Query the CUDA driver through cuda-python; never raises."""
+    if sys.platform.startswith("linux"):
+        try:  # milliseconds, where importing cuda-python just to find no driver takes a tenth of a second
+            ctypes.CDLL(_CUDA_DRIVER_LIBRARY)
+        except OSError as exc:
+            return GpuStatus(False, reason=f"No NVIDIA driver found ({type(exc).__name__}); this machine has no "
+                                           "usable GPU.")
     try:
         from cuda.bindings import driver
     except ImportError:

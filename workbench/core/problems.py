@@ -38,6 +38,20 @@ class Problem:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        """Where it is, what TensorRT said, and what answers it (a catalogue fix or a hint), indented."""
+        if self.node:
+            where = f" [{' '.join(filter(None, [self.op, self.node]))}{' in ' + self.parent if self.parent else ''}]"
+        else:
+            where = f" [inputs: {', '.join(self.inputs)}]" if self.inputs else ""
+        lines = [f"  {self.severity.upper():7} {self.stage}/{self.kind}{where}: {self.message}"]
+        if self.fixes:
+            lines.append(f"          fixes: {', '.join(self.fixes)}   (trt-workbench fix MODEL --apply NAME…, "
+                         "or the Fixes panel)")
+        elif self.hint:
+            lines.append(f"          hint: {self.hint}")
+        return "\n".join(lines)
+
 
 def severity_rank(problem: Problem) -> int:
     return SEVERITIES.index(problem.severity)

@@ -124,6 +124,17 @@ class RepairResult:
                 "build": self.trial.to_dict() if self.trial else None, "recipe": self.recipe().to_dict(),
                 "tried": self.tried, "seconds": round(self.seconds, 3)}
 
+    def describe(self) -> str:
+        """The outcome and each step: why, its parity against the original, how it changes meaning."""
+        lines = [self.message]
+        for index, step in enumerate(self.steps, 1):
+            lines += [f"{index}. {step.title}", f"   why: {step.reason}"]
+            if step.parity:
+                lines.append(f"   parity: {step.parity.text}")
+            if step.confirm:
+                lines.append(f"   changes meaning: {step.confirm}")
+        return "\n".join(lines)
+
 
 def _aliases(graph: onnx.GraphProto, name: str) -> set[str]:
     """``name`` and the tensors that only pass it on (Identity, Cast, Reshape …), in any scope."""

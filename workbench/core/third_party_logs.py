@@ -6,7 +6,9 @@ file descriptor 2. Here both become ``LogMessage``s:
 
 - ``install()`` routes ``G_LOGGER`` (and onnxslim's copy of it and its ``logging`` logger) into
   ``emit`` and sets onnxruntime's default log severity, which governs the sessions graphsurgeon
-  makes while folding; our own sessions take ``session_options()``.
+  makes while folding; our own sessions take ``session_options()``. It only touches libraries
+  already imported (a plain analysis never imports onnxruntime or graphsurgeon), so code that is
+  about to use one calls it again after importing it.
 - ``emit`` hands each message to the collectors this thread opened with ``collect()`` (a fix's
   warnings, a CLI command's log) and to the process-wide listeners (the window's Log panel).
 - ``capture_output()`` is for the CLI: native writes to fd 1/2 (which no Python hook sees) go to a
@@ -28,8 +30,6 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-import onnxruntime
-
 from workbench.core.backend import LogMessage
 
 # onnxruntime severities: 0 verbose, 1 info, 2 warning, 3 error, 4 fatal. Its warnings are optimizer
@@ -42,13 +42,14 @@ _ONNXRUNTIME_LINE = re.compile(r"\[(?P<letter>[VIWEF]):onnxruntime:[^\]]*\]\s*(?
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 _lock = threading.Lock()
-_installed = False
 _local = threading.local()  # .collectors: the lists this thread's ``collect()`` blocks fill
 _listeners: list[weakref.ref] = []
 
 
-def session_options() -> onnxruntime.SessionOptions:
+def session_options():
     """Options for every onnxruntime session we make: its logger at our severity."""
+    import onnxruntime
+
     install()
     options = onnxruntime.SessionOptions()
     options.log_severity_level = ONNXRUNTIME_LOG_SEVERITY
@@ -64,17 +65,15 @@ _routed: set[str] = set()
 
 
 def install() -> None:
-    """Route the libraries' loggers into ``emit`` and quiet onnxruntime's default logger.
+    """Route the imported libraries' loggers into ``emit`` and quiet onnxruntime's default logger.
 
-    Idempotent and cheap; call it again after importing onnxslim (its loggers are routed only once
-    it is imported, so commands that never simplify don't pay for importing it).
+    Idempotent and cheap; call it again after importing onnxruntime, onnx-graphsurgeon or onnxslim
+    (each is handled once it is imported, so commands that never use one don't pay for importing it).
     """
-    global _installed
     with _lock:
-        if not _installed:
-            onnxruntime.set_default_logger_severity(ONNXRUNTIME_LOG_SEVERITY)
-            import onnx_graphsurgeon  # noqa: F401  (so its logger is routed below)
-            _installed = True
+        if "onnxruntime" in sys.modules and "onnxruntime" not in _routed:
+            sys.modules["onnxruntime"].set_default_logger_severity(ONNXRUNTIME_LOG_SEVERITY)
+            _routed.add("onnxruntime")
         for module_name, source in _GRAPHSURGEON_LOGGERS.items():
             if module_name not in _routed and module_name in sys.modules:
                 _route_graphsurgeon_logger(sys.modules[module_name].G_LOGGER, source)

@@ -276,7 +276,7 @@ class BuildPanel(QWidget):
         if result.succeeded:
             self.session.set_stage("engine", "ok", f"built {result.engine_path or '(not saved)'}")
             self.status.setText(f"✔ Built {result.engine_path or '(not saved)'} in {result.build_seconds:.2f} s.")
-            self.summary.setPlainText(_summary_text(result))
+            self.summary.setPlainText(result.describe(list_layers=True))
             self.results.setCurrentWidget(self.summary)
             self.session.engine_built.emit(result)
         else:
@@ -312,23 +312,3 @@ class BuildPanel(QWidget):
                 self.history_table.setItem(r, c, QTableWidgetItem("✔" if value is True else "✖" if value is False
                                                                   else str(value)))
 
-
-def _summary_text(result: BuildResult) -> str:
-    lines = [f"Engine: {result.engine_path or '(not saved)'}",
-             f"Size: {result.engine_bytes / 2**20:.2f} MiB   Build time: {result.build_seconds:.2f} s "
-             f"(total {result.total_seconds:.2f} s)",
-             f"Backend: {result.backend}   Precision: {result.settings.precision.upper()}", ""]
-    for label, tensors in (("Input", result.inputs), ("Output", result.outputs)):
-        for t in tensors:
-            lines.append(f"{label} {t.name}: {t.dtype} {t.shape}")
-            what = "values" if t.shape_tensor else "shapes"
-            lines += [f"    profile {i + 1} {what}: min {r['min']}  opt {r['opt']}  max {r['max']}"
-                      for i, r in enumerate(t.profile_shapes)]
-    lines.append("")
-    if result.layers:
-        lines.append(f"{len(result.layers)} layers, from {result.layer_source}:")
-        lines += [f"  {layer.type:12} {layer.name}" for layer in result.layers]
-    else:
-        lines.append(f"Layers: {result.layer_source}")
-    lines += [f"warning: {w}" for w in result.warnings]
-    return "\n".join(lines)

@@ -352,7 +352,7 @@ class ComparePanel(QWidget):
         self.result = result
         self.session.set_stage("compare", "ok" if result.passed else "failed",
                                f"{result.reference} vs {result.test}: {result.summary}")
-        self.verdict.setText("\n".join([f"{result.reference}  vs  {result.test}", result.summary, *result.notes]))
+        self.verdict.setText(result.headline())
         self.verdict.setStyleSheet(f"background: {VERDICT_COLOURS[result.verdict].name()}; padding: 4px;")
         self.table.setRowCount(0)
         self._row_verdicts = []
@@ -374,9 +374,7 @@ class ComparePanel(QWidget):
         bisect = result.bisect
         self.bisect_label.setText(bisect.message if bisect else "")
         self.show_node.setEnabled(bool(bisect and bisect.found))
-        self.timing_label.setText("\n".join(
-            f"{t.label}: median {t.median_ms:.3f} ms, min {t.min_ms:.3f}, p90 {t.p90_ms:.3f}, p99 {t.p99_ms:.3f} ms; "
-            f"{t.inferences_per_s:.1f} inferences/s" for t in result.timing))
+        self.timing_label.setText("\n".join(t.describe() for t in result.timing))
         if rows:
             failing = next((i for i, r in enumerate(rows) if r[-1] is not Verdict.PASS), 0)
             self.table.selectRow(failing)

@@ -149,13 +149,7 @@ class FixDialog(QDialog):
         if result.before is not self.session.model:
             return  # the model changed while the preview ran
         self.result = result
-        preview = result.preview
-        lines = [preview.summary(), f"Result: {result.validation.text}", ""]
-        for title, names in (("Removed", preview.removed), ("Added", preview.added), ("Changed", preview.changed)):
-            if names:
-                lines.append(f"{title}: " + ", ".join(names))
-        lines += [f"Warning: {w}" for w in result.warnings]
-        self.preview_text.setPlainText("\n".join(lines))
+        self.preview_text.setPlainText(result.describe())
         self.parity_label.setText("Preview ready: Apply replaces the model (undo in the History panel).")
         self.apply_button.setEnabled(True)
 

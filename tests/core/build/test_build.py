@@ -183,7 +183,7 @@ def test_cli_build_with_shapes_and_json(samples, tmp_path):
     replayed = run_cli("build", samples / "clean_cnn.onnx", "-o", tmp_path / "again.engine", "--recipe",
                        tmp_path / "r.toml")
     assert replayed.returncode == 0, replayed.stderr
-    assert "profile 1: [4, 3, 64, 64] … [4, 3, 64, 64] … [8, 3, 64, 64]" in replayed.stdout
+    assert "profile 1 shapes: min [4, 3, 64, 64]  opt [4, 3, 64, 64]  max [8, 3, 64, 64]" in replayed.stdout
 
 
 def test_cli_build_reports_mapped_problems_and_bad_input(samples, tmp_path):

@@ -79,6 +79,15 @@ class SupportReport:
             "seconds": round(self.seconds, 4),
         }
 
+    def describe(self) -> str:
+        """The backend, the parser's verdict and every problem (the model's own summary is ``describe``d apart)."""
+        backend = self.backend
+        verdict = ("all nodes supported" if self.fully_supported
+                   else f"{len(self.unsupported_nodes)} of {len(self.nodes)} nodes unsupported")
+        lines = [f"Backend: {backend.name} {backend.version} — {backend.reason}", f"TensorRT parser: {verdict}"]
+        lines += [problem.describe() for problem in self.problems] or ["No problems found."]
+        return "\n".join(lines)
+
 
 def _node_label(node, index: int) -> str:
     return node.name or f"{node.op_type}_{index}"

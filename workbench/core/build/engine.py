@@ -145,6 +145,33 @@ class BuildResult:
         data["profiles"] = profiles_to_recipe(self.profiles)
         return data
 
+    def describe(self, list_layers: bool = False) -> str:
+        """The engine (file, size, times, tensors per profile, layers) or, for a failed build, its problems."""
+        if not self.succeeded:
+            return "\n".join([f"The build of {self.model_name} failed with {self.backend}:",
+                              *(problem.describe() for problem in self.problems)])
+        lines = [f"Engine: {self.engine_path or '(not saved)'}",
+                 f"Size: {self.engine_bytes / 2**20:.2f} MiB   Build time: {self.build_seconds:.2f} s "
+                 f"(total {self.total_seconds:.2f} s)",
+                 f"Backend: {self.backend}   Precision: {self.settings.precision.upper()}   "
+                 f"Profiles: {len(self.profiles)}", ""]
+        for label, tensors in (("Input", self.inputs), ("Output", self.outputs)):
+            for t in tensors:
+                lines.append(f"{label} {t.name}: {t.dtype} {t.shape}")
+                what = "values" if t.shape_tensor else "shapes"
+                lines += [f"    profile {i + 1} {what}: min {r['min']}  opt {r['opt']}  max {r['max']}"
+                          for i, r in enumerate(t.profile_shapes)]
+        lines.append("")
+        if self.layers and list_layers:
+            lines.append(f"{len(self.layers)} layers, from {self.layer_source}:")
+            lines += [f"  {layer.type:12} {layer.name}" for layer in self.layers]
+        elif self.layers:
+            lines.append(f"{len(self.layers)} layers, from {self.layer_source}")
+        else:
+            lines.append(f"Layers: {self.layer_source}")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
 
 # Where layer information comes from: TensorRT's engine inspector needs a deserialized engine, and
 # deserializing needs a GPU the engine can run on (TensorRT-RTX reports a CUDA error without one).

@@ -61,6 +61,10 @@ class TrialBuild:
                 "seconds": round(self.seconds, 3), "problems": [p.to_dict() for p in self.problems],
                 "shapes": self.shapes.to_dict() if self.shapes else None, "retried": self.retried}
 
+    def describe(self) -> str:
+        return (f"Trial build: {'succeeded' if self.succeeded else 'failed'} in {self.seconds:.2f} s"
+                + (f" (assumed {'; '.join(self.assumed)})" if self.assumed else ""))
+
 
 def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, cancel: CancelToken | None = None,
                    backend: Backend | None = None) -> tuple[list[Profile], list[str], ShapeSuggestion | None]:

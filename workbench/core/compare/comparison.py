@@ -147,6 +147,31 @@ class CompareResult:
                 "notes": self.notes, "timing": [t.to_dict() for t in self.timing],
                 "bisect": self.bisect.to_dict() if self.bisect else None}
 
+    def headline(self) -> str:
+        """What was compared, the verdict and the notes (the panel's verdict box)."""
+        return "\n".join([f"{self.reference}  vs  {self.test}", self.summary, *self.notes])
+
+    def describe(self) -> str:
+        """Inputs, a table of the outputs' errors with verdicts and reasons, timing, bisection, notes, verdict."""
+        lines = [f"{self.reference}  vs  {self.test}"]
+        lines += [f"  input  {i['name']}: {i['dtype']} {i['shape']} from {i['source']}" for i in self.inputs]
+        lines.append(f"  {'output':24} {'max|err|':>10} {'mean|err|':>10} {'max rel':>10} {'cosine':>9} "
+                     f"{'outside':>8}  verdict")
+        for o in self.outputs:
+            counts = o.nan_ref + o.nan_test + o.inf_ref + o.inf_test
+            extra = f"  NaN {o.nan_ref}/{o.nan_test} Inf {o.inf_ref}/{o.inf_test}" if counts else ""
+            if o.top1_agreement is not None:
+                extra += f"  top-1 {o.top1_agreement:.0%} top-{o.top_k} {o.topk_agreement:.0%}"
+            lines.append(f"  {o.name:24} {o.max_abs:10.3g} {o.mean_abs:10.3g} {o.max_rel:10.3g} {o.cosine:9.6f} "
+                         f"{o.outside_fraction:8.2%}  {o.verdict}{extra}")
+            lines.append(f"  {'':24} reason: {o.reason}")
+        lines += [f"  timing {t.describe()}" for t in self.timing]
+        if self.bisect:
+            lines.append(f"  bisect: {self.bisect.message}")
+        lines += [f"  note: {note}" for note in self.notes]
+        lines.append(self.summary)
+        return "\n".join(lines)
+
 
 def feeds_for(runner: Runner, feeds: dict[str, np.ndarray], notes: list[str] | None = None) -> dict[str, np.ndarray]:
     """The arrays ``runner`` takes, in the dtypes it declares (e.g. a float16 model's inputs)."""

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass
 
 import onnx
-import onnxruntime as ort
 from onnx import TensorProto, helper
 
 from workbench.core.errors import WorkbenchError
@@ -20,6 +19,9 @@ from workbench.core.model.loading import iter_nodes
 
 # Op domains onnxruntime has kernels for: ONNX, ONNX-ML and its own contrib ops.
 _ONNXRUNTIME_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
+# What every onnxruntime pyproject.toml allows (>= 1.23) accepts: 1.18 already took IR 10 and opset 21.
+# A model within them needs no probe, so an analysis does not import onnxruntime at all.
+_ACCEPTED_BY_ALL_SUPPORTED = (10, 21)
 # IR 10 added the UINT4/INT4 types and IR 11 FLOAT4E2M1; below IR 10 the models we lower must not use them.
 _OLDEST_SAFE_TARGET_IR = 10
 
@@ -31,6 +33,8 @@ class RuntimeLimits:
 
 
 def _probe_error(ir_version: int, opset: int) -> str:
+    import onnxruntime as ort
+
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
@@ -74,6 +78,11 @@ def _onnx_op_names() -> frozenset[str]:
 
 def compatibility_issues(proto: onnx.ModelProto) -> list[str]:
     """Human-readable reasons onnxruntime would refuse this model as it is."""
+    max_ir_version, max_opset = _ACCEPTED_BY_ALL_SUPPORTED
+    if proto.ir_version <= max_ir_version and default_opset(proto) <= max_opset:
+        return []
+    import onnxruntime as ort
+
     limits = runtime_limits()
     issues = []
     if proto.ir_version > limits.max_ir_version:

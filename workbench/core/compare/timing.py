@@ -33,6 +33,10 @@ class Timing:
     def to_dict(self) -> dict:
         return {**asdict(self), "samples_per_s": self.samples_per_s}
 
+    def describe(self) -> str:
+        return (f"{self.label}: median {self.median_ms:.3f} ms (min {self.min_ms:.3f}, p90 {self.p90_ms:.3f}, "
+                f"p99 {self.p99_ms:.3f}), {self.inferences_per_s:.1f} inferences/s over {self.runs} runs")
+
 
 def time_runner(runner, feeds: dict[str, np.ndarray], runs: int = DEFAULT_RUNS, warmup: int = DEFAULT_WARMUP,
                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> Timing:

@@ -37,6 +37,15 @@ class FixResult:
         return {"step": self.step.to_dict(), "spec": self.step.spec(), "preview": self.preview.to_dict(),
                 "warnings": self.warnings, "validation": self.validation.to_dict()}
 
+    def describe(self) -> str:
+        """What the fix changed, whether the result is valid, and its warnings."""
+        preview = self.preview
+        lines = [preview.summary(), f"Result: {self.validation.text}"]
+        lines += [f"{title}: {', '.join(names)}" for title, names in
+                  (("Removed", preview.removed), ("Added", preview.added), ("Changed", preview.changed)) if names]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
 
 def make_step(name: str, params: dict | None = None) -> FixStep:
     """A step with canonical parameters; raises ``WorkbenchError`` for unknown fixes and bad values."""

@@ -59,6 +59,8 @@ def fold(graph: gs.Graph) -> gs.Graph:
     ``inline_constant_branches`` inlines; each inlined branch may make more constants, hence the rounds.
     """
     # graphsurgeon folds with its own onnxruntime sessions and reports failures through its logger.
+    import onnxruntime  # noqa: F401  (imported here so that install() quiets its default logger)
+
     third_party_logs.install()
     # Those sessions get models exported at each graph's IR version, and If/Loop bodies (which carry
     # none) at the installed onnx's newest, which an older onnxruntime refuses ("Unsupported model IR

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 
 import onnx
-import onnxruntime as ort
 
 from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
@@ -123,6 +122,8 @@ def _judge(proto: onnx.ModelProto, declared_shapes: bool = True) -> Validation |
     except WorkbenchError as exc:  # an opset newer than this onnxruntime
         validation.not_checkable = f"onnxruntime cannot check it: {exc.message}"
         return validation
+    import onnxruntime as ort  # here: a plain analysis imports this module but never runs onnxruntime
+
     options = third_party_logs.session_options()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     try:

@@ -17,7 +17,6 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 from onnx import external_data_helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 from workbench.core.model.loading import iter_nodes
 
@@ -28,6 +27,8 @@ SEE_THROUGH_OPS = frozenset({"Identity", "Cast", "Unsqueeze", "Squeeze", "Reshap
 
 def evaluate_node(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) -> np.ndarray | None:
     """The first output of ``node`` (a Constant or see-through op) on ``inputs``; None if ONNX cannot say."""
+    from onnx.reference import ReferenceEvaluator  # slow to import; only fixes read computed constants
+
     try:
         evaluator = ReferenceEvaluator(node, opsets={"": opset})
         return np.asarray(evaluator.run(None, dict(zip(node.input, inputs)))[0])

@@ -91,6 +91,18 @@ class ModelSummary:
         data["dynamic_inputs"] = self.dynamic_inputs
         return data
 
+    def describe(self) -> str:
+        lines = [self.path,
+                 f"  IR {self.ir_version}, opsets {', '.join(f'{d} {v}' for d, v in self.opsets.items())}, "
+                 f"producer {self.producer or '-'}",
+                 f"  {self.node_count} nodes ({self.subgraph_node_count} nested), "
+                 f"{self.parameter_count:,} parameters ({self.parameter_bytes / 1e6:.1f} MB)"]
+        for label, tensors in (("input", self.inputs), ("output", self.outputs)):
+            lines += [f"  {label:6} {t.name}: {t.dtype} {t.shape_text()}{'  (dynamic)' if t.is_dynamic else ''}"
+                      for t in tensors]
+        lines.append(f"  ops: {', '.join(f'{op}×{n}' for op, n in self.op_histogram.items())}")
+        return "\n".join(lines)
+
 
 def dtype_name(elem_type: int) -> str:
     """ONNX element type → NumPy-style name ("float32", "uint8"; "bfloat16" where NumPy has none)."""

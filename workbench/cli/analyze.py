@@ -1,0 +1,45 @@
+"""``trt-workbench analyze MODEL``: the model's summary and what TensorRT's parser takes."""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli.options import add_backend_option
+from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
+
+NAME = "analyze"
+HELP = "summarise a model and check what TensorRT supports"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="ONNX model file")
+    parser.add_argument("--build", action="store_true",
+                        help="also run a trial build (no engine written; dynamic inputs get suggested shapes): "
+                             "builder refusals join the problems with stage 'build'")
+    add_backend_option(parser)
+
+
+def run(args) -> Outcome:
+    from workbench.core.analysis.support import analyze_support
+    from workbench.core.backend import load_backend
+    from workbench.core.model.loading import load_model
+
+    backend = load_backend(args.backend)
+    model = load_model(args.model)
+    shapes = None
+    if args.build:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model
+        from workbench.core.shapes.suggest import prefetch_shapes
+
+        shapes = prefetch_shapes(model)
+    report = analyze_support(model, backend)
+    summary = model.summary()
+    trial = None
+    if args.build:
+        from workbench.core.build.trial import trial_build
+
+        shapes.join()
+        trial = trial_build(model, backend=backend)
+        report.problems.extend(trial.triage_problems())
+    data = {"summary": summary.to_dict(), **report.to_dict(), **({"trial_build": trial.to_dict()} if trial else {})}
+    text = "\n\n".join([summary.describe(), report.describe()]) + (f"\n{trial.describe()}" if trial else "")
+    return Outcome(EXIT_PROBLEMS if report.blocking_problems else EXIT_OK, data, text)

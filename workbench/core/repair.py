@@ -22,7 +22,6 @@ from workbench.core.backend import Backend, load_backend
 from workbench.core.build.engine import BuildSettings
 from workbench.core.model.constant_values import SEE_THROUGH_OPS, ConstantValues
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes.folding import supported_boundary
 from workbench.core.fixes.graph_tools import node_label
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
     suggested_params
@@ -33,6 +32,7 @@ from workbench.core.shapes.profiles import Profile, describe_profile, profiles_t
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
 from workbench.core.shapes.suggest import known_shapes
+from workbench.core.split.partition import supported_boundary
 from workbench.core.build.trial import TrialBuild, trial_build, trial_profiles
 
 DEFAULT_BUDGET_SECONDS = 120.0

@@ -418,6 +418,11 @@ def run_repair(args) -> int:
     return EXIT_OK if written else EXIT_PROBLEMS
 
 
+from workbench.split_command import add_split_arguments, run_split  # noqa: E402  (moves into the cli package)
+
+command("split", "run what TensorRT builds as an engine and the rest under onnxruntime", add_split_arguments)(run_split)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trt-workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"TensorRT Workbench {__version__}")

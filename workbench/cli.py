@@ -420,7 +420,8 @@ def run_repair(args) -> int:
 
 from workbench.split_command import add_split_arguments, run_split  # noqa: E402  (moves into the cli package)
 
-command("split", "run what TensorRT builds as an engine and the rest under onnxruntime", add_split_arguments)(run_split)
+command("split", "run what TensorRT builds as an engine and the rest under onnxruntime",
+        add_split_arguments)(lambda args: run_split(args, sys.modules[__name__]))
 
 
 def build_parser() -> argparse.ArgumentParser:

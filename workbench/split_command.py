@@ -33,8 +33,11 @@ def add_split_arguments(parser: argparse.ArgumentParser) -> None:
                         help="trial-build the TensorRT parts but write no engine file")
 
 
-def run_split(args) -> int:
-    from workbench.cli import EXIT_OK, EXIT_PROBLEMS, _cli_profiles, print_json, print_problem
+def run_split(args, cli=None) -> int:
+    """``cli``: the module holding the shared command-line pieces (print_json, print_problem, _cli_profiles,
+    exit codes) — the one that runs the command, which under ``python -m workbench.cli`` is ``__main__``."""
+    if cli is None:
+        import workbench.cli as cli
     from workbench.core.backend import load_backend
     from workbench.core.model.loading import load_model
     from workbench.core.split.deploy import prepare_folder, write_split_folder
@@ -46,14 +49,14 @@ def run_split(args) -> int:
     show = (lambda phase, _fraction=None: print(f"  {phase}…", file=sys.stderr)) \
         if not args.json and sys.stderr.isatty() else None
     result = split_model(model, output_dir=None if args.no_engine else folder,
-                         profiles=_cli_profiles(args, model, backend) or None, boundary=args.boundary or None,
+                         profiles=cli._cli_profiles(args, model, backend) or None, boundary=args.boundary or None,
                          max_parts=args.max_parts, backend=backend, **({"progress": show} if show else {}))
     written = write_split_folder(result, folder, backend.name) if result.parts else []
     if args.json:
-        print_json({**result.to_dict(), "written": [str(p) for p in written]})
+        cli.print_json({**result.to_dict(), "written": [str(p) for p in written]})
     else:
-        _print_split(result, written, print_problem)
-    return EXIT_OK if result.succeeded else EXIT_PROBLEMS
+        _print_split(result, written, cli.print_problem)
+    return cli.EXIT_OK if result.succeeded else cli.EXIT_PROBLEMS
 
 
 def _print_split(result, written, print_problem) -> None:

@@ -179,6 +179,7 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
                 blocked.setdefault(node_label(model.proto.graph.node[index]),
                                    f"in a subgraph TensorRT's parser cannot take (subgraph of {len(indices)} nodes)")
     timings["parser"] = time.perf_counter() - started
+    shapes_started = time.perf_counter()
 
     progress("Choosing inputs for validation", None)
     suggestion = suggest_shapes(model, profiles=profiles, cancel=cancel)
@@ -192,9 +193,10 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
     reference_runner = OnnxruntimeRunner(model)
     reference = reference_runner.run(prepared.arrays)
     reference_runner.close()
+    timings["shapes_and_reference"] = time.perf_counter() - shapes_started
 
     rounds: list[str] = []
-    build_started = time.perf_counter()
+    partition_started, build_seconds = time.perf_counter(), 0.0
     for _round in range(MAX_BUILD_ROUNDS):
         cancel.raise_if_cancelled("The split")
         assignment = requested_assignment(model, boundary, blocked) if boundary else \
@@ -213,6 +215,7 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
                      None)
             engine = Path(output_dir) / part.file.replace(".onnx", ".engine") if output_dir else None
             result = build_engine(part.model, settings, part_profiles, engine, backend=backend, cancel=cancel)
+            build_seconds += result.total_seconds
             builds.append(PartBuild(part.index, result.succeeded, part_profiles, notes, result,
                                     result.engine_path if result.succeeded else ""))
             for problem in result.problems:
@@ -225,7 +228,8 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
         if all(b.succeeded for b in builds) or not newly_refused or boundary:
             break
         blocked.update(newly_refused)
-    timings["partition_and_build"] = time.perf_counter() - build_started
+    timings["build"] = build_seconds
+    timings["partition"] = time.perf_counter() - partition_started - build_seconds
     if not all(b.succeeded for b in builds):
         return _finish(BUILD_FAILED, f"The TensorRT part does not build: {_first_problem(builds)}", model, parts,
                        boundaries, builds, settings, rounds, timings, started)

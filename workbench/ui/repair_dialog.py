@@ -240,6 +240,9 @@ class RepairMenu(QObject):
         bar.insertMenu(bar.actions()[-1], menu)
         self.find_action = menu.addAction("&Find a repair…", self.open_dialog)
         self.find_action.setEnabled(self.session.model is not None)
+        self.split_action = menu.addAction("&Split for TensorRT…", self.open_split_dialog)
+        self.split_action.setEnabled(self.session.model is not None)
+        self.split_dialog = None
         self.session.model_changed.connect(self._model_changed)
         self.trial_action = menu.addAction("&Trial build after analysis")
         self.trial_action.setCheckable(True)
@@ -248,6 +251,18 @@ class RepairMenu(QObject):
 
     def _model_changed(self, _model) -> None:
         self.find_action.setEnabled(True)
+        self.split_action.setEnabled(True)
+
+    def open_split_dialog(self):
+        """The split dialog (TensorRT engine + onnxruntime for the rest), splitting at once."""
+        from workbench.ui.split_dialog import SplitDialog
+
+        if self.split_dialog is not None:
+            self.split_dialog.close()
+        self.split_dialog = SplitDialog(self.session, self.window)
+        self.split_dialog.show()
+        self.split_dialog.split()
+        return self.split_dialog
 
     def open_dialog(self) -> RepairDialog:
         """Open the dialog and start searching at once."""

@@ -147,8 +147,12 @@ def _narrow(g: _Graph, stage: dict[int, int], why: dict[int, str]) -> None:
             producers = {stage[p] for p in g.producers_of(index)}
             if len(readers) == 1 and min(readers) % 2 == 1 and not any(o in g.outputs for o in outputs):
                 target, accept = min(readers), (lambda after: after < current)  # into the part that reads it
+                reason = "only the onnxruntime part reads its result, and computing it there hands fewer " \
+                         "tensors over"
             elif here > 0 and producers and max(producers) == here - 1 and g.nodes[index].op_type not in COMPUTE_OPS:
                 target, accept = here - 1, (lambda after: after <= current)  # back into the part it follows
+                reason = "light work on the onnxruntime part's results: computing it there hands no more " \
+                         "tensors over"
             else:
                 continue
             if readers and min(readers) < target:
@@ -156,8 +160,7 @@ def _narrow(g: _Graph, stage: dict[int, int], why: dict[int, str]) -> None:
             stage[index] = target
             after = g.cost(stage)
             if accept(after):
-                why.setdefault(index, f"handing its result{'s' if len(outputs) > 1 else ''} over would cost "
-                                      "more tensors at the boundary than computing it under onnxruntime")
+                why.setdefault(index, reason)
                 changed = True
                 break
             stage[index] = here

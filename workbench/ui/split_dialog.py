@@ -116,11 +116,11 @@ class SplitDialog(QDialog):
         self.view.clear()
         self.status.setText(f"Splitting {self.session.model.name}…")
         worker = Worker(split_model, self.session.model, profiles=profiles, backend=self.session.backend)
-        worker.signals.progress.connect(lambda phase, _fraction: self.phase.setText(phase))
+        # Bound methods, not lambdas: Qt drops these connections if the dialog goes first.
+        worker.signals.progress.connect(self._progress)
         worker.signals.finished.connect(self._show_result)
-        worker.signals.failed.connect(lambda error: self.status.setText(f"The split failed: {error.message} "
-                                                                        f"{error.hint}"))
-        worker.signals.cancelled.connect(lambda: self.status.setText("Split cancelled."))
+        worker.signals.failed.connect(self._failed)
+        worker.signals.cancelled.connect(self._cancelled)
         worker.signals.done.connect(self._done)
         self.worker = worker
         self._update_buttons()
@@ -130,6 +130,15 @@ class SplitDialog(QDialog):
         if self.worker is not None:
             self.worker.cancel()
             self.phase.setText("Cancelling…")
+
+    def _progress(self, phase: str, _fraction) -> None:
+        self.phase.setText(phase)
+
+    def _failed(self, error: WorkbenchError) -> None:
+        self.status.setText(f"The split failed: {error.message} {error.hint}")
+
+    def _cancelled(self) -> None:
+        self.status.setText("Split cancelled: nothing was written.")
 
     def _done(self) -> None:
         self.worker = None

@@ -111,3 +111,33 @@ def test_bad_boundary_requests_get_clear_errors(backend, tensors, message):
 def test_fewer_than_two_parts_is_refused(backend):
     with pytest.raises(WorkbenchError, match="cannot hold a split"):
         split_model(load_model(CORPUS / "detector_nms_ts.onnx"), max_parts=1, backend=backend)
+
+
+def test_an_unsupported_op_before_the_network_puts_onnxruntime_first(backend, tmp_path):
+    """x is scaled by the share of its positive elements (NonZero) before two convs: onnxruntime computes the
+    scale, TensorRT the convs; the TensorRT part gets its input from onnxruntime."""
+    from onnx import TensorProto, helper
+
+    from tests.onnx_factory import make_model, tensor, weights
+
+    constants = [helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+                 helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
+                 helper.make_tensor("column", TensorProto.INT64, [], [1])]
+    nodes = [helper.make_node("Greater", ["x", "zero"], ["positive"], name="threshold"),
+             helper.make_node("NonZero", ["positive"], ["where"], name="nonzero"),
+             helper.make_node("Shape", ["where"], ["where_shape"], name="shape"),
+             helper.make_node("Gather", ["where_shape", "column"], ["count"], name="count", axis=0),
+             helper.make_node("Cast", ["count"], ["count_f"], name="cast", to=TensorProto.FLOAT),
+             helper.make_node("Add", ["count_f", "one"], ["denominator"], name="add"),
+             helper.make_node("Div", ["x", "denominator"], ["scaled"], name="scale"),
+             helper.make_node("Conv", ["scaled", "w1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu"),
+             helper.make_node("Conv", ["r1", "w2"], ["y"], name="conv2", pads=[1, 1, 1, 1])]
+    model = make_model(nodes, [tensor("x", [1, 3, 16, 16])], [tensor("y", [1, 4, 16, 16])],
+                       [*constants, weights("w1", [8, 3, 3, 3]), weights("w2", [4, 8, 3, 3], seed=1)])
+    path = tmp_path / "scale_first.onnx"
+    onnx.save(model, path)
+    result = split_model(load_model(path), backend=backend)
+    assert [(p.runtime, p.file) for p in result.parts] == [(ONNXRUNTIME, "rest.onnx"), (TENSORRT, "trt_part.onnx")]
+    assert {"conv1", "conv2"} <= set(result.parts[1].nodes) and "nonzero" in result.parts[0].nodes
+    assert result.builds_ok and result.matches and result.succeeded

@@ -51,9 +51,10 @@ def split_recipe(result: SplitResult, backend_name: str) -> Recipe:
             entry["profiles"] = profiles_to_recipe(build.profiles)
         parts.append(entry)
     model_outputs = [o.name for o in result.model.proto.graph.output]
+    # The original cut at the first part's outputs is that part when it starts at the graph inputs.
     cut = [] if first.outputs == model_outputs or first.runtime != TENSORRT else \
         [{"name": "cut-outputs", "params": {"tensors": first.outputs}}]
-    first_build = builds.get(first.index)
+    first_build = next((builds[p.index] for p in result.parts if p.index in builds), None)
     return Recipe(
         fixes=cut, profiles=profiles_to_recipe(first_build.profiles) if first_build else [],
         build=result.settings.to_dict(),

@@ -3,8 +3,9 @@
 Nodes TensorRT refuses (``blocked``: named by the parser or the builder) run under onnxruntime. Every
 node gets a *stage*: stage 0 is TensorRT from the graph inputs, and a node moves one stage later each
 time a path into it changes runtime, so even stages are TensorRT, odd ones onnxruntime, and a stage only
-reads tensors of earlier stages (parts run in order). A later TensorRT stage that does no real compute
-(no Conv/MatMul/…) is not worth a handover and joins the onnxruntime stage before it. Beyond
+reads tensors of earlier stages (parts run in order). In a split, a TensorRT stage that does no real
+compute (no Conv/MatMul/…) is not worth a handover and runs under onnxruntime (a threshold before a
+NonZero at the start of the model, the decoding after it). Beyond
 ``max_parts`` the tail merges into one onnxruntime part.
 
 The boundary is then narrowed greedily to few tensors: a node moves into the onnxruntime stage that reads
@@ -110,14 +111,16 @@ def assign_stages(graph: onnx.GraphProto, blocked: dict[str, str], max_parts: in
     refused = set(why)
     while True:
         stage = _first_stages(g, refused)
-        idle = [s for s in set(stage.values()) if s > 0 and s % 2 == 0
+        split = max(stage.values(), default=0) > 0  # a model TensorRT takes whole stays one part
+        idle = [s for s in set(stage.values()) if split and s % 2 == 0
                 and not any(g.nodes[i].op_type in COMPUTE_OPS for i, st in stage.items() if st == s)]
         if not idle:
             break
         for index, st in stage.items():
             if st in idle:
                 refused.add(index)
-                why.setdefault(index, "follows a part onnxruntime runs and does no compute worth a TensorRT part")
+                why.setdefault(index, "does no compute worth a TensorRT part of its own (no convolution or "
+                                          "matrix product) next to a part onnxruntime runs")
     last = max(stage.values(), default=0)
     if last >= max_parts:
         cap = max_parts - 1 if (max_parts - 1) % 2 == 1 else max_parts - 2

@@ -204,9 +204,10 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
         observed = _observe(model, assignment, prepared.arrays, types)
         parts, boundaries = build_parts(model, assignment, types, observed)
         trt_parts = [p for p in parts if p.runtime == TENSORRT]
-        if not trt_parts or parts[0].runtime != TENSORRT:
-            return _finish(NOTHING_ON_TENSORRT, "Nothing can go to TensorRT: it refuses the model from its first "
-                           "nodes on.", model, parts, boundaries, [], settings, rounds, timings, started)
+        if not trt_parts:
+            return _finish(NOTHING_ON_TENSORRT, "Nothing can go to TensorRT: no part it takes does real compute "
+                           "(convolutions, matrix products).", model, parts, boundaries, [], settings, rounds,
+                           timings, started)
         builds = []
         newly_refused: dict[str, str] = {}
         for part in trt_parts:

@@ -24,7 +24,8 @@ class ChainedRunner:
     """The parts as one runner: TensorRT parts as engines where one can run, else their ONNX under onnxruntime."""
 
     def __init__(self, parts: list[Part], output_names: list[str], engines: dict[int, str] | None = None,
-                 backend: Backend | None = None):
+                 backend: Backend | None = None, quick: bool = False):
+        """``quick``: onnxruntime's basic optimizations only (``OnnxruntimeRunner``), for a chain that runs once."""
         self.parts = parts
         self.output_names = list(output_names)
         self.input_names = [n for p in parts for n in p.inputs if not any(n in q.outputs for q in parts)]
@@ -37,7 +38,7 @@ class ChainedRunner:
                 self.runners.append(TensorRTRunner(engine, backend))
                 self.where[part.index] = f"{backend.name} engine {Path(engine).name}"
             else:
-                self.runners.append(OnnxruntimeRunner(part.model))
+                self.runners.append(OnnxruntimeRunner(part.model, quick=quick))
                 self.where[part.index] = "onnxruntime" + (f" (its ONNX; the engine cannot run here: {blocker})"
                                                           if blocker else "")
         self.label = "chained parts (" + " → ".join(self.where[p.index] for p in parts) + ")"

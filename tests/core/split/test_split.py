@@ -74,6 +74,8 @@ def test_an_unsupported_op_in_the_middle_gives_three_parts(middle):
     assert "/NonZero" in middle.parts[1].nodes and "NonZero" in middle.parts[1].reasons["/NonZero"]
     assert set(facts["raw_outputs"]) <= set(middle.parts[0].outputs)
     assert middle.builds_ok and len(middle.builds) == 2 and middle.matches and middle.succeeded
+    # The NonZero's data-dependent result stays inside onnxruntime: every tensor handed over is static.
+    assert middle.boundaries and all(b.static and b.to_dict()["static"] for b in middle.boundaries)
 
 
 def test_the_part_limit_keeps_two_parts(backend):

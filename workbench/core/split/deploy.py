@@ -60,12 +60,8 @@ def split_recipe(result: SplitResult, backend_name: str) -> Recipe:
         build=result.settings.to_dict(),
         inputs={"seed": 0, "shapes": {i["name"]: i["shape"] for i in result.inputs}},
         split={"backend": backend_name, "inputs": [i["name"] for i in result.inputs], "outputs": model_outputs,
-               "parts": parts, "boundaries": [_toml_safe(b.to_dict()) for b in result.boundaries]},
+               "parts": parts, "boundaries": [b.to_dict() for b in result.boundaries]},
         source_model=str(result.model.path or ""))
-
-
-def _toml_safe(data: dict) -> dict:
-    return {k: v for k, v in data.items() if v is not None}
 
 
 def write_split_folder(result: SplitResult, folder: Path, backend_name: str) -> list[Path]:

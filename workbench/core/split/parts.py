@@ -29,7 +29,7 @@ class Boundary:
         return all(isinstance(d, int) and d >= 0 for d in self.shape)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "static": self.static}
 
 
 @dataclass

@@ -348,8 +348,8 @@ def repair_model(model: LoadedModel, *, input_values: dict | None = None, profil
             return result(SPLIT_OFFERED, f"No sequence {ended} makes the whole model build ({len(tried)} tried), "
                                          f"but TensorRT takes the part before {', '.join(sorted(refused))}: split "
                                          f"it there (at {', '.join(boundary)}) and run the rest under onnxruntime "
-                                         "— trt-workbench split MODEL -o DIR builds the engine and checks the "
-                                         "chained outputs.", start, tried)
+                                         "(Repair → Split for TensorRT…, or trt-workbench split MODEL -o DIR, "
+                                         "builds the engine and checks the chained outputs).", start, tried)
         if ending == OUT_OF_TIME:
             return result(OUT_OF_TIME, f"No repair found within {budget_seconds:g} s ({len(tried)} sequence(s) "
                                        "tried).", start, tried)

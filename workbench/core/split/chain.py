@@ -13,11 +13,12 @@ from workbench.core.split.parts import Part
 from workbench.core.split.partition import TENSORRT
 
 
-def engine_usable(engine_path: str | Path | None, backend: Backend | None) -> str:
+def why_engine_cannot_run(engine_path: str | Path | None, backend: Backend | None) -> str:
     """"" when the engine can run here, else why not (no GPU, another backend's engine …)."""
     if not engine_path or backend is None:
         return "no engine was built"
-    return backend.engine_blocker(Path(engine_path).read_bytes())
+    blocker = backend.engine_blocker(Path(engine_path).read_bytes())
+    return f"the engine cannot run here: {blocker}" if blocker else ""
 
 
 class ChainedRunner:
@@ -33,14 +34,13 @@ class ChainedRunner:
         self.runners = []
         for part in parts:
             engine = (engines or {}).get(part.index)
-            blocker = engine_usable(engine, backend) if part.runtime == TENSORRT else ""
+            blocker = why_engine_cannot_run(engine, backend) if part.runtime == TENSORRT else ""
             if part.runtime == TENSORRT and not blocker:
                 self.runners.append(TensorRTRunner(engine, backend))
                 self.where[part.index] = f"{backend.name} engine {Path(engine).name}"
             else:
                 self.runners.append(OnnxruntimeRunner(part.model, quick=quick))
-                self.where[part.index] = "onnxruntime" + (f" (its ONNX; the engine cannot run here: {blocker})"
-                                                          if blocker else "")
+                self.where[part.index] = "onnxruntime" + (f" (its ONNX: {blocker})" if blocker else "")
         self.label = "chained parts (" + " → ".join(self.where[p.index] for p in parts) + ")"
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import tomllib
 
+from PySide6.QtCore import Qt
+
 from tests.conftest import ROOT
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait
 
@@ -26,3 +28,19 @@ def test_split_dialog_shows_parts_reasons_boundaries_and_writes_the_folder(qtbot
     split = tomllib.loads((tmp_path / "split" / "split.toml").read_text())["split"]
     assert [p["runtime"] for p in split["parts"]] == ["tensorrt", "onnxruntime", "tensorrt"]
     assert "Wrote" in dialog.status.text()
+
+
+def test_repair_dialog_offers_the_split_when_no_repair_builds(qtbot, window):
+    from workbench.core.repair import SPLIT_OFFERED, repair_model
+
+    open_and_wait(qtbot, window, CORPUS / "detector_nms_ts.onnx")
+    dialog = window.repair.open_dialog()
+    qtbot.waitUntil(lambda: dialog.worker is None, timeout=LOAD_TIMEOUT_MS)
+    assert not dialog.split_button.isVisibleTo(dialog)  # the search found the cut: nothing to offer
+    # No time for any sequence: the search ends offering the split, and the button opens it.
+    dialog._show_result(repair_model(window.session.model, backend=window.session.backend, budget_seconds=0))
+    assert dialog.result.status == SPLIT_OFFERED and dialog.split_button.isVisibleTo(dialog)
+    qtbot.mouseClick(dialog.split_button, Qt.MouseButton.LeftButton)
+    split = window.repair.split_dialog
+    qtbot.waitUntil(lambda: split.result is not None and split.worker is None, timeout=LOAD_TIMEOUT_MS)
+    assert "Part 1: tensorrt" in split.view.toPlainText()

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLa
 from workbench.core.errors import WorkbenchError
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.recipe import save_recipe
-from workbench.core.repair import RepairResult, parse_input_values, repair_model
+from workbench.core.repair import SPLIT_OFFERED, RepairResult, parse_input_values, repair_model
 from workbench.ui.fix_dialog import VERDICT_COLOURS
 from workbench.ui.history_panel import ApplyFixCommand, FixHistory, fix_history
 from workbench.ui.session import Session
@@ -66,7 +66,8 @@ def _steps_html(result: RepairResult) -> str:
 
 
 class RepairDialog(QDialog):
-    def __init__(self, session: Session, parent=None):
+    def __init__(self, session: Session, parent=None, open_split=None):
+        """``open_split``: opens the split dialog, offered when no repair makes the whole model build."""
         super().__init__(parent)
         self.session = session
         self.setWindowTitle("Find a repair")
@@ -88,6 +89,7 @@ class RepairDialog(QDialog):
         self.confirm = QCheckBox("I accept the steps marked in red: they change what the model computes or accepts.")
         self.apply_button = QPushButton("Apply")
         self.save_button = QPushButton("Save as recipe…")
+        self.split_button = QPushButton("Split for TensorRT…")
         close_button = QPushButton("Close")
 
         top = QHBoxLayout()
@@ -98,6 +100,7 @@ class RepairDialog(QDialog):
         buttons.addWidget(self.confirm, 1)
         buttons.addWidget(self.apply_button)
         buttons.addWidget(self.save_button)
+        buttons.addWidget(self.split_button)
         buttons.addWidget(close_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -112,6 +115,8 @@ class RepairDialog(QDialog):
         self.confirm.toggled.connect(lambda _on: self._update_buttons())
         self.apply_button.clicked.connect(self.apply)
         self.save_button.clicked.connect(self.save_dialog)
+        if open_split is not None:
+            self.split_button.clicked.connect(open_split)
         close_button.clicked.connect(self.close)
         self._show_result(None)
 
@@ -172,6 +177,7 @@ class RepairDialog(QDialog):
         if result is not None:
             self.status.setText(result.message)
         self.confirm.setVisible(bool(result and result.needs_confirmation))
+        self.split_button.setVisible(result is not None and result.status == SPLIT_OFFERED)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -268,7 +274,7 @@ class RepairMenu(QObject):
         """Open the dialog and start searching at once."""
         if self.dialog is not None:
             self.dialog.close()
-        self.dialog = RepairDialog(self.session, self.window)
+        self.dialog = RepairDialog(self.session, self.window, open_split=self.open_split_dialog)
         self.dialog.show()
         self.dialog.search()
         return self.dialog

@@ -26,6 +26,7 @@ Per model (key = path relative to this folder):
     state         {input: {"layers", "hidden", "batch_axis"}}  recurrent state input
     raw_outputs   tensors holding the network's outputs before post-processing (keep when cutting)
     post_processing  ops after the raw outputs (TensorRT-RTX cannot build NonZero / NonMaxSuppression)
+    head_after_unsupported  convs after the unsupported op that TensorRT can take again (a split's third part)
     fails_at      [(feeds shapes, values, error substring)] where onnxruntime fails, by architecture
     output_shape_note  a quirk of the exported output declaration
     if_outputs    {"node", "constant_in_branch_taken_at"}  an If one of whose branch outputs is a constant
@@ -185,6 +186,19 @@ CATALOG: dict[str, dict] = {
         "inputs": {"image": ["batch", 3, 32, 32]},
         "realistic": {"image": [1, 3, 32, 32]},
         "facts": {"batch_like": {"image": 0}, "external_data": "mlp_external.onnx.data"},
+    },
+    "mid_nonzero_ts.onnx": {
+        "family": "cnn-with-data-dependent-op",
+        "exporter": "torchscript",
+        "description": "two stride-2 conv blocks, the share of active cells counted with torch.nonzero "
+                       "(NonZero) scaling the features, then a conv head: an op TensorRT-RTX refuses in the middle",
+        "inputs": {"image": [1, 3, 64, 64]},
+        "realistic": {"image": [1, 3, 64, 64]},
+        "facts": {
+            "raw_outputs": ["/backbone/backbone.1/backbone.1.2/Relu_output_0"],
+            "post_processing": ["NonZero"],
+            "head_after_unsupported": ["/head/head.0/head.0.0/Conv", "/head/head.1/Conv"],
+        },
     },
 }
 

@@ -553,6 +553,33 @@ def make_external_data() -> None:
     print("wrote external_data/mlp_external.onnx (+ .data)")
 
 
+# --------------------------------------------------------------------------------------------------
+# An op TensorRT-RTX cannot take in the middle of a CNN (split execution gives three parts)
+# --------------------------------------------------------------------------------------------------
+
+class MidNonZeroNet(nn.Module):
+    """Backbone convs, then the share of active feature cells counted with ``torch.nonzero`` (NonZero:
+    no importer in TensorRT-RTX) normalising the features, then head convs that TensorRT takes again."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.backbone = nn.Sequential(conv_bn_relu(3, width, 2), conv_bn_relu(width, width, 2))
+        self.head = nn.Sequential(conv_bn_relu(width, width), nn.Conv2d(width, 4, 1))
+
+    def forward(self, image):
+        feature = self.backbone(image)
+        active = torch.nonzero(feature.mean(dim=1) > 0.5).shape[0]
+        scale = 1.0 / (active / feature[0, 0].numel() + 1.0)
+        return self.head(feature * scale)
+
+
+def make_mid_nonzero() -> None:
+    torch.manual_seed(SEED)
+    net = calibrate_batchnorm(MidNonZeroNet(), torch.randn(1, 3, 64, 64))
+    model = export_ts(net, (torch.randn(1, 3, 64, 64),), ["image"], ["maps"], {})
+    save(model, "mid_nonzero_ts.onnx")
+
+
 MAKERS = {
     "classifier_ts.onnx": make_classifier,
     "segmenter_dynamo.onnx": make_segmenter,
@@ -567,6 +594,7 @@ MAKERS = {
     "gru_state_dynamo.onnx": make_gru_dynamo,
     "if_cond_dynamo.onnx": make_if_cond_dynamo,
     "external_data/mlp_external.onnx": make_external_data,
+    "mid_nonzero_ts.onnx": make_mid_nonzero,
 }
 
 

@@ -2,7 +2,8 @@
 
 A recipe has one section per capability; each capability's module turns its section into typed
 objects and back (fixes: ``[[fixes]]`` steps; profiles: ``[[profiles]]``; ``[build]`` settings;
-``[inputs]`` and ``[compare]`` for comparisons). This module only reads and writes the file.
+``[inputs]`` and ``[compare]`` for comparisons; ``[split]``: the parts of a split execution, what
+``run_split.py`` reads). This module only reads and writes the file.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ class Recipe:
     build: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)
     compare: dict = field(default_factory=dict)
+    split: dict = field(default_factory=dict)  # parts, files, boundary tensors (trt-workbench split)
     source_model: str = ""  # informational: the model the recipe was made on
 
     def to_dict(self) -> dict:
         data = {"version": RECIPE_VERSION}
         if self.source_model:
             data["source_model"] = self.source_model
-        for key in ("fixes", "profiles", "build", "inputs", "compare"):
+        for key in ("fixes", "profiles", "build", "inputs", "compare", "split"):
             if getattr(self, key):
                 data[key] = getattr(self, key)
         return data
@@ -44,13 +46,14 @@ class Recipe:
         if version > RECIPE_VERSION:
             raise WorkbenchError(f"This recipe was written by a newer TensorRT Workbench (format {version}).",
                                  "Upgrade TensorRT Workbench to replay it.")
-        unknown = set(data) - {"version", "source_model", "fixes", "profiles", "build", "inputs", "compare"}
+        unknown = set(data) - {"version", "source_model", "fixes", "profiles", "build", "inputs", "compare", "split"}
         if unknown:
             raise WorkbenchError(f"Unknown recipe section(s): {', '.join(sorted(unknown))}.",
                                  "Check the recipe file for typos.")
         return cls(fixes=list(data.get("fixes", [])), profiles=list(data.get("profiles", [])),
                    build=dict(data.get("build", {})), inputs=dict(data.get("inputs", {})),
-                   compare=dict(data.get("compare", {})), source_model=data.get("source_model", ""))
+                   compare=dict(data.get("compare", {})), split=dict(data.get("split", {})),
+                   source_model=data.get("source_model", ""))
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:

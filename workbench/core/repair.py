@@ -22,7 +22,6 @@ from workbench.core.backend import Backend, load_backend
 from workbench.core.build.engine import BuildSettings
 from workbench.core.model.constant_values import SEE_THROUGH_OPS, ConstantValues
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes.folding import supported_boundary
 from workbench.core.fixes.graph_tools import node_label
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
     suggested_params
@@ -33,12 +32,14 @@ from workbench.core.shapes.profiles import Profile, describe_profile, profiles_t
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
 from workbench.core.shapes.suggest import known_shapes
+from workbench.core.split.partition import supported_boundary
 from workbench.core.build.trial import TrialBuild, trial_build, trial_profiles
 
 DEFAULT_BUDGET_SECONDS = 120.0
 MAX_DEPTH = 4  # e.g. freeze a switch, fold with onnxslim, make a recurrent state static, a profile
 NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, NOT_FOUND, OUT_OF_TIME = (
     "nothing-to-repair", "repaired", "builds-but-changes-outputs", "not-found", "out-of-time")
+SPLIT_OFFERED = "split-offered"  # no sequence makes the whole model build; a split runs it in two runtimes
 
 # Fixes that change what the model means even when every remaining output is bit-identical.
 _MEANING = {
@@ -233,11 +234,15 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     return unique
 
 
+def _refused_nodes(problems: list[Problem]) -> set[str]:
+    return {p.parent or p.node for p in problems if p.severity == "error" and p.stage in ("parse", "build")
+            and (p.parent or p.node)}
+
+
 def _cut_at_boundary(model: LoadedModel, problems: list[Problem]) -> list[RepairStep]:
     """End the model where TensorRT stops taking it: the nodes the parser or builder refused, and everything
     after them, run outside the engine (e.g. a detector's NonZero/NMS post-processing)."""
-    refused = {p.parent or p.node for p in problems if p.severity == "error" and p.stage in ("parse", "build")
-               and (p.parent or p.node)}
+    refused = _refused_nodes(problems)
     tensors = supported_boundary(model.proto.graph, refused) if refused else []
     outputs = [o.name for o in model.proto.graph.output]
     if not tensors or tensors == outputs:
@@ -347,6 +352,15 @@ def repair_model(model: LoadedModel, *, input_values: dict | None = None, profil
         if fallback is not None:
             return result(CHANGES_OUTPUTS, "The only sequence found that builds changes the outputs beyond "
                                            f"tolerance: {' → '.join(fallback.titles())}.", fallback, tried)
+        refused = _refused_nodes(first.problems)
+        boundary = supported_boundary(model.proto.graph, refused) if refused else []
+        if boundary:  # the part before the refused nodes is TensorRT's: offer the split instead of giving up
+            ended = f"within {budget_seconds:g} s" if ending == OUT_OF_TIME else "among the catalogue fixes"
+            return result(SPLIT_OFFERED, f"No sequence {ended} makes the whole model build ({len(tried)} tried), "
+                                         f"but TensorRT takes the part before {', '.join(sorted(refused))}: split "
+                                         f"it there (at {', '.join(boundary)}) and run the rest under onnxruntime "
+                                         "(Repair → Split for TensorRT…, or trt-workbench split MODEL -o DIR, "
+                                         "builds the engine and checks the chained outputs).", start, tried)
         if ending == OUT_OF_TIME:
             return result(OUT_OF_TIME, f"No repair found within {budget_seconds:g} s ({len(tried)} sequence(s) "
                                        "tried).", start, tried)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLa
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.recipe import save_recipe
-from workbench.core.repair import RepairResult, parse_input_values, repair_model
+from workbench.core.repair import SPLIT_OFFERED, RepairResult, parse_input_values, repair_model
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui.fix_dialog import VERDICT_COLOURS
 from workbench.ui.session import Session
@@ -44,7 +44,8 @@ def _steps_html(result: RepairResult) -> str:
 
 
 class RepairDialog(QDialog):
-    def __init__(self, session: Session, parent=None):
+    def __init__(self, session: Session, parent=None, open_split=None):
+        """``open_split``: opens the split dialog, offered when no repair makes the whole model build."""
         super().__init__(parent)
         self.session = session
         self.setWindowTitle("Find a repair")
@@ -65,6 +66,7 @@ class RepairDialog(QDialog):
         self.confirm = QCheckBox("I accept the steps marked in red: they change what the model computes or accepts.")
         self.apply_button = QPushButton("Apply")
         self.save_button = QPushButton("Save as recipe…")
+        self.split_button = QPushButton("Split for TensorRT…")
         close_button = QPushButton("Close")
 
         top = QHBoxLayout()
@@ -75,6 +77,7 @@ class RepairDialog(QDialog):
         buttons.addWidget(self.confirm, 1)
         buttons.addWidget(self.apply_button)
         buttons.addWidget(self.save_button)
+        buttons.addWidget(self.split_button)
         buttons.addWidget(close_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -89,6 +92,8 @@ class RepairDialog(QDialog):
         self.confirm.toggled.connect(lambda _on: self._update_buttons())
         self.apply_button.clicked.connect(self.apply)
         self.save_button.clicked.connect(self.save_dialog)
+        if open_split is not None:
+            self.split_button.clicked.connect(open_split)
         close_button.clicked.connect(self.close)
         self.search_task = Task(self, session, "repair", on_done=self._show_result, on_error=self._failed,
                                 on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
@@ -146,6 +151,7 @@ class RepairDialog(QDialog):
         if result is not None:
             self.status.setText(result.message)
         self.confirm.setVisible(bool(result and result.needs_confirmation))
+        self.split_button.setVisible(result is not None and result.status == SPLIT_OFFERED)
         self._update_buttons()
 
     def _update_buttons(self) -> None:
@@ -209,6 +215,9 @@ class RepairMenu(QObject):
         bar.insertMenu(bar.actions()[-1], menu)
         self.find_action = menu.addAction("&Find a repair…", self.open_dialog)
         self.find_action.setEnabled(self.session.model is not None)
+        self.split_action = menu.addAction("&Split for TensorRT…", self.open_split_dialog)
+        self.split_action.setEnabled(self.session.model is not None)
+        self.split_dialog = None
         self.session.model_changed.connect(self._model_changed)
         self.trial_action = menu.addAction("&Trial build after analysis")
         self.trial_action.setCheckable(True)
@@ -217,12 +226,24 @@ class RepairMenu(QObject):
 
     def _model_changed(self, _model) -> None:
         self.find_action.setEnabled(True)
+        self.split_action.setEnabled(True)
+
+    def open_split_dialog(self):
+        """The split dialog (TensorRT engine + onnxruntime for the rest), splitting at once."""
+        from workbench.ui.split_dialog import SplitDialog
+
+        if self.split_dialog is not None:
+            self.split_dialog.close()
+        self.split_dialog = SplitDialog(self.session, self.window)
+        self.split_dialog.show()
+        self.split_dialog.split()
+        return self.split_dialog
 
     def open_dialog(self) -> RepairDialog:
         """Open the dialog and start searching at once."""
         if self.dialog is not None:
             self.dialog.close()
-        self.dialog = RepairDialog(self.session, self.window)
+        self.dialog = RepairDialog(self.session, self.window, open_split=self.open_split_dialog)
         self.dialog.show()
         self.dialog.search()
         return self.dialog

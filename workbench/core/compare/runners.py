@@ -134,6 +134,7 @@ class TensorRTRunner:
         self.input_names = [n for n in names if is_input[n]]
         self.output_names = [n for n in names if not is_input[n]]
         self._buffers: dict[str, tuple[int, int]] = {}  # name → (device pointer, capacity in bytes)
+        self._allocator = make_output_allocator(trt, self._device_buffer)
 
     def _cuda(self, result, what: str):
         err, *values = result if isinstance(result, tuple) else (result,)
@@ -177,26 +178,61 @@ class TensorRTRunner:
             self.context.set_tensor_address(name, pointer)
             hosts[name] = host  # alive until the stream has read it
         outputs = {}
+        self._allocator.shapes.clear()
+        dtypes = {n: np.dtype(self._trt.nptype(self.engine.get_tensor_dtype(n))) for n in self.output_names}
         for name in self.output_names:
             shape = tuple(self.context.get_tensor_shape(name))
-            if any(d < 0 for d in shape):
-                raise WorkbenchError(f"Output '{name}' has a data-dependent shape {list(shape)}.",
-                                     "Engines with data-dependent output shapes cannot be compared yet.")
-            outputs[name] = np.empty(shape, dtype=np.dtype(self._trt.nptype(self.engine.get_tensor_dtype(name))))
+            if any(d < 0 for d in shape):  # data-dependent (NonZero, NMS): TensorRT asks for memory while it runs
+                self.context.set_output_allocator(name, self._allocator)
+                continue
+            outputs[name] = np.empty(shape, dtype=dtypes[name])
             self.context.set_tensor_address(name, self._device_buffer(name, outputs[name].nbytes))
         if not self.context.execute_async_v3(self.stream):
             errors = self._logger.errors() or ["no reason given"]
             raise WorkbenchError(f"The engine failed to run: {concise_message(errors[-1])}", "", "\n".join(errors))
+        self._cuda(cudart.cudaStreamSynchronize(self.stream), "finish the inference")  # the final shapes are known now
+        for name in self.output_names:
+            if name not in outputs:
+                outputs[name] = np.empty(self._allocator.shapes[name], dtype=dtypes[name])
         for name, host in outputs.items():
-            self._cuda(cudart.cudaMemcpyAsync(host.ctypes.data, self._buffers[name][0], host.nbytes,
+            source = self._allocator.buffers[name][0] if name in self._allocator.shapes else self._buffers[name][0]
+            self._cuda(cudart.cudaMemcpyAsync(host.ctypes.data, source, host.nbytes,
                                               kind.cudaMemcpyDeviceToHost, self.stream), f"copy '{name}' back")
-        self._cuda(cudart.cudaStreamSynchronize(self.stream), "finish the inference")
+        self._cuda(cudart.cudaStreamSynchronize(self.stream), "copy the outputs back")
         return outputs
 
     def close(self) -> None:
+        self._allocator.buffers.clear()  # the pointers are among self._buffers, freed below
         for pointer, _capacity in self._buffers.values():
             self._cudart.cudaFree(pointer)
         self._buffers.clear()
         if getattr(self, "stream", None) is not None:
             self._cudart.cudaStreamDestroy(self.stream)
             self.stream = None
+
+
+def make_output_allocator(trt, device_buffer):
+    """TensorRT's ``IOutputAllocator`` for outputs whose shape is only known while the engine runs.
+
+    TensorRT calls ``reallocate_output_async`` (``reallocate_output`` before TensorRT 10) with the byte
+    size it needs, and ``notify_shape`` with the output's final shape; memory comes from the runner's
+    growing device buffers, so a second run of the same size allocates nothing.
+    """
+    class OutputAllocator(trt.IOutputAllocator):
+        def __init__(self):
+            trt.IOutputAllocator.__init__(self)
+            self.buffers: dict[str, tuple[int, int]] = {}  # name → (device pointer, bytes)
+            self.shapes: dict[str, tuple[int, ...]] = {}
+
+        def reallocate_output(self, tensor_name, _memory, size, _alignment):
+            pointer = device_buffer(tensor_name, max(int(size), 1))
+            self.buffers[tensor_name] = (pointer, int(size))
+            return pointer
+
+        def reallocate_output_async(self, tensor_name, memory, size, alignment, _stream):
+            return self.reallocate_output(tensor_name, memory, size, alignment)
+
+        def notify_shape(self, tensor_name, shape):
+            self.shapes[tensor_name] = tuple(int(d) for d in shape)
+
+    return OutputAllocator()

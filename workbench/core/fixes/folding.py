@@ -36,64 +36,6 @@ def constant_nodes(proto: onnx.ModelProto) -> list[onnx.NodeProto]:
     return foldable
 
 
-def _reads(node: onnx.NodeProto) -> list[str]:
-    """Every tensor name ``node`` reads, including outer-scope names its If/Loop bodies read."""
-    names = [n for n in node.input if n]
-    for attr in node.attribute:
-        for sub in list(attr.graphs) + ([attr.g] if attr.HasField("g") else []):
-            names.extend(consumed_names(sub))
-    return names
-
-
-def supported_boundary(graph: onnx.GraphProto, blocked: set[str]) -> list[str]:
-    """Tensors at which the part of the graph TensorRT takes hands over to the part it does not.
-
-    ``blocked`` names top-level nodes TensorRT refuses; everything downstream of them goes with them.
-    The cut is then narrowed greedily: a node whose results only feed the refused part moves into it
-    when that leaves fewer tensors to hand over (a score threshold's mask, a Shape of the input), so the
-    boundary ends up at the raw tensors before post-processing (e.g. boxes and scores).
-    """
-    nodes = [n for n in graph.node if n.op_type != "Constant"]
-    free = {t.name for t in graph.initializer} | {i.name for i in graph.input} | \
-        {o for n in graph.node if n.op_type == "Constant" for o in n.output}
-    consumers: dict[str, list[int]] = {}
-    for index, node in enumerate(nodes):
-        for name in _reads(node):
-            consumers.setdefault(name, []).append(index)
-    refused = {i for i, n in enumerate(nodes) if node_label(n) in blocked or n.name in blocked}
-    frontier = list(refused)
-    while frontier:
-        for name in nodes[frontier.pop()].output:
-            for reader in consumers.get(name, []):
-                if reader not in refused:
-                    refused.add(reader)
-                    frontier.append(reader)
-    if not refused:
-        return []
-    outputs = {o.name for o in graph.output}
-
-    def boundary() -> list[str]:
-        return [name for i, node in enumerate(nodes) if i not in refused for name in node.output
-                if name and (name in outputs or any(r in refused for r in consumers.get(name, [])))]
-
-    changed = True
-    while changed:
-        changed = False
-        current = set(boundary())
-        for index in reversed(range(len(nodes))):
-            node = nodes[index]
-            if index in refused or any(o in outputs for o in node.output) or \
-                    not all(r in refused for o in node.output for r in consumers.get(o, [])):
-                continue
-            handed = [o for o in node.output if o in current]
-            needed = {n for n in node.input if n and n not in free and n not in current}
-            if len(needed) < len(handed):
-                refused.add(index)
-                changed = True
-                break
-    return boundary()
-
-
 def _detect_foldable(model: LoadedModel, _backend=None) -> list[Problem]:
     foldable = constant_nodes(model.proto)
     if not foldable:

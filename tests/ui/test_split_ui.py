@@ -1,0 +1,46 @@
+"""Repair → Split for TensorRT… in the real main window: the split runs in a worker and the dialog lists
+the parts, why nodes left TensorRT, the boundary tensors and the verdicts; the folder is written."""
+
+from __future__ import annotations
+
+import tomllib
+
+from PySide6.QtCore import Qt
+
+from tests.conftest import ROOT
+from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait
+
+CORPUS = ROOT / "tests" / "corpus"
+
+
+def test_split_dialog_shows_parts_reasons_boundaries_and_writes_the_folder(qtbot, window, tmp_path):
+    open_and_wait(qtbot, window, CORPUS / "mid_nonzero_ts.onnx")
+    assert window.repair.split_action.isEnabled()
+    dialog = window.repair.open_split_dialog()
+    assert not dialog.write_button.isEnabled()  # nothing to write while it splits
+    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.split_task.running, timeout=LOAD_TIMEOUT_MS)
+    shown = dialog.view.toPlainText()
+    assert "Part 1: tensorrt" in shown and "Part 2: onnxruntime" in shown and "Part 3: tensorrt" in shown
+    assert "/NonZero: The TensorRT parser rejected NonZero" in shown
+    assert "Boundary tensors" in shown and "maps: PASS" in shown
+    assert dialog.write_button.isEnabled()
+    dialog.write_to(tmp_path / "split")
+    split = tomllib.loads((tmp_path / "split" / "split.toml").read_text())["split"]
+    assert [p["runtime"] for p in split["parts"]] == ["tensorrt", "onnxruntime", "tensorrt"]
+    assert "Wrote" in dialog.status.text()
+
+
+def test_repair_dialog_offers_the_split_when_no_repair_builds(qtbot, window):
+    from workbench.core.repair import SPLIT_OFFERED, repair_model
+
+    open_and_wait(qtbot, window, CORPUS / "detector_nms_ts.onnx")
+    dialog = window.repair.open_dialog()
+    qtbot.waitUntil(lambda: not dialog.search_task.running, timeout=LOAD_TIMEOUT_MS)
+    assert not dialog.split_button.isVisibleTo(dialog)  # the search found the cut: nothing to offer
+    # No time for any sequence: the search ends offering the split, and the button opens it.
+    dialog._show_result(repair_model(window.session.model, backend=window.session.backend, budget_seconds=0))
+    assert dialog.result.status == SPLIT_OFFERED and dialog.split_button.isVisibleTo(dialog)
+    qtbot.mouseClick(dialog.split_button, Qt.MouseButton.LeftButton)
+    split = window.repair.split_dialog
+    qtbot.waitUntil(lambda: split.result is not None and not split.split_task.running, timeout=LOAD_TIMEOUT_MS)
+    assert "Part 1: tensorrt" in split.view.toPlainText()

@@ -1,0 +1,181 @@
+"""The split dialog (Repair → Split for TensorRT…): what runs in TensorRT, what in onnxruntime, and why.
+
+``split_model`` runs in a worker with progress and Cancel; the result lists the parts (runtime, file,
+nodes, inputs and outputs), which problem forced each node out of TensorRT, the boundary tensors with
+dtype and shape, the TensorRT part's build, and the chained outputs' verdicts against the original.
+*Write folder…* writes the parts, ``split.toml`` and ``run_split.py`` (``trt-workbench split`` also
+writes the engine).
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTextBrowser, \
+    QVBoxLayout
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.shapes.profiles import profiles_from_recipe
+from workbench.core.split.deploy import prepare_folder, write_split_folder
+from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
+from workbench.core.split.split import SplitResult, split_model
+from workbench.ui import palette
+from workbench.ui.session import Session
+from workbench.ui.tasks import Task
+from workbench.ui.worker import Worker
+
+SHOWN_REASONS = 6  # per part; the rest are counted
+_RUNTIME_COLOURS = {TENSORRT: palette.PASS, ONNXRUNTIME: palette.UNSUPPORTED}  # TensorRT takes it, or not
+
+
+def split_html(result: SplitResult) -> str:
+    builds = {b.part: b for b in result.builds}
+    rows = []  # the message itself is the dialog's status line
+    for part in result.parts:
+        colour = _RUNTIME_COLOURS[part.runtime]
+        rows.append(f"<p><b>Part {part.index + 1}: <span style='color:{colour}'>{escape(part.runtime)}</span></b> "
+                    f"— {escape(part.file)}, {len(part.nodes)} nodes<br>in: {escape(', '.join(part.inputs))}"
+                    f"<br>out: {escape(', '.join(part.outputs))}")
+        build = builds.get(part.index)
+        if build is not None:
+            state = (f"<span style='color:{palette.PASS}'>builds</span>" if build.succeeded else
+                     f"<span style='color:{palette.FAIL}'>does NOT build</span>")
+            rows.append(f"<br>TensorRT {state}" + (f" with {escape('; '.join(build.profile_reasons))}"
+                                                   if build.profile_reasons else ""))
+        reasons = list(part.reasons.items())
+        for node, why in reasons[:SHOWN_REASONS]:
+            rows.append(f"<br>&nbsp;&nbsp;<i>{escape(node)}</i>: {escape(why)}")
+        if len(reasons) > SHOWN_REASONS:
+            rows.append(f"<br>&nbsp;&nbsp;… and {len(reasons) - SHOWN_REASONS} more node(s)")
+        rows.append("</p>")
+    if result.boundaries:
+        rows.append("<p><b>Boundary tensors</b><table cellspacing=6><tr><th align=left>tensor</th>"
+                    "<th align=left>dtype</th><th align=left>shape</th><th align=left>ran as</th>"
+                    "<th align=left>from → to</th></tr>")
+        for b in result.boundaries:
+            rows.append(f"<tr><td>{escape(b.name)}</td><td>{b.dtype}</td><td>{escape(str(b.shape))}</td>"
+                        f"<td>{b.observed_shape}</td><td>part {b.producer + 1} → "
+                        f"{', '.join(str(c + 1) for c in b.consumers)}</td></tr>")
+        rows.append("</table></p>")
+    if result.comparison:
+        rows.append(f"<p><b>Chained run vs the original (onnxruntime)</b><br>{escape(result.ran_with)}")
+        for c in result.comparison:
+            colour = palette.PASS if c.passed else palette.FAIL
+            rows.append(f"<br>{escape(c.name)}: <span style='color:{colour}'>{c.verdict}</span> — {escape(c.reason)}")
+        rows.append("</p>")
+    return "".join(rows)
+
+
+class SplitDialog(QDialog):
+    def __init__(self, session: Session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.setWindowTitle("Split for TensorRT")
+        self.resize(900, 560)
+        self.split_task = Task(self, session, "split", on_done=self._show_result, on_error=self._failed,
+                               on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
+                               errors_in_place=True)
+        self.result: SplitResult | None = None
+        self.file_dialog: QFileDialog | None = None
+        self.phase = QLabel()
+        self.phase.setWordWrap(True)
+        self.bar = QProgressBar(textVisible=False)
+        self.bar.setRange(0, 0)  # the phases have no fraction
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.view = QTextBrowser()
+        self.split_button = QPushButton("Split again")
+        self.cancel_button = QPushButton("Cancel")
+        self.write_button = QPushButton("Write folder…")
+        close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.split_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.write_button)
+        buttons.addWidget(close_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.phase)
+        layout.addWidget(self.status)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+        self.split_button.clicked.connect(self.split)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.write_button.clicked.connect(self.write_dialog)
+        close_button.clicked.connect(self.close)
+        self._update_buttons()
+
+    def split(self) -> Worker | None:
+        if self.session.model is None or self.split_task.running:
+            return None
+        try:
+            profiles = profiles_from_recipe(self.session.recipe.profiles) or None
+        except WorkbenchError as exc:
+            self.status.setText(f"{exc.message} {exc.hint}")
+            self.session.report_error(exc, "split", shown_in_place=True)
+            return None
+        self.result = None
+        self.view.clear()
+        self.status.setText(f"Splitting {self.session.model.name}…")
+        worker = self.split_task.start(split_model, self.session.model, profiles=profiles,
+                                       backend=self.session.backend)
+        self._update_buttons()
+        return worker
+
+    def cancel(self) -> None:
+        if self.split_task.running:
+            self.split_task.cancel()
+            self.phase.setText("Cancelling…")
+
+    def _progress(self, phase: str, _fraction) -> None:
+        self.phase.setText(phase)
+
+    def _failed(self, error: WorkbenchError) -> None:
+        self.status.setText(f"The split failed: {error.message} {error.hint}")
+
+    def _cancelled(self) -> None:
+        self.status.setText("Split cancelled: nothing was written.")
+
+    def _done(self) -> None:
+        self.phase.setText("")
+        self._update_buttons()
+
+    def _show_result(self, result: SplitResult) -> None:
+        self.result = result
+        self.status.setText(result.message)
+        self.view.setHtml(split_html(result))
+        self.session.log("info", f"Split: {result.message}")
+
+    def _update_buttons(self) -> None:
+        busy = self.split_task.running
+        self.bar.setVisible(busy)
+        self.cancel_button.setEnabled(busy)
+        self.split_button.setEnabled(not busy and self.session.model is not None)
+        self.write_button.setEnabled(not busy and self.result is not None and bool(self.result.parts))
+
+    def closeEvent(self, event) -> None:
+        self.cancel()
+        super().closeEvent(event)
+
+    def write_dialog(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Folder for the split")
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.fileSelected.connect(self.write_to)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.file_dialog = dialog
+        return dialog
+
+    def write_to(self, folder) -> None:
+        try:
+            written = write_split_folder(self.result, prepare_folder(folder, self.result.model.path),
+                                         self.session.backend.name)
+        except (WorkbenchError, OSError) as exc:
+            self.status.setText(f"Could not write the split: {getattr(exc, 'message', exc)}")
+            return
+        self.status.setText(f"Wrote {len(written)} files to {folder} (no engine: `trt-workbench build MODEL "
+                            "--recipe split.toml` builds it)")
+        self.session.log("info", f"Wrote the split to {folder}")

@@ -62,8 +62,9 @@ class TrialBuild:
                 "shapes": self.shapes.to_dict() if self.shapes else None, "retried": self.retried}
 
     def describe(self) -> str:
+        # The assumed shapes' reasons are in the trial-build-shapes note listed with the problems.
         return (f"Trial build: {'succeeded' if self.succeeded else 'failed'} in {self.seconds:.2f} s"
-                + (f" (assumed {'; '.join(self.assumed)})" if self.assumed else ""))
+                + (f" with {describe_profile(self.profiles[0])}" if self.profiles else ""))
 
 
 def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, cancel: CancelToken | None = None,

@@ -41,8 +41,8 @@ class OnnxruntimeRunner:
 
     def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: list[str] = (),
                  quick: bool = False):
-        """``quick``: basic graph optimizations only, for short-lived sessions (shape probes), where the full
-        optimizer's layout passes cost more at session creation than they save in a few runs."""
+        """``quick``: no graph optimizations and one thread, for short-lived sessions (shape probes) that run beside
+        TensorRT's parser: the optimizer's passes cost more at session creation than they save in a few runs."""
         if not extra_outputs and not model.external_data_files() and for_onnxruntime(model.proto) is model.proto:
             serialized = model.serialized  # the file's own bytes: no copy and no re-serialization (~1 s per 100 MB)
         else:
@@ -53,7 +53,9 @@ class OnnxruntimeRunner:
         self.label = f"onnxruntime ({model.name})"
         options = session_options()
         if quick:
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            # Probes run beside TensorRT's parser: one core each instead of both fighting over two.
+            options.intra_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(serialized, options, providers=self.providers)
         except Exception as exc:  # onnxruntime's own exception types

@@ -27,6 +27,7 @@ from workbench.core.analysis.support import analyze_support  # noqa: E402
 from workbench.core.backend import load_backend  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
 from workbench.core.compare.runners import OnnxruntimeRunner  # noqa: E402
+from workbench.core.compare.timing import time_runner  # noqa: E402
 from workbench.core.shapes.suggest import prefetch_shapes, suggest_shapes, suggested_feeds  # noqa: E402
 from workbench.core.build.trial import trial_build  # noqa: E402
 
@@ -53,16 +54,10 @@ def suggestion_vs_one_run(path: Path) -> tuple[float, float, int, str]:
         suggest_seconds.append(time.perf_counter() - started)
         runs = len(suggestion.probes)
     runner = OnnxruntimeRunner(model)
-    feeds = suggested_feeds(model, suggestion=suggestion)
-    runner.run(feeds)  # warm-up
-    run_seconds = []
-    for _ in range(ROUNDS):
-        started = time.perf_counter()
-        runner.run(feeds)
-        run_seconds.append(time.perf_counter() - started)
+    one_run = time_runner(runner, suggested_feeds(model, suggestion=suggestion), runs=ROUNDS, warmup=1)
     runner.close()
     shapes = "; ".join(d.text() for d in suggestion.dims)
-    return statistics.median(suggest_seconds), statistics.median(run_seconds), runs, shapes
+    return statistics.median(suggest_seconds), one_run.median_ms / 1000, runs, shapes
 
 
 def open_to_trial_build(path: Path, backend, probe: bool) -> float:

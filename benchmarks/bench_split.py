@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from workbench.core.backend import load_backend  # noqa: E402
 from workbench.core.compare.runners import OnnxruntimeRunner  # noqa: E402
+from workbench.core.compare.timing import time_runner  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
 from workbench.core.split.chain import ChainedRunner  # noqa: E402
 from workbench.core.split.split import split_model  # noqa: E402
@@ -114,13 +115,7 @@ def supports_model_v2_once(backend, model) -> float:
 
 
 def median_run(runner, feeds: dict) -> float:
-    runner.run(feeds)  # warm-up
-    times = []
-    for _ in range(RUNS):
-        started = time.perf_counter()
-        runner.run(feeds)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return time_runner(runner, feeds, runs=RUNS, warmup=1).median_ms / 1000
 
 
 def main() -> None:

@@ -50,7 +50,7 @@ def measure(model: Path, runs: int) -> dict:
     }
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     with tempfile.TemporaryDirectory() as scratch:
-        for name, command in commands.items():  # one warm-up each: page cache, .pyc files
+        for command in commands.values():  # one warm-up each: page cache, .pyc files
             run_once(command, Path(scratch), env)
         for _ in range(runs):
             for name, command in commands.items():

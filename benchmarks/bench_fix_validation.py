@@ -66,10 +66,10 @@ def main() -> None:
     for label, proto in (("initializers", resnet), ("Constant nodes", as_constant_nodes(resnet))):
         model = LoadedModel.from_proto(proto)
         print(f"{label}: {len(proto.graph.node)} nodes, {len(model.serialized) / 1e6:.0f} MB")
-        ours = best(args.repeat, lambda: validate_fixed_model(proto, "benchmark"))
-        naive = best(args.repeat, lambda: naive_check(proto))
+        ours = best(args.repeat, lambda proto=proto: validate_fixed_model(proto, "benchmark"))
+        naive = best(args.repeat, lambda proto=proto: naive_check(proto))
         step = parse_spec("set-input-shape:input=input,shape=1x3x224x224")
-        applied = best(args.repeat, lambda: apply_fix(model, step))
+        applied = best(args.repeat, lambda model=model, step=step: apply_fix(model, step))
         print(f"  check on the weightless copy : {ours:6.3f} s")
         print(f"  same checks on the whole model: {naive:6.3f} s   ratio {ours / naive:.2f}")
         print(f"  set-input-shape with its check: {applied:6.3f} s   check is {ours / applied:.0%} of it")

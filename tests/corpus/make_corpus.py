@@ -32,7 +32,7 @@ import onnx
 import torch
 import torch.nn.functional as F
 import torchvision
-from onnx import helper, numpy_helper
+from onnx import helper
 from torch import nn
 from torchvision.models.detection._utils import _topk_min
 

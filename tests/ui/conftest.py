@@ -72,7 +72,7 @@ def make_window(qtbot, backend, analysis_child, settings):
     settle(qtbot)
     for window in windows:  # closed here rather than by qtbot, after the jobs above have settled
         window.close()
-        qtbot.waitUntil(lambda: not window.loader.busy, timeout=LOAD_TIMEOUT_MS)
+        qtbot.waitUntil(lambda window=window: not window.loader.busy, timeout=LOAD_TIMEOUT_MS)
         window.deleteLater()
     qtbot.waitUntil(lambda: not _netron_threads(), timeout=5000)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
 
 from tests.build_models import deep_cnn, reshape_by_shape_input
 from workbench.core.analysis.support import analyze_support

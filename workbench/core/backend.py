@@ -321,7 +321,7 @@ def load_backend(choice: str = "auto") -> Backend:
                 return _cache[name]
             try:
                 module = importlib.import_module(_MODULES[name])
-                module.__version__  # the tensorrt stub wheel imports but has no libraries behind it
+                _ = module.__version__  # the tensorrt stub wheel imports but has no libraries behind it
             except Exception as exc:  # ImportError, or OSError from missing shared libraries
                 failures.append(f"{name}: {type(exc).__name__}: {exc}")
                 continue

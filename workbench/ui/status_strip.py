@@ -43,7 +43,7 @@ class StatusStrip(QWidget):
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 0, 6, 0)
         layout.setSpacing(2)
-        for index, (stage, (label, panel)) in enumerate(STAGE_VIEWS.items()):
+        for index, (stage, (_label, panel)) in enumerate(STAGE_VIEWS.items()):
             if index:
                 layout.addWidget(QLabel("·"))
             button = QToolButton(self, autoRaise=True)

@@ -1,7 +1,6 @@
 """ORT vs ORT on models that really differ (float16 copy, planted perturbation), bisect, timing, settings."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import onnx

@@ -20,7 +20,7 @@ from workbench.core.compare.metrics import DEFAULT_TOP_K, OutputComparison, Tole
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.compare.runners import OnnxruntimeRunner, Runner, TensorRTRunner
-from workbench.core.compare.timing import DEFAULT_RUNS, DEFAULT_WARMUP, Timing, time_runner
+from workbench.core.compare.timing import DEFAULT_WARMUP, Timing, time_runner
 
 # Up to this many intermediate tensors are checked in one run; more are searched in rounds that
 # probe this many evenly spaced tensors each (a k-ary bisection), which bounds memory on big models.

@@ -149,11 +149,11 @@ def _narrow(g: _Graph, stage: dict[int, int], why: dict[int, str]) -> None:
             readers = {stage[r] for o in outputs for r in g.consumers.get(o, [])}
             producers = {stage[p] for p in g.producers_of(index)}
             if len(readers) == 1 and min(readers) % 2 == 1 and not any(o in g.outputs for o in outputs):
-                target, accept = min(readers), (lambda after: after < current)  # into the part that reads it
+                target, accept = min(readers), (lambda after, current=current: after < current)  # into the part that reads it
                 reason = "only the onnxruntime part reads its result, and computing it there hands fewer " \
                          "tensors over"
             elif here > 0 and producers and max(producers) == here - 1 and g.nodes[index].op_type not in COMPUTE_OPS:
-                target, accept = here - 1, (lambda after: after <= current)  # back into the part it follows
+                target, accept = here - 1, (lambda after, current=current: after <= current)  # back into the part it follows
                 reason = "light work on the onnxruntime part's results: computing it there hands no more " \
                          "tensors over"
             else:

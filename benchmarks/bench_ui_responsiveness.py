@@ -101,7 +101,8 @@ def main() -> None:
         child.close()
 
     print(f"model: {size_mb:.0f} MB, {len(session.model.proto.graph.node)} nodes")
-    print(f"baseline (load + analysis in a worker thread): max gap {baseline_gap:6.0f} ms, load+analysis {baseline_s:5.2f} s")
+    print(f"baseline (load + analysis in a worker thread): max gap {baseline_gap:6.0f} ms, "
+          f"load+analysis {baseline_s:5.2f} s")
     print(f"app (child process + sliced decoding):        max gap {gap:6.0f} ms, load+analysis {seconds:5.2f} s")
     print(f"max gap ratio app/baseline: {gap / baseline_gap:.2f}; time ratio app/baseline: {seconds / baseline_s:.2f}; "
           f"goal max gap <= 50 ms: {'met' if gap <= 50 else 'NOT met'}")

@@ -13,7 +13,8 @@ def deep_cnn(depth: int, channels: int = 32, size: int = 32) -> onnx.ModelProto:
     (about 3–4 s for depth 300 with TensorRT-RTX on a 2-core CPU)."""
     nodes, inits, previous, in_channels = [], [], "x", 3
     for i in range(depth):
-        inits += [weights(f"w{i}", (channels, in_channels, 3, 3), seed=i), weights(f"b{i}", (channels,), seed=i + depth)]
+        inits += [weights(f"w{i}", (channels, in_channels, 3, 3), seed=i),
+                  weights(f"b{i}", (channels,), seed=i + depth)]
         nodes += [helper.make_node("Conv", [previous, f"w{i}", f"b{i}"], [f"c{i}"], name=f"conv{i}", pads=[1, 1, 1, 1]),
                   helper.make_node("Relu", [f"c{i}"], [f"r{i}"], name=f"relu{i}")]
         previous, in_channels = f"r{i}", channels

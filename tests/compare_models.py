@@ -39,8 +39,8 @@ def classifier_model(classes: int = 10) -> onnx.ModelProto:
     weight = numpy_helper.from_array(rng.standard_normal((16, classes)).astype(np.float32), "w")
     nodes = [helper.make_node("MatMul", ["x", "w"], ["logits"], name="fc"),
              helper.make_node("Softmax", ["logits"], ["probs"], name="softmax", axis=1)]
-    return make_model(nodes, [tensor("x", ["N", 16])], [tensor("logits", ["N", classes]), tensor("probs", ["N", classes])],
-                      [weight], name="classifier")
+    outputs = [tensor("logits", ["N", classes]), tensor("probs", ["N", classes])]
+    return make_model(nodes, [tensor("x", ["N", 16])], outputs, [weight], name="classifier")
 
 
 def tiny_output_copy(model: onnx.ModelProto, last_weights: tuple[str, ...], factor: float = 1e-9) -> onnx.ModelProto:

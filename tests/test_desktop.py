@@ -41,7 +41,8 @@ def test_unregister_removes_what_register_installed(tmp_path):
     assert not (data / "mime" / "packages" / "trt-workbench-onnx.xml").exists()
     assert "application/x-onnx" not in mimeapps.read_text()
     assert "text/plain=editor.desktop" in mimeapps.read_text()
-    assert all(line.startswith(("absent", "unchanged", "ran", "skipped")) for line in desktop.unregister(_env(tmp_path)))
+    assert all(line.startswith(("absent", "unchanged", "ran", "skipped"))
+               for line in desktop.unregister(_env(tmp_path)))
 
 
 def test_cli_flag_registers_and_prints_what_it_did(tmp_path, monkeypatch, capsys):

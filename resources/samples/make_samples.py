@@ -79,7 +79,8 @@ def uint8_resize() -> onnx.ModelProto:
         helper.make_node("Div", ["image_f", "scale255"], ["normed"], name="normalize"),
         helper.make_node("Resize", ["normed", "", "resize.scales"], ["upsampled"], name="upsample",
                          mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="ceil"),
-        helper.make_node("Conv", ["upsampled", "conv.weight", "conv.bias"], ["features"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Conv", ["upsampled", "conv.weight", "conv.bias"], ["features"], name="conv",
+                         pads=[1, 1, 1, 1]),
     ]
     graph = helper.make_graph(
         nodes, "uint8_resize",
@@ -180,7 +181,8 @@ def if_scalar() -> onnx.ModelProto:
     ]
     down_branch = helper.make_graph(
         [helper.make_node("Unsqueeze", ["downsample_ratio", "unsqueeze_axes"], ["ratio_1d"], name="down/ratio"),
-         helper.make_node("Concat", ["unit_scales", "ratio_1d", "ratio_1d"], ["down_scales"], name="down/scales", axis=0),
+         helper.make_node("Concat", ["unit_scales", "ratio_1d", "ratio_1d"], ["down_scales"], name="down/scales",
+                          axis=0),
          helper.make_node("Resize", ["stem_out", "", "down_scales"], ["down_small"], name="down/resize", mode="linear"),
          helper.make_node("Conv", ["down_small", "down.weight"], ["down_out"], name="down/conv", pads=[1, 1, 1, 1]),
          helper.make_node("GlobalAveragePool", ["down_out"], ["down_pooled"], name="down/pool"),

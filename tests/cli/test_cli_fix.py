@@ -48,7 +48,8 @@ def test_apply_specs_with_json_output(tmp_path, capsys):
 def test_bad_step_exits_2_writes_nothing_and_refuses_the_original(tmp_path, capsys):
     source = tmp_path / "model.onnx"
     source.write_bytes((SAMPLES / "clean_cnn.onnx").read_bytes())
-    code = main(["fix", str(source), "--apply", "set-input-shape:input=images,shape=1x3", "-o", str(tmp_path / "o.onnx")])
+    code = main(["fix", str(source), "--apply", "set-input-shape:input=images,shape=1x3",
+                 "-o", str(tmp_path / "o.onnx")])
     err = capsys.readouterr().err
     assert code == 2 and "has rank 2" in err and not (tmp_path / "o.onnx").exists()
     code = main(["fix", str(source), "--apply", "set-input-shape:input=images,shape=1x3x64x64", "-o", str(source)])

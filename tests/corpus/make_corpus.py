@@ -431,7 +431,8 @@ class AudioClassifier(nn.Module):
 
 def export_audio(net: nn.Module, name: str) -> None:
     rate = torch.tensor(DEPLOYED_SAMPLE_RATE, dtype=torch.int64)
-    net = calibrate_batchnorm(net, torch.randn(4, DEPLOYED_SAMPLE_RATE), rate, torch.zeros(AUDIO_LAYERS, 4, AUDIO_HIDDEN))
+    net = calibrate_batchnorm(net, torch.randn(4, DEPLOYED_SAMPLE_RATE), rate,
+                              torch.zeros(AUDIO_LAYERS, 4, AUDIO_HIDDEN))
     args = (torch.randn(1, DEPLOYED_SAMPLE_RATE), rate, torch.zeros(AUDIO_LAYERS, 1, AUDIO_HIDDEN))
     model = export_ts(net, args, ["audio", "sample_rate", "state"], ["logits", "new_state"],
                       {"audio": {0: "batch", 1: "samples"}, "state": {1: "batch"},

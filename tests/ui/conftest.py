@@ -1,7 +1,8 @@
 """Fixtures for the window's tests: real Qt widgets, the real analysis child and TensorRT parser.
 
 QtWebEngine must be imported before the QApplication exists, Chromium needs --no-sandbox as root,
-and PySide6 6.12.0 needs its emit() reference fix; all happen at import time here, i.e. during collection, before pytest-qt's ``qapp``.
+and PySide6 6.12.0 needs its emit() reference fix; all happen at import time here, i.e. during collection,
+before pytest-qt's ``qapp``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ LOAD_TIMEOUT_MS = 60_000
 HAS_DISPLAY = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 needs_webengine = pytest.mark.skipif(
     bool(WEBENGINE_MISSING) or not HAS_DISPLAY,
-    reason=f"QtWebEngine needs a display (run under xvfb-run: scripts/test.sh){': ' + WEBENGINE_MISSING if WEBENGINE_MISSING else ''}")
+    reason="QtWebEngine needs a display (run under xvfb-run: scripts/test.sh)"
+           + (f": {WEBENGINE_MISSING}" if WEBENGINE_MISSING else ""))
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,8 @@ def test_fix_and_profile_buttons(qtbot, window, samples):
     open_and_wait(qtbot, window, samples / "clean_cnn.onnx")
     triage = window.panels["triage"]
     build_problem = Problem(kind="no-profile", severity="error", stage="build", node="images", inputs=["images"],
-                            message="Network has dynamic or shape inputs, but no optimization profile has been defined.",
+                            message="Network has dynamic or shape inputs, but no optimization profile has been "
+                                    "defined.",
                             fixes=["set-input-shape"])
     window.session.set_problems("trial-build", [build_problem])
     item = next(i for i, p in triage.problem_items() if p is build_problem)

@@ -53,7 +53,8 @@ def test_repair_dialog_applies_freeze_and_fold_undoably_after_confirmation(qtbot
     dialog = window.repair.open_dialog()
     qtbot.waitUntil(lambda: dialog.result is not None and not dialog.search_task.running, timeout=SEARCH_TIMEOUT_MS)
     shown = dialog.steps.toPlainText()
-    assert "1. freeze-input:input=downsample_ratio" in shown and "Changes meaning: the input becomes a constant" in shown
+    assert "1. freeze-input:input=downsample_ratio" in shown
+    assert "Changes meaning: the input becomes a constant" in shown
     assert dialog.confirm.isVisibleTo(dialog) and not dialog.apply_button.isEnabled()
 
     dialog.save_recipe_to(tmp_path / "repair.toml")

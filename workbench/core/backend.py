@@ -96,7 +96,8 @@ def gpu_status() -> GpuStatus:
     try:
         (err,) = driver.cuInit(0)
     except Exception as exc:  # the driver library itself is missing on GPU-less machines
-        return GpuStatus(False, reason=f"No NVIDIA driver found ({type(exc).__name__}); this machine has no usable GPU.")
+        return GpuStatus(False, reason=f"No NVIDIA driver found ({type(exc).__name__}); "
+                                       "this machine has no usable GPU.")
     if err != driver.CUresult.CUDA_SUCCESS:
         return GpuStatus(False, reason=f"The CUDA driver did not initialise ({err.name}); no usable GPU.")
     err, count = driver.cuDeviceGetCount()
@@ -250,7 +251,8 @@ class Backend:
                 bits = self.trt.EngineInvalidityDiagnostics.__members__
                 found = [text for name, text in _ENGINE_DIAGNOSTICS.items()
                          if name in bits and diagnostics & int(bits[name])]
-                return "; ".join(found or ["the runtime rejected it"]).format(backend=self.name, version=self.version) + "."
+                reasons = "; ".join(found or ["the runtime rejected it"])
+                return reasons.format(backend=self.name, version=self.version) + "."
         return ""
 
 

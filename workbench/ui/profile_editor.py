@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, Q
                                QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.shapes.profiles import (FIELDS, Profile, ShapeRange, ProfileIssue, format_shape_list, parse_shape_list,
-                                     profiles_from_recipe, profiles_to_recipe, validate_profiles)
+from workbench.core.shapes.profiles import (FIELDS, Profile, ProfileIssue, ShapeRange, format_shape_list,
+                                            parse_shape_list, profiles_from_recipe, profiles_to_recipe,
+                                            validate_profiles)
 from workbench.core.shapes.suggest import RowCheck, ShapeSuggestion, probe_profiles, suggest_shapes
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker

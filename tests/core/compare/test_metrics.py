@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from workbench.core.compare.metrics import (COSINE_MIN, MAGNITUDE_FACTOR, NEAR_TIE_FRACTION, SIGNIFICANT_REL_MAX, Tolerances,
-                                    Verdict, compare_arrays, decisive_topk_misses, error_heatmap, error_histogram,
-                                    topk_agreement)
+from workbench.core.compare.metrics import (COSINE_MIN, MAGNITUDE_FACTOR, NEAR_TIE_FRACTION, SIGNIFICANT_REL_MAX,
+                                            Tolerances, Verdict, compare_arrays, decisive_topk_misses, error_heatmap,
+                                            error_histogram, topk_agreement)
 
 
 def test_identical_arrays_pass_with_zero_error():

@@ -217,7 +217,8 @@ def test_remove_unused_drops_inputs_initializers_and_dead_nodes(backend):
 def test_steps_round_trip_through_their_text_form():
     for spec in ["set-input-shape:input=x,shape=1x3x512x512", "cut-outputs:tensors=a;b",
                  "freeze-input:input=r,value=0.25,fold=true", "fix-resize-mode:node=n,mode=align_corners",
-                 "replace-nms:score_threshold=0.3,iou_threshold=0.5,max_detections=100", "fold-constants:engine=onnxslim"]:
+                 "replace-nms:score_threshold=0.3,iou_threshold=0.5,max_detections=100",
+                 "fold-constants:engine=onnxslim"]:
         step = parse_spec(spec)
         assert parse_spec(step.spec()) == step
         assert make_step(step.name, step.to_dict()["params"]) == step

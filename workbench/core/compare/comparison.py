@@ -141,7 +141,8 @@ class CompareResult:
         return f"{self.verdict}: {self.reason}"
 
     def to_dict(self) -> dict:
-        return {"passed": self.passed, "verdict": str(self.verdict), "reason": self.reason, "reference": self.reference, "test": self.test,
+        return {"passed": self.passed, "verdict": str(self.verdict), "reason": self.reason,
+                "reference": self.reference, "test": self.test,
                 "tolerances": self.tolerances.to_dict(), "inputs": self.inputs,
                 "outputs": [o.to_dict() for o in self.outputs], "missing_outputs": self.missing_outputs,
                 "notes": self.notes, "timing": [t.to_dict() for t in self.timing],

@@ -138,7 +138,8 @@ def _plots(result: CompareResult) -> str:
         if reference.shape != test.shape or reference.size == 0:
             continue
         error = abs_error(reference, test)
-        parts = [f"<h3>{html.escape(output.name)}</h3><div class='plots'><figure>{histogram_svg(*error_histogram(error))}"
+        parts = [f"<h3>{html.escape(output.name)}</h3><div class='plots'>"
+                 f"<figure>{histogram_svg(*error_histogram(error))}"
                  "<figcaption>Distribution of |error|</figcaption></figure>"]
         error_map = error_heatmap(error)
         if error_map is not None:
@@ -166,8 +167,8 @@ OUTPUT_HEADERS = ["output", "shape", "dtype", "max |err|", "mean |err|", "max re
 
 def _outputs_table(result: CompareResult) -> str:
     """One row of figures per output, and its verdict's reason on a full-width line under it."""
-    rows = [[o.name, "×".join(map(str, o.shape)), o.dtype, o.max_abs, o.mean_abs, o.max_rel, o.mean_rel, f"{o.cosine:.6f}",
-             f"{o.outside_fraction:.2%}", f"{o.nan_ref}/{o.nan_test}", f"{o.inf_ref}/{o.inf_test}",
+    rows = [[o.name, "×".join(map(str, o.shape)), o.dtype, o.max_abs, o.mean_abs, o.max_rel, o.mean_rel,
+             f"{o.cosine:.6f}", f"{o.outside_fraction:.2%}", f"{o.nan_ref}/{o.nan_test}", f"{o.inf_ref}/{o.inf_test}",
              "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%} (k={o.top_k})",
              str(o.verdict)] for o in result.outputs]
     rows += [[name] + [""] * 11 + [str(Verdict.FAIL)] for name in result.missing_outputs]

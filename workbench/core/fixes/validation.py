@@ -25,9 +25,10 @@ ONNX_CHECKER, ONNXRUNTIME = "onnx checker (full)", "onnxruntime session"
 # Foreign ops move to this domain for the checker, which refuses unknown ops in the ONNX domain
 # but checks everything around ops of a declared domain of their own.
 _UNCHECKED_DOMAIN = "workbench.unchecked"
-_TOPOLOGY = re.compile(r"input '(?P<tensor>[^']*)' of node:\s*name: (?P<node>\S*) OpType: (?P<op>\S+)\s*is not output of "
-                       r"any previous nodes")
-_NODE_ERROR = re.compile(r"\(op_type:(?P<op>\w+), node name: (?P<node>[^)]*)\): (?:\[(?P<kind>\w+Error)\] )?(?P<what>.*)")
+_TOPOLOGY = re.compile(r"input '(?P<tensor>[^']*)' of node:\s*name: (?P<node>\S*) OpType: (?P<op>\S+)\s*"
+                       r"is not output of any previous nodes")
+_NODE_ERROR = re.compile(r"\(op_type:(?P<op>\w+), node name: (?P<node>[^)]*)\): "
+                         r"(?:\[(?P<kind>\w+Error)\] )?(?P<what>.*)")
 _ORT_NODE = re.compile(r"Node \((?P<node>[^)]*)\) Op \(\w+\)|node with name '(?P<named>[^']*)'")
 
 

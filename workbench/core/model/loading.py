@@ -299,7 +299,8 @@ def summarize(model: LoadedModel) -> ModelSummary:
     nested = 0
     weights = list(graph.initializer)
     for node, parent in iter_nodes(graph):
-        histogram[node.op_type if not node.domain or node.domain == "ai.onnx" else f"{node.domain}::{node.op_type}"] += 1
+        standard = not node.domain or node.domain == "ai.onnx"
+        histogram[node.op_type if standard else f"{node.domain}::{node.op_type}"] += 1
         nested += bool(parent)
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
             weights.append(node.attribute[0].t)  # paddle2onnx writes every weight as a Constant node

@@ -83,7 +83,8 @@ class _Graph:
     def boundary(self, stage: dict[int, int]) -> list[str]:
         """Tensors some stage produces and a later stage reads, plus model outputs, in node order."""
         return [name for index in self.active for name in self.nodes[index].output
-                if name and (name in self.outputs or any(stage[r] != stage[index] for r in self.consumers.get(name, [])))]
+                if name and (name in self.outputs
+                             or any(stage[r] != stage[index] for r in self.consumers.get(name, [])))]
 
     def cost(self, stage: dict[int, int]) -> int:
         return sum(1 if name in self.static else _DYNAMIC_COST for name in self.boundary(stage)
@@ -149,11 +150,13 @@ def _narrow(g: _Graph, stage: dict[int, int], why: dict[int, str]) -> None:
             readers = {stage[r] for o in outputs for r in g.consumers.get(o, [])}
             producers = {stage[p] for p in g.producers_of(index)}
             if len(readers) == 1 and min(readers) % 2 == 1 and not any(o in g.outputs for o in outputs):
-                target, accept = min(readers), (lambda after, current=current: after < current)  # into the part that reads it
+                # into the part that reads it
+                target, accept = min(readers), (lambda after, current=current: after < current)
                 reason = "only the onnxruntime part reads its result, and computing it there hands fewer " \
                          "tensors over"
             elif here > 0 and producers and max(producers) == here - 1 and g.nodes[index].op_type not in COMPUTE_OPS:
-                target, accept = here - 1, (lambda after, current=current: after <= current)  # back into the part it follows
+                # back into the part it follows
+                target, accept = here - 1, (lambda after, current=current: after <= current)
                 reason = "light work on the onnxruntime part's results: computing it there hands no more " \
                          "tensors over"
             else:

@@ -80,7 +80,8 @@ def static_names(types: dict[str, onnx.ValueInfoProto]) -> set[str]:
     return {name for name, info in types.items() if static(info)}
 
 
-def _value_info(name: str, types: dict[str, onnx.ValueInfoProto], observed: dict[str, np.ndarray]) -> onnx.ValueInfoProto:
+def _value_info(name: str, types: dict[str, onnx.ValueInfoProto],
+                observed: dict[str, np.ndarray]) -> onnx.ValueInfoProto:
     if name in types:
         info = onnx.ValueInfoProto()
         info.CopyFrom(types[name])

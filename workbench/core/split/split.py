@@ -119,7 +119,8 @@ def requested_assignment(model: LoadedModel, tensors: list[str], blocked: dict[s
         if index not in needed:
             needed.add(index)
             frontier.extend(g.producers_of(index))
-    refused = [node_label(g.nodes[i]) for i in needed if node_label(g.nodes[i]) in blocked or g.nodes[i].name in blocked]
+    refused = [node_label(g.nodes[i]) for i in needed
+               if node_label(g.nodes[i]) in blocked or g.nodes[i].name in blocked]
     if refused:
         raise WorkbenchError(f"TensorRT cannot compute the requested boundary: it needs {', '.join(sorted(refused))}, "
                              f"which TensorRT refuses ({blocked.get(sorted(refused)[0], 'refused')}).",
@@ -185,7 +186,8 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
     suggestion = suggest_shapes(model, profiles=profiles, cancel=cancel)
     model_profile = profiles[0] if profiles else (suggestion.profile() if suggestion.profile().shapes else None)
     profile_reasons = [] if profiles else [d.text() for d in suggestion.dims]
-    spec = InputSpec(seed=seed, shapes={n: list(r.opt) for n, r in (model_profile.shapes if model_profile else {}).items()})
+    given = model_profile.shapes if model_profile else {}
+    spec = InputSpec(seed=seed, shapes={n: list(r.opt) for n, r in given.items()})
     prepared = make_inputs(model, spec)
     types = known_types(model.full_proto())
     static = static_names(types)

@@ -28,6 +28,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 
 TARGETS = ("fp16",)
+_CPU = ["CPUExecutionProvider"]  # the accuracy reference is the CPU provider, whatever else is installed
 # float16 keeps ~3 significant decimal digits (machine epsilon ~1e-3): an element within 1 % of the
 # FP32 value is what a converted model can be asked for; the comparator's FP32-level defaults are not.
 FP16_ATOL = 1e-2
@@ -67,12 +68,14 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
         raise WorkbenchError(f"Conversion to {to!r} is not available.",
                              f"Choose one of: {', '.join(TARGETS)} (onnxruntime cannot check BF16 on the CPU).")
     keep = keep or KeepSet()
+    block_ops = set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep.op_types)
+    proto = model.full_proto()
+    _unshare_initializers(proto, lambda node: node.name in keep.nodes or node.op_type in block_ops)
     try:
         with warnings.catch_warnings():  # the converter warns about every value it clamps
             warnings.simplefilter("ignore")
             converted = float16.convert_float_to_float16(
-                model.full_proto(), keep_io_types=keep_io_types,
-                op_block_list=sorted(set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep.op_types)),
+                proto, keep_io_types=keep_io_types, op_block_list=sorted(block_ops),
                 node_block_list=keep.nodes, disable_shape_infer=False)
     except Exception as exc:  # the converter raises bare exceptions on graphs it cannot type
         raise WorkbenchError(f"Converting {model.name} to {to.upper()} failed: {exc}",
@@ -80,6 +83,31 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
                              repr(exc)) from exc
     _retarget_casts(converted, {n.name for n in model.proto.graph.node if n.op_type == "Cast"})
     return LoadedModel.from_proto(converted, model.path)
+
+
+def _unshare_initializers(proto, kept) -> None:
+    # The converter types an initializer once: shared by a kept and a converted node, it ends up
+    # float16 for both or float32 for both, and one node then mixes types. Each side gets its own copy.
+    graph = proto.graph
+    initializers = {init.name: init for init in graph.initializer}
+    sides: dict[str, set[bool]] = {}
+    for node in graph.node:
+        for name in node.input:
+            if name in initializers:
+                sides.setdefault(name, set()).add(kept(node))
+    shared = {name for name, found in sides.items() if len(found) == 2}
+    for node in graph.node:
+        if not kept(node):
+            continue
+        for index, name in enumerate(node.input):
+            if name in shared:
+                copy_name = f"{name}_fp32"
+                if copy_name not in initializers:
+                    copy = graph.initializer.add()
+                    copy.CopyFrom(initializers[name])
+                    copy.name = copy_name
+                    initializers[copy_name] = copy
+                node.input[index] = copy_name
 
 
 @dataclass
@@ -107,19 +135,35 @@ def _float16_tensors(converted: LoadedModel, reference: LoadedModel) -> dict[str
             if name in original and types.get(name) == TensorProto.FLOAT16}
 
 
-def check_accuracy(reference: LoadedModel, converted: LoadedModel, feeds: dict[str, np.ndarray],
-                   tolerances: Tolerances) -> AccuracyCheck:
-    """Per-output metrics and verdicts of ``converted`` against ``reference`` under onnxruntime, plus overflows."""
-    from workbench.core.compare.comparison import compare_runners
+def reference_values(reference: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The FP32 model's outputs and every node output, computed once for any number of checks."""
+    from workbench.core.compare.comparison import feeds_for
     from workbench.core.compare.runners import OnnxruntimeRunner
 
-    stored = _float16_tensors(converted, reference)
-    cpu = ["CPUExecutionProvider"]
-    outputs = compare_runners(OnnxruntimeRunner(reference, providers=cpu),
-                              OnnxruntimeRunner(converted, providers=cpu), feeds, tolerances).outputs
-    reference_values = OnnxruntimeRunner(reference, providers=cpu, extra_outputs=list(stored)).run(feeds)
-    converted_values = OnnxruntimeRunner(converted, providers=cpu, extra_outputs=list(stored)).run(feeds)
+    tensors = [name for node in reference.proto.graph.node for name in node.output if name]
+    runner = OnnxruntimeRunner(reference, providers=_CPU, extra_outputs=tensors)
+    return runner.run(feeds_for(runner, feeds))
+
+
+def check_accuracy(reference_model: LoadedModel, converted: LoadedModel, feeds: dict[str, np.ndarray],
+                   tolerances: Tolerances, reference: dict[str, np.ndarray] | None = None) -> AccuracyCheck:
+    """Per-output metrics and verdicts of ``converted`` against ``reference_model`` under onnxruntime, plus overflows.
+
+    ``reference`` (from ``reference_values``) saves running the FP32 model again.
+    """
+    from workbench.core.compare.comparison import feeds_for
+    from workbench.core.compare.metrics import compare_arrays
+    from workbench.core.compare.runners import OnnxruntimeRunner
+
+    expected = reference if reference is not None else reference_values(reference_model, feeds)
+    stored = _float16_tensors(converted, reference_model)
+    runner = OnnxruntimeRunner(converted, providers=_CPU, extra_outputs=list(stored))
+    actual = runner.run(feeds_for(runner, feeds))
+    outputs = []
+    for output in reference_model.proto.graph.output:
+        atol, rtol = tolerances.for_output(output.name)
+        outputs.append(compare_arrays(output.name, expected[output.name], actual[output.name], atol, rtol,
+                                      infinities_compare_equal=tolerances.infinities_compare_equal))
     overflows = {node: name for name, node in stored.items()
-                 if np.count_nonzero(~np.isfinite(converted_values[name]))
-                 > np.count_nonzero(~np.isfinite(reference_values[name]))}
+                 if np.count_nonzero(~np.isfinite(actual[name])) > np.count_nonzero(~np.isfinite(expected[name]))}
     return AccuracyCheck(outputs, overflows)

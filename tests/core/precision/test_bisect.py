@@ -13,6 +13,7 @@ from tests.core.precision.test_conversion import OVERFLOWING_NODES, l2_normalize
 from tests.onnx_factory import make_model, save, tensor
 from workbench.core.build.engine import BuildSettings, build_engine
 from workbench.core.compare.metrics import Tolerances
+from workbench.core.fixes.apply import apply_fix, make_step
 from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.bisect import bisect_keep_set
 from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL, KeepSet, check_accuracy, convert_model
@@ -85,3 +86,13 @@ def test_cli_auto_keep_writes_a_model_within_tolerance(tmp_path):
     reply = json.loads(done.stdout)
     assert set(reply["keep_fp32"]) == set(OVERFLOWING_NODES) and reply["bisect_runs"] >= 2
     assert reply["within_tolerance"] and reply["tolerances"]["reason"] == "given on the command line"
+
+
+def test_the_bisect_result_applies_as_a_convert_precision_recipe_step():
+    model = l2_normalize_model()
+    feeds = suggested_feeds(model)
+    outcome = bisect_keep_set(model, feeds, TOLERANCES)
+    step = make_step("convert-precision", {"keep": ";".join(outcome.keep.to_list())})
+    result = apply_fix(model, step)
+    assert check_accuracy(model, result.after, feeds, TOLERANCES).passed
+    assert any("kept in FP32: " in warning for warning in result.warnings)

@@ -9,12 +9,15 @@ import pytest
 from onnx import helper, numpy_helper
 
 from tests.conftest import run_cli
+from tests.corpus.catalog import CATALOG
+from tests.corpus.test_corpus import CORPUS
 from tests.core.precision.test_conversion import OVERFLOWING_NODES, l2_normalize_model
 from tests.onnx_factory import make_model, save, tensor
 from workbench.core.build.engine import BuildSettings, build_engine
 from workbench.core.compare.metrics import Tolerances
 from workbench.core.fixes.apply import apply_fix, make_step
-from workbench.core.model.loading import LoadedModel
+from workbench.core.model.loading import LoadedModel, load_model
+from workbench.core.shapes.profiles import Profile, ShapeRange
 from workbench.core.precision.bisect import bisect_keep_set
 from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL, KeepSet, check_accuracy, convert_model
 from workbench.core.progress import Cancelled, CancelToken
@@ -96,3 +99,16 @@ def test_the_bisect_result_applies_as_a_convert_precision_recipe_step():
     result = apply_fix(model, step)
     assert check_accuracy(model, result.after, feeds, TOLERANCES).passed
     assert any("kept in FP32: " in warning for warning in result.warnings)
+
+
+def test_bisect_on_a_real_export_finds_the_overflowing_normalization(backend):
+    name = "l2_embedding_ts.onnx"
+    model = load_model(CORPUS / name)
+    feeds = suggested_feeds(model)
+    assert not check_accuracy(model, convert_model(model), feeds, TOLERANCES).passed
+    outcome = bisect_keep_set(model, feeds, TOLERANCES)
+    assert outcome.check.passed
+    assert set(outcome.keep.nodes) <= set(CATALOG[name]["facts"]["fp16_overflow"]) and outcome.keep.nodes
+    built = build_engine(convert_model(model, keep=outcome.keep), BuildSettings(), [
+        Profile({"image": ShapeRange((1, 3, 64, 64), (1, 3, 64, 64), (4, 3, 64, 64))})], backend=backend)
+    assert built.succeeded, built.problems

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from tests.onnx_factory import conv_model, make_model, tensor, weights
 from workbench.core.backend import (is_strongly_typed_only, major_version, unavailable_precision_options)

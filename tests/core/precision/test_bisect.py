@@ -19,7 +19,7 @@ from workbench.core.fixes.apply import apply_fix, make_step
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.shapes.profiles import Profile, ShapeRange
 from workbench.core.precision.bisect import bisect_keep_set
-from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL, KeepSet, check_accuracy, convert_model
+from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL, check_accuracy, convert_model
 from workbench.core.progress import Cancelled, CancelToken
 from workbench.core.shapes.suggest import suggested_feeds
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from onnx import TensorProto
 
-from workbench.core.build.precision import _retarget_casts
 from workbench.core.compare.metrics import OutputComparison, Tolerances, Verdict
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
@@ -83,6 +82,17 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
                              repr(exc)) from exc
     _retarget_casts(converted, {n.name for n in model.proto.graph.node if n.op_type == "Cast"})
     return LoadedModel.from_proto(converted, model.path)
+
+
+def _retarget_casts(converted, original_casts: set[str]) -> None:
+    # The converter leaves the model's own Cast-to-float32 nodes as they are, so e.g. a uint8 image
+    # cast to float32 meets float16 weights in the next op ("must have same input types"). Every
+    # float tensor is float16 now (the converter casts back around kept-float32 ops and graph I/O).
+    for node in converted.graph.node:
+        if node.name in original_casts:
+            for attribute in node.attribute:
+                if attribute.name == "to" and attribute.i == TensorProto.FLOAT:
+                    attribute.i = TensorProto.FLOAT16
 
 
 def _unshare_initializers(proto, kept) -> None:

@@ -30,6 +30,7 @@ Per model (key = path relative to this folder):
     fails_at      [(feeds shapes, values, error substring)] where onnxruntime fails, by architecture
     output_shape_note  a quirk of the exported output declaration
     if_outputs    {"node", "constant_in_branch_taken_at"}  an If one of whose branch outputs is a constant
+    fp16_overflow nodes whose float16 output overflows at realistic inputs (keep them FP32)
 """
 
 from __future__ import annotations
@@ -151,6 +152,15 @@ CATALOG: dict[str, dict] = {
         "inputs": {"input": ["batch", 3, "height", "width"]},
         "realistic": {"input": [1, 3, 224, 224]},
         "facts": {"batch_like": {"input": 0}, "groupnorm_count": 2, "groups": 8},
+    },
+    "l2_embedding_ts.onnx": {
+        "family": "embedding",
+        "exporter": "torchscript",
+        "description": "2 stride-2 Conv + ReLU, global pool, Linear 32→128 with ×1000 weights, then h / sqrt(sum(h*h)): "
+                       "the sum of squares (~1e7) overflows float16",
+        "inputs": {"image": ["batch", 3, 64, 64]},
+        "realistic": {"image": [1, 3, 64, 64]},
+        "facts": {"batch_like": {"image": 0}, "fp16_overflow": ["/Mul", "/ReduceSum", "/Sqrt"]},
     },
     "gru_state_dynamo.onnx": {
         "family": "recurrent",

@@ -581,6 +581,37 @@ def make_mid_nonzero() -> None:
     save(model, "mid_nonzero_ts.onnx")
 
 
+# --------------------------------------------------------------------------------------------------
+# 14. An embedding head with a hand-written L2 normalization over large activations, TorchScript
+# --------------------------------------------------------------------------------------------------
+
+class L2Embedding(nn.Module):
+    """Conv features → Linear to 128 with weights ×1000 (activations ~1e2 to 1e3 on inputs in [0, 1)) → h / sqrt(sum(h * h)).
+
+    The sum of squares (~1e7) overflows float16 (max 65504): FP16 conversion breaks it unless the
+    square, the sum and the square root stay FP32.
+    """
+
+    def __init__(self, gain: float = 1000.0):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(),
+                                      nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.project = nn.Linear(32, 128)
+        self.project.weight.data.mul_(gain)
+
+    def forward(self, image):
+        h = self.project(self.features(image))
+        return h / torch.sqrt((h * h).sum(dim=1, keepdim=True))
+
+
+def make_l2_embedding() -> None:
+    torch.manual_seed(SEED)
+    model = export_ts(L2Embedding().eval(), (torch.rand(1, 3, 64, 64) * 255,), ["image"], ["embedding"],
+                      {"image": {0: "batch"}, "embedding": {0: "batch"}})
+    save(model, "l2_embedding_ts.onnx")
+
+
 MAKERS = {
     "classifier_ts.onnx": make_classifier,
     "segmenter_dynamo.onnx": make_segmenter,
@@ -596,6 +627,7 @@ MAKERS = {
     "if_cond_dynamo.onnx": make_if_cond_dynamo,
     "external_data/mlp_external.onnx": make_external_data,
     "mid_nonzero_ts.onnx": make_mid_nonzero,
+    "l2_embedding_ts.onnx": make_l2_embedding,
 }
 
 

@@ -27,6 +27,42 @@ RTX_RUNNABLE_MAJOR_MINOR = {(8, 0), (8, 6), (8, 9)}
 RTX_RUNNABLE_MIN_MAJOR = 12
 # Full TensorRT 10.x supports Turing (7.5) and newer.
 TENSORRT_MIN_COMPUTE_CAPABILITY = (7, 5)
+# TensorRT 11 removed weak typing (the FP16/BF16/INT8/FP8 builder flags, per-layer precision, the INT8
+# calibrator): from then on precision comes from the ONNX model's types and Q/DQ nodes, as on TensorRT-RTX.
+LAST_WEAKLY_TYPED_MAJOR = 10
+
+
+def major_version(version: str) -> int:
+    """The major number of a TensorRT version string ("10.13.3.9" → 10)."""
+    head = version.split(".", 1)[0]
+    if not head.isdigit():
+        raise WorkbenchError(f"Unrecognised TensorRT version {version!r}.", "Reinstall TensorRT.")
+    return int(head)
+
+
+def is_strongly_typed_only(name: str, version: str) -> bool:
+    """Whether every network of this TensorRT flavour and version takes precision from the model's types."""
+    return name == "tensorrt-rtx" or major_version(version) > LAST_WEAKLY_TYPED_MAJOR
+
+
+def unavailable_precision_options(name: str, version: str, flag_names: set[str]) -> dict[str, str]:
+    """Precision options ("precision:bf16", "precision_by_flag") a TensorRT lacks → why.
+
+    ``flag_names`` are the precision builder flags the installed module has. FP16 on a strongly
+    typed TensorRT is available through converting the model, so it is never listed.
+    """
+    title = "TensorRT-RTX" if name == "tensorrt-rtx" else f"TensorRT {version}"
+    if not is_strongly_typed_only(name, version):
+        return {f"precision:{flag}": f"{title} has no {flag.upper()} builder flag."
+                for flag in ("bf16", "int8", "fp8") if flag not in flag_names}
+    typed = f"{title} networks are strongly typed (precision comes from the model's types)"
+    return {
+        "precision:bf16": f"{typed} and have no BF16 builder flag; the workbench converts models to FP16 only. "
+                          "Export a BF16 model to build in BF16.",
+        "precision:int8": f"{typed}: INT8 comes from Q/DQ nodes in the model, not from a builder flag.",
+        "precision:fp8": f"{typed}: FP8 comes from Q/DQ nodes in the model, not from a builder flag.",
+        "precision_by_flag": f"{typed}: FP16 means converting the model, there is no FP16 builder flag.",
+    }
 
 
 @dataclass(frozen=True)
@@ -130,8 +166,8 @@ class Backend:
 
     @property
     def strongly_typed_only(self) -> bool:
-        """TensorRT-RTX networks are always strongly typed: precision comes from the ONNX types."""
-        return self.is_rtx
+        """TensorRT-RTX and TensorRT ≥ 11 networks are always strongly typed: precision comes from the ONNX types."""
+        return is_strongly_typed_only(self.name, self.version)
 
     @property
     def parser_version(self) -> str:
@@ -167,23 +203,15 @@ class Backend:
 
         FP16 on TensorRT-RTX is available through converting the model, so it is not listed.
         """
-        missing = {}
+        missing = unavailable_precision_options(self.name, self.version, set(self.builder_precision_flags()))
         if self.is_rtx:
             missing.update({
-                "precision:bf16": "TensorRT-RTX is strongly typed and has no BF16 builder flag; the workbench "
-                                  "converts models to FP16 only. Export a BF16 model to build in BF16.",
-                "precision:int8": "TensorRT-RTX takes INT8 from Q/DQ nodes in the model, not from a builder flag.",
-                "precision:fp8": "TensorRT-RTX takes FP8 from Q/DQ nodes in the model, not from a builder flag.",
                 "hardware_compatibility": "TensorRT-RTX does not support hardware-compatibility levels; choose "
                                           "compute-capability targets instead.",
                 "version_compatible": "TensorRT-RTX cannot build version-compatible engines (it has no lean runtime).",
                 "timing_cache": "Timing-cache operations are no-ops in TensorRT-RTX (deprecated since 1.2).",
-                "precision_by_flag": "TensorRT-RTX networks are strongly typed: FP16 means converting the model.",
             })
         else:
-            flags = self.builder_precision_flags()
-            missing.update({f"precision:{name}": f"TensorRT {self.version} has no {name.upper()} builder flag."
-                            for name in ("bf16", "int8", "fp8") if name not in flags})
             missing["compute_capabilities"] = ("Only TensorRT-RTX builds for chosen compute capabilities; full "
                                                "TensorRT builds for the GPU it runs on.")
         return missing
@@ -224,7 +252,8 @@ class Backend:
         trt = self.trt
         builder = trt.Builder(logger)
         flags = 0
-        if strongly_typed and not self.is_rtx:
+        # TensorRT ≥ 11 networks are strongly typed without the (deprecated, then removed) flag.
+        if strongly_typed and not self.is_rtx and hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):
             flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
         network = builder.create_network(flags)
         parser = trt.OnnxParser(network, logger)

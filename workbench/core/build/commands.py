@@ -23,7 +23,9 @@ def _cc_number(name: str) -> str:
 def trtexec_command(model_path: str, engine_path: str, settings: BuildSettings, profiles: list[Profile],
                     backend: Backend) -> str:
     args = ["tensorrt_rtx" if backend.is_rtx else "trtexec", f"--onnx={model_path}", f"--saveEngine={engine_path}"]
-    for profile in profiles:  # trtexec starts a new profile each time the flags repeat
+    for index, profile in enumerate(profiles):
+        if len(profiles) > 1:  # trtexec ≥ 10.2 rejects repeated shape flags without a profile index
+            args.append(f"--profile={index}")
         for which, flag in zip(FIELDS, ("--minShapes", "--optShapes", "--maxShapes")):
             shapes = {name: r.get(which) for name, r in profile.shapes.items()}
             shapes.update({name: r.get(which) for name, r in profile.values.items()})
@@ -31,6 +33,8 @@ def trtexec_command(model_path: str, engine_path: str, settings: BuildSettings, 
                 args.append(f"{flag}={format_shape_list(shapes)}")
     if settings.precision != "fp32" and not settings.uses_conversion(backend):
         args.append(f"--{settings.precision}")
+    if settings.uses_conversion(backend) and not backend.strongly_typed_only:
+        args.append("--stronglyTyped")  # TensorRT 10 is weakly typed unless told; RTX and 11 always strongly
     if settings.workspace_mb:
         args.append(f"--memPoolSize=workspace:{settings.workspace_mb}M")
     if settings.optimization_level is not None:
@@ -68,7 +72,7 @@ def polygraphy_command(model_path: str, engine_path: str, settings: BuildSetting
                 args += [f"--trt-{which}-shapes", *_polygraphy_shapes(shapes).split(" ")]
     if settings.precision != "fp32" and not settings.uses_conversion(backend):
         args.append(f"--{settings.precision}")
-    if settings.uses_conversion(backend) and not backend.is_rtx:
+    if settings.uses_conversion(backend) and not backend.strongly_typed_only:
         args.append("--strongly-typed")
     if settings.workspace_mb:
         args += ["--pool-limit", f"workspace:{settings.workspace_mb}M"]

@@ -26,6 +26,7 @@ from typing import Callable
 from workbench.core.backend import Backend, LogMessage, load_backend
 from workbench.core.build.child import ABORT_SWITCH, build_in_child
 from workbench.core.build.builder_errors import map_builder_errors, map_parser_errors
+from workbench.core.build.precision_label import precision_label
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildCrashed, ChildProcess
 from workbench.core.model.loading import LoadedModel
@@ -35,6 +36,7 @@ from workbench.core.progress import CancelToken, ProgressFn, no_progress
 
 PRECISIONS = ("fp32", "fp16", "bf16", "int8", "fp8")
 HARDWARE_COMPATIBILITY = ("none", "ampere_plus", "same_compute_capability")
+COMPUTE_CAPABILITY_CURRENT = "CURRENT"  # TensorRT-RTX's target "the GPU the build runs on", exclusive of others
 # After a cancel request the builder gets this long to stop at its next progress step; some steps
 # (a large fused-graph compile) take seconds, so the child is killed after it.
 CANCEL_GRACE_SECONDS = 1.0
@@ -93,6 +95,9 @@ class BuildSettings:
                   "version_compatible": self.version_compatible, "timing_cache": bool(self.timing_cache),
                   "compute_capabilities": bool(self.compute_capabilities)}
         found += [unavailable[name] for name, used in checks.items() if used and name in unavailable]
+        if COMPUTE_CAPABILITY_CURRENT in self.compute_capabilities and len(self.compute_capabilities) > 1:
+            found.append(f"{COMPUTE_CAPABILITY_CURRENT} (the GPU the build runs on) cannot be combined with explicit "
+                         "compute-capability targets; choose it alone or list the targets.")
         targets = set(backend.compute_capability_targets())
         found += [f"Unknown compute capability {name!r}; choose from {', '.join(sorted(targets))}."
                   for name in self.compute_capabilities if targets and name not in targets]
@@ -137,6 +142,7 @@ class BuildResult:
     layer_source: str = ""
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    precision_label: str = ""  # what the engine's precision comes from, e.g. "FP16 (converted)", "INT8 (Q/DQ)"
     finished_at: float = field(default_factory=time.time)
 
     def to_dict(self) -> dict:
@@ -153,7 +159,7 @@ class BuildResult:
         lines = [f"Engine: {self.engine_path or '(not saved)'}",
                  f"Size: {self.engine_bytes / 2**20:.2f} MiB   Build time: {self.build_seconds:.2f} s "
                  f"(total {self.total_seconds:.2f} s)",
-                 f"Backend: {self.backend}   Precision: {self.settings.precision.upper()}   "
+                 f"Backend: {self.backend}   Precision: {self.precision_label or self.settings.precision.upper()}   "
                  f"Profiles: {len(self.profiles)}", ""]
         for label, tensors in (("Input", self.inputs), ("Output", self.outputs)):
             for t in tensors:
@@ -196,7 +202,7 @@ class BuildHistory:
             settings = {**result.settings.to_dict(), "profiles": profiles_to_recipe(result.profiles)}
             changed = sorted(k for k in set(settings) | set(previous or {})
                              if previous is not None and settings.get(k) != previous.get(k))
-            rows.append({"ok": result.succeeded, "precision": result.settings.precision,
+            rows.append({"ok": result.succeeded, "precision": result.precision_label or result.settings.precision,
                          "seconds": round(result.build_seconds, 3), "engine_mb": round(result.engine_bytes / 2**20, 2),
                          "profiles": len(result.profiles), "problems": len(result.problems),
                          "changed": ", ".join(changed) if previous is not None else "(first build)"})
@@ -261,7 +267,7 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
     to_build = model
     strongly_typed = backend.strongly_typed_only or settings.precision == "fp32" or settings.uses_conversion(backend)
     if settings.uses_conversion(backend):
-        from workbench.core.build.precision import convert_to_fp16
+        from workbench.core.build.precision import convert_to_fp16  # onnxconverter-common is slow to import
 
         progress("Converting the model to FP16", None)
         to_build = convert_to_fp16(model)
@@ -302,6 +308,7 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
         result_model = BuildResult(
             succeeded=bool(result.get("ok")), model_name=model.name, backend=f"{backend.name} {backend.version}",
             settings=settings, profiles=[p.copy() for p in profiles],
+            precision_label=precision_label(model, settings, backend),
             build_seconds=result.get("seconds", 0.0), warnings=result.get("warnings", []),
             inputs=_engine_tensors(network.get("inputs", []), profiles),
             outputs=_engine_tensors(network.get("outputs", []), profiles))

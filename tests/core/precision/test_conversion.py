@@ -1,0 +1,87 @@
+"""FP16 conversion with a keep-in-FP32 set, judged against the FP32 model under real onnxruntime."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tests.conftest import run_cli
+from tests.onnx_factory import make_model, save, tensor
+from workbench.core.compare.metrics import Tolerances
+from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel, load_model
+from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL, KeepSet, check_accuracy, convert_model
+from workbench.core.shapes.suggest import suggested_feeds
+
+FEATURES = 64
+# Large projection weights: activations reach ~1e3, so their sum of squares (~1e7) overflows float16 (max 65504).
+PROJECTION_SCALE = 30.0
+# The sum of squares stays above float16's range until the square root: all three stay FP32.
+OVERFLOWING_NODES = ["square", "sum_of_squares", "norm"]
+
+
+def l2_normalize_model() -> LoadedModel:
+    """y = h / sqrt(sum(h*h)), h = x @ W: a hand-written L2 normalization over large activations."""
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array((rng.standard_normal((FEATURES, FEATURES)) * PROJECTION_SCALE)
+                                     .astype(np.float32), "w"),
+             numpy_helper.from_array(np.array([1], np.int64), "axis")]
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="project"),
+             helper.make_node("Mul", ["h", "h"], ["h2"], name="square"),
+             helper.make_node("ReduceSum", ["h2", "axis"], ["s"], name="sum_of_squares", keepdims=1),
+             helper.make_node("Sqrt", ["s"], ["norm"], name="norm"),
+             helper.make_node("Div", ["h", "norm"], ["y"], name="normalize")]
+    return LoadedModel.from_proto(make_model(nodes, [tensor("x", [1, FEATURES])], [tensor("y", [1, FEATURES])], inits))
+
+
+def _check(model, converted):
+    return check_accuracy(model, converted, suggested_feeds(model), Tolerances(FP16_ATOL, FP16_RTOL))
+
+
+def test_fp16_overflow_fails_and_keeping_the_nodes_passes():
+    model = l2_normalize_model()
+    converted = convert_model(model)
+    assert {i.data_type for i in converted.proto.graph.initializer} == {TensorProto.FLOAT16, TensorProto.INT64}
+    failing = _check(model, converted)
+    assert not failing.passed
+    assert {"square", "sum_of_squares"} <= set(failing.overflows)
+    kept = _check(model, convert_model(model, keep=KeepSet.resolve(model, OVERFLOWING_NODES)))
+    [output] = kept.outputs
+    assert kept.passed and output.name == "y" and output.passed, (kept.overflows, output.reason)
+
+
+def test_keep_set_takes_op_types_and_refuses_unknown_names():
+    model = l2_normalize_model()
+    keep = KeepSet.resolve(model, ["Mul", "sum_of_squares", "Sqrt"])
+    assert (keep.nodes, keep.op_types) == (["sum_of_squares"], ["Mul", "Sqrt"])
+    assert _check(model, convert_model(model, keep=keep)).passed
+    with pytest.raises(WorkbenchError, match="neither a node name nor an op type"):
+        KeepSet.resolve(model, ["no_such_node"])
+
+
+def test_graph_io_stays_float32_unless_converted_too():
+    model = l2_normalize_model()
+    kept_io = convert_model(model)
+    assert kept_io.proto.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    converted_io = convert_model(model, keep_io_types=False)
+    assert converted_io.proto.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT16
+    with pytest.raises(WorkbenchError, match="not available"):
+        convert_model(model, to="bf16")
+
+
+def test_cli_convert_exit_codes_and_json(tmp_path):
+    source = save(l2_normalize_model().proto, tmp_path / "l2.onnx")
+    failing = run_cli("convert", source, "--to", "fp16", "-o", tmp_path / "fp16.onnx", "--json")
+    assert failing.returncode == 1, failing.stderr
+    reply = json.loads(failing.stdout)
+    assert reply["within_tolerance"] is False and (tmp_path / "fp16.onnx").is_file()
+    assert reply["tolerances"]["reason"] and "sum_of_squares" in reply["overflows"]
+    passing = run_cli("convert", source, "--keep-fp32", *OVERFLOWING_NODES, "-o", tmp_path / "kept.onnx", "--json")
+    assert passing.returncode == 0, passing.stderr
+    assert json.loads(passing.stdout)["keep_fp32"] == OVERFLOWING_NODES
+    assert load_model(tmp_path / "kept.onnx").proto.graph.node
+    refused = run_cli("convert", source, "--keep-fp32", "nope", "-o", tmp_path / "x.onnx")
+    assert refused.returncode == 2 and not (tmp_path / "x.onnx").exists()

@@ -1,0 +1,63 @@
+"""``trt-workbench quantize MODEL --mode int8 -o OUT``: a Q/DQ copy TensorRT builds, checked against FP32.
+
+Exit codes: 0 written and every output within tolerance under onnxruntime, 1 written but beyond
+tolerance, 2 error. Calibration: ``--calib FILE`` (.npz, one sample per leading index) or
+``--calib-random N`` seeded random feeds at the shape service's realistic shapes (default 8).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
+
+NAME = "quantize"
+HELP = "quantize a model to INT8 (explicit Q/DQ) and check its accuracy"
+DEFAULT_RANDOM_SAMPLES = 8
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="ONNX model file (never modified)")
+    parser.add_argument("--mode", choices=("int8", "fp8"), default="int8",
+                        help="int8 (built-in) or fp8 (needs nvidia-modelopt)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--calib", metavar="FILE", help="calibration arrays (.npz keyed by input name)")
+    source.add_argument("--calib-random", type=int, metavar="N",
+                        help=f"N seeded random samples at realistic shapes (default {DEFAULT_RANDOM_SAMPLES})")
+    parser.add_argument("--exclude", nargs="+", default=[], metavar="NAME_OR_OP",
+                        help="node names or op types to leave unquantized")
+    parser.add_argument("--modelopt", action="store_true", help="use NVIDIA Model Optimizer (optional extra)")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT", help="quantized model file")
+
+
+def run(args) -> Outcome:
+    from workbench.core.compare.inputs import load_arrays
+    from workbench.core.compare.metrics import Tolerances
+    from workbench.core.model.loading import load_model, save_model
+    from workbench.core.precision.conversion import KeepSet, check_accuracy
+    from workbench.core.precision.quantize import INT8_ATOL, INT8_RTOL, INT8_TOLERANCE_REASON, quantize
+    from workbench.core.shapes.suggest import suggested_feeds
+
+    model = load_model(args.model)
+    exclude = KeepSet.resolve(model, args.exclude)
+    if args.calib:
+        arrays = load_arrays(args.calib, model)
+        count = min(len(a) for a in arrays.values())
+        calibration = [{name: a[i:i + 1] for name, a in arrays.items()} for i in range(count)]
+        calibration_source = f"{count} samples from {args.calib}"
+    else:
+        count = args.calib_random or DEFAULT_RANDOM_SAMPLES
+        calibration = [suggested_feeds(model, seed=seed) for seed in range(count)]
+        calibration_source = f"{count} seeded random samples at realistic shapes (no data given)"
+    quantized = quantize(model, calibration, args.mode, exclude, use_modelopt=args.modelopt)
+    tolerances = Tolerances(INT8_ATOL, INT8_RTOL)
+    check = check_accuracy(model, quantized, suggested_feeds(model, seed=count), tolerances)
+    written = save_model(quantized.proto, args.output, protect=model.path)
+    data = {"written": str(written), "mode": args.mode, "exclude": exclude.to_list(),
+            "calibration": calibration_source, **check.to_dict(),
+            "tolerances": {**tolerances.to_dict(), "reason": INT8_TOLERANCE_REASON}}
+    lines = [f"Wrote {written} ({args.mode.upper()} Q/DQ; calibration: {calibration_source})",
+             f"Tolerance: atol {tolerances.atol:g}, rtol {tolerances.rtol:g} ({INT8_TOLERANCE_REASON})"]
+    lines += [f"  {o.name}: {o.verdict}  max abs {o.max_abs:.3g}  cosine {o.cosine:.4f}  {o.reason}"
+              for o in check.outputs]
+    return Outcome(EXIT_OK if check.passed else EXIT_PROBLEMS, data, "\n".join(lines))

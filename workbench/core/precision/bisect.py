@@ -1,0 +1,94 @@
+"""Precision bisect: a small set of nodes to keep in FP32 so the converted model meets the tolerance.
+
+Two phases, each run being one onnxruntime session on the CPU (the FP32 reference runs once):
+1. Overflow-guided: nodes whose float16 output overflows where FP32 does not are kept, and the
+   check repeats (keeping a node can move the overflow to the next stored tensor).
+2. Delta debugging (Zeller's ddmin) over the remaining float nodes when outputs still miss the
+   tolerance: the keep set shrinks from "every node" to a 1-minimal subset that still passes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.core.compare.metrics import Tolerances
+from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
+from workbench.core.precision.conversion import AccuracyCheck, KeepSet, check_accuracy, convert_model, reference_values
+from workbench.core.progress import CancelToken, ProgressFn, no_progress
+
+_FIRST_GRANULARITY = 2  # ddmin starts by halving
+
+
+@dataclass
+class BisectOutcome:
+    keep: KeepSet
+    check: AccuracyCheck  # the converted model with ``keep`` against FP32
+    runs: int  # onnxruntime runs of converted models
+
+    def to_dict(self) -> dict:
+        return {"keep_fp32": self.keep.to_list(), "runs": self.runs, **self.check.to_dict()}
+
+
+def bisect_keep_set(model: LoadedModel, feeds: dict[str, np.ndarray], tolerances: Tolerances,
+                    start: KeepSet | None = None, *, progress: ProgressFn = no_progress,
+                    cancel: CancelToken | None = None) -> BisectOutcome:
+    """Nodes to keep in FP32 (besides ``start``) so the FP16 model meets ``tolerances`` on ``feeds``."""
+    cancel = cancel or CancelToken()
+    start = start or KeepSet()
+    expected = reference_values(model, feeds)
+    producers = {name: node.name for node in model.proto.graph.node for name in node.output}
+    runs = 0
+
+    def check(nodes: list[str]) -> AccuracyCheck:
+        nonlocal runs
+        cancel.raise_if_cancelled("The precision bisect")
+        runs += 1
+        progress(f"Precision bisect: run {runs}, {len(nodes)} node(s) kept in FP32", None)
+        converted = convert_model(model, keep=KeepSet([*start.nodes, *nodes], start.op_types))
+        return check_accuracy(model, converted, feeds, tolerances, expected)
+
+    kept: list[str] = []
+    result = check(kept)
+    while not result.passed and result.overflows:  # phase 1
+        found = [producers[tensor] for tensor in result.overflows.values() if producers.get(tensor) not in kept]
+        if not found:
+            break
+        kept += found
+        result = check(kept)
+    if result.passed:
+        return BisectOutcome(KeepSet([*start.nodes, *kept], start.op_types), result, runs)
+
+    candidates = [n.name for n in model.proto.graph.node if n.name not in kept and n.name not in start.nodes]
+    if not check(kept + candidates).passed:
+        raise WorkbenchError(f"Even with every node of {model.name} kept in FP32 the tolerance is not met.",
+                             "Loosen the tolerance (atol/rtol), or check the inputs: the graph I/O conversion "
+                             "may be what loses accuracy.")
+    minimal = _ddmin(candidates, lambda subset: check(kept + subset).passed)
+    keep = KeepSet([*start.nodes, *kept, *minimal], start.op_types)
+    return BisectOutcome(keep, check(kept + minimal), runs)
+
+
+def _ddmin(items: list[str], passes) -> list[str]:
+    """A 1-minimal subset of ``items`` for which ``passes`` holds (it holds for ``items``)."""
+    if passes([]):
+        return []
+    granularity = _FIRST_GRANULARITY
+    while len(items) >= 2:
+        size = -(-len(items) // granularity)
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        reduced = next((chunk for chunk in chunks if passes(chunk)), None)
+        if reduced is not None:
+            items, granularity = reduced, _FIRST_GRANULARITY
+            continue
+        complements = ([x for x in items if x not in chunk] for chunk in chunks) if granularity > 2 else iter(())
+        reduced = next((rest for rest in complements if passes(rest)), None)
+        if reduced is not None:
+            items, granularity = reduced, max(granularity - 1, _FIRST_GRANULARITY)
+            continue
+        if granularity >= len(items):
+            break
+        granularity = min(len(items), granularity * 2)
+    return items

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole test suite: `scripts/test.sh [pytest args]`, twice:
+# Run the whole test suite: `scripts/test.sh [pytest args]`: ruff over the tree, then the tests twice
+# (tests/test_import_contract.py guards the layers: the core never imports Qt, the window or the CLI):
 # 1. every test in .venv (the dev install, newest packages), under a virtual X server when there is no
 #    display, so the Qt and QtWebEngine tests run on headless machines (CI) too;
 # 2. the core and CLI tests (not tests/ui, which is all Qt) in .venv-oldest: what a user may have at
@@ -12,6 +13,9 @@ OLDEST_CONSTRAINTS="$ROOT/constraints/oldest.txt"
 ensure_venv "$OLDEST_VENV" "$ROOT/pyproject.toml $OLDEST_CONSTRAINTS" -c "$OLDEST_CONSTRAINTS" -e "$ROOT" pytest
 
 status=0
+echo "== lint (ruff) and the import contract" >&2
+"$VENV/bin/ruff" check "$ROOT" || status=$?
+
 echo "== all tests, dev install ($VENV)" >&2
 start=$SECONDS
 if [ -z "${DISPLAY:-}" ] && command -v xvfb-run >/dev/null; then

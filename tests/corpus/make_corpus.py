@@ -586,7 +586,8 @@ def make_mid_nonzero() -> None:
 # --------------------------------------------------------------------------------------------------
 
 class L2Embedding(nn.Module):
-    """Conv features → Linear to 128 with weights ×1000 (activations ~1e2 to 1e3 on inputs in [0, 1)) → h / sqrt(sum(h * h)).
+    """Conv features → Linear to 128 with weights ×1000 (activations ~1e2 to 1e3 on inputs in [0, 1))
+    → h / sqrt(sum(h * h)).
 
     The sum of squares (~1e7) overflows float16 (max 65504): FP16 conversion breaks it unless the
     square, the sum and the square root stay FP32.

@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     precision = parser.add_mutually_exclusive_group()
     for name in PRECISION_FLAGS:
         precision.add_argument(f"--{name}", dest="precision", action="store_const", const=name,
-                               help=f"build in {name.upper()}" + (" (converts the model on strongly typed "
-                                                                  "networks such as TensorRT-RTX)" if name == "fp16" else ""))
+                               help=f"build in {name.upper()}" + (
+                                   " (converts the model on strongly typed networks such as TensorRT-RTX)"
+                                   if name == "fp16" else ""))
     parser.add_argument("--precision-by-flag", action="store_true", default=None,
                         help="full TensorRT: use the weakly typed builder flag instead of converting the model")
     parser.add_argument("--workspace", type=int, dest="workspace_mb", metavar="MIB", help="workspace memory limit")

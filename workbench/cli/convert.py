@@ -43,8 +43,9 @@ def run(args) -> Outcome:
     keep = KeepSet.resolve(model, args.keep_fp32)
     suggestion = suggest_shapes(model)
     feeds = suggested_feeds(model, suggestion=suggestion)
-    tolerances = Tolerances(FP16_ATOL if args.atol is None else args.atol, FP16_RTOL if args.rtol is None else args.rtol)
-    tolerance_reason = (FP16_TOLERANCE_REASON if args.atol is None or args.rtol is None else "given on the command line")
+    tolerances = Tolerances(FP16_ATOL if args.atol is None else args.atol,
+                            FP16_RTOL if args.rtol is None else args.rtol)
+    tolerance_reason = FP16_TOLERANCE_REASON if args.atol is None or args.rtol is None else "given on the command line"
     bisect_runs = None
     if args.auto_keep:
         from workbench.core.precision.bisect import bisect_keep_set
@@ -62,7 +63,8 @@ def run(args) -> Outcome:
              f"Inputs at suggested shapes: {shapes}",
              *([f"Precision bisect: {bisect_runs} onnxruntime runs"] if bisect_runs is not None else []),
              f"Tolerance: atol {tolerances.atol:g}, rtol {tolerances.rtol:g} ({tolerance_reason})"]
-    lines += [f"  {o.name}: {o.verdict}  max abs {o.max_abs:.3g}  max rel {o.max_rel:.3g}  {o.reason}" for o in check.outputs]
+    lines += [f"  {o.name}: {o.verdict}  max abs {o.max_abs:.3g}  max rel {o.max_rel:.3g}  {o.reason}"
+              for o in check.outputs]
     lines += [f"  overflows float16: {tensor} (node {node})" for node, tensor in check.overflows.items()]
     if check.overflows:
         lines.append("  (onnxruntime on the CPU computes these FP16 ops in FP32, so its outputs can look fine; "

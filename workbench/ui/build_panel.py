@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from workbench.core.build.engine import HARDWARE_COMPATIBILITY, PRECISIONS, BuildHistory, BuildResult, BuildSettings, build_engine
+from workbench.core.build.engine import (HARDWARE_COMPATIBILITY, PRECISIONS, BuildHistory, BuildResult, BuildSettings,
+                                         build_engine)
 from workbench.core.build.commands import reproduction_commands
 from workbench.core.errors import WorkbenchError
 from workbench.core.shapes.profiles import profiles_from_recipe
@@ -76,7 +77,8 @@ class BuildPanel(QWidget):
             self.targets.addItem(item)
         self.detailed = QCheckBox("Detailed profiling (lists the engine's layers)")
         for name, widgets in {"timing_cache": [self.timing_cache], "plugins": [self.plugins, self.add_plugin],
-                              "hardware_compatibility": [self.hardware], "version_compatible": [self.version_compatible],
+                              "hardware_compatibility": [self.hardware],
+                              "version_compatible": [self.version_compatible],
                               "compute_capabilities": [self.targets]}.items():
             for widget in widgets:
                 if name in unavailable:

@@ -275,7 +275,8 @@ class TriagePanel(QWidget):
             html.append(f"<h4>Inputs</h4><ul>{self._tensor_rows(problem.inputs)}</ul>")
         self.detail.setHtml("".join(html))
         for fix_name in problem.fixes:
-            self._add_action(f"Fix: {fix_name}", lambda _=False, n=fix_name: self.session.fix_requested.emit(problem, n))
+            self._add_action(f"Fix: {fix_name}",
+                             lambda _=False, n=fix_name: self.session.fix_requested.emit(problem, n))
         if offers_profiles(problem):
             self._add_action("Edit profiles", lambda: self.session.panel_requested.emit("profiles"))
 

@@ -1,4 +1,5 @@
-"""INT8 quantization: the built-in Q/DQ path builds with the real TensorRT-RTX builder; Model Optimizer when installed."""
+"""INT8 quantization: the built-in Q/DQ path builds with the real TensorRT-RTX builder; Model Optimizer when
+installed."""
 
 from __future__ import annotations
 

@@ -103,7 +103,8 @@ def _parser_problem(error: ParserErrorInfo, top_level: list[str], nested_names: 
     return Problem(
         kind="parser-error", severity="error", stage="parse", node=node, op=error.op, parent=parent,
         node_index=error.node_index if error.node_index >= 0 else None,
-        message=f"The TensorRT parser rejected {error.op or 'node'} '{node}'{where}: {concise_message(error.description)}",
+        message=f"The TensorRT parser rejected {error.op or 'node'} '{node}'{where}: "
+                f"{concise_message(error.description)}",
         detail=error.description + (f"\nLocal function stack: {' > '.join(error.local_functions)}"
                                     if error.local_functions else ""),
     )
@@ -179,7 +180,8 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
         problems.append(Problem(
             kind="unsupported-subgraph", severity="error", stage="parse", node=top_level[indices[0]],
             op=first.op_type, node_index=indices[0],
-            message=f"TensorRT cannot take subgraph {sg} ({len(indices)} nodes, starting at '{top_level[indices[0]]}')."))
+            message=f"TensorRT cannot take subgraph {sg} ({len(indices)} nodes, "
+                    f"starting at '{top_level[indices[0]]}')."))
     problems.extend(_model_problems(model, backend))
     for problem in problems:
         problem.fixes = suggest_fixes(model, problem)

@@ -137,6 +137,7 @@ CUT_OUTPUTS = Fix(
     name="cut-outputs", title="Cut outputs",
     description="Make the chosen tensors the model's outputs and drop everything that no longer feeds them, "
                 "e.g. end the engine before NonMaxSuppression and run NMS outside TensorRT.",
-    params=(Param("tensors", "tensors", "Tensor names that become the outputs, separated by ';' (e.g. boxes;scores)."),),
+    params=(Param("tensors", "tensors",
+                  "Tensor names that become the outputs, separated by ';' (e.g. boxes;scores)."),),
     transform=_cut_transform, validate=_validate_cut, needs_shapes=True,
 )

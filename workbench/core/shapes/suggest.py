@@ -859,7 +859,8 @@ def _ranges(prober: _Prober, suggestion: ShapeSuggestion, open_dims: list[DimSug
                 first_failure, low_index = (below[middle], run), middle + 1
         dim.min = smallest
         if first_failure is not None and smallest != dim.opt:
-            dim.reason += f"; min {smallest}: {dim.label} = {first_failure[0]} {_failure_text(first_failure[1], prober)}"
+            failed = f"{dim.label} = {first_failure[0]} {_failure_text(first_failure[1], prober)}"
+            dim.reason += f"; min {smallest}: {failed}"
         elif first_failure is not None:
             dim.reason += f"; smaller values fail ({dim.label} = {first_failure[0]} " \
                           f"{_failure_text(first_failure[1], prober)})"

@@ -9,19 +9,71 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 
-SEVERITIES = ("error", "warning", "info")
-STAGES = ("model", "parse", "build")
+class NamedValue(str, Enum):
+    """A named string constant: compares, formats and serialises (JSON, TOML) as its plain value, so the
+    CLI's JSON and recipes read exactly as before. (``enum.StrEnum`` needs Python 3.11; we support 3.10.)"""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ProblemKind(NamedValue):
+    """What a problem is about; the triage list groups by it and fixes are suggested from it."""
+
+    PARSER_ERROR = "parser-error"  # the TensorRT parser refused a node
+    UNSUPPORTED_SUBGRAPH = "unsupported-subgraph"  # nodes the capability check does not take
+    PLUGIN_UNAVAILABLE = "plugin-unavailable"  # an op needs a plugin the backend does not ship
+    INPUT_DTYPE = "input-dtype"  # an input type TensorRT does not take (or converts)
+    RESIZE_MODE = "resize-mode"  # a Resize mode the parser refuses
+    ONNXRUNTIME_COMPAT = "onnxruntime-compat"  # onnxruntime cannot run the model as it is
+    DYNAMIC_INPUT = "dynamic-input"  # dynamic dimensions: an optimization profile is needed
+    BAKED_SHAPE = "baked-shape"  # the export baked one size into a dim that says it is dynamic
+    SHAPE_UNKNOWN = "shape-unknown"  # no realistic value found for a dynamic dim
+    CONTROL_INPUT = "control-input"  # an input that steers branches or sizes at run time
+    FOLDABLE_CONSTANTS = "foldable-constants"
+    UNUSED_INPUT = "unused-input"
+    UNUSED_GRAPH_PARTS = "unused-graph-parts"
+    GROUPNORM_PATTERN = "groupnorm-pattern"
+    NMS = "nms"  # NonMaxSuppression, which the builder handles poorly or not at all
+    TRIAL_BUILD_SHAPES = "trial-build-shapes"  # the shapes a trial build used, with their reasons
+    SHAPE_RANGE = "shape-range"  # builds only for a narrower profile than the one suggested
+    NO_PROFILE = "no-profile"  # the builder needs an optimization profile
+    MISSING_SHAPE_VALUES = "missing-shape-values"  # a shape-tensor input without values
+    WORKSPACE_TOO_SMALL = "workspace-too-small"
+    OUT_OF_MEMORY = "out-of-memory"
+    BUILDER_ERROR = "builder-error"  # any other builder refusal
+
+
+class Severity(NamedValue):
+    """Most severe first (``severity_rank`` orders by it)."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Stage(NamedValue):
+    """Where a problem was found: the ONNX graph itself, the parser, or the builder."""
+
+    MODEL = "model"
+    PARSE = "parse"
+    BUILD = "build"
+
+
+SEVERITIES = tuple(Severity)
+STAGES = tuple(Stage)
 
 
 @dataclass
 class Problem:
-    kind: str  # e.g. "parser-error", "unsupported-subgraph", "dynamic-input", "builder-error"
-    severity: str  # one of SEVERITIES
+    kind: str  # a ProblemKind
+    severity: str  # a Severity
     message: str
     node: str = ""  # ONNX node name (a nested node's own name; ``parent`` names its If/Loop)
     op: str = ""
-    stage: str = "parse"  # one of STAGES
+    stage: str = Stage.PARSE
     detail: str = ""  # full text for the detail view (parser/builder message)
     node_index: int | None = None  # index of the top-level node that holds it
     parent: str = ""

@@ -27,7 +27,7 @@ from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems,
     suggested_params
 from workbench.core.model.loading import LoadedModel, iter_nodes
 from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, ParityResult, check_parity
-from workbench.core.problems import Problem, severity_rank
+from workbench.core.problems import NamedValue, Problem, ProblemKind, severity_rank
 from workbench.core.shapes.profiles import Profile, describe_profile, profiles_to_recipe
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
@@ -37,9 +37,18 @@ from workbench.core.build.trial import TrialBuild, trial_build, trial_profiles
 
 DEFAULT_BUDGET_SECONDS = 120.0
 MAX_DEPTH = 4  # e.g. freeze a switch, fold with onnxslim, make a recurrent state static, a profile
-NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, NOT_FOUND, OUT_OF_TIME = (
-    "nothing-to-repair", "repaired", "builds-but-changes-outputs", "not-found", "out-of-time")
-SPLIT_OFFERED = "split-offered"  # no sequence makes the whole model build; a split runs it in two runtimes
+
+
+class RepairStatus(NamedValue):
+    NOTHING_TO_REPAIR = "nothing-to-repair"
+    REPAIRED = "repaired"
+    CHANGES_OUTPUTS = "builds-but-changes-outputs"
+    NOT_FOUND = "not-found"
+    OUT_OF_TIME = "out-of-time"
+    SPLIT_OFFERED = "split-offered"  # no sequence makes the whole model build; a split runs it in two runtimes
+
+
+NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, NOT_FOUND, OUT_OF_TIME, SPLIT_OFFERED = RepairStatus
 
 # Fixes that change what the model means even when every remaining output is bit-identical.
 _MEANING = {
@@ -200,7 +209,7 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     model = state.model
     candidates: list[RepairStep] = []
     build_problems = state.trial.problems
-    if not state.profiles and any(p.kind == "no-profile" for p in build_problems):
+    if not state.profiles and any(p.kind == ProblemKind.NO_PROFILE for p in build_problems):
         profiles, assumed, _suggestion = trial_profiles(model, cancel=cancel, backend=backend)
         if profiles:
             candidates.append(RepairStep(
@@ -212,7 +221,7 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     detected = sorted(detect_problems(model, backend), key=severity_rank)
     for problem in [*build_problems, *detected]:
         names = list(problem.fixes or suggest_fixes(model, problem))
-        if problem.kind == "no-profile":
+        if problem.kind == ProblemKind.NO_PROFILE:
             names.append("set-input-shape")  # static shapes from the profile's opt: after the profile itself
         for name in names:
             for params, extra in _param_choices(name, model, problem, input_values):

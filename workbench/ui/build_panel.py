@@ -21,6 +21,7 @@ from workbench.core.build.commands import reproduction_commands
 from workbench.core.errors import WorkbenchError
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui.tasks import Task
+from workbench.core.problems import ProblemKind
 
 _HISTORY_COLUMNS = ("ok", "precision", "seconds", "engine_mb", "profiles", "problems", "changed")
 
@@ -285,7 +286,7 @@ class BuildPanel(QWidget):
             self.status.setText("✖ The build failed: " + "; ".join(p.message for p in result.problems[:2]))
             self.session.set_stage("engine", "failed", self.status.text())
             self.status.setStyleSheet("color: #a00;")
-            if any(p.kind in ("no-profile", "missing-shape-values") for p in result.problems):
+            if any(p.kind in (ProblemKind.NO_PROFILE, ProblemKind.MISSING_SHAPE_VALUES) for p in result.problems):
                 self.session.panel_requested.emit("profiles")
 
     def _failed(self, error: WorkbenchError) -> None:

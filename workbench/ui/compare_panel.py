@@ -408,7 +408,7 @@ class ComparePanel(QWidget):
     def _draw_plots(self, plots: ErrorPlots) -> None:
         if plots.counts.size:
             self.histogram.addItem(pg.BarGraphItem(x0=plots.edges[:-1], x1=plots.edges[1:], height=plots.counts,
-                                                   brush="#3b528b"))
+                                                   brush=palette.PLOT))
         self.histogram.setTitle(f"|error| distribution: {plots.name}")
         if plots.image is not None:
             self.heatmap_image.setImage(plots.image, autoLevels=True)

@@ -15,11 +15,13 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FixResult, apply_fix, get_fix, make_step, suggested_params
 from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECKABLE, ParityResult, check_parity
 from workbench.core.problems import Problem
+from workbench.ui import palette
 from workbench.ui.session import Session
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker
 
-VERDICT_COLOURS = {EXACT: "#1b7f3b", BEYOND: "#b3261e", CANNOT_JUDGE: "#8a6d00", NOT_CHECKABLE: "#8a6d00"}
+VERDICT_COLOURS = {EXACT: palette.PASS, BEYOND: palette.FAIL, CANNOT_JUDGE: palette.CHANGED,
+                   NOT_CHECKABLE: palette.CHANGED}
 
 
 class FixDialog(QDialog):
@@ -52,7 +54,7 @@ class FixDialog(QDialog):
         if not self.fix.params:
             self.form.addRow(QLabel("This fix takes no parameters."))
         self.error_label = QLabel()
-        self.error_label.setStyleSheet("color: #b3261e")
+        self.error_label.setStyleSheet(f"color: {palette.ERROR}")
         self.error_label.setWordWrap(True)
         self.preview_text = QPlainTextEdit(readOnly=True)
         self.preview_text.setPlaceholderText("Preview shows the nodes this fix removes, adds and changes.")
@@ -168,7 +170,7 @@ class FixDialog(QDialog):
     def _parity_done(self, parity: ParityResult) -> None:
         result = self._applied
         self.parity = parity
-        colour = VERDICT_COLOURS.get(parity.verdict, "#1b5e8a")
+        colour = VERDICT_COLOURS.get(parity.verdict, palette.NOTE)
         self.parity_label.setText(f"<b style='color:{colour}'>Parity: {parity.text}</b>")
         self.session.log("warning" if parity.verdict in (BEYOND, CANNOT_JUDGE) else "info",
                          f"Parity after {result.step.spec()}: {parity.text}")

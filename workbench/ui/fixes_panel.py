@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton,
 
 from workbench.core.fixes import FIXES
 from workbench.core.problems import Problem
+from workbench.ui import palette
 from workbench.ui.fix_dialog import VERDICT_COLOURS, FixDialog
 from workbench.ui.session import Session
 
@@ -95,6 +96,6 @@ class FixesPanel(QWidget):
         return self.dialog
 
     def _show_parity(self, result, parity) -> None:
-        colour = VERDICT_COLOURS.get(parity.verdict, "#1b5e8a")
+        colour = VERDICT_COLOURS.get(parity.verdict, palette.NOTE)
         self.parity_label.setText(f"Last fix: {result.step.spec()}<br><span style='color:{colour}'>"
                                   f"Parity: {parity.text}</span>")

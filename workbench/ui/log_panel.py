@@ -8,11 +8,12 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLineEdit, QPushButton, Q
                                QVBoxLayout, QWidget)
 
 from workbench.core.backend import LogMessage
+from workbench.ui import palette
 
 SEVERITY_ORDER = ("internal_error", "error", "warning", "info", "verbose")
 # Filter label → most verbose severity shown.
 LEVELS = {"Errors": "error", "Warnings": "warning", "Info": "info", "Everything": "verbose"}
-_COLOURS = {"internal_error": "#b00020", "error": "#b00020", "warning": "#9a6700"}
+_COLOURS = {"internal_error": palette.ERROR, "error": palette.ERROR, "warning": palette.WARNING}
 MAX_MESSAGES = 20_000  # a verbose build can log far more; the oldest go first
 
 

@@ -20,5 +20,8 @@ SELECTION = "#111111"  # the node selected in the graph (drawn over a mark's col
 PASS_BACKGROUND = "#d7f0dd"
 FAIL_BACKGROUND = "#f8d7d3"
 CANNOT_JUDGE_BACKGROUND = "#fbe7b5"  # amber: the tolerance cannot tell whether outputs match
+INVALID_BACKGROUND = "#f4c7c3"  # a form cell whose value cannot be used
+CHANGED = "#8a6d00"  # dark amber text: outputs changed in a way that needs a look (not checkable, cannot judge)
+PLOT = "#3b528b"  # bars of the error histogram
 
 SEVERITY_COLOURS = {"error": ERROR, "warning": WARNING, "info": NOTE}

@@ -26,10 +26,11 @@ from workbench.core.shapes.profiles import (FIELDS, Profile, ProfileIssue, Shape
                                             parse_shape_list, profiles_from_recipe, profiles_to_recipe,
                                             validate_profiles)
 from workbench.core.shapes.suggest import RowCheck, ShapeSuggestion, probe_profiles, suggest_shapes
+from workbench.ui import palette
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker
 
-INVALID = QColor("#f4c7c3")
+INVALID = QColor(palette.INVALID_BACKGROUND)
 CHECK_PASSED, CHECK_FAILED = "✓", "✗"
 VALUES_SUFFIX = " (values)"
 

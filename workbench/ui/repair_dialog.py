@@ -19,20 +19,21 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.recipe import save_recipe
 from workbench.core.repair import SPLIT_OFFERED, RepairResult, parse_input_values, repair_model
 from workbench.core.shapes.profiles import profiles_from_recipe
+from workbench.ui import palette
 from workbench.ui.fix_dialog import VERDICT_COLOURS
 from workbench.ui.session import Session
 from workbench.ui.tasks import Task
 from workbench.ui.trial_build_runner import TrialBuildRunner
 from workbench.ui.worker import Worker
 
-_MEANING_COLOUR = "#b3261e"
+_MEANING_COLOUR = palette.ERROR
 
 
 def _steps_html(result: RepairResult) -> str:
     """Each step with its reason, parity (coloured by verdict) and, in red, how it changes meaning."""
     rows = []
     for index, step in enumerate(result.steps, 1):
-        parity = (f"<span style='color:{VERDICT_COLOURS.get(step.parity.verdict, '#1b5e8a')}'>"
+        parity = (f"<span style='color:{VERDICT_COLOURS.get(step.parity.verdict, palette.NOTE)}'>"
                   f"{escape(step.parity.text)}</span>") if step.parity else "no graph change"
         meaning = (f"<br><span style='color:{_MEANING_COLOUR}'>Changes meaning: {escape(step.confirm)}</span>"
                    if step.confirm else "")

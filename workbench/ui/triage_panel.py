@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QLineEdit
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import iter_nodes
-from workbench.core.problems import SEVERITIES, Problem
+from workbench.core.problems import Problem, ProblemKind, SEVERITIES
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.model.tensor_shapes import tensor_shapes
 from workbench.ui.tasks import Task
 
 _GROUP_TITLES = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
-_PROFILE_KINDS = ("no-profile", "dynamic-input")
+_PROFILE_KINDS = (ProblemKind.NO_PROFILE, ProblemKind.DYNAMIC_INPUT)
 
 
 def offers_profiles(problem: Problem) -> bool:

@@ -16,7 +16,7 @@ from workbench.core.backend import Backend, BackendInfo, LogMessage, load_backen
 from workbench.core.fixes import detect_problems, suggest_fixes
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.compare.onnxruntime_compat import compatibility_issues
-from workbench.core.problems import Problem, blocking, concise_message
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage, blocking, concise_message
 
 
 @dataclass
@@ -101,7 +101,8 @@ def _parser_problem(error: ParserErrorInfo, top_level: list[str], nested_names: 
     node = error.node_name or (top_level[error.node_index] if 0 <= error.node_index < len(top_level) else "")
     where = f" inside '{parent}'" if parent else ""
     return Problem(
-        kind="parser-error", severity="error", stage="parse", node=node, op=error.op, parent=parent,
+        kind=ProblemKind.PARSER_ERROR, severity=Severity.ERROR, stage=Stage.PARSE,
+        node=node, op=error.op, parent=parent,
         node_index=error.node_index if error.node_index >= 0 else None,
         message=f"The TensorRT parser rejected {error.op or 'node'} '{node}'{where}: "
                 f"{concise_message(error.description)}",
@@ -116,12 +117,14 @@ def _model_problems(model: LoadedModel, backend: Backend | None = None) -> list[
         if tensor.is_dynamic:
             dims = ", ".join(str(tensor.shape[i]) for i in tensor.dynamic_dims) if tensor.shape else "all"
             problems.append(Problem(
-                kind="dynamic-input", severity="info", stage="model", node=tensor.name, inputs=[tensor.name],
+                kind=ProblemKind.DYNAMIC_INPUT, severity=Severity.INFO, stage=Stage.MODEL,
+                node=tensor.name, inputs=[tensor.name],
                 message=f"Input '{tensor.name}' {tensor.shape_text()} has dynamic dimensions ({dims}): "
                         "building an engine needs an optimization profile for it.",
                 hint="Set min/opt/max shapes in the profile editor, or make the shape static."))
     for issue in compatibility_issues(model.proto):
-        problems.append(Problem(kind="onnxruntime-compat", severity="warning", stage="model", message=issue,
+        problems.append(Problem(kind=ProblemKind.ONNXRUNTIME_COMPAT, severity=Severity.WARNING, stage=Stage.MODEL,
+                                message=issue,
                                 hint="Comparisons need onnxruntime to run the model."))
     problems.extend(detect_problems(model, backend))
     return problems
@@ -178,7 +181,8 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
             continue
         first = graph.node[indices[0]]
         problems.append(Problem(
-            kind="unsupported-subgraph", severity="error", stage="parse", node=top_level[indices[0]],
+            kind=ProblemKind.UNSUPPORTED_SUBGRAPH, severity=Severity.ERROR, stage=Stage.PARSE,
+            node=top_level[indices[0]],
             op=first.op_type, node_index=indices[0],
             message=f"TensorRT cannot take subgraph {sg} ({len(indices)} nodes, "
                     f"starting at '{top_level[indices[0]]}')."))

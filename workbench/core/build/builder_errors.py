@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from workbench.core.model.loading import LoadedModel, iter_nodes
-from workbench.core.problems import Problem, concise_message
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage, concise_message
 
 _NO_PROFILE = re.compile(r"dynamic or shape inputs, but no optimization profile", re.I)
 _MISSING_SHAPE_VALUES = re.compile(r"missing values for shape input tensor '?([^\s'.]+)", re.I)
@@ -86,7 +86,7 @@ def map_builder_errors(errors: list[str], model: LoadedModel, workspace_mb: int 
 def _problem(text: str, short: str, nodes: dict, dynamic: list[str], workspace_mb: int | None) -> Problem:
     if _NO_PROFILE.search(text):
         return Problem(
-            kind="no-profile", severity="error", stage="build", inputs=list(dynamic), detail=text,
+            kind=ProblemKind.NO_PROFILE, severity=Severity.ERROR, stage=Stage.BUILD, inputs=list(dynamic), detail=text,
             message=f"The model has dynamic inputs ({', '.join(dynamic) or 'shape tensors'}) but the build had no "
                     "optimization profile.",
             hint="Give min/opt/max shapes for " + (", ".join(dynamic) or "the inputs")
@@ -95,18 +95,19 @@ def _problem(text: str, short: str, nodes: dict, dynamic: list[str], workspace_m
     if missing_values:
         name = missing_values.group(1)
         return Problem(
-            kind="missing-shape-values", severity="error", stage="build", inputs=[name], detail=text,
+            kind=ProblemKind.MISSING_SHAPE_VALUES, severity=Severity.ERROR, stage=Stage.BUILD,
+            inputs=[name], detail=text,
             message=f"'{name}' is a shape tensor (its values become shapes), but the optimization profile gives no "
                     "min/opt/max values for it.",
             hint=f"Give the values of '{name}' in the Profiles panel (CLI: '{name}:<values, e.g. 1x64>' in "
                  "--min-shapes/--opt-shapes/--max-shapes, as trtexec takes them).")
     if _WORKSPACE_TOO_SMALL.search(text):
         limit = f" of {workspace_mb} MiB" if workspace_mb else ""
-        return Problem(kind="workspace-too-small", severity="error", stage="build", detail=text,
+        return Problem(kind=ProblemKind.WORKSPACE_TOO_SMALL, severity=Severity.ERROR, stage=Stage.BUILD, detail=text,
                        message=f"The workspace limit{limit} is too small for some layers: {short}",
                        hint="Raise the workspace limit in the build settings (or remove the limit).")
     if _OUT_OF_MEMORY.search(text):
-        return Problem(kind="out-of-memory", severity="error", stage="build", detail=text,
+        return Problem(kind=ProblemKind.OUT_OF_MEMORY, severity=Severity.ERROR, stage=Stage.BUILD, detail=text,
                        message=f"The builder ran out of memory: {short}",
                        hint="Set a smaller workspace limit, or shrink the profile's max shapes (batch size, "
                             "resolution), then build again.")
@@ -114,12 +115,13 @@ def _problem(text: str, short: str, nodes: dict, dynamic: list[str], workspace_m
     if node:
         op, parent, index = nodes[node]
         where = f" inside '{parent}'" if parent else ""
-        return Problem(kind="builder-error", severity="error", stage="build", node=node, op=op, parent=parent,
+        return Problem(kind=ProblemKind.BUILDER_ERROR, severity=Severity.ERROR, stage=Stage.BUILD,
+                       node=node, op=op, parent=parent,
                        node_index=index, detail=text,
                        message=f"The TensorRT builder failed on {op} '{node}'{where}: {short}",
                        hint="Look for a fix for this node in the triage list (replace or move the op out of the "
                             "engine), or check whether a newer TensorRT supports it.")
-    return Problem(kind="builder-error", severity="error", stage="build", detail=text,
+    return Problem(kind=ProblemKind.BUILDER_ERROR, severity=Severity.ERROR, stage=Stage.BUILD, detail=text,
                    message=f"The TensorRT builder failed: {short}")
 
 
@@ -130,7 +132,8 @@ def map_parser_errors(errors: list[dict], model: LoadedModel) -> list[Problem]:
     for error in errors:
         name = error.get("node_name", "")
         op, parent, index = nodes.get(name, (error.get("op", ""), "", None))
-        problems.append(Problem(kind="parser-error", severity="error", stage="build", node=name, op=op,
+        problems.append(Problem(kind=ProblemKind.PARSER_ERROR, severity=Severity.ERROR, stage=Stage.BUILD,
+                                node=name, op=op,
                                 parent=parent, node_index=index, detail=error["desc"],
                                 message=f"The TensorRT parser rejected {op or 'node'} '{name}': "
                                         f"{concise_message(error['desc'])}"))

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from workbench.core.backend import Backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
 from workbench.core.model.loading import LoadedModel
-from workbench.core.problems import Problem
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.analysis.support import find_shape_tensor_inputs
 from workbench.core.shapes.profiles import Profile, ShapeRange, describe_profile, profiles_to_recipe, validate_profiles
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.shapes.suggest import ShapeSuggestion, suggest_shapes
 
 # Parser errors the build child meets are already parse-stage problems of the analysis.
-_PARSER_KIND = "parser-error"
+_PARSER_KIND = ProblemKind.PARSER_ERROR
 
 
 @dataclass
@@ -49,7 +49,7 @@ class TrialBuild:
         if self.assumed:
             inputs = sorted({name for d in (self.shapes.dims if self.shapes else []) for name, _axis in d.uses})
             found.append(Problem(
-                kind="trial-build-shapes", severity="info", stage="build", inputs=inputs,
+                kind=ProblemKind.TRIAL_BUILD_SHAPES, severity=Severity.INFO, stage=Stage.BUILD, inputs=inputs,
                 message=f"The trial build {'succeeded' if self.succeeded else 'ran'} with suggested shapes "
                         f"{describe_profile(self.profiles[0]) if self.profiles else ''}: {'; '.join(self.assumed)}.",
                 detail="\n".join(self.retried),
@@ -135,7 +135,7 @@ def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, se
             retry = build_engine(model, settings, [profile], backend=backend, progress=progress, cancel=cancel)
             if retry.succeeded:
                 problems = [Problem(
-                    kind="shape-range", severity="warning", stage="build",
+                    kind=ProblemKind.SHAPE_RANGE, severity=Severity.WARNING, stage=Stage.BUILD,
                     inputs=sorted(profile.shapes), fixes=[],
                     message=f"Builds only for shapes {describe_profile(profile)}; the suggested range "
                             f"{describe_profile(used[0])} does not: {first_error}",

@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 
 import numpy as np
+
+from workbench.core.problems import NamedValue
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
@@ -66,7 +67,7 @@ SIGNIFICANT_FRACTION = 0.1
 SIGNIFICANT_REL_MAX = 0.2
 
 
-class Verdict(StrEnum):
+class Verdict(NamedValue):
     """The judgement of one output (or of a whole comparison)."""
 
     PASS = "PASS"

@@ -15,13 +15,23 @@ import numpy as np
 from workbench.core.errors import WorkbenchError
 from workbench.core.compare.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, Verdict, compare_arrays
 from workbench.core.model.loading import LoadedModel
+from workbench.core.problems import NamedValue
 from workbench.core.compare.onnxruntime_compat import foreign_ops
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.compare.runners import OnnxruntimeRunner
 from workbench.core.shapes.suggest import suggested_feeds
 
-EXACT, WITHIN, BEYOND, NOT_CHECKABLE = "exact", "within-tolerance", "beyond-tolerance", "not-checkable"
-CANNOT_JUDGE = "tolerance-cannot-judge"  # changed, on outputs too small for the tolerance to tell (metrics.Verdict)
+
+
+class ParityVerdict(NamedValue):
+    EXACT = "exact"
+    WITHIN = "within-tolerance"
+    BEYOND = "beyond-tolerance"
+    NOT_CHECKABLE = "not-checkable"
+    CANNOT_JUDGE = "tolerance-cannot-judge"  # changed, on outputs too small for the tolerance to tell (metrics.Verdict)
+
+
+EXACT, WITHIN, BEYOND, NOT_CHECKABLE, CANNOT_JUDGE = ParityVerdict
 VERDICT_TEXT = {
     EXACT: "exact: every output is bit-identical",
     WITHIN: "numerically changed, within tolerance",

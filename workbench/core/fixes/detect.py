@@ -7,7 +7,7 @@ from workbench.core.fixes.nms import detect_unavailable_plugins
 from workbench.core.fixes.registry import FIXES, SUGGESTIONS_FROM_PROBLEM_KIND, get_fix
 from workbench.core.fixes.resize import rejected_settings
 from workbench.core.model.loading import LoadedModel, iter_nodes
-from workbench.core.problems import Problem
+from workbench.core.problems import Problem, ProblemKind
 
 
 def detect_problems(model: LoadedModel, backend=None) -> list[Problem]:
@@ -24,7 +24,7 @@ def suggest_fixes(model: LoadedModel, problem: Problem) -> list[str]:
     """Fixes for a problem some other stage found (parser error, dynamic input)."""
     if problem.fixes:
         return list(problem.fixes)
-    if problem.kind == "dynamic-input":
+    if problem.kind == ProblemKind.DYNAMIC_INPUT:
         return ["set-input-shape"]
     fixes = []
     switches = steered_nodes(model.proto.graph, model.summary().inputs)

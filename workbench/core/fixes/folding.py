@@ -11,7 +11,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, node_label
 from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
-from workbench.core.problems import Problem
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 FOLD_ENGINES = ("graphsurgeon", "onnxslim")
 
@@ -41,7 +41,8 @@ def _detect_foldable(model: LoadedModel, _backend=None) -> list[Problem]:
     if not foldable:
         return []
     names = ", ".join(node_label(n) for n in foldable[:5]) + (" …" if len(foldable) > 5 else "")
-    return [Problem(kind="foldable-constants", severity="info", stage="model", node=node_label(foldable[0]),
+    return [Problem(kind=ProblemKind.FOLDABLE_CONSTANTS, severity=Severity.INFO, stage=Stage.MODEL,
+                    node=node_label(foldable[0]),
                     op=foldable[0].op_type, fixes=["fold-constants"],
                     message=f"{len(foldable)} node(s) only compute constants ({names}); folding them gives "
                             "TensorRT a smaller, static graph.",
@@ -69,7 +70,8 @@ def _detect_unused(model: LoadedModel, _backend=None) -> list[Problem]:
     dead = [node_label(n) for n in graph.node if not any(o in used for o in n.output if o)]
     problems = []
     if unused_inputs:
-        problems.append(Problem(kind="unused-input", severity="warning", stage="model", inputs=unused_inputs,
+        problems.append(Problem(kind=ProblemKind.UNUSED_INPUT, severity=Severity.WARNING, stage=Stage.MODEL,
+                                inputs=unused_inputs,
                                 node=unused_inputs[0], fixes=["remove-unused"],
                                 message=f"Input(s) {', '.join(unused_inputs)} feed nothing, yet the engine will "
                                         "still expect data for them.", hint="Apply remove-unused."))
@@ -79,7 +81,7 @@ def _detect_unused(model: LoadedModel, _backend=None) -> list[Problem]:
             what.append(f"{len(dead)} node(s) whose results are never used ({', '.join(dead[:3])})")
         if unused_weights:
             what.append(f"{len(unused_weights)} unused initializer(s)")
-        problems.append(Problem(kind="unused-graph-parts", severity="info", stage="model",
+        problems.append(Problem(kind=ProblemKind.UNUSED_GRAPH_PARTS, severity=Severity.INFO, stage=Stage.MODEL,
                                 node=dead[0] if dead else "", fixes=["remove-unused"],
                                 message="The model carries " + " and ".join(what) + ".",
                                 hint="Apply remove-unused."))

@@ -20,7 +20,7 @@ from workbench.core.fixes.base import Fix, FixContext
 from workbench.core.fixes.graph_tools import export_model
 from workbench.core.model.loading import LoadedModel
 from workbench.core.compare.onnxruntime_compat import default_opset
-from workbench.core.problems import Problem
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 GROUPNORM_OPSET = 21
 
@@ -78,7 +78,8 @@ def _detect(model: LoadedModel, _backend=None) -> list[Problem]:
     if not any(n.op_type == "InstanceNormalization" for n in model.proto.graph.node):
         return []
     matches = find_groupnorms(gs.import_onnx(model.proto))
-    return [Problem(kind="groupnorm-pattern", severity="info", stage="model", node=m.instance_norm.name,
+    return [Problem(kind=ProblemKind.GROUPNORM_PATTERN, severity=Severity.INFO, stage=Stage.MODEL,
+                    node=m.instance_norm.name,
                     op="InstanceNormalization", fixes=["fuse-groupnorm"],
                     message=f"'{m.instance_norm.name}' is PyTorch's GroupNorm export ({m.groups} groups) spread over "
                             "Reshape → InstanceNormalization → Reshape → Mul → Add; one GroupNormalization op lets "

@@ -12,7 +12,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import find_input, fold, node_label, replace_uses
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
-from workbench.core.problems import Problem
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 # Element types the TensorRT ONNX parser refuses outright as network inputs (seen with TensorRT-RTX 1.7).
 _REFUSED_DTYPES = {"int16", "uint16", "uint32", "uint64", "complex64", "complex128", "object", "str", "string"}
@@ -94,7 +94,8 @@ def _detect_dtypes(model: LoadedModel, _backend=None) -> list[Problem]:
         elif tensor.dtype == "uint8" and any(n.op_type != "Cast" for n in readers):
             other = next(n for n in readers if n.op_type != "Cast")
             problems.append(Problem(
-                kind="input-dtype", severity="error", stage="parse", node=tensor.name, inputs=[tensor.name],
+                kind=ProblemKind.INPUT_DTYPE, severity=Severity.ERROR, stage=Stage.PARSE,
+                node=tensor.name, inputs=[tensor.name],
                 message=f"Input '{tensor.name}' is uint8 and feeds {other.op_type} '{node_label(other)}': TensorRT "
                         "only takes a uint8 input that goes straight into a Cast.",
                 hint="Re-export with a Cast to float right after the input (TensorRT computes in float)."))
@@ -105,7 +106,7 @@ def _detect_dtypes(model: LoadedModel, _backend=None) -> list[Problem]:
             severity = "info"
         else:
             continue
-        problems.append(Problem(kind="input-dtype", severity=severity, stage="parse", node=tensor.name,
+        problems.append(Problem(kind=ProblemKind.INPUT_DTYPE, severity=severity, stage=Stage.PARSE, node=tensor.name,
                                 inputs=[tensor.name], fixes=["set-input-dtype"], message=message,
                                 hint="Apply set-input-dtype (e.g. dtype=float32): a Cast keeps the graph's meaning."))
     return problems
@@ -193,7 +194,7 @@ def _detect_switches(model: LoadedModel, _backend=None) -> list[Problem]:
     for name, nodes in steered_nodes(model.proto.graph, model.summary().inputs).items():
         tensor = input_info(model, name)
         problems.append(Problem(
-            kind="control-input", severity="warning", stage="model", node=nodes[0], inputs=[name],
+            kind=ProblemKind.CONTROL_INPUT, severity=Severity.WARNING, stage=Stage.MODEL, node=nodes[0], inputs=[name],
             fixes=["freeze-input"],
             message=f"Input '{name}' ({tensor.dtype} {tensor.shape_text()}) decides the graph's structure at run "
                     f"time ({', '.join(nodes[:3])}{' …' if len(nodes) > 3 else ''}); TensorRT handles such "

@@ -17,7 +17,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import gs_label, node_label
 from workbench.core.model.loading import LoadedModel, iter_nodes
-from workbench.core.problems import Problem
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 PLUGIN_OP = "EfficientNMS_TRT"
 BOX_CODINGS = ("corners", "center_size")  # EfficientNMS_TRT box_coding 0 / 1, like ONNX center_point_box
@@ -61,7 +61,7 @@ def _detect(model: LoadedModel, backend=None) -> list[Problem]:
                 f"It runs inside '{parent}' (like torchvision's batched_nms), which replace-nms cannot rewire: apply "
                 "cut-outputs at the network's raw outputs before the post-processing and run it after the engine.")
         problems.append(Problem(
-            kind="nms", severity=severity, stage="build", node=node_label(node), op="NonMaxSuppression",
+            kind=ProblemKind.NMS, severity=severity, stage=Stage.BUILD, node=node_label(node), op="NonMaxSuppression",
             parent=parent, fixes=["cut-outputs"] if parent else ["replace-nms", "cut-outputs"],
             message=f"NonMaxSuppression '{node_label(node)}': {where}.", hint=hint))
     return problems
@@ -77,7 +77,8 @@ def detect_unavailable_plugins(model: LoadedModel, backend=None) -> list[Problem
         if node.op_type.endswith("_TRT") and node.op_type not in known_onnx_ops \
                 and node.op_type not in backend.plugin_names:
             problems.append(Problem(
-                kind="plugin-unavailable", severity="error", stage="parse", node=node_label(node), op=node.op_type,
+                kind=ProblemKind.PLUGIN_UNAVAILABLE, severity=Severity.ERROR, stage=Stage.PARSE,
+                node=node_label(node), op=node.op_type,
                 parent=parent if parent != node.name else "",
                 message=f"{node.op_type} is a TensorRT plugin that the active backend ({backend.name} "
                         f"{backend.version}) does not provide; this model builds with full TensorRT only.",

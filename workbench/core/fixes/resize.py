@@ -9,7 +9,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import all_nodes, drop_unused_constant, gs_label, node_label
 from workbench.core.model.loading import LoadedModel, iter_nodes
-from workbench.core.problems import Problem
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 # What the TensorRT ONNX parser accepts (its own assertion text lists these coordinate modes).
 SUPPORTED_COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
@@ -41,7 +41,8 @@ def _rejected_nodes(model: LoadedModel) -> list[tuple[onnx.NodeProto, str, list[
 
 
 def _detect(model: LoadedModel, _backend=None) -> list[Problem]:
-    return [Problem(kind="resize-mode", severity="error", stage="parse", node=node_label(node), op="Resize",
+    return [Problem(kind=ProblemKind.RESIZE_MODE, severity=Severity.ERROR, stage=Stage.PARSE,
+                    node=node_label(node), op="Resize",
                     parent=parent if parent != node.name else "", fixes=["fix-resize-mode"],
                     message=f"Resize '{node_label(node)}' uses {', '.join(reasons)}, which TensorRT does not support "
                             f"(it takes {', '.join(SUPPORTED_COORDINATE_MODES)}, without antialiasing).",

@@ -41,7 +41,7 @@ import onnx
 from workbench.core.model.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, TensorInfo
-from workbench.core.problems import Problem
+from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.shapes.profiles import Profile, ShapeRange, profile_from_samples
 from workbench.core.progress import CancelToken
 
@@ -215,14 +215,14 @@ class ShapeSuggestion:
             inputs = sorted({name for name, _axis in dim.uses})
             if dim.runs_only_at:
                 found.append(Problem(
-                    kind="baked-shape", severity="warning", stage="model", inputs=inputs,
+                    kind=ProblemKind.BAKED_SHAPE, severity=Severity.WARNING, stage=Stage.MODEL, inputs=inputs,
                     node=dim.node, message=f"Runs only at {dim.label} = {dim.opt}: {dim.reason}.",
                     hint=f"The export baked this size in although the input says '{dim.label}' is dynamic. "
                          f"Re-export with dynamic shapes traced through (e.g. the dynamo exporter), or build for "
                          f"{dim.label} = {dim.opt} only (set-input-shape)."))
             elif not dim.resolved:
                 found.append(Problem(
-                    kind="shape-unknown", severity="warning", stage="model", inputs=inputs,
+                    kind=ProblemKind.SHAPE_UNKNOWN, severity=Severity.WARNING, stage=Stage.MODEL, inputs=inputs,
                     message=f"No realistic value found for {dim.label}: {dim.reason}.",
                     hint="Give the shapes in the Profiles panel (or --opt-shapes) or load sample data."))
         return found

@@ -30,6 +30,7 @@ from workbench.core.split.chain import ChainedRunner
 from workbench.core.split.partition import DEFAULT_MAX_PARTS, TENSORRT, Assignment, _Graph, \
     assign_stages, node_label
 from workbench.core.split.parts import Boundary, Part, build_parts, known_types, static_names
+from workbench.core.problems import ProblemKind
 
 MAX_BUILD_ROUNDS = 6  # each round moves the nodes the builder refused out of TensorRT and builds again
 ALL_ON_TENSORRT, SPLIT, NOTHING_ON_TENSORRT, BUILD_FAILED = "one-part", "split", "nothing-on-tensorrt", "build-failed"
@@ -172,7 +173,7 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
     blocked: dict[str, str] = {}
     for problem in report.problems:
         where = _top_level(problem, names)
-        if problem.severity == "error" and problem.kind == "parser-error" and where:
+        if problem.severity == "error" and problem.kind == ProblemKind.PARSER_ERROR and where:
             blocked.setdefault(where, problem.message)
     if not report.fully_supported and not blocked:  # unsupported subgraphs without a named error
         for ok, indices in report.subgraphs:

@@ -14,9 +14,9 @@ from workbench.core.model.loading import LoadedModel
 _QUANTIZE_OPS = ("QuantizeLinear", "DequantizeLinear")
 _ZERO_POINT_INPUT = 2
 # Quantized element types → the precision they stand for; QuantizeLinear's default is uint8.
-_QUANTIZED_PRECISION = {TensorProto.INT8: "INT8", TensorProto.UINT8: "INT8", TensorProto.INT4: "INT4",
-                        TensorProto.UINT4: "INT4", TensorProto.FLOAT8E4M3FN: "FP8", TensorProto.FLOAT8E5M2: "FP8",
-                        TensorProto.FLOAT4E2M1: "FP4"}
+_QUANTIZED_PRECISION = {getattr(TensorProto, name): precision for name, precision in (
+    ("INT8", "INT8"), ("UINT8", "INT8"), ("INT4", "INT4"), ("UINT4", "INT4"), ("FLOAT8E4M3FN", "FP8"),
+    ("FLOAT8E5M2", "FP8"), ("FLOAT4E2M1", "FP4")) if hasattr(TensorProto, name)}  # FLOAT4E2M1: onnx >= 1.18
 _DEFAULT_QUANTIZED = TensorProto.UINT8
 _MODEL_FLOAT_PRECISION = {TensorProto.FLOAT16: "FP16", TensorProto.BFLOAT16: "BF16"}
 

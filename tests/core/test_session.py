@@ -91,7 +91,7 @@ def test_a_new_fix_after_an_undo_drops_the_undone_steps(opened):
 
 def test_a_result_previewed_on_another_model_is_refused_and_changes_nothing(opened):
     original = opened.model
-    stale = apply_fix(LoadedModel.from_proto(original.proto), parse_spec(SHAPE_FIX))
+    stale = apply_fix(LoadedModel.from_proto(original.full_proto()), parse_spec(SHAPE_FIX))
     with pytest.raises(WorkbenchError, match="changed since"):
         opened.apply_fix(stale)
     assert opened.model is original and len(opened.history) == 0 and opened.recipe.fixes == []
@@ -144,7 +144,7 @@ def test_moving_to_any_point_of_the_history(opened):
 def test_replacing_the_model_outside_the_history_starts_it_again_but_keeps_the_original(opened):
     original = opened.model
     opened.apply_fix(apply_fix(original, parse_spec(SHAPE_FIX)))
-    replacement = LoadedModel.from_proto(original.proto)
+    replacement = LoadedModel.from_proto(original.full_proto())
     opened.set_model(replacement)
     assert opened.model is replacement and opened.original is original and len(opened.history) == 0
 

@@ -55,7 +55,7 @@ def test_a_model_changed_in_memory_is_served_and_shown(qtbot, window, samples):
     open_and_wait(qtbot, window, samples / "clean_cnn.onnx")
     graph = window.panels["graph"]
     old_url = graph.server.url
-    changed = LoadedModel.from_proto(load_model(samples / "groupnorm.onnx").proto)
+    changed = LoadedModel.from_proto(load_model(samples / "groupnorm.onnx").full_proto())
     window.session.set_model(changed)
     assert graph.server.url != old_url
     qtbot.waitUntil(lambda: window.session.report is not None and not window.loader.busy, timeout=PAGE_TIMEOUT_MS)

@@ -131,7 +131,7 @@ def test_exception_in_a_slot_shows_a_dialog_and_the_app_keeps_running(qtbot, win
 
 def test_changed_model_is_reanalysed(qtbot, window, samples):
     open_and_wait(qtbot, window, samples / "clean_cnn.onnx")
-    changed = LoadedModel.from_proto(load_model(samples / "if_scalar.onnx").proto)
+    changed = LoadedModel.from_proto(load_model(samples / "if_scalar.onnx").full_proto())
     window.session.set_model(changed)
     assert window.session.report is None
     qtbot.waitUntil(lambda: window.session.report is not None and not window.loader.busy, timeout=LOAD_TIMEOUT_MS)
@@ -146,10 +146,10 @@ def test_save_model_as_never_overwrites_the_original_silently(qtbot, window, sam
     copy = tmp_path / "copy.onnx"
     worker = window.save_model_to(copy)
     qtbot.waitUntil(lambda: copy.exists() and not window.save_task.running, timeout=10_000)
-    assert load_model(copy).proto.graph == window.session.model.proto.graph
+    assert load_model(copy).full_proto().graph == window.session.model.full_proto().graph
     assert worker is not None
 
-    proto = load_model(samples / "groupnorm.onnx").proto
+    proto = load_model(samples / "groupnorm.onnx").full_proto()
     window.session.set_model(LoadedModel.from_proto(proto, original))
     before = original.read_bytes()
     QTimer.singleShot(300, lambda: QApplication.activeModalWidget().reject())  # the user says Cancel

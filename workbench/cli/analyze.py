@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_backend_option
+from workbench.cli.options import add_backend_option, add_memory_check_option
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 
 NAME = "analyze"
@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--build", action="store_true",
                         help="also run a trial build (no engine written; dynamic inputs get suggested shapes): "
                              "builder refusals join the problems with stage 'build'")
+    add_memory_check_option(parser)
     add_backend_option(parser)
 
 
@@ -27,7 +28,13 @@ def run(args) -> Outcome:
     backend = load_backend(args.backend)
     model = load_model(args.model)
     shapes = None
-    if args.build:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model
+    check_memory = not args.ignore_memory_check
+    probe = args.build
+    if probe and check_memory:
+        from workbench.core.build.memory import estimate_build_memory
+
+        probe = estimate_build_memory(model).fits  # a trial build that will be skipped needs no shapes
+    if probe:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model
         from workbench.core.shapes.suggest import prefetch_shapes
 
         shapes = prefetch_shapes(model)
@@ -37,8 +44,9 @@ def run(args) -> Outcome:
     if args.build:
         from workbench.core.build.trial import trial_build
 
-        shapes.join()
-        trial = trial_build(model, backend=backend)
+        if shapes is not None:
+            shapes.join()
+        trial = trial_build(model, backend=backend, check_memory=check_memory)
         report.problems.extend(trial.triage_problems())
     data = {"summary": summary.to_dict(), **report.to_dict(), **({"trial_build": trial.to_dict()} if trial else {})}
     text = "\n\n".join([summary.describe(), report.describe()]) + (f"\n{trial.describe()}" if trial else "")

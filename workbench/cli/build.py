@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli.options import add_backend_option, add_profile_shape_options, profiles_from_options
+from workbench.cli.options import (add_backend_option, add_memory_check_option, add_profile_shape_options,
+                                   profiles_from_options)
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome, progress_printer
 
 NAME = "build"
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-recipe", metavar="FILE", help="save the fixes, profiles and settings used")
     parser.add_argument("--print-commands", action="store_true",
                         help="print the equivalent trtexec/tensorrt_rtx and Polygraphy commands")
+    add_memory_check_option(parser)
     add_backend_option(parser)
 
 
@@ -77,8 +79,10 @@ def run(args) -> Outcome:
     if args.save_converted:
         from workbench.core.build.precision import convert_to_fp16
 
-        save_model(convert_to_fp16(to_build).proto, args.save_converted, protect=model.path)
-    result = build_engine(to_build, settings, profiles, args.output, backend=backend, progress=progress_printer(args))
+        converted = convert_to_fp16(to_build)
+        save_model(converted.proto, args.save_converted, protect=model.path, weights_dir=converted.weights_dir)
+    result = build_engine(to_build, settings, profiles, args.output, backend=backend, progress=progress_printer(args),
+                          check_memory=not args.ignore_memory_check)
     if args.save_recipe:
         save_recipe(Recipe(fixes=recipe.fixes, profiles=profiles_to_recipe(profiles), build=settings.to_dict(),
                            inputs=recipe.inputs, compare=recipe.compare, source_model=str(model.path)),

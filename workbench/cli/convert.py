@@ -54,7 +54,7 @@ def run(args) -> Outcome:
         keep, bisect_runs = found.keep, found.runs
     converted = convert_model(model, args.to, keep, keep_io_types=not args.convert_io)
     check = check_accuracy(model, converted, feeds, tolerances)
-    written = save_model(converted.proto, args.output, protect=model.path)
+    written = save_model(converted.proto, args.output, weights_dir=converted.weights_dir, protect=model.path)
     shapes = {name: list(shape) for name, shape in suggestion.shapes().items()}
     data = {"written": str(written), "to": args.to, "keep_fp32": keep.to_list(), **check.to_dict(),
             "bisect_runs": bisect_runs, "tolerances": {**tolerances.to_dict(), "reason": tolerance_reason},

@@ -42,7 +42,8 @@ def run(args) -> Outcome:
     if not args.no_parity:
         frozen = {name: value for result in results for name, value in result.frozen_inputs.items()}
         parity = check_parity(model, fixed, frozen_inputs=frozen)
-    written = save_model(fixed.proto, args.output, protect=None if args.overwrite_original else model.path)
+    written = save_model(fixed.proto, args.output, weights_dir=fixed.weights_dir,
+                         protect=None if args.overwrite_original else model.path)
     recipe.fixes = [step.to_dict() for step in steps]
     recipe_written = save_recipe(recipe, args.recipe_out) if args.recipe_out else None
     data = {"model": str(model.path), "output": str(written), "recipe": str(recipe_written or ""),

@@ -38,3 +38,8 @@ def profiles_from_options(args, model, backend) -> list:
     profiles = [profile_from_shape_lists(*(parse_shape_list(texts[i]) if i < len(texts) else {} for texts in given))
                 for i in range(count)]
     return with_shape_tensor_values(profiles, find_shape_tensor_inputs(model, backend)) if profiles else []
+
+
+def add_memory_check_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ignore-memory-check", action="store_true",
+                        help="build even when the estimate says the build would not fit in memory")

@@ -52,7 +52,7 @@ def run(args) -> Outcome:
     quantized = quantize(model, calibration, args.mode, exclude, use_modelopt=args.modelopt)
     tolerances = Tolerances(INT8_ATOL, INT8_RTOL)
     check = check_accuracy(model, quantized, suggested_feeds(model, seed=count), tolerances)
-    written = save_model(quantized.proto, args.output, protect=model.path)
+    written = save_model(quantized.proto, args.output, weights_dir=quantized.weights_dir, protect=model.path)
     data = {"written": str(written), "mode": args.mode, "exclude": exclude.to_list(),
             "calibration": calibration_source, **check.to_dict(),
             "tolerances": {**tolerances.to_dict(), "reason": INT8_TOLERANCE_REASON}}

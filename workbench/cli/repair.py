@@ -38,7 +38,7 @@ def run(args) -> Outcome:
     refused = result.found and result.needs_confirmation and not args.accept_changes
     written = recipe_written = None
     if result.found and not refused:
-        written = save_model(result.model.full_proto(), args.output, protect=model.path)
+        written = save_model(result.model.proto, args.output, weights_dir=result.model.weights_dir, protect=model.path)
         recipe_written = save_recipe(result.recipe(), args.recipe_out)
     data = {**result.to_dict(), "output": str(written or ""), "recipe_out": str(recipe_written or ""),
             "written": written is not None}

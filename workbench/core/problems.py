@@ -39,6 +39,7 @@ class ProblemKind(NamedValue):
     NMS = "nms"  # NonMaxSuppression, which the builder handles poorly or not at all
     TRIAL_BUILD_SHAPES = "trial-build-shapes"  # the shapes a trial build used, with their reasons
     SHAPE_RANGE = "shape-range"  # builds only for a narrower profile than the one suggested
+    TRIAL_BUILD_SKIPPED = "trial-build-skipped"  # not run: the build would not fit in memory
     NO_PROFILE = "no-profile"  # the builder needs an optimization profile
     MISSING_SHAPE_VALUES = "missing-shape-values"  # a shape-tensor input without values
     WORKSPACE_TOO_SMALL = "workspace-too-small"

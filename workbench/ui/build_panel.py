@@ -77,6 +77,8 @@ class BuildPanel(QWidget):
             item.setCheckState(Qt.CheckState.Unchecked)
             self.targets.addItem(item)
         self.detailed = QCheckBox("Detailed profiling (lists the engine's layers)")
+        # Not a build setting (not in the recipe): it is about this machine, not the engine.
+        self.ignore_memory_check = QCheckBox("Ignore the memory check (build even if the estimate says it won't fit)")
         for name, widgets in {"timing_cache": [self.timing_cache], "plugins": [self.plugins, self.add_plugin],
                               "hardware_compatibility": [self.hardware],
                               "version_compatible": [self.version_compatible],
@@ -105,6 +107,7 @@ class BuildPanel(QWidget):
         form.addRow("", self.version_compatible)
         form.addRow("Compute capabilities", self.targets)
         form.addRow("", self.detailed)
+        form.addRow("", self.ignore_memory_check)
         form.addRow("Engine file", output_row)
         settings_box = QGroupBox("Build settings")
         settings_box.setLayout(form)
@@ -248,7 +251,8 @@ class BuildPanel(QWidget):
         self.build_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.build_task.start(build_engine, model, self.settings(), profiles, self.output.text().strip() or None,
-                              backend=self.session.backend, log_sink=self._relay.message.emit)
+                              backend=self.session.backend, log_sink=self._relay.message.emit,
+                              check_memory=not self.ignore_memory_check.isChecked())
         self.session.busy_changed.emit(True, "Building the engine")
         self.session.set_stage("engine", "running", "building the engine")
 

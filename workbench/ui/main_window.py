@@ -403,4 +403,4 @@ class MainWindow(QMainWindow):
 
 
 def _save_model(model, destination: Path, protect: Path | None, progress, cancel) -> Path:
-    return save_model(model.full_proto(), destination, protect=protect)
+    return save_model(model.proto, destination, protect=protect, weights_dir=model.weights_dir, progress=progress)

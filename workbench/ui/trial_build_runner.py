@@ -74,11 +74,15 @@ class TrialBuildRunner(QObject):
         if trial.shapes is not None:
             self.session.shapes_suggested.emit(trial.shapes)
         self.session.set_problems(SOURCE, trial.triage_problems())
-        outcome = "succeeded" if trial.succeeded else f"failed with {len(trial.problems)} problem(s)"
-        assumed = f"; assumed {'; '.join(trial.assumed)}" if trial.assumed else ""
-        self.session.set_stage("builds", "ok" if trial.succeeded else "failed", f"Trial build {outcome}{assumed}")
-        self.session.log("info" if trial.succeeded else "warning",
-                         f"Trial build {outcome} in {trial.seconds:.2f} s{assumed}.")
+        if trial.skipped:
+            self.session.set_stage("builds", "none", f"Trial build skipped: {trial.skipped}")
+            self.session.log("warning", f"Trial build skipped: {trial.skipped}.")
+        else:
+            outcome = "succeeded" if trial.succeeded else f"failed with {len(trial.problems)} problem(s)"
+            assumed = f"; assumed {'; '.join(trial.assumed)}" if trial.assumed else ""
+            self.session.set_stage("builds", "ok" if trial.succeeded else "failed", f"Trial build {outcome}{assumed}")
+            self.session.log("info" if trial.succeeded else "warning",
+                             f"Trial build {outcome} in {trial.seconds:.2f} s{assumed}.")
         self.finished.emit(trial)
 
     def _failed(self, error: WorkbenchError) -> None:

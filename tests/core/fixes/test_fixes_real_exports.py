@@ -33,7 +33,7 @@ CORPUS = ROOT / "tests" / "corpus"
 def trt_parse_errors(backend, model: LoadedModel) -> list[str]:
     """What the real TensorRT-RTX parser says about ``model`` (empty when it takes it)."""
     _builder, _network, parser = backend.create_builder_network(backend.logger(None))
-    if parser.parse(model.serialized):
+    if parser.parse(model.serialized, model.parser_path):
         return []
     return [parser.get_error(i).desc() for i in range(parser.num_errors)]
 
@@ -221,7 +221,7 @@ STORED_AS_INITIALIZERS = [CORPUS / "groupnorm_ts.onnx", CORPUS / "audio_gain_swi
 @pytest.mark.parametrize("path", STORED_AS_INITIALIZERS, ids=lambda p: p.name)
 def test_detectors_find_the_same_when_every_weight_is_a_constant_node(backend, path):
     model = load_model(path)
-    paddle_style = LoadedModel.from_proto(as_constant_nodes(model.proto))
+    paddle_style = LoadedModel.from_proto(as_constant_nodes(model.full_proto()))
     assert not paddle_style.proto.graph.initializer
     expected = findings(model, backend)
     assert expected, "the model shows at least one problem a detector should find"
@@ -232,25 +232,25 @@ def test_detectors_find_the_same_when_every_weight_is_a_constant_node(backend, p
 def test_paddle2onnx_exports_give_what_their_initializer_version_gives(backend, name):
     model = load_model(CORPUS / name)
     assert not model.proto.graph.initializer
-    assert findings(model, backend) == findings(LoadedModel.from_proto(as_initializers(model.proto)), backend)
+    assert findings(model, backend) == findings(LoadedModel.from_proto(as_initializers(model.full_proto())), backend)
 
 
 def test_the_model_summary_counts_weights_held_in_constant_nodes():
     model = load_model(CORPUS / "text_detector_p2o.onnx")
-    twin = LoadedModel.from_proto(as_initializers(model.proto)).summary()
+    twin = LoadedModel.from_proto(as_initializers(model.full_proto())).summary()
     assert model.summary().parameter_count == twin.parameter_count > 50_000
     assert model.summary().parameter_bytes == twin.parameter_bytes
 
 
 def test_fixes_on_an_all_constant_node_model_read_its_constants(backend):
     """fuse-groupnorm and replace-nms read their scales, shapes and thresholds from Constant nodes."""
-    groupnorm = LoadedModel.from_proto(as_constant_nodes(load_model(CORPUS / "groupnorm_ts.onnx").proto))
+    groupnorm = LoadedModel.from_proto(as_constant_nodes(load_model(CORPUS / "groupnorm_ts.onnx").full_proto()))
     result = apply_fix(groupnorm, make_step("fuse-groupnorm"))
     assert [n.op_type for n in result.after.proto.graph.node].count("GroupNormalization") == 2
     assert_valid_and_equivalent(backend, groupnorm, result)
 
     samples_nms = load_model(SAMPLES / "nms_detector.onnx")
-    nms = LoadedModel.from_proto(as_constant_nodes(samples_nms.proto))
+    nms = LoadedModel.from_proto(as_constant_nodes(samples_nms.full_proto()))
     expected = suggested_params("replace-nms", samples_nms)
     assert float(expected["iou_threshold"]) > 0 and suggested_params("replace-nms", nms) == expected
 
@@ -262,7 +262,7 @@ def unused_constant_nodes(model: LoadedModel) -> list[str]:
 
 
 def test_constant_nodes_a_fix_stops_reading_are_removed(backend):
-    nms = LoadedModel.from_proto(as_constant_nodes(load_model(SAMPLES / "nms_detector.onnx").proto))
+    nms = LoadedModel.from_proto(as_constant_nodes(load_model(SAMPLES / "nms_detector.onnx").full_proto()))
     replaced = apply_fix(nms, make_step("replace-nms"))
     assert "NonMaxSuppression" not in {n.op_type for n in replaced.after.proto.graph.node}
     assert unused_constant_nodes(replaced.after) == []
@@ -386,7 +386,7 @@ def test_a_fault_the_export_already_had_does_not_block_fixes():
     """An exporter's stale declared shape fails the full check before any fix; a fix that leaves it as it
     was is kept with a warning, and a fix that adds a fault of its own is still refused."""
     proto = onnx.ModelProto()
-    proto.CopyFrom(load_model(CORPUS / SEGMENTER).proto)
+    proto.CopyFrom(load_model(CORPUS / SEGMENTER).full_proto())
     first_conv = next(n for n in proto.graph.node if n.op_type == "Conv")
     declared = [v for v in proto.graph.value_info if v.name != first_conv.output[0]]
     del proto.graph.value_info[:]

@@ -1,7 +1,7 @@
 """Load and analyse a model without holding the caller's GIL for long (keeps a GUI responsive).
 
 The TensorRT capability check and the validating load run in a ``ChildProcess``; the caller's own
-copy of the model is read and decoded in slices (``parse_model_in_chunks``). Only plain data
+copy is read without its weights (``load_model``). Only plain data
 crosses the process boundary: a path in, a ``SupportReport`` out.
 """
 
@@ -17,7 +17,6 @@ import onnx
 from workbench.core.analysis.support import SupportReport, analyze_support
 from workbench.core.backend import load_backend
 from workbench.core.isolation.child_process import ChildProcess
-from workbench.core.model.chunked_parse import parse_model_in_chunks
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
@@ -36,12 +35,12 @@ def _open_and_analyze(path: str, backend_choice: str) -> SupportReport:
     return analyze_support(load_model(path), load_backend(backend_choice))
 
 
-def _analyze_copy(serialized_path: str, model_path: str | None, backend_choice: str) -> SupportReport:
+def _analyze_copy(serialized_path: str, weights_dir: str | None, backend_choice: str) -> SupportReport:
     data = Path(serialized_path).read_bytes()
     proto = onnx.ModelProto()
     proto.ParseFromString(data)
-    # The model's own path, so the parser finds external weights next to the original file.
-    model = LoadedModel(proto, data, Path(model_path) if model_path else None)
+    # The weights the changed model still reads from disk resolve against the original's folder.
+    model = LoadedModel(proto, data, weights_dir=Path(weights_dir) if weights_dir else None)
     return analyze_support(model, load_backend(backend_choice))
 
 
@@ -61,21 +60,19 @@ def load_and_analyze(path: str | os.PathLike, child: ChildProcess, backend_choic
     report = child.call(_open_and_analyze, str(path), backend_choice, cancel=cancel, what=f"Analysing {path.name}")
     cancel.raise_if_cancelled(f"Opening {path.name}")
     progress(f"Reading {path.name}…", None)
-    model = read_model(path)
+    model = read_model(path, progress)
     model.summary()  # computed here, off the GUI thread
     return model, report
 
 
-def read_model(path: Path) -> LoadedModel:
-    """A ``LoadedModel`` for a file the child has already validated with ``load_model``."""
+def read_model(path: Path, progress: ProgressFn = no_progress) -> LoadedModel:
+    """A weight-free ``LoadedModel`` for a file the child has already validated with ``load_model``."""
     try:
-        data = path.read_bytes()
-        proto = parse_model_in_chunks(data)
-    except Exception as exc:  # the file changed between the child's check and this read
-        raise WorkbenchError(f"{path.name} could not be read a second time: {exc}",
+        return load_model(path, progress)
+    except WorkbenchError as exc:  # the file changed between the child's check and this read
+        raise WorkbenchError(f"{path.name} could not be read a second time: {exc.message}",
                              "The file may have changed while it was being opened; open it again.",
-                             str(exc)) from exc
-    return LoadedModel(proto, data, path.resolve())
+                             exc.detail) from exc
 
 
 def reanalyze(model: LoadedModel, child: ChildProcess, backend_choice: str = "auto",
@@ -88,7 +85,8 @@ def reanalyze(model: LoadedModel, child: ChildProcess, backend_choice: str = "au
             view = memoryview(model.serialized)
             for start in range(0, len(view), _WRITE_CHUNK):  # each write releases the GIL
                 stream.write(view[start:start + _WRITE_CHUNK])
-        return child.call(_analyze_copy, temp, str(model.path) if model.path else None, backend_choice,
+        weights_dir = str(model.weights_dir) if model.weights_dir else None
+        return child.call(_analyze_copy, temp, weights_dir, backend_choice,
                           cancel=cancel, what="Analysing the changed model")
     finally:
         os.unlink(temp)

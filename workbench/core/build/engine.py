@@ -27,6 +27,7 @@ from workbench.core.backend import Backend, LogMessage, load_backend
 from workbench.core.build.child import ABORT_SWITCH, build_in_child
 from workbench.core.build.builder_errors import map_builder_errors, map_parser_errors
 from workbench.core.build.precision_label import precision_label
+from workbench.core.build.memory import check_build_memory
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildCrashed, ChildProcess
 from workbench.core.model.loading import LoadedModel
@@ -242,8 +243,10 @@ def _engine_tensors(raw: list[dict], profiles: list[Profile]) -> list[EngineTens
 def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Profile],
                  output: str | os.PathLike | None = None, *, backend: Backend | None = None,
                  progress: ProgressFn | None = None, cancel: CancelToken | None = None,
-                 log_sink: Callable[[LogMessage], None] | None = None) -> BuildResult:
+                 log_sink: Callable[[LogMessage], None] | None = None, check_memory: bool = True) -> BuildResult:
     """Build ``model`` in a child process; write the engine to ``output`` (atomically) if given.
+
+    ``check_memory``: refuse (``NotEnoughMemory``) a build estimated not to fit in the machine's memory.
 
     Returns a ``BuildResult`` (``succeeded=False`` with problems when TensorRT refuses the model).
     Raises ``Cancelled`` when ``cancel`` is set (no file is left behind) and ``WorkbenchError``
@@ -258,6 +261,8 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
         raise WorkbenchError(f"These build settings cannot be used with {backend.name} {backend.version}: "
                              f"{setting_problems[0]}", "Change the build settings.", "\n".join(setting_problems))
     check_profiles(profiles, model.summary().inputs)
+    if check_memory:
+        check_build_memory(model)
     output_path = Path(output).expanduser().resolve() if output else None
     if output_path is not None and not output_path.parent.is_dir():
         raise WorkbenchError(f"The folder {output_path.parent} does not exist.", "Choose an existing folder.")

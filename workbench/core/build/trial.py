@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from workbench.core.backend import Backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
+from workbench.core.build.memory import MemoryEstimate, estimate_build_memory
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.analysis.support import find_shape_tensor_inputs
@@ -35,6 +36,7 @@ class TrialBuild:
     result: BuildResult | None = None
     shapes: ShapeSuggestion | None = None  # the shape service's answer, when it chose the shapes
     retried: list[str] = field(default_factory=list)  # profiles tried before the one that built, with the outcome
+    skipped: str = ""  # why the build did not run (it would not fit in memory)
 
     @property
     def stopped_at_parser(self) -> bool:
@@ -59,10 +61,13 @@ class TrialBuild:
     def to_dict(self) -> dict:
         return {"succeeded": self.succeeded, "profiles": profiles_to_recipe(self.profiles), "assumed": self.assumed,
                 "seconds": round(self.seconds, 3), "problems": [p.to_dict() for p in self.problems],
-                "shapes": self.shapes.to_dict() if self.shapes else None, "retried": self.retried}
+                "shapes": self.shapes.to_dict() if self.shapes else None, "retried": self.retried,
+                "skipped": self.skipped}
 
     def describe(self) -> str:
         # The assumed shapes' reasons are in the trial-build-shapes note listed with the problems.
+        if self.skipped:
+            return f"Trial build: skipped ({self.skipped})"
         return (f"Trial build: {'succeeded' if self.succeeded else 'failed'} in {self.seconds:.2f} s"
                 + (f" with {describe_profile(self.profiles[0])}" if self.profiles else ""))
 
@@ -104,18 +109,38 @@ def _fallback_profiles(suggestion: ShapeSuggestion, values: dict) -> list[tuple[
     return found
 
 
+def _skipped(model: LoadedModel, estimate: MemoryEstimate) -> TrialBuild:
+    reason = f"it {estimate.describe()}"
+    problem = Problem(
+        kind=ProblemKind.TRIAL_BUILD_SKIPPED, severity=Severity.WARNING, stage=Stage.BUILD,
+        message=f"The trial build of {model.name} was skipped: {reason}. Whether the builder takes the model "
+                "is not known yet.",
+        hint="Close other programs and analyse again, or build anyway (Build panel: Ignore the memory check; "
+             "CLI: --ignore-memory-check). Turn the trial build after analysis off in the Repair menu to stop "
+             "this check.",
+        detail=str(estimate.to_dict()))
+    return TrialBuild(False, [], problems=[problem], skipped=reason)
+
+
 def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, settings: BuildSettings | None = None,
                 backend: Backend | None = None, progress: ProgressFn = no_progress,
-                cancel: CancelToken | None = None, suggest: bool = True) -> TrialBuild:
+                cancel: CancelToken | None = None, suggest: bool = True, check_memory: bool = True) -> TrialBuild:
     """Build ``model`` without writing an engine; ``suggest=False`` builds with exactly ``profiles``.
 
     With suggested shapes, a build that fails is retried with narrower profiles from the same suggestion
     before anything is reported; when one of them builds, the refusal becomes a "builds only for shapes …"
     note with that profile as its fix instead of a builder error.
 
+    A build estimated not to fit in memory (``check_memory``) is not started: the result says it was
+    skipped and why, as a problem, rather than swapping the machine to a halt.
+
     Raises ``Cancelled`` when cancelled and ``WorkbenchError`` when the builder crashes.
     """
     started = time.perf_counter()
+    if check_memory:
+        estimate = estimate_build_memory(model)
+        if not estimate.fits:
+            return _skipped(model, estimate)
     suggestion = None
     if suggest:
         progress("Choosing realistic shapes for the dynamic inputs", None)
@@ -124,7 +149,8 @@ def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, se
         used, assumed = list(profiles or []), []
     progress("Trial build" + (f" (with {'; '.join(assumed)})" if assumed else ""), None)
     settings = settings or BuildSettings()
-    result = build_engine(model, settings, used, backend=backend, progress=progress, cancel=cancel)
+    result = build_engine(model, settings, used, backend=backend, progress=progress, cancel=cancel,
+                          check_memory=False)
     retried: list[str] = []
     problems = list(result.problems)
     if not result.succeeded and suggestion is not None and not any(p.kind == _PARSER_KIND for p in problems):
@@ -132,7 +158,8 @@ def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, se
         for profile, which in _fallback_profiles(suggestion, used[0].values):
             retried.append(f"{describe_profile(used[0])}: {first_error}")
             progress(f"Trial build: retrying at the suggested {which} shapes", None)
-            retry = build_engine(model, settings, [profile], backend=backend, progress=progress, cancel=cancel)
+            retry = build_engine(model, settings, [profile], backend=backend, progress=progress, cancel=cancel,
+                                 check_memory=False)
             if retry.succeeded:
                 problems = [Problem(
                     kind=ProblemKind.SHAPE_RANGE, severity=Severity.WARNING, stage=Stage.BUILD,

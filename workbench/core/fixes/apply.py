@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import onnx
 
 from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
@@ -97,7 +98,11 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     if fix.validate is not None:
         fix.validate(model, params)
     progress(f"{fix.title}: reading the graph", 0.1)
-    proto = model.full_proto()
+    if fix.needs_weights:
+        proto = model.full_proto()
+    else:  # a copy: graphsurgeon reads it, and the caller's model must stay as it is
+        proto = onnx.ModelProto()
+        proto.CopyFrom(model.proto)
     if fix.needs_shapes:
         proto = infer_shapes(proto)
     graph = gs.import_onnx(proto)
@@ -120,7 +125,7 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     if validation.invalid_before:
         context.warnings.append(f"{validation.invalid_before[0].upper()}{validation.invalid_before[1:]}; the fix "
                                 "did not cause it.")
-    after = LoadedModel.from_proto(fixed)
+    after = LoadedModel.from_proto(fixed, weights_dir=None if fix.needs_weights else model.weights_dir)
     preview = _preview(model, after)
     if preview.is_empty:
         context.warnings.append(f"{fix.name} changed nothing in this model.")

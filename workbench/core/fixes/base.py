@@ -179,6 +179,9 @@ class Fix:
     may_change_numerics: bool = False
     # Whether the transform needs every tensor's type and shape (shape inference runs first).
     needs_shapes: bool = False
+    # Whether the transform reads weight values. Fixes that only rewire the graph or change input types
+    # run on the weight-free model: the weights stay on disk and the result keeps referencing them.
+    needs_weights: bool = True
     # What to try when the result is invalid (it is refused, never kept or written).
     invalid_hint: str = "Undo the step before this one or try another fix, and report the detail."
 

@@ -133,6 +133,7 @@ REMOVE_UNUSED = Fix(
     description="Drop graph inputs nothing reads, outputs no node computes, initializers nothing uses and nodes "
                 "whose results are never used.",
     params=(), transform=_remove_unused_transform, detect=_detect_unused,
+    needs_weights=False,
 )
 
 CUT_OUTPUTS = Fix(
@@ -142,4 +143,5 @@ CUT_OUTPUTS = Fix(
     params=(Param("tensors", "tensors",
                   "Tensor names that become the outputs, separated by ';' (e.g. boxes;scores)."),),
     transform=_cut_transform, validate=_validate_cut, needs_shapes=True,
+    needs_weights=False,
 )

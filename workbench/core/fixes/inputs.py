@@ -270,6 +270,7 @@ SET_INPUT_SHAPE = Fix(
     invalid_hint="The graph cannot compute at this shape (e.g. a skip connection needs spatial sizes that are "
                  "multiples of the network's stride, or a Reshape bakes a size in): choose a shape the model was "
                  "made for, or keep the input dynamic and use an optimization profile.",
+    needs_weights=False,
 )
 
 SET_INPUT_DTYPE = Fix(
@@ -279,6 +280,7 @@ SET_INPUT_DTYPE = Fix(
     params=(Param("input", "input", "The graph input to change."),
             Param("dtype", "dtype", "The new dtype (float32, float16, int32, …).")),
     transform=_set_dtype_transform, detect=_detect_dtypes, validate=_validate_dtype, suggest=_suggest_dtype,
+    needs_weights=False,
 )
 
 FREEZE_INPUT = Fix(

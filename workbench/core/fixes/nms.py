@@ -190,4 +190,5 @@ REPLACE_NMS = Fix(
             Param("node", "node", "The NonMaxSuppression node (needed when there are several).", required=False)),
     transform=_transform, detect=_detect, validate=_validate, suggest=_suggest, may_change_numerics=True,
     needs_shapes=True,
+    needs_weights=False,
 )

@@ -100,4 +100,5 @@ FIX_RESIZE_MODE = Fix(
             Param("nearest_mode", "choice", "The new nearest_mode (nearest interpolation only).", required=False,
                   choices=NEAREST_MODES)),
     transform=_transform, detect=_detect, validate=_validate, suggest=_suggest, may_change_numerics=True,
+    needs_weights=False,
 )

@@ -18,7 +18,7 @@ _GRAPH_FIELD = 7  # ModelProto.graph
 _LENGTH_DELIMITED = 2
 
 
-def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
+def read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
     value = shift = 0
     while True:
         if pos >= len(buf):
@@ -31,7 +31,7 @@ def _read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _encode_varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -41,19 +41,19 @@ def _encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _fields(buf: memoryview, pos: int, end: int):
+def iter_fields(buf: memoryview, pos: int, end: int):
     """Yield ``(field number, wire type, field start, value start, field end)`` for each field."""
     while pos < end:
         start = pos
-        key, pos = _read_varint(buf, pos)
+        key, pos = read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         value_start = pos
         if wire == 0:
-            _, pos = _read_varint(buf, pos)
+            _, pos = read_varint(buf, pos)
         elif wire == 1:
             pos += 8
         elif wire == _LENGTH_DELIMITED:
-            length, value_start = _read_varint(buf, pos)
+            length, value_start = read_varint(buf, pos)
             pos = value_start + length
         elif wire == 5:
             pos += 4
@@ -66,19 +66,19 @@ def _fields(buf: memoryview, pos: int, end: int):
 
 def _slices(buf: memoryview, chunk_bytes: int):
     """Byte strings that, merged in order into an empty ModelProto, rebuild the whole model."""
-    for number, wire, start, value_start, end in _fields(buf, 0, len(buf)):
+    for number, wire, start, value_start, end in iter_fields(buf, 0, len(buf)):
         if number != _GRAPH_FIELD or wire != _LENGTH_DELIMITED or end - start <= chunk_bytes:
             yield buf[start:end]
             continue
-        graph_key = _encode_varint(_GRAPH_FIELD << 3 | _LENGTH_DELIMITED)
+        graph_key = encode_varint(_GRAPH_FIELD << 3 | _LENGTH_DELIMITED)
         piece_start = piece_end = value_start
-        for _n, _w, _s, _v, field_end in _fields(buf, value_start, end):
+        for _n, _w, _s, _v, field_end in iter_fields(buf, value_start, end):
             if field_end - piece_start > chunk_bytes and piece_end > piece_start:
-                yield graph_key + _encode_varint(piece_end - piece_start) + buf[piece_start:piece_end]
+                yield graph_key + encode_varint(piece_end - piece_start) + buf[piece_start:piece_end]
                 piece_start = piece_end
             piece_end = field_end
         if piece_end > piece_start:
-            yield graph_key + _encode_varint(piece_end - piece_start) + buf[piece_start:piece_end]
+            yield graph_key + encode_varint(piece_end - piece_start) + buf[piece_start:piece_end]
 
 
 def parse_model_in_chunks(data: bytes, chunk_bytes: int = 1 << 20) -> onnx.ModelProto:

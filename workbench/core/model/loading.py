@@ -1,11 +1,11 @@
 """Loading ONNX models safely, summarising them, and saving them atomically.
 
-A ``LoadedModel`` keeps the file's bytes (what the TensorRT parser reads) and the decoded proto
-(what everything else reads) side by side, so a model is read from disk once. External data is
-checked on load (it must exist and stay inside the model's folder) but only read into memory when
-a transform needs the weights (``LoadedModel.full_proto``).
+A ``LoadedModel`` holds the graph without its weights: big inline weights are read as references
+into the model file itself (``weight_free``), and external data stays where it is. The TensorRT
+parser and onnxruntime read the weights from disk themselves; ``LoadedModel.full_proto`` reads them
+in only for transforms that need their values. Saving streams the referenced bytes into the new
+file, one tensor at a time.
 """
-
 from __future__ import annotations
 
 import math
@@ -20,6 +20,9 @@ from google.protobuf.message import DecodeError
 from onnx import TensorProto, external_data_helper
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.chunked_parse import parse_model_in_chunks
+from workbench.core.model.weight_free import read_weight_free
+from workbench.core.progress import ProgressFn, no_progress
 
 # Files people mistake for ONNX models, by their first bytes.
 _KNOWN_SIGNATURES = [
@@ -148,14 +151,21 @@ def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
 
 
 class LoadedModel:
-    """An ONNX model read from disk (or made in memory by a fix). Treat ``proto`` as read-only."""
+    """An ONNX model read from disk (or made in memory by a fix). Treat ``proto`` as read-only.
 
-    def __init__(self, proto: onnx.ModelProto, serialized: bytes, path: Path | None = None):
+    ``proto`` may reference weights on disk (external data, or the model file itself); they resolve
+    against ``weights_dir`` (the model's folder, or for a fix's result the folder of the model it
+    was made from).
+    """
+
+    def __init__(self, proto: onnx.ModelProto, serialized: bytes, path: Path | None = None,
+                 weights_dir: Path | None = None):
         self.proto = proto
         self.serialized = serialized
         self.path = path
+        self.weights_dir = weights_dir or (path.parent if path else None)
         self._summary: ModelSummary | None = None
-        self._external_files: list[str] | None = None
+        self._weight_locations: list[str] | None = None
 
     @property
     def name(self) -> str:
@@ -166,23 +176,40 @@ class LoadedModel:
         return self.path.parent if self.path else None
 
     @property
+    def file_size(self) -> int:
+        """The model file's size on disk (its weights included), or the in-memory size of a fix's result."""
+        return self.path.stat().st_size if self.path and self.path.is_file() else len(self.serialized)
+
+    @property
+    def references_weights(self) -> bool:
+        """Whether some weights are on disk (external data or the model file) rather than in ``proto``."""
+        return bool(self._locations())
+
+    @property
     def parser_path(self) -> str | None:
-        """What the TensorRT parser needs to find external weights (the model file's path)."""
-        return str(self.path) if self.path and self.external_data_files() else None
+        """What the TensorRT parser needs to find weights on disk (a path in their folder)."""
+        if not self.references_weights or self.weights_dir is None:
+            return None
+        return str(self.path if self.path else self.weights_dir / f"{self.name}.onnx")
+
+    def _locations(self) -> list[str]:
+        if self._weight_locations is None:  # proto is read-only, so one walk over its tensors is enough
+            self._weight_locations = sorted({external_data_helper.ExternalDataInfo(t).location
+                                             for t in external_data_helper._get_all_tensors(self.proto)
+                                             if external_data_helper.uses_external_data(t)})
+        return self._weight_locations
 
     def external_data_files(self) -> list[str]:
-        if self._external_files is None:  # proto is read-only, so one walk over its tensors is enough
-            self._external_files = sorted({external_data_helper.ExternalDataInfo(t).location
-                                           for t in external_data_helper._get_all_tensors(self.proto)
-                                           if external_data_helper.uses_external_data(t)})
-        return list(self._external_files)
+        """Data files beside the model that hold its weights (not the model file itself)."""
+        own = self.path.name if self.path else None
+        return [location for location in self._locations() if location != own]
 
     def full_proto(self) -> onnx.ModelProto:
-        """A copy with all external weights read in, for transforms and onnxruntime."""
+        """A copy with all weights read in, for transforms that need their values."""
         copy = onnx.ModelProto()
         copy.CopyFrom(self.proto)
-        if self.external_data_files() and self.base_dir is not None:
-            external_data_helper.load_external_data_for_model(copy, str(self.base_dir))
+        if self.references_weights and self.weights_dir is not None:
+            external_data_helper.load_external_data_for_model(copy, str(self.weights_dir))
         return copy
 
     def summary(self) -> ModelSummary:
@@ -191,14 +218,15 @@ class LoadedModel:
         return self._summary
 
     @classmethod
-    def from_proto(cls, proto: onnx.ModelProto, path: Path | None = None) -> "LoadedModel":
-        """Wrap an in-memory model (weights embedded), e.g. the result of a fix."""
+    def from_proto(cls, proto: onnx.ModelProto, path: Path | None = None,
+                   weights_dir: Path | None = None) -> "LoadedModel":
+        """Wrap an in-memory model, e.g. the result of a fix (its weights inline or still on disk)."""
         try:
             serialized = proto.SerializeToString()
         except ValueError as exc:  # protobuf's 2 GB limit
             raise WorkbenchError("The model is larger than 2 GB and cannot be held in one piece.",
                                  "Save it with external data and open the saved file.", str(exc)) from exc
-        return cls(proto, serialized, path)
+        return cls(proto, serialized, path, weights_dir)
 
 
 def _describe_foreign_file(data: bytes) -> str | None:
@@ -215,25 +243,31 @@ def _describe_foreign_file(data: bytes) -> str | None:
     return None
 
 
-def _decode(data: bytes, path: Path) -> onnx.ModelProto:
-    foreign = _describe_foreign_file(data)
+def _corrupt(path: Path, head: bytes, exc: Exception) -> WorkbenchError:
+    if head[:1] == bytes([_ONNX_FIRST_BYTE]):
+        return WorkbenchError(f"{path.name} is truncated or corrupt: its protobuf data cannot be decoded.",
+                              "The file may have been cut short by an interrupted copy or download; "
+                              "copy or export it again.", str(exc))
+    return WorkbenchError(f"{path.name} is not an ONNX model: its contents are not an ONNX protobuf.",
+                          "Open a .onnx file exported from your framework.", str(exc))
+
+
+def _decode(path: Path, progress: ProgressFn) -> tuple[onnx.ModelProto, bytes]:
+    with open(path, "rb") as stream:
+        head = stream.read(512)
+    foreign = _describe_foreign_file(head)
     if foreign:
         raise WorkbenchError(f"{path.name} is not an ONNX model: it looks like {foreign}.",
                              "Open a .onnx file exported from your framework.")
-    proto = onnx.ModelProto()
     try:
-        proto.ParseFromString(data)
+        serialized = read_weight_free(path, progress=progress)
+        proto = parse_model_in_chunks(serialized)
     except DecodeError as exc:
-        if data[0] == _ONNX_FIRST_BYTE:
-            raise WorkbenchError(f"{path.name} is truncated or corrupt: its protobuf data cannot be decoded.",
-                                 "The file may have been cut short by an interrupted copy or download; "
-                                 "copy or export it again.", str(exc)) from exc
-        raise WorkbenchError(f"{path.name} is not an ONNX model: its contents are not an ONNX protobuf.",
-                             "Open a .onnx file exported from your framework.", str(exc)) from exc
+        raise _corrupt(path, head, exc) from exc
     if proto.ir_version == 0 or not proto.HasField("graph"):
         raise WorkbenchError(f"{path.name} is not an ONNX model: it has no IR version or no graph.",
                              "Open a .onnx file exported from your framework.")
-    return proto
+    return proto, serialized
 
 
 def _check_external_data(proto: onnx.ModelProto, path: Path) -> None:
@@ -262,25 +296,25 @@ def _check_external_data(proto: onnx.ModelProto, path: Path) -> None:
                     "The data file is probably truncated; copy or export it again.")
 
 
-def load_model(path: str | os.PathLike) -> LoadedModel:
-    """Read and validate an ONNX model. The file is only read, never modified."""
+def load_model(path: str | os.PathLike, progress: ProgressFn = no_progress) -> LoadedModel:
+    """Read and validate an ONNX model, without its weights (see the module's docstring). Never modifies the file."""
     path = Path(path).expanduser()
     if not path.exists():
         raise WorkbenchError(f"File not found: {path}", "Check the path; the file may have been moved or deleted.")
     if path.is_dir():
         raise WorkbenchError(f"{path} is a folder, not an ONNX file.", "Choose the .onnx file inside it.")
     try:
-        data = path.read_bytes()
+        if path.stat().st_size == 0:
+            raise WorkbenchError(f"{path.name} is empty (0 bytes).",
+                                 "The export or copy probably failed; export again.")
+        proto, serialized = _decode(path, progress)
     except OSError as exc:
         raise WorkbenchError(f"Cannot read {path}: {exc.strerror}.", "Check the file's permissions.", str(exc)) from exc
-    if not data:
-        raise WorkbenchError(f"{path.name} is empty (0 bytes).", "The export or copy probably failed; export again.")
-    proto = _decode(data, path)
     if not proto.graph.node:
         raise WorkbenchError(f"{path.name} has an empty graph: it contains no nodes.",
                              "Check the export: the model may have been traced with no operations.")
     _check_external_data(proto, path)
-    return LoadedModel(proto, data, path.resolve())
+    return LoadedModel(proto, serialized, path.resolve())
 
 
 def _initializer_bytes(tensor: onnx.TensorProto, count: int) -> int:
@@ -312,7 +346,7 @@ def summarize(model: LoadedModel) -> ModelSummary:
         parameter_bytes += _initializer_bytes(tensor, count)
     return ModelSummary(
         path=str(model.path) if model.path else "",
-        file_size=len(model.serialized),
+        file_size=model.file_size,
         ir_version=proto.ir_version,
         opsets={(o.domain or "ai.onnx"): o.version for o in proto.opset_import},
         producer=" ".join(filter(None, [proto.producer_name, proto.producer_version])),
@@ -328,13 +362,58 @@ def summarize(model: LoadedModel) -> ModelSummary:
     )
 
 
+# Stored inline below this size when a model is saved with external data (what onnx.save_model does too).
+_INLINE_BELOW = 1024
+# Past this a model is saved with its weights in a data file: protobuf cannot hold 2 GB in one message.
+_EXTERNAL_DATA_ABOVE = 1_500_000_000
+_COPY_CHUNK = 16 << 20
+
+
+def _on_disk(proto: onnx.ModelProto) -> list[onnx.TensorProto]:
+    return [t for t in external_data_helper._get_all_tensors(proto) if external_data_helper.uses_external_data(t)]
+
+
+def _stream_weights(proto: onnx.ModelProto, weights_dir: Path | None, data_file: Path, progress: ProgressFn) -> None:
+    """Move every weight of ``proto`` into ``data_file``: bytes on disk are copied a chunk at a time,
+    inline bytes written and cleared, so at most one tensor is in memory at once."""
+    tensors = [t for t in external_data_helper._get_all_tensors(proto)
+               if external_data_helper.uses_external_data(t)
+               or (t.HasField("raw_data") and len(t.raw_data) >= _INLINE_BELOW)]
+    with open(data_file, "wb") as out:
+        for index, tensor in enumerate(tensors):
+            offset = out.tell()
+            if external_data_helper.uses_external_data(tensor):
+                info = external_data_helper.ExternalDataInfo(tensor)
+                with open(weights_dir / info.location, "rb") as source:
+                    source.seek(info.offset or 0)
+                    remaining = info.length if info.length else None
+                    while remaining is None or remaining > 0:
+                        chunk = source.read(_COPY_CHUNK if remaining is None else min(_COPY_CHUNK, remaining))
+                        if not chunk:
+                            break
+                        out.write(chunk)
+                        if remaining is not None:
+                            remaining -= len(chunk)
+            else:
+                out.write(tensor.raw_data)
+                tensor.ClearField("raw_data")
+            del tensor.external_data[:]
+            for key, value in (("location", data_file.name), ("offset", offset), ("length", out.tell() - offset)):
+                tensor.external_data.add(key=key, value=str(value))
+            tensor.data_location = TensorProto.EXTERNAL
+            progress("Writing the weights", (index + 1) / len(tensors))
+
+
 def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protect: Path | None = None,
-               external_data: bool | None = None) -> Path:
-    """Write ``proto`` to ``destination`` atomically (temporary file in the same folder, then rename).
+               external_data: bool | None = None, weights_dir: Path | None = None,
+               progress: ProgressFn = no_progress) -> Path:
+    """Write ``proto`` to ``destination`` atomically (staged in a temporary folder beside it, then renamed).
 
     ``protect`` is the user's original model: writing over it is refused here, so the caller must
-    have asked the user and pass ``protect=None`` explicitly. ``external_data`` (default: only when
-    the model is over 1.5 GB) stores weights in ``<name>.data`` next to the file, also atomically.
+    have asked the user and pass ``protect=None`` explicitly. Weights ``proto`` keeps on disk are
+    read from ``weights_dir`` (``LoadedModel.weights_dir``) and copied, never moved: the original's
+    files are only read. ``external_data`` (default: when the original kept its weights in a data
+    file, or the model is over 1.5 GB) stores the weights in ``<name>.data`` next to the file.
     """
     destination = Path(destination).expanduser().resolve()
     if protect is not None and destination == Path(protect).resolve():
@@ -342,17 +421,30 @@ def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protec
                              "Choose another file name, or confirm overwriting explicitly.")
     if not destination.parent.is_dir():
         raise WorkbenchError(f"The folder {destination.parent} does not exist.", "Choose an existing folder.")
-    if external_data is None:
-        external_data = proto.ByteSize() > 1_500_000_000
+    on_disk = _on_disk(proto)
+    if on_disk and weights_dir is None:
+        raise WorkbenchError("The model's weights are on disk but their folder is unknown.",
+                             "This is a bug in the workbench; please report it.")
+    locations = {external_data_helper.ExternalDataInfo(t).location for t in on_disk}
     data_name = destination.name + ".data"
+    if any((weights_dir / location).resolve() == destination.parent / data_name for location in locations):
+        raise WorkbenchError(f"Refused: {data_name} holds the weights this model is read from.",
+                             "Save under another name: the original's data file is never overwritten.")
+    if external_data is None:
+        weight_bytes = sum(external_data_helper.ExternalDataInfo(t).length or 0 for t in on_disk)
+        external_data = (proto.ByteSize() + weight_bytes > _EXTERNAL_DATA_ABOVE
+                         or any(not location.endswith(".onnx") for location in locations))
+    staged_proto = onnx.ModelProto()
+    staged_proto.CopyFrom(proto)  # the caller's proto stays as it is
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".trt-workbench-") as staging:
         staged = Path(staging) / destination.name
         try:
             if external_data:
-                onnx.save_model(proto, staged, save_as_external_data=True, all_tensors_to_one_file=True,
-                                location=data_name, size_threshold=1024)
-            else:
-                onnx.save_model(proto, staged)
+                _stream_weights(staged_proto, weights_dir, Path(staging) / data_name, progress)
+            elif on_disk:
+                external_data_helper.load_external_data_for_model(staged_proto, str(weights_dir))
+            with open(staged, "wb") as stream:
+                stream.write(staged_proto.SerializeToString())
         except (OSError, ValueError) as exc:
             raise WorkbenchError(f"Could not write {destination.name}: {exc}", "Check free disk space and permissions.",
                                  str(exc)) from exc

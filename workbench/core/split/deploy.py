@@ -67,7 +67,8 @@ def split_recipe(result: SplitResult, backend_name: str) -> Recipe:
 def write_split_folder(result: SplitResult, folder: Path, backend_name: str) -> list[Path]:
     """Write the parts, split.toml and run_split.py into ``folder`` (each file atomically); the engines are
     already there (the builds wrote them). Returns every file of the folder that belongs to the split."""
-    written = [save_model(part.model.proto, folder / part.file, protect=result.model.path) for part in result.parts]
+    written = [save_model(part.model.proto, folder / part.file, protect=result.model.path,
+                          weights_dir=part.model.weights_dir) for part in result.parts]
     written += [Path(b.engine_path) for b in result.builds if b.engine_path]
     written.append(save_recipe(split_recipe(result, backend_name), folder / RECIPE_NAME))
     script = Path(run_split.__file__).read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ def raw_build(backend, model: LoadedModel, profiles: list[Profile], engine_path:
     builder = trt.Builder(logger)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
-    if parser.parse(model.serialized):
+    if parser.parse(model.serialized, model.parser_path):
         config = builder.create_builder_config()
         for profile in profiles:
             optimization = builder.create_optimization_profile()

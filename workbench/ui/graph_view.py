@@ -122,6 +122,10 @@ def _read_resource(path: str) -> str:
         resource.close()
 
 
+# The graph page's name for a model served without its weights (see NetronServer.serve).
+WEIGHT_FREE_SUFFIX = " (weights on disk)"
+
+
 class NetronServer:
     """One Netron server at a time on 127.0.0.1 and a free port."""
 
@@ -133,11 +137,15 @@ class NetronServer:
         return f"http://{self.address[0]}:{self.address[1]}/" if self.address else ""
 
     def serve(self, model, from_file: bool) -> str:
+        """Serve the file itself only when all its weights are in it and small; otherwise the weight-free
+        model: Netron shows every node, shape and attribute, and big weights as external data it cannot
+        read (their values would cost the window and the page a copy of every weight each)."""
         self.stop()
-        if from_file:
+        if from_file and not model.references_weights:
             self.address = netron.serve(str(model.path), None, address=("127.0.0.1", 0), browse=False)
-        else:  # a model changed in memory: serve its bytes under a .onnx name so Netron knows the format
-            name = (model.path.stem if model.path else "model") + ".onnx"
+        else:  # serve its bytes under a .onnx name so Netron knows the format
+            name = (model.path.stem if model.path else "model") + (WEIGHT_FREE_SUFFIX if model.references_weights
+                                                                   else "") + ".onnx"
             self.address = netron.serve(name, model.serialized, address=("127.0.0.1", 0), browse=False)
         return self.url
 
@@ -219,7 +227,9 @@ class GraphView(QWidget):
 
     def show_model(self, model) -> None:
         url = self.server.serve(model, from_file=model is self.session.original and model.path is not None)
-        self.status.setText(f"{model.name} — Netron at {url}")
+        weights = (" — weights stay on disk: the graph shows their shapes, not their values"
+                   if model.references_weights else "")
+        self.status.setText(f"{model.name} — Netron at {url}{weights}")
         self._page_ready = False
         self.shown_generation = -1
         if self.page is not None:

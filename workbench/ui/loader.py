@@ -62,8 +62,9 @@ class ModelLoader(QObject):
         elif self.session.model is self._analysed:  # still the model that was analysed
             self.session.set_report(result)
 
-    def _progress(self, phase: str, _fraction) -> None:
-        self.progress.emit(phase)
+    def _progress(self, phase: str, fraction) -> None:
+        # e.g. "Reading the model… 40 %": bytes read of the file's size, for large files
+        self.progress.emit(phase if fraction is None else f"{phase}… {fraction:.0%}")
 
     def _ended(self) -> None:
         self.session.busy_changed.emit(False, "")

@@ -1,9 +1,10 @@
 """Will a build fit in memory? An estimate made before the builder starts, instead of swapping the machine to a halt.
 
-TensorRT's builder holds the parsed weights and, at the end, the serialized engine, which for a
-model built at its own precision is about as large as its weights; on top comes the builder's own
-working set (its libraries, tactic buffers), measured at ~0.5 GB for small models with
-TensorRT-RTX on the CPU. So a build needs about ``2 × weights + BUILDER_BASELINE``. What the machine
+TensorRT's builder reads the weights, keeps a working copy of them while it optimizes, and
+serializes an engine about as large as the weights (a model built at its own precision); on top
+comes its own working set (libraries, tactic buffers). Measured with TensorRT-RTX 1.7 on the CPU
+(``benchmarks/bench_large.py``, the raw API): 1.70 GB for 0.50 GB of weights, 4.68 GB for 1.49 GB,
+9.22 GB for 3.0 GB. So a build needs about ``3 × weights + BUILDER_BASELINE``. What the machine
 has is psutil's "available" memory (what can be given to a process without swapping), or the
 limit in ``TRT_WORKBENCH_MEMORY_LIMIT`` (bytes, or with a K/M/G suffix) when set: for machines whose
 other work must keep its memory, and for tests.
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 
-BUILDER_BASELINE = 512 << 20
+BUILDER_BASELINE = 256 << 20
+# The weights as TensorRT reads them, the builder's working copy, the engine.
+WEIGHT_COPIES = 3
 MEMORY_LIMIT_VARIABLE = "TRT_WORKBENCH_MEMORY_LIMIT"
 _SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -29,25 +32,25 @@ def _gb(count: int) -> str:
 @dataclass(frozen=True)
 class MemoryEstimate:
     weights: int
-    engine: int
     baseline: int
     available: int
     available_source: str
 
     @property
     def needed(self) -> int:
-        return self.weights + self.engine + self.baseline
+        return WEIGHT_COPIES * self.weights + self.baseline
 
     @property
     def fits(self) -> bool:
         return self.needed <= self.available
 
     def describe(self) -> str:
-        return (f"needs about {_gb(self.needed)} (weights {_gb(self.weights)} + engine ≈ weights + builder "
-                f"{_gb(self.baseline)}); {_gb(self.available)} {self.available_source}")
+        return (f"needs about {_gb(self.needed)} ({WEIGHT_COPIES} × the weights' {_gb(self.weights)}: TensorRT's read "
+                f"of them, the builder's working copy and the engine; + {_gb(self.baseline)} for the builder); "
+                f"{_gb(self.available)} {self.available_source}")
 
     def to_dict(self) -> dict:
-        return {"needed": self.needed, "weights": self.weights, "engine": self.engine, "baseline": self.baseline,
+        return {"needed": self.needed, "weights": self.weights, "baseline": self.baseline,
                 "available": self.available, "available_source": self.available_source, "fits": self.fits}
 
 
@@ -74,7 +77,7 @@ def available_memory() -> tuple[int, str]:
 def estimate_build_memory(model: LoadedModel) -> MemoryEstimate:
     weights = model.summary().parameter_bytes
     available, source = available_memory()
-    return MemoryEstimate(weights, weights, BUILDER_BASELINE, available, source)
+    return MemoryEstimate(weights, BUILDER_BASELINE, available, source)
 
 
 class NotEnoughMemory(WorkbenchError):

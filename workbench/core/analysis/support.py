@@ -12,9 +12,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+import onnx
+import onnx.utils
+
 from workbench.core.backend import Backend, BackendInfo, LogMessage, load_backend
 from workbench.core.fixes import detect_problems, suggest_fixes
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
+from workbench.core.model.tensor_shapes import infer_value_info
 from workbench.core.compare.onnxruntime_compat import compatibility_issues
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage, blocking, concise_message
 
@@ -180,17 +184,64 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
         if ok or sg in errored_subgraphs or not indices:
             continue
         first = graph.node[indices[0]]
+        where = f"subgraph {sg} ({len(indices)} nodes, starting at '{top_level[indices[0]]}')"
+        if errors and _parses_on_its_own(model, indices, backend):
+            # The capability check marks every subgraph unsupported once any node fails (e.g. a detector's
+            # backbone because its NonZero post-processing fails); on its own this one parses.
+            supported_sg.add(sg)
+            problems.append(Problem(
+                kind=ProblemKind.UNSUPPORTED_SUBGRAPH, severity=Severity.INFO, stage=Stage.PARSE,
+                node=top_level[indices[0]], op=first.op_type, node_index=indices[0],
+                message=f"The parser's capability check lists {where} as unsupported, but cut out on its own it "
+                        f"parses (checked): what blocks the model is {_blockers(errors)}.",
+                hint="Split for TensorRT (Repair menu) builds this part with TensorRT and runs the rest with "
+                     "onnxruntime; or remove what blocks it."))
+            continue
         problems.append(Problem(
             kind=ProblemKind.UNSUPPORTED_SUBGRAPH, severity=Severity.ERROR, stage=Stage.PARSE,
             node=top_level[indices[0]],
             op=first.op_type, node_index=indices[0],
-            message=f"TensorRT cannot take subgraph {sg} ({len(indices)} nodes, "
-                    f"starting at '{top_level[indices[0]]}')."))
+            message=f"TensorRT cannot take {where}."))
+    if len(supported_sg) > sum(ok for ok, _ in subgraphs):  # statuses follow the checked subgraphs
+        for entry in nodes:
+            if entry.subgraph in supported_sg and not entry.has_error and entry.index not in error_indices:
+                entry.status = "supported"
     problems.extend(_model_problems(model, backend))
     for problem in problems:
         problem.fixes = suggest_fixes(model, problem)
     return SupportReport(backend.info(), fully_supported, nodes, problems, errors, subgraphs,
                          list(logger.messages), time.perf_counter() - started, _shape_tensor_names(network))
+
+
+def _blockers(errors: list[ParserErrorInfo]) -> str:
+    named = [f"{e.op or 'node'} '{e.node_name}'" for e in errors if e.node_name]
+    return ", ".join(named[:3]) + (" …" if len(named) > 3 else "") if named else "a parser error"
+
+
+def _parses_on_its_own(model: LoadedModel, indices: list[int], backend: Backend) -> bool:
+    """Whether the top-level nodes ``indices`` parse when cut out as a model of their own (inputs: what
+    they read from other nodes or the graph; outputs: what others or the graph's outputs read)."""
+    graph = model.proto.graph
+    inside = set(indices)
+    produced_inside = {out for i in indices for out in graph.node[i].output}
+    read_outside = {name for i, node in enumerate(graph.node) if i not in inside for name in node.input}
+    read_outside |= {o.name for o in graph.output}
+    initializers = {t.name for t in graph.initializer}
+    cut_inputs = sorted({name for i in indices for name in graph.node[i].input
+                         if name and name not in produced_inside and name not in initializers})
+    cut_outputs = sorted(produced_inside & read_outside)
+    if not cut_outputs or any(list(graph.node[i].attribute) and any(a.g.node or a.graphs for a in
+                                                                     graph.node[i].attribute) for i in indices):
+        return False  # nothing leaves it, or a nested body that may read outer-scope tensors
+    try:
+        typed = onnx.ModelProto()
+        typed.CopyFrom(model.proto)
+        typed.graph.value_info.extend(infer_value_info(model.proto, data_prop=True).value_info)
+        cut = onnx.utils.Extractor(typed).extract_model(cut_inputs, cut_outputs)
+    except Exception:  # a cut whose tensors cannot all be typed: keep the parser's verdict
+        return False
+    _builder, _network, parser = backend.create_builder_network(backend.logger(min_severity="error"))
+    return bool(parser.supports_model_v2(cut.SerializeToString(), model.parser_path))
 
 
 def _shape_tensor_names(network) -> list[str]:

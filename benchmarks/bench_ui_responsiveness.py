@@ -4,11 +4,13 @@ A 10 ms QTimer ticks on the GUI thread; the longest gap between ticks is the wor
 would feel. Two runs in the same process: the baseline runs the plain path (``load_model`` +
 ``analyze_support``) in a worker *thread*; the app's path loads and analyses through
 ``ModelLoader`` (TensorRT in a child process, the window's copy decoded in slices).
-Run: ``xvfb-run -a .venv/bin/python benchmarks/bench_ui_responsiveness.py`` (goal: max gap ≤ 50 ms).
+Run: ``xvfb-run -a .venv/bin/python benchmarks/bench_ui_responsiveness.py [--mb 1500]`` (goal: max gap ≤ 50 ms;
+``--mb`` sets the model's size, e.g. 1500 for the large-model goal).
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
 import time
@@ -24,8 +26,8 @@ TARGET_MB = 100
 TICK_MS = 10
 
 
-def make_model(path: Path) -> None:
-    layers = TARGET_MB // 4  # 1024×1024 float32 weights are 4 MB each
+def make_model(path: Path, target_mb: int = TARGET_MB) -> None:
+    layers = max(1, target_mb // 4)  # 1024×1024 float32 weights are 4 MB each
     rng = np.random.default_rng(0)
     weights, nodes, previous = [], [], "x"
     for i in range(layers):
@@ -63,6 +65,9 @@ def measure(app, start, is_done) -> tuple[float, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mb", type=int, default=TARGET_MB, help="the model's size in MB")
+    args = parser.parse_args()
     from workbench.ui.app import prepare_qt
 
     prepare_qt()
@@ -78,7 +83,7 @@ def main() -> None:
     backend = load_backend()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "big.onnx"
-        make_model(path)
+        make_model(path, args.mb)
         size_mb = path.stat().st_size / 1e6
 
         session = Session(backend)

@@ -44,3 +44,39 @@ def test_repair_dialog_offers_the_split_when_no_repair_builds(qtbot, window):
     split = window.repair.split_dialog
     qtbot.waitUntil(lambda: split.result is not None and not split.split_task.running, timeout=LOAD_TIMEOUT_MS)
     assert "Part 1: tensorrt" in split.view.toPlainText()
+
+
+def test_the_triage_offers_the_split_keeps_the_tensorrt_part_and_undo_restores_the_model(qtbot, window):
+    from tests.ui.test_graph_triage import marked
+    from workbench.core.problems import ProblemKind
+    from workbench.ui.graph_marks import PART_CLASSES
+
+    open_and_wait(qtbot, window, CORPUS / "detector_nms_ts.onnx")
+    original = window.session.model
+    triage = window.panels["triage"]
+    item = next(item for item, problem in triage.problem_items() if problem.kind == ProblemKind.PARSER_ERROR)
+    triage.tree.setCurrentItem(item)
+    split_buttons = [b for b in triage.action_buttons() if b.text() == "Split for TensorRT"]
+    assert len(split_buttons) == 1
+    qtbot.mouseClick(split_buttons[0], Qt.MouseButton.LeftButton)
+    dialog = window.repair.split_dialog
+    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.split_task.running, timeout=LOAD_TIMEOUT_MS)
+    assert dialog.apply_button.isEnabled()
+
+    graph = window.panels["graph"]
+    if graph.page is not None:  # the parts are marked on the graph while the result is shown
+        qtbot.waitUntil(lambda: graph.marks_current, timeout=LOAD_TIMEOUT_MS)
+        classes = {c for marks in marked(qtbot, window).values() for c in marks}
+        assert {PART_CLASSES["tensorrt"], PART_CLASSES["onnxruntime"]} <= classes
+        assert "TensorRT part" in graph.legend.text()
+
+    qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.session.model is not original, timeout=LOAD_TIMEOUT_MS)
+    kept = window.session.model
+    assert [o.name for o in kept.proto.graph.output] == dialog.result.parts[0].outputs
+    assert window.session.recipe.split["parts"] and window.session.recipe.fixes[0]["name"] == "cut-outputs"
+    assert "Split for TensorRT" in window.session.history.steps[-1].label
+    assert "TensorRT part" not in graph.legend.text()  # the parts were of the whole model
+    window.session.undo()
+    assert window.session.model is original and window.session.recipe.split == {}
+    dialog.close()

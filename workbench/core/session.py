@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # only for annotations: a plain session needs neither the fix
     from workbench.core.model.loading import LoadedModel
     from workbench.core.problems import Problem
     from workbench.core.repair import RepairResult
+    from workbench.core.split.split import SplitResult
 
 # Stages of the status strip ("parsed" follows the report; the others are set by whoever runs them).
 STAGES = ("parsed", "builds", "profile", "engine", "compare")
@@ -40,16 +41,18 @@ NOT_RUN_ON_THIS_MODEL = "not run on this model yet"
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a history step restores: the model object itself, and the recipe's fix steps and profiles."""
+    """What a history step restores: the model object itself, and the recipe's fix steps, profiles and split."""
 
     model: LoadedModel
     fixes: tuple[dict, ...] = ()
     profiles: tuple[dict, ...] = ()
+    split: tuple[tuple[str, object], ...] = ()  # the recipe's [split] section (parts, boundaries), as items
 
     @classmethod
-    def of(cls, model: LoadedModel, fixes, profiles) -> Snapshot:
+    def of(cls, model: LoadedModel, fixes, profiles, split: dict | None = None) -> Snapshot:
         # Deep copies: editing the live recipe afterwards must not change a recorded step.
-        return cls(model, tuple(copy.deepcopy(list(fixes))), tuple(copy.deepcopy(list(profiles))))
+        return cls(model, tuple(copy.deepcopy(list(fixes))), tuple(copy.deepcopy(list(profiles))),
+                   tuple(copy.deepcopy(dict(split or {})).items()))
 
 
 @dataclass(frozen=True)
@@ -158,17 +161,18 @@ class SessionState:
 
     # Fixes and the history ------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
-        return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles)
+        return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles, self.recipe.split)
 
     def apply(self, label: str, model: LoadedModel, *, fixes: Sequence[dict] = (),
-              profiles: Sequence[dict] | None = None) -> HistoryStep:
-        """One undoable step: ``model`` replaces the current one, ``fixes`` join the recipe, ``profiles`` (if given)
-        replace its profiles."""
+              profiles: Sequence[dict] | None = None, split: dict | None = None) -> HistoryStep:
+        """One undoable step: ``model`` replaces the current one, ``fixes`` join the recipe, ``profiles`` and
+        ``split`` (if given) replace its profiles and its [split] section."""
         if self.model is None:
             raise WorkbenchError("There is no model to change.", "Open a model first.")
         before = self.snapshot()
         after = Snapshot.of(model, list(before.fixes) + list(fixes),
-                            before.profiles if profiles is None else profiles)
+                            before.profiles if profiles is None else profiles,
+                            dict(before.split) if split is None else split)
         step = HistoryStep(label, before, after)
         self.history.push(step)
         self._restore(after)
@@ -192,6 +196,19 @@ class SessionState:
                           fixes=[fix_result.step.to_dict() for fix_result in result.fix_results],
                           profiles=None if profiles == self.recipe.profiles else profiles)
 
+    def apply_split(self, split: SplitResult, cut: FixResult, backend_name: str) -> HistoryStep:
+        """Keep the split's TensorRT part as the model (``cut``: the original cut at that part's outputs, which
+        is how a recipe replays it) and remember the whole split in the recipe's [split] section."""
+        from workbench.core.split.deploy import split_recipe
+
+        if split.model is not self.model or cut.before is not self.model:
+            raise WorkbenchError("The model changed since the split was made.", "Split again before applying.")
+        recipe = split_recipe(split, backend_name)
+        parts = len(split.parts)
+        return self.apply(f"Split for TensorRT: part 1 of {parts} ({len(split.parts[0].nodes)} nodes) kept, "
+                          f"ends at {', '.join(split.parts[0].outputs)}", cut.after,
+                          fixes=[cut.step.to_dict()], profiles=recipe.profiles or None, split=recipe.split)
+
     def undo(self) -> Snapshot | None:
         """Back to the state before the last applied step (``None`` when there is none)."""
         return self.move_to(self.history.position - 1) if self.history.can_undo else None
@@ -208,6 +225,7 @@ class SessionState:
     def _restore(self, snapshot: Snapshot) -> None:
         self.recipe.fixes = copy.deepcopy(list(snapshot.fixes))
         self.recipe.profiles = copy.deepcopy(list(snapshot.profiles))
+        self.recipe.split = copy.deepcopy(dict(snapshot.split))
         self._show(snapshot.model)
 
     def _show(self, model: LoadedModel, report: SupportReport | None = None) -> None:

@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass, field
 
 from workbench.core.problems import SEVERITIES, Problem
+from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
 from workbench.ui import palette
 
 NODE_ID_PREFIX = "node-name-"
@@ -29,6 +30,8 @@ MAX_TOOLTIP_LINES = 6
 
 # Severity → the CSS class the page uses (and the legend names).
 SEVERITY_CLASSES = {"error": "wb-error", "warning": "wb-warning", "info": "wb-note"}
+# A split's parts: where each node runs.
+PART_CLASSES = {TENSORRT: "wb-part-trt", ONNXRUNTIME: "wb-part-ort"}
 
 
 @dataclass
@@ -36,6 +39,7 @@ class Mark:
     severity: str = ""  # worst severity of the element's problems, "" when it only is unsupported
     unsupported: bool = False  # TensorRT does not take this node (or a node inside its bodies)
     inside: bool = False  # (part of) the mark comes from nodes inside this node's If/Loop bodies
+    runtime: str = ""  # where a shown split runs the node (TENSORRT / ONNXRUNTIME), "" without a split
     lines: list[str] = field(default_factory=list)  # tooltip: one line per problem
 
     def add(self, severity: str, line: str) -> None:
@@ -51,6 +55,8 @@ class Mark:
             classes.append("wb-unsupported")
         if self.inside:
             classes.append("wb-inside")
+        if self.runtime:
+            classes.append(PART_CLASSES[self.runtime])
         return classes
 
     def look(self) -> tuple[str, str]:
@@ -66,8 +72,8 @@ def _line(problem: Problem) -> str:
     return f"{problem.severity.upper()} {problem.kind}: {where}{problem.message}"
 
 
-def element_marks(problems: list[Problem], report=None) -> dict[str, Mark]:
-    """Marks by Netron element id, from the problems and the report's per-node support."""
+def element_marks(problems: list[Problem], report=None, split=None) -> dict[str, Mark]:
+    """Marks by Netron element id, from the problems, the report's per-node support and a shown split's parts."""
     marks: dict[str, Mark] = {}
 
     def mark(element_id: str) -> Mark:
@@ -90,6 +96,12 @@ def element_marks(problems: list[Problem], report=None) -> dict[str, Mark]:
         if node.parent:
             parent = mark(NODE_ID_PREFIX + node.parent)
             parent.unsupported = parent.inside = True
+    for part in (split.parts if split is not None else []):
+        where = f"Split: part {part.index + 1} runs in {part.runtime}"
+        for node in part.nodes:
+            element = mark(NODE_ID_PREFIX + node)
+            element.runtime = part.runtime
+            element.lines.append(where + (f" ({part.reasons[node]})" if node in part.reasons else ""))
     for element in marks.values():
         if element.unsupported and not element.lines:
             element.lines.append("TensorRT does not take this node.")
@@ -124,13 +136,18 @@ g.node.wb-unsupported > g.node-item:first-of-type > text {{ fill: #fff; }}
 g.node.wb-unsupported:not(.wb-error):not(.wb-warning):not(.wb-note) > path.node-border {{
     stroke: {palette.UNSUPPORTED}; stroke-width: 3px; }}
 g.node.wb-inside > path.node-border {{ stroke-dasharray: 7 3; }}
+g.node.wb-part-trt > g.node-item:first-of-type > path {{ fill: {palette.PASS}; }}
+g.node.wb-part-ort > g.node-item:first-of-type > path {{ fill: {palette.UNSUPPORTED}; }}
+g.node.wb-part-trt > g.node-item:first-of-type > text, g.node.wb-part-ort > g.node-item:first-of-type > text {{
+    fill: #fff; }}
 g.node.wb-mark.select > path.node-border {{ stroke: {palette.SELECTION}; stroke-width: 4px; stroke-dasharray: none; }}
 """
 
 PAGE_SCRIPT = r"""
 (function () {
     if (window.__workbench__) { return; }
-    const CLASSES = ['wb-mark', 'wb-error', 'wb-warning', 'wb-note', 'wb-unsupported', 'wb-inside'];
+    const CLASSES = ['wb-mark', 'wb-error', 'wb-warning', 'wb-note', 'wb-unsupported', 'wb-inside', 'wb-part-trt',
+                     'wb-part-ort'];
     const state = {marks: {looks: [], elements: {}}, generation: 0, bridge: null, queue: [], scheduled: false,
                    view: null};
 
@@ -246,7 +263,12 @@ LEGEND = [(palette.ERROR, "error"), (palette.WARNING, "warning"), (palette.NOTE,
           (palette.UNSUPPORTED, "not taken by TensorRT")]
 
 
-def legend_html() -> str:
-    """One line for the graph panel: the colours, and what a dashed outline means."""
-    swatches = "".join(f"<span style='color:{colour}'>■</span>&nbsp;{text}&nbsp;&nbsp; " for colour, text in LEGEND)
+SPLIT_LEGEND = [(palette.PASS, "split: TensorRT part"), (palette.UNSUPPORTED, "split: onnxruntime part")]
+
+
+def legend_html(split_shown: bool = False) -> str:
+    """One line for the graph panel: the colours, and what a dashed outline means (and the parts' colours while
+    a split is shown)."""
+    entries = LEGEND[:-1] + SPLIT_LEGEND if split_shown else LEGEND
+    swatches = "".join(f"<span style='color:{colour}'>■</span>&nbsp;{text}&nbsp;&nbsp; " for colour, text in entries)
     return f"{swatches}<span style='color:{palette.IDLE}'>┅</span>&nbsp;problem inside an If/Loop body"

@@ -124,6 +124,8 @@ def _read_resource(path: str) -> str:
 
 # The graph page's name for a model served without its weights (see NetronServer.serve).
 WEIGHT_FREE_SUFFIX = " (weights on disk)"
+# Opened files below this size are served whole, so Netron shows weight values.
+GRAPH_WITH_WEIGHTS_BELOW = 100_000_000
 
 
 class NetronServer:
@@ -136,18 +138,20 @@ class NetronServer:
     def url(self) -> str:
         return f"http://{self.address[0]}:{self.address[1]}/" if self.address else ""
 
-    def serve(self, model, from_file: bool) -> str:
-        """Serve the file itself only when all its weights are in it and small; otherwise the weight-free
-        model: Netron shows every node, shape and attribute, and big weights as external data it cannot
-        read (their values would cost the window and the page a copy of every weight each)."""
+    def serve(self, model, from_file: bool) -> bool:
+        """Serve the file itself (Netron shows weight values) when it is the opened file and small enough;
+        otherwise the weight-free model: every node, shape and attribute, and big weights as external data
+        Netron does not read (their values would cost the window and the page a copy of every weight each).
+        Returns whether weight values are shown."""
         self.stop()
-        if from_file and not model.references_weights:
+        if from_file and (not model.references_weights or model.file_size < GRAPH_WITH_WEIGHTS_BELOW):
             self.address = netron.serve(str(model.path), None, address=("127.0.0.1", 0), browse=False)
+            return True
         else:  # serve its bytes under a .onnx name so Netron knows the format
             name = (model.path.stem if model.path else "model") + (WEIGHT_FREE_SUFFIX if model.references_weights
                                                                    else "") + ".onnx"
             self.address = netron.serve(name, model.serialized, address=("127.0.0.1", 0), browse=False)
-        return self.url
+        return not model.references_weights
 
     def stop(self) -> None:
         if self.address is not None:
@@ -200,6 +204,8 @@ class GraphView(QWidget):
         session.model_changed.connect(self.show_model)
         session.node_selected.connect(self.select_node)
         session.problems_changed.connect(self.update_marks)
+        session.split_shown.connect(self.show_split)
+        self.split = None  # the SplitResult whose parts are marked
         if session.model is not None:
             self.show_model(session.model)
             self.update_marks(session.problems)
@@ -226,10 +232,13 @@ class GraphView(QWidget):
         layout.addWidget(self.view, 1)
 
     def show_model(self, model) -> None:
-        url = self.server.serve(model, from_file=model is self.session.original and model.path is not None)
-        weights = (" — weights stay on disk: the graph shows their shapes, not their values"
-                   if model.references_weights else "")
-        self.status.setText(f"{model.name} — Netron at {url}{weights}")
+        if self.split is not None and self.split.model is not model:  # the parts were of another model
+            self.show_split(None)
+        opened_file = model is self.session.original and model.path is not None
+        values_shown = self.server.serve(model, from_file=opened_file)
+        url = self.server.url
+        self.status.setText(f"{model.name} — Netron at {url}"
+                            + ("" if values_shown else " — weights on disk, values not shown"))
         self._page_ready = False
         self.shown_generation = -1
         if self.page is not None:
@@ -243,9 +252,15 @@ class GraphView(QWidget):
     # Marks -------------------------------------------------------------------------------------------
     def update_marks(self, problems) -> None:
         """Paint ``problems`` (and the report's unsupported nodes) on the graph."""
-        self.marks = page_marks(element_marks(problems, self.session.report))
+        self.marks = page_marks(element_marks(problems, self.session.report, self.split))
         self.marks_generation += 1
         self._push_marks()
+
+    def show_split(self, split) -> None:
+        """Mark where a split runs each node (``None``: stop marking parts)."""
+        self.split = split
+        self.legend.setText(legend_html(split_shown=split is not None))
+        self.update_marks(self.session.problems)
 
     def _push_marks(self) -> None:
         if self.page is not None and self._page_ready:

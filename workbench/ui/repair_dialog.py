@@ -220,6 +220,7 @@ class RepairMenu(QObject):
         self.split_action.setEnabled(self.session.model is not None)
         self.split_dialog = None
         self.session.model_changed.connect(self._model_changed)
+        self.session.split_requested.connect(self.open_split_dialog)
         self.trial_action = menu.addAction("&Trial build after analysis")
         self.trial_action.setCheckable(True)
         self.trial_action.setChecked(trial_build.enabled)

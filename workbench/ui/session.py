@@ -54,6 +54,8 @@ class Session(QObject):
     engine_built = Signal(object)  # the build result (engine path and metadata)
     shapes_suggested = Signal(object)  # ShapeSuggestion from the trial build's probe (realistic shapes, reasons)
     node_picked = Signal(str)  # a node the user clicked in the graph
+    split_requested = Signal()  # "Split for TensorRT" from a problem: the Repair menu's split dialog opens
+    split_shown = Signal(object)  # SplitResult whose parts the graph marks, or None to clear them
     stage_changed = Signal(str, str, str)  # stage, state (STAGE_STATES), detail for the tooltip
 
     def __init__(self, backend: Backend, parent=None):
@@ -120,6 +122,11 @@ class Session(QObject):
     def apply_repair(self, result) -> None:
         """Apply a ``RepairResult``'s fixes and profile as one undoable step."""
         self.state.apply_repair(result)
+        self._history_moved()
+
+    def apply_split(self, split, cut) -> None:
+        """Keep a ``SplitResult``'s TensorRT part (``cut``: the fix result that makes it) as one undoable step."""
+        self.state.apply_split(split, cut, self.backend.name)
         self._history_moved()
 
     def undo(self) -> None:

@@ -4,7 +4,9 @@
 nodes, inputs and outputs), which problem forced each node out of TensorRT, the boundary tensors with
 dtype and shape, the TensorRT part's build, and the chained outputs' verdicts against the original.
 *Write folder…* writes the parts, ``split.toml`` and ``run_split.py`` (``trt-workbench split`` also
-writes the engine).
+writes the engine). *Keep the TensorRT part* makes that part the window's model as one undoable step
+(the recipe replays it as ``cut-outputs`` and remembers the whole split in its ``[split]`` section).
+The graph marks the parts while a result is shown.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QProgre
     QVBoxLayout
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.fixes import apply_fix, step_from_dict
 from workbench.core.shapes.profiles import profiles_from_recipe
-from workbench.core.split.deploy import prepare_folder, write_split_folder
+from workbench.core.split.deploy import prepare_folder, tensorrt_part_cut, write_split_folder
 from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
 from workbench.core.split.split import SplitResult, split_model
 from workbench.ui import palette
@@ -76,6 +79,8 @@ class SplitDialog(QDialog):
         self.split_task = Task(self, session, "split", on_done=self._show_result, on_error=self._failed,
                                on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
                                errors_in_place=True)
+        self.apply_task = Task(self, session, "split", on_done=self._cut_made, on_error=self._failed,
+                               on_end=self._done, errors_in_place=True)
         self.result: SplitResult | None = None
         self.file_dialog: QFileDialog | None = None
         self.phase = QLabel()
@@ -88,11 +93,13 @@ class SplitDialog(QDialog):
         self.split_button = QPushButton("Split again")
         self.cancel_button = QPushButton("Cancel")
         self.write_button = QPushButton("Write folder…")
+        self.apply_button = QPushButton("Keep the TensorRT part")
         close_button = QPushButton("Close")
         buttons = QHBoxLayout()
         buttons.addWidget(self.split_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.apply_button)
         buttons.addWidget(self.write_button)
         buttons.addWidget(close_button)
         layout = QVBoxLayout(self)
@@ -104,6 +111,7 @@ class SplitDialog(QDialog):
         self.split_button.clicked.connect(self.split)
         self.cancel_button.clicked.connect(self.cancel)
         self.write_button.clicked.connect(self.write_dialog)
+        self.apply_button.clicked.connect(self.keep_tensorrt_part)
         close_button.clicked.connect(self.close)
         self._update_buttons()
 
@@ -147,9 +155,34 @@ class SplitDialog(QDialog):
         self.status.setText(result.message)
         self.view.setHtml(split_html(result))
         self.session.log("info", f"Split: {result.message}")
+        self.session.split_shown.emit(result)
+
+    def keep_tensorrt_part(self) -> Worker | None:
+        """Cut the model at the TensorRT part's outputs (validated like any fix), then apply it as one step."""
+        cut = tensorrt_part_cut(self.result) if self.result is not None else None
+        if cut is None or self.apply_task.running or self.result.model is not self.session.model:
+            return None
+        self.status.setText("Keeping the TensorRT part…")
+        worker = self.apply_task.start(apply_fix, self.session.model, step_from_dict(cut))
+        self._update_buttons()
+        return worker
+
+    def _cut_made(self, cut) -> None:
+        try:
+            self.session.apply_split(self.result, cut)
+        except WorkbenchError as exc:
+            self._failed(exc)
+            return
+        self.status.setText(f"The model is now the TensorRT part ({len(self.result.parts[0].nodes)} nodes); "
+                            "Undo in the History panel brings the whole model back.")
 
     def _update_buttons(self) -> None:
-        busy = self.split_task.running
+        busy = self.split_task.running or self.apply_task.running
+        cut = tensorrt_part_cut(self.result) if self.result is not None and self.result.succeeded else None
+        self.apply_button.setEnabled(not busy and cut is not None and self.result.model is self.session.model)
+        self.apply_button.setToolTip(
+            "The model becomes the split's TensorRT part (undoable); the recipe remembers the whole split"
+            if cut is not None else "Available after a split whose first part runs in TensorRT and proves equal")
         self.bar.setVisible(busy)
         self.cancel_button.setEnabled(busy)
         self.split_button.setEnabled(not busy and self.session.model is not None)
@@ -157,6 +190,7 @@ class SplitDialog(QDialog):
 
     def closeEvent(self, event) -> None:
         self.cancel()
+        self.session.split_shown.emit(None)  # the graph stops marking the parts
         super().closeEvent(event)
 
     def write_dialog(self) -> QFileDialog:

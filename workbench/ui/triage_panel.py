@@ -35,6 +35,15 @@ def offers_profiles(problem: Problem) -> bool:
     return problem.kind in _PROFILE_KINDS or (problem.stage == "build" and bool(problem.inputs))
 
 
+# What TensorRT refuses to take or build: the split puts it in onnxruntime and the rest in TensorRT.
+SPLIT_KINDS = frozenset({ProblemKind.UNSUPPORTED_SUBGRAPH, ProblemKind.PARSER_ERROR, ProblemKind.PLUGIN_UNAVAILABLE,
+                         ProblemKind.NMS, ProblemKind.BUILDER_ERROR})
+
+
+def offers_split(problem: Problem) -> bool:
+    return problem.kind in SPLIT_KINDS
+
+
 def _attribute_text(attribute: onnx.AttributeProto) -> str:
     if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
         graphs = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs)
@@ -279,6 +288,8 @@ class TriagePanel(QWidget):
                              lambda _=False, n=fix_name: self.session.fix_requested.emit(problem, n))
         if offers_profiles(problem):
             self._add_action("Edit profiles", lambda: self.session.panel_requested.emit("profiles"))
+        if offers_split(problem):
+            self._add_action("Split for TensorRT", self.session.split_requested.emit)
 
     def _add_action(self, text: str, slot) -> QPushButton:
         button = QPushButton(text)

@@ -38,9 +38,18 @@ def prepare_folder(output_dir: str | os.PathLike, model_path: Path | None) -> Pa
     return folder
 
 
+def tensorrt_part_cut(result: SplitResult) -> dict | None:
+    """The recipe step that turns the original into the split's TensorRT part: the original cut at that part's
+    outputs, when the part starts at the graph inputs (the first part) and is not the whole model."""
+    first = result.parts[0] if result.parts else None
+    model_outputs = [o.name for o in result.model.proto.graph.output]
+    if first is None or first.runtime != TENSORRT or first.outputs == model_outputs:
+        return None
+    return {"name": "cut-outputs", "params": {"tensors": first.outputs}}
+
+
 def split_recipe(result: SplitResult, backend_name: str) -> Recipe:
     builds = {b.part: b for b in result.builds}
-    first = result.parts[0]
     parts = []
     for part in result.parts:
         entry = {"index": part.index, "runtime": part.runtime, "file": part.file, "inputs": part.inputs,
@@ -51,12 +60,10 @@ def split_recipe(result: SplitResult, backend_name: str) -> Recipe:
             entry["profiles"] = profiles_to_recipe(build.profiles)
         parts.append(entry)
     model_outputs = [o.name for o in result.model.proto.graph.output]
-    # The original cut at the first part's outputs is that part when it starts at the graph inputs.
-    cut = [] if first.outputs == model_outputs or first.runtime != TENSORRT else \
-        [{"name": "cut-outputs", "params": {"tensors": first.outputs}}]
+    cut = tensorrt_part_cut(result)
     first_build = next((builds[p.index] for p in result.parts if p.index in builds), None)
     return Recipe(
-        fixes=cut, profiles=profiles_to_recipe(first_build.profiles) if first_build else [],
+        fixes=[cut] if cut else [], profiles=profiles_to_recipe(first_build.profiles) if first_build else [],
         build=result.settings.to_dict(),
         inputs={"seed": 0, "shapes": {i["name"]: i["shape"] for i in result.inputs}},
         split={"backend": backend_name, "inputs": [i["name"] for i in result.inputs], "outputs": model_outputs,

@@ -3,7 +3,7 @@
 A 10 ms QTimer ticks on the GUI thread; the longest gap between ticks is the worst freeze the user
 would feel. Two runs in the same process: the baseline runs the plain path (``load_model`` +
 ``analyze_support``) in a worker *thread*; the app's path loads and analyses through
-``ModelLoader`` (TensorRT in a child process, the window's copy decoded in slices).
+``ModelLoader`` (TensorRT in a child process, the window's copy read without its weights).
 Run: ``xvfb-run -a .venv/bin/python benchmarks/bench_ui_responsiveness.py [--mb 1500]`` (goal: max gap ≤ 50 ms;
 ``--mb`` sets the model's size, e.g. 1500 for the large-model goal).
 """
@@ -108,7 +108,7 @@ def main() -> None:
     print(f"model: {size_mb:.0f} MB, {len(session.model.proto.graph.node)} nodes")
     print(f"baseline (load + analysis in a worker thread): max gap {baseline_gap:6.0f} ms, "
           f"load+analysis {baseline_s:5.2f} s")
-    print(f"app (child process + sliced decoding):        max gap {gap:6.0f} ms, load+analysis {seconds:5.2f} s")
+    print(f"app (child process + weight-free read):       max gap {gap:6.0f} ms, load+analysis {seconds:5.2f} s")
     print(f"max gap ratio app/baseline: {gap / baseline_gap:.2f}; time ratio app/baseline: {seconds / baseline_s:.2f}; "
           f"goal max gap <= 50 ms: {'met' if gap <= 50 else 'NOT met'}")
 

@@ -152,3 +152,16 @@ def test_a_build_that_does_not_fit_is_refused_and_a_trial_build_skipped(large, m
     assert [p.kind for p in trial.triage_problems()] == [ProblemKind.TRIAL_BUILD_SKIPPED]
     monkeypatch.setenv(MEMORY_LIMIT_VARIABLE, "64G")
     assert estimate_build_memory(model).fits
+
+
+def test_a_large_models_shape_probe_runs_in_a_child_and_answers_as_in_process(large):
+    from workbench.core.shapes import suggest
+
+    model = load_model(large["inline"])
+    assert model.summary().parameter_bytes >= suggest.PROBE_IN_CHILD_ABOVE
+    suggestion = suggest.suggest_shapes(model)
+    assert suggest._probe_child.cache_info().currsize == 1  # the child was used
+    here = suggest._suggest(load_model(large["inline"]), None, None, True, suggest.DEFAULT_PROBE_BUDGET_SECONDS, 0,
+                            None)
+    assert suggestion.profile().to_dict() == here.profile().to_dict()
+    assert [d.text() for d in suggestion.dims] == [d.text() for d in here.dims]

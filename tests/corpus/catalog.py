@@ -162,6 +162,15 @@ CATALOG: dict[str, dict] = {
         "realistic": {"image": [1, 3, 64, 64]},
         "facts": {"batch_like": {"image": 0}, "fp16_overflow": ["/Mul", "/ReduceSum", "/Sqrt"]},
     },
+    "sensor_centering_ts.onnx": {
+        "family": "sensor",
+        "exporter": "torchscript",
+        "description": "readings + a DC level of 4096, minus the per-row mean, Linear 32→8: the centred values are "
+                       "the small difference of ~4096 magnitudes, which bfloat16 (spacing 32 there) rounds away",
+        "inputs": {"readings": ["batch", 32]},
+        "realistic": {"readings": [1, 32]},
+        "facts": {"batch_like": {"readings": 0}, "bf16_sensitive": ["/Add", "/ReduceMean", "/Sub"]},
+    },
     "gru_state_dynamo.onnx": {
         "family": "recurrent",
         "exporter": "dynamo",

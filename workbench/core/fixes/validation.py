@@ -99,6 +99,13 @@ def _strict_inference_error(skeleton: onnx.ModelProto) -> str:
     return ""
 
 
+def _stores_bfloat16(proto: onnx.ModelProto) -> bool:
+    graph = proto.graph
+    return any(v.type.tensor_type.elem_type == onnx.TensorProto.BFLOAT16
+               for v in [*graph.input, *graph.output, *graph.value_info]) \
+        or any(init.data_type == onnx.TensorProto.BFLOAT16 for init in graph.initializer)
+
+
 def _judge(proto: onnx.ModelProto, declared_shapes: bool = True) -> Validation | _Failure:
     foreign = foreign_ops(proto)
     skeleton = weightless_copy(proto)
@@ -117,6 +124,10 @@ def _judge(proto: onnx.ModelProto, declared_shapes: bool = True) -> Validation |
     if foreign:
         validation.not_checkable = (f"onnxruntime cannot check it: {', '.join(foreign)} is not an op onnxruntime "
                                     "knows (a TensorRT plugin); the TensorRT parser checks it when the model is built")
+        return validation
+    if _stores_bfloat16(skeleton):
+        validation.not_checkable = ("onnxruntime cannot check it: its CPU provider has no bfloat16 kernels; the "
+                                    "TensorRT parser checks it when the model is built")
         return validation
     try:
         runnable = for_onnxruntime(skeleton)

@@ -171,8 +171,8 @@ class PrecisionPanel(QWidget):
         layout.addWidget(_row(self.run_button, self.bisect_button, self.apply_button, self.cancel_button))
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
-        layout.addWidget(self.table, 1)
         layout.addWidget(self.details)
+        layout.addWidget(self.table, 1)
 
     # The plan -------------------------------------------------------------------------------------------
     @property

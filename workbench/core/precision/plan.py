@@ -42,8 +42,8 @@ class PrecisionPlan:
 
     def tolerances(self) -> tuple[Tolerances, str]:
         atol, rtol, reason = default_tolerances(self.mode)
-        if self.atol is not None and self.rtol is not None:
-            reason = "set in the Precision panel"
+        if (self.atol, self.rtol) != (None, None) and (self.atol, self.rtol) != (atol, rtol):
+            reason = "set by the user"
         return Tolerances(atol if self.atol is None else self.atol, rtol if self.rtol is None else self.rtol), reason
 
     def step(self):

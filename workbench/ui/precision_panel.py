@@ -13,15 +13,13 @@ clicked in the graph.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QHeaderView,
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QHeaderView,
                                QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.build.engine import BuildSettings
 from workbench.core.build.precision_label import precision_label
 from workbench.core.compare.inputs import InputSpec
-from workbench.core.compare.metrics import Verdict
 from workbench.core.errors import WorkbenchError
 from workbench.core.precision.conversion import BF16_EMULATION, KeepSet
 from workbench.core.precision.plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
@@ -29,6 +27,7 @@ from workbench.core.precision.plan import (CONVERSION_MODES, PrecisionPlan, Prec
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, modelopt_available
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.ui import palette
+from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
 from workbench.ui.tasks import Task
 
 AS_EXPORTED = "fp32"
@@ -47,19 +46,9 @@ CALIBRATION_SOURCES = ("Random samples at realistic shapes", "The Compare panel'
 IMAGES_LEFT_OUT = ("Images (the Compare panel's image source) are not offered: a recipe step cannot carry their "
                    "preprocessing yet, so the quantization could not be replayed.")
 RESULT_COLUMNS = ("output", "max |err|", "max rel", "cosine", "verdict", "reason")
-VERDICT_COLOURS = {Verdict.PASS: QColor(palette.PASS_BACKGROUND), Verdict.FAIL: QColor(palette.FAIL_BACKGROUND),
-                   Verdict.CANNOT_JUDGE: QColor(palette.CANNOT_JUDGE_BACKGROUND)}
+_row = ComparePanel._row  # widgets side by side, as in the Compare panel
 PROBLEM_SOURCE = "precision"  # the session's problem source for the bisect's marks on the triage list
 MAX_SAMPLES = 1024
-
-
-def _row(*widgets) -> QWidget:
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    for widget in widgets:
-        layout.addWidget(widget)
-    return row
 
 
 class PrecisionPanel(QWidget):

@@ -121,7 +121,8 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     if context.infer_shapes:
         fixed = infer_shapes(fixed)
     progress(f"{fix.title}: checking the result (onnx checker, onnxruntime)", 0.9)
-    validation = validate_fixed_model(fixed, fix.title, fix.invalid_hint, original=model.proto)
+    validation = validate_fixed_model(fixed, fix.title, fix.invalid_hint, original=model.proto,
+                                      onnxruntime_cannot_run=context.onnxruntime_cannot_run)
     if validation.invalid_before:
         context.warnings.append(f"{validation.invalid_before[0].upper()}{validation.invalid_before[1:]}; the fix "
                                 "did not cause it.")

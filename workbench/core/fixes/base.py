@@ -159,6 +159,8 @@ class FixContext:
     frozen_inputs: dict[str, np.ndarray] = field(default_factory=dict)
     opset: int | None = None  # the opset the fixed model needs, when a fix raises it
     infer_shapes: bool = False  # run ONNX shape inference on the result
+    # Why onnxruntime cannot judge the result by design (e.g. bfloat16 ops); the onnx checker still does.
+    onnxruntime_cannot_run: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.conversion import TARGETS, KeepSet, convert_model
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, MODES, calibration_samples, quantize
 
+BF16_NOT_RUNNABLE = ("its CPU provider has no bfloat16 kernels (accuracy: trt-workbench convert or the Precision "
+                     "panel, on an emulation twin); the TensorRT parser checks it when the model is built")
+
 
 def _validate(model: LoadedModel, params: dict) -> None:
     KeepSet.resolve(model, params.get("keep", []))  # unknown names are an error before anything runs
@@ -31,6 +34,8 @@ def _quantize(graph: gs.Graph, params: dict, context: FixContext, model: LoadedM
 def _transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
     keep = KeepSet.resolve(model, params.get("keep", []))
     converted = convert_model(model, params["to"], keep, keep_io_types=params["keep_io"])
+    if params["to"] == "bf16":
+        context.onnxruntime_cannot_run = BF16_NOT_RUNNABLE
     context.warnings.append(f"Converted to {params['to'].upper()}, kept in FP32: "
                             f"{', '.join(keep.to_list()) or 'nothing'}; outputs change numerically (check parity).")
     return gs.import_onnx(converted.proto)

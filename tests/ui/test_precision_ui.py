@@ -97,6 +97,16 @@ def test_bf16_bisect_marks_the_triage_list_and_the_triage_selection_can_be_kept(
     assert panel.keep_items() == ["/ReduceMean"]
 
 
+def test_fp16_check_with_nothing_kept_shows_the_overflow(qtbot, opened):
+    _session, panel, _triage, _history = opened("l2_embedding_ts.onnx")
+    choose(panel, "fp16")
+    panel.run_check()
+    wait_idle(qtbot, panel)
+    assert panel.result is not None, panel.status.text()
+    assert not panel.result.check.passed and "Overflows float16" in panel.status.text()
+    assert panel.apply_button.isEnabled()
+
+
 def test_bisect_cancel(qtbot, opened):
     _session, panel, _triage, _history = opened(SENSITIVE)
     choose(panel, "bf16")
@@ -149,3 +159,24 @@ def test_int8_quantize_apply_and_recipe_replay(qtbot, opened, tmp_path):
     assert replayed.returncode == 0, replayed.stderr
     ops = {node.op_type for node in load_model(tmp_path / "int8.onnx").proto.graph.node}
     assert "QuantizeLinear" in ops
+
+
+def test_int8_calibrates_on_the_compare_panels_data_file(qtbot, opened, tmp_path):
+    import numpy as np
+
+    from workbench.core.shapes.suggest import suggested_feeds
+
+    session, panel, _triage, _history = opened("l2_embedding_ts.onnx")
+    choose(panel, "int8")
+    panel.calibration.setCurrentIndex(1)
+    assert not panel.samples.isEnabled()
+    panel.run_check()
+    assert "hold no .npz data file" in panel.status.text() and not panel.running
+    samples = [suggested_feeds(session.model, seed=seed)["image"] for seed in range(3)]
+    np.savez(tmp_path / "calib.npz", image=np.concatenate(samples))
+    session.recipe.inputs = {"seed": 0, "data_files": [str(tmp_path / "calib.npz")]}  # as the Compare panel keeps it
+    panel.run_check()
+    wait_idle(qtbot, panel)
+    assert panel.result is not None, panel.status.text()
+    assert panel.result.fix.step.param_dict["calib"] == str(tmp_path / "calib.npz")
+    assert "3 samples from" in panel.details.text()

@@ -190,8 +190,9 @@ class PrecisionPanel(QWidget):
         if self.mode_key not in CONVERSION_MODES and self.calibration.currentIndex() == 1:
             files = [f for f in InputSpec.from_dict(self.session.recipe.inputs).data_files if f.endswith(".npz")]
             if not files:
-                raise WorkbenchError("The Compare panel has no .npz data file to calibrate with.",
-                                     "Choose one there (Inputs: Data file), or calibrate on random samples.")
+                raise WorkbenchError("The Compare panel's inputs (the recipe's [inputs]) hold no .npz data file.",
+                                     "Choose one there (Inputs: Data file) and run a comparison, which keeps it in "
+                                     "the recipe; or calibrate on random samples.")
             calib_file = files[0]
         return PrecisionPlan(self.mode_key, self.keep_items(), self._tolerance(self.atol, "atol"),
                              self._tolerance(self.rtol, "rtol"), self.keep_io.isChecked(), self.samples.value(),

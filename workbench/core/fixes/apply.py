@@ -113,7 +113,9 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     with third_party_logs.collect() as library_messages:
         graph = fix.transform(graph, params, context, model)
     # e.g. graphsurgeon's "Inference failed …" when onnxruntime cannot evaluate part of the graph
-    context.warnings.extend(f"{m.source}: {m.text}" for m in library_messages if m.severity in ("warning", "error"))
+    # once each: graphsurgeon repeats a warning per tensor (e.g. every bfloat16 weight)
+    context.warnings.extend(dict.fromkeys(f"{m.source}: {m.text.strip()}" for m in library_messages
+                                          if m.severity in ("warning", "error")))
     if cancel:
         cancel.raise_if_cancelled(fix.title)
     progress(f"{fix.title}: writing the model", 0.8)

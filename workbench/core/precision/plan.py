@@ -47,11 +47,14 @@ class PrecisionPlan:
         return Tolerances(atol if self.atol is None else self.atol, rtol if self.rtol is None else self.rtol), reason
 
     def step(self):
+        # Empty lists and names are left to the steps' defaults (an explicit empty list is refused).
         if self.mode in CONVERSION_MODES:
-            return make_step("convert-precision", {"to": self.mode, "keep": self.keep, "keep_io": self.keep_io})
+            return make_step("convert-precision", {"to": self.mode, "keep_io": self.keep_io,
+                                                   **({"keep": self.keep} if self.keep else {})})
         if self.mode in QUANTIZATION_MODES:
-            params = {"mode": self.mode, "exclude": self.keep, "samples": self.samples}
-            return make_step("quantize", {**params, **({"calib": self.calib_file} if self.calib_file else {})})
+            return make_step("quantize", {"mode": self.mode, "samples": self.samples,
+                                          **({"exclude": self.keep} if self.keep else {}),
+                                          **({"calib": self.calib_file} if self.calib_file else {})})
         raise WorkbenchError(f"Unknown precision mode {self.mode!r}.",
                              f"Choose one of: {', '.join(CONVERSION_MODES + QUANTIZATION_MODES)}.")
 

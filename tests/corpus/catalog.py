@@ -162,6 +162,15 @@ CATALOG: dict[str, dict] = {
         "realistic": {"image": [1, 3, 64, 64]},
         "facts": {"batch_like": {"image": 0}, "fp16_overflow": ["/Mul", "/ReduceSum", "/Sqrt"]},
     },
+    "sensor_centering_ts.onnx": {
+        "family": "sensor",
+        "exporter": "torchscript",
+        "description": "readings + a DC level of 4096, minus the per-row mean, Linear 32→8: the centred values are "
+                       "the small difference of ~4096 magnitudes, which bfloat16 (spacing 32 there) rounds away",
+        "inputs": {"readings": ["batch", 32]},
+        "realistic": {"readings": [1, 32]},
+        "facts": {"batch_like": {"readings": 0}, "bf16_sensitive": ["/Add", "/ReduceMean", "/Sub"]},
+    },
     "gru_state_dynamo.onnx": {
         "family": "recurrent",
         "exporter": "dynamo",
@@ -236,6 +245,7 @@ CATALOG: dict[str, dict] = {
 # gru_state_dynamo             ok     1x100x40, 2x1x96       ok      1x1x40, 2x1x96                 ok
 # if_cond_dynamo               ok     1x3x64x64, scalar      ok      (only batch is dynamic)        ok
 # external_data/mlp_external   ok     1x3x32x32              ok      (only batch is dynamic)        ok
+# sensor_centering_ts          ok     1x32                   ok      1x32                           ok (and converted to BF16)
 #
 # At the catalogue's fails_at shapes TensorRT-RTX fails to build as onnxruntime fails to run, except the
 # audio model at 1 sample (builds): segmenter 250x320 (Concat node_cat_2 "64 and 63"), text detector

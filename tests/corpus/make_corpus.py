@@ -613,6 +613,31 @@ def make_l2_embedding() -> None:
     save(model, "l2_embedding_ts.onnx")
 
 
+class SensorCentering(nn.Module):
+    """Raw sensor readings around a large DC level (4096 counts) → subtract the per-row mean → Linear.
+
+    The centred values (a few counts) are the small difference of two ~4096 magnitudes: bfloat16 (8-bit
+    mantissa, spacing 32 at 4096) rounds them away, so BF16 conversion breaks it unless the mean and the
+    subtraction stay FP32.
+    """
+
+    def __init__(self, level: float = 4096.0, channels: int = 32):
+        super().__init__()
+        self.register_buffer("level", torch.full((1, channels), level))
+        self.head = nn.Linear(channels, 8)
+
+    def forward(self, readings):
+        raw = readings + self.level
+        return self.head(raw - raw.mean(dim=1, keepdim=True))
+
+
+def make_sensor_centering() -> None:
+    torch.manual_seed(SEED)
+    model = export_ts(SensorCentering().eval(), (torch.randn(1, 32) * 4,), ["readings"], ["features"],
+                      {"readings": {0: "batch"}, "features": {0: "batch"}})
+    save(model, "sensor_centering_ts.onnx")
+
+
 MAKERS = {
     "classifier_ts.onnx": make_classifier,
     "segmenter_dynamo.onnx": make_segmenter,
@@ -629,6 +654,7 @@ MAKERS = {
     "external_data/mlp_external.onnx": make_external_data,
     "mid_nonzero_ts.onnx": make_mid_nonzero,
     "l2_embedding_ts.onnx": make_l2_embedding,
+    "sensor_centering_ts.onnx": make_sensor_centering,
 }
 
 

@@ -1,4 +1,7 @@
-"""``trt-workbench convert MODEL --to fp16 -o OUT``: a reduced-precision copy, checked against FP32.
+"""``trt-workbench convert MODEL --to fp16|bf16 -o OUT``: a reduced-precision copy, checked against FP32.
+
+BF16 accuracy is measured on the emulation twin (``emulation`` in the JSON says so; see
+``precision.conversion``), as is the ``--auto-keep`` bisect for BF16.
 
 Exit codes: 0 written and every output within tolerance under onnxruntime, 1 written but beyond
 tolerance, 2 error. With ``--json`` the object has ``written``, ``keep_fp32``, ``inputs`` (the
@@ -13,47 +16,51 @@ import argparse
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome, progress_printer
 
 NAME = "convert"
-HELP = "convert a model to FP16 with a keep-in-FP32 set and check its accuracy"
+HELP = "convert a model to FP16 or BF16 with a keep-in-FP32 set and check its accuracy"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL
+    from workbench.core.precision.conversion import BF16_ATOL, BF16_RTOL, FP16_ATOL, FP16_RTOL, TARGETS
 
     parser.add_argument("model", help="ONNX model file (never modified)")
-    parser.add_argument("--to", choices=("fp16",), default="fp16", help="target precision (default fp16)")
+    parser.add_argument("--to", choices=TARGETS, default="fp16",
+                        help="target precision (default fp16; bf16 accuracy is emulated in FP32 under onnxruntime)")
     parser.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME_OR_OP",
                         help="node names or op types to keep in FP32")
     parser.add_argument("--auto-keep", action="store_true",
                         help="find nodes to keep in FP32 so the outputs meet --atol/--rtol (precision bisect)")
     parser.add_argument("--convert-io", action="store_true",
                         help="convert graph inputs and outputs too (default: they stay float32)")
-    parser.add_argument("--atol", type=float, help=f"absolute tolerance (default {FP16_ATOL} for FP16)")
-    parser.add_argument("--rtol", type=float, help=f"relative tolerance (default {FP16_RTOL} for FP16)")
+    parser.add_argument("--atol", type=float,
+                        help=f"absolute tolerance (default {FP16_ATOL} for FP16, {BF16_ATOL} for BF16)")
+    parser.add_argument("--rtol", type=float,
+                        help=f"relative tolerance (default {FP16_RTOL} for FP16, {BF16_RTOL} for BF16)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="converted model file")
 
 
 def run(args) -> Outcome:
     from workbench.core.compare.metrics import Tolerances
     from workbench.core.model.loading import load_model, save_model
-    from workbench.core.precision.conversion import (FP16_ATOL, FP16_RTOL, FP16_TOLERANCE_REASON, KeepSet,
-                                                      check_accuracy, convert_model)
+    from workbench.core.precision.conversion import DEFAULT_TOLERANCES, KeepSet, check_conversion, convert_model
     from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
 
     model = load_model(args.model)
     keep = KeepSet.resolve(model, args.keep_fp32)
     suggestion = suggest_shapes(model)
     feeds = suggested_feeds(model, suggestion=suggestion)
-    tolerances = Tolerances(FP16_ATOL if args.atol is None else args.atol,
-                            FP16_RTOL if args.rtol is None else args.rtol)
-    tolerance_reason = FP16_TOLERANCE_REASON if args.atol is None or args.rtol is None else "given on the command line"
+    default_atol, default_rtol, default_reason = DEFAULT_TOLERANCES[args.to]
+    tolerances = Tolerances(default_atol if args.atol is None else args.atol,
+                            default_rtol if args.rtol is None else args.rtol)
+    tolerance_reason = default_reason if args.atol is None or args.rtol is None else "given on the command line"
     bisect_runs = None
     if args.auto_keep:
         from workbench.core.precision.bisect import bisect_keep_set
 
-        found = bisect_keep_set(model, feeds, tolerances, keep, progress=progress_printer(args))
+        found = bisect_keep_set(model, feeds, tolerances, keep, to=args.to, progress=progress_printer(args))
         keep, bisect_runs = found.keep, found.runs
     converted = convert_model(model, args.to, keep, keep_io_types=not args.convert_io)
-    check = check_accuracy(model, converted, feeds, tolerances)
+    check = check_conversion(model, args.to, keep, feeds, tolerances, keep_io_types=not args.convert_io,
+                             converted=converted)
     written = save_model(converted.proto, args.output, weights_dir=converted.weights_dir, protect=model.path)
     shapes = {name: list(shape) for name, shape in suggestion.shapes().items()}
     data = {"written": str(written), "to": args.to, "keep_fp32": keep.to_list(), **check.to_dict(),
@@ -62,7 +69,9 @@ def run(args) -> Outcome:
     lines = [f"Wrote {written} ({args.to.upper()}, kept in FP32: {', '.join(keep.to_list()) or 'nothing'})",
              f"Inputs at suggested shapes: {shapes}",
              *([f"Precision bisect: {bisect_runs} onnxruntime runs"] if bisect_runs is not None else []),
-             f"Tolerance: atol {tolerances.atol:g}, rtol {tolerances.rtol:g} ({tolerance_reason})"]
+             f"Tolerance: atol {tolerances.atol:g}, rtol {tolerances.rtol:g} ({tolerance_reason})",
+             *([f"Accuracy: {check.emulation} (onnxruntime's CPU provider has no bfloat16 kernels)"]
+               if check.emulation else [])]
     lines += [f"  {o.name}: {o.verdict}  max abs {o.max_abs:.3g}  max rel {o.max_rel:.3g}  {o.reason}"
               for o in check.outputs]
     lines += [f"  overflows float16: {tensor} (node {node})" for node, tensor in check.overflows.items()]

@@ -13,17 +13,18 @@ from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 
 NAME = "quantize"
 HELP = "quantize a model to INT8 (explicit Q/DQ) and check its accuracy"
-DEFAULT_RANDOM_SAMPLES = 8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES
+
     parser.add_argument("model", help="ONNX model file (never modified)")
     parser.add_argument("--mode", choices=("int8", "fp8"), default="int8",
                         help="int8 (built-in) or fp8 (needs nvidia-modelopt)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--calib", metavar="FILE", help="calibration arrays (.npz keyed by input name)")
     source.add_argument("--calib-random", type=int, metavar="N",
-                        help=f"N seeded random samples at realistic shapes (default {DEFAULT_RANDOM_SAMPLES})")
+                        help=f"N seeded random samples at realistic shapes (default {DEFAULT_CALIBRATION_SAMPLES})")
     parser.add_argument("--exclude", nargs="+", default=[], metavar="NAME_OR_OP",
                         help="node names or op types to leave unquantized")
     parser.add_argument("--modelopt", action="store_true", help="use NVIDIA Model Optimizer (optional extra)")
@@ -31,24 +32,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> Outcome:
-    from workbench.core.compare.inputs import load_arrays
     from workbench.core.compare.metrics import Tolerances
     from workbench.core.model.loading import load_model, save_model
     from workbench.core.precision.conversion import KeepSet, check_accuracy
-    from workbench.core.precision.quantize import INT8_ATOL, INT8_RTOL, INT8_TOLERANCE_REASON, quantize
+    from workbench.core.precision.quantize import (DEFAULT_CALIBRATION_SAMPLES, INT8_ATOL, INT8_RTOL,
+                                                   INT8_TOLERANCE_REASON, calibration_samples, quantize)
     from workbench.core.shapes.suggest import suggested_feeds
 
     model = load_model(args.model)
     exclude = KeepSet.resolve(model, args.exclude)
-    if args.calib:
-        arrays = load_arrays(args.calib, model)
-        count = min(len(a) for a in arrays.values())
-        calibration = [{name: a[i:i + 1] for name, a in arrays.items()} for i in range(count)]
-        calibration_source = f"{count} samples from {args.calib}"
-    else:
-        count = args.calib_random or DEFAULT_RANDOM_SAMPLES
-        calibration = [suggested_feeds(model, seed=seed) for seed in range(count)]
-        calibration_source = f"{count} seeded random samples at realistic shapes (no data given)"
+    calibration, calibration_source = calibration_samples(
+        model, args.calib_random or DEFAULT_CALIBRATION_SAMPLES, args.calib or "")
+    count = len(calibration)
     quantized = quantize(model, calibration, args.mode, exclude, use_modelopt=args.modelopt)
     tolerances = Tolerances(INT8_ATOL, INT8_RTOL)
     check = check_accuracy(model, quantized, suggested_feeds(model, seed=count), tolerances)

@@ -45,6 +45,7 @@ class ProblemKind(NamedValue):
     WORKSPACE_TOO_SMALL = "workspace-too-small"
     OUT_OF_MEMORY = "out-of-memory"
     BUILDER_ERROR = "builder-error"  # any other builder refusal
+    PRECISION_KEEP = "precision-keep"  # a node the precision bisect keeps in FP32
 
 
 class Severity(NamedValue):

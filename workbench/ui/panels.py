@@ -15,4 +15,5 @@ PANELS: list[tuple[str, str, str, str]] = [
     ("fixes", "Fixes", "workbench.ui.fixes_panel:FixesPanel", "left"),
     ("history", "History", "workbench.ui.history_panel:HistoryPanel", "left"),
     ("compare", "Compare", "workbench.ui.compare_panel:ComparePanel", "right"),
+    ("precision", "Precision", "workbench.ui.precision_panel:PrecisionPanel", "right"),
 ]

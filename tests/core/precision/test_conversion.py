@@ -69,7 +69,7 @@ def test_graph_io_stays_float32_unless_converted_too():
     converted_io = convert_model(model, keep_io_types=False)
     assert converted_io.proto.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT16
     with pytest.raises(WorkbenchError, match="not available"):
-        convert_model(model, to="bf16")
+        convert_model(model, to="int4")
 
 
 def test_cli_convert_exit_codes_and_json(tmp_path):

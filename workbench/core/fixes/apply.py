@@ -113,7 +113,9 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     with third_party_logs.collect() as library_messages:
         graph = fix.transform(graph, params, context, model)
     # e.g. graphsurgeon's "Inference failed …" when onnxruntime cannot evaluate part of the graph
-    context.warnings.extend(f"{m.source}: {m.text}" for m in library_messages if m.severity in ("warning", "error"))
+    # once each: graphsurgeon repeats a warning per tensor (e.g. every bfloat16 weight)
+    context.warnings.extend(dict.fromkeys(f"{m.source}: {m.text.strip()}" for m in library_messages
+                                          if m.severity in ("warning", "error")))
     if cancel:
         cancel.raise_if_cancelled(fix.title)
     progress(f"{fix.title}: writing the model", 0.8)
@@ -121,7 +123,8 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     if context.infer_shapes:
         fixed = infer_shapes(fixed)
     progress(f"{fix.title}: checking the result (onnx checker, onnxruntime)", 0.9)
-    validation = validate_fixed_model(fixed, fix.title, fix.invalid_hint, original=model.proto)
+    validation = validate_fixed_model(fixed, fix.title, fix.invalid_hint, original=model.proto,
+                                      onnxruntime_cannot_run=context.onnxruntime_cannot_run)
     if validation.invalid_before:
         context.warnings.append(f"{validation.invalid_before[0].upper()}{validation.invalid_before[1:]}; the fix "
                                 "did not cause it.")

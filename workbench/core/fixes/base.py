@@ -23,7 +23,7 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter. ``kind``: input, tensor, tensors, node, shape, dtype, float, int, bool, choice, values."""
+    """One parameter. ``kind``: input, tensor, tensors, node, file, shape, dtype, float, int, bool, choice, values."""
 
     name: str
     kind: str
@@ -145,7 +145,7 @@ def _names(param: Param, raw) -> list[str]:
 
 
 _COERCERS: dict[str, Callable[[Param, Any], Any]] = {
-    "input": _name, "tensor": _name, "node": _name, "tensors": _names, "shape": _shape, "dtype": _dtype,
+    "input": _name, "tensor": _name, "node": _name, "file": _name, "tensors": _names, "shape": _shape, "dtype": _dtype,
     "float": _float, "int": lambda p, raw: int(str(raw).strip()), "bool": _bool, "choice": _choice, "values": _values,
 }
 
@@ -159,6 +159,8 @@ class FixContext:
     frozen_inputs: dict[str, np.ndarray] = field(default_factory=dict)
     opset: int | None = None  # the opset the fixed model needs, when a fix raises it
     infer_shapes: bool = False  # run ONNX shape inference on the result
+    # Why onnxruntime cannot judge the result by design (e.g. bfloat16 ops); the onnx checker still does.
+    onnxruntime_cannot_run: str = ""
 
 
 @dataclass(frozen=True)

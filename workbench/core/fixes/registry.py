@@ -9,11 +9,11 @@ from workbench.core.fixes.groupnorm import FUSE_GROUPNORM
 from workbench.core.fixes.inputs import FREEZE_INPUT, SET_INPUT_DTYPE, SET_INPUT_SHAPE
 from workbench.core.fixes.nms import REPLACE_NMS, suggest_cut_before_nms
 from workbench.core.fixes.resize import FIX_RESIZE_MODE
-from workbench.core.precision.fix import CONVERT_PRECISION
+from workbench.core.precision.fix import CONVERT_PRECISION, QUANTIZE
 
 FIXES: dict[str, Fix] = {fix.name: fix for fix in (
     FOLD_CONSTANTS, SET_INPUT_SHAPE, SET_INPUT_DTYPE, FREEZE_INPUT, FIX_RESIZE_MODE, REPLACE_NMS, FUSE_GROUPNORM,
-    CUT_OUTPUTS, REMOVE_UNUSED, CONVERT_PRECISION,
+    CUT_OUTPUTS, REMOVE_UNUSED, CONVERT_PRECISION, QUANTIZE,
 )}
 
 # Pre-fill for fixes whose suggestion depends on another fix's problem (cut-outputs before an NMS).

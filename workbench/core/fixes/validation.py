@@ -99,7 +99,8 @@ def _strict_inference_error(skeleton: onnx.ModelProto) -> str:
     return ""
 
 
-def _judge(proto: onnx.ModelProto, declared_shapes: bool = True) -> Validation | _Failure:
+def _judge(proto: onnx.ModelProto, declared_shapes: bool = True, onnxruntime_cannot_run: str = "",
+           ) -> Validation | _Failure:
     foreign = foreign_ops(proto)
     skeleton = weightless_copy(proto)
     if not declared_shapes:
@@ -117,6 +118,9 @@ def _judge(proto: onnx.ModelProto, declared_shapes: bool = True) -> Validation |
     if foreign:
         validation.not_checkable = (f"onnxruntime cannot check it: {', '.join(foreign)} is not an op onnxruntime "
                                     "knows (a TensorRT plugin); the TensorRT parser checks it when the model is built")
+        return validation
+    if onnxruntime_cannot_run:
+        validation.not_checkable = f"onnxruntime cannot check it: {onnxruntime_cannot_run}"
         return validation
     try:
         runnable = for_onnxruntime(skeleton)
@@ -136,14 +140,16 @@ def _judge(proto: onnx.ModelProto, declared_shapes: bool = True) -> Validation |
 
 
 def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "",
-                         original: onnx.ModelProto | None = None) -> Validation:
+                         original: onnx.ModelProto | None = None, onnxruntime_cannot_run: str = "") -> Validation:
     """Raise ``WorkbenchError`` (what is wrong, which node, what to try, the judge's text) if ``proto`` is invalid.
 
     Faults the ``original`` model already had are not the fix's doing: they are reported
     (``Validation.invalid_before``) and the result is kept, so a model an exporter wrote with, say, a
     stale declared shape can still be fixed. What the fix itself breaks is refused even then.
+    ``onnxruntime_cannot_run`` (why, said in the result) leaves the judgement to the onnx checker, for
+    results onnxruntime has no kernels for by design (a BF16 conversion).
     """
-    verdict = _judge(proto)
+    verdict = _judge(proto, onnxruntime_cannot_run=onnxruntime_cannot_run)
     if isinstance(verdict, Validation):
         return verdict
     if original is None or isinstance(_judge(original), Validation):
@@ -151,7 +157,8 @@ def validate_fixed_model(proto: onnx.ModelProto, title: str, hint: str = "",
     # Both are invalid. Exporters often declare stale intermediate shapes, and one such fault hides what
     # lies behind it (inference stops there), so both are judged again on their computation alone.
     pre_existing = f"the model was already invalid before this fix ({verdict.judge}): {_describe(verdict.text)[0]}"
-    computed, computed_before = _judge(proto, declared_shapes=False), _judge(original, declared_shapes=False)
+    computed = _judge(proto, declared_shapes=False, onnxruntime_cannot_run=onnxruntime_cannot_run)
+    computed_before = _judge(original, declared_shapes=False)
     if isinstance(computed, Validation):
         return Validation(invalid_before=pre_existing)
     if isinstance(computed_before, _Failure) and computed.judge == computed_before.judge \

@@ -16,7 +16,7 @@ import numpy as np
 from workbench.core.compare.metrics import Tolerances
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
-from workbench.core.precision.conversion import AccuracyCheck, KeepSet, check_accuracy, convert_model, reference_values
+from workbench.core.precision.conversion import AccuracyCheck, KeepSet, check_conversion, reference_values
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 
 _FIRST_GRANULARITY = 2  # ddmin starts by halving
@@ -33,9 +33,13 @@ class BisectOutcome:
 
 
 def bisect_keep_set(model: LoadedModel, feeds: dict[str, np.ndarray], tolerances: Tolerances,
-                    start: KeepSet | None = None, *, progress: ProgressFn = no_progress,
+                    start: KeepSet | None = None, *, to: str = "fp16", progress: ProgressFn = no_progress,
                     cancel: CancelToken | None = None) -> BisectOutcome:
-    """Nodes to keep in FP32 (besides ``start``) so the FP16 model meets ``tolerances`` on ``feeds``."""
+    """Nodes to keep in FP32 (besides ``start``) so the model converted ``to`` meets ``tolerances`` on ``feeds``.
+
+    For BF16 every run is on the emulation twin (see ``conversion``); bfloat16 has float32's range, so
+    phase 1 finds nothing there and delta debugging does the work.
+    """
     cancel = cancel or CancelToken()
     start = start or KeepSet()
     expected = reference_values(model, feeds)
@@ -47,8 +51,8 @@ def bisect_keep_set(model: LoadedModel, feeds: dict[str, np.ndarray], tolerances
         cancel.raise_if_cancelled("The precision bisect")
         runs += 1
         progress(f"Precision bisect: run {runs}, {len(nodes)} node(s) kept in FP32", None)
-        converted = convert_model(model, keep=KeepSet([*start.nodes, *nodes], start.op_types))
-        return check_accuracy(model, converted, feeds, tolerances, expected)
+        return check_conversion(model, to, KeepSet([*start.nodes, *nodes], start.op_types), feeds, tolerances,
+                                reference=expected)
 
     kept: list[str] = []
     result = check(kept)

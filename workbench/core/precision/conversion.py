@@ -1,12 +1,15 @@
-"""FP16 conversion with an editable keep-in-FP32 set, checked against the FP32 model under onnxruntime.
+"""FP16 and BF16 conversion with an editable keep-in-FP32 set, checked against the FP32 model under onnxruntime.
 
 The keep set names nodes or op types; the converter's own block list (ML ops, NMS, ... that have no
 float16 form) is always kept. Accuracy is the comparator's per-output metrics and verdicts, on
 inputs at realistic shapes from the shape service.
 
-BF16 is not offered: onnxruntime's CPU provider has no bfloat16 kernels for MatMul, Add, Mul, Relu or
-ReduceSum (checked with onnxruntime 1.2x: NOT_IMPLEMENTED), so a BF16 model's accuracy cannot be
-measured here.
+BF16: the written model is a true bfloat16 model (the FP16 conversion's layout, retyped, with weights
+rounded from their FP32 values), which TensorRT-RTX builds strongly typed. onnxruntime's CPU provider
+has no bfloat16 kernels for MatMul, Add, Mul, Relu or ReduceSum (NOT_IMPLEMENTED) but its Cast does
+convert float↔bfloat16, so accuracy is measured on an emulation twin: the FP32 model with
+Cast(→bfloat16)→Cast(→float) rounding wherever the converted model stores a bfloat16 value (the
+weights and outputs of converted nodes). Results say so (``BF16_EMULATION``), never silently.
 
 onnxruntime's CPU provider runs float16 ops that lack float16 kernels in float32 (its cast-inserting
 graph pass), so a converted model's outputs there understate what TensorRT computes in FP16: an
@@ -20,19 +23,32 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+import onnx
 from onnx import TensorProto
 
 from workbench.core.compare.metrics import OutputComparison, Tolerances, Verdict
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 
-TARGETS = ("fp16",)
+TARGETS = ("fp16", "bf16")
+_TARGET_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
+BF16_EMULATION = "emulated BF16 rounding, computed in FP32"
 _CPU = ["CPUExecutionProvider"]  # the accuracy reference is the CPU provider, whatever else is installed
 # float16 keeps ~3 significant decimal digits (machine epsilon ~1e-3): an element within 1 % of the
 # FP32 value is what a converted model can be asked for; the comparator's FP32-level defaults are not.
 FP16_ATOL = 1e-2
 FP16_RTOL = 1e-2
 FP16_TOLERANCE_REASON = "float16 keeps about 3 significant digits, so 1 % is the default tolerance for FP16"
+# bfloat16 has float32's range but an 8-bit mantissa (relative rounding up to 0.4 %): a few per cent
+# after a network's worth of rounded layers.
+BF16_ATOL = 1e-2
+BF16_RTOL = 3e-2
+BF16_TOLERANCE_REASON = ("bfloat16 keeps about 2 significant digits, so 3 % (relative; 0.01 absolute) is the default "
+                         "tolerance for BF16")
+DEFAULT_TOLERANCES = {"fp16": (FP16_ATOL, FP16_RTOL, FP16_TOLERANCE_REASON),
+                      "bf16": (BF16_ATOL, BF16_RTOL, BF16_TOLERANCE_REASON)}
+_UNROUNDED = "__fp32_unrounded"  # suffix of the emulation twin's tensors before their bfloat16 rounding
+_ROUNDED = "__bf16_rounded"
 
 
 @dataclass
@@ -64,12 +80,11 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
     from onnxconverter_common import float16  # slow to import; only conversions need it
 
     if to not in TARGETS:
-        raise WorkbenchError(f"Conversion to {to!r} is not available.",
-                             f"Choose one of: {', '.join(TARGETS)} (onnxruntime cannot check BF16 on the CPU).")
+        raise WorkbenchError(f"Conversion to {to!r} is not available.", f"Choose one of: {', '.join(TARGETS)}.")
     keep = keep or KeepSet()
-    block_ops = set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep.op_types)
+    block_ops = _block_ops(keep)
     proto = model.full_proto()
-    _unshare_initializers(proto, lambda node: node.name in keep.nodes or node.op_type in block_ops)
+    _unshare_initializers(proto, _kept_predicate(keep))
     try:
         with warnings.catch_warnings():  # the converter warns about every value it clamps
             warnings.simplefilter("ignore")
@@ -81,7 +96,140 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
                              "Keep the node the message names in FP32, or export the model in FP16.",
                              repr(exc)) from exc
     _retarget_casts(converted, {n.name for n in model.proto.graph.node if n.op_type == "Cast"})
+    if to == "bf16":
+        _retype_float16_as_bfloat16(converted, proto)
     return LoadedModel.from_proto(converted, model.path)
+
+
+def _block_ops(keep: KeepSet) -> set[str]:
+    """Op types kept in FP32: the keep set's and the converter's block list (ops without a float16 form)."""
+    from onnxconverter_common import float16
+
+    return set(float16.DEFAULT_OP_BLOCK_LIST) | set(keep.op_types)
+
+
+def _kept_predicate(keep: KeepSet):
+    """Whether a node stays FP32: in the keep set by name or op type, or on the converter's block list."""
+    block_ops = _block_ops(keep)
+    return lambda node: node.name in keep.nodes or node.op_type in block_ops
+
+
+def _graphs(graph):
+    """``graph`` and every subgraph (If/Loop/Scan bodies) inside it."""
+    yield graph
+    for node in graph.node:
+        for attribute in node.attribute:
+            for sub in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+                yield from _graphs(sub)
+
+
+def _bfloat16_tensor(values: np.ndarray, name: str) -> TensorProto:
+    import ml_dtypes  # NumPy's bfloat16 (round to nearest even, as onnxruntime's Cast)
+
+    tensor = TensorProto(name=name, data_type=TensorProto.BFLOAT16, dims=values.shape)
+    tensor.raw_data = values.astype(np.float32).astype(ml_dtypes.bfloat16).view(np.uint16).tobytes()
+    return tensor
+
+
+def _retype_float16_as_bfloat16(converted, original) -> None:
+    # The converter only knows float16: its layout (which tensors are reduced, the casts around kept
+    # nodes and graph I/O) is the BF16 model's too, retyped. Weights and constants are rounded from their
+    # FP32 originals, not from the float16 copies (those are clamped to ±65504 and already rounded).
+    from onnx import numpy_helper
+
+    sources = {init.name: init for graph in _graphs(original.graph) for init in graph.initializer}
+    constants = {(node.name, a.name): a.t for graph in _graphs(original.graph) for node in graph.node
+                 for a in node.attribute if a.type == onnx.AttributeProto.TENSOR}
+
+    def retyped(tensor: TensorProto, source: TensorProto | None) -> TensorProto:
+        values = numpy_helper.to_array(source if source is not None and source.data_type == TensorProto.FLOAT
+                                       else tensor)
+        return _bfloat16_tensor(values, tensor.name)
+
+    for graph in _graphs(converted.graph):
+        for init in graph.initializer:
+            if init.data_type == TensorProto.FLOAT16:
+                init.CopyFrom(retyped(init, sources.get(init.name)))
+        for value in [*graph.input, *graph.output, *graph.value_info]:
+            if value.type.tensor_type.elem_type == TensorProto.FLOAT16:
+                value.type.tensor_type.elem_type = TensorProto.BFLOAT16
+        for node in graph.node:
+            for attribute in node.attribute:
+                if node.op_type == "Cast" and attribute.name == "to" and attribute.i == TensorProto.FLOAT16:
+                    attribute.i = TensorProto.BFLOAT16
+                elif attribute.type == onnx.AttributeProto.TENSOR and attribute.t.data_type == TensorProto.FLOAT16:
+                    attribute.t.CopyFrom(retyped(attribute.t, constants.get((node.name, attribute.name))))
+
+
+def emulation_twin(model: LoadedModel, keep: KeepSet | None = None, keep_io_types: bool = True) -> LoadedModel:
+    """The FP32 model with bfloat16 rounding (Cast→bfloat16→float) where the BF16 conversion stores bfloat16.
+
+    Rounded, as in the converted model: every float input of a converted node (weights, graph inputs,
+    the cast-down outputs of kept nodes), every float output of a converted node, and with
+    ``keep_io_types`` False the graph's float inputs and outputs too. Every op computes in FP32, as
+    onnxruntime's CPU provider can.
+    """
+    from onnx import helper, shape_inference
+
+    kept = _kept_predicate(keep or KeepSet())
+    proto = shape_inference.infer_shapes(model.full_proto())
+    graph = proto.graph
+    float_names = {v.name for v in [*graph.input, *graph.output, *graph.value_info]
+                   if v.type.tensor_type.elem_type == TensorProto.FLOAT}
+    float_names |= {init.name for init in graph.initializer if init.data_type == TensorProto.FLOAT}
+    rounded_io = set() if keep_io_types else {v.name for v in [*graph.input, *graph.output]} & float_names
+    converted_outputs = {name for node in graph.node if not kept(node) for name in node.output if name in float_names}
+    nodes, rounded = [], {}
+
+    def rounding(source: str, target: str) -> list:
+        middle = f"{target}{_ROUNDED}"
+        return [helper.make_node("Cast", [source], [middle], name=f"{middle}_cast", to=TensorProto.BFLOAT16),
+                helper.make_node("Cast", [middle], [target], name=f"{target}_cast", to=TensorProto.FLOAT)]
+
+    def rounded_input(name: str) -> str:
+        if name not in rounded:
+            rounded[name] = f"{name}{_ROUNDED}_fp32"
+            nodes.extend(rounding(name, rounded[name]))
+        return rounded[name]
+
+    for node in graph.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        converted = not kept(node)
+        for index, name in enumerate(copy.input):
+            if name in float_names and name not in converted_outputs and (converted or name in rounded_io):
+                copy.input[index] = rounded_input(name)
+        outputs = [name for name in copy.output if name in (converted_outputs if converted else rounded_io)]
+        for index, name in enumerate(copy.output):
+            if name in outputs:
+                copy.output[index] = f"{name}{_UNROUNDED}"
+        nodes.append(copy)
+        for name in outputs:
+            nodes.extend(rounding(f"{name}{_UNROUNDED}", name))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    return LoadedModel.from_proto(proto, model.path)
+
+
+def accuracy_model(model: LoadedModel, to: str, keep: KeepSet, keep_io_types: bool = True,
+                   converted: LoadedModel | None = None) -> tuple[LoadedModel, str]:
+    """The model whose onnxruntime outputs stand for the converted model's, and how it was computed.
+
+    FP16: the converted model itself (``converted`` when already made). BF16: the emulation twin.
+    """
+    if to == "bf16":
+        return emulation_twin(model, keep, keep_io_types), BF16_EMULATION
+    return converted or convert_model(model, to, keep, keep_io_types), ""
+
+
+def check_conversion(model: LoadedModel, to: str, keep: KeepSet, feeds: dict[str, np.ndarray],
+                     tolerances: Tolerances, *, keep_io_types: bool = True, converted: LoadedModel | None = None,
+                     reference: dict[str, np.ndarray] | None = None) -> "AccuracyCheck":
+    """Accuracy of ``model`` converted to ``to`` with ``keep`` in FP32 (emulated for BF16, and said so)."""
+    measured, emulation = accuracy_model(model, to, keep, keep_io_types, converted)
+    check = check_accuracy(model, measured, feeds, tolerances, reference)
+    check.emulation = emulation
+    return check
 
 
 def _retarget_casts(converted, original_casts: set[str]) -> None:
@@ -126,6 +274,7 @@ class AccuracyCheck:
 
     outputs: list[OutputComparison]
     overflows: dict[str, str]  # node name → its float16 output tensor that overflowed (FP32 finite)
+    emulation: str = ""  # how the outputs were computed when not by the converted model itself (BF16)
 
     @property
     def passed(self) -> bool:
@@ -134,7 +283,7 @@ class AccuracyCheck:
 
     def to_dict(self) -> dict:
         return {"within_tolerance": self.passed, "outputs": [o.to_dict() for o in self.outputs],
-                "overflows": self.overflows}
+                "overflows": self.overflows, "emulation": self.emulation or None}
 
 
 def _float16_tensors(converted: LoadedModel, reference: LoadedModel) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""convert-precision: the model in FP16 with a keep-in-FP32 list, as a recipe step (e.g. the bisect's result)."""
+"""Precision as recipe steps: convert-precision (FP16/BF16 with a keep-in-FP32 list, e.g. the bisect's result)
+and quantize (explicit Q/DQ, calibrated on seeded random feeds at realistic shapes or an .npz file)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,34 @@ import onnx_graphsurgeon as gs
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.conversion import TARGETS, KeepSet, convert_model
+from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, MODES, calibration_samples, quantize
+
+BF16_NOT_RUNNABLE = ("its CPU provider has no bfloat16 kernels (accuracy: trt-workbench convert or the Precision "
+                     "panel, on an emulation twin); the TensorRT parser checks it when the model is built")
 
 
 def _validate(model: LoadedModel, params: dict) -> None:
     KeepSet.resolve(model, params.get("keep", []))  # unknown names are an error before anything runs
 
 
+def _validate_quantize(model: LoadedModel, params: dict) -> None:
+    KeepSet.resolve(model, params.get("exclude", []))
+
+
+def _quantize(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
+    exclude = KeepSet.resolve(model, params.get("exclude", []))
+    calibration, source = calibration_samples(model, params["samples"], params.get("calib", ""))
+    quantized = quantize(model, calibration, params["mode"], exclude)
+    context.warnings.append(f"Quantized to {params['mode'].upper()} (Q/DQ), calibration: {source}; left float: "
+                            f"{', '.join(exclude.to_list()) or 'nothing'}; outputs change numerically (check parity).")
+    return gs.import_onnx(quantized.proto)
+
+
 def _transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
     keep = KeepSet.resolve(model, params.get("keep", []))
     converted = convert_model(model, params["to"], keep, keep_io_types=params["keep_io"])
+    if params["to"] == "bf16":
+        context.onnxruntime_cannot_run = BF16_NOT_RUNNABLE
     context.warnings.append(f"Converted to {params['to'].upper()}, kept in FP32: "
                             f"{', '.join(keep.to_list()) or 'nothing'}; outputs change numerically (check parity).")
     return gs.import_onnx(converted.proto)
@@ -30,4 +50,19 @@ CONVERT_PRECISION = Fix(
                   default=[]),
             Param("keep_io", "bool", "Keep graph inputs and outputs float32.", required=False, default=True)),
     transform=_transform, validate=_validate, may_change_numerics=True,
+)
+
+
+QUANTIZE = Fix(
+    name="quantize", title="Quantize (Q/DQ)",
+    description="Insert explicit Q/DQ (INT8 built in; FP8 with NVIDIA Model Optimizer) calibrated on seeded random "
+                "feeds at realistic shapes or an .npz file, leaving the listed nodes or op types float.",
+    params=(Param("mode", "choice", "The quantized type.", required=False, default="int8", choices=MODES),
+            Param("exclude", "tensors", "Node names or op types left unquantized, joined by ';'.", required=False,
+                  default=[]),
+            Param("samples", "int", "Seeded random calibration samples at realistic shapes (without calib).",
+                  required=False, default=DEFAULT_CALIBRATION_SAMPLES),
+            Param("calib", "file", "Calibration arrays (.npz keyed by input name, one sample per leading index).",
+                  required=False, default="")),
+    transform=_quantize, validate=_validate_quantize, may_change_numerics=True,
 )

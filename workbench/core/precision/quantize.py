@@ -24,6 +24,7 @@ from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.conversion import KeepSet
 
 MODES = ("int8", "fp8")
+DEFAULT_CALIBRATION_SAMPLES = 8
 # INT8 keeps 256 levels per tensor: errors of a few per cent of an output's range are expected.
 INT8_ATOL = 1e-1
 INT8_RTOL = 1e-1
@@ -33,6 +34,22 @@ INT8_TOLERANCE_REASON = "INT8 keeps 256 levels per tensor, so 10 % is the defaul
 def modelopt_available() -> bool:
     """Whether NVIDIA Model Optimizer's ONNX quantization can be imported (an optional extra)."""
     return importlib.util.find_spec("modelopt") is not None
+
+
+def calibration_samples(model: LoadedModel, samples: int = DEFAULT_CALIBRATION_SAMPLES,
+                        calib_file: str = "") -> tuple[list[dict[str, np.ndarray]], str]:
+    """Calibration feeds and where they come from: ``calib_file`` (.npz/.npy, one sample per leading index)
+    or ``samples`` seeded random feeds at the shape service's realistic shapes."""
+    from workbench.core.compare.inputs import load_arrays
+    from workbench.core.shapes.suggest import suggested_feeds
+
+    if calib_file:
+        arrays = load_arrays(calib_file, model)
+        count = min(len(a) for a in arrays.values())
+        return ([{name: a[i:i + 1] for name, a in arrays.items()} for i in range(count)],
+                f"{count} samples from {calib_file}")
+    return ([suggested_feeds(model, seed=seed) for seed in range(samples)],
+            f"{samples} seeded random samples at realistic shapes (no data given)")
 
 
 def _excluded_nodes(model: LoadedModel, exclude: KeepSet) -> list[str]:

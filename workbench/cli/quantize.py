@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.cli.options import add_backend_option
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 
 NAME = "quantize"
@@ -28,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exclude", nargs="+", default=[], metavar="NAME_OR_OP",
                         help="node names or op types to leave unquantized")
     parser.add_argument("--modelopt", action="store_true", help="use NVIDIA Model Optimizer (optional extra)")
+    parser.add_argument("--build", action="store_true",
+                        help="build both the FP32 original and the quantized model (no engine written) and report "
+                             "the engines' sizes")
+    add_backend_option(parser)
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="quantized model file")
 
 
@@ -55,4 +60,31 @@ def run(args) -> Outcome:
              f"Tolerance: atol {tolerances.atol:g}, rtol {tolerances.rtol:g} ({INT8_TOLERANCE_REASON})"]
     lines += [f"  {o.name}: {o.verdict}  max abs {o.max_abs:.3g}  cosine {o.cosine:.4f}  {o.reason}"
               for o in check.outputs]
+    if args.build:
+        data["engines"] = engine_sizes(model, quantized, args.backend)
+        lines.append(engine_size_text(data["engines"]))
     return Outcome(EXIT_OK if check.passed else EXIT_PROBLEMS, data, "\n".join(lines))
+
+
+def engine_sizes(original, quantized, backend_choice: str) -> dict:
+    """Trial builds (realistic profiles, no engine file) of the FP32 original and the quantized model."""
+    from workbench.core.backend import load_backend
+    from workbench.core.build.trial import trial_build
+
+    backend = load_backend(backend_choice)
+    sizes = {}
+    for label, model in (("fp32", original), ("quantized", quantized)):
+        trial = trial_build(model, backend=backend)
+        sizes[label] = {"built": trial.succeeded, "bytes": trial.result.engine_bytes if trial.result else 0,
+                        "problems": [p.message for p in trial.problems]}
+    return sizes
+
+
+def engine_size_text(sizes: dict) -> str:
+    fp32, quantized = sizes["fp32"], sizes["quantized"]
+    if not (fp32["built"] and quantized["built"]):
+        failed = [f"{label}: {'; '.join(entry['problems'][:1]) or 'not built'}"
+                  for label, entry in sizes.items() if not entry["built"]]
+        return "Engines: " + " | ".join(failed)
+    return (f"Engines: quantized {quantized['bytes'] / 2**20:.2f} MiB vs FP32 {fp32['bytes'] / 2**20:.2f} MiB "
+            f"({quantized['bytes'] / fp32['bytes']:.2f}x)")

@@ -57,10 +57,13 @@ def test_model_optimizer_int8_builds(backend):
                         backend=backend).succeeded
 
 
-def test_cli_quantize_json(tmp_path):
+def test_cli_quantize_json_with_engine_sizes(tmp_path):
     done = run_cli("quantize", CORPUS / CLASSIFIER, "--mode", "int8", "--calib-random", "2", "-o",
-                   tmp_path / "int8.onnx", "--json")
+                   tmp_path / "int8.onnx", "--json", "--build")
     assert done.returncode in (0, 1), done.stderr
     reply = json.loads(done.stdout)
     assert reply["written"] and reply["outputs"] and reply["tolerances"]["reason"]
     assert (tmp_path / "int8.onnx").is_file()
+    engines = reply["engines"]
+    assert engines["fp32"]["built"] and engines["quantized"]["built"], engines
+    assert 0 < engines["quantized"]["bytes"] and 0 < engines["fp32"]["bytes"]

@@ -38,6 +38,18 @@ def test_the_users_profile_is_used_when_it_fits(backend):
     assert trial.result.inputs[0].profile_shapes[0]["max"] == [8, 3, 64, 64]
 
 
+def test_a_profile_that_is_the_tools_own_guess_is_still_stated_as_assumed(backend):
+    """The Profiles panel fills in the shape service's guess; a trial build with it says it was a guess."""
+    from workbench.core.shapes.suggest import suggest_shapes
+
+    model = load_model(SAMPLES / "clean_cnn.onnx")
+    guess = suggest_shapes(model, probe=False).profile()
+    trial = trial_build(model, [guess], backend=backend)
+    assert trial.succeeded and trial.profiles == [guess]
+    assert len(trial.assumed) == 1 and trial.assumed[0].startswith("batch = 1 (convention: batch-like")
+    assert any(p.kind == "trial-build-shapes" for p in trial.triage_problems())
+
+
 def test_parser_errors_are_left_to_the_parse_stage(backend):
     trial = trial_build(load_model(SAMPLES / "if_scalar.onnx"), backend=backend)
     assert not trial.succeeded and trial.stopped_at_parser

@@ -82,6 +82,11 @@ def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, ca
     inputs = model.summary().inputs
     shape_tensors = find_shape_tensor_inputs(model, backend)
     if profiles and not validate_profiles(profiles, inputs, shape_tensors):
+        # A profile that is exactly the shape service's guess (the Profiles panel fills one in) is still an
+        # assumption: say so, with the guess's reasons.
+        guess = suggest_shapes(model, probe=False)
+        if len(profiles) == 1 and guess.dims and profiles[0].to_dict() == guess.profile().to_dict():
+            return profiles, [d.text() for d in guess.dims], guess
         return profiles, [], None
     if not any(t.is_dynamic for t in inputs) and not shape_tensors:
         return [], [], None

@@ -154,14 +154,21 @@ def test_a_build_that_does_not_fit_is_refused_and_a_trial_build_skipped(large, m
     assert estimate_build_memory(model).fits
 
 
-def test_a_large_models_shape_probe_runs_in_a_child_and_answers_as_in_process(large):
+def test_a_large_models_shape_probe_and_parity_run_in_a_child_and_answer_as_in_process(large):
+    from workbench.core.compare import parity, runners
     from workbench.core.shapes import suggest
 
     model = load_model(large["inline"])
-    assert model.summary().parameter_bytes >= suggest.PROBE_IN_CHILD_ABOVE
+    assert runners.runs_in_child(model)
     suggestion = suggest.suggest_shapes(model)
-    assert suggest._probe_child.cache_info().currsize == 1  # the child was used
+    assert runners.onnxruntime_child.cache_info().currsize == 1  # the child was used
     here = suggest._suggest(load_model(large["inline"]), None, None, True, suggest.DEFAULT_PROBE_BUDGET_SECONDS, 0,
                             None)
     assert suggestion.profile().to_dict() == here.profile().to_dict()
     assert [d.text() for d in suggestion.dims] == [d.text() for d in here.dims]
+
+    fixed = apply_fix(model, parse_spec("set-input-shape:input=x,shape=2x1024")).after
+    checked = parity.check_parity(model, fixed)
+    assert checked.verdict == parity.EXACT, checked.reason
+    assert checked.to_dict() == parity._check_parity(model, fixed, None, 0, checked.atol, checked.rtol,
+                                                     lambda *_: None, None).to_dict()

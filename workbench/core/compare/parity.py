@@ -18,7 +18,8 @@ from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import NamedValue
 from workbench.core.compare.onnxruntime_compat import foreign_ops
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.compare.runners import (OnnxruntimeRunner, model_for_child, model_in_child, onnxruntime_child,
+                                             runs_in_child)
 from workbench.core.shapes.suggest import suggested_feeds
 
 
@@ -82,7 +83,21 @@ def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarr
 def check_parity(original: LoadedModel, fixed: LoadedModel, *, frozen_inputs: dict[str, np.ndarray] | None = None,
                  seed: int = 0, atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL,
                  progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> ParityResult:
-    """Run both models under onnxruntime and compare every output the fixed model has."""
+    """Run both models under onnxruntime and compare every output the fixed model has (in a child process for
+    large models, so the caller never holds onnxruntime's copies of their weights)."""
+    if runs_in_child(original, fixed):
+        progress("Parity: running both models under onnxruntime (child process)", None)
+        return onnxruntime_child().call(_parity_in_child, model_for_child(original), model_for_child(fixed),
+                                        frozen_inputs, seed, atol, rtol, cancel=cancel, what="The parity check")
+    return _check_parity(original, fixed, frozen_inputs, seed, atol, rtol, progress, cancel)
+
+
+def _parity_in_child(original: tuple, fixed: tuple, *arguments) -> ParityResult:
+    return _check_parity(model_in_child(*original), model_in_child(*fixed), *arguments, no_progress, None)
+
+
+def _check_parity(original: LoadedModel, fixed: LoadedModel, frozen_inputs, seed: int, atol: float, rtol: float,
+                  progress: ProgressFn, cancel: CancelToken | None) -> ParityResult:
     def not_checkable(reason: str) -> ParityResult:
         return ParityResult(NOT_CHECKABLE, reason=reason, seed=seed, atol=atol, rtol=rtol)
 

@@ -7,6 +7,7 @@ engine on the GPU through cuda-python and says in plain words why it cannot wher
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Protocol
 
@@ -16,6 +17,7 @@ import onnxruntime as ort
 
 from workbench.core.backend import Backend
 from workbench.core.errors import WorkbenchError
+from workbench.core.isolation.child_process import ChildProcess
 from workbench.core.model.loading import LoadedModel
 from workbench.core.compare.onnxruntime_compat import for_onnxruntime
 from workbench.core.problems import concise_message
@@ -32,6 +34,34 @@ class Runner(Protocol):
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
     def close(self) -> None: ...
+
+
+# Models with this many bytes of weights run under onnxruntime in a child process when the caller is
+# the window (shape probes, parity): onnxruntime's copy of the weights, and a native crash should one
+# happen, stay out of it. Smaller ones run in-process, where no child's start-up (~1 s) is added.
+RUN_IN_CHILD_ABOVE = 100_000_000
+
+
+def runs_in_child(*models: LoadedModel) -> bool:
+    return any(m.summary().parameter_bytes >= RUN_IN_CHILD_ABOVE for m in models)
+
+
+@functools.lru_cache(maxsize=1)
+def onnxruntime_child() -> ChildProcess:
+    """The child for those runs: each call gets a fresh process (no state leaks from one model to the next)."""
+    return ChildProcess(one_call_per_child=True)
+
+
+def model_for_child(model: LoadedModel) -> tuple:
+    """What a child needs to rebuild ``model`` without its weights: bytes, path, weights folder."""
+    return model.serialized, str(model.path) if model.path else None, str(model.weights_dir) if model.weights_dir \
+        else None
+
+
+def model_in_child(serialized: bytes, path: str | None, weights_dir: str | None) -> LoadedModel:
+    proto = onnx.ModelProto()
+    proto.ParseFromString(serialized)
+    return LoadedModel(proto, serialized, Path(path) if path else None, Path(weights_dir) if weights_dir else None)
 
 
 class ClosingRunner:

@@ -28,21 +28,18 @@ the model before any build (no peer does this).
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 
 import numpy as np
 import onnx
 
 from workbench.core.model.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
-from workbench.core.isolation.child_process import ChildProcess
 from workbench.core.model.loading import LoadedModel, TensorInfo
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.shapes.profiles import Profile, ShapeRange, profile_from_samples
@@ -98,10 +95,6 @@ _SHAPE_OPERANDS = {"Reshape": 1, "Expand": 1, "Tile": 1, "ConstantOfShape": 0, "
                    "Resize": 3, "Range": 1}
 _MAX_STRIDE = 64
 _LOCKS_GUARD = threading.Lock()
-# Models with this many bytes of weights are probed in a child process: onnxruntime's copy of the weights
-# (and a native crash, should one happen) stay out of the caller — the window. Smaller ones are probed
-# in-process, where no child's start-up (~1 s) is added to the trial build.
-PROBE_IN_CHILD_ABOVE = 100_000_000
 DEFAULT_PROBE_BUDGET_SECONDS = 8.0
 MAX_PROBES = 40
 # A max larger than opt is only probed when one run there is expected to take at most this long (probe
@@ -637,27 +630,28 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
         cache = model.__dict__.setdefault("_shape_suggestions", {})
         if cache_key not in cache:
             arguments = (profiles, sample_shapes, probe, budget_seconds, seed)
-            if probe and model.summary().parameter_bytes >= PROBE_IN_CHILD_ABOVE:
-                cache[cache_key] = _probe_child().call(
-                    _suggest_in_child, model.serialized, str(model.path) if model.path else None,
-                    str(model.weights_dir) if model.weights_dir else None, *arguments, cancel=cancel,
+            if probe and _runs_in_child(model):
+                from workbench.core.compare.runners import model_for_child, onnxruntime_child
+
+                cache[cache_key] = onnxruntime_child().call(
+                    _suggest_in_child, model_for_child(model), *arguments, cancel=cancel,
                     what="Choosing realistic shapes (onnxruntime)")
             else:
                 cache[cache_key] = _suggest(model, *arguments, cancel)
         return cache[cache_key]
 
 
-@functools.lru_cache(maxsize=1)
-def _probe_child() -> ChildProcess:
-    return ChildProcess(one_call_per_child=True)
+def _runs_in_child(model: LoadedModel) -> bool:
+    from workbench.core.compare.runners import runs_in_child  # imports onnxruntime: only when probing
+
+    return runs_in_child(model)
 
 
-def _suggest_in_child(serialized: bytes, path: str | None, weights_dir: str | None, *arguments) -> ShapeSuggestion:
+def _suggest_in_child(model: tuple, *arguments) -> ShapeSuggestion:
     """The probe of a large model, in a child: onnxruntime's copy of the weights (and a native crash) stay there."""
-    proto = onnx.ModelProto()
-    proto.ParseFromString(serialized)
-    model = LoadedModel(proto, serialized, Path(path) if path else None, Path(weights_dir) if weights_dir else None)
-    return _suggest(model, *arguments, None)
+    from workbench.core.compare.runners import model_in_child
+
+    return _suggest(model_in_child(*model), *arguments, None)
 
 
 def known_shapes(model: LoadedModel) -> ShapeSuggestion:

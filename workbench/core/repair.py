@@ -166,19 +166,9 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
     for prop in model.proto.metadata_props:
         if prop.key == input_name:
             found.append((prop.value, f"the model's metadata ({prop.key} = {prop.value})"))
-    constants = ConstantValues(model.proto)
-    aliases = _aliases(model.proto.graph, input_name)
-    integral = tensor.dtype.startswith(("int", "uint"))
-    for node, _parent in iter_nodes(model.proto.graph):
-        if node.op_type in _COMPARISONS and aliases & set(node.input):
-            for other in node.input:
-                value = constants.scalar(other) if other not in aliases else None
-                if value is None:
-                    continue
-                if integral and float(value).is_integer():  # compared after a Cast to float
-                    value = int(value)
-                found.append((value, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
-                                     f"with {value}"))
+    for value, node in _thresholds(model, tensor):
+        found.append((value, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
+                             f"with {value}"))
     neutral = {"bool": [False, True]}.get(tensor.dtype, [1] if tensor.dtype.startswith(("int", "uint")) else [1.0])
     found += [(value, f"the neutral value for {tensor.dtype}") for value in neutral]
     unique, seen = [], set()
@@ -187,6 +177,42 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
             seen.add(str(value))
             unique.append((value, source))
     return unique
+
+
+def _thresholds(model: LoadedModel, tensor) -> list[tuple[object, onnx.NodeProto]]:
+    """(constant, comparison node) for each comparison of the input ``tensor`` with a constant."""
+    constants = ConstantValues(model.proto)
+    aliases = _aliases(model.proto.graph, tensor.name)
+    integral = tensor.dtype.startswith(("int", "uint"))
+    found = []
+    for node, _parent in iter_nodes(model.proto.graph):
+        if node.op_type in _COMPARISONS and aliases & set(node.input):
+            for other in node.input:
+                value = constants.scalar(other) if other not in aliases else None
+                if value is None:
+                    continue
+                if integral and float(value).is_integer():  # compared after a Cast to float
+                    value = int(value)
+                found.append((value, node))
+    return found
+
+
+def other_branch_values(model: LoadedModel, input_name: str) -> list[tuple[object, str]]:
+    """Values just either side of each threshold the model compares a switch input with: the deployment value
+    (``default_values``) runs one branch; one of these runs the other (which side depends on the comparison)."""
+    tensor = next(t for t in model.summary().inputs if t.name == input_name)
+    integral = tensor.dtype.startswith(("int", "uint"))
+    found, seen = [], set()
+    for value, node in _thresholds(model, tensor):
+        if integral:
+            candidates = (value + 1, value - 1)
+        else:
+            candidates = (value / 2, value * 2) if value > 0 else (value - 1.0, value + 1.0)
+        for candidate in candidates:
+            if str(candidate) not in seen:
+                seen.add(str(candidate))
+                found.append((candidate, f"beside the threshold {value} of {node.op_type} '{node_label(node)}'"))
+    return found
 
 
 def _param_choices(name: str, model: LoadedModel, problem: Problem, input_values: dict) -> list[tuple[dict, str]]:

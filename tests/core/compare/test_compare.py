@@ -222,3 +222,22 @@ def test_real_classifier_in_float16_passes_at_float16_tolerances():
     logits = result.outputs[0]
     assert 0 < logits.max_abs < 1e-3 and logits.cosine > 0.99999  # float16 moved it, legitimately
     assert result.verdict is Verdict.PASS, result.reason
+
+
+def test_a_difference_in_the_branch_the_deployment_value_does_not_take_is_caught(tmp_path):
+    """if_cond_dynamo: mode is fed the model's own threshold (0, the else branch); a weight changed only in
+    the then branch (mode > 0) must still fail the comparison, through the extra run beside the threshold."""
+    model = load_model(ROOT / "tests" / "corpus" / "if_cond_dynamo.onnx")
+    proto = model.full_proto()
+    weight = next(t for t in proto.graph.initializer if t.name == "refine.0.weight")
+    weight.CopyFrom(onnx.numpy_helper.from_array(onnx.numpy_helper.to_array(weight) * 1.5, weight.name))
+    changed = LoadedModel.from_proto(proto)
+    result = run_comparison(model, CompareSettings(), against=changed)
+    assert not result.passed
+    main_outputs = [o for o in result.outputs if "[" not in o.name]
+    other_branch = [o for o in result.outputs if "[mode=1]" in o.name]
+    assert main_outputs and all(o.verdict is Verdict.PASS for o in main_outputs)  # the else branch is unchanged
+    assert other_branch and all(o.verdict is Verdict.FAIL for o in other_branch)
+    assert any("Also compared at mode=1" in note for note in result.notes)
+    same = run_comparison(model, CompareSettings(), against=load_model(model.path))
+    assert same.passed and any("[mode=1]" in o.name for o in same.outputs)

@@ -342,6 +342,7 @@ def run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: In
         result = compare_runners(reference, test, prepared.arrays, settings.tolerances, settings.top_k,
                                  progress, cancel)
         result.inputs = prepared.describe()
+        _compare_other_branches(model, prepared, reference, test, settings, result, cancel)
         if settings.timing_runs > 0:
             for index, runner in enumerate((reference, test)):
                 result.timing.append(time_runner(runner, feeds_for(runner, prepared.arrays), settings.timing_runs,
@@ -361,6 +362,37 @@ def run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: In
             test.close()
     progress("Done", 1.0)
     return result
+
+
+def _compare_other_branches(model: LoadedModel, prepared, reference: Runner, test: Runner, settings: CompareSettings,
+                            result: CompareResult, cancel: CancelToken | None) -> None:
+    """A switch input fed the model's own value (the deployment path) leaves the other branches of the If it
+    steers unrun, so a difference there would pass unseen: compare once more on each side of its threshold.
+    Their outputs join the result as ``output [input=value]`` and count in the verdict."""
+    from workbench.core.repair import other_branch_values
+    from workbench.core.shapes.suggest import switch_values
+
+    fed_by_us = {name for name, value in switch_values(model).items()
+                 if prepared.sources.get(name) == value.text()}  # not the user's data
+    for name in sorted(fed_by_us):
+        for value, why in other_branch_values(model, name):
+            feeds = dict(prepared.arrays)
+            feeds[name] = np.full_like(feeds[name], value)
+            label = f"{name}={value}"
+            try:
+                extra = compare_runners(reference, test, feeds, settings.tolerances, settings.top_k,
+                                        no_progress, cancel)
+            except WorkbenchError as exc:
+                result.notes.append(f"Not compared at {label} ({why}): {exc.message}")
+                continue
+            for output in extra.outputs:
+                if output.name in extra.arrays:
+                    result.arrays[f"{output.name} [{label}]"] = extra.arrays[output.name]
+                output.name = f"{output.name} [{label}]"
+            result.outputs.extend(extra.outputs)
+            result.missing_outputs.extend(f"{missing} [{label}]" for missing in extra.missing_outputs)
+            result.notes.append(f"Also compared at {label} ({why}): the branch the model's own value "
+                                f"{prepared.arrays[name].reshape(-1)[0]} may not take.")
 
 
 def _scaled(progress: ProgressFn, start: float, width: float) -> ProgressFn:

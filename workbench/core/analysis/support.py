@@ -180,12 +180,13 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
 
     problems = [_parser_problem(e, top_level, nested_names) for e in errors]
     errored_subgraphs = {subgraph_of.get(e.node_index) for e in errors}
+    typed: dict = {}  # the model with inferred tensor types, made once for all the subgraphs checked
     for sg, (ok, indices) in enumerate(subgraphs):
         if ok or sg in errored_subgraphs or not indices:
             continue
         first = graph.node[indices[0]]
         where = f"subgraph {sg} ({len(indices)} nodes, starting at '{top_level[indices[0]]}')"
-        if errors and _parses_on_its_own(model, indices, backend):
+        if errors and _parses_on_its_own(model, indices, backend, typed):
             # The capability check marks every subgraph unsupported once any node fails (e.g. a detector's
             # backbone because its NonZero post-processing fails); on its own this one parses.
             supported_sg.add(sg)
@@ -218,7 +219,7 @@ def _blockers(errors: list[ParserErrorInfo]) -> str:
     return ", ".join(named[:3]) + (" …" if len(named) > 3 else "") if named else "a parser error"
 
 
-def _parses_on_its_own(model: LoadedModel, indices: list[int], backend: Backend) -> bool:
+def _parses_on_its_own(model: LoadedModel, indices: list[int], backend: Backend, typed: dict) -> bool:
     """Whether the top-level nodes ``indices`` parse when cut out as a model of their own (inputs: what
     they read from other nodes or the graph; outputs: what others or the graph's outputs read)."""
     graph = model.proto.graph
@@ -234,10 +235,12 @@ def _parses_on_its_own(model: LoadedModel, indices: list[int], backend: Backend)
                                                                      graph.node[i].attribute) for i in indices):
         return False  # nothing leaves it, or a nested body that may read outer-scope tensors
     try:
-        typed = onnx.ModelProto()
-        typed.CopyFrom(model.proto)
-        typed.graph.value_info.extend(infer_value_info(model.proto, data_prop=True).value_info)
-        cut = onnx.utils.Extractor(typed).extract_model(cut_inputs, cut_outputs)
+        if "extractor" not in typed:
+            with_types = onnx.ModelProto()
+            with_types.CopyFrom(model.proto)
+            with_types.graph.value_info.extend(infer_value_info(model.proto, data_prop=True).value_info)
+            typed["extractor"] = onnx.utils.Extractor(with_types)
+        cut = typed["extractor"].extract_model(cut_inputs, cut_outputs)
     except Exception:  # a cut whose tensors cannot all be typed: keep the parser's verdict
         return False
     _builder, _network, parser = backend.create_builder_network(backend.logger(min_severity="error"))

@@ -6,7 +6,7 @@ import json
 
 import ml_dtypes
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, checker, helper, numpy_helper
 
 from tests.conftest import run_cli
 from tests.corpus.catalog import CATALOG
@@ -93,3 +93,24 @@ def test_cli_convert_to_bf16_with_keep_and_auto_keep(tmp_path):
     assert "emulated BF16 rounding, computed in FP32" in auto.stdout and "Precision bisect" in auto.stdout
     written = load_model(tmp_path / "auto.onnx")
     assert any(i.data_type == TensorProto.BFLOAT16 for i in written.proto.graph.initializer)
+
+
+def test_the_emulation_twin_rounds_inside_if_branches_too():
+    """The converter converts If/Loop bodies as well; the twin must round there, or BF16 error in a branch
+    would be understated (if_cond_dynamo: Convs in both branches of an If on `mode`)."""
+    from workbench.core.compare.runners import OnnxruntimeRunner
+
+    model = load_model(CORPUS / "if_cond_dynamo.onnx")
+    twin = emulation_twin(model)
+    checker.check_model(twin.full_proto(), full_check=True)
+    branch = next(n for n in twin.proto.graph.node if n.op_type == "If")
+    for attribute in branch.attribute:
+        assert any(n.op_type == "Cast" and n.attribute[0].i == TensorProto.BFLOAT16 for n in attribute.g.node)
+    x = np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32) * 10
+    for mode in (0, 1):
+        feeds = {"x": x, "mode": np.array(mode, dtype=np.int64)}
+        exact = OnnxruntimeRunner(model).run(feeds)
+        emulated = OnnxruntimeRunner(twin).run(feeds)
+        name = next(iter(exact))
+        assert not np.array_equal(exact[name], emulated[name])  # rounded in the branch taken
+        np.testing.assert_allclose(emulated[name], exact[name], rtol=0.1, atol=0.5)

@@ -166,20 +166,33 @@ def emulation_twin(model: LoadedModel, keep: KeepSet | None = None, keep_io_type
 
     Rounded, as in the converted model: every float input of a converted node (weights, graph inputs,
     the cast-down outputs of kept nodes), every float output of a converted node, and with
-    ``keep_io_types`` False the graph's float inputs and outputs too. Every op computes in FP32, as
-    onnxruntime's CPU provider can.
+    ``keep_io_types`` False the graph's float inputs and outputs too; inside If/Loop/Scan bodies the same
+    (the converter converts them too; a body reads its outer-scope values rounded where it uses them). Every
+    op computes in FP32, as onnxruntime's CPU provider can.
     """
-    from onnx import helper, shape_inference
+    from onnx import shape_inference
 
     kept = _kept_predicate(keep or KeepSet())
     proto = shape_inference.infer_shapes(model.full_proto())
     graph = proto.graph
-    float_names = {v.name for v in [*graph.input, *graph.output, *graph.value_info]
+    float_names = {v.name for g in _graphs(graph) for v in [*g.input, *g.output, *g.value_info]
                    if v.type.tensor_type.elem_type == TensorProto.FLOAT}
-    float_names |= {init.name for init in graph.initializer if init.data_type == TensorProto.FLOAT}
+    float_names |= {init.name for g in _graphs(graph) for init in g.initializer
+                    if init.data_type == TensorProto.FLOAT}
     rounded_io = set() if keep_io_types else {v.name for v in [*graph.input, *graph.output]} & float_names
-    converted_outputs = {name for node in graph.node if not kept(node) for name in node.output if name in float_names}
-    nodes, rounded = [], {}
+    converted_outputs = {name for g in _graphs(graph) for node in g.node if not kept(node)
+                         for name in node.output if name in float_names}
+    _round_graph(graph, "", float_names, converted_outputs, rounded_io, kept, {})
+    return LoadedModel.from_proto(proto, model.path)
+
+
+def _round_graph(graph, scope: str, float_names: set[str], converted_outputs: set[str], rounded_io: set[str],
+                 kept, outer_rounded: dict[str, str]) -> None:
+    """Insert the twin's roundings into ``graph`` (``scope``: a unique prefix for a body's new names;
+    ``outer_rounded``: rounded copies the enclosing scopes already made, which a body reads as they are)."""
+    from onnx import helper
+
+    nodes, rounded = [], dict(outer_rounded)
 
     def rounding(source: str, target: str) -> list:
         middle = f"{target}{_ROUNDED}"
@@ -188,7 +201,7 @@ def emulation_twin(model: LoadedModel, keep: KeepSet | None = None, keep_io_type
 
     def rounded_input(name: str) -> str:
         if name not in rounded:
-            rounded[name] = f"{name}{_ROUNDED}_fp32"
+            rounded[name] = f"{name}{_ROUNDED}{scope}_fp32"
             nodes.extend(rounding(name, rounded[name]))
         return rounded[name]
 
@@ -199,6 +212,10 @@ def emulation_twin(model: LoadedModel, keep: KeepSet | None = None, keep_io_type
         for index, name in enumerate(copy.input):
             if name in float_names and name not in converted_outputs and (converted or name in rounded_io):
                 copy.input[index] = rounded_input(name)
+        for attribute in copy.attribute:
+            for index, body in enumerate(([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs)):
+                _round_graph(body, f"{scope}__{node.name or node.op_type}_{attribute.name}{index}", float_names,
+                             converted_outputs, set(), kept, rounded)
         outputs = [name for name in copy.output if name in (converted_outputs if converted else rounded_io)]
         for index, name in enumerate(copy.output):
             if name in outputs:
@@ -208,7 +225,6 @@ def emulation_twin(model: LoadedModel, keep: KeepSet | None = None, keep_io_type
             nodes.extend(rounding(f"{name}{_UNROUNDED}", name))
     del graph.node[:]
     graph.node.extend(nodes)
-    return LoadedModel.from_proto(proto, model.path)
 
 
 def accuracy_model(model: LoadedModel, to: str, keep: KeepSet, keep_io_types: bool = True,

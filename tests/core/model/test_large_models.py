@@ -172,3 +172,17 @@ def test_a_large_models_shape_probe_and_parity_run_in_a_child_and_answer_as_in_p
     assert checked.verdict == parity.EXACT, checked.reason
     assert checked.to_dict() == parity._check_parity(model, fixed, None, 0, checked.atol, checked.rtol,
                                                      lambda *_: None, None).to_dict()
+
+
+def test_two_large_models_are_compared_in_the_child(large):
+    from workbench.core.compare.comparison import CompareSettings, run_comparison
+    from workbench.core.compare.metrics import Verdict
+
+    from workbench.core.compare.runners import runs_in_child
+
+    model = load_model(large["inline"])
+    external = load_model(large["external"])  # the same weights, kept in a data file
+    assert runs_in_child(model, external)
+    result = run_comparison(model, CompareSettings(), against=external)
+    assert result.verdict is Verdict.PASS and [o.name for o in result.outputs] == ["y"]
+    assert result.inputs and result.arrays["y"][0].shape == result.arrays["y"][1].shape

@@ -19,7 +19,8 @@ from workbench.core.compare.inputs import InputSpec, make_inputs
 from workbench.core.compare.metrics import DEFAULT_TOP_K, OutputComparison, Tolerances, Verdict, compare_arrays
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
-from workbench.core.compare.runners import OnnxruntimeRunner, Runner, TensorRTRunner
+from workbench.core.compare.runners import (OnnxruntimeRunner, Runner, TensorRTRunner, model_for_child, model_in_child,
+                                             onnxruntime_child, runs_in_child)
 from workbench.core.compare.timing import DEFAULT_WARMUP, Timing, time_runner
 
 # Up to this many intermediate tensors are checked in one run; more are searched in rounds that
@@ -320,7 +321,26 @@ def run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: In
                    progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> CompareResult:
     """onnxruntime on ``model`` (reference) against ``against`` (ORT vs ORT) or the settings' engine.
 
-    ``profiles`` are the recipe's optimization profiles, for input specs that take shapes from one."""
+    ``profiles`` are the recipe's optimization profiles, for input specs that take shapes from one. Two
+    large models (100 MB of weights or more) are compared in a child process, so the caller (the window)
+    never holds onnxruntime's copies of their weights."""
+    if settings.against != "engine" and runs_in_child(*[m for m in (model, against) if m is not None]):
+        progress("Comparing under onnxruntime in a child process (large model)", None)
+        return onnxruntime_child().call(
+            _comparison_in_child, model_for_child(model), model_for_child(against) if against else None, settings,
+            input_spec, list(profiles), cancel=cancel, what="The comparison")
+    return _run_comparison(model, settings, input_spec, backend, against, profiles, progress, cancel)
+
+
+def _comparison_in_child(model: tuple, against: tuple | None, settings: CompareSettings,
+                         input_spec: InputSpec | None, profiles: list[dict]) -> CompareResult:
+    return _run_comparison(model_in_child(*model), settings, input_spec, None,
+                           model_in_child(*against) if against else None, profiles, no_progress, None)
+
+
+def _run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: InputSpec | None,
+                    backend: Backend | None, against: LoadedModel | None, profiles, progress: ProgressFn,
+                    cancel: CancelToken | None) -> CompareResult:
     prepared = make_inputs(model, input_spec, profiles)
     reference = OnnxruntimeRunner(model)
     test = None

@@ -43,12 +43,14 @@ class RepairStatus(NamedValue):
     NOTHING_TO_REPAIR = "nothing-to-repair"
     REPAIRED = "repaired"
     CHANGES_OUTPUTS = "builds-but-changes-outputs"
+    # It builds, but only with dims no evidence or run backs (a fallback 1, an unchecked guess): not "repaired".
+    ASSUMED_SHAPES = "builds-at-assumed-shapes"
     NOT_FOUND = "not-found"
     OUT_OF_TIME = "out-of-time"
     SPLIT_OFFERED = "split-offered"  # no sequence makes the whole model build; a split runs it in two runtimes
 
 
-NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, NOT_FOUND, OUT_OF_TIME, SPLIT_OFFERED = RepairStatus
+NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, ASSUMED_SHAPES, NOT_FOUND, OUT_OF_TIME, SPLIT_OFFERED = RepairStatus
 
 # Fixes that change what the model means even when every remaining output is bit-identical.
 _MEANING = {
@@ -66,7 +68,8 @@ _FOLD_REASON = ("Folding constants hands the parser a simpler graph (shapes and 
 class RepairStep:
     reason: str  # why this step was needed
     fix: FixStep | None = None
-    profile: Profile | None = None  # a profile step changes no graph
+    profiles: list[Profile] = field(default_factory=list)  # a profile step changes no graph (one per workload)
+    assumed: list[str] = field(default_factory=list)  # dims of those profiles that nothing confirmed, with why
     parity: ParityResult | None = None  # the model after this step vs the original
     confirm: str = ""  # why the user must confirm it; empty when the model's meaning is kept
 
@@ -74,12 +77,13 @@ class RepairStep:
     def title(self) -> str:
         if self.fix is not None:
             return self.fix.spec()
-        return f"optimization profile ({describe_profile(self.profile)})"
+        return "optimization profile" + ("s" if len(self.profiles) > 1 else "") + \
+            f" ({' | '.join(describe_profile(p) for p in self.profiles)})"
 
     def to_dict(self) -> dict:
         return {"title": self.title, "kind": "fix" if self.fix else "profile", "reason": self.reason,
                 "fix": self.fix.to_dict() if self.fix else None,
-                "profile": self.profile.to_dict() if self.profile else None,
+                "profiles": [p.to_dict() for p in self.profiles], "assumed": self.assumed,
                 "parity": self.parity.to_dict() if self.parity else None, "confirm": self.confirm}
 
 
@@ -236,11 +240,13 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     candidates: list[RepairStep] = []
     build_problems = state.trial.problems
     if not state.profiles and any(p.kind == ProblemKind.NO_PROFILE for p in build_problems):
-        profiles, assumed, _suggestion = trial_profiles(model, cancel=cancel, backend=backend)
+        profiles, assumed, suggestion = trial_profiles(model, cancel=cancel, backend=backend)
         if profiles:
+            unbacked = [d.text() for d in suggestion.assumed] if suggestion is not None else []
             candidates.append(RepairStep(
-                f"The builder needs an optimization profile for the dynamic input(s); this one ({'; '.join(assumed)}) "
-                "lets it build without changing the graph.", profile=profiles[0]))
+                f"The builder needs an optimization profile for the dynamic input(s); "
+                f"{'these' if len(profiles) > 1 else 'this one'} ({'; '.join(assumed)}) "
+                "lets it build without changing the graph.", profiles=profiles, assumed=unbacked))
     for name, value in input_values.items():
         candidates.append(RepairStep(f"You gave a value for '{name}'; freezing it at {value} bakes it into the graph.",
                                      fix=make_step("freeze-input", {"input": name, "value": value})))
@@ -327,7 +333,7 @@ def _try(state: _State, step: RepairStep, original: LoadedModel, settings: Build
             reasons.append(f"outputs change by an amount the tolerance cannot judge: {step.parity.text}")
         step.confirm = "; ".join(reasons)
     else:
-        profiles = [step.profile]
+        profiles = step.profiles
     trial = trial_build(model, profiles, settings=settings, backend=backend, cancel=cancel, suggest=False)
     return _State(model, [*state.steps, step], fix_results, profiles, frozen, trial)
 
@@ -423,6 +429,11 @@ def repair_model(model: LoadedModel, *, input_values: dict | None = None, profil
                     continue
                 tried.append(f"{sequence}: {_outcome(after)}")
                 if after.trial.succeeded and not (step.parity and step.parity.verdict == BEYOND):
+                    assumed = [text for s in after.steps for text in s.assumed]
+                    if assumed:
+                        return result(ASSUMED_SHAPES, f"Builds with {sequence}, but only at shapes nothing confirmed: "
+                                                      f"{'; '.join(assumed)}. Set these dims (Profiles panel, "
+                                                      "--opt-shapes or a recipe) and repair again.", after, tried)
                     return result(REPAIRED, f"Found a repair in {len(after.steps)} step(s): {sequence}.", after, tried)
                 if after.trial.succeeded:
                     fallback = fallback or after

@@ -25,7 +25,9 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.shapes.profiles import (FIELDS, Profile, ProfileIssue, ShapeRange, format_shape_list,
                                             parse_shape_list, profiles_from_recipe, profiles_to_recipe,
                                             validate_profiles)
-from workbench.core.shapes.suggest import RowCheck, ShapeSuggestion, probe_profiles, suggest_shapes
+from workbench.core.shapes.dims import ShapeSuggestion
+from workbench.core.shapes.profile_check import RowCheck, probe_profiles
+from workbench.core.shapes.suggest import suggest_shapes
 from workbench.ui import palette
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker

@@ -20,7 +20,8 @@ from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.analysis.support import find_shape_tensor_inputs
 from workbench.core.shapes.profiles import Profile, ShapeRange, describe_profile, profiles_to_recipe, validate_profiles
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
-from workbench.core.shapes.suggest import ShapeSuggestion, suggest_shapes
+from workbench.core.shapes.dims import ShapeSuggestion
+from workbench.core.shapes.suggest import suggest_shapes
 
 # Parser errors the build child meets are already parse-stage problems of the analysis.
 _PARSER_KIND = ProblemKind.PARSER_ERROR
@@ -91,14 +92,15 @@ def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, ca
     if not any(t.is_dynamic for t in inputs) and not shape_tensors:
         return [], [], None
     suggestion = suggest_shapes(model, cancel=cancel)
-    profile = suggestion.profile()
-    assumed = [d.text() for d in suggestion.dims]
+    profiles = suggestion.profiles()  # a decoder with KV cache: one per workload (prefill, decode)
+    assumed = [d.text() for d in suggestion.dims] + [f"profile {w.text()}" for w in suggestion.workloads]
     for name in shape_tensors:
         value = suggestion.values.get(name)
         if value is not None:
-            profile.values[name] = ShapeRange.fixed(tuple(int(v) for v in value.value.reshape(-1)))
+            for profile in profiles:
+                profile.values[name] = ShapeRange.fixed(tuple(int(v) for v in value.value.reshape(-1)))
             assumed.append(value.text())
-    return [profile], assumed, suggestion
+    return profiles, assumed, suggestion
 
 
 def _fallback_profiles(suggestion: ShapeSuggestion, values: dict) -> list[tuple[Profile, str]]:
@@ -152,6 +154,11 @@ def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, se
         used, assumed, suggestion = trial_profiles(model, profiles, cancel, backend)
     else:
         used, assumed = list(profiles or []), []
+    if suggestion is not None and suggestion.unresolved:
+        # No verdicts at invented shapes: a build at 1×1 reports the builder's complaints about sizes nobody runs.
+        unknown = ", ".join(d.label for d in suggestion.unresolved)
+        return TrialBuild(False, [], assumed, [], time.perf_counter() - started, None, suggestion,
+                          skipped=f"the shapes are unknown ({unknown}): give them in the Profiles panel")
     progress("Trial build" + (f" (with {'; '.join(assumed)})" if assumed else ""), None)
     settings = settings or BuildSettings()
     result = build_engine(model, settings, used, backend=backend, progress=progress, cancel=cancel,

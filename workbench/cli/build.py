@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-recipe", metavar="FILE", help="save the fixes, profiles and settings used")
     parser.add_argument("--print-commands", action="store_true",
                         help="print the equivalent trtexec/tensorrt_rtx and Polygraphy commands")
+    parser.add_argument("--strict-shapes", action="store_true",
+                        help="refuse to build a dynamic model without a profile (default: build with the suggested "
+                             "profiles and say so, with each dim's source)")
     add_memory_check_option(parser)
     add_backend_option(parser)
 
@@ -73,6 +76,13 @@ def run(args) -> Outcome:
     settings_data.update({name: getattr(args, name) for name in SETTING_OPTIONS if getattr(args, name) is not None})
     settings = BuildSettings.from_dict(settings_data)
     profiles = profiles_from_options(args, to_build, backend) or profiles_from_recipe(recipe.profiles)
+    suggested = ""
+    if not profiles and not args.strict_shapes and any(t.is_dynamic for t in to_build.summary().inputs):
+        from workbench.core.build.trial import trial_profiles
+
+        profiles, assumed, _suggestion = trial_profiles(to_build, backend=backend)
+        suggested = f"No profile given: building with the suggested profile{'s' if len(profiles) > 1 else ''} " \
+                    f"({'; '.join(assumed)}). Give --min/--opt/--max-shapes or --strict-shapes to refuse instead."
     if settings.plugins:
         print(f"warning: loading plugin libraries runs their native code: {', '.join(settings.plugins)}",
               file=sys.stderr)
@@ -88,7 +98,8 @@ def run(args) -> Outcome:
                            inputs=recipe.inputs, compare=recipe.compare, source_model=str(model.path)),
                     args.save_recipe)
     commands = reproduction_commands(str(model.path), str(args.output), settings, profiles, backend)
-    text = result.describe()
+    text = "\n".join(filter(None, [suggested, result.describe()]))
     if args.print_commands:
         text += "".join(f"\n\n{name}:\n  {command}" for name, command in commands.items())
-    return Outcome(EXIT_OK if result.succeeded else EXIT_PROBLEMS, {**result.to_dict(), "commands": commands}, text)
+    return Outcome(EXIT_OK if result.succeeded else EXIT_PROBLEMS,
+                   {**result.to_dict(), "commands": commands, "suggested_profiles": suggested}, text)

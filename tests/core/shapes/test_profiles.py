@@ -56,8 +56,10 @@ def test_static_dims_must_match_the_model():
     assert "fixes it at 64" in issue.message
 
 
-def test_non_positive_dimensions_are_refused():
-    assert any("must be positive" in m for m in messages(images((0, 3, 64, 64), (1, 3, 64, 64), (1, 3, 64, 64))))
+def test_negative_dimensions_are_refused_and_empty_ones_allowed():
+    """TensorRT builds profiles with 0-sized dims (an empty KV cache, an empty set of detections)."""
+    assert any("must be 0 or more" in m for m in messages(images((-1, 3, 64, 64), (1, 3, 64, 64), (1, 3, 64, 64))))
+    assert messages(images((0, 3, 64, 64), (1, 3, 64, 64), (1, 3, 64, 64))) == []
 
 
 def test_every_dynamic_input_needs_shapes_in_each_profile():

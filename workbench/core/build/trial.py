@@ -54,7 +54,7 @@ class TrialBuild:
             found.append(Problem(
                 kind=ProblemKind.TRIAL_BUILD_SHAPES, severity=Severity.INFO, stage=Stage.BUILD, inputs=inputs,
                 message=f"The trial build {'succeeded' if self.succeeded else 'ran'} with suggested shapes "
-                        f"{describe_profile(self.profiles[0]) if self.profiles else ''}: {'; '.join(self.assumed)}.",
+                        f"{' | '.join(describe_profile(p) for p in self.profiles)}: {'; '.join(self.assumed)}.",
                 detail="\n".join(self.retried),
                 hint="Give your own min/opt/max shapes in the Profiles panel; the trial build uses them next time."))
         return found
@@ -70,7 +70,7 @@ class TrialBuild:
         if self.skipped:
             return f"Trial build: skipped ({self.skipped})"
         return (f"Trial build: {'succeeded' if self.succeeded else 'failed'} in {self.seconds:.2f} s"
-                + (f" with {describe_profile(self.profiles[0])}" if self.profiles else ""))
+                + (f" with {' | '.join(describe_profile(p) for p in self.profiles)}" if self.profiles else ""))
 
 
 def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, cancel: CancelToken | None = None,

@@ -363,6 +363,9 @@ def _run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: I
                                  progress, cancel)
         result.inputs = prepared.describe()
         _compare_other_branches(model, prepared, reference, test, settings, result, cancel)
+        if input_spec is None or (not input_spec.data_files and not input_spec.images and not input_spec.shapes
+                                  and input_spec.profile < 0):
+            _compare_other_workloads(model, input_spec, reference, test, settings, result, cancel)
         if settings.timing_runs > 0:
             for index, runner in enumerate((reference, test)):
                 result.timing.append(time_runner(runner, feeds_for(runner, prepared.arrays), settings.timing_runs,
@@ -413,6 +416,34 @@ def _compare_other_branches(model: LoadedModel, prepared, reference: Runner, tes
             result.missing_outputs.extend(f"{missing} [{label}]" for missing in extra.missing_outputs)
             result.notes.append(f"Also compared at {label} ({why}): the branch the model's own value "
                                 f"{prepared.arrays[name].reshape(-1)[0]} may not take.")
+
+
+def _compare_other_workloads(model: LoadedModel, input_spec: InputSpec | None, reference: Runner, test: Runner,
+                             settings: CompareSettings, result: CompareResult, cancel: CancelToken | None) -> None:
+    """Shapes the tool chose cover one workload (a decoder's decode step); compare each other workload's point
+    too (its prefill), so a difference only the prompt step shows cannot pass. Outputs join the result as
+    ``output [prefill]`` and count in the verdict."""
+    from workbench.core.shapes.suggest import workload_points
+
+    seed = input_spec.seed if input_spec is not None else 0
+    for label, shapes in workload_points(model):
+        feeds = make_inputs(model, InputSpec(seed=seed, shapes={n: list(s) for n, s in shapes.items()})).arrays
+        try:
+            extra = compare_runners(reference, test, feeds, settings.tolerances, settings.top_k, no_progress, cancel)
+        except WorkbenchError as exc:
+            result.notes.append(f"Not compared at the {label} workload: {exc.message}")
+            continue
+        for output in extra.outputs:
+            if output.name in extra.arrays:
+                result.arrays[f"{output.name} [{label}]"] = extra.arrays[output.name]
+            output.name = f"{output.name} [{label}]"
+        result.outputs.extend(extra.outputs)
+        result.missing_outputs.extend(f"{missing} [{label}]" for missing in extra.missing_outputs)
+        result.notes.append(f"Also compared at the {label} workload ({_shape_text(shapes)}).")
+
+
+def _shape_text(shapes: dict) -> str:
+    return ", ".join(f"{name} {'x'.join(map(str, shape))}" for name, shape in shapes.items())
 
 
 def _scaled(progress: ProgressFn, start: float, width: float) -> ProgressFn:

@@ -20,7 +20,7 @@ from workbench.core.compare.onnxruntime_compat import foreign_ops
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.compare.runners import (OnnxruntimeRunner, model_for_child, model_in_child, onnxruntime_child,
                                              runs_in_child)
-from workbench.core.shapes.suggest import suggested_feeds
+from workbench.core.shapes.suggest import suggested_feeds, workload_points
 
 
 
@@ -64,13 +64,15 @@ class ParityResult:
                 "atol": self.atol, "rtol": self.rtol, "outputs": [c.to_dict() for c in self.outputs]}
 
 
-def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarray], seed: int):
+def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarray], seed: int,
+           workload_shapes: dict[str, tuple[int, ...]] | None = None):
     fixed_inputs = {t.name: t for t in fixed.summary().inputs}
     original_inputs = {t.name for t in original.summary().inputs}
     extra = sorted(set(fixed_inputs) - original_inputs)
     if extra:
         raise WorkbenchError(f"the fixed model has new input(s) {', '.join(extra)} the original lacks")
     shapes = {name: tuple(t.shape) for name, t in fixed_inputs.items() if not t.is_dynamic}
+    shapes = {**(workload_shapes or {}), **shapes}
     # Realistic shapes and the model's own switch values: at 1x3x1x1 a detector's outputs are all zero and
     # a perturbation would pass unseen.
     reference = suggested_feeds(original, seed, shapes=shapes)
@@ -105,21 +107,29 @@ def _check_parity(original: LoadedModel, fixed: LoadedModel, frozen_inputs, seed
     if foreign:
         return not_checkable(f"the fixed model holds {', '.join(foreign)}, a TensorRT plugin op that onnxruntime "
                              "cannot run; check it on an engine built with full TensorRT instead")
-    try:
-        reference_feeds, test_feeds = _feeds(original, fixed, frozen_inputs or {}, seed)
-    except WorkbenchError as exc:
-        return not_checkable(exc.message)
     fixed_outputs = [t.name for t in fixed.summary().outputs]
-    try:
-        progress("Parity: running the original model", 0.1)
-        reference = OnnxruntimeRunner(original, extra_outputs=fixed_outputs).run(reference_feeds)
-        if cancel:
-            cancel.raise_if_cancelled("The parity check")
-        progress("Parity: running the fixed model", 0.5)
-        test = OnnxruntimeRunner(fixed).run(test_feeds)
-    except WorkbenchError as exc:
-        return not_checkable(exc.message)
-    common = [name for name in fixed_outputs if name in reference]
+    reference: dict[str, np.ndarray] = {}
+    test: dict[str, np.ndarray] = {}
+    compared: list[str] = []  # every fixed-model output at every point, "logits [prefill]" for other workloads
+    # The representative point, then every other workload's (a decoder's prefill beside its decode step).
+    for label, shapes in [("", None), *workload_points(original)]:
+        try:
+            reference_feeds, test_feeds = _feeds(original, fixed, frozen_inputs or {}, seed, shapes)
+            progress("Parity: running the original model" + (f" ({label})" if label else ""), 0.1)
+            with OnnxruntimeRunner(original, extra_outputs=fixed_outputs) as runner:
+                outputs = runner.run(reference_feeds)
+            if cancel:
+                cancel.raise_if_cancelled("The parity check")
+            progress("Parity: running the fixed model" + (f" ({label})" if label else ""), 0.5)
+            with OnnxruntimeRunner(fixed) as runner:
+                results = runner.run(test_feeds)
+        except WorkbenchError as exc:
+            return not_checkable(exc.message)
+        suffix = f" [{label}]" if label else ""
+        reference.update({f"{name}{suffix}": array for name, array in outputs.items()})
+        test.update({f"{name}{suffix}": array for name, array in results.items()})
+        compared += [f"{name}{suffix}" for name in fixed_outputs]
+    common = [name for name in compared if name in reference]
     if not common:
         return not_checkable("the fixed model has no output the original computes")
     comparisons = [compare_arrays(name, reference[name], test[name], atol, rtol) for name in common]

@@ -117,9 +117,11 @@ def _check_range(index: int, name: str, rng: ShapeRange, declared, values: bool)
         for dim, value in enumerate(shape):
             if values:  # any integer can be a shape value (Reshape takes -1 and 0)
                 continue
-            if value <= 0:
+            if value < 0:
+                # 0 is an empty tensor, which TensorRT accepts (a KV cache before the first token, an empty
+                # set of detections at a split boundary).
                 issues.append(ProfileIssue(index, name, f"{label}: {which} dimension {dim} is {value}; "
-                                           "dimensions must be positive.", which, dim, values))
+                                           "dimensions must be 0 or more.", which, dim, values))
             elif declared is not None and isinstance(declared[dim], int) and declared[dim] > 0 \
                     and value != declared[dim]:
                 issues.append(ProfileIssue(index, name, f"{label}: {which} dimension {dim} is {value}, but the model "

@@ -528,6 +528,14 @@ def _profiles_key(profiles) -> str:
 
 
 
+def workload_points(model: LoadedModel) -> list[tuple[str, dict[str, Shape]]]:
+    """(workload, opt shapes) of every workload other than the representative one ``shapes()`` gives (a
+    decoder's prefill beside its decode step): comparisons and parity run these too, so a difference that
+    shows only in the prompt step cannot pass."""
+    suggestion = suggest_shapes(model)
+    return [(w.name, suggestion.shapes("opt", w)) for w in suggestion.workloads[:-1]]
+
+
 def suggested_feeds(model: LoadedModel, seed: int = 0, shapes: dict[str, Shape] | None = None,
                     suggestion: ShapeSuggestion | None = None) -> dict[str, np.ndarray]:
     """Seeded random inputs at realistic shapes, switch inputs at the model's own values."""

@@ -129,24 +129,25 @@ class ProfileEditor(QWidget):
         self._suggested_texts = self._guess = None
         self.check_result.clear()
         self.reasons.clear()
+        named = [(p, "") for p in profiles]
         if not profiles and self._needs_profile():
-            profiles = [self._suggestion(suggest_shapes(self.session.model, probe=False))]
+            named = self._suggestion(suggest_shapes(self.session.model, probe=False))
         self._loading = True  # validate once, after the guess is known (a guess is not written to the recipe)
-        for profile in profiles:
-            self._add(profile)
+        for profile, workload in named:
+            self._add(profile, workload=workload)
         self._loading = False
         if self._suggested_texts is not None:
             self._suggested_texts = self._all_texts()
             self._guess = self._suggested_texts if self._unchecked else None
         self._validate()
 
-    def _suggestion(self, suggestion: ShapeSuggestion) -> Profile:
-        """The suggestion's profile; its reasons are shown under the table."""
+    def _suggestion(self, suggestion: ShapeSuggestion) -> list[tuple[Profile, str]]:
+        """The suggestion's profiles, named by workload (a decoder's prefill and decode); reasons under the table."""
         self._suggested_texts = []
         self._unchecked = suggestion.unchecked
         lines = suggestion.notes()
         self.reasons.setText("Suggested shapes:\n" + "\n".join(f"• {line}" for line in lines) if lines else "")
-        return suggestion.profile()
+        return list(zip(suggestion.profiles(), [w.name for w in suggestion.workloads] or [""]))
 
     def _all_texts(self) -> list[dict]:
         return [self.tabs.widget(i).texts() for i in range(self.tabs.count())]
@@ -158,7 +159,8 @@ class ProfileEditor(QWidget):
         if self._suggested_texts is None or self._suggested_texts != self._all_texts():
             return  # the user's own profiles (or edits) win over any suggestion
         self.tabs.clear()
-        self._add(self._suggestion(suggestion))
+        for profile, workload in self._suggestion(suggestion):
+            self._add(profile, workload=workload)
         self._suggested_texts, self._guess = self._all_texts(), None
         self._validate()
 
@@ -222,8 +224,9 @@ class ProfileEditor(QWidget):
         rows += [(name, values) for name, values, _which in texts]
         return list(dict.fromkeys(rows))
 
-    def _add(self, profile: Profile, texts: dict | None = None) -> None:
-        """A tab for ``profile``; ``texts`` (cell texts by input, values?, field) take precedence over it."""
+    def _add(self, profile: Profile, texts: dict | None = None, workload: str = "") -> None:
+        """A tab for ``profile`` (titled with its ``workload`` when it has one); ``texts`` (cell texts by
+        input, values?, field) take precedence over it."""
         texts = texts or {}
         table = _ProfileTable(self._rows(profile, texts))
         loading, self._loading = self._loading, True
@@ -234,7 +237,7 @@ class ProfileEditor(QWidget):
                 table.setItem(row, column, QTableWidgetItem(text))
         self._loading = loading
         table.itemChanged.connect(lambda _item: self._validate())
-        self.tabs.addTab(table, f"Profile {self.tabs.count() + 1}")
+        self.tabs.addTab(table, f"Profile {self.tabs.count() + 1}" + (f" — {workload}" if workload else ""))
         self.tabs.setCurrentWidget(table)
         self._validate()
 

@@ -113,7 +113,8 @@ def test_a_repair_is_one_step_with_its_fixes_and_profile_and_undo_takes_both_bac
     opened.recipe.profiles = []
     fix = apply_fix(original, parse_spec("remove-unused"))
     repair = RepairResult(REPAIRED, "builds after 2 steps", original, fix.after,
-                          steps=[RepairStep("dead nodes", fix=fix.step), RepairStep("dynamic input", profiles=[PROFILE])],
+                          steps=[RepairStep("dead nodes", fix=fix.step),
+                                 RepairStep("dynamic input", profiles=[PROFILE])],
                           fix_results=[fix], profiles=[PROFILE])
     opened.apply_repair(repair)
     assert opened.model is fix.after

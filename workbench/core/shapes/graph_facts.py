@@ -55,21 +55,22 @@ def recurrent_state(name: str, consumers, depth: int = 5) -> onnx.NodeProto | No
     return None
 
 
-def direct_weight_dim(name: str, axis: int, rank: int, consumers, constants) -> tuple[int, str] | None:
-    """A size the weights a dim meets directly demand: a MatMul/Gemm's K, a Conv's input channels."""
+def direct_weight_dim(name: str, axis: int, rank: int, consumers,
+                      weight_shapes: dict[str, tuple[int, ...]]) -> tuple[int, str] | None:
+    """A size the weights a dim meets directly demand: a MatMul/Gemm's K, a Conv's input channels. Read from the
+    weights' shapes (``constant_shapes``): a weight-free model keeps the values on disk."""
     for node, position in consumers.get(name, []):
-        weight = constants.get(node.input[1]) if len(node.input) > 1 else None
-        if weight is None:
+        shape = weight_shapes.get(node.input[1]) if len(node.input) > 1 else None
+        if not shape:
             continue
         if node.op_type == "MatMul" and position == 0 and axis == rank - 1:
-            if weight.ndim >= 2:
-                return int(weight.shape[-2]), f"MatMul '{node.name}' multiplies it by a {list(weight.shape)} weight"
-        if node.op_type == "Gemm" and position == 0 and axis == 1:
-            k = weight.shape[1] if attribute(node, "transB", 0) else weight.shape[0]
-            return int(k), f"Gemm '{node.name}' has a {list(weight.shape)} weight"
-        if node.op_type == "Conv" and position == 0 and axis == 1:
-            return int(weight.shape[1]) * int(attribute(node, "group", 1)), \
-                f"Conv '{node.name}' has a {list(weight.shape)} weight"
+            if len(shape) >= 2:
+                return int(shape[-2]), f"MatMul '{node.name}' multiplies it by a {list(shape)} weight"
+        if node.op_type == "Gemm" and position == 0 and axis == 1 and len(shape) == 2:
+            k = shape[1] if attribute(node, "transB", 0) else shape[0]
+            return int(k), f"Gemm '{node.name}' has a {list(shape)} weight"
+        if node.op_type == "Conv" and position == 0 and axis == 1 and len(shape) >= 2:
+            return int(shape[1]) * int(attribute(node, "group", 1)), f"Conv '{node.name}' has a {list(shape)} weight"
     return None
 
 

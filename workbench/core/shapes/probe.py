@@ -36,7 +36,7 @@ DEFAULT_PROBE_BUDGET_SECONDS = 8.0
 MAX_PROBES = 40
 PROBE_MEMORY_CAP = 8 * 1024 ** 3  # no probe above 8 GB, whatever the machine has
 _MEMORY_SHARE = 0.5  # of the memory available now: the window, TensorRT's parser and the OS need the rest
-_BROADCAST = re.compile(r"broadcast[^0-9]*?(\d+) by (\d+)", re.IGNORECASE)
+_BROADCAST = re.compile(r"broadcast.*?(\d+) by (\d+)", re.IGNORECASE | re.DOTALL)
 
 
 _NODE_IN_ERROR = re.compile(r"Name:'([^']*)'")
@@ -392,8 +392,8 @@ def _ranges(prober: Prober, suggestion: ShapeSuggestion, open_dims: list[DimSugg
         elif first_failure is not None:
             dim.reason += f"; smaller values fail ({dim.label} = {first_failure[0]} " \
                           f"{failure_text(first_failure[1], prober)})"
-        above = sorted(v for v in set(LADDERS[dim.kind]) if v > dim.opt and v % dim.multiple_of == 0
-                       and (not dim.upper or v <= dim.upper))
+        above = sorted(v for v in set(LADDERS[dim.kind]) | set(dim.candidates)
+                       if v > dim.opt and v % dim.multiple_of == 0 and (not dim.upper or v <= dim.upper))
         if dim.upper > dim.opt and dim.upper not in above:
             above.append(dim.upper)  # the graph's bound itself (a position table's rows) is the natural max
         target = next((v for v in above if v >= 2 * dim.opt), above[-1] if above else None)

@@ -34,8 +34,8 @@ from workbench.core.progress import CancelToken
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, InputValue, Shape, ShapeSource, \
     ShapeSuggestion, Use
 from workbench.core.shapes.exporter_hints import PADDLE_CLASSIFIER, PADDLE_RECOGNIZER, ExporterHints, read_hints
-from workbench.core.shapes.graph_facts import RECURRENT_OPS, attribute, consumers, direct_weight_dim, \
-    patch_embedding, position_grid, recurrent_state, spatial_strides, table_rows
+from workbench.core.shapes.graph_facts import RECURRENT_OPS, attribute, constant_shapes, consumers, \
+    direct_weight_dim, patch_embedding, position_grid, recurrent_state, spatial_strides, table_rows
 from workbench.core.shapes.probe import DEFAULT_PROBE_BUDGET_SECONDS, Prober, failure_text, point, probe_dims, \
     stride_text
 from workbench.core.shapes.profiles import Profile, profile_from_samples
@@ -142,6 +142,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
     graph = model.proto.graph
     constants = ConstantValues(model.proto)
     consumer_map = consumers(graph)
+    weight_shapes = constant_shapes(model.proto)
     metadata = {p.key.lower(): p.value for p in model.proto.metadata_props}
     hints = read_hints(model)
     inputs = model.summary().inputs
@@ -182,7 +183,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
                                                                                          "bidirectional") else 1
                     facts[label] = _Fact(directions, ShapeSource.GRAPH, f"{recurrent.op_type} '{recurrent.name}' "
                                                                         f"takes {directions} state slice(s)")
-            weight = direct_weight_dim(tensor.name, axis, len(tensor.shape), consumer_map, constants)
+            weight = direct_weight_dim(tensor.name, axis, len(tensor.shape), consumer_map, weight_shapes)
             if weight is not None and label not in facts:
                 facts[label] = _Fact(weight[0], ShapeSource.GRAPH, weight[1])
             if label not in facts and isinstance(declared, str) and declared.lower() in metadata:
@@ -194,7 +195,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
             if dim.kind is DimKind.OTHER and "coordinates" in kind_from[label]:
                 facts.setdefault(label, _Fact(1, ShapeSource.CONVENTION, f"{kind_from[label]}: a prompt of one; set "
                                                                          "a larger max in the Profiles panel"))
-        _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants)
+        _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes)
         _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
     # An expression over variables is computed from them; one over names used nowhere else is a free dim.
     relations = {}
@@ -208,10 +209,12 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
     for label, dim in variables.items():
         dim.reason = kind_from[label]
         ladder = list(LADDERS[dim.kind])
-        if dim.multiple_of > 1:  # multiples of the stride first, the others after: a stride orders, never excludes
-            ladder = [v for v in ladder if v % dim.multiple_of == 0] + [v for v in ladder if v % dim.multiple_of]
-            if not any(v % dim.multiple_of == 0 for v in ladder):
-                ladder = [dim.multiple_of * k for k in (7, 10, 20, 4, 2, 1)] + ladder
+        if dim.multiple_of > 1:
+            # The ladder's sizes rounded to multiples of the stride (or a ViT's patch: 14 → 224, 322, 644…) first,
+            # the others after: a stride orders the candidates, it never excludes one (PP-OCR runs at H = 48).
+            step = dim.multiple_of
+            rounded = list(dict.fromkeys(max(step, round(v / step) * step) for v in ladder))
+            ladder = rounded + [v for v in ladder if v not in rounded]
         first, why = preferred.get(label, ([], ""))
         if first:
             ladder = list(dict.fromkeys(first + ladder))
@@ -251,7 +254,7 @@ def _image_axes(tensor: TensorInfo) -> tuple[int, int] | None:
 
 
 def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred, hints: ExporterHints,
-                    consumer_map, constants) -> None:
+                    consumer_map, constants, weight_shapes: dict[str, tuple[int, ...]]) -> None:
     """Spatial dims of an image or latent input: the network's stride (or a ViT's patch) orders the candidates;
     the exporter's stated size, a position table's trained grid, PaddleOCR's sizes or a latent's 64 go first."""
     axes = _image_axes(tensor)
@@ -268,8 +271,8 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
         height_patch, width_patch, conv = patch
         for axis, dim in spatial:
             dim.multiple_of = max(dim.multiple_of, height_patch if axis == axes[0] else width_patch)
-        weight = constants.get(conv.input[1]) if conv.input[1] in constants else None
-        grid = position_grid(model.proto, int(weight.shape[0])) if weight is not None else None
+        weight = weight_shapes.get(conv.input[1])
+        grid = position_grid(model.proto, int(weight[0])) if weight else None
         if grid is not None:
             sizes = (grid[0] * height_patch, grid[0] * width_patch)
             why = f"patch embedding Conv '{conv.name}' cuts {height_patch}×{width_patch} patches and the position " \

@@ -157,7 +157,8 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
             continue
         feeds_conv = any(n.op_type == "Conv" for n, _p in consumer_map.get(tensor.name, []))
         recurrent = recurrent_state(tensor.name, consumer_map) if len(tensor.shape) == 3 else None
-        if recurrent is None and len(tensor.shape) == 3 and _STATE_NAME.search(tensor.name):
+        if recurrent is None and len(tensor.shape) == 3 and _STATE_NAME.search(tensor.name) and \
+                not _ENCODER_STATES.search(tensor.name):
             recurrent = onnx.NodeProto(op_type="state")
         if recurrent is not None:
             states.append(tensor.name)

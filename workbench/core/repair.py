@@ -247,6 +247,12 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
                 f"The builder needs an optimization profile for the dynamic input(s); "
                 f"{'these' if len(profiles) > 1 else 'this one'} ({'; '.join(assumed)}) "
                 "lets it build without changing the graph.", profiles=profiles, assumed=unbacked))
+            if len(profiles) > 1:  # some builders refuse several profiles that each build alone
+                covering = suggestion.profile()
+                covering.values = dict(profiles[0].values)
+                candidates.append(RepairStep(
+                    "One optimization profile covering every workload, for builders that refuse the workloads' "
+                    "profiles together in one engine.", profiles=[covering], assumed=unbacked))
     for name, value in input_values.items():
         candidates.append(RepairStep(f"You gave a value for '{name}'; freezing it at {value} bakes it into the graph.",
                                      fix=make_step("freeze-input", {"input": name, "value": value})))

@@ -86,7 +86,7 @@ def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, ca
         # A profile that is exactly the shape service's guess (the Profiles panel fills one in) is still an
         # assumption: say so, with the guess's reasons.
         guess = suggest_shapes(model, probe=False)
-        if len(profiles) == 1 and guess.dims and profiles[0].to_dict() == guess.profile().to_dict():
+        if guess.dims and [p.to_dict() for p in profiles] == [p.to_dict() for p in guess.profiles()]:
             return profiles, [d.text() for d in guess.dims], guess
         return profiles, [], None
     if not any(t.is_dynamic for t in inputs) and not shape_tensors:
@@ -104,16 +104,39 @@ def trial_profiles(model: LoadedModel, profiles: list[Profile] | None = None, ca
 
 
 def _fallback_profiles(suggestion: ShapeSuggestion, values: dict) -> list[tuple[Profile, str]]:
-    """Narrower profiles to retry with when the suggested range does not build: the range's opt alone,
-    then its max alone (a builder error at small shapes is not the model's fault)."""
+    """Profiles to retry with when the suggested ones do not build, with what each is: for several workload
+    profiles, one profile covering them all (TensorRT-RTX's Myelin fails on some merged decoders with two
+    profiles that each build alone); then the range's opt alone and its max alone (a builder error at small
+    shapes is not the model's fault)."""
     ranged = suggestion.profile()
-    found = []
+    found: list[tuple[Profile, str]] = []
+    if len(suggestion.workloads) > 1:
+        ranged.values = dict(values)
+        found.append((ranged, "one profile covering every workload"))
     for which in ("opt", "max"):
         fixed = suggestion.fixed_profile(which)
         fixed.values = dict(values)
         if fixed.to_dict() != ranged.to_dict() and all(fixed.to_dict() != f.to_dict() for f, _ in found):
-            found.append((fixed, which))
+            found.append((fixed, f"the suggested {which} shapes"))
     return found
+
+
+def _retry_problem(profile: Profile, what: str, used: list[Profile], tried_first: str, first_error: str,
+                   refusals: list[Problem]) -> Problem:
+    """The warning when only a retry builds: what built, what did not, and why."""
+    if len(used) > 1:
+        message = (f"The workload profiles do not build together in one engine ({first_error}); {what} builds: "
+                   f"{describe_profile(profile)}.")
+        hint = ("One profile also admits shapes no step runs (a full prompt with a full cache) and tunes kernels for "
+                "one opt shape; the alternative is one engine per workload (keep one profile in the Profiles panel "
+                "and build, then the other).")
+    else:
+        message = f"Builds only for shapes {describe_profile(profile)}; the suggested range {tried_first} does not: " \
+                  f"{first_error}"
+        hint = "Use this profile (Profiles panel), or narrow the range's min until it builds."
+    return Problem(kind=ProblemKind.SHAPE_RANGE, severity=Severity.WARNING, stage=Stage.BUILD,
+                   inputs=sorted(profile.shapes), fixes=[], message=message,
+                   detail="\n".join(p.detail or p.message for p in refusals), hint=hint)
 
 
 def _skipped(model: LoadedModel, estimate: MemoryEstimate) -> TrialBuild:
@@ -167,19 +190,14 @@ def trial_build(model: LoadedModel, profiles: list[Profile] | None = None, *, se
     problems = list(result.problems)
     if not result.succeeded and suggestion is not None and not any(p.kind == _PARSER_KIND for p in problems):
         first_error = problems[0].message if problems else "the build failed"
-        for profile, which in _fallback_profiles(suggestion, used[0].values):
-            retried.append(f"{describe_profile(used[0])}: {first_error}")
-            progress(f"Trial build: retrying at the suggested {which} shapes", None)
+        tried_first = " | ".join(describe_profile(p) for p in used)
+        retried.append(f"{tried_first}: {first_error}")
+        for profile, what in _fallback_profiles(suggestion, used[0].values):
+            progress(f"Trial build: retrying with {what}", None)
             retry = build_engine(model, settings, [profile], backend=backend, progress=progress, cancel=cancel,
                                  check_memory=False)
             if retry.succeeded:
-                problems = [Problem(
-                    kind=ProblemKind.SHAPE_RANGE, severity=Severity.WARNING, stage=Stage.BUILD,
-                    inputs=sorted(profile.shapes), fixes=[],
-                    message=f"Builds only for shapes {describe_profile(profile)}; the suggested range "
-                            f"{describe_profile(used[0])} does not: {first_error}",
-                    detail="\n".join(p.detail or p.message for p in result.problems),
-                    hint="Use this profile (Profiles panel), or narrow the range's min until it builds.")]
+                problems = [_retry_problem(profile, what, used, tried_first, first_error, result.problems)]
                 used, result = [profile], retry
                 break
             retried.append(f"{describe_profile(profile)}: "

@@ -234,6 +234,10 @@ def _describe_foreign_file(data: bytes) -> str | None:
         if data.startswith(signature):
             return description
     head = data[:512]
+    if head[:1] == bytes([_ONNX_FIRST_BYTE]):
+        # An ONNX model starts with its IR version's field tag (0x08), which no text file does; its first 512
+        # bytes can still be mostly printable (producer name, then initializer names: Optimum's Whisper decoder).
+        return None
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:

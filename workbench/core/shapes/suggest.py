@@ -40,7 +40,7 @@ from workbench.core.shapes.probe import DEFAULT_PROBE_BUDGET_SECONDS, Prober, fa
     stride_text
 from workbench.core.shapes.profiles import Profile, profile_from_samples
 from workbench.core.shapes.relations import DimRelation, parse_relation
-from workbench.core.shapes.workloads import context_length, decoder_workloads, find_kv_cache
+from workbench.core.shapes.workloads import WITH_PAST_FILE, context_length, decoder_workloads, find_kv_cache
 
 _NAME_KINDS = (
     (DimKind.BATCH, re.compile(r"^(n|b|bs|batch.*|.*_batch|num_images|unk_batch|steps)$")),
@@ -496,7 +496,9 @@ def _add_workloads(model: LoadedModel, suggestion: ShapeSuggestion, analysis: _A
     rows = next((table_rows(model.proto, model.proto.graph, t.name, consumers(model.proto.graph))
                  for t in suggestion.inputs if "position" in t.name), None)
     context = context_length(analysis.hints, rows)
-    suggestion.workloads = decoder_workloads(cache, context)
+    decode_only = "an Optimum decoder_with_past model runs the decode steps only (decoder_model.onnx runs the " \
+        "prompt)" if model.path is not None and WITH_PAST_FILE.search(model.path.name) else ""
+    suggestion.workloads = decoder_workloads(cache, context, decode_only)
     for dim in [cache.sequence, cache.past] + ([cache.mask] if cache.mask else []):
         ranges = [w.ranges[dim.label] for w in suggestion.workloads]
         dim.min, dim.opt, dim.max = min(r[0] for r in ranges), ranges[-1][1], max(r[2] for r in ranges)

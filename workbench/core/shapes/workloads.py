@@ -25,6 +25,7 @@ _KV_NAME = re.compile(r"(past_key_values|past_key|past_value|^past[._]|present|(
 _CROSS_NAME = re.compile(r"(encoder|cross)", re.IGNORECASE)
 _TOKEN_NAME = re.compile(r"(input_ids|inputs_embeds|position_ids|tokens?$)", re.IGNORECASE)
 _MASK_NAME = re.compile(r"attention_mask|mask", re.IGNORECASE)
+WITH_PAST_FILE = re.compile(r"with_past", re.IGNORECASE)  # Optimum's decoder_with_past_model.onnx
 DEFAULT_CONTEXT = 2048  # when no config states the context: common for small LLMs; shown as the reason
 MAX_CONTEXT = 4096  # a longer configured context is capped (KV memory grows with it); raise it in the panel
 PREFILL_OPT = 128
@@ -70,7 +71,7 @@ def find_kv_cache(inputs: list[TensorInfo], dims: list[DimSuggestion], related: 
                  and by_use[(t.name, 1)] not in (past, sequence)), None)
     cross += [by_use[(t.name, 1)] for t in inputs if t.shape is not None and len(t.shape) == 3
               and _CROSS_NAME.search(t.name) and (t.name, 1) in by_use]
-    return KvCache(caches, past, sequence, mask, list(dict.fromkeys(cross)))
+    return KvCache(caches, past, sequence, mask, list({id(d): d for d in cross}.values()))
 
 
 def context_length(hints: ExporterHints, table_rows: tuple[int, str] | None) -> Hint:
@@ -88,9 +89,10 @@ def context_length(hints: ExporterHints, table_rows: tuple[int, str] | None) -> 
     return found
 
 
-def decoder_workloads(cache: KvCache, context: Hint) -> list[Workload]:
+def decoder_workloads(cache: KvCache, context: Hint, decode_only: str = "") -> list[Workload]:
     """Prefill (sequence 1…context, past 0) and decode (sequence 1, past 0…context − 1): two profiles.
-    An independent mask length is past + sequence in each."""
+    An independent mask length is past + sequence in each. ``decode_only`` (why) keeps the decode step alone:
+    Optimum's ``decoder_with_past_model.onnx`` only ever runs it (``decoder_model.onnx`` runs the prompt)."""
     longest = context.value
     prompt = min(PREFILL_OPT, longest)
     prefill = {cache.sequence.label: (1, prompt, longest), cache.past.label: (0, 0, 0)}
@@ -98,7 +100,13 @@ def decoder_workloads(cache: KvCache, context: Hint) -> list[Workload]:
     if cache.mask is not None:
         prefill[cache.mask.label] = (1, prompt, longest)
         decode[cache.mask.label] = (1, max(longest // 2, 1), longest)
+    steps = [Workload("decode", f"one token at a time: {cache.past.label} "
+                                f"{1 if decode_only else 0}…{longest - 1} ({context.reason})", decode)]
+    if decode_only:
+        decode[cache.past.label] = (1, decode[cache.past.label][1], longest - 1)
+        if cache.mask is not None:
+            decode[cache.mask.label] = (2, decode[cache.mask.label][1], longest)
+        steps[0].reason += f"; {decode_only}"
+        return steps
     return [Workload("prefill", f"the prompt: {cache.sequence.label} 1…{longest}, empty cache ({context.reason})",
-                     prefill),
-            Workload("decode", f"one token at a time: {cache.past.label} 0…{longest - 1} ({context.reason})",
-                     decode)]
+                     prefill)] + steps

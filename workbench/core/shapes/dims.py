@@ -248,12 +248,16 @@ class ShapeSuggestion:
         for dim in self.dims:
             inputs = sorted({name for name, _axis in dim.uses})
             if dim.runs_only_at:
+                # A constant shape operand (a Reshape's target) is a size the export baked in; a weight's size
+                # (a recurrent layer's input) is the architecture's.
+                hint = f"The export baked this size in although the input says '{dim.label}' is dynamic. " \
+                       "Re-export with dynamic shapes traced through (e.g. the dynamo exporter), or build for " \
+                       f"{dim.label} = {dim.opt} only (set-input-shape)." if "constant shape" in dim.reason else \
+                       f"The model's weights fix this size (the failing node needs it): build for {dim.label} = " \
+                       f"{dim.opt} only (set-input-shape); a range would only admit sizes the model refuses."
                 found.append(Problem(
                     kind=ProblemKind.BAKED_SHAPE, severity=Severity.WARNING, stage=Stage.MODEL, inputs=inputs,
-                    node=dim.node, message=f"Runs only at {dim.label} = {dim.opt}: {dim.reason}.",
-                    hint=f"The export baked this size in although the input says '{dim.label}' is dynamic. "
-                         f"Re-export with dynamic shapes traced through (e.g. the dynamo exporter), or build for "
-                         f"{dim.label} = {dim.opt} only (set-input-shape)."))
+                    node=dim.node, message=f"Runs only at {dim.label} = {dim.opt}: {dim.reason}.", hint=hint))
             elif not dim.resolved:
                 found.append(Problem(
                     kind=ProblemKind.SHAPE_UNKNOWN, severity=Severity.WARNING, stage=Stage.MODEL, inputs=inputs,

@@ -30,6 +30,7 @@ _PADDLE_PRODUCERS = re.compile(r"paddle", re.IGNORECASE)
 # cls_image_shape "3, 48, 192", det_limit_side_len 960 with sides rounded to multiples of 32).
 PADDLE_RECOGNIZER = (48, 320)
 PADDLE_CLASSIFIER = (48, 192)
+PADDLE_DETECTOR_SIDE = 960
 
 
 @dataclass(frozen=True)

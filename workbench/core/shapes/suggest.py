@@ -33,7 +33,8 @@ from workbench.core.model.loading import LoadedModel, TensorInfo
 from workbench.core.progress import CancelToken
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, InputValue, Shape, ShapeSource, \
     ShapeSuggestion, Use
-from workbench.core.shapes.exporter_hints import PADDLE_CLASSIFIER, PADDLE_RECOGNIZER, ExporterHints, read_hints
+from workbench.core.shapes.exporter_hints import (PADDLE_CLASSIFIER, PADDLE_DETECTOR_SIDE, PADDLE_RECOGNIZER,
+                                                   ExporterHints, read_hints)
 from workbench.core.shapes.graph_facts import RECURRENT_OPS, attribute, constant_shapes, consumers, \
     direct_weight_dim, patch_embedding, position_grid, recurrent_state, spatial_strides, table_rows
 from workbench.core.shapes.probe import DEFAULT_PROBE_BUDGET_SECONDS, Prober, failure_text, point, probe_dims, \
@@ -296,6 +297,10 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
             sizes = PADDLE_RECOGNIZER if recognizer else PADDLE_CLASSIFIER
             why = f"PaddleOCR's {'recognizer' if recognizer else 'direction classifier'} input size " \
                   f"3×{sizes[0]}×{sizes[1]} (paddle2onnx export)"
+        elif all(len(o.shape or ()) == 4 for o in model.summary().outputs):
+            sizes = (PADDLE_DETECTOR_SIDE, PADDLE_DETECTOR_SIDE)
+            why = f"PaddleOCR's detector limits the longer side to {PADDLE_DETECTOR_SIDE} (det_limit_side_len), " \
+                  "sides multiples of 32 (paddle2onnx export)"
     elif sizes is None and channels == 4 and _LATENT.search(tensor.name):
         sizes = (LATENT_SIZE, LATENT_SIZE)
         why = f"'{tensor.name}' is a 4-channel latent: {LATENT_SIZE}×{LATENT_SIZE} is a 512-pixel image's latent"

@@ -271,7 +271,40 @@ def _decode(path: Path, progress: ProgressFn) -> tuple[onnx.ModelProto, bytes]:
     if proto.ir_version == 0 or not proto.HasField("graph"):
         raise WorkbenchError(f"{path.name} is not an ONNX model: it has no IR version or no graph.",
                              "Open a .onnx file exported from your framework.")
+    damaged = first_undecodable_text(proto)
+    if damaged:
+        raise WorkbenchError(f"{path.name} is damaged: {damaged} is not valid UTF-8 text.",
+                             "ONNX names are UTF-8; bytes like these come from a damaged copy or download. Copy or "
+                             "export the model again.")
     return proto, serialized
+
+
+def first_undecodable_text(message, where: str = "the model") -> str:
+    """Where the first text field that is not valid UTF-8 sits ("" when every one is). ONNX's proto2 strings are
+    not validated when parsed: such a field comes back as ``bytes``, which every name lookup and TensorRT's
+    logger (a UnicodeDecodeError on its native thread aborts the process) would meet later."""
+    for field_descriptor, value in message.ListFields():
+        values = value if _repeated(field_descriptor) else [value]
+        if field_descriptor.type == field_descriptor.TYPE_STRING:
+            for index, text in enumerate(values):
+                if not isinstance(text, str):
+                    number = f" #{index}" if len(values) > 1 else ""
+                    return f"the {field_descriptor.name}{number} of {where} ({bytes(text)[:60]!r})"
+        elif field_descriptor.type == field_descriptor.TYPE_MESSAGE:
+            if isinstance(message, TensorProto):
+                continue  # a tensor's nested messages hold data locations, checked as text by the loader
+            for index, item in enumerate(values):
+                label = getattr(item, "name", "") if isinstance(getattr(item, "name", ""), str) else ""
+                found = first_undecodable_text(item, f"{field_descriptor.name} #{index}" +
+                                               (f" '{label}'" if label else ""))
+                if found:
+                    return found
+    return ""
+
+
+def _repeated(field_descriptor) -> bool:
+    repeated = getattr(field_descriptor, "is_repeated", None)  # protobuf ≥ 5.28; `label` is deprecated there
+    return bool(repeated) if repeated is not None else field_descriptor.label == field_descriptor.LABEL_REPEATED
 
 
 def _check_external_data(proto: onnx.ModelProto, path: Path) -> None:

@@ -205,6 +205,9 @@ def other_branch_values(model: LoadedModel, input_name: str) -> list[tuple[objec
     """Values just either side of each threshold the model compares a switch input with: the deployment value
     (``default_values``) runs one branch; one of these runs the other (which side depends on the comparison)."""
     tensor = next(t for t in model.summary().inputs if t.name == input_name)
+    if tensor.dtype == "bool":  # a bool condition has no threshold: its other value runs the other branch
+        deployed = bool(default_values(model, input_name)[0][0])
+        return [(not deployed, f"the other value of the bool switch '{input_name}'")]
     integral = tensor.dtype.startswith(("int", "uint"))
     found, seen = [], set()
     for value, node in _thresholds(model, tensor):

@@ -426,8 +426,10 @@ def _compare_other_workloads(model: LoadedModel, input_spec: InputSpec | None, r
     from workbench.core.shapes.suggest import workload_points
 
     seed = input_spec.seed if input_spec is not None else 0
-    for label, shapes in workload_points(model):
-        feeds = make_inputs(model, InputSpec(seed=seed, shapes={n: list(s) for n, s in shapes.items()})).arrays
+    for label, shapes, values in workload_points(model):
+        spec = InputSpec(seed=seed, shapes={n: list(s) for n, s in shapes.items()},
+                         value_ranges={n: (float(v), float(v)) for n, v in values.items()})
+        feeds = make_inputs(model, spec).arrays
         try:
             extra = compare_runners(reference, test, feeds, settings.tolerances, settings.top_k, no_progress, cancel)
         except WorkbenchError as exc:
@@ -439,7 +441,8 @@ def _compare_other_workloads(model: LoadedModel, input_spec: InputSpec | None, r
             output.name = f"{output.name} [{label}]"
         result.outputs.extend(extra.outputs)
         result.missing_outputs.extend(f"{missing} [{label}]" for missing in extra.missing_outputs)
-        result.notes.append(f"Also compared at the {label} workload ({_shape_text(shapes)}).")
+        switches = "".join(f", {name} = {value}" for name, value in values.items())
+        result.notes.append(f"Also compared at the {label} workload ({_shape_text(shapes)}{switches}).")
 
 
 def _shape_text(shapes: dict) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.input_roles import InputRole, input_meanings, position_values
 from workbench.core.model.loading import LoadedModel, TensorInfo
 
 DEFAULT_RANGE = (0.0, 1.0)
@@ -72,21 +73,36 @@ def random_inputs(model: LoadedModel, seed: int = 0, shapes: dict[str, tuple[int
         from workbench.core.shapes.suggest import suggest_shapes
 
         shapes = {**suggest_shapes(model).shapes(), **(shapes or {})}
+    meanings = input_meanings(model)
+    concrete = {tensor.name: concrete_shape(tensor, shapes) for tensor in model.summary().inputs}
     feeds = {}
     for tensor in model.summary().inputs:
-        shape = concrete_shape(tensor, shapes)
+        shape = concrete[tensor.name]
         dtype = _input_dtype(tensor, (dtypes or {}).get(tensor.name))
-        low, high = (value_ranges or {}).get(tensor.name, _INT_RANGE if dtype.kind in "iu" else DEFAULT_RANGE)
+        meaning = meanings[tensor.name]
+        bounded = meaning.low is not None and tensor.name not in (value_ranges or {})
+        low, high = (value_ranges or {}).get(tensor.name, (meaning.low, meaning.high) if bounded else
+                                             _INT_RANGE if dtype.kind in "iu" else DEFAULT_RANGE)
         # Every input draws from the generator, selected or not, so a value never depends on the selection.
         if dtype == np.bool_:
-            value = rng.integers(0, 2, shape).astype(np.bool_)
+            ranged = bounded or tensor.name in (value_ranges or {})
+            value = rng.integers(int(low) if ranged else 0, (int(high) if ranged else 1) + 1, shape).astype(np.bool_)
         elif dtype.kind in "iu":
             value = rng.integers(int(low), int(high), shape, endpoint=True).astype(dtype)
         else:
             value = rng.uniform(low, high, shape).astype(dtype)
+        if bounded and meaning.role is InputRole.POSITION_IDS and len(shape) >= 1:
+            value = position_values(shape, _past_length(concrete, meanings, shape), meaning.high, dtype)
         if only is None or tensor.name in only:
             feeds[tensor.name] = value
     return feeds
+
+
+def _past_length(shapes: dict[str, tuple[int, ...]], meanings, position_shape: tuple[int, ...]) -> int:
+    """Tokens already cached before this step: the attention mask covers past + new tokens."""
+    masks = [shapes[name] for name, meaning in meanings.items()
+             if meaning.role is InputRole.ATTENTION_MASK and len(shapes[name]) == 2]
+    return max(0, masks[0][-1] - position_shape[-1]) if masks else 0
 
 
 @dataclass
@@ -214,6 +230,9 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: lis
                 arrays[name], sources[name] = switch.value.astype(array.dtype), switch.text()
                 continue
             arrays[name], sources[name] = array, f"random (seed {spec.seed})"
+            meaning = input_meanings(model)[name]
+            if meaning.low is not None and name not in spec.value_ranges:
+                sources[name] += f", {meaning.reason}"
             chosen = [d.text() for d in suggestion.dims if any(use[0] == name for use in d.uses)]
             if chosen and name not in given:
                 sources[name] += f" at {'x'.join(map(str, array.shape))}: {'; '.join(chosen)}"

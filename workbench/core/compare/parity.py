@@ -112,9 +112,10 @@ def _check_parity(original: LoadedModel, fixed: LoadedModel, frozen_inputs, seed
     test: dict[str, np.ndarray] = {}
     compared: list[str] = []  # every fixed-model output at every point, "logits [prefill]" for other workloads
     # The representative point, then every other workload's (a decoder's prefill beside its decode step).
-    for label, shapes in [("", None), *workload_points(original)]:
+    for label, shapes, values in [("", None, {}), *workload_points(original)]:
         try:
-            reference_feeds, test_feeds = _feeds(original, fixed, frozen_inputs or {}, seed, shapes)
+            switches = {name: np.full(shapes[name], value) for name, value in values.items()}
+            reference_feeds, test_feeds = _feeds(original, fixed, {**switches, **(frozen_inputs or {})}, seed, shapes)
             progress("Parity: running the original model" + (f" ({label})" if label else ""), 0.1)
             with OnnxruntimeRunner(original, extra_outputs=fixed_outputs) as runner:
                 outputs = runner.run(reference_feeds)

@@ -123,15 +123,17 @@ class Workload:
     name: str
     reason: str
     ranges: dict[str, tuple[int, int, int]]  # variable label → (min, opt, max)
+    values: dict[str, bool] = field(default_factory=dict)  # switch inputs this step sets (a merged decoder's cache)
 
     def text(self) -> str:
         ranges = ", ".join(f"{label} {low}" + (f"…{high}" if high != low else "")
                            for label, (low, _opt, high) in self.ranges.items())
-        return f"{self.name}: {ranges} ({self.reason})"
+        switches = "".join(f", {name} = {value}" for name, value in self.values.items())
+        return f"{self.name}: {ranges}{switches} ({self.reason})"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "reason": self.reason, "ranges": {k: list(v) for k, v in self.ranges.items()},
-                "text": self.text()}
+                "values": dict(self.values), "text": self.text()}
 
 
 def concrete_shapes(inputs: list[TensorInfo], values: dict[str, int], relations: dict[Use, DimRelation],

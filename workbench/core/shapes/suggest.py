@@ -56,6 +56,7 @@ _ENCODER_STATES = re.compile(r"(encoder_hidden_states|encoder_outputs?|text_embe
 _COORDINATES = re.compile(r"(point|coord|box)", re.IGNORECASE)
 _LATENT = re.compile(r"(latent|^sample$)", re.IGNORECASE)
 _TIMESTEP = re.compile(r"(timestep|^t$|time_?step|sigma)", re.IGNORECASE)
+_CACHE_SWITCH = re.compile(r"cache", re.IGNORECASE)
 _LOCKS_GUARD = threading.Lock()
 CLIP_TOKENS = 77  # the text length of CLIP-conditioned models (Stable Diffusion's text encoder)
 LATENT_SIZE = 64  # a 512-pixel image's latent (Stable Diffusion's VAE scales by 8)
@@ -504,6 +505,16 @@ def _add_workloads(model: LoadedModel, suggestion: ShapeSuggestion, analysis: _A
     decode_only = "an Optimum decoder_with_past model runs the decode steps only (decoder_model.onnx runs the " \
         "prompt)" if model.path is not None and WITH_PAST_FILE.search(model.path.name) else ""
     suggestion.workloads = decoder_workloads(cache, context, decode_only)
+    # A merged decoder's bool switch (Optimum's use_cache_branch): off for the prompt, on once the cache holds tokens.
+    for tensor in suggestion.inputs:
+        if tensor.dtype == "bool" and _CACHE_SWITCH.search(tensor.name) and tensor.name in suggestion.values:
+            for workload in suggestion.workloads:
+                workload.values[tensor.name] = workload.name != "prefill"
+            representative = suggestion.workloads[-1]
+            suggestion.values[tensor.name] = InputValue(
+                tensor.name, np.full(tuple(tensor.shape or ()), representative.values[tensor.name]),
+                f"switch input; {representative.values[tensor.name]} in the {representative.name} step (the cache "
+                f"branch runs once the cache holds tokens; the prompt step runs it off)")
     for dim in [cache.sequence, cache.past] + ([cache.mask] if cache.mask else []):
         ranges = [w.ranges[dim.label] for w in suggestion.workloads]
         dim.min, dim.opt, dim.max = min(r[0] for r in ranges), ranges[-1][1], max(r[2] for r in ranges)
@@ -539,12 +550,12 @@ def _profiles_key(profiles) -> str:
 
 
 
-def workload_points(model: LoadedModel) -> list[tuple[str, dict[str, Shape]]]:
-    """(workload, opt shapes) of every workload other than the representative one ``shapes()`` gives (a
-    decoder's prefill beside its decode step): comparisons and parity run these too, so a difference that
-    shows only in the prompt step cannot pass."""
+def workload_points(model: LoadedModel) -> list[tuple[str, dict[str, Shape], dict[str, bool]]]:
+    """(workload, opt shapes, switch values) of every workload other than the representative one ``shapes()``
+    gives (a decoder's prefill beside its decode step): comparisons and parity run these too, so a difference
+    that shows only in the prompt step cannot pass."""
     suggestion = suggest_shapes(model)
-    return [(w.name, suggestion.shapes("opt", w)) for w in suggestion.workloads[:-1]]
+    return [(w.name, suggestion.shapes("opt", w), dict(w.values)) for w in suggestion.workloads[:-1]]
 
 
 def suggested_feeds(model: LoadedModel, seed: int = 0, shapes: dict[str, Shape] | None = None,

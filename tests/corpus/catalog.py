@@ -31,6 +31,19 @@ Per model (key = path relative to this folder):
     output_shape_note  a quirk of the exported output declaration
     if_outputs    {"node", "constant_in_branch_taken_at"}  an If one of whose branch outputs is a constant
     fp16_overflow nodes whose float16 output overflows at realistic inputs (keep them FP32)
+    relations     dim relations the graph forces, in words ("attention_mask[1] = past[2] + input_ids[1]")
+    context / encoder_length / max_sequence   sizes the exporter's config.json states
+    fails_outside_domain  [(input, bad value, error substring)]: a value outside value_domains fails there
+    bool_switch   {"input", "branches"}: a bool If condition and which branch each value runs
+
+Entries may also have (models in folders with their exporter's side files: catalog_hf.py):
+  side_files     file names beside the model (config.json, generation_config.json, preprocessor_config.json)
+  roles          {input: role}: what the input is (token_ids, attention_mask, position_ids, token_type_ids,
+                 kv_cache, encoder_states, audio_features, image, latent, coordinates, switch, ...)
+  value_domains  {input: [low, high]}: inclusive valid values of integer/bool inputs ([1, 1]: all ones)
+  workloads      {name: {input: shape}}: the points a deployment runs (prefill, decode); built profiles must
+                 cover them; 0-sized dims allowed (an empty KV cache)
+  workload_values {name: {input: value}}: switch values of a workload (a merged decoder's use_cache_branch)
 """
 
 from __future__ import annotations
@@ -263,3 +276,8 @@ CATALOG["audio_gain_switch_ts.onnx"] = {
     "facts": {**CATALOG["audio_switch_ts.onnx"]["facts"],
               "if_outputs": {"node": "If_23", "constant_in_branch_taken_at": 16000}},
 }
+
+# Hugging Face exports with their side files (make_corpus_hf.py).
+from tests.corpus.catalog_hf import HF_CATALOG  # noqa: E402
+
+CATALOG.update(HF_CATALOG)

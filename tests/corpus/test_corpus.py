@@ -37,16 +37,34 @@ def session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def feeds_for(sess: ort.InferenceSession, shapes: dict, values: dict, seed: int = 0) -> dict:
-    """Random normal floats / given values for scalar inputs, at the catalogue's shapes."""
+_DTYPES = {"tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_}
+
+
+def feeds_for(sess: ort.InferenceSession, shapes: dict, values: dict, seed: int = 0, domains: dict | None = None,
+              past: int = 0) -> dict:
+    """At the catalogue's shapes: given values for switch inputs, integers inside their value domain (position
+    ids after ``past`` cached tokens), random normal floats for the rest."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for info in sess.get_inputs():
+        dtype = _DTYPES.get(info.type, np.float32)
+        shape = shapes[info.name]
         if info.name in values:
-            feeds[info.name] = np.full(shapes[info.name], values[info.name], dtype=np.int64)
+            feeds[info.name] = np.full(shape, values[info.name], dtype=dtype if dtype != np.float32 else np.int64)
+        elif "position" in info.name and (domains or {}).get(info.name):
+            feeds[info.name] = np.broadcast_to(np.arange(past, past + shape[-1]), shape).astype(dtype)
+        elif (domains or {}).get(info.name):
+            low, high = domains[info.name]
+            feeds[info.name] = rng.integers(low, high, shape, endpoint=True).astype(dtype)
         else:
-            feeds[info.name] = rng.standard_normal(shapes[info.name]).astype(np.float32)
+            feeds[info.name] = rng.standard_normal(shape).astype(dtype)
     return feeds
+
+
+def _past(shapes: dict) -> int:
+    """Cached tokens at these shapes: a KV-cache input's past axis (0 when the model has none)."""
+    return next((shape[2] for name, shape in shapes.items() if name.startswith("past_key_values")
+                 and ".encoder." not in name), 0)
 
 
 def test_sizes_fit_the_budget():
@@ -60,8 +78,8 @@ def test_every_onnx_file_is_catalogued():
     assert on_disk == set(CATALOG)
 
 
-def test_both_exporters_are_represented():
-    assert {entry["exporter"] for entry in CATALOG.values()} == {"torchscript", "dynamo"}
+def test_the_exporters_people_use_are_represented():
+    assert {entry["exporter"] for entry in CATALOG.values()} >= {"torchscript", "dynamo", "optimum"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -85,12 +103,13 @@ def test_model_is_valid_and_matches_catalogue(name):
 def test_model_runs_at_realistic_shapes_and_perturbation_shows(name, tmp_path):
     entry = CATALOG[name]
     sess = session(CORPUS / name)
-    feeds = feeds_for(sess, entry["realistic"], entry.get("values", {}))
+    feeds = feeds_for(sess, entry["realistic"], entry.get("values", {}), domains=entry.get("value_domains"),
+                      past=_past(entry["realistic"]))
     outputs = sess.run(None, feeds)
     assert all(np.isfinite(out).all() for out in outputs if out.dtype.kind == "f")
     assert any(out.size and np.ptp(out) > 0 for out in outputs), "outputs are degenerate at the realistic shape"
 
-    perturbed = tmp_path / "perturbed.onnx"
+    perturbed = tmp_path / Path(name).name  # beside nothing: the copy is one file
     perturbed_copy(CORPUS / name, perturbed)
     changed = session(perturbed).run(None, feeds)
     assert any(a.shape != b.shape or not np.allclose(a, b, rtol=1e-3, atol=1e-5) for a, b in zip(outputs, changed))
@@ -177,3 +196,41 @@ def test_state_input_has_the_catalogued_layout(name):
         shape = entry["inputs"][value]
         assert shape[0] == layout["layers"] and shape[-1] == layout["hidden"]
         assert isinstance(shape[layout["batch_axis"]], str)
+
+
+WORKLOADS = [(name, workload) for name in NAMES for workload in CATALOG[name].get("workloads", {})]
+
+
+@pytest.mark.parametrize(("name", "workload"), WORKLOADS, ids=[f"{n}-{w}" for n, w in WORKLOADS])
+def test_every_workload_point_runs(name, workload):
+    """The points a deployment runs (a decoder's prefill with an empty cache, its decode step) run under
+    onnxruntime at the catalogued shapes, with values inside their domains, and say something."""
+    entry = CATALOG[name]
+    shapes = entry["workloads"][workload]
+    values = {**entry.get("values", {}), **entry.get("workload_values", {}).get(workload, {})}
+    sess = session(CORPUS / name)
+    outputs = sess.run(None, feeds_for(sess, shapes, values, domains=entry.get("value_domains"), past=_past(shapes)))
+    assert all(np.isfinite(out).all() for out in outputs if out.dtype.kind == "f")
+    assert any(out.size and np.ptp(out) > 0 for out in outputs)
+
+
+OUTSIDE = [(name, case) for name in NAMES for case in CATALOG[name]["facts"].get("fails_outside_domain", [])]
+
+
+@pytest.mark.parametrize(("name", "case"), OUTSIDE, ids=[f"{n}-{c[0]}={c[1]}" for n, c in OUTSIDE])
+def test_values_outside_the_domain_fail(name, case):
+    """The value domains are real: one value outside fails where the catalogue says."""
+    input_name, bad, message = case
+    entry = CATALOG[name]
+    sess = session(CORPUS / name)
+    feeds = feeds_for(sess, entry["realistic"], entry.get("values", {}), domains=entry.get("value_domains"),
+                      past=_past(entry["realistic"]))
+    feeds[input_name] = np.full_like(feeds[input_name], bad)
+    with pytest.raises(Exception, match=message):
+        sess.run(None, feeds)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if CATALOG[n].get("side_files")])
+def test_side_files_sit_beside_the_model(name):
+    for side_file in CATALOG[name]["side_files"]:
+        assert (CORPUS / name).parent.joinpath(side_file).is_file(), side_file

@@ -298,7 +298,7 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
             sizes = PADDLE_RECOGNIZER if recognizer else PADDLE_CLASSIFIER
             why = f"PaddleOCR's {'recognizer' if recognizer else 'direction classifier'} input size " \
                   f"3×{sizes[0]}×{sizes[1]} (paddle2onnx export)"
-        elif all(len(o.shape or ()) == 4 for o in model.summary().outputs):
+        elif all(len(o.shape or ()) == 4 and o.shape[1] == 1 for o in model.summary().outputs):  # a text map
             sizes = (PADDLE_DETECTOR_SIDE, PADDLE_DETECTOR_SIDE)
             why = f"PaddleOCR's detector limits the longer side to {PADDLE_DETECTOR_SIDE} (det_limit_side_len), " \
                   "sides multiples of 32 (paddle2onnx export)"

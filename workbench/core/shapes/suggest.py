@@ -114,13 +114,12 @@ class _Fact:
 class _Analysis:
     dims: list[DimSuggestion]
     facts: dict[str, _Fact]  # label → a value the evidence pins (min = opt = max)
-    preferred: dict[str, tuple[list[int], str]]  # label → candidates to try first, and why
     states: list[str]
     relations: dict[Use, DimRelation]
     hints: ExporterHints
 
 
-def _input_kind(tensor: TensorInfo, axis: int, declared, feeds_conv: bool, recurrent) -> tuple[DimKind, str] | None:
+def _input_kind(tensor: TensorInfo, axis: int, recurrent) -> tuple[DimKind, str] | None:
     """The dim's kind from what the input is (a state, a point list, a per-batch scalar, encoder states), or
     None when the name or position decide."""
     rank = len(tensor.shape or ())
@@ -199,7 +198,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
                 facts.setdefault(label, _Fact(1, ShapeSource.CONVENTION, f"{kind_from[label]}: a prompt of one; set "
                                                                          "a larger max in the Profiles panel"))
         _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes)
-        _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
+        _sequence_evidence(model, tensor, variables, facts, hints, consumer_map, inputs)
     # An expression over variables is computed from them; one over names used nowhere else is a free dim.
     relations = {}
     for (name, axis), relation in expressions.items():
@@ -208,7 +207,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
         else:
             tensor = next(t for t in inputs if t.name == name)
             _add_use(variables, kind_from, tensor, axis, relation.label, relation.label, False, None)
-            _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
+            _sequence_evidence(model, tensor, variables, facts, hints, consumer_map, inputs)
     for label, dim in variables.items():
         dim.reason = kind_from[label]
         ladder = list(LADDERS[dim.kind])
@@ -225,13 +224,13 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
         if dim.upper:
             ladder = [v for v in ladder if v <= dim.upper] or [dim.upper]
         dim.candidates = ladder
-    return _Analysis(list(variables.values()), facts, preferred, states, relations, hints)
+    return _Analysis(list(variables.values()), facts, states, relations, hints)
 
 
 def _add_use(variables, kind_from, tensor: TensorInfo, axis: int, label: str, declared, feeds_conv: bool,
              recurrent) -> None:
     name_kind = _kind_from_name(declared) if _meaningful_name(declared) else None
-    from_input = _input_kind(tensor, axis, declared, feeds_conv, recurrent)
+    from_input = _input_kind(tensor, axis, recurrent)
     if from_input is not None:
         kind, why = from_input
     elif name_kind is not None:
@@ -316,7 +315,7 @@ def _label_of(variables: dict[str, DimSuggestion], name: str, axis: int) -> str 
     return next((label for label, dim in variables.items() if (name, axis) in dim.uses), None)
 
 
-def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts, preferred, hints: ExporterHints,
+def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts, hints: ExporterHints,
                        consumer_map, inputs: list[TensorInfo]) -> None:
     """Sequence dims: an encoder's length from the config (cross-attention), a text encoder's position table,
     CLIP's 77 tokens for text-conditioned diffusion, an audio encoder's frames; the context bounds the rest."""

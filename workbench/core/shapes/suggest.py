@@ -285,7 +285,11 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
         strides = spatial_strides(model.proto.graph, tensor.name, constants)
         for axis, dim in spatial:
             dim.multiple_of = max(dim.multiple_of, strides[0] if axis == axes[0] else strides[1])
-    channels = (tensor.shape or ())[1 if axes == (2, 3) else 3]
+    channel_axis = 1 if axes == (2, 3) else 3
+    channels = (tensor.shape or ())[channel_axis]
+    if not isinstance(channels, int):  # a dynamic channel dim (Optimum's num_channels): the first Conv's weight says
+        weight = direct_weight_dim(tensor.name, channel_axis, 4, consumer_map, weight_shapes)
+        channels = weight[0] if weight else channels
     if hints.image_size is not None:
         sizes = (hints.image_size[0].value, hints.image_size[1].value)
         why = hints.image_size[0].reason

@@ -397,7 +397,9 @@ def _ranges(prober: Prober, suggestion: ShapeSuggestion, open_dims: list[DimSugg
                        if v > dim.opt and v % dim.multiple_of == 0 and (not dim.upper or v <= dim.upper))
         if dim.upper > dim.opt and dim.upper not in above:
             above.append(dim.upper)  # the graph's bound itself (a position table's rows) is the natural max
-        target = next((v for v in above if v >= 2 * dim.opt), above[-1] if above else None)
+        # The graph's bound is the natural max (a position table's rows); else twice opt, from the ladder.
+        target = dim.upper if dim.upper > dim.opt else \
+            next((v for v in above if v >= 2 * dim.opt), above[-1] if above else None)
         if target is None:
             if dim.upper and dim.upper <= dim.opt:
                 dim.reason += f"; max = opt: {dim.upper_reason}"

@@ -37,16 +37,34 @@ def session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def feeds_for(sess: ort.InferenceSession, shapes: dict, values: dict, seed: int = 0) -> dict:
-    """Random normal floats / given values for scalar inputs, at the catalogue's shapes."""
+ORT_TYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64, "tensor(int32)": np.int32,
+             "tensor(bool)": np.bool_}
+
+
+def feeds_for(sess: ort.InferenceSession, shapes: dict, values: dict, seed: int = 0,
+              domains: dict | None = None) -> dict:
+    """At the catalogue's shapes: the given values (scalar switches, bool inputs), random integers inside the
+    input's value domain ([low, high] inclusive), random normal floats for the rest."""
     rng = np.random.default_rng(seed)
     feeds = {}
     for info in sess.get_inputs():
+        dtype = ORT_TYPES[info.type]
         if info.name in values:
-            feeds[info.name] = np.full(shapes[info.name], values[info.name], dtype=np.int64)
+            feeds[info.name] = np.full(shapes[info.name], values[info.name], dtype=dtype)
+        elif domains and info.name in domains:
+            low, high = domains[info.name]
+            feeds[info.name] = rng.integers(low, high, shapes[info.name], endpoint=True).astype(dtype)
         else:
-            feeds[info.name] = rng.standard_normal(shapes[info.name]).astype(np.float32)
+            feeds[info.name] = rng.standard_normal(shapes[info.name]).astype(dtype)
     return feeds
+
+
+def entry_feeds(name: str, shapes: dict, values: dict | None = None) -> tuple[ort.InferenceSession, dict]:
+    """A session of the catalogued model and feeds at ``shapes``, inside the entry's value domains."""
+    entry = CATALOG[name]
+    sess = session(CORPUS / name)
+    return sess, feeds_for(sess, shapes, entry.get("values", {}) if values is None else values,
+                           domains=entry.get("value_domains"))
 
 
 def test_sizes_fit_the_budget():
@@ -60,8 +78,8 @@ def test_every_onnx_file_is_catalogued():
     assert on_disk == set(CATALOG)
 
 
-def test_both_exporters_are_represented():
-    assert {entry["exporter"] for entry in CATALOG.values()} == {"torchscript", "dynamo"}
+def test_every_exporter_is_represented():
+    assert {entry["exporter"] for entry in CATALOG.values()} >= {"torchscript", "dynamo", "optimum", "ultralytics"}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -79,21 +97,50 @@ def test_model_is_valid_and_matches_catalogue(name):
         assert not model.graph.initializer
     for tensor in entry["facts"].get("raw_outputs", []):
         assert any(tensor in node.output for node in model.graph.node), tensor
+    written = {prop.key: prop.value for prop in model.metadata_props}
+    assert {key: written.get(key) for key in entry.get("metadata", {})} == entry.get("metadata", {})
+    assert all((path.parent / side_file).is_file() for side_file in entry.get("side_files", []))
+    for workload in entry.get("workloads", {}).values():
+        assert set(workload) == set(declared)
+    assert set(entry.get("roles", declared)) == set(declared)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_model_runs_at_realistic_shapes_and_perturbation_shows(name, tmp_path):
-    entry = CATALOG[name]
-    sess = session(CORPUS / name)
-    feeds = feeds_for(sess, entry["realistic"], entry.get("values", {}))
+    sess, feeds = entry_feeds(name, CATALOG[name]["realistic"])
     outputs = sess.run(None, feeds)
-    assert all(np.isfinite(out).all() for out in outputs if out.dtype.kind == "f")
-    assert any(out.size and np.ptp(out) > 0 for out in outputs), "outputs are degenerate at the realistic shape"
+    assert_outputs_meaningful(outputs)
 
     perturbed = tmp_path / "perturbed.onnx"
     perturbed_copy(CORPUS / name, perturbed)
     changed = session(perturbed).run(None, feeds)
     assert any(a.shape != b.shape or not np.allclose(a, b, rtol=1e-3, atol=1e-5) for a, b in zip(outputs, changed))
+
+
+def assert_outputs_meaningful(outputs: list) -> None:
+    assert all(np.isfinite(out).all() for out in outputs if out.dtype.kind == "f")
+    assert any(out.size and np.ptp(out) > 0 for out in outputs), "outputs are degenerate"
+
+
+WORKLOADS = [(name, workload) for name in NAMES for workload in CATALOG[name].get("workloads", {})]
+
+
+@pytest.mark.parametrize(("name", "workload"), WORKLOADS)
+def test_workload_points_run(name, workload):
+    sess, feeds = entry_feeds(name, CATALOG[name]["workloads"][workload])
+    assert_outputs_meaningful(sess.run(None, feeds))
+
+
+OUTSIDE_DOMAIN = [(name, case) for name in NAMES for case in CATALOG[name]["facts"].get("fails_outside_domain", [])]
+
+
+@pytest.mark.parametrize(("name", "case"), OUTSIDE_DOMAIN, ids=[f"{n}-{c[0]}={c[1]}" for n, c in OUTSIDE_DOMAIN])
+def test_values_outside_the_domain_fail(name, case):
+    value, bad_value, message = case
+    sess, feeds = entry_feeds(name, CATALOG[name]["realistic"])
+    feeds[value] = np.full_like(feeds[value], bad_value)
+    with pytest.raises(Exception, match=message):
+        sess.run(None, feeds)
 
 
 FAILING = [(name, case) for name in NAMES for case in CATALOG[name]["facts"].get("fails_at", [])]
@@ -102,9 +149,9 @@ FAILING = [(name, case) for name in NAMES for case in CATALOG[name]["facts"].get
 @pytest.mark.parametrize(("name", "case"), FAILING, ids=[f"{n}-{c[0]}" for n, c in FAILING])
 def test_catalogued_failures_are_real(name, case):
     shapes, values, message = case
-    sess = session(CORPUS / name)
+    sess, feeds = entry_feeds(name, shapes, values)
     with pytest.raises(Exception, match=message):
-        sess.run(None, feeds_for(sess, shapes, values))
+        sess.run(None, feeds)
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if "runs_only_at" in CATALOG[n]["facts"]])
@@ -127,12 +174,11 @@ MINIMA = [(name, value, axis, least) for name in NAMES
 @pytest.mark.parametrize(("name", "value", "axis", "least"), MINIMA)
 def test_catalogued_minimum_is_the_least_size_that_runs(name, value, axis, least):
     entry = CATALOG[name]
-    sess = session(CORPUS / name)
     shapes = dict(entry["realistic"])
     for size in (least, least - 1):
         shapes[value] = list(entry["realistic"][value])
         shapes[value][axis] = size
-        feeds = feeds_for(sess, shapes, entry.get("values", {}))
+        sess, feeds = entry_feeds(name, shapes)
         if size == least:
             sess.run(None, feeds)
         else:
@@ -177,3 +223,40 @@ def test_state_input_has_the_catalogued_layout(name):
         shape = entry["inputs"][value]
         assert shape[0] == layout["layers"] and shape[-1] == layout["hidden"]
         assert isinstance(shape[layout["batch_axis"]], str)
+
+
+MULTIPLES = [(name, value, axis, step) for name in NAMES
+             for value, axes in CATALOG[name]["facts"].get("multiple_of", {}).items() for axis, step in axes.items()]
+
+
+@pytest.mark.parametrize(("name", "value", "axis", "step"), MULTIPLES)
+def test_the_next_multiple_runs(name, value, axis, step):
+    shapes = dict(CATALOG[name]["realistic"])
+    shapes[value] = list(shapes[value])
+    shapes[value][axis] += step
+    sess, feeds = entry_feeds(name, shapes)
+    assert_outputs_meaningful(sess.run(None, feeds))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "trained_size" in CATALOG[n]["facts"]])
+def test_model_runs_at_its_trained_size(name):
+    shapes = {value: list(shape) for value, shape in CATALOG[name]["realistic"].items()}
+    for value, axes in CATALOG[name]["facts"]["trained_size"].items():
+        for axis, size in axes.items():
+            shapes[value][axis] = size
+    sess, feeds = entry_feeds(name, shapes)
+    assert_outputs_meaningful(sess.run(None, feeds))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if "position_table" in CATALOG[n]["facts"]])
+def test_position_table_has_the_catalogued_grid(name):
+    """The table holds grid × grid patch positions (+ 1 for the class token where the export kept it together),
+    and grid × patch is the trained size."""
+    table = CATALOG[name]["facts"]["position_table"]
+    model = onnx.load(str(CORPUS / name))
+    tensors = {init.name: init for init in model.graph.initializer}
+    tensors.update({node.output[0]: node.attribute[0].t for node in model.graph.node if node.op_type == "Constant"})
+    assert list(tensors[table["tensor"]].dims) == table["shape"]
+    assert table["shape"][1] in (table["grid"] ** 2, table["grid"] ** 2 + 1)
+    trained = CATALOG[name]["facts"]["trained_size"]
+    assert all(size == table["grid"] * table["patch"] for axes in trained.values() for size in axes.values())

@@ -47,6 +47,7 @@ Per model (key = path relative to this folder):
     trained_size  {input: {axis: value}} the size the model was trained at / its position table or config implies
     fails_outside_domain  [(input, bad_value, error substring)] feeding that value (outside value_domains) fails
     position_table  {"tensor", "shape", "grid", "patch"} a ViT's position table as the export holds it
+    duplicate_value_info  the graph's value_info names some tensors more than once (onnxslim in Ultralytics' export)
 """
 
 from __future__ import annotations

@@ -22,8 +22,11 @@ YOLO_DESCRIPTION = (
     "Ultralytics yolov8.yaml (80 classes, Detect head on P3–P5) at width 0.0625, depth 0.33, exported by "
     "YOLO(...).export(format='onnx', imgsz=640, opset=17) with onnxslim; metadata_props as Ultralytics wrote "
     "them (imgsz '[640, 640]', stride '32', batch '1' even for a dynamic export, names, args, a date that "
-    "changes on every export); onnxslim repeats value_info entries (how many times changes run to run). "
-    "TensorRT-RTX parses and builds it at 1x3x640x640")
+    "changes on every export); onnxslim repeats value_info entries (how many times changes run to run): "
+    "on the static model trt-workbench convert --to fp16 then fails to load its result in onnxruntime "
+    "('Type (tensor(float)) of output arg (/model.10/Resize_output_0) of node (/model.10/Resize_output_cast0) "
+    "does not match expected type (tensor(float16))'; with the duplicates removed it converts). TensorRT-RTX "
+    "parses and builds it at 1x3x640x640")
 
 VISION_CATALOG: dict[str, dict] = {
     "yolov8_dynamic_ultralytics.onnx": {
@@ -39,6 +42,7 @@ VISION_CATALOG: dict[str, dict] = {
             "batch_like": {"images": 0},
             "multiple_of": {"images": {2: 32, 3: 32}},
             "trained_size": {"images": {2: 640, 3: 640}},
+            "duplicate_value_info": True,
             "fails_at": [({"images": [1, 3, 630, 640]}, {}, "Concat"),
                          ({"images": [1, 3, 16, 16]}, {}, "Concat")],
         },
@@ -52,7 +56,7 @@ VISION_CATALOG: dict[str, dict] = {
         "workloads": {"deploy": {"images": [1, 3, 640, 640]}},
         "roles": {"images": "image"},
         "metadata": ULTRALYTICS_METADATA,
-        "facts": {"trained_size": {"images": {2: 640, 3: 640}}},
+        "facts": {"trained_size": {"images": {2: 640, 3: 640}}, "duplicate_value_info": True},
     },
     "text_classifier_p2o.onnx": {
         "family": "ocr-classification",

@@ -100,6 +100,8 @@ def test_model_is_valid_and_matches_catalogue(name):
     written = {prop.key: prop.value for prop in model.metadata_props}
     assert {key: written.get(key) for key in entry.get("metadata", {})} == entry.get("metadata", {})
     assert all((path.parent / side_file).is_file() for side_file in entry.get("side_files", []))
+    value_info_names = [value.name for value in model.graph.value_info]
+    assert (len(set(value_info_names)) < len(value_info_names)) == entry["facts"].get("duplicate_value_info", False)
     for workload in entry.get("workloads", {}).values():
         assert set(workload) == set(declared)
     assert set(entry.get("roles", declared)) == set(declared)

@@ -29,6 +29,8 @@ _SEE_THROUGH = {"Cast", "Unsqueeze", "Squeeze", "Reshape", "Identity", "Flatten"
 _MASK_NAME = re.compile(r"(^|_)(attention_)?mask($|_)", re.IGNORECASE)
 _POSITION_NAME = re.compile(r"position", re.IGNORECASE)
 _TOKEN_TYPE_NAME = re.compile(r"token_type|segment", re.IGNORECASE)
+_POINT_LABELS_NAME = re.compile(r"(point|input)_labels?$", re.IGNORECASE)
+_POINTS_NAME = re.compile(r"point|coord", re.IGNORECASE)
 _DEPTH = 6
 
 
@@ -37,6 +39,7 @@ class InputRole(str, Enum):
     TOKEN_TYPE_IDS = "token type ids"
     POSITION_IDS = "position ids"
     ATTENTION_MASK = "attention mask"
+    POINT_LABELS = "point labels"
     SWITCH = "switch"
     OTHER = "other"
 
@@ -76,7 +79,14 @@ def _meanings(model: LoadedModel) -> dict[str, InputMeaning]:
     shapes.update({n.output[0]: tuple(n.attribute[0].t.dims) for n in graph.node
                    if n.op_type == "Constant" and n.attribute and n.attribute[0].name == "value"})
     found = {}
-    for tensor in model.summary().inputs:
+    inputs = model.summary().inputs
+    prompted = any(_POINTS_NAME.search(t.name) and t.dtype.startswith("float") for t in inputs)
+    for tensor in inputs:
+        if prompted and _POINT_LABELS_NAME.search(tensor.name):
+            # SAM-style prompts: each point is foreground (1) or background (0); -1 pads, 2/3 mark box corners.
+            found[tensor.name] = InputMeaning(tensor.name, InputRole.POINT_LABELS, f"'{tensor.name}' labels the "
+                                              "prompt's points: 1 foreground, 0 background", 0, 1)
+            continue
         found[tensor.name] = _meaning(tensor.name, tensor.dtype, consumers, shapes)
     return found
 

@@ -208,6 +208,9 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
         else:
             tensor = next(t for t in inputs if t.name == name)
             _add_use(variables, kind_from, tensor, axis, relation.label, relation.label, False, None)
+            # The dynamo exporter writes '14*h14': the dim is a multiple of 14 whatever it is.
+            variables[relation.label].multiple_of = max(variables[relation.label].multiple_of, relation.factor())
+            _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes)
             _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
     for label, dim in variables.items():
         dim.reason = kind_from[label]

@@ -9,7 +9,7 @@ diverging node, which it can select in the graph view.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 
 from workbench.core.compare.comparison import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
+from workbench.core.fixes.inputs import frozen_inputs
 from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
 from workbench.core.compare.report import write_report
@@ -332,8 +333,14 @@ class ComparePanel(QWidget):
             self._refuse(exc)
             return None
         session.recipe.inputs, session.recipe.compare = spec.to_dict(), settings.to_dict()
-        # Engine: it was built from the current model. Models: the original is the reference for the fixes.
+        # Engine: it was built from the current model. Models: the original is the reference for the fixes, fed
+        # the values the fixes froze (the fixed model only has that path), as the fixes' own parity check is.
         reference = session.model if settings.against == "engine" else (session.original or session.model)
+        if settings.against != "engine" and reference is not session.model:
+            frozen = frozen_inputs(reference, session.recipe.fixes)
+            spec = replace(spec, value_ranges={**{name: (float(v.reshape(-1)[0]), float(v.reshape(-1)[0]))
+                                                  for name, v in frozen.items() if v.size and np.all(v == v.flat[0])},
+                                               **spec.value_ranges})
         self._compared_for, self._compared_against = session.model, settings.against
         worker = self.compare_task.start(run_comparison, reference, settings, spec, session.backend,
                                          against=session.model, profiles=list(session.recipe.profiles))

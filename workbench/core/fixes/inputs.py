@@ -230,6 +230,20 @@ def _freeze_value(model: LoadedModel, params: dict) -> np.ndarray:
     return np.array(values, dtype=dtype).reshape(shape)
 
 
+def frozen_inputs(original: LoadedModel, fixes: list[dict]) -> dict[str, np.ndarray]:
+    """The values the recipe's freeze-input steps baked in, as arrays for ``original``'s inputs: comparing the
+    original with the frozen model feeds it these (any other value runs a path the fixed model no longer has)."""
+    from workbench.core.fixes.apply import step_from_dict  # apply imports the catalogue, which imports this module
+
+    found = {}
+    for entry in fixes:
+        step = step_from_dict(entry)
+        params = step.param_dict
+        if step.name == "freeze-input" and params.get("input") in {t.name for t in original.summary().inputs}:
+            found[params["input"]] = _freeze_value(original, params)
+    return found
+
+
 def _validate_freeze(model: LoadedModel, params: dict) -> None:
     _freeze_value(model, params)
     if len(model.summary().inputs) == 1:

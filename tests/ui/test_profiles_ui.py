@@ -63,3 +63,16 @@ def test_the_profile_stage_is_proven_by_the_check_and_cleared_by_an_edit(qtbot, 
     qtbot.waitUntil(lambda: not editor.check_task.running, timeout=LOAD_TIMEOUT_MS)
     assert strip.state("profile") == "failed"
     settle(qtbot)
+
+
+def test_a_cell_that_is_not_a_shape_is_told_in_the_words_typed_there(qtbot, window):
+    open_and_wait(qtbot, window, CORPUS / "transformer_ts_seq64.onnx")
+    editor = window.findChild(ProfileEditor)
+    qtbot.waitUntil(lambda: "probe" in editor.reasons.text(), timeout=LOAD_TIMEOUT_MS)
+    table = editor.tabs.currentWidget()
+    table.item(0, 0).setText("banana")
+    tooltip = table.item(0, 0).toolTip()
+    assert "'banana' is not a list of dimensions" in tooltip and "e.g. 1x1x256" in tooltip
+    assert "tokens:banana" not in tooltip and "tokens:" not in editor.status.text()
+    assert table.item(0, 1).toolTip() == ""  # only the faulty cell says so
+    settle(qtbot)

@@ -270,10 +270,16 @@ class ProfileEditor(QWidget):
                     text = table.item(row, column).text().strip()
                     try:
                         shapes[which] = parse_shape_list(f"{name}:{text}")[name] if text else None
-                    except WorkbenchError as exc:
-                        issues.append(ProfileIssue(index, name, f"{label}: {exc.message}", which, values=values))
+                    except WorkbenchError:
+                        # Said in the words the user types into the cell (not the name:dims syntax of the CLI).
+                        what = "values" if values else "dimensions"
+                        issues.append(ProfileIssue(
+                            index, name, f"{label}: {which} '{text}' is not a list of {what}; type whole numbers "
+                                         f"separated by x, e.g. {_example(name, self._inputs(), values)}.",
+                            which, values=values))
                     if not text:
-                        needed = " (a shape tensor: give the values it will hold, e.g. 1x64)" if values else ""
+                        needed = f" (a shape tensor: give the values it will hold, e.g. " \
+                                 f"{_example(name, self._inputs(), True)})" if values else ""
                         issues.append(ProfileIssue(index, name, f"{label}: {which} is empty{needed}.", which,
                                                    values=values))
                 if all(shapes.get(which) is not None for which in FIELDS):
@@ -287,7 +293,10 @@ class ProfileEditor(QWidget):
 
     def issues(self) -> list[ProfileIssue]:
         profiles, issues = self._read()
-        return issues + validate_profiles(profiles, self._inputs(), self._shape_tensors())
+        # A row whose cell cannot be read is not "missing": the cell's own fault is the one to show.
+        unreadable = {(i.profile, i.input, i.values) for i in issues}
+        return issues + [i for i in validate_profiles(profiles, self._inputs(), self._shape_tensors())
+                         if (i.profile, i.input, i.values) not in unreadable]
 
     def _validate(self) -> None:
         if self._loading:
@@ -330,3 +339,15 @@ class ProfileEditor(QWidget):
                                                           "(Check against the model).")
         if not issues and (self._guess is None or self._guess != self._all_texts()):
             self.session.recipe.profiles = profiles_to_recipe(self.profiles())
+
+
+def _example(name: str, inputs, values: bool) -> str:
+    """What a cell of ``name`` could hold: its declared shape with 1 for dynamic dims, or, for a shape tensor, as
+    many values as it holds (a float scale input is told it holds numbers, not a shape)."""
+    tensor = next((t for t in inputs if t.name == name), None)
+    if tensor is None or tensor.shape is None:
+        return "1x3x224x224"
+    if values:
+        count = tensor.shape[0] if tensor.shape and isinstance(tensor.shape[0], int) else 1
+        return "x".join(["1"] * max(count, 1))
+    return "x".join(str(d) if isinstance(d, int) and d > 0 else "1" for d in tensor.shape) or "1"

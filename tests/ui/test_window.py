@@ -45,6 +45,12 @@ def test_without_a_model_opens_the_bundled_sample(qtbot, settings):
         wait_for_model(qtbot, window, DEFAULT_SAMPLE)
         names = [t.name for t in window.session.model.summary().inputs]
         assert window.panels["model"].tensors.item(0, 1).text() == names[0]
+        assert "bundled sample" in window.statusBar().currentMessage()  # not to be taken for the user's model
+        build = window.panels["build"]
+        blocker = window.session.backend.engine_support().blocker
+        assert build.runs_here.isVisibleTo(build) == bool(blocker)
+        if blocker:  # no GPU here: the Build panel says up front that engines cannot run on this machine
+            assert "cannot run on this machine" in build.runs_here.text()
     finally:
         settle(qtbot)
         window.close()

@@ -68,6 +68,10 @@ def start_window(args: argparse.Namespace, settings=None):
     window = build_window(args.backend, settings)
     window.show()
     window.open_path(args.model or DEFAULT_SAMPLE)
+    if not args.model:  # say it: a user who started the app without a file should not take this for theirs
+        message = f"No model given: opened the bundled sample {DEFAULT_SAMPLE.name} (File → Open for yours)."
+        window.session.log("info", message)
+        window.statusBar().showMessage(message, 15000)
     return window
 
 

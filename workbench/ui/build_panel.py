@@ -20,6 +20,7 @@ from workbench.core.build.engine import (HARDWARE_COMPATIBILITY, PRECISIONS, Bui
 from workbench.core.build.commands import reproduction_commands
 from workbench.core.errors import WorkbenchError
 from workbench.core.shapes.profiles import profiles_from_recipe
+from workbench.ui import palette
 from workbench.ui.tasks import Task
 from workbench.core.problems import ProblemKind
 
@@ -123,6 +124,13 @@ class BuildPanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Builds work here (TensorRT-RTX builds ahead of time on the CPU); running the engine may not: say so up front.
+        blocker = session.backend.engine_support().blocker
+        self.runs_here = QLabel(f"Engines built here cannot run on this machine: {blocker} Build for the target GPU "
+                                "and compare there." if blocker else "")
+        self.runs_here.setWordWrap(True)
+        self.runs_here.setVisible(bool(blocker))
+        self.runs_here.setStyleSheet(f"color: {palette.NOTE};")
         run_row = QHBoxLayout()
         run_row.addWidget(self.build_button)
         run_row.addWidget(self.cancel_button)
@@ -144,6 +152,7 @@ class BuildPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(settings_box)
         layout.addLayout(run_row)
+        layout.addWidget(self.runs_here)
         layout.addWidget(self.status)
         layout.addWidget(self.results, 1)
 

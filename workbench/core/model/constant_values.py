@@ -90,6 +90,22 @@ class ConstantValues:
         self._values[name] = value
         return value
 
+    def shape(self, name: str) -> tuple[int, ...] | None:
+        """The shape of a constant, read without its value where it is stored (a weight-free model keeps large
+        tensors on disk, and an embedding table's rows are its shape[0]); through Identity and Cast, which keep
+        it. None when ``name`` is not a constant."""
+        if name in self._initializers:
+            return tuple(self._initializers[name].dims)
+        node = self._producers.get(name)
+        if node is None or name not in self:
+            return None
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            return tuple(node.attribute[0].t.dims)
+        if node.op_type in ("Identity", "Cast"):
+            return self.shape(node.input[0])
+        value = self.get(name)  # a small computed constant (Reshape/Unsqueeze of one, a Constant's value_ints)
+        return tuple(value.shape) if value is not None else None
+
     def scalar(self, name: str):
         """The Python value of a one-element constant, or None."""
         value = self.get(name)

@@ -36,14 +36,14 @@ def test_drawn_values_stay_inside_their_domains_and_run_at_every_workload_point(
     shapes = {input_name: tuple(shape) for input_name, shape in entry["workloads"][workload].items()}
     switches = {n: (float(v), float(v)) for n, v in entry.get("workload_values", {}).get(workload, {}).items()}
     past = cached_tokens(model, shapes)
+    positions = [n for n, m in input_meanings(model).items() if m.role is InputRole.POSITION_IDS]
     with OnnxruntimeRunner(model) as runner:
         for seed in range(3):
             feeds = random_inputs(model, seed, shapes=shapes, value_ranges=switches)
             for input_name, (low, high) in entry["value_domains"].items():
                 assert low <= feeds[input_name].min() and feeds[input_name].max() <= high, (input_name, seed)
-                if input_name == "position_ids":  # a step after `past` cached tokens
-                    sequence = shapes[input_name][-1]
-                    assert np.array_equal(feeds[input_name][0], np.arange(past, past + sequence))
+            for input_name in positions:  # a step after `past` cached tokens
+                assert np.array_equal(feeds[input_name][0], np.arange(past, past + shapes[input_name][-1]))
             outputs = runner.run(feeds)
             assert all(np.isfinite(out).all() for out in outputs.values() if out.dtype.kind == "f")
 

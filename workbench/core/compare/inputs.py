@@ -19,6 +19,8 @@ from workbench.core.model.loading import LoadedModel, TensorInfo
 
 DEFAULT_RANGE = (0.0, 1.0)
 _INT_RANGE = (0, 8)  # small non-negative ints: valid indices/ids for most integer inputs
+# Roles whose values are categories even in a float input (SAM's float point labels: 0 background, 1 foreground).
+_CATEGORIES = {InputRole.POINT_LABELS}
 LAYOUTS = ("auto", "NCHW", "NHWC")
 COLOR_MODES = ("RGB", "BGR", "L")
 
@@ -88,7 +90,7 @@ def random_inputs(model: LoadedModel, seed: int = 0, shapes: dict[str, tuple[int
         # Every input draws from the generator, selected or not, so a value never depends on the selection.
         if dtype == np.bool_:
             value = rng.integers(int(low), int(high), shape, endpoint=True).astype(np.bool_)
-        elif dtype.kind in "iu":
+        elif dtype.kind in "iu" or meaning.role in _CATEGORIES:
             value = rng.integers(int(low), int(high), shape, endpoint=True).astype(dtype)
         else:
             value = rng.uniform(low, high, shape).astype(dtype)

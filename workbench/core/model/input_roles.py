@@ -94,8 +94,10 @@ _STATE_THROUGH = {"Slice", "Gather", "Squeeze", "Unsqueeze", "Identity", "Cast",
 # Between an image / latent / signal input and its first Conv: normalisation, casts, layout, joining channels.
 _PREPROCESSING = {"Cast", "Sub", "Div", "Mul", "Add", "Transpose", "Identity", "Unsqueeze", "Concat", "Pad"}
 # Between an input and the attention product that reads its keys/values: projections, bias, heads, scaling.
+# (Gather/GatherND read it as data: SAM repeats its image embeddings per prompt.)
 _PROJECTION = {"MatMul", "Gemm", "Add", "Reshape", "Transpose", "Mul", "Div", "Cast", "Unsqueeze", "Squeeze",
-               "Split", "Slice", "Concat", "Identity", "Expand"}
+               "Split", "Slice", "Concat", "Identity", "Expand", "Flatten", "Tile", "Gather", "GatherND"}
+_ATTENTION_DEPTH = 14  # SAM: repeat, flatten, transpose, add the positional encoding, project, split heads
 _BIG_MASK_FILL = 1e4  # (1 − mask) × −10000 (or the dtype's minimum): masked scores vanish in the softmax
 _MEL_BINS = {40, 64, 80, 128}  # the mel filter banks speech models use (Whisper: 80, large-v3: 128)
 _DEPTH = 6
@@ -119,7 +121,7 @@ _AUDIO_NAME = re.compile(r"input_values|wav|audio|speech|pcm|samples", re.IGNORE
 _AUDIO_FEATURES_NAME = re.compile(r"input_features|mel|fbank|spectrogram", re.IGNORECASE)
 _STATE_NAME = re.compile(r"state|^h0$|^c0$|^h_0$|^c_0$|memory", re.IGNORECASE)
 
-Consumers = dict[str, list[tuple[onnx.NodeProto, int]]]
+Key = tuple[int, str]  # (id of the graph that defines the tensor, its name)
 
 
 def steered_nodes(graph: onnx.GraphProto, inputs: list[TensorInfo]) -> dict[str, list[str]]:
@@ -189,53 +191,78 @@ def position_values(shape: tuple[int, ...], past: int, high: float | None, dtype
 
 
 class _Graph:
-    """What the rules ask of the model: the readers of each tensor (nested If/Loop bodies included: a merged
-    decoder reads every input inside its branches), constants and their shapes, the switches."""
+    """What the rules ask of the model: the readers of each tensor, nested If/Loop bodies included (a merged
+    decoder reads every input inside its branches), constants and their shapes, the switches.
+
+    A tensor is keyed by (scope, name): sibling branches may reuse a name for different tensors (Optimum's
+    merged decoder does), so a name read in a body means the innermost scope that defines it."""
 
     def __init__(self, model: LoadedModel):
         self.inputs = model.summary().inputs
-        self.consumers: Consumers = {}
         self.top_level = {node_label(node): node.op_type for node in model.proto.graph.node}
-        for node, _parent in iter_nodes(model.proto.graph):
-            for position, name in enumerate(node.input):
-                if name:
-                    self.consumers.setdefault(name, []).append((node, position))
+        self.readers: dict[Key, list[tuple[onnx.NodeProto, int]]] = {}
+        self.input_keys: dict[int, list[Key]] = {}  # id(node) → the tensors its inputs are
+        self._scope: dict[int, int] = {}  # id(node) → id(the graph it sits in)
+        self._root = id(model.proto.graph)
+        self._index(model.proto.graph, [])
         self.constants = ConstantValues(model.proto)
         self.switches = steered_nodes(model.proto.graph, self.inputs)
-        self._derived: dict[str, set[str]] = {}
+        self._derived: dict[Key, set[Key]] = {}
 
-    def walk(self, name: str, follow: Callable[[onnx.NodeProto, int], bool],
+    def _index(self, graph: onnx.GraphProto, outer: list[tuple[int, set[str]]]) -> None:
+        defined = {v.name for v in graph.input} | {t.name for t in graph.initializer} | \
+            {output for node in graph.node for output in node.output}
+        scopes = [(id(graph), defined), *outer]
+        for node in graph.node:
+            self._scope[id(node)] = id(graph)
+            keys = self.input_keys[id(node)] = []
+            for position, name in enumerate(node.input):
+                key = (next((scope for scope, names in scopes if name in names), self._root), name)
+                keys.append(key)
+                if name:
+                    self.readers.setdefault(key, []).append((node, position))
+            for attr in node.attribute:
+                for body in list(attr.graphs) + ([attr.g] if attr.HasField("g") else []):
+                    self._index(body, scopes)
+
+    def key(self, name: str) -> Key:
+        """A graph input's (or any top-level tensor's) key."""
+        return self._root, name
+
+    def outputs(self, node: onnx.NodeProto) -> list[Key]:
+        return [(self._scope[id(node)], output) for output in node.output if output]
+
+    def walk(self, start: Key, follow: Callable[[onnx.NodeProto, int], bool],
              depth: int = _DEPTH) -> Iterator[tuple[onnx.NodeProto, int]]:
-        """(node, input position) of every reader of ``name`` and of what it becomes through the readers
+        """(node, input position) of every reader of ``start`` and of what it becomes through the readers
         ``follow`` accepts, nearest first, up to ``depth`` nodes away."""
-        frontier, seen = [name], set()
+        frontier, seen = [start], set()
         for _ in range(depth):
             following = []
             for tensor in frontier:
-                for node, position in self.consumers.get(tensor, []):
+                for node, position in self.readers.get(tensor, []):
                     if (id(node), position) in seen:
                         continue
                     seen.add((id(node), position))
                     yield node, position
                     if follow(node, position):
-                        following.extend(output for output in node.output if output)
+                        following.extend(self.outputs(node))
             frontier = following
 
-    def derived(self, name: str) -> set[str]:
-        """Every tensor whose value depends on ``name``."""
-        if name not in self._derived:
-            found, frontier = {name}, [name]
+    def derived(self, start: Key) -> set[Key]:
+        """Every tensor whose value depends on ``start``."""
+        if start not in self._derived:
+            found, frontier = {start}, [start]
             while frontier:
-                tensor = frontier.pop()
-                for node, _position in self.consumers.get(tensor, []):
+                for node, _position in self.readers.get(frontier.pop(), []):
                     if node.op_type in _SHAPE_ONLY:
                         continue
-                    for output in node.output:
-                        if output and output not in found:
+                    for output in self.outputs(node):
+                        if output not in found:
                             found.add(output)
                             frontier.append(output)
-            self._derived[name] = found
-        return self._derived[name]
+            self._derived[start] = found
+        return self._derived[start]
 
     def scalar(self, name: str) -> float | None:
         value = self.constants.scalar(name) if name in self.constants else None
@@ -243,7 +270,7 @@ class _Graph:
 
     def conv_reached(self, name: str) -> onnx.NodeProto | None:
         """The Conv the input reaches first through its preprocessing ((x − mean) / std, casts, layout)."""
-        for node, position in self.walk(name, lambda n, _p: n.op_type in _PREPROCESSING):
+        for node, position in self.walk(self.key(name), lambda n, _p: n.op_type in _PREPROCESSING):
             if node.op_type == "Conv" and position == 0:
                 return node
         return None
@@ -297,12 +324,12 @@ def _kv_cache(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     rank = len(tensor.shape or ())
     if rank not in (3, 4) or not _is_float(tensor):
         return None
-    for node, position in graph.walk(tensor.name, lambda n, _p: n.op_type in ("Cast", "Identity"), 3):
+    for node, position in graph.walk(graph.key(tensor.name), lambda n, _p: n.op_type in ("Cast", "Identity"), 3):
         if node.op_type != "Concat" or position != 0:
             continue
         axis = int(_attribute(node, "axis", 0)) % rank
         attends = any(reader.op_type in ("MatMul", "Einsum") for reader, _p in
-                      graph.walk(node.output[0], lambda n, _p: n.op_type not in _SHAPE_ONLY))
+                      graph.walk(graph.outputs(node)[0], lambda n, _p: n.op_type not in _SHAPE_ONLY))
         if axis == rank - 2 and attends:
             return InputMeaning(tensor.name, InputRole.KV_CACHE,
                                 f"a KV cache: Concat '{node_label(node)}' appends the new tokens' keys/values on axis "
@@ -311,7 +338,7 @@ def _kv_cache(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
 
 
 def _recurrent_state(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
-    for node, position in graph.walk(tensor.name, lambda n, p: n.op_type in _STATE_THROUGH and p == 0, 5):
+    for node, position in graph.walk(graph.key(tensor.name), lambda n, p: n.op_type in _STATE_THROUGH and p == 0, 5):
         if position in _RECURRENT_STATE_INPUTS.get(node.op_type, ()):
             return InputMeaning(tensor.name, InputRole.STATE,
                                 f"the initial state of {node.op_type} '{node_label(node)}'")
@@ -333,11 +360,11 @@ def _indexes_table(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     if not _is_int(tensor):
         return None
     low, high, bound = 0, None, None
-    frontier, seen = [(tensor.name, 0)], set()
+    frontier, seen = [(graph.key(tensor.name), 0)], set()
     for _ in range(_DEPTH):
         following = []
         for name, offset in frontier:
-            for node, position in graph.consumers.get(name, []):
+            for node, position in graph.readers.get(name, []):
                 if id(node) in seen:
                     continue
                 seen.add(id(node))
@@ -349,12 +376,13 @@ def _indexes_table(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
                     if high is None or rows - 1 - offset < high:
                         high, bound = rows - 1 - offset, (node, rows, offset)
                 elif node.op_type in _INDEX_THROUGH and (position == 0 or node.op_type == "Concat"):
-                    following.extend((output, offset) for output in node.output)
+                    following.extend((output, offset) for output in graph.outputs(node))
                 elif node.op_type in ("Add", "Sub") and len(node.input) == 2:
                     shift = graph.scalar(node.input[1 - position])
                     if shift is None or not float(shift).is_integer() or (node.op_type == "Sub" and position == 1):
                         continue
-                    following.append((node.output[0], offset + int(shift) * (1 if node.op_type == "Add" else -1)))
+                    shift = int(shift) if node.op_type == "Add" else -int(shift)
+                    following.append((graph.outputs(node)[0], offset + shift))
         frontier = following
     if bound is None:
         return None
@@ -382,7 +410,7 @@ def _id_role(text: str) -> InputRole | None:
 def _compared_values(graph: _Graph, tensor: TensorInfo) -> list[float]:
     """The constants Equal nodes compare the input with (on its way through reshapes, casts and joins)."""
     found = set()
-    for node, position in graph.walk(tensor.name, lambda n, p: n.op_type in _MASK_THROUGH and
+    for node, position in graph.walk(graph.key(tensor.name), lambda n, p: n.op_type in _MASK_THROUGH and
                                      (p == 0 or n.op_type == "Concat") and not _casts_to_bool(n)):
         if node.op_type == "Equal":
             value = graph.scalar(node.input[1 - position])
@@ -403,7 +431,7 @@ def _mask_use(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     compared = _compared_values(graph, tensor)
     if compared and not set(compared) <= {0.0, 1.0}:
         return None  # compared with other values: categories (point labels), not a mask
-    for node, position in graph.walk(tensor.name, lambda n, p: n.op_type in _MASK_THROUGH and
+    for node, position in graph.walk(graph.key(tensor.name), lambda n, p: n.op_type in _MASK_THROUGH and
                                      (p == 0 or n.op_type == "Concat") and not _casts_to_bool(n), 10):
         use = _zero_one_use(graph, node, position)
         if use:
@@ -471,16 +499,18 @@ def _sinusoidal(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
         role = InputRole.COORDINATES
     else:
         return None
-    node = next((n for n, _p in graph.walk(tensor.name, lambda n, _p: n.op_type not in _SHAPE_ONLY, _SIN_DEPTH)
+    node = next((n for n, _p in graph.walk(graph.key(tensor.name), lambda n, _p: n.op_type not in _SHAPE_ONLY,
+                                           _SIN_DEPTH)
                  if n.op_type in ("Sin", "Cos")), None)
     if node is None:
         return None
     label = f"{node.op_type} '{node_label(node)}'"
-    reason = {InputRole.PER_BATCH_SCALAR: f"one value per batch item, embedded by {label} (a diffusion timestep)",
-              InputRole.POSITION_IDS: f"position ids: {label} embeds them (rotary positions)",
-              InputRole.COORDINATES: f"coordinates [..., {tensor.shape[-1]}]: {label} embeds them (Fourier "
-                                     "features)"}[role]
-    return InputMeaning(tensor.name, role, reason, 0 if role is InputRole.POSITION_IDS else None)
+    if role is InputRole.PER_BATCH_SCALAR:
+        return InputMeaning(tensor.name, role, f"one value per batch item, embedded by {label} (a diffusion timestep)")
+    if role is InputRole.POSITION_IDS:
+        return InputMeaning(tensor.name, role, f"position ids: {label} embeds them (rotary positions)", 0)
+    return InputMeaning(tensor.name, role, f"coordinates [..., {tensor.shape[-1]}]: {label} embeds them (Fourier "
+                                           "features)")
 
 
 def _conv_input(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
@@ -522,21 +552,44 @@ def _conv_input(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
 
 
 def _cross_attention(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
-    """States another input's queries attend to: a projection of them meets, in a MatMul, a tensor that does not
-    depend on them (cross-attention keys/values: a decoder reading its encoder, a UNet its text embeddings)."""
-    if len(tensor.shape or ()) != 3 or not _is_float(tensor):
+    """What another input's queries attend to: the input (or its projection) meets, in a MatMul, a tensor that
+    does not depend on it. Projected first by a weight: encoder states (a decoder reading its encoder, a UNet its
+    text embeddings, SAM's prompt tokens its image embeddings [batch, channels, H, W]); attended as they are:
+    a cross-attention KV cache (keys/values projected once, by the step that filled the cache)."""
+    rank = len(tensor.shape or ())
+    if rank not in (3, 4) or not _is_float(tensor):
         return None
     derived = None
-    for node, position in graph.walk(tensor.name, lambda n, p: n.op_type in _PROJECTION and
-                                     (n.op_type not in ("MatMul", "Gemm") or n.input[1 - p] in graph.constants), 8):
-        if node.op_type != "MatMul" or position > 1 or any(i in graph.constants for i in node.input):
-            continue
-        derived = derived if derived is not None else graph.derived(tensor.name)
-        if node.input[1 - position] not in derived:
-            return InputMeaning(tensor.name, InputRole.ENCODER_STATES,
-                                f"encoder states: MatMul '{node_label(node)}' reads a projection of them against "
-                                "queries from another input (cross-attention)")
+    frontier, seen = [(graph.key(tensor.name), False)], set()
+    for _ in range(_ATTENTION_DEPTH):
+        following = []
+        for name, projected in frontier:
+            for node, position in graph.readers.get(name, []):
+                if (id(node), position, projected) in seen:
+                    continue
+                seen.add((id(node), position, projected))
+                if node.op_type in ("MatMul", "Gemm") and position < 2:
+                    other = node.input[1 - position]
+                    if other in graph.constants:
+                        following.extend((output, True) for output in graph.outputs(node))
+                        continue
+                    derived = derived if derived is not None else graph.derived(graph.key(tensor.name))
+                    if node.op_type == "MatMul" and graph.input_keys[id(node)][1 - position] not in derived:
+                        return _attended_meaning(tensor, node, projected)
+                elif node.op_type in _PROJECTION and (position == 0 or not node.op_type.startswith("Gather")):
+                    following.extend((output, projected) for output in graph.outputs(node))
+        frontier = following
     return None
+
+
+def _attended_meaning(tensor: TensorInfo, node: onnx.NodeProto, projected: bool) -> InputMeaning:
+    label = f"MatMul '{node_label(node)}'"
+    if projected or len(tensor.shape) != 4:
+        return InputMeaning(tensor.name, InputRole.ENCODER_STATES, f"encoder states: {label} reads a projection of "
+                                                                   "them against queries from another input "
+                                                                   "(cross-attention)")
+    return InputMeaning(tensor.name, InputRole.KV_CACHE, f"a cross-attention KV cache: {label} attends over it as it "
+                                                         "is (keys/values projected once, when the cache was filled)")
 
 
 _GRAPH_RULES = (_switch, _kv_cache, _recurrent_state, _indexes_table, _mask_use, _point_labels, _sinusoidal,

@@ -31,7 +31,10 @@ Per model (key = path relative to this folder):
     output_shape_note  a quirk of the exported output declaration
     if_outputs    {"node", "constant_in_branch_taken_at"}  an If one of whose branch outputs is a constant
     fp16_overflow nodes whose float16 output overflows at realistic inputs (keep them FP32)
-    relations     dim relations the graph forces, in words ("attention_mask[1] = past[2] + input_ids[1]")
+    relations     dim relations the graph forces, in words ("attention_mask[1] = past[2] + input_ids[1]"); a
+                  fails_at case breaks each one that onnxruntime enforces
+    trained_size  {input: {axis: value}} the size the model was trained at / its position table or config implies
+                  (it runs there; fails_at cases show what lies past a table)
     context / encoder_length / max_sequence   sizes the exporter's config.json states
     fails_outside_domain  [(input, bad value, error substring)]: a value outside value_domains fails there
     bool_switch   {"input", "branches"}: a bool If condition and which branch each value runs

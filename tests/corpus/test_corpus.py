@@ -122,8 +122,45 @@ FAILING = [(name, case) for name in NAMES for case in CATALOG[name]["facts"].get
 def test_catalogued_failures_are_real(name, case):
     shapes, values, message = case
     sess = session(CORPUS / name)
-    with pytest.raises(Exception, match=message):
-        sess.run(None, feeds_for(sess, shapes, values))
+    with pytest.raises(Exception, match=message):  # values inside their domains: the shape alone fails
+        sess.run(None, feeds_for(sess, shapes, values, domains=CATALOG[name].get("value_domains"), past=_past(shapes)))
+
+
+def _at_trained_size(entry: dict, input_name: str, axis: int, size: int) -> dict:
+    """The realistic shapes with ``input_name[axis]`` at ``size``: every input axis of the same dim name follows;
+    an axis named 'past + new' (Optimum's mask) gets there by the cache's past (new stays as realistic)."""
+    shapes = {name: list(shape) for name, shape in entry["realistic"].items()}
+    dim = entry["inputs"][input_name][axis]
+    if not isinstance(dim, str):
+        assert dim == size, f"{input_name}[{axis}] is declared {dim}"
+        return shapes
+    past_name, _, new_name = dim.partition(" + ")
+    new = next((shape[i] for name, shape in shapes.items() for i, d in enumerate(entry["inputs"][name])
+                if d == new_name), 0) if new_name else 0
+    for name, declared in entry["inputs"].items():
+        for i, d in enumerate(declared):
+            if d == dim:
+                shapes[name][i] = size
+            elif d == past_name:
+                shapes[name][i] = size - new
+    return shapes
+
+
+TRAINED = [(name, input_name, axis, size) for name in NAMES
+           for input_name, axes in CATALOG[name]["facts"].get("trained_size", {}).items()
+           for axis, size in axes.items()]
+
+
+@pytest.mark.parametrize(("name", "input_name", "axis", "size"), TRAINED)
+def test_model_runs_at_its_trained_size(name, input_name, axis, size):
+    """The size a position table or the config states runs (fails_at cases show what lies past it)."""
+    entry = CATALOG[name]
+    shapes = _at_trained_size(entry, input_name, axis, size)
+    assert shapes[input_name][axis] == size
+    sess = session(CORPUS / name)
+    outputs = sess.run(None, feeds_for(sess, shapes, entry.get("values", {}), domains=entry.get("value_domains"),
+                                       past=_past(shapes)))
+    assert all(np.isfinite(out).all() for out in outputs if out.dtype.kind == "f")
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if "runs_only_at" in CATALOG[n]["facts"]])

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import LOAD_TIMEOUT_MS, needs_webengine, open_and_wait
-from workbench.ui.screenshot import ScreenshotJob, pending_work
+from tests.ui.conftest import LOAD_TIMEOUT_MS, needs_webengine, open_and_wait, settle_window
+from workbench.ui.screenshot import ScreenshotJob
 
 pytestmark = [needs_webengine, pytest.mark.webengine]
 PAGE_TIMEOUT_MS = 60_000
@@ -36,11 +36,6 @@ def run_in_page(qtbot, graph, script: str):
     graph.page.runJavaScript(script, 0, answer.append)
     qtbot.waitUntil(lambda: bool(answer), timeout=5000)
     return answer[0]
-
-
-def settle_window(qtbot, window) -> None:
-    """Analysis, trial build and marks all done."""
-    qtbot.waitUntil(lambda: not pending_work(window), timeout=LOAD_TIMEOUT_MS)
 
 
 def marked(qtbot, window) -> dict[str, list[str]]:
@@ -136,6 +131,7 @@ def test_status_strip_after_open_fix_undo_and_build(qtbot, window, samples, tmp_
     qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=LOAD_TIMEOUT_MS)
     dialog.apply_button.click()
     settle_window(qtbot, window)
+    # Frozen, the model has no dynamic input left: it needs no profile.
     assert (strip.state("parsed"), strip.state("builds"), strip.state("profile")) == ("ok", "ok", "ok")
     assert "node-name-choose_resolution" not in marked(qtbot, window)  # the If is gone, and its mark with it
 

@@ -76,8 +76,11 @@ class ComparePanel(QWidget):
                                 errors_in_place=True)
         self._build()
         self._load_recipe()
+        self._compared_for = None  # the model the running (or shown) comparison is about
+        self._compared_against = ""  # "engine" or "model": what that comparison ran against
+        self._engine_for = None  # the model the engine in the form was built from (None: chosen by hand)
         session.engine_built.connect(self._on_engine_built)
-        session.model_changed.connect(lambda _model: self._update_enabled())
+        session.model_changed.connect(self._model_changed)
         self._update_enabled()
 
     # --- layout -------------------------------------------------------------------------------
@@ -281,7 +284,28 @@ class ComparePanel(QWidget):
         path = getattr(result, "engine_path", "")
         if path:
             self.engine_path.setText(path)
+            self._engine_for = self.session.model
             self.target.setCurrentIndex(1)
+
+    def _model_changed(self, model) -> None:
+        """A result, an engine path or plots of another model (or an earlier step) go: they are not this model's."""
+        if self._engine_for is not None and self._engine_for is not model:
+            self.engine_path.clear()
+            self._engine_for = None
+        if self.result is not None and self._compared_for is not model:
+            self.clear_result("No comparison of this model yet.")
+        self._update_enabled()
+
+    def clear_result(self, text: str) -> None:
+        self.result = None
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet("")
+        self.table.setRowCount(0)
+        self._row_verdicts = []
+        self.histogram.clear()
+        self.histogram.setTitle("")
+        self.heatmap_image.clear()
+        self.heatmap.setTitle("")
 
     def _choose_engine(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a TensorRT engine", "",
@@ -310,6 +334,7 @@ class ComparePanel(QWidget):
         session.recipe.inputs, session.recipe.compare = spec.to_dict(), settings.to_dict()
         # Engine: it was built from the current model. Models: the original is the reference for the fixes.
         reference = session.model if settings.against == "engine" else (session.original or session.model)
+        self._compared_for, self._compared_against = session.model, settings.against
         worker = self.compare_task.start(run_comparison, reference, settings, spec, session.backend,
                                          against=session.model, profiles=list(session.recipe.profiles))
         self.verdict.setText("Comparing…")
@@ -349,9 +374,16 @@ class ComparePanel(QWidget):
         self.session.report_error(error, "compare", shown_in_place=True)
 
     def show_result(self, result: CompareResult) -> None:
+        if self._compared_for is not self.session.model:
+            return  # the model changed while it ran: the verdict is about another model
         self.result = result
-        self.session.set_stage("compare", "ok" if result.passed else "failed",
-                               f"{result.reference} vs {result.test}: {result.summary}")
+        # "Matches onnxruntime" is the engine's claim: a model-vs-model comparison (the fixes' effect) proves
+        # nothing about TensorRT, so it leaves the strip's stage as it is and shows its verdict here only.
+        if self._compared_against == "engine":
+            self.session.set_stage("compare", "ok" if result.passed else "failed",
+                                   f"{result.reference} vs {result.test}: {result.summary}")
+        else:
+            self.session.set_stage("compare", "none", f"no engine compared yet (model vs model: {result.summary})")
         self.verdict.setText(result.headline())
         self.verdict.setStyleSheet(f"background: {VERDICT_COLOURS[result.verdict].name()}; padding: 4px;")
         self.table.setRowCount(0)

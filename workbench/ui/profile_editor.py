@@ -101,6 +101,7 @@ class ProfileEditor(QWidget):
         self.check_task = Task(self, session, "profiles", on_done=self._checked, on_error=self._check_failed,
                                on_end=self._check_done, errors_in_place=True)
         self.last_checks: list[RowCheck] = []
+        self._checked_texts: list[dict] | None = None  # the cells the last check ran on
         if session.model is not None:
             self._load()
 
@@ -127,6 +128,7 @@ class ProfileEditor(QWidget):
             self.session.log("warning", f"The recipe's profiles were not loaded: {exc.message}", "profiles")
             profiles = []
         self._suggested_texts = self._guess = None
+        self.last_checks, self._checked_texts = [], None
         self.check_result.clear()
         self.reasons.clear()
         named = [(p, "") for p in profiles]
@@ -182,6 +184,7 @@ class ProfileEditor(QWidget):
 
     def _checked(self, checks: list[RowCheck]) -> None:
         self.last_checks = checks
+        self._checked_texts = self._all_texts()
         for index in range(self.tabs.count()):
             table = self.tabs.widget(index)
             for row, (name, values) in enumerate(table.rows):
@@ -196,6 +199,7 @@ class ProfileEditor(QWidget):
             f"{CHECK_FAILED} {len(failed)} row(s) fail under onnxruntime: " + " | ".join(
                 f"Profile {c.profile + 1}: {c.text()}" for c in failed) if failed else
             f"{CHECK_PASSED} Every row runs under onnxruntime at its min and max shapes.")
+        self._validate()  # the strip's Profile stage follows the check
 
     def _check_failed(self, error) -> None:
         self.check_result.setText(f"The check could not run: {error.message}")
@@ -306,7 +310,23 @@ class ProfileEditor(QWidget):
             self.status.setText("This model has no dynamic or shape-tensor inputs; profiles are optional.")
         else:
             self.status.setText(f"{self.tabs.count()} valid profile(s); they are saved with the recipe.")
+        checked = self._checked_texts is not None and self._checked_texts == self._all_texts()
+        if not checked and self.last_checks:
+            # An edit after the check: its verdict is about other shapes.
+            self.last_checks, self._checked_texts = [], None
+            self.check_result.setText("Edited since the check: check against the model again.")
         if self.session.model is not None:
-            self.session.set_stage("profile", "failed" if issues else "ok", self.status.text())
+            # ✓ only when onnxruntime ran every row of these very profiles at min and max; valid cells alone prove
+            # nothing about the model.
+            if issues:
+                self.session.set_stage("profile", "failed", self.status.text())
+            elif not self._needs_profile():
+                self.session.set_stage("profile", "ok", "no dynamic or shape-tensor inputs: no profile needed")
+            elif checked:
+                failed = [c for c in self.last_checks if not c.ok]
+                self.session.set_stage("profile", "failed" if failed else "ok", self.check_result.text())
+            else:
+                self.session.set_stage("profile", "none", f"{self.status.text()} Not checked against the model yet "
+                                                          "(Check against the model).")
         if not issues and (self._guess is None or self._guess != self._all_texts()):
             self.session.recipe.profiles = profiles_to_recipe(self.profiles())

@@ -69,6 +69,14 @@ def test_dynamic_model_without_profile_points_at_the_profile_editor(backend, sam
     assert only_files(tmp_path) == []
 
 
+def test_cli_build_without_a_profile_uses_the_suggested_one_and_says_so_first(samples, tmp_path):
+    built = run_cli("build", samples / "clean_cnn.onnx", "-o", tmp_path / "x.engine")
+    assert built.returncode == 0, built.stdout + built.stderr
+    first = built.stdout.splitlines()[0]
+    assert first.startswith("No profile given: building with the suggested profile") and "batch-like" in first
+    assert (tmp_path / "x.engine").is_file()
+
+
 def test_builder_failure_is_mapped_to_the_onnx_node(rtx_backend, samples):
     result = build_engine(load_model(samples / "nms_detector.onnx"), BuildSettings(), [], backend=rtx_backend)
     [problem] = result.problems
@@ -187,7 +195,7 @@ def test_cli_build_with_shapes_and_json(samples, tmp_path):
 
 
 def test_cli_build_reports_mapped_problems_and_bad_input(samples, tmp_path):
-    failed = run_cli("build", samples / "clean_cnn.onnx", "-o", tmp_path / "x.engine")
+    failed = run_cli("build", samples / "clean_cnn.onnx", "-o", tmp_path / "x.engine", "--strict-shapes")
     assert failed.returncode == 1
     assert "build/no-profile [inputs: images]" in failed.stdout
     refused = run_cli("build", samples / "clean_cnn.onnx", "-o", tmp_path / "x.engine", "--opt-shapes",

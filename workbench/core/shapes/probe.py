@@ -350,7 +350,8 @@ def _search(prober: Prober, suggestion: ShapeSuggestion, open_dims: list[DimSugg
                 if dim.kind is DimKind.BATCH:
                     continue
                 hinted = list(operand[1]) if operand else []
-                hinted += [v for v in wanted if v not in _dim_values(run, dim)]
+                if dim.kind is not DimKind.SPATIAL:  # an image's broadcast names feature-map sizes, not its own
+                    hinted += [v for v in wanted if v not in _dim_values(run, dim)]
                 hinted += [v for other in failures for v in _solve_from_errors(other, run, dim)]
                 for value in reversed([v for v in dict.fromkeys(hinted) if v > 1]):
                     if value in dim.candidates[:2]:

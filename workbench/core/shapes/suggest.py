@@ -114,13 +114,12 @@ class _Fact:
 class _Analysis:
     dims: list[DimSuggestion]
     facts: dict[str, _Fact]  # label → a value the evidence pins (min = opt = max)
-    preferred: dict[str, tuple[list[int], str]]  # label → candidates to try first, and why
     states: list[str]
     relations: dict[Use, DimRelation]
     hints: ExporterHints
 
 
-def _input_kind(tensor: TensorInfo, axis: int, declared, feeds_conv: bool, recurrent) -> tuple[DimKind, str] | None:
+def _input_kind(tensor: TensorInfo, axis: int, recurrent) -> tuple[DimKind, str] | None:
     """The dim's kind from what the input is (a state, a point list, a per-batch scalar, encoder states), or
     None when the name or position decide."""
     rank = len(tensor.shape or ())
@@ -199,7 +198,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
                 facts.setdefault(label, _Fact(1, ShapeSource.CONVENTION, f"{kind_from[label]}: a prompt of one; set "
                                                                          "a larger max in the Profiles panel"))
         _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes)
-        _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
+        _sequence_evidence(model, tensor, variables, facts, hints, consumer_map, inputs)
     # An expression over variables is computed from them; one over names used nowhere else is a free dim.
     relations = {}
     for (name, axis), relation in expressions.items():
@@ -208,7 +207,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
         else:
             tensor = next(t for t in inputs if t.name == name)
             _add_use(variables, kind_from, tensor, axis, relation.label, relation.label, False, None)
-            _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
+            _sequence_evidence(model, tensor, variables, facts, hints, consumer_map, inputs)
     for label, dim in variables.items():
         dim.reason = kind_from[label]
         ladder = list(LADDERS[dim.kind])
@@ -225,13 +224,13 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
         if dim.upper:
             ladder = [v for v in ladder if v <= dim.upper] or [dim.upper]
         dim.candidates = ladder
-    return _Analysis(list(variables.values()), facts, preferred, states, relations, hints)
+    return _Analysis(list(variables.values()), facts, states, relations, hints)
 
 
 def _add_use(variables, kind_from, tensor: TensorInfo, axis: int, label: str, declared, feeds_conv: bool,
              recurrent) -> None:
     name_kind = _kind_from_name(declared) if _meaningful_name(declared) else None
-    from_input = _input_kind(tensor, axis, declared, feeds_conv, recurrent)
+    from_input = _input_kind(tensor, axis, recurrent)
     if from_input is not None:
         kind, why = from_input
     elif name_kind is not None:
@@ -286,7 +285,11 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
         strides = spatial_strides(model.proto.graph, tensor.name, constants)
         for axis, dim in spatial:
             dim.multiple_of = max(dim.multiple_of, strides[0] if axis == axes[0] else strides[1])
-    channels = (tensor.shape or ())[1 if axes == (2, 3) else 3]
+    channel_axis = 1 if axes == (2, 3) else 3
+    channels = (tensor.shape or ())[channel_axis]
+    if not isinstance(channels, int):  # a dynamic channel dim (Optimum's num_channels): the first Conv's weight says
+        weight = direct_weight_dim(tensor.name, channel_axis, 4, consumer_map, weight_shapes)
+        channels = weight[0] if weight else channels
     if hints.image_size is not None:
         sizes = (hints.image_size[0].value, hints.image_size[1].value)
         why = hints.image_size[0].reason
@@ -298,7 +301,7 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
             sizes = PADDLE_RECOGNIZER if recognizer else PADDLE_CLASSIFIER
             why = f"PaddleOCR's {'recognizer' if recognizer else 'direction classifier'} input size " \
                   f"3×{sizes[0]}×{sizes[1]} (paddle2onnx export)"
-        elif all(len(o.shape or ()) == 4 for o in model.summary().outputs):
+        elif all(len(o.shape or ()) == 4 and o.shape[1] == 1 for o in model.summary().outputs):  # a text map
             sizes = (PADDLE_DETECTOR_SIDE, PADDLE_DETECTOR_SIDE)
             why = f"PaddleOCR's detector limits the longer side to {PADDLE_DETECTOR_SIDE} (det_limit_side_len), " \
                   "sides multiples of 32 (paddle2onnx export)"
@@ -316,7 +319,7 @@ def _label_of(variables: dict[str, DimSuggestion], name: str, axis: int) -> str 
     return next((label for label, dim in variables.items() if (name, axis) in dim.uses), None)
 
 
-def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts, preferred, hints: ExporterHints,
+def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts, hints: ExporterHints,
                        consumer_map, inputs: list[TensorInfo]) -> None:
     """Sequence dims: an encoder's length from the config (cross-attention), a text encoder's position table,
     CLIP's 77 tokens for text-conditioned diffusion, an audio encoder's frames; the context bounds the rest."""

@@ -202,17 +202,20 @@ class _Graph:
         self.top_level = {node_label(node): node.op_type for node in model.proto.graph.node}
         self.readers: dict[Key, list[tuple[onnx.NodeProto, int]]] = {}
         self.input_keys: dict[int, list[Key]] = {}  # id(node) → the tensors its inputs are
+        self._captures: dict[int, set[Key]] = {}  # id(If/Loop node) → the outer tensors its bodies read
+        self._producers: dict[Key, onnx.NodeProto] = {}
         self._scope: dict[int, int] = {}  # id(node) → id(the graph it sits in)
         self._root = id(model.proto.graph)
         self._index(model.proto.graph, [])
         self.constants = ConstantValues(model.proto)
         self.switches = steered_nodes(model.proto.graph, self.inputs)
-        self._derived: dict[Key, set[Key]] = {}
 
-    def _index(self, graph: onnx.GraphProto, outer: list[tuple[int, set[str]]]) -> None:
+    def _index(self, graph: onnx.GraphProto, outer: list[tuple[int, set[str]]]) -> set[Key]:
+        """Index ``graph`` and its bodies; returns the tensors of outer scopes it reads."""
         defined = {v.name for v in graph.input} | {t.name for t in graph.initializer} | \
             {output for node in graph.node for output in node.output}
         scopes = [(id(graph), defined), *outer]
+        external: set[Key] = set()
         for node in graph.node:
             self._scope[id(node)] = id(graph)
             keys = self.input_keys[id(node)] = []
@@ -221,9 +224,16 @@ class _Graph:
                 keys.append(key)
                 if name:
                     self.readers.setdefault(key, []).append((node, position))
+            captured: set[Key] = set()
             for attr in node.attribute:
                 for body in list(attr.graphs) + ([attr.g] if attr.HasField("g") else []):
-                    self._index(body, scopes)
+                    captured |= self._index(body, scopes)
+            if captured:
+                self._captures[id(node)] = captured
+            external |= {key for key in [*keys, *captured] if key[0] != id(graph)}
+            for output in self.outputs(node):
+                self._producers[output] = node
+        return external
 
     def key(self, name: str) -> Key:
         """A graph input's (or any top-level tensor's) key."""
@@ -249,20 +259,21 @@ class _Graph:
                         following.extend(self.outputs(node))
             frontier = following
 
-    def derived(self, start: Key) -> set[Key]:
-        """Every tensor whose value depends on ``start``."""
-        if start not in self._derived:
-            found, frontier = {start}, [start]
-            while frontier:
-                for node, _position in self.readers.get(frontier.pop(), []):
-                    if node.op_type in _SHAPE_ONLY:
-                        continue
-                    for output in self.outputs(node):
-                        if output not in found:
-                            found.add(output)
-                            frontier.append(output)
-            self._derived[start] = found
-        return self._derived[start]
+    def depends_on(self, tensor: Key, start: Key) -> bool:
+        """Whether the value of ``tensor`` depends on ``start`` (searched backwards: an attention's queries come
+        from a few nodes, the whole graph may come after them)."""
+        pending, seen = [tensor], set()
+        while pending:
+            key = pending.pop()
+            if key == start:
+                return True
+            node = self._producers.get(key)
+            if key in seen or node is None or node.op_type in _SHAPE_ONLY:
+                continue
+            seen.add(key)
+            pending.extend(self.input_keys[id(node)])
+            pending.extend(self._captures.get(id(node), ()))
+        return False
 
     def scalar(self, name: str) -> float | None:
         value = self.constants.scalar(name) if name in self.constants else None
@@ -559,7 +570,6 @@ def _cross_attention(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     rank = len(tensor.shape or ())
     if rank not in (3, 4) or not _is_float(tensor):
         return None
-    derived = None
     frontier, seen = [(graph.key(tensor.name), False)], set()
     for _ in range(_ATTENTION_DEPTH):
         following = []
@@ -573,8 +583,8 @@ def _cross_attention(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
                     if other in graph.constants:
                         following.extend((output, True) for output in graph.outputs(node))
                         continue
-                    derived = derived if derived is not None else graph.derived(graph.key(tensor.name))
-                    if node.op_type == "MatMul" and graph.input_keys[id(node)][1 - position] not in derived:
+                    other_key = graph.input_keys[id(node)][1 - position]
+                    if node.op_type == "MatMul" and not graph.depends_on(other_key, graph.key(tensor.name)):
                         return _attended_meaning(tensor, node, projected)
                 elif node.op_type in _PROJECTION and (position == 0 or not node.op_type.startswith("Gather")):
                     following.extend((output, projected) for output in graph.outputs(node))

@@ -476,19 +476,21 @@ def _values_text(values: list[float]) -> str:
 
 
 def _point_labels(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
-    """Integer categories next to a coordinates input (SAM's labels: 1 foreground, 0 background, −1 padding)."""
-    if not (_is_int(tensor) or _is_float(tensor)) or not _LABEL_NAME.search(tensor.name):
+    """One category per point of a coordinates input (its shape without the last axis), told apart by Equal
+    nodes (SAM: 1 foreground, 0 background, −1 / −10 padding), or named so."""
+    if not (_is_int(tensor) or _is_float(tensor)) or tensor.shape is None:
         return None
     points = next((t for t in graph.inputs if t is not tensor and _coordinate_shape(t)
-                   and len(t.shape) == len(tensor.shape or ()) + 1), None)
-    if points is None:
+                   and tuple(t.shape[:-1]) == tuple(tensor.shape)), None)
+    compared = _compared_values(graph, tensor) if points is not None else []
+    if points is None or (len(compared) < 2 and not _LABEL_NAME.search(tensor.name)):
         return None
-    compared = _compared_values(graph, tensor)
     if {0.0, 1.0} <= set(compared) or not compared:
         low, high = 0, 1
     else:
         low, high = min(compared), max(compared)
-    source = f"Equal compares it with {_values_text(compared)}" if compared else "nothing compares it"
+    source = f"Equal compares it with {_values_text(compared)}" if compared else \
+        f"named '{tensor.name}'; nothing compares it"
     return InputMeaning(tensor.name, InputRole.POINT_LABELS,
                         f"labels of the points in '{points.name}' ({source}); drawn from {low:g} (background) to "
                         f"{high:g} (foreground)", low, high)
@@ -602,7 +604,7 @@ def _attended_meaning(tensor: TensorInfo, node: onnx.NodeProto, projected: bool)
                                                          "is (keys/values projected once, when the cache was filled)")
 
 
-_GRAPH_RULES = (_switch, _kv_cache, _recurrent_state, _indexes_table, _mask_use, _point_labels, _sinusoidal,
+_GRAPH_RULES = (_switch, _kv_cache, _recurrent_state, _indexes_table, _point_labels, _mask_use, _sinusoidal,
                 _conv_input, _cross_attention)
 
 

@@ -33,6 +33,12 @@ def test_opens_the_model_given_as_argument(qtbot, samples, settings, analysis_ch
         window.deleteLater()
 
 
+def test_a_bundled_sample_is_named_on_the_command_line(samples, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file of that name here
+    assert parse_arguments(["nms_detector"]).model == str(samples / "nms_detector.onnx")
+    assert parse_arguments(["nms_detector.onnx"]).model == str(samples / "nms_detector.onnx")
+
+
 def test_without_a_model_opens_the_bundled_sample(qtbot, settings):
     window = start_window(parse_arguments([]), settings)
     try:

@@ -85,6 +85,7 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
     block_ops = _block_ops(keep)
     proto = model.full_proto()
     _unshare_initializers(proto, _kept_predicate(keep))
+    _drop_duplicate_value_info(proto)
     try:
         with warnings.catch_warnings():  # the converter warns about every value it clamps
             warnings.simplefilter("ignore")
@@ -99,6 +100,22 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
     if to == "bf16":
         _retype_float16_as_bfloat16(converted, proto)
     return LoadedModel.from_proto(converted, model.path)
+
+
+def _drop_duplicate_value_info(proto) -> None:
+    """One value_info per tensor: Ultralytics' exports (onnxslim) list some tensors twice, and the converter retypes
+    only the first, so onnxruntime refused the converted model ("Type (tensor(float)) of output arg … does not
+    match … float16"). A tensor's type is one fact; the first entry keeps it."""
+    for graph in _graphs(proto.graph):
+        seen: set[str] = set()
+        unique = []
+        for value in graph.value_info:
+            if value.name not in seen:
+                seen.add(value.name)
+                unique.append(value)
+        if len(unique) != len(graph.value_info):
+            del graph.value_info[:]
+            graph.value_info.extend(unique)
 
 
 def _block_ops(keep: KeepSet) -> set[str]:

@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QLabel
 from tests.conftest import ROOT
 from tests.corpus.catalog import CATALOG
 from workbench.core.analysis.support import analyze_support
+from workbench.core.fixes import FIXES
 from workbench.core.model.loading import load_model
 from workbench.core.compare.parity import EXACT, WITHIN
 from workbench.ui.fix_dialog import FixDialog
@@ -43,7 +44,8 @@ def test_triage_request_opens_a_prefilled_dialog_and_apply_undo_redo_round_trips
     original = session.model
     original_bytes = original.serialized
     problem = next(p for p in session.problems if p.kind == "parser-error")
-    assert "freeze-input" in fixes.list.item(3).text() and "applies to" in fixes.list.item(3).text()
+    freeze = fixes.list.item(list(FIXES).index("freeze-input")).text()
+    assert "freeze-input" in freeze and "applies to" in freeze
 
     session.fix_requested.emit(problem, "freeze-input")
     dialog = fixes.dialog

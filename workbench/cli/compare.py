@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_backend_option, add_model_argument
+from workbench.cli.options import (add_backend_option, add_input_data_options, add_model_argument,
+                                   input_data_from_options)
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 
 NAME = "compare"
@@ -16,14 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--engine", help="TensorRT engine file to check against the model")
     target.add_argument("--against", metavar="MODEL2", help="second ONNX model (e.g. the fixed or float16 one)")
-    parser.add_argument("--inputs", action="append", default=[], metavar="FILE",
-                        help=".npz (arrays by input name) or .npy input data; inputs not covered get random data")
-    parser.add_argument("--seed", type=int, help="seed for random inputs (default 0)")
-    parser.add_argument("--shape", action="append", default=[], metavar="NAME:1x3x224x224",
-                        help="shape of a dynamic input for random data (repeatable)")
-    parser.add_argument("--profile", type=int, metavar="N",
-                        help="shape random data from the recipe's optimization profile N (1-based), opt shapes")
-    parser.add_argument("--recipe", help="recipe file whose [inputs] and [compare] sections to use")
+    add_input_data_options(parser, "[inputs] and [compare] sections (and profiles, for --profile)")
     parser.add_argument("--atol", type=float, help="absolute tolerance (default 1e-5, as Polygraphy)")
     parser.add_argument("--rtol", type=float, help="relative tolerance (default 1e-5, as Polygraphy)")
     parser.add_argument("--timing", type=int, metavar="N", help="also time N runs of each side (after warm-up)")
@@ -37,21 +31,12 @@ def run(args) -> Outcome:
 
     from workbench.core.backend import load_backend
     from workbench.core.compare.comparison import CompareSettings, run_comparison
-    from workbench.core.compare.inputs import InputSpec
     from workbench.core.compare.report import check_destination, write_report
     from workbench.core.model.loading import load_model
-    from workbench.core.recipe import Recipe, load_recipe
-    from workbench.core.shapes.profiles import parse_shape_list
 
     if args.report:
         check_destination(args.report)
-    recipe = load_recipe(args.recipe) if args.recipe else Recipe()
-    spec = InputSpec.from_dict(recipe.inputs)
-    spec.data_files = args.inputs or spec.data_files
-    for text in args.shape:
-        spec.shapes.update({name: list(dims) for name, dims in parse_shape_list(text).items()})
-    spec.seed = spec.seed if args.seed is None else args.seed
-    spec.profile = spec.profile if args.profile is None else args.profile - 1
+    recipe, spec = input_data_from_options(args)
     settings = CompareSettings.from_dict(recipe.compare)
     tolerances = replace(settings.tolerances, **{k: getattr(args, k) for k in ("atol", "rtol")
                                                  if getattr(args, k) is not None})

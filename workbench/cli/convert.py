@@ -4,16 +4,18 @@ BF16 accuracy is measured on the emulation twin (``emulation`` in the JSON says 
 ``precision.conversion``), as is the ``--auto-keep`` bisect for BF16.
 
 Exit codes: 0 written and every output within tolerance under onnxruntime, 1 written but beyond
-tolerance, 2 error. With ``--json`` the object has ``written``, ``keep_fp32``, ``inputs`` (the
-shapes used and why) and ``outputs`` (the comparator's metrics per output), ``overflows``
-(node → float16 tensor that overflowed where FP32 did not) and ``within_tolerance``.
+tolerance, 2 error. With ``--json`` the object has ``written``, ``keep_fp32``, ``inputs`` (each
+input's shape and dtype and where its data came from: ``--inputs`` files, or random data at the
+``--shape`` given, a ``--recipe`` profile's shape, or the shape service's with its reasons) and
+``outputs`` (the comparator's metrics per output), ``overflows`` (node → float16 tensor that
+overflowed where FP32 did not) and ``within_tolerance``.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_model_argument
+from workbench.cli.options import add_input_data_options, add_model_argument, input_data_from_options
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome, progress_printer
 
 NAME = "convert"
@@ -36,19 +38,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"absolute tolerance (default {FP16_ATOL} for FP16, {BF16_ATOL} for BF16)")
     parser.add_argument("--rtol", type=float,
                         help=f"relative tolerance (default {FP16_RTOL} for FP16, {BF16_RTOL} for BF16)")
+    add_input_data_options(parser, "[inputs] section (and profiles, for --profile)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="converted model file")
 
 
 def run(args) -> Outcome:
+    from workbench.core.compare.inputs import input_line, make_inputs
     from workbench.core.compare.metrics import Tolerances
     from workbench.core.model.loading import load_model, save_model
     from workbench.core.precision.conversion import DEFAULT_TOLERANCES, KeepSet, check_conversion, convert_model
-    from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
 
     model = load_model(args.model)
     keep = KeepSet.resolve(model, args.keep_fp32)
-    suggestion = suggest_shapes(model)
-    feeds = suggested_feeds(model, suggestion=suggestion)
+    recipe, spec = input_data_from_options(args)
+    inputs = make_inputs(model, spec, recipe.profiles)
+    feeds = inputs.arrays
     default_atol, default_rtol, default_reason = DEFAULT_TOLERANCES[args.to]
     tolerances = Tolerances(default_atol if args.atol is None else args.atol,
                             default_rtol if args.rtol is None else args.rtol)
@@ -63,12 +67,11 @@ def run(args) -> Outcome:
     check = check_conversion(model, args.to, keep, feeds, tolerances, keep_io_types=not args.convert_io,
                              converted=converted)
     written = save_model(converted.proto, args.output, weights_dir=converted.weights_dir, protect=model.path)
-    shapes = {name: list(shape) for name, shape in suggestion.shapes().items()}
     data = {"written": str(written), "to": args.to, "keep_fp32": keep.to_list(), **check.to_dict(),
             "bisect_runs": bisect_runs, "tolerances": {**tolerances.to_dict(), "reason": tolerance_reason},
-            "inputs": {"shapes": shapes, "reason": "realistic shapes from the shape service"}}
+            "inputs": inputs.describe()}
     lines = [f"Wrote {written} ({args.to.upper()}, kept in FP32: {', '.join(keep.to_list()) or 'nothing'})",
-             f"Inputs at suggested shapes: {shapes}",
+             *map(input_line, inputs.describe()),
              *([f"Precision bisect: {bisect_runs} onnxruntime runs"] if bisect_runs is not None else []),
              f"Tolerance: atol {tolerances.atol:g}, rtol {tolerances.rtol:g} ({tolerance_reason})",
              *([f"Accuracy: {check.emulation} (onnxruntime's CPU provider has no bfloat16 kernels)"]

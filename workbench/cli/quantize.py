@@ -2,14 +2,17 @@
 
 Exit codes: 0 written and every output within tolerance under onnxruntime, 1 written but beyond
 tolerance, 2 error. Calibration: ``--calib FILE`` (.npz, one sample per leading index) or
-``--calib-random N`` seeded random feeds at the shape service's realistic shapes (default 8).
+``--calib-random N`` seeded random feeds (default 8) at the ``--shape`` given, a ``--recipe`` profile's
+shape (``--profile``), or the shape service's realistic shapes. The accuracy check runs on ``--inputs``
+files or on one more seeded random sample at those shapes.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_backend_option, add_model_argument
+from workbench.cli.options import (add_backend_option, add_input_data_options, add_model_argument,
+                                   input_data_from_options)
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 
 NAME = "quantize"
@@ -32,31 +35,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--build", action="store_true",
                         help="build both the FP32 original and the quantized model (no engine written) and report "
                              "the engines' sizes")
+    add_input_data_options(parser, "[inputs] section (and profiles, for --profile)")
     add_backend_option(parser)
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="quantized model file")
 
 
 def run(args) -> Outcome:
+    from dataclasses import replace
+
+    from workbench.core.compare.inputs import input_line, make_inputs
     from workbench.core.compare.metrics import Tolerances
     from workbench.core.model.loading import load_model, save_model
     from workbench.core.precision.conversion import KeepSet, check_accuracy
     from workbench.core.precision.quantize import (DEFAULT_CALIBRATION_SAMPLES, INT8_ATOL, INT8_RTOL,
                                                    INT8_TOLERANCE_REASON, calibration_samples, quantize)
-    from workbench.core.shapes.suggest import suggested_feeds
 
     model = load_model(args.model)
     exclude = KeepSet.resolve(model, args.exclude)
+    recipe, spec = input_data_from_options(args)
     calibration, calibration_source = calibration_samples(
-        model, args.calib_random or DEFAULT_CALIBRATION_SAMPLES, args.calib or "")
-    count = len(calibration)
+        model, args.calib_random or DEFAULT_CALIBRATION_SAMPLES, args.calib or "", spec, recipe.profiles)
+    # Random check data from the seed after the calibration samples': data the calibration has not seen.
+    inputs = make_inputs(model, replace(spec, seed=spec.seed + len(calibration)), recipe.profiles)
     quantized = quantize(model, calibration, args.mode, exclude, use_modelopt=args.modelopt)
     tolerances = Tolerances(INT8_ATOL, INT8_RTOL)
-    check = check_accuracy(model, quantized, suggested_feeds(model, seed=count), tolerances)
+    check = check_accuracy(model, quantized, inputs.arrays, tolerances)
     written = save_model(quantized.proto, args.output, weights_dir=quantized.weights_dir, protect=model.path)
     data = {"written": str(written), "mode": args.mode, "exclude": exclude.to_list(),
-            "calibration": calibration_source, **check.to_dict(),
+            "calibration": calibration_source, "inputs": inputs.describe(), **check.to_dict(),
             "tolerances": {**tolerances.to_dict(), "reason": INT8_TOLERANCE_REASON}}
     lines = [f"Wrote {written} ({args.mode.upper()} Q/DQ; calibration: {calibration_source})",
+             *map(input_line, inputs.describe()),
              f"Tolerance: atol {tolerances.atol:g}, rtol {tolerances.rtol:g} ({INT8_TOLERANCE_REASON})"]
     lines += [f"  {o.name}: {o.verdict}  max abs {o.max_abs:.3g}  cosine {o.cosine:.4f}  {o.reason}"
               for o in check.outputs]

@@ -68,17 +68,18 @@ _FOLD_REASON = ("Folding constants hands the parser a simpler graph (shapes and 
 class RepairStep:
     reason: str  # why this step was needed
     fix: FixStep | None = None
-    profiles: list[Profile] = field(default_factory=list)  # a profile step changes no graph (one per workload)
+    profiles: list[Profile] = field(default_factory=list)  # one per workload; with ``fix``: built after it
     assumed: list[str] = field(default_factory=list)  # dims of those profiles that nothing confirmed, with why
     parity: ParityResult | None = None  # the model after this step vs the original
     confirm: str = ""  # why the user must confirm it; empty when the model's meaning is kept
 
     @property
     def title(self) -> str:
-        if self.fix is not None:
-            return self.fix.spec()
-        return "optimization profile" + ("s" if len(self.profiles) > 1 else "") + \
+        profiles = "optimization profile" + ("s" if len(self.profiles) > 1 else "") + \
             f" ({' | '.join(describe_profile(p) for p in self.profiles)})"
+        if self.fix is None:
+            return profiles
+        return self.fix.spec() + (f" + {profiles}" if self.profiles else "")
 
     def to_dict(self) -> dict:
         return {"title": self.title, "kind": "fix" if self.fix else "profile", "reason": self.reason,
@@ -242,6 +243,7 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     model = state.model
     candidates: list[RepairStep] = []
     build_problems = state.trial.problems
+    detected = sorted(detect_problems(model, backend), key=severity_rank)
     if not state.profiles and any(p.kind == ProblemKind.NO_PROFILE for p in build_problems):
         profiles, assumed, suggestion = trial_profiles(model, cancel=cancel, backend=backend)
         if profiles:
@@ -250,6 +252,10 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
                 f"The builder needs an optimization profile for the dynamic input(s); "
                 f"{'these' if len(profiles) > 1 else 'this one'} ({'; '.join(assumed)}) "
                 "lets it build without changing the graph.", profiles=profiles, assumed=unbacked))
+            for shared in (p for p in detected if p.kind == ProblemKind.SHARED_DIM_NAME):
+                # TensorRT forces the dims equal, which no realistic profile makes them: rename them with it.
+                candidates.append(RepairStep(f"{shared.message} {shared.hint}", fix=make_step("rename-dims"),
+                                             profiles=profiles, assumed=unbacked))
             if len(profiles) > 1:  # some builders refuse several profiles that each build alone
                 covering = suggestion.profile()
                 covering.values = dict(profiles[0].values)
@@ -259,7 +265,6 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     for name, value in input_values.items():
         candidates.append(RepairStep(f"You gave a value for '{name}'; freezing it at {value} bakes it into the graph.",
                                      fix=make_step("freeze-input", {"input": name, "value": value})))
-    detected = sorted(detect_problems(model, backend), key=severity_rank)
     for problem in [*build_problems, *detected]:
         names = list(problem.fixes or suggest_fixes(model, problem))
         if problem.kind == ProblemKind.NO_PROFILE:
@@ -341,7 +346,7 @@ def _try(state: _State, step: RepairStep, original: LoadedModel, settings: Build
         elif step.parity.verdict == CANNOT_JUDGE:
             reasons.append(f"outputs change by an amount the tolerance cannot judge: {step.parity.text}")
         step.confirm = "; ".join(reasons)
-    else:
+    if step.profiles:
         profiles = step.profiles
     trial = trial_build(model, profiles, settings=settings, backend=backend, cancel=cancel, suggest=False)
     return _State(model, [*state.steps, step], fix_results, profiles, frozen, trial)

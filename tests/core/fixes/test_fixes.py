@@ -32,9 +32,9 @@ def fixed(model, spec):
 
 
 def test_catalogue_has_every_required_fix_with_a_description():
-    assert list(FIXES) == ["fold-constants", "set-input-shape", "set-input-dtype", "freeze-input", "fix-resize-mode",
-                           "replace-nms", "fuse-groupnorm", "cut-outputs", "remove-unused", "convert-precision",
-                           "quantize"]
+    assert list(FIXES) == ["fold-constants", "set-input-shape", "set-input-dtype", "rename-dims", "freeze-input",
+                           "fix-resize-mode", "replace-nms", "fuse-groupnorm", "cut-outputs", "remove-unused",
+                           "convert-precision", "quantize"]
     assert all(fix.description and fix.transform for fix in FIXES.values())
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 
-from workbench.core.model.loading import LoadedModel, iter_nodes
+from workbench.core.model.dim_names import dim_uses, is_placeholder, roles_differ
+from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage, concise_message
+from workbench.core.shapes.profiles import Profile
 
 _NO_PROFILE = re.compile(r"dynamic or shape inputs, but no optimization profile", re.I)
 _MISSING_SHAPE_VALUES = re.compile(r"missing values for shape input tensor '?([^\s'.]+)", re.I)
@@ -19,6 +21,12 @@ _WORKSPACE_TOO_SMALL = re.compile(r"within workspace limit|increase the (allowed
 _OUT_OF_MEMORY = re.compile(r"out of memory|OutOfMemory|insufficient (device |host )?memory|"
                             r"failed to allocate|allocation fail|std::bad_alloc|Requested amount of \w+ memory", re.I)
 _CANCELLED = re.compile(r"BuildCanceled|Build canceled", re.I)
+# Dims that share a name must be equal: full TensorRT says "Profile kOPT values are not self-consistent. Dimensions
+# with name ? must be equal. Condition '==' violated: 320 != 224"; TensorRT-RTX 1.7 says "?: Input dimensions with
+# this name have different constant values or have contradictory IOptimizationProfile kMIN/kMAX constraints."
+_SHARED_NAME = (re.compile(r"Dimensions with name (?P<name>.+?) must be equal"),
+                re.compile(r"(?:^|\()\s*(?P<name>[^()]+?): Input dimensions with this name have different"))
+_VIOLATED = re.compile(r"Condition '==' violated: (?P<values>\d+ != \d+)")
 # Words that are layer names in the builder's usual sentences, most specific first.
 _LAYER_PATTERNS = [re.compile(p) for p in (
     r"(\S+) has no (?:runners|implementation)",
@@ -68,19 +76,64 @@ def find_node(text: str, nodes: dict) -> str | None:
     return None
 
 
-def map_builder_errors(errors: list[str], model: LoadedModel, workspace_mb: int | None = None) -> list[Problem]:
-    """One problem per distinct builder error (cancellation is not a problem)."""
+def map_builder_errors(errors: list[str], model: LoadedModel, workspace_mb: int | None = None,
+                       profiles: list[Profile] = ()) -> list[Problem]:
+    """One problem per distinct builder error (cancellation is not a problem); ``profiles`` are the build's,
+    to name the values a refusal is about."""
     problems: list[Problem] = []
     nodes = _node_lookup(model)
-    dynamic = model.summary().dynamic_inputs
+    inputs = model.summary().inputs
     seen = set()
     for text in errors:
         short = concise_message(text)
         if _CANCELLED.search(text) or short in seen:
             continue
         seen.add(short)
-        problems.append(_problem(text, short, nodes, dynamic, workspace_mb))
+        shared = next((m["name"].strip() for pattern in _SHARED_NAME if (m := pattern.search(text))), None)
+        if shared is not None:
+            problems.append(_shared_name_problem(text, shared, inputs, list(profiles)))
+        else:
+            problems.append(_problem(text, short, nodes, model.summary().dynamic_inputs, workspace_mb))
     return problems
+
+
+def _differing_values(name: str, inputs: list[TensorInfo], profiles: list[Profile]) -> list[str]:
+    """Where the profiles give the dims named ``name`` different values: "opt x[0] = 1, x[2] = 48, …"."""
+    uses = dim_uses(inputs, name)
+    found = []
+    for index, profile in enumerate(profiles):
+        bounds_by_values: dict[str, list[str]] = {}  # min = opt = max is said once
+        for bound in ("min", "opt", "max"):
+            values = {use: getattr(profile.shapes[use.tensor], bound)[use.axis] for use in uses
+                      if use.tensor in profile.shapes}
+            if len(set(values.values())) > 1:
+                text = ", ".join(f"{use.tensor}[{use.axis}] = {value}" for use, value in values.items())
+                bounds_by_values.setdefault(text, []).append(bound)
+        where = f"profile {index + 1} " if len(profiles) > 1 else ""
+        found += [f"{where}{'/'.join(bounds)} {text}" for text, bounds in bounds_by_values.items()]
+    return found
+
+
+def _shared_name_problem(text: str, name: str, inputs: list[TensorInfo], profiles: list[Profile]) -> Problem:
+    """TensorRT takes dims that share a name to be equal: which dims, the values that differed, what to do."""
+    uses = dim_uses(inputs, name)
+    differing = _differing_values(name, inputs, profiles)
+    violated = _VIOLATED.search(text)
+    if differing:
+        values = f"the optimization profile gives them different values ({'; '.join(differing)})"
+    else:
+        values = f"they differed ({violated['values']})" if violated else "the profile gives them different values"
+    dims = ", ".join(use.text() for use in uses) or "dims of the network"
+    fixes, hint = [], "Give them one value in every profile (min, opt and max)."
+    if is_placeholder(name):
+        fixes = ["rename-dims"]
+        hint = f"Apply rename-dims: each dim gets a name of its own ('{name}' says nothing about them)."
+    elif roles_differ(uses):
+        hint = f"If these dims really differ, give them names of their own (rename-dims:names={name}); " \
+               "otherwise give them one value in every profile."
+    return Problem(kind=ProblemKind.SHARED_DIM_NAME, severity=Severity.ERROR, stage=Stage.BUILD,
+                   inputs=list(dict.fromkeys(use.tensor for use in uses)), fixes=fixes, detail=text, hint=hint,
+                   message=f"TensorRT takes dims that share the name '{name}' to be equal ({dims}), but {values}.")
 
 
 def _problem(text: str, short: str, nodes: dict, dynamic: list[str], workspace_mb: int | None) -> Problem:

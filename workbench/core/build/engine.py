@@ -328,7 +328,8 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
                 result_model.engine_path = str(output_path)
         else:
             result_model.problems = (map_parser_errors(result.get("parser_errors", []), to_build)
-                                     + map_builder_errors(result.get("errors", []), to_build, settings.workspace_mb))
+                                     + map_builder_errors(result.get("errors", []), to_build, settings.workspace_mb,
+                                                          profiles))
     finally:
         if temp_engine is not None:
             Path(temp_engine).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ import numpy as np
 
 from workbench.core.backend import Backend
 from workbench.core.errors import WorkbenchError
-from workbench.core.compare.inputs import InputSpec, make_inputs
+from workbench.core.compare.inputs import InputSpec, input_line, make_inputs
 from workbench.core.compare.metrics import DEFAULT_TOP_K, OutputComparison, Tolerances, Verdict, compare_arrays
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
@@ -156,7 +156,7 @@ class CompareResult:
     def describe(self) -> str:
         """Inputs, a table of the outputs' errors with verdicts and reasons, timing, bisection, notes, verdict."""
         lines = [f"{self.reference}  vs  {self.test}"]
-        lines += [f"  input  {i['name']}: {i['dtype']} {i['shape']} from {i['source']}" for i in self.inputs]
+        lines += [input_line(i) for i in self.inputs]
         lines.append(f"  {'output':24} {'max|err|':>10} {'mean|err|':>10} {'max rel':>10} {'cosine':>9} "
                      f"{'outside':>8}  verdict")
         for o in self.outputs:

@@ -216,6 +216,11 @@ class PreparedInputs:
                 for n, a in self.arrays.items()]
 
 
+def input_line(described: dict) -> str:
+    """One entry of ``PreparedInputs.describe()`` as a line of a command's text output."""
+    return f"  input  {described['name']}: {described['dtype']} {described['shape']} from {described['source']}"
+
+
 def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: list[dict] = ()) -> PreparedInputs:
     """Arrays for every input of ``model``: from the spec's files and images, random for the rest
     (shaped by the recipe's ``profiles`` when the spec names one)."""
@@ -252,7 +257,11 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: lis
             if meant:
                 sources[name] += f", {meant}"
             chosen = [d.text() for d in suggestion.dims if any(use[0] == name for use in d.uses)]
-            if chosen and name not in given:
+            if name in given:
+                origin = "given" if name in spec.shapes else f"the {spec.profile_shape} shape of profile " \
+                                                              f"{spec.profile + 1}"
+                sources[name] += f" at {'x'.join(map(str, array.shape))} ({origin})"
+            elif chosen:
                 sources[name] += f" at {'x'.join(map(str, array.shape))}: {'; '.join(chosen)}"
     return PreparedInputs({n: arrays[n] for n in tensors}, {n: sources[n] for n in tensors})
 

@@ -23,7 +23,8 @@ _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 @dataclass(frozen=True)
 class Param:
-    """One parameter. ``kind``: input, tensor, tensors, node, file, shape, dtype, float, int, bool, choice, values."""
+    """One parameter. ``kind``: input, tensor, tensors, names, node, file, shape, dtype, float, int, bool, choice,
+    values."""
 
     name: str
     kind: str
@@ -48,7 +49,7 @@ class Param:
         """Canonical value → the CLI's text form (inverse of ``coerce`` on text)."""
         if self.kind == "shape":
             return "x".join(str(d) for d in value)
-        if self.kind in ("tensors", "values"):
+        if self.kind in ("tensors", "names", "values"):
             return ";".join(str(v) for v in (value if isinstance(value, list) else [value]))
         if self.kind == "bool":
             return "true" if value else "false"
@@ -140,12 +141,13 @@ def _name(param: Param, raw) -> str:
 def _names(param: Param, raw) -> list[str]:
     names = _as_text_list(raw)
     if not names or not all(names):
-        raise param.error("no tensor names given", "Separate several names with ';', e.g. tensors=boxes;scores.")
+        raise param.error("no names given", f"Separate several names with ';', e.g. {param.name}=a;b.")
     return names
 
 
 _COERCERS: dict[str, Callable[[Param, Any], Any]] = {
-    "input": _name, "tensor": _name, "node": _name, "file": _name, "tensors": _names, "shape": _shape, "dtype": _dtype,
+    "input": _name, "tensor": _name, "node": _name, "file": _name, "tensors": _names, "names": _names, "shape": _shape,
+    "dtype": _dtype,
     "float": _float, "int": lambda p, raw: int(str(raw).strip()), "bool": _bool, "choice": _choice, "values": _values,
 }
 

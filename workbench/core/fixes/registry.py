@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix
+from workbench.core.fixes.dim_names import RENAME_DIMS
 from workbench.core.fixes.folding import CUT_OUTPUTS, FOLD_CONSTANTS, REMOVE_UNUSED
 from workbench.core.fixes.groupnorm import FUSE_GROUPNORM
 from workbench.core.fixes.inputs import FREEZE_INPUT, SET_INPUT_DTYPE, SET_INPUT_SHAPE
@@ -12,8 +13,8 @@ from workbench.core.fixes.resize import FIX_RESIZE_MODE
 from workbench.core.precision.fix import CONVERT_PRECISION, QUANTIZE
 
 FIXES: dict[str, Fix] = {fix.name: fix for fix in (
-    FOLD_CONSTANTS, SET_INPUT_SHAPE, SET_INPUT_DTYPE, FREEZE_INPUT, FIX_RESIZE_MODE, REPLACE_NMS, FUSE_GROUPNORM,
-    CUT_OUTPUTS, REMOVE_UNUSED, CONVERT_PRECISION, QUANTIZE,
+    FOLD_CONSTANTS, SET_INPUT_SHAPE, SET_INPUT_DTYPE, RENAME_DIMS, FREEZE_INPUT, FIX_RESIZE_MODE, REPLACE_NMS,
+    FUSE_GROUPNORM, CUT_OUTPUTS, REMOVE_UNUSED, CONVERT_PRECISION, QUANTIZE,
 )}
 
 # Pre-fill for fixes whose suggestion depends on another fix's problem (cut-outputs before an NMS).

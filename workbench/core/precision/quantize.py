@@ -14,11 +14,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 
+from workbench.core.compare.inputs import InputSpec, load_arrays, make_inputs
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.conversion import KeepSet
@@ -29,6 +31,7 @@ DEFAULT_CALIBRATION_SAMPLES = 8
 INT8_ATOL = 1e-1
 INT8_RTOL = 1e-1
 INT8_TOLERANCE_REASON = "INT8 keeps 256 levels per tensor, so 10 % is the default tolerance for INT8"
+Feeds = dict[str, np.ndarray]  # one sample: an array per input name
 
 
 def modelopt_available() -> bool:
@@ -36,20 +39,22 @@ def modelopt_available() -> bool:
     return importlib.util.find_spec("modelopt") is not None
 
 
-def calibration_samples(model: LoadedModel, samples: int = DEFAULT_CALIBRATION_SAMPLES,
-                        calib_file: str = "") -> tuple[list[dict[str, np.ndarray]], str]:
+def calibration_samples(model: LoadedModel, samples: int = DEFAULT_CALIBRATION_SAMPLES, calib_file: str = "",
+                        spec: InputSpec | None = None, profiles: list[dict] = ()) -> tuple[list[Feeds], str]:
     """Calibration feeds and where they come from: ``calib_file`` (.npz/.npy, one sample per leading index)
-    or ``samples`` seeded random feeds at the shape service's realistic shapes."""
-    from workbench.core.compare.inputs import load_arrays
-    from workbench.core.shapes.suggest import suggested_feeds
-
+    or ``samples`` seeded random feeds from ``spec``'s seed on, at its shapes (given ones, those of a profile of
+    ``profiles``, else the shape service's realistic ones). The spec's data files and images are left out: they
+    are one sample, the accuracy check's."""
     if calib_file:
         arrays = load_arrays(calib_file, model)
         count = min(len(a) for a in arrays.values())
         return ([{name: a[i:i + 1] for name, a in arrays.items()} for i in range(count)],
                 f"{count} samples from {calib_file}")
-    return ([suggested_feeds(model, seed=seed) for seed in range(samples)],
-            f"{samples} seeded random samples at realistic shapes (no data given)")
+    random_spec = replace(spec or InputSpec(), data_files=[], images={})
+    prepared = [make_inputs(model, replace(random_spec, seed=random_spec.seed + index), profiles)
+                for index in range(samples)]
+    first = "; ".join(f"{name}: {source}" for name, source in prepared[0].sources.items()) if prepared else ""
+    return [p.arrays for p in prepared], f"{samples} seeded random samples (no data given), the first: {first}"
 
 
 def _excluded_nodes(model: LoadedModel, exclude: KeepSet) -> list[str]:

@@ -29,6 +29,7 @@ import numpy as np
 import onnx
 
 from workbench.core.model.constant_values import ConstantValues
+from workbench.core.model.dim_names import image_layout, is_placeholder
 from workbench.core.model.loading import LoadedModel, TensorInfo
 from workbench.core.progress import CancelToken
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, InputValue, Shape, ShapeSource, \
@@ -81,9 +82,8 @@ def _positional_kind(tensor: TensorInfo, axis: int, feeds_conv: bool) -> tuple[D
     """The dim's kind from where it sits, and that place in words ("H of an NCHW image")."""
     shape = tensor.shape or ()
     rank = len(shape)
-    static_small = lambda i: isinstance(shape[i], int) and 0 < shape[i] <= 4  # noqa: E731
-    if rank == 4:
-        layout = "NHWC" if static_small(3) and not static_small(1) else "NCHW"
+    layout = image_layout(shape)
+    if layout:
         letter = layout[axis]
         kind = {"N": DimKind.BATCH, "C": DimKind.CHANNELS}.get(letter, DimKind.SPATIAL)
         return kind, f"{letter} of an {layout} image"
@@ -170,9 +170,9 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
             if relation is not None:
                 expressions[(tensor.name, axis)] = relation
                 continue
-            # Dims that share a name are one variable; names that mean nothing ('?', onnxruntime's 'unk__N')
-            # are each their own (TensorRT would force them equal: the dim-names fix renames them).
-            label = declared if isinstance(declared, str) and declared and not declared.startswith(("?", "unk")) \
+            # Dims that share a name are one variable; placeholders that mean nothing ('?', onnxruntime's 'unk__N')
+            # are each their own (TensorRT would force them equal: the rename-dims fix renames them).
+            label = declared if isinstance(declared, str) and declared and not is_placeholder(declared) \
                 else f"{tensor.name}[{axis}]"
             _add_use(variables, kind_from, tensor, axis, label, declared, feeds_conv, recurrent)
             dim = variables[label]

@@ -7,6 +7,7 @@ before pytest-qt's ``qapp``.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 
@@ -16,7 +17,7 @@ from workbench.ui.app import prepare_qt
 
 prepare_qt()
 
-from PySide6.QtCore import QSettings, QThreadPool  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QThreadPool  # noqa: E402
 
 from workbench.ui.graph_view import WEBENGINE_MISSING  # noqa: E402
 from workbench.ui.screenshot import pending_work  # noqa: E402
@@ -77,7 +78,13 @@ def make_window(qtbot, backend, analysis_child, settings):
         window.close()
         qtbot.waitUntil(lambda window=window: not window.loader.busy, timeout=LOAD_TIMEOUT_MS)
         window.deleteLater()
+    windows.clear()
     qtbot.waitUntil(lambda: not _netron_threads(), timeout=5000)
+    # Free the closed windows' reference cycles now, on the GUI thread. Left to Python's collector they are freed
+    # on whichever thread allocates next: a worker thread destroying a QMenu there waited for the GIL while the GUI
+    # thread, holding it, waited for Qt's object lock (a deadlock seen in a full run).
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
 
 
 @pytest.fixture

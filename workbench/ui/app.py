@@ -75,6 +75,30 @@ def start_window(args: argparse.Namespace, settings=None):
     return window
 
 
+GC_YOUNG_MS, GC_FULL_EVERY = 2000, 15  # young generations every 2 s, everything every 30 s
+
+
+def collect_garbage_on_the_gui_thread(app) -> None:
+    """Python's collector runs on whichever thread allocates when a threshold is crossed; freeing a closed dialog's
+    reference cycle on a worker thread destroys Qt widgets there, which can deadlock against the GUI thread (seen:
+    a QMenu's destructor waiting for the GIL while the GUI thread waited for Qt's object lock). So automatic
+    collection is off and the GUI thread collects on a timer."""
+    import gc
+
+    from PySide6.QtCore import QTimer
+
+    gc.disable()
+    ticks = [0]
+
+    def collect() -> None:
+        ticks[0] += 1
+        gc.collect() if ticks[0] % GC_FULL_EVERY == 0 else gc.collect(1)
+
+    timer = QTimer(app, interval=GC_YOUNG_MS)
+    timer.timeout.connect(collect)
+    timer.start()
+
+
 def run_app(argv: list[str]) -> int:
     args = parse_arguments(argv)
     if args.register_desktop or args.unregister_desktop:
@@ -100,6 +124,7 @@ def run_app(argv: list[str]) -> int:
     from workbench.ui.error_dialog import ExceptionHook, error_box
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    collect_garbage_on_the_gui_thread(app)
     app.setApplicationName("TensorRT Workbench")
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("trt-workbench")

@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workbench.resources import DEFAULT_SAMPLE  # noqa: E402
+
 REPEATS = 7
 
 
@@ -65,7 +67,7 @@ from workbench.core.model.loading import load_model
 backend = load_backend()
 # Load TensorRT's libraries and every lazily imported module on a small sample before the baseline,
 # so the growth measured is what this model costs.
-analyze_support(load_model({str(ROOT / "resources" / "samples" / "clean_cnn.onnx")!r}), backend)
+analyze_support(load_model({str(DEFAULT_SAMPLE)!r}), backend)
 base = status("VmRSS")
 open("/proc/self/clear_refs", "w").write("5")
 model = load_model({str(path)!r}); model.summary(); analyze_support(model, backend)

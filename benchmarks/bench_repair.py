@@ -25,8 +25,8 @@ from workbench.core.model.loading import load_model  # noqa: E402
 from workbench.core.progress import Cancelled, CancelToken  # noqa: E402
 from workbench.core.repair import repair_model  # noqa: E402
 from workbench.core.build.trial import trial_build, trial_profiles  # noqa: E402
+from workbench.resources import SAMPLES_DIR  # noqa: E402
 
-SAMPLES = Path(__file__).resolve().parent.parent / "resources" / "samples"
 MODELS = ("nms_detector", "clean_cnn", "if_scalar", "groupnorm")
 REPEATS = 3
 
@@ -49,7 +49,7 @@ def cancel_latency(backend) -> float:
             threading.Timer(0.05, lambda: (requested.append(time.perf_counter()), token.cancel())).start()
 
     try:
-        repair_model(load_model(SAMPLES / "nms_detector.onnx"), backend=backend, progress=progress, cancel=token)
+        repair_model(load_model(SAMPLES_DIR / "nms_detector.onnx"), backend=backend, progress=progress, cancel=token)
     except Cancelled:
         return time.perf_counter() - requested[0]
     return float("nan")  # finished before the cancel arrived
@@ -57,13 +57,13 @@ def cancel_latency(backend) -> float:
 
 def main() -> None:
     backend = load_backend()
-    raw_build(backend, load_model(SAMPLES / "groupnorm.onnx"), [])  # warm TensorRT in this process
-    trial_build(load_model(SAMPLES / "groupnorm.onnx"), backend=backend)
+    raw_build(backend, load_model(SAMPLES_DIR / "groupnorm.onnx"), [])  # warm TensorRT in this process
+    trial_build(load_model(SAMPLES_DIR / "groupnorm.onnx"), backend=backend)
     print(f"{backend.name} {backend.version}; median of {REPEATS} runs")
     print(f"{'model':14} {'open→problem':>13} {'trial':>8} {'raw API':>8} {'ratio':>6}  first problem   "
           f"{'repair':>8}  outcome")
     for name in MODELS:
-        path = SAMPLES / f"{name}.onnx"
+        path = SAMPLES_DIR / f"{name}.onnx"
         model = load_model(path)
         opened = [open_to_first_build_problem(backend, path) for _ in range(REPEATS)]
         raw = statistics.median(raw_build(backend, model, trial_profiles(model)[0]) for _ in range(REPEATS))

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from workbench.resources import SAMPLES_DIR as SAMPLES
+
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "resources" / "samples"
 
 
 def run_cli(*args) -> subprocess.CompletedProcess:

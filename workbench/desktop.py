@@ -15,7 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+from workbench.resources import DESKTOP_DIR, ICON
+
 DESKTOP_ID = "trt-workbench.desktop"
 MIME_TYPE = "application/x-onnx"
 MIME_FILE = "trt-workbench-onnx.xml"
@@ -42,12 +43,12 @@ def launch_command() -> str:
     script = Path(sys.executable).with_name("trt-workbench")
     if script.is_file():
         return shlex.quote(str(script))
-    main = RESOURCES.parent / "main.py"
+    main = Path(__file__).resolve().parent.parent / "main.py"  # a source checkout run without installing it
     return f"{shlex.quote(sys.executable)} {shlex.quote(str(main))}"
 
 
 def desktop_entry() -> str:
-    template = (RESOURCES / "desktop" / DESKTOP_ID).read_text(encoding="utf-8")
+    template = (DESKTOP_DIR / DESKTOP_ID).read_text(encoding="utf-8")
     return template.replace("Exec=trt-workbench %f", f"Exec={launch_command()} %f")
 
 
@@ -95,8 +96,8 @@ def register(env: dict | None = None) -> list[str]:
     targets = _targets(env)
     done = [
         _write(targets["desktop"], desktop_entry().encode()),
-        _write(targets["mime"], (RESOURCES / "desktop" / MIME_FILE).read_bytes()),
-        _write(targets["icon"], (RESOURCES / "icons" / f"{ICON_NAME}.svg").read_bytes()),
+        _write(targets["mime"], (DESKTOP_DIR / MIME_FILE).read_bytes()),
+        _write(targets["icon"], ICON.read_bytes()),
         _set_default_application(targets["mimeapps"], install=True),
     ]
     return done + _refresh_caches(targets, env)

@@ -19,6 +19,13 @@ def test_json_output_for_a_model_with_a_parser_error(capsys):
     assert ("parser-error", "error", "down/resize", "Resize") in kinds
 
 
+def test_a_bundled_sample_is_analysed_by_its_name(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file of that name here: the name means the bundled sample
+    assert main(["analyze", "if_scalar", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["summary"]["path"] == str(SAMPLES / "if_scalar.onnx")  # the reply says which file it was
+
+
 def test_clean_model_exits_zero_with_text_output(capsys):
     code = main(["analyze", str(SAMPLES / "clean_cnn.onnx")])
     out = capsys.readouterr().out

@@ -1,16 +1,27 @@
 """What each corpus model is and what its architecture says about realistic shapes (pure data).
 
-The models are real ``torch.onnx.export`` outputs written by ``make_corpus.py`` (which needs torch;
-this file does not). The FACTS below follow from the architecture in ``make_corpus.py`` (strides,
+The models are real exports written by ``make_corpus.py`` (``torch.onnx.export``) and
+``make_corpus_vision.py`` (Ultralytics, Optimum, ``torch.onnx.export``; its entries live in ``catalog_vision.py``),
+which need torch; this file does not. The FACTS below follow from the architecture in ``make_corpus.py`` (strides,
 fixed-size layers, baked constants, switch values), not from running the tools under test, so
 tests may assert that the workbench finds them.
 
 Per model (key = path relative to this folder):
-  family, exporter ("torchscript" | "dynamo"), description
+  family, exporter ("torchscript" | "dynamo" | "optimum" | "ultralytics"), description
   inputs     declared shape of every graph input, as written in the file (dim_param names or ints)
   realistic  a shape per input at which the model runs as deployed (tests run onnxruntime there);
              scalar inputs have shape []
-  values     the value to feed scalar (switch) inputs at the realistic shape
+  values     the value to feed scalar (switch) and bool inputs at the realistic shape
+  side_files     files the exporter wrote beside the model (config.json, preprocessor_config.json, ...)
+  value_domains  {input: [low, high]} inclusive range of valid values of an integer/bool input, from the
+                 architecture/config (low == high: a constant); inputs not listed take any value / floats
+  workloads  {workload_name: {input: shape}} the points a deployment runs, every input given (a built profile
+             set must cover them); scalars have shape [], 0-sized dims are allowed
+  roles      {input: role} what the input is by the architecture: image, latent, token_ids, attention_mask,
+             position_ids, token_type_ids, kv_cache, encoder_states, audio_features, audio, coordinates,
+             point_labels, per_batch_scalar, switch, state, mask, other
+  metadata   {key: value} model metadata_props the exporter wrote that matter for shapes (Ultralytics imgsz,
+             stride, batch, names, ...)
   facts      what a shape/fix/repair tool should find; keys (each optional):
     fixed         {input: {axis: value}}   a dynamic dim that only works at this value
     multiple_of   {input: {axis: n}}       the total stride: multiples of n always run; most other values
@@ -31,12 +42,17 @@ Per model (key = path relative to this folder):
     output_shape_note  a quirk of the exported output declaration
     if_outputs    {"node", "constant_in_branch_taken_at"}  an If one of whose branch outputs is a constant
     fp16_overflow nodes whose float16 output overflows at realistic inputs (keep them FP32)
-    relations     dim relations the graph forces, in words ("attention_mask[1] = past[2] + input_ids[1]")
+    relations     dim relations the graph forces, in words ("attention_mask[1] = past[2] + input_ids[1]"); a
+                  fails_at case breaks each one that onnxruntime enforces
+    trained_size  {input: {axis: value}} the size the model was trained at / its position table or config implies
+                  (it runs there; fails_at cases show what lies past a table)
     context / encoder_length / max_sequence   sizes the exporter's config.json states
     fails_outside_domain  [(input, bad value, error substring)]: a value outside value_domains fails there
     bool_switch   {"input", "branches"}: a bool If condition and which branch each value runs
+    position_table  {"tensor", "shape", "grid", "patch"} a ViT's position table as the export holds it
+    duplicate_value_info  the graph's value_info names some tensors more than once (onnxslim in Ultralytics' export)
 
-Entries may also have (models in folders with their exporter's side files: catalog_hf.py):
+Entries may also have (catalog_hf.py, catalog_vision.py; models in folders beside their exporter's side files):
   side_files     file names beside the model (config.json, generation_config.json, preprocessor_config.json)
   roles          {input: role}: what the input is (token_ids, attention_mask, position_ids, token_type_ids,
                  kv_cache, encoder_states, audio_features, image, latent, coordinates, switch, ...)
@@ -47,6 +63,9 @@ Entries may also have (models in folders with their exporter's side files: catal
 """
 
 from __future__ import annotations
+
+from tests.corpus.catalog_hf import HF_CATALOG
+from tests.corpus.catalog_vision import VISION_CATALOG
 
 CATALOG: dict[str, dict] = {
     "classifier_ts.onnx": {
@@ -277,7 +296,6 @@ CATALOG["audio_gain_switch_ts.onnx"] = {
               "if_outputs": {"node": "If_23", "constant_in_branch_taken_at": 16000}},
 }
 
-# Hugging Face exports with their side files (make_corpus_hf.py).
-from tests.corpus.catalog_hf import HF_CATALOG  # noqa: E402
-
+# Hugging Face exports (make_corpus_hf.py) and the vision / diffusion exports (make_corpus_vision.py).
 CATALOG.update(HF_CATALOG)
+CATALOG.update(VISION_CATALOG)

@@ -95,14 +95,16 @@ def save(model: onnx.ModelProto, name: str) -> Path:
     return path
 
 
-def paddle2onnx_style(model: onnx.ModelProto) -> onnx.ModelProto:
+def paddle2onnx_style(model: onnx.ModelProto, dim_name: str | None = None) -> onnx.ModelProto:
     """Make a PyTorch export look like paddle2onnx output, as OCR models from PaddleOCR come.
 
     paddle2onnx writes no initializers: every weight is a ``Constant`` node; its dynamic dimensions
     are named ``p2o.DynamicDimension.0``, ``.1``, … and its nodes ``p2o.<OpType>.<k>``. This does the
     same to the graph (the computation is unchanged): each initializer becomes a ``Constant`` node
     at the top of the graph, each distinct dynamic dimension name of the inputs and outputs is
-    renamed in order of appearance, and nodes are renamed by op type and running index.
+    renamed in order of appearance, and nodes are renamed by op type and running index. With ``dim_name``
+    every dynamic dimension gets that one name instead, as paddle2onnx writes ``?`` for the unknown dims of
+    some PaddleOCR models (the classifier's ``x: [?, 3, ?, ?]``).
     """
     graph = model.graph
     constants = [helper.make_node("Constant", [], [init.name], name=init.name, value=init)
@@ -120,7 +122,7 @@ def paddle2onnx_style(model: onnx.ModelProto) -> onnx.ModelProto:
     for value in list(graph.input) + list(graph.output):
         for dim in value.type.tensor_type.shape.dim:
             if dim.HasField("dim_param"):
-                dim.dim_param = renamed.setdefault(dim.dim_param, f"p2o.DynamicDimension.{len(renamed)}")
+                dim.dim_param = dim_name or renamed.setdefault(dim.dim_param, f"p2o.DynamicDimension.{len(renamed)}")
     del graph.value_info[:]  # intermediate shapes would still carry the old names
     return model
 

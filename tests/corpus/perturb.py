@@ -12,6 +12,10 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
+from tests.corpus.catalog import CATALOG
+
+CORPUS = Path(__file__).resolve().parent
+
 WEIGHTED_OPS = ("Conv", "Gemm", "MatMul")
 
 
@@ -57,3 +61,40 @@ def perturbed_copy(src: str | Path, dst: str | Path, scale: float = 1.3) -> str:
     tensor.CopyFrom(scaled)
     onnx.save(model, str(dst))
     return node.name
+
+
+def perturbed_branch_copy(src: str | Path, dst: str | Path, branch: str, scale: float = 1.3) -> str:
+    """Write to ``dst`` a copy of ``src`` whose first ``If``'s ``branch`` ("then_branch" / "else_branch") alone
+    multiplies one MatMul weight by ``scale`` (a new initializer: the weights are shared by both branches);
+    returns the MatMul's name. ``src`` is never modified."""
+    model = onnx.load(str(src))
+    node = next(n for n in model.graph.node if n.op_type == "If")
+    graph = next(a.g for a in node.attribute if a.name == branch)
+    initializers = {i.name: i for i in model.graph.initializer}
+    matmul = next(n for n in graph.node if n.op_type == "MatMul" and n.input[1] in initializers)
+    weight = initializers[matmul.input[1]]
+    scaled = numpy_helper.from_array(numpy_helper.to_array(weight) * np.float32(scale), f"{weight.name}_perturbed")
+    graph.initializer.append(scaled)
+    matmul.input[1] = scaled.name
+    onnx.save(model, str(dst))
+    return matmul.name
+
+
+def renamed_inputs_copy(src: str | Path, dst: str | Path, names: dict[str, str]) -> None:
+    """Write to ``dst`` a copy of ``src`` whose graph inputs are renamed by ``names`` (old → new), in every node
+    that reads them, If/Loop bodies included: the same model without what its input names say."""
+    model = onnx.load(str(src))
+    for value in model.graph.input:
+        value.name = names.get(value.name, value.name)
+    for node in _nodes_in_order(model.graph):
+        node.input[:] = [names.get(name, name) for name in node.input]
+    onnx.save(model, str(dst))
+
+
+def with_side_files(name: str, folder: str | Path) -> Path:
+    """Copy the side files of corpus model ``name`` (config.json …) into ``folder``; returns the path a changed copy
+    of the model should take there, so the tools read the same side files beside it."""
+    folder = Path(folder)
+    for side_file in CATALOG[name].get("side_files", []):
+        (folder / side_file).write_bytes(((CORPUS / name).parent / side_file).read_bytes())
+    return folder / Path(name).name

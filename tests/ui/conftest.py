@@ -19,6 +19,7 @@ prepare_qt()
 from PySide6.QtCore import QSettings, QThreadPool  # noqa: E402
 
 from workbench.ui.graph_view import WEBENGINE_MISSING  # noqa: E402
+from workbench.ui.screenshot import pending_work  # noqa: E402
 
 LOAD_TIMEOUT_MS = 60_000
 HAS_DISPLAY = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -96,3 +97,8 @@ def wait_for_model(qtbot, window, path):
 def open_and_wait(qtbot, window, path):
     window.open_path(path)
     wait_for_model(qtbot, window, path)
+
+
+def settle_window(qtbot, window) -> None:
+    """Analysis, trial build and marks all done."""
+    qtbot.waitUntil(lambda: not pending_work(window), timeout=LOAD_TIMEOUT_MS)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import LOAD_TIMEOUT_MS, needs_webengine, open_and_wait
-from workbench.ui.screenshot import ScreenshotJob, pending_work
+from tests.ui.conftest import LOAD_TIMEOUT_MS, needs_webengine, open_and_wait, settle_window
+from workbench.ui.screenshot import ScreenshotJob
 
 pytestmark = [needs_webengine, pytest.mark.webengine]
 PAGE_TIMEOUT_MS = 60_000
@@ -36,11 +36,6 @@ def run_in_page(qtbot, graph, script: str):
     graph.page.runJavaScript(script, 0, answer.append)
     qtbot.waitUntil(lambda: bool(answer), timeout=5000)
     return answer[0]
-
-
-def settle_window(qtbot, window) -> None:
-    """Analysis, trial build and marks all done."""
-    qtbot.waitUntil(lambda: not pending_work(window), timeout=LOAD_TIMEOUT_MS)
 
 
 def marked(qtbot, window) -> dict[str, list[str]]:
@@ -136,6 +131,7 @@ def test_status_strip_after_open_fix_undo_and_build(qtbot, window, samples, tmp_
     qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=LOAD_TIMEOUT_MS)
     dialog.apply_button.click()
     settle_window(qtbot, window)
+    # Frozen, the model has no dynamic input left: it needs no profile.
     assert (strip.state("parsed"), strip.state("builds"), strip.state("profile")) == ("ok", "ok", "ok")
     assert "node-name-choose_resolution" not in marked(qtbot, window)  # the If is gone, and its mark with it
 
@@ -195,3 +191,37 @@ def test_screenshot_command_line(samples, tmp_path):
     assert failed.returncode == 2
     assert "error:" in failed.stderr and "notes.onnx" in failed.stderr
     assert not (tmp_path / "bad.png").exists()
+
+
+# Where the first marked (error) node and the selection sit against the page's viewport, and whether Netron's
+# properties sidebar is open.
+VIEWPORT_SCRIPT = """
+(function () {
+    const selected = document.querySelector('g.node.select');
+    const rect = selected ? selected.getBoundingClientRect() : null;
+    const sidebar = document.getElementById('sidebar');
+    return JSON.stringify({
+        selected: selected ? selected.id : '',
+        inside: Boolean(rect && rect.right > 0 && rect.bottom > 0 && rect.left < window.innerWidth
+                        && rect.top < window.innerHeight),
+        sidebar: Boolean(sidebar && sidebar.style.opacity === '1'),  // Netron closes it by fading it out
+        tooltips: selected ? Array.from(selected.querySelectorAll('title')).map((t) => t.textContent) : [],
+    });
+})()
+"""
+
+
+def test_after_opening_the_worst_problem_is_in_view_and_its_parts_say_so(qtbot, window, samples):
+    """No F8 needed: the graph centres the first error; hovering any part of the marked node shows its problem;
+    a click shows the node in Triage without opening Netron's properties sidebar over the graph."""
+    open_and_wait(qtbot, window, samples / "nms_detector.onnx")
+    settle_window(qtbot, window)
+    graph = window.panels["graph"]
+    qtbot.waitUntil(lambda: bool(json.loads(run_in_page(qtbot, graph, VIEWPORT_SCRIPT))["selected"]),
+                    timeout=PAGE_TIMEOUT_MS)
+    state = json.loads(run_in_page(qtbot, graph, VIEWPORT_SCRIPT))
+    assert state["selected"] == "node-name-nms" and state["inside"], state
+    assert not state["sidebar"], state
+    assert state["tooltips"] and all("no runners" in text or "NonMaxSuppression" in text for text in state["tooltips"])
+    click_node(qtbot, window, "head_conv")
+    assert not json.loads(run_in_page(qtbot, graph, VIEWPORT_SCRIPT))["sidebar"]

@@ -42,3 +42,37 @@ def test_check_marks_rows_the_model_cannot_take(qtbot, window):
     assert "/layers.0/self_attn/Reshape_4" in header.toolTip() and "max" in header.toolTip()
     assert CHECK_FAILED in editor.check_result.text()
     settle(qtbot)
+
+
+def test_the_profile_stage_is_proven_by_the_check_and_cleared_by_an_edit(qtbot, window):
+    """✓ Profile only once onnxruntime ran these very profiles; an edit takes the verdict back; a failing check
+    is ✗ (what the status strip promises, row by row)."""
+    strip = window.status_strip
+    open_and_wait(qtbot, window, CORPUS / "transformer_ts_seq64.onnx")
+    editor = window.findChild(ProfileEditor)
+    qtbot.waitUntil(lambda: "probe" in editor.reasons.text(), timeout=LOAD_TIMEOUT_MS)
+    settle(qtbot)
+    assert strip.state("profile") == "none"  # valid, but nothing ran it yet
+    editor.check()
+    qtbot.waitUntil(lambda: not editor.check_task.running, timeout=LOAD_TIMEOUT_MS)
+    assert strip.state("profile") == "ok"
+    table = editor.tabs.currentWidget()
+    table.item(0, 2).setText("1x128x256")
+    assert strip.state("profile") == "none" and "Edited since the check" in editor.check_result.text()
+    editor.check()
+    qtbot.waitUntil(lambda: not editor.check_task.running, timeout=LOAD_TIMEOUT_MS)
+    assert strip.state("profile") == "failed"
+    settle(qtbot)
+
+
+def test_a_cell_that_is_not_a_shape_is_told_in_the_words_typed_there(qtbot, window):
+    open_and_wait(qtbot, window, CORPUS / "transformer_ts_seq64.onnx")
+    editor = window.findChild(ProfileEditor)
+    qtbot.waitUntil(lambda: "probe" in editor.reasons.text(), timeout=LOAD_TIMEOUT_MS)
+    table = editor.tabs.currentWidget()
+    table.item(0, 0).setText("banana")
+    tooltip = table.item(0, 0).toolTip()
+    assert "'banana' is not a list of dimensions" in tooltip and "e.g. 1x1x256" in tooltip
+    assert "tokens:banana" not in tooltip and "tokens:" not in editor.status.text()
+    assert table.item(0, 1).toolTip() == ""  # only the faulty cell says so
+    settle(qtbot)

@@ -33,12 +33,24 @@ def test_opens_the_model_given_as_argument(qtbot, samples, settings, analysis_ch
         window.deleteLater()
 
 
+def test_a_bundled_sample_is_named_on_the_command_line(samples, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file of that name here
+    assert parse_arguments(["nms_detector"]).model == str(samples / "nms_detector.onnx")
+    assert parse_arguments(["nms_detector.onnx"]).model == str(samples / "nms_detector.onnx")
+
+
 def test_without_a_model_opens_the_bundled_sample(qtbot, settings):
     window = start_window(parse_arguments([]), settings)
     try:
         wait_for_model(qtbot, window, DEFAULT_SAMPLE)
         names = [t.name for t in window.session.model.summary().inputs]
         assert window.panels["model"].tensors.item(0, 1).text() == names[0]
+        assert "bundled sample" in window.statusBar().currentMessage()  # not to be taken for the user's model
+        build = window.panels["build"]
+        blocker = window.session.backend.engine_support().blocker
+        assert build.runs_here.isVisibleTo(build) == bool(blocker)
+        if blocker:  # no GPU here: the Build panel says up front that engines cannot run on this machine
+            assert "cannot run on this machine" in build.runs_here.text()
     finally:
         settle(qtbot)
         window.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_backend_option, add_memory_check_option
+from workbench.cli.options import add_backend_option, add_memory_check_option, add_model_argument
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 
 NAME = "analyze"
@@ -12,7 +12,7 @@ HELP = "summarise a model and check what TensorRT supports"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="ONNX model file")
+    add_model_argument(parser, "ONNX model file")
     parser.add_argument("--build", action="store_true",
                         help="also run a trial build (no engine written; dynamic inputs get suggested shapes): "
                              "builder refusals join the problems with stage 'build'")

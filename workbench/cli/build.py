@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from workbench.cli.options import (add_backend_option, add_memory_check_option, add_profile_shape_options,
-                                   profiles_from_options)
+from workbench.cli.options import (add_backend_option, add_memory_check_option, add_model_argument,
+                                   add_profile_shape_options, profiles_from_options)
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome, progress_printer
 
 NAME = "build"
@@ -19,7 +19,7 @@ SETTING_OPTIONS = ("precision", "precision_by_flag", "workspace_mb", "optimizati
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="ONNX model file")
+    add_model_argument(parser, "ONNX model file")
     parser.add_argument("-o", "--output", required=True, help="engine file to write")
     parser.add_argument("--recipe", help="recipe (TOML): its fixes are applied first; its profiles and build "
                                          "settings are used unless options below override them")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_backend_option, add_input_data_options, input_data_from_options
+from workbench.cli.options import (add_backend_option, add_input_data_options, add_model_argument,
+                                   input_data_from_options)
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 
 NAME = "compare"
@@ -12,7 +13,7 @@ HELP = "check a TensorRT engine or a second model against onnxruntime"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="ONNX model: the onnxruntime reference")
+    add_model_argument(parser, "ONNX model: the onnxruntime reference")
     target = parser.add_mutually_exclusive_group(required=True)
     target.add_argument("--engine", help="TensorRT engine file to check against the model")
     target.add_argument("--against", metavar="MODEL2", help="second ONNX model (e.g. the fixed or float16 one)")

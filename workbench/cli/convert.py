@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_input_data_options, input_data_from_options
+from workbench.cli.options import add_input_data_options, add_model_argument, input_data_from_options
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome, progress_printer
 
 NAME = "convert"
@@ -25,7 +25,7 @@ HELP = "convert a model to FP16 or BF16 with a keep-in-FP32 set and check its ac
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from workbench.core.precision.conversion import BF16_ATOL, BF16_RTOL, FP16_ATOL, FP16_RTOL, TARGETS
 
-    parser.add_argument("model", help="ONNX model file (never modified)")
+    add_model_argument(parser, "ONNX model file (never modified)")
     parser.add_argument("--to", choices=TARGETS, default="fp16",
                         help="target precision (default fp16; bf16 accuracy is emulated in FP32 under onnxruntime)")
     parser.add_argument("--keep-fp32", nargs="+", default=[], metavar="NAME_OR_OP",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from workbench.cli.options import add_model_argument
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 from workbench.core.errors import WorkbenchError
 
@@ -12,7 +13,7 @@ HELP = "apply catalogue fixes (or replay a recipe) and write the fixed model"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="ONNX model file (never modified)")
+    add_model_argument(parser, "ONNX model file (never modified)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--recipe", help="TOML recipe whose [[fixes]] steps are replayed in order")
     source.add_argument("--apply", action="append", metavar="NAME[:key=value,…]",

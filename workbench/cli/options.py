@@ -1,12 +1,18 @@
-"""Option groups more than one command takes: backend, optimization-profile shapes, input data, output."""
+"""Option groups more than one command takes: the model, backend, optimization-profile shapes, input data, output."""
 
 from __future__ import annotations
 
 import argparse
 
 from workbench.core.backend import BACKEND_CHOICES
+from workbench.resources import model_path
 
 SHAPE_BOUNDS = ("min", "opt", "max")
+
+
+def add_model_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The MODEL positional: a file, or a bundled sample's name (``trt-workbench analyze clean_cnn``)."""
+    parser.add_argument("model", type=model_path, help=f"{help_text}; or a bundled sample's name, e.g. clean_cnn")
 
 
 def add_backend_option(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_backend_option, add_input_data_options, input_data_from_options
+from workbench.cli.options import (add_backend_option, add_input_data_options, add_model_argument,
+                                   input_data_from_options)
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome
 
 NAME = "quantize"
@@ -21,7 +22,7 @@ HELP = "quantize a model to INT8 (explicit Q/DQ) and check its accuracy"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES
 
-    parser.add_argument("model", help="ONNX model file (never modified)")
+    add_model_argument(parser, "ONNX model file (never modified)")
     parser.add_argument("--mode", choices=("int8", "fp8"), default="int8",
                         help="int8 (built-in) or fp8 (needs nvidia-modelopt)")
     source = parser.add_mutually_exclusive_group()

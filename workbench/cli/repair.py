@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_backend_option
+from workbench.cli.options import add_backend_option, add_model_argument
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome, progress_printer
 
 NAME = "repair"
@@ -12,7 +12,7 @@ HELP = "search for fixes and/or a profile that make the model build, and write t
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="ONNX model file (never modified)")
+    add_model_argument(parser, "ONNX model file (never modified)")
     parser.add_argument("--input-value", action="append", default=[], metavar="NAME=VALUE",
                         help="value to freeze a switch input at (e.g. downsample_ratio=0.25; several values of one "
                              "input separated by ';'); tried before the values the model itself suggests")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from workbench.cli.options import add_backend_option, add_profile_shape_options, profiles_from_options
+from workbench.cli.options import (add_backend_option, add_model_argument, add_profile_shape_options,
+                                   profiles_from_options)
 from workbench.cli.output import EXIT_OK, EXIT_PROBLEMS, Outcome, progress_printer
 
 NAME = "split"
@@ -18,7 +19,7 @@ HELP = "run what TensorRT builds as an engine and the rest under onnxruntime"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="ONNX model file (never modified)")
+    add_model_argument(parser, "ONNX model file (never modified)")
     parser.add_argument("-o", "--output", required=True, metavar="DIR",
                         help="folder for trt_part.onnx, rest.onnx, the engine, split.toml and run_split.py "
                              "(created if missing)")

@@ -10,10 +10,7 @@ from pathlib import Path
 
 from workbench import __version__
 from workbench.core.backend import BACKEND_CHOICES
-
-SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
-DEFAULT_SAMPLE = SAMPLES / "clean_cnn.onnx"
-ICON = Path(__file__).resolve().parents[2] / "resources" / "icons" / "trt-workbench.svg"
+from workbench.resources import DEFAULT_SAMPLE, ICON, model_path, sample_names
 
 
 def prepare_qt() -> None:
@@ -23,7 +20,9 @@ def prepare_qt() -> None:
 
 def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="trt-workbench", description="TensorRT Workbench: the window.")
-    parser.add_argument("model", nargs="?", help=f"ONNX model to open (default: the bundled {DEFAULT_SAMPLE.name})")
+    parser.add_argument("model", nargs="?", type=model_path,
+                        help=f"ONNX model to open, or a bundled sample's name ({', '.join(sample_names())}; "
+                             f"default: {DEFAULT_SAMPLE.stem})")
     parser.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="TensorRT flavour (default: auto)")
     parser.add_argument("--register-desktop", action="store_true",
                         help="install the .desktop entry, icon and ONNX MIME type for this user, then exit")
@@ -69,6 +68,10 @@ def start_window(args: argparse.Namespace, settings=None):
     window = build_window(args.backend, settings)
     window.show()
     window.open_path(args.model or DEFAULT_SAMPLE)
+    if not args.model:  # say it: a user who started the app without a file should not take this for theirs
+        message = f"No model given: opened the bundled sample {DEFAULT_SAMPLE.name} (File → Open for yours)."
+        window.session.log("info", message)
+        window.statusBar().showMessage(message, 15000)
     return window
 
 

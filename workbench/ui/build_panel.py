@@ -20,6 +20,7 @@ from workbench.core.build.engine import (HARDWARE_COMPATIBILITY, PRECISIONS, Bui
 from workbench.core.build.commands import reproduction_commands
 from workbench.core.errors import WorkbenchError
 from workbench.core.shapes.profiles import profiles_from_recipe
+from workbench.ui import palette
 from workbench.ui.tasks import Task
 from workbench.core.problems import ProblemKind
 
@@ -37,6 +38,8 @@ class BuildPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.history = BuildHistory()
+        self._building_for = None  # the model the running (or last) build was started on
+        self._shown_for = None  # the model whose build result the panel shows
         # Failures also open the error dialog: the status line alone is easy to miss after a long build.
         self.build_task = Task(self, session, "build", on_done=self._finished, on_error=self._failed,
                                on_progress=self._show_progress, on_cancelled=self._cancelled, on_end=self._done)
@@ -121,6 +124,13 @@ class BuildPanel(QWidget):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # Builds work here (TensorRT-RTX builds ahead of time on the CPU); running the engine may not: say so up front.
+        blocker = session.backend.engine_support().blocker
+        self.runs_here = QLabel(f"Engines built here cannot run on this machine: {blocker} Build for the target GPU "
+                                "and compare there." if blocker else "")
+        self.runs_here.setWordWrap(True)
+        self.runs_here.setVisible(bool(blocker))
+        self.runs_here.setStyleSheet(f"color: {palette.NOTE};")
         run_row = QHBoxLayout()
         run_row.addWidget(self.build_button)
         run_row.addWidget(self.cancel_button)
@@ -142,6 +152,7 @@ class BuildPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(settings_box)
         layout.addLayout(run_row)
+        layout.addWidget(self.runs_here)
         layout.addWidget(self.status)
         layout.addWidget(self.results, 1)
 
@@ -195,6 +206,11 @@ class BuildPanel(QWidget):
     def _model_changed(self, _model=None) -> None:
         model = self.session.model
         self.build_button.setEnabled(model is not None and not self.build_task.running)
+        if model is not self._shown_for and not self.build_task.running:
+            # An engine of another model (or an earlier step) says nothing about this one.
+            self.status.setText("No engine built from this model yet." if model is not None else "")
+            self.status.setStyleSheet("")
+            self.summary.clear()
         if model is not None and model.path is not None:
             self.output.setText(str(Path(model.path).with_suffix(".engine")))
         self._load_settings()
@@ -250,6 +266,7 @@ class BuildPanel(QWidget):
         self.progress.setFormat("starting")
         self.build_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
+        self._building_for = model
         self.build_task.start(build_engine, model, self.settings(), profiles, self.output.text().strip() or None,
                               backend=self.session.backend, log_sink=self._relay.message.emit,
                               check_memory=not self.ignore_memory_check.isChecked())
@@ -277,6 +294,14 @@ class BuildPanel(QWidget):
     def _finished(self, result: BuildResult) -> None:
         self.history.add(result)
         self._fill_history()
+        if self._building_for is not self.session.model:
+            # The model changed while it built: the engine is listed in the history, but it is not this model's.
+            outcome = "engine written" if result.succeeded else "failed"
+            self.status.setText(f"The build of an earlier model finished ({outcome}); it is in the build history, "
+                                "not this model's result.")
+            self.status.setStyleSheet("color: #666;")
+            return
+        self._shown_for = self._building_for
         self.session.set_problems("build", result.problems)
         self.session.set_stage("builds", "ok" if result.succeeded else "failed",
                                "the engine build " + ("succeeded" if result.succeeded else "failed"))

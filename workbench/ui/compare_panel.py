@@ -9,7 +9,7 @@ diverging node, which it can select in the graph view.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 
 from workbench.core.compare.comparison import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
+from workbench.core.fixes.inputs import frozen_inputs
 from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
 from workbench.core.compare.report import write_report
@@ -76,8 +77,11 @@ class ComparePanel(QWidget):
                                 errors_in_place=True)
         self._build()
         self._load_recipe()
+        self._compared_for = None  # the model the running (or shown) comparison is about
+        self._compared_against = ""  # "engine" or "model": what that comparison ran against
+        self._engine_for = None  # the model the engine in the form was built from (None: chosen by hand)
         session.engine_built.connect(self._on_engine_built)
-        session.model_changed.connect(lambda _model: self._update_enabled())
+        session.model_changed.connect(self._model_changed)
         self._update_enabled()
 
     # --- layout -------------------------------------------------------------------------------
@@ -281,7 +285,28 @@ class ComparePanel(QWidget):
         path = getattr(result, "engine_path", "")
         if path:
             self.engine_path.setText(path)
+            self._engine_for = self.session.model
             self.target.setCurrentIndex(1)
+
+    def _model_changed(self, model) -> None:
+        """A result, an engine path or plots of another model (or an earlier step) go: they are not this model's."""
+        if self._engine_for is not None and self._engine_for is not model:
+            self.engine_path.clear()
+            self._engine_for = None
+        if self.result is not None and self._compared_for is not model:
+            self.clear_result("No comparison of this model yet.")
+        self._update_enabled()
+
+    def clear_result(self, text: str) -> None:
+        self.result = None
+        self.verdict.setText(text)
+        self.verdict.setStyleSheet("")
+        self.table.setRowCount(0)
+        self._row_verdicts = []
+        self.histogram.clear()
+        self.histogram.setTitle("")
+        self.heatmap_image.clear()
+        self.heatmap.setTitle("")
 
     def _choose_engine(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Choose a TensorRT engine", "",
@@ -308,8 +333,15 @@ class ComparePanel(QWidget):
             self._refuse(exc)
             return None
         session.recipe.inputs, session.recipe.compare = spec.to_dict(), settings.to_dict()
-        # Engine: it was built from the current model. Models: the original is the reference for the fixes.
+        # Engine: it was built from the current model. Models: the original is the reference for the fixes, fed
+        # the values the fixes froze (the fixed model only has that path), as the fixes' own parity check is.
         reference = session.model if settings.against == "engine" else (session.original or session.model)
+        if settings.against != "engine" and reference is not session.model:
+            frozen = frozen_inputs(reference, session.recipe.fixes)
+            spec = replace(spec, value_ranges={**{name: (float(v.reshape(-1)[0]), float(v.reshape(-1)[0]))
+                                                  for name, v in frozen.items() if v.size and np.all(v == v.flat[0])},
+                                               **spec.value_ranges})
+        self._compared_for, self._compared_against = session.model, settings.against
         worker = self.compare_task.start(run_comparison, reference, settings, spec, session.backend,
                                          against=session.model, profiles=list(session.recipe.profiles))
         self.verdict.setText("Comparing…")
@@ -349,9 +381,16 @@ class ComparePanel(QWidget):
         self.session.report_error(error, "compare", shown_in_place=True)
 
     def show_result(self, result: CompareResult) -> None:
+        if self._compared_for is not self.session.model:
+            return  # the model changed while it ran: the verdict is about another model
         self.result = result
-        self.session.set_stage("compare", "ok" if result.passed else "failed",
-                               f"{result.reference} vs {result.test}: {result.summary}")
+        # "Matches onnxruntime" is the engine's claim: a model-vs-model comparison (the fixes' effect) proves
+        # nothing about TensorRT, so it leaves the strip's stage as it is and shows its verdict here only.
+        if self._compared_against == "engine":
+            self.session.set_stage("compare", "ok" if result.passed else "failed",
+                                   f"{result.reference} vs {result.test}: {result.summary}")
+        else:
+            self.session.set_stage("compare", "none", f"no engine compared yet (model vs model: {result.summary})")
         self.verdict.setText(result.headline())
         self.verdict.setStyleSheet(f"background: {VERDICT_COLOURS[result.verdict].name()}; padding: 4px;")
         self.table.setRowCount(0)

@@ -46,7 +46,8 @@ class FixesPanel(QWidget):
         self.open_button.clicked.connect(self.open_selected)
         session.fix_requested.connect(self.open_fix)
         session.problems_changed.connect(self._on_problems)
-        session.model_changed.connect(lambda _model: self._update_buttons())
+        self._parity_for = None  # the model the "Last fix" parity line is about
+        session.model_changed.connect(self._model_changed)
 
     def selected_fix(self) -> str | None:
         item = self.list.currentItem()
@@ -95,7 +96,14 @@ class FixesPanel(QWidget):
         self.dialog.show()
         return self.dialog
 
+    def _model_changed(self, model) -> None:
+        if model is not self._parity_for:  # the last fix's parity is about another model (or an earlier step)
+            self.parity_label.clear()
+            self._parity_for = None
+        self._update_buttons()
+
     def _show_parity(self, result, parity) -> None:
+        self._parity_for = result.after
         colour = VERDICT_COLOURS.get(parity.verdict, palette.NOTE)
         self.parity_label.setText(f"Last fix: {result.step.spec()}<br><span style='color:{colour}'>"
                                   f"Parity: {parity.text}</span>")

@@ -190,8 +190,18 @@ PAGE_SCRIPT = r"""
             element.classList.remove(...CLASSES);
             const old = element.querySelector(':scope > title.wb-title');
             if (old) { old.remove(); }
+            // Netron's own tooltips on the node's parts (its name, an attribute) would hide the problem: while
+            // marked, each of them starts with the problem text.
+            for (const inner of element.querySelectorAll('title[data-wb-original]')) {
+                inner.textContent = inner.getAttribute('data-wb-original');
+                inner.removeAttribute('data-wb-original');
+            }
             if (!mark) { continue; }
             element.classList.add(...mark[0].split(' '));
+            for (const inner of element.querySelectorAll('title:not(.wb-title)')) {
+                inner.setAttribute('data-wb-original', inner.textContent);
+                inner.textContent = mark[1] + '\n\n' + inner.textContent;
+            }
             const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
             title.setAttribute('class', 'wb-title');
             title.textContent = mark[1];
@@ -220,7 +230,9 @@ PAGE_SCRIPT = r"""
         }
         const showNodeProperties = view.showNodeProperties;
         view.showNodeProperties = function (node, source) {
-            if (source === 'target' && node) { connect(); send('nodeClicked', node.name || ''); }
+            // A click on the graph shows the node in our Triage details; Netron's properties sidebar would cover
+            // half the graph, so it opens only from Netron's own menus.
+            if (source === 'target' && node) { connect(); send('nodeClicked', node.name || ''); return undefined; }
             return showNodeProperties.call(this, node, source);
         };
     }

@@ -20,6 +20,7 @@ from PySide6.QtCore import QFile, QIODevice, QObject, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from workbench.core.problems import SEVERITIES
 from workbench.ui.graph_marks import CHANNEL_OBJECT, element_marks, legend_html, page_marks, page_script
 
 try:
@@ -172,6 +173,7 @@ class GraphView(QWidget):
         self._page_ready = False
         self._retry = QTimer(self, singleShot=True, interval=_SELECT_RETRY_MS)
         self._retry.timeout.connect(self._run_select)
+        self._framed = False
         self.marks: dict = page_marks({})  # what the page shows (see graph_marks.page_marks)
         self.marks_generation = 0  # bumped on every change of the marks
         self.shown_generation = -1  # the generation the page last reported painted on a laid-out graph
@@ -241,6 +243,7 @@ class GraphView(QWidget):
                             + ("" if values_shown else " — weights on disk, values not shown"))
         self._page_ready = False
         self.shown_generation = -1
+        self._framed = False  # the first problem is brought into view once this model's marks are shown
         if self.page is not None:
             self.page.setUrl(QUrl(url))
 
@@ -271,6 +274,17 @@ class GraphView(QWidget):
         if generation == self.marks_generation and self.shown_generation != generation:
             self.shown_generation = generation
             self.marks_shown.emit(count)
+            self._frame_first_problem()
+
+    def _frame_first_problem(self) -> None:
+        """After an analysis, the worst problem that sits on a node is centred: no problem is out of view until F8."""
+        if self._framed or self._pending or self.session.report is None:
+            return
+        ranked = sorted((p for p in self.session.problems if p.node),
+                        key=lambda p: SEVERITIES.index(p.severity) if p.severity in SEVERITIES else len(SEVERITIES))
+        if ranked:
+            self._framed = True
+            self.select_node(ranked[0].node)
 
     @property
     def marks_current(self) -> bool:

@@ -351,7 +351,11 @@ class MainWindow(QMainWindow):
 
     # Reactions ---------------------------------------------------------------------------------------
     def _on_model_changed(self, model) -> None:
-        self.setWindowTitle(f"{model.name} — TensorRT Workbench")
+        # A fixed model has no file of its own yet: the title keeps the opened file's name and says it changed.
+        original = self.session.original
+        name = original.name if original is not None else model.name
+        modified = " • modified" if original is not None and model is not original else ""
+        self.setWindowTitle(f"{name}{modified} — TensorRT Workbench")
         for action in (self.save_model_action, self.save_recipe_action, self.analyse_action, self.build_action,
                        self.compare_action):
             action.setEnabled(True)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLay
 from workbench.core.build.engine import BuildSettings
 from workbench.core.build.precision_label import precision_label
 from workbench.core.compare.inputs import InputSpec
+from workbench.core.compare.metrics import Verdict
 from workbench.core.errors import WorkbenchError
 from workbench.core.precision.conversion import BF16_EMULATION, KeepSet
 from workbench.core.precision.plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
@@ -291,9 +292,14 @@ class PrecisionPanel(QWidget):
             for name in outcome.keep.nodes])
 
     def _show_check(self, check, tolerances, reason: str) -> None:
-        verdict = "Within tolerance" if check.passed else "Beyond tolerance"
+        # An output the tolerance cannot judge (larger than the outputs themselves) is neither within nor beyond.
+        judged = all(o.verdict is not Verdict.CANNOT_JUDGE for o in check.outputs) or check.overflows or \
+            any(o.verdict is Verdict.FAIL for o in check.outputs)
+        verdict = "Within tolerance" if check.passed else "Beyond tolerance" if judged else \
+            "Cannot judge: the tolerance is larger than some outputs"
         emulated = f" — {check.emulation}" if check.emulation else ""
-        colour = palette.PASS_BACKGROUND if check.passed else palette.FAIL_BACKGROUND
+        colour = palette.PASS_BACKGROUND if check.passed else palette.FAIL_BACKGROUND if judged else \
+            palette.CANNOT_JUDGE_BACKGROUND
         self.status.setStyleSheet(f"background: {colour}; padding: 4px;")
         self.status.setText(f"{verdict}{emulated}. Tolerance atol {tolerances.atol:g}, rtol {tolerances.rtol:g} "
                             f"({reason})."
@@ -358,7 +364,19 @@ class PrecisionPanel(QWidget):
         if self.running and model is not None:
             self.check_task.abandon()
             self.bisect_task.abandon()
+        if self.result is not None or self.table.rowCount():
+            # A check of another model (or an earlier step) says nothing about this one.
+            self.table.setRowCount(0)
+            self.status.setText("No precision check of this model yet.")
+            self.status.setStyleSheet("")
+            self.details.clear()
         self.result = None
+        if model is not None:
+            # Keep entries naming nodes or ops this model does not have belong to another model.
+            known = {n.name for n in model.proto.graph.node} | {n.op_type for n in model.proto.graph.node}
+            kept = [item for item in self.keep_items() if item in known]
+            if kept != self.keep_items():
+                self.set_keep_items(kept)
         if model is not None:
             self.current_precision.setText(
                 f"Current model: {precision_label(model, BuildSettings(), self.session.backend)}")

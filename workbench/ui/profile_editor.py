@@ -101,6 +101,7 @@ class ProfileEditor(QWidget):
         self.check_task = Task(self, session, "profiles", on_done=self._checked, on_error=self._check_failed,
                                on_end=self._check_done, errors_in_place=True)
         self.last_checks: list[RowCheck] = []
+        self._checked_texts: list[dict] | None = None  # the cells the last check ran on
         if session.model is not None:
             self._load()
 
@@ -127,6 +128,7 @@ class ProfileEditor(QWidget):
             self.session.log("warning", f"The recipe's profiles were not loaded: {exc.message}", "profiles")
             profiles = []
         self._suggested_texts = self._guess = None
+        self.last_checks, self._checked_texts = [], None
         self.check_result.clear()
         self.reasons.clear()
         named = [(p, "") for p in profiles]
@@ -182,6 +184,7 @@ class ProfileEditor(QWidget):
 
     def _checked(self, checks: list[RowCheck]) -> None:
         self.last_checks = checks
+        self._checked_texts = self._all_texts()
         for index in range(self.tabs.count()):
             table = self.tabs.widget(index)
             for row, (name, values) in enumerate(table.rows):
@@ -196,6 +199,7 @@ class ProfileEditor(QWidget):
             f"{CHECK_FAILED} {len(failed)} row(s) fail under onnxruntime: " + " | ".join(
                 f"Profile {c.profile + 1}: {c.text()}" for c in failed) if failed else
             f"{CHECK_PASSED} Every row runs under onnxruntime at its min and max shapes.")
+        self._validate()  # the strip's Profile stage follows the check
 
     def _check_failed(self, error) -> None:
         self.check_result.setText(f"The check could not run: {error.message}")
@@ -266,10 +270,16 @@ class ProfileEditor(QWidget):
                     text = table.item(row, column).text().strip()
                     try:
                         shapes[which] = parse_shape_list(f"{name}:{text}")[name] if text else None
-                    except WorkbenchError as exc:
-                        issues.append(ProfileIssue(index, name, f"{label}: {exc.message}", which, values=values))
+                    except WorkbenchError:
+                        # Said in the words the user types into the cell (not the name:dims syntax of the CLI).
+                        what = "values" if values else "dimensions"
+                        issues.append(ProfileIssue(
+                            index, name, f"{label}: {which} '{text}' is not a list of {what}; type whole numbers "
+                                         f"separated by x, e.g. {_example(name, self._inputs(), values)}.",
+                            which, values=values))
                     if not text:
-                        needed = " (a shape tensor: give the values it will hold, e.g. 1x64)" if values else ""
+                        needed = f" (a shape tensor: give the values it will hold, e.g. " \
+                                 f"{_example(name, self._inputs(), True)})" if values else ""
                         issues.append(ProfileIssue(index, name, f"{label}: {which} is empty{needed}.", which,
                                                    values=values))
                 if all(shapes.get(which) is not None for which in FIELDS):
@@ -283,7 +293,10 @@ class ProfileEditor(QWidget):
 
     def issues(self) -> list[ProfileIssue]:
         profiles, issues = self._read()
-        return issues + validate_profiles(profiles, self._inputs(), self._shape_tensors())
+        # A row whose cell cannot be read is not "missing": the cell's own fault is the one to show.
+        unreadable = {(i.profile, i.input, i.values) for i in issues}
+        return issues + [i for i in validate_profiles(profiles, self._inputs(), self._shape_tensors())
+                         if (i.profile, i.input, i.values) not in unreadable]
 
     def _validate(self) -> None:
         if self._loading:
@@ -306,7 +319,35 @@ class ProfileEditor(QWidget):
             self.status.setText("This model has no dynamic or shape-tensor inputs; profiles are optional.")
         else:
             self.status.setText(f"{self.tabs.count()} valid profile(s); they are saved with the recipe.")
+        checked = self._checked_texts is not None and self._checked_texts == self._all_texts()
+        if not checked and self.last_checks:
+            # An edit after the check: its verdict is about other shapes.
+            self.last_checks, self._checked_texts = [], None
+            self.check_result.setText("Edited since the check: check against the model again.")
         if self.session.model is not None:
-            self.session.set_stage("profile", "failed" if issues else "ok", self.status.text())
+            # ✓ only when onnxruntime ran every row of these very profiles at min and max; valid cells alone prove
+            # nothing about the model.
+            if issues:
+                self.session.set_stage("profile", "failed", self.status.text())
+            elif not self._needs_profile():
+                self.session.set_stage("profile", "ok", "no dynamic or shape-tensor inputs: no profile needed")
+            elif checked:
+                failed = [c for c in self.last_checks if not c.ok]
+                self.session.set_stage("profile", "failed" if failed else "ok", self.check_result.text())
+            else:
+                self.session.set_stage("profile", "none", f"{self.status.text()} Not checked against the model yet "
+                                                          "(Check against the model).")
         if not issues and (self._guess is None or self._guess != self._all_texts()):
             self.session.recipe.profiles = profiles_to_recipe(self.profiles())
+
+
+def _example(name: str, inputs, values: bool) -> str:
+    """What a cell of ``name`` could hold: its declared shape with 1 for dynamic dims, or, for a shape tensor, as
+    many values as it holds (a float scale input is told it holds numbers, not a shape)."""
+    tensor = next((t for t in inputs if t.name == name), None)
+    if tensor is None or tensor.shape is None:
+        return "1x3x224x224"
+    if values:
+        count = tensor.shape[0] if tensor.shape and isinstance(tensor.shape[0], int) else 1
+        return "x".join(["1"] * max(count, 1))
+    return "x".join(str(d) if isinstance(d, int) and d > 0 else "1" for d in tensor.shape) or "1"

@@ -71,3 +71,16 @@ def test_cli_analyze_without_build_runs_no_builder(capsys):
     data = json.loads(capsys.readouterr().out)
     assert "trial_build" not in data
     assert all(p["stage"] != "build" or p["kind"] == "nms" for p in data["problems"])
+
+
+def test_a_builder_failure_that_names_no_node_says_what_to_try(backend):
+    """TensorRT-RTX 1.7 refuses Optimum's merged Whisper decoder with its prefill and decode profiles together
+    (a Myelin assertion naming no ONNX node): the problem still says what to try."""
+    from tests.conftest import ROOT
+    from workbench.core.shapes.suggest import suggest_shapes
+
+    model = load_model(ROOT / "tests" / "corpus" / "whisper_optimum" / "decoder_model_merged.onnx")
+    trial = trial_build(model, suggest_shapes(model).profiles(), backend=backend, suggest=False)
+    assert not trial.succeeded
+    [problem] = [p for p in trial.problems if p.kind == "builder-error"]
+    assert not problem.node and "narrower profile" in problem.hint and "Split for TensorRT" in problem.hint

@@ -241,3 +241,23 @@ def test_a_difference_in_the_branch_the_deployment_value_does_not_take_is_caught
     assert any("Also compared at mode=1" in note for note in result.notes)
     same = run_comparison(model, CompareSettings(), against=load_model(model.path))
     assert same.passed and any("[mode=1]" in o.name for o in same.outputs)
+
+
+def test_a_cut_model_is_compared_at_its_kept_outputs_like_the_repair_parity(tmp_path):
+    """Repair cuts a detector before its NonZero/NMS tail and reports parity at the raw outputs; comparing the
+    original with the cut model matches those tensors by name instead of failing on the outputs the cut removed."""
+    from tests.corpus.catalog import CATALOG
+    from workbench.core.compare.parity import check_parity
+    from workbench.core.fixes.apply import apply_fix, make_step
+    from workbench.core.model.loading import load_model, save_model
+
+    corpus = ROOT / "tests" / "corpus"
+    original = load_model(corpus / "detector_nms_ts.onnx")
+    raw = CATALOG["detector_nms_ts.onnx"]["facts"]["raw_outputs"]
+    cut = apply_fix(original, make_step("cut-outputs", {"tensors": ";".join(raw)}))
+    path = save_model(cut.after.proto, tmp_path / "cut.onnx", weights_dir=cut.after.weights_dir)
+    parity = check_parity(original, cut.after)
+    result = run_comparison(original, CompareSettings(against="model", against_model=str(path)))
+    assert result.passed == (parity.verdict in ("exact", "within-tolerance"))
+    assert sorted(o.name for o in result.outputs) == sorted(raw) and not result.missing_outputs
+    assert any("cut by a fix" in note for note in result.notes)

@@ -4,13 +4,13 @@ import importlib.util
 
 import pytest
 
-from tests.conftest import SAMPLES
+from tests.conftest import ROOT, SAMPLES
 from workbench.core.analysis.support import analyze_support
 from workbench.core.model.loading import load_model
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("make_samples", SAMPLES / "make_samples.py")
+    spec = importlib.util.spec_from_file_location("make_samples", ROOT / "resources" / "make_samples.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

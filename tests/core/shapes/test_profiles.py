@@ -46,7 +46,7 @@ def test_wrong_rank_names_the_field():
 
 def test_min_opt_max_order_is_checked_per_dimension():
     issues = validate_profiles([images((4, 3, 64, 64), (2, 3, 64, 64), (1, 3, 64, 64))], INPUTS)
-    assert [(i.which, i.dim) for i in issues] == [("opt", 0), ("max", 0)]
+    assert [(i.which, i.dim) for i in issues] == [("min", 0), ("max", 0)]  # each cell that breaks the order
     assert "min 4 > opt 2" in issues[0].message and "opt 2 > max 1" in issues[1].message
 
 
@@ -135,5 +135,5 @@ def test_shape_tensor_values_must_be_ordered_like_dims():
     profile = images((1, 3, 64, 64), (1, 3, 64, 64), (1, 3, 64, 64))
     profile.values["sizes"] = ShapeRange((8, 8), (4, 4), (16, 16))
     issues = validate_profiles([profile], INPUTS)
-    assert [(i.which, i.dim, i.values) for i in issues] == [("opt", 0, True), ("opt", 1, True)]
+    assert [(i.which, i.dim, i.values) for i in issues] == [("min", 0, True), ("min", 1, True)]
     assert "value 0 has min 8 > opt 4" in issues[0].message

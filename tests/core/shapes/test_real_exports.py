@@ -27,11 +27,23 @@ from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
 from workbench.core.build.trial import trial_build
 
 CORPUS = ROOT / "tests" / "corpus"
-# Models with catalogued workloads (decoders, encoders from Optimum) have their own tests: test_workloads.py.
-DYNAMIC = [name for name, entry in CATALOG.items() if "workloads" not in entry
+# Decoders with a KV cache run at sequence 1 and past 0 by design: their profiles are tested in test_workloads.py.
+DYNAMIC = [name for name, entry in CATALOG.items() if entry["family"] != "decoder-kv-cache"
            and any(isinstance(d, str) for dims in entry["inputs"].values() for d in dims)]
-# The builder takes these whole (the detector's NonZero has no TensorRT-RTX importer).
-BUILDABLE = [name for name in DYNAMIC if CATALOG[name]["family"] != "detection"]
+# The builder takes these whole (NonZero in post-processing has no TensorRT-RTX importer).
+BUILDABLE = [name for name in DYNAMIC if "post_processing" not in CATALOG[name].get("facts", {})]
+
+# What the shape service does not get right yet on the vision exports (tests/corpus/catalog_vision.py):
+# strict, so each case must be taken off here when the service learns it.
+KNOWN_GAPS = {
+    ("test_trial_build_reports_no_builder_error_at_realistic_shapes", "text_classifier_p2o.onnx"):
+        "batch, H and W are all named '?': TensorRT takes them as equal, the dims must be renamed first",
+}
+
+
+def _cases(test: str, names: list[str]) -> list:
+    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[test, name]))
+            if (test, name) in KNOWN_GAPS else name for name in names]
 
 
 def _facts(name: str) -> dict:
@@ -47,17 +59,21 @@ def suggestions():
 def test_no_dynamic_dim_is_silently_one_and_every_value_has_a_reason(name, suggestions):
     suggestion = suggestions[name]
     batch_like = _facts(name).get("batch_like", {})
+    typical = _facts(name).get("typical", {})
     for dim in suggestion.dims:
         assert dim.resolved, dim.text()
         assert dim.reason and dim.source is not ShapeSource.UNRESOLVED
         is_batch = any(batch_like.get(input_name) == axis for input_name, axis in dim.uses)
+        typically_one = any(typical.get(input_name, {}).get(axis) == 1 for input_name, axis in dim.uses)
         if is_batch:
             assert (dim.min, dim.opt, dim.max) == (1, 1, 1) and "batch" in dim.reason
+        elif typically_one:  # SAM's one-point prompt
+            assert dim.opt == 1, dim.text()
         else:
             assert dim.opt > 1 and dim.min > 1, f"{name}: {dim.text()}"
 
 
-@pytest.mark.parametrize("name", DYNAMIC)
+@pytest.mark.parametrize("name", _cases("test_suggested_shapes_follow_the_architecture", DYNAMIC))
 def test_suggested_shapes_follow_the_architecture(name, suggestions):
     suggestion, facts = suggestions[name], _facts(name)
     shapes = suggestion.shapes()
@@ -74,7 +90,7 @@ def test_suggested_shapes_follow_the_architecture(name, suggestions):
             assert suggestion.dim_for(input_name, axis).min >= low
 
 
-@pytest.mark.parametrize("name", DYNAMIC)
+@pytest.mark.parametrize("name", _cases("test_onnxruntime_runs_at_the_suggested_min_opt_and_max", DYNAMIC))
 def test_onnxruntime_runs_at_the_suggested_min_opt_and_max(name, suggestions):
     model = load_model(CORPUS / name)
     suggestion = suggestions[name]
@@ -104,7 +120,7 @@ def test_switch_inputs_get_the_models_own_value(suggestions):
     assert int(value.value) == switch["compared_with"] and "threshold" in value.reason
 
 
-@pytest.mark.parametrize("name", BUILDABLE)
+@pytest.mark.parametrize("name", _cases("test_trial_build_reports_no_builder_error_at_realistic_shapes", BUILDABLE))
 def test_trial_build_reports_no_builder_error_at_realistic_shapes(name, backend):
     trial = trial_build(load_model(CORPUS / name), backend=backend)
     errors = [p for p in trial.triage_problems() if p.severity == "error"]

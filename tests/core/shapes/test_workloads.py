@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import onnx
 import pytest
-from onnx import numpy_helper
 
 from tests.corpus.catalog import CATALOG
+from tests.corpus.perturb import perturbed_branch_copy, with_side_files
 from workbench.cli import main
 from workbench.core.build.trial import trial_build
 from workbench.core.compare.inputs import random_inputs
@@ -99,27 +97,11 @@ def test_bert_compares_against_itself(capsys):
     assert code == 0 and reply["verdict"] == "PASS", reply.get("error")
 
 
-def _perturb_branch(source: Path, target: Path, branch: str) -> None:
-    """A copy whose If ``branch`` alone multiplies one MatMul weight by 1.3 (the weights are shared by both)."""
-    model = onnx.load(str(source))
-    node = next(n for n in model.graph.node if n.op_type == "If")
-    graph = next(a.g for a in node.attribute if a.name == branch)
-    initializers = {i.name: i for i in model.graph.initializer}
-    matmul = next(n for n in graph.node if n.op_type == "MatMul" and n.input[1] in initializers)
-    weight = initializers[matmul.input[1]]
-    scaled = numpy_helper.from_array(numpy_helper.to_array(weight) * np.float32(1.3), f"{weight.name}_perturbed")
-    graph.initializer.append(scaled)
-    matmul.input[1] = scaled.name
-    onnx.save(model, str(target))
-
-
 @pytest.mark.parametrize("branch", ["then_branch", "else_branch"])
 def test_a_change_in_either_branch_of_a_merged_decoder_fails_compare(branch, tmp_path, capsys):
     source = CORPUS / "whisper_optimum" / "decoder_model_merged.onnx"
-    for side_file in CATALOG["whisper_optimum/decoder_model_merged.onnx"]["side_files"]:
-        (tmp_path / side_file).write_bytes((source.parent / side_file).read_bytes())
-    changed = tmp_path / "decoder_model_merged.onnx"
-    _perturb_branch(source, changed, branch)
+    changed = with_side_files("whisper_optimum/decoder_model_merged.onnx", tmp_path)
+    perturbed_branch_copy(source, changed, branch)
     code, reply = _compare(source, changed, capsys)
     assert code == 1 and reply["verdict"] == "FAIL", reply.get("error")
 

@@ -175,7 +175,23 @@ def _problem(text: str, short: str, nodes: dict, dynamic: list[str], workspace_m
                        hint="Look for a fix for this node in the triage list (replace or move the op out of the "
                             "engine), or check whether a newer TensorRT supports it.")
     return Problem(kind=ProblemKind.BUILDER_ERROR, severity=Severity.ERROR, stage=Stage.BUILD, detail=text,
-                   message=f"The TensorRT builder failed: {short}")
+                   message=f"The TensorRT builder failed: {short}",
+                   hint="The builder names no node. Try a narrower profile (a failure at some shapes only: the trial "
+                        "build retries at the opt shapes alone), Split for TensorRT (Repair menu) to run the part "
+                        "TensorRT takes, or a newer TensorRT; the smallest model that still fails is what a bug "
+                        "report needs." + _no_gpu_note(text))
+
+
+_CUDA_RUNTIME = re.compile(r"cudaError|CUDA driver version is insufficient|no CUDA-capable device", re.I)
+
+
+def _no_gpu_note(text: str) -> str:
+    """On a machine without a GPU, CUDA's complaints in TensorRT's messages are not the cause of the failure."""
+    if not _CUDA_RUNTIME.search(text):
+        return ""
+    return (" The CUDA error in the message (e.g. 'cudaError 35: CUDA driver version is insufficient') is what "
+            "TensorRT logs on a machine without a usable GPU; parsing and ahead-of-time builds do not need one, "
+            "so it is not the cause here.")
 
 
 def map_parser_errors(errors: list[dict], model: LoadedModel) -> list[Problem]:
@@ -189,5 +205,6 @@ def map_parser_errors(errors: list[dict], model: LoadedModel) -> list[Problem]:
                                 node=name, op=op,
                                 parent=parent, node_index=index, detail=error["desc"],
                                 message=f"The TensorRT parser rejected {op or 'node'} '{name}': "
-                                        f"{concise_message(error['desc'])}"))
+                                        f"{concise_message(error['desc'])}",
+                                hint=_no_gpu_note(error["desc"]).strip()))
     return problems

@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.model.input_roles import InputRole, input_meanings, position_values
+from workbench.core.model.input_roles import InputMeaning, InputRole, input_meanings, past_length, position_values
 from workbench.core.model.loading import LoadedModel, TensorInfo
 
 DEFAULT_RANGE = (0.0, 1.0)
 _INT_RANGE = (0, 8)  # small non-negative ints: valid indices/ids for most integer inputs
+# Roles whose values are categories even in a float input (SAM's float point labels: 0 background, 1 foreground).
+_CATEGORIES = {InputRole.POINT_LABELS}
 LAYOUTS = ("auto", "NCHW", "NHWC")
 COLOR_MODES = ("RGB", "BGR", "L")
 
@@ -65,7 +67,10 @@ def _check_names(model: LoadedModel, names, what: str) -> None:
 def random_inputs(model: LoadedModel, seed: int = 0, shapes: dict[str, tuple[int, ...]] | None = None,
                   value_ranges: dict[str, tuple[float, float]] | None = None,
                   dtypes: dict[str, str] | None = None, only: set[str] | None = None) -> dict[str, np.ndarray]:
-    """One seeded array per graph input (or per name in ``only``); the same seed gives the same arrays."""
+    """One seeded array per graph input (or per name in ``only``); the same seed gives the same arrays.
+
+    Values follow what each input is (``input_meanings``): integers that index a table stay inside its rows,
+    attention masks are all ones, position ids count on from the tokens already cached; ``value_ranges`` win."""
     rng = np.random.default_rng(seed)
     _check_names(model, set(shapes or {}) | set(value_ranges or {}) | set(dtypes or {}), "")
     if any(t.dynamic_dims and t.name not in (shapes or {}) for t in model.summary().inputs):
@@ -80,29 +85,38 @@ def random_inputs(model: LoadedModel, seed: int = 0, shapes: dict[str, tuple[int
         shape = concrete[tensor.name]
         dtype = _input_dtype(tensor, (dtypes or {}).get(tensor.name))
         meaning = meanings[tensor.name]
-        bounded = meaning.low is not None and tensor.name not in (value_ranges or {})
-        low, high = (value_ranges or {}).get(tensor.name, (meaning.low, meaning.high) if bounded else
-                                             _INT_RANGE if dtype.kind in "iu" else DEFAULT_RANGE)
+        asked = (value_ranges or {}).get(tensor.name)
+        low, high = asked or _meant_range(meaning, dtype)
         # Every input draws from the generator, selected or not, so a value never depends on the selection.
         if dtype == np.bool_:
-            ranged = bounded or tensor.name in (value_ranges or {})
-            value = rng.integers(int(low) if ranged else 0, (int(high) if ranged else 1) + 1, shape).astype(np.bool_)
-        elif dtype.kind in "iu":
+            value = rng.integers(int(low), int(high), shape, endpoint=True).astype(np.bool_)
+        elif dtype.kind in "iu" or meaning.role in _CATEGORIES:
             value = rng.integers(int(low), int(high), shape, endpoint=True).astype(dtype)
         else:
             value = rng.uniform(low, high, shape).astype(dtype)
-        if bounded and meaning.role is InputRole.POSITION_IDS and len(shape) >= 1:
-            value = position_values(shape, _past_length(concrete, meanings, shape), meaning.high, dtype)
+        if meaning.role is InputRole.POSITION_IDS and asked is None and shape:
+            value = position_values(shape, past_length(meanings, concrete, shape[-1])[0], meaning.high, dtype)
         if only is None or tensor.name in only:
             feeds[tensor.name] = value
     return feeds
 
 
-def _past_length(shapes: dict[str, tuple[int, ...]], meanings, position_shape: tuple[int, ...]) -> int:
-    """Tokens already cached before this step: the attention mask covers past + new tokens."""
-    masks = [shapes[name] for name, meaning in meanings.items()
-             if meaning.role is InputRole.ATTENTION_MASK and len(shapes[name]) == 2]
-    return max(0, masks[0][-1] - position_shape[-1]) if masks else 0
+def _meant_range(meaning: InputMeaning, dtype: np.dtype) -> tuple[float, float]:
+    """The values to draw from: the meaning's range where the graph bounds them, else the dtype's default."""
+    default = (0, 1) if dtype == np.bool_ else _INT_RANGE if dtype.kind in "iu" else DEFAULT_RANGE
+    low = meaning.low if meaning.low is not None else default[0]
+    high = meaning.high if meaning.high is not None else max(default[1], low)
+    return low, high
+
+
+def _meant_values_text(meaning: InputMeaning, meanings: dict[str, InputMeaning],
+                       shapes: dict[str, tuple[int, ...]]) -> str:
+    """Why a random input holds the values it holds, where its meaning chose them (empty where nothing did)."""
+    shape = shapes[meaning.name]
+    if meaning.role is InputRole.POSITION_IDS and shape:
+        past, why = past_length(meanings, shapes, shape[-1])
+        return f"{meaning.reason}; counting from {past} ({why})"
+    return meaning.reason if meaning.low is not None else ""
 
 
 @dataclass
@@ -229,15 +243,19 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: lis
         suggestion = suggest_shapes(model, sample_shapes={n: [a.shape] for n, a in arrays.items()} or None)
         generated = random_inputs(model, spec.seed, {**suggestion.shapes(), **given}, spec.value_ranges, spec.dtypes,
                                   only=missing)
+        meanings = input_meanings(model)
+        shapes = {name: array.shape for name, array in {**arrays, **generated}.items()}
         for name, array in generated.items():
             switch = suggestion.values.get(name)
-            if switch is not None and name not in spec.value_ranges and name not in given:
+            # A switch takes the model's own value (the deployment path) wherever its shape allows, also at
+            # shapes given for every input (another workload's point): a random one would pick a branch by chance.
+            if switch is not None and name not in spec.value_ranges and switch.value.shape == array.shape:
                 arrays[name], sources[name] = switch.value.astype(array.dtype), switch.text()
                 continue
             arrays[name], sources[name] = array, f"random (seed {spec.seed})"
-            meaning = input_meanings(model)[name]
-            if meaning.low is not None and name not in spec.value_ranges:
-                sources[name] += f", {meaning.reason}"
+            meant = _meant_values_text(meanings[name], meanings, shapes) if name not in spec.value_ranges else ""
+            if meant:
+                sources[name] += f", {meant}"
             chosen = [d.text() for d in suggestion.dims if any(use[0] == name for use in d.uses)]
             if name in given:
                 origin = "given" if name in spec.shapes else f"the {spec.profile_shape} shape of profile " \

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from workbench.core.fixes.inputs import steered_nodes
 from workbench.core.fixes.nms import detect_unavailable_plugins
 from workbench.core.fixes.registry import FIXES, SUGGESTIONS_FROM_PROBLEM_KIND, get_fix
 from workbench.core.fixes.resize import rejected_settings
+from workbench.core.model.input_roles import steered_nodes
 from workbench.core.model.loading import LoadedModel, iter_nodes
 from workbench.core.problems import Problem, ProblemKind
 

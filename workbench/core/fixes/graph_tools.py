@@ -8,7 +8,7 @@ import onnx_graphsurgeon as gs
 from workbench.core import third_party_logs
 from workbench.core.model.constant_values import SEE_THROUGH_OPS, gs_constant_value
 from workbench.core.errors import WorkbenchError
-from workbench.core.model.loading import iter_nodes
+from workbench.core.model.loading import iter_nodes, node_label
 from workbench.core.compare.onnxruntime_compat import runtime_limits
 from workbench.core.model.tensor_shapes import infer_value_info
 
@@ -223,10 +223,6 @@ def drop_unused_constant(graph: gs.Graph, tensor: gs.Tensor) -> None:
         if not upstream:
             return
         tensor = upstream[0]
-
-
-def node_label(node: onnx.NodeProto) -> str:
-    return node.name or f"{node.op_type}({', '.join(node.output)})"
 
 
 def gs_label(node: gs.Node) -> str:

@@ -11,17 +11,12 @@ import onnx_graphsurgeon as gs
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import find_input, fold, node_label, replace_uses
+from workbench.core.model.input_roles import steered_nodes
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 # Element types the TensorRT ONNX parser refuses outright as network inputs (seen with TensorRT-RTX 1.7).
 _REFUSED_DTYPES = {"int16", "uint16", "uint32", "uint64", "complex64", "complex128", "object", "str", "string"}
-# Inputs this small can be run-time switches (a ratio, a flag, a sample rate).
-_SWITCH_MAX_ELEMENTS = 4
-# (op, input positions) whose value decides structure: branch taken, loop count, output size.
-_STEERING_INPUTS = {"If": {0}, "Loop": {0, 1}, "Resize": {1, 2, 3}, "Upsample": {1}, "Reshape": {1},
-                    "Expand": {1}, "Tile": {1}, "Slice": {1, 2, 3, 4}, "Range": {0, 1, 2}, "ConstantOfShape": {0},
-                    "TopK": {1}, "Pad": {1}}
 
 
 def input_info(model: LoadedModel, name: str) -> TensorInfo:
@@ -162,33 +157,6 @@ def _suggest_dtype(model: LoadedModel, problem: Problem | None) -> dict[str, str
 
 # --- freeze-input ------------------------------------------------------------------------------
 
-def steered_nodes(graph: onnx.GraphProto, inputs: list[TensorInfo]) -> dict[str, list[str]]:
-    """Small inputs that decide the graph's structure → the nodes they steer (nested bodies included)."""
-    found: dict[str, list[str]] = {}
-    nested_by_parent: dict[str, list[onnx.NodeProto]] = {}
-    for node, parent in iter_nodes(graph):
-        if parent:
-            nested_by_parent.setdefault(parent, []).append(node)
-    for tensor in inputs:
-        if tensor.shape is None or not all(isinstance(d, int) for d in tensor.shape) \
-                or math.prod(tensor.shape) > _SWITCH_MAX_ELEMENTS:
-            continue
-        reached = {tensor.name}
-        steered: list[str] = []
-        for node in graph.node:
-            nested = nested_by_parent.get(node.name, []) if node.name else []
-            positions = _STEERING_INPUTS.get(node.op_type, set())
-            if any(name in reached and i in positions for i, name in enumerate(node.input)) or \
-                    any(name in reached for child in nested for name in child.input):
-                steered.append(node_label(node))
-                steered.extend(node_label(child) for child in nested)
-            if any(name in reached for name in node.input):
-                reached.update(node.output)
-        if steered:
-            found[tensor.name] = steered
-    return found
-
-
 def _detect_switches(model: LoadedModel, _backend=None) -> list[Problem]:
     problems = []
     for name, nodes in steered_nodes(model.proto.graph, model.summary().inputs).items():
@@ -228,6 +196,20 @@ def _freeze_value(model: LoadedModel, params: dict) -> np.ndarray:
         raise WorkbenchError(f"Input '{tensor.name}' has shape {tensor.shape_text()} ({math.prod(shape)} values); "
                              f"{len(values)} values were given.", "Give one value, or one per element.")
     return np.array(values, dtype=dtype).reshape(shape)
+
+
+def frozen_inputs(original: LoadedModel, fixes: list[dict]) -> dict[str, np.ndarray]:
+    """The values the recipe's freeze-input steps baked in, as arrays for ``original``'s inputs: comparing the
+    original with the frozen model feeds it these (any other value runs a path the fixed model no longer has)."""
+    from workbench.core.fixes.apply import step_from_dict  # apply imports the catalogue, which imports this module
+
+    found = {}
+    for entry in fixes:
+        step = step_from_dict(entry)
+        params = step.param_dict
+        if step.name == "freeze-input" and params.get("input") in {t.name for t in original.summary().inputs}:
+            found[params["input"]] = _freeze_value(original, params)
+    return found
 
 
 def _validate_freeze(model: LoadedModel, params: dict) -> None:

@@ -23,6 +23,7 @@ from workbench.core.model.loading import iter_nodes
 # Ops whose output is a constant when their inputs are, and cheap to compute: what exporters put
 # between a constant and the node that reads it.
 SEE_THROUGH_OPS = frozenset({"Identity", "Cast", "Unsqueeze", "Squeeze", "Reshape", "Flatten"})
+_COMPUTED_SHAPE_LIMIT = 1 << 16  # elements: above this, a computed constant's shape is not worth its values
 
 
 def evaluate_node(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) -> np.ndarray | None:
@@ -90,8 +91,30 @@ class ConstantValues:
         self._values[name] = value
         return value
 
+    def shape(self, name: str) -> tuple[int, ...] | None:
+        """The shape of a constant, read without its value where it is stored (a weight-free model keeps large
+        tensors on disk, and an embedding table's rows are its shape[0]); through Identity and Cast, which keep
+        it. None when ``name`` is not a constant."""
+        if name in self._initializers:
+            return tuple(self._initializers[name].dims)
+        node = self._producers.get(name)
+        if node is None or name not in self:
+            return None
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            return tuple(node.attribute[0].t.dims)
+        if node.op_type in ("Identity", "Cast"):
+            return self.shape(node.input[0])
+        source = self.shape(node.input[0]) if node.op_type != "Constant" else ()
+        if source is None or int(np.prod(source)) > _COMPUTED_SHAPE_LIMIT:
+            return None  # a reshaped weight: its shape is not worth computing its values for
+        value = self.get(name)  # a small computed constant (Reshape/Unsqueeze of one, a Constant's value_ints)
+        return tuple(value.shape) if value is not None else None
+
     def scalar(self, name: str):
-        """The Python value of a one-element constant, or None."""
+        """The Python value of a one-element constant, or None (a larger constant's values are not read)."""
+        shape = self.shape(name)
+        if shape is None or int(np.prod(shape)) != 1:
+            return None
         value = self.get(name)
         return value.reshape(-1)[0].item() if value is not None and value.size == 1 else None
 

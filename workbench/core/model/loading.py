@@ -144,6 +144,11 @@ def iter_nodes(graph: onnx.GraphProto, parent: str = ""):
                 yield from iter_nodes(sub, parent or node.name)
 
 
+def node_label(node: onnx.NodeProto) -> str:
+    """A node's name, or for an unnamed node its op and outputs: what messages call it."""
+    return node.name or f"{node.op_type}({', '.join(node.output)})"
+
+
 def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
     """Real inputs: models from IR < 4 also list their initializers as inputs."""
     initializer_names = {t.name for t in graph.initializer}

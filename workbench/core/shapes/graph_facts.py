@@ -9,6 +9,7 @@ shown to the user can name it.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import onnx
@@ -179,3 +180,16 @@ def table_rows(proto: onnx.ModelProto, graph: onnx.GraphProto, input_name: str, 
         frontier = following
     return None
 
+
+
+_POSITION_TABLE = re.compile(r"(position_embeddings?|wpe|embed_positions|pos_embed)", re.IGNORECASE)
+
+
+def learned_position_table(proto: onnx.ModelProto) -> tuple[int, str] | None:
+    """(rows, name) of a transformer's learned position table (BERT's ``position_embeddings``, GPT-2's ``wpe``,
+    Whisper's ``embed_positions``) that a Gather reads: its rows bound the sequence the model can take."""
+    shapes = constant_shapes(proto)
+    gathered = {node.input[0] for node in proto.graph.node if node.op_type == "Gather" and node.input}
+    found = [(int(shape[0]), name) for name, shape in shapes.items()
+             if len(shape) == 2 and name in gathered and _POSITION_TABLE.search(name)]
+    return min(found) if found else None

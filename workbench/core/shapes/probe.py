@@ -255,6 +255,7 @@ def probe_dims(model: LoadedModel, suggestion: ShapeSuggestion, open_dims: list[
             if baked:
                 dim.reason = f"{dim.opt} runs, {baked}"
         _ranges(prober, suggestion, open_dims, chosen)
+        _corners(prober, suggestion, open_dims)
     finally:
         suggestion.probes = prober.runs
         prober.close()
@@ -397,7 +398,9 @@ def _ranges(prober: Prober, suggestion: ShapeSuggestion, open_dims: list[DimSugg
                        if v > dim.opt and v % dim.multiple_of == 0 and (not dim.upper or v <= dim.upper))
         if dim.upper > dim.opt and dim.upper not in above:
             above.append(dim.upper)  # the graph's bound itself (a position table's rows) is the natural max
-        target = next((v for v in above if v >= 2 * dim.opt), above[-1] if above else None)
+        # The graph's bound is the natural max (a position table's rows); else twice opt, from the ladder.
+        target = dim.upper if dim.upper > dim.opt else \
+            next((v for v in above if v >= 2 * dim.opt), above[-1] if above else None)
         if target is None:
             if dim.upper and dim.upper <= dim.opt:
                 dim.reason += f"; max = opt: {dim.upper_reason}"
@@ -428,3 +431,37 @@ def _ranges(prober: Prober, suggestion: ShapeSuggestion, open_dims: list[DimSugg
                              f"'{dim.node}'" + (f", which has the constant shape {operand[1]}" if operand else
                                                 f" ({failing.error[:160]})")
 
+
+
+_CORNER_STEPS = (0.25, 0.5, 1.0)  # how far toward opt the dims move together when a corner fails
+
+
+def _corners(prober: Prober, suggestion: ShapeSuggestion, open_dims: list[DimSuggestion]) -> None:
+    """Each dim's min and max were probed with the others at opt; a profile's corners put them all there at once
+    (RT-DETR runs at 32 × 640 and 640 × 32, not at 32 × 32: its TopK needs 300 tokens). Run both corners; when
+    one fails, move every ranged dim toward opt together until it runs, and say so."""
+    ranged = [d for d in open_dims if d.kind is not DimKind.BATCH and (d.min, d.max) != (d.opt, d.opt)]
+    if len(ranged) < 2:
+        return
+    values = {d.label: d.opt for d in suggestion.dims if d.resolved}
+    for which in ("min", "max"):
+        corner = {**values, **{d.label: getattr(d, which) for d in ranged}}
+        run = prober.run(point(suggestion, corner))
+        if run.ok or prober.out_of_time():
+            continue
+        failure = failure_text(run, prober)
+        for step in _CORNER_STEPS:
+            moved = {d.label: _toward(getattr(d, which), d.opt, step, d.multiple_of) for d in ranged}
+            if prober.run(point(suggestion, {**values, **moved})).ok or step == 1.0:
+                break
+        for dim in ranged:
+            setattr(dim, which, moved[dim.label])
+            dim.reason += f"; {which} {moved[dim.label]}: with every dim at its {which} together the model " \
+                          f"{failure}"
+
+
+def _toward(value: int, opt: int, step: float, multiple: int) -> int:
+    moved = value + (opt - value) * step
+    if multiple > 1:
+        moved = round(moved / multiple) * multiple
+    return int(min(max(moved, min(value, opt)), max(value, opt)))

@@ -132,9 +132,9 @@ def _check_range(index: int, name: str, rng: ShapeRange, declared, values: bool)
         return issues
     part = "value" if values else "dimension"
     for dim, (low, mid, high) in enumerate(zip(rng.min, rng.opt, rng.max)):
-        if low > mid:
+        if low > mid:  # the min cell is the one that breaks the order (its opt and max still agree)
             issues.append(ProfileIssue(index, name, f"{label}: {part} {dim} has min {low} > opt {mid}; "
-                                       f"each {part} needs min ≤ opt ≤ max.", "opt", dim, values))
+                                       f"each {part} needs min ≤ opt ≤ max.", "min", dim, values))
         if mid > high:
             issues.append(ProfileIssue(index, name, f"{label}: {part} {dim} has opt {mid} > max {high}; "
                                        f"each {part} needs min ≤ opt ≤ max.", "max", dim, values))

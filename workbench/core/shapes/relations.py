@@ -38,6 +38,14 @@ class DimRelation:
     def text(self) -> str:
         return self.label
 
+    def factor(self) -> int:
+        """The constant the expression multiplies by (``14*h14`` → 14: every value is a multiple), else 1."""
+        body = self.tree.body
+        if isinstance(body, ast.BinOp) and isinstance(body.op, ast.Mult):
+            constant = next((side.value for side in (body.left, body.right) if isinstance(side, ast.Constant)), 1)
+            return int(constant) if float(constant).is_integer() and constant > 1 else 1
+        return 1
+
 
 def parse_relation(name: object) -> DimRelation | None:
     """The relation a dim name states, or None for a plain name or anything outside the grammar."""

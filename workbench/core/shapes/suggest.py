@@ -36,8 +36,9 @@ from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, InputVal
     ShapeSuggestion, Use
 from workbench.core.shapes.exporter_hints import (PADDLE_CLASSIFIER, PADDLE_DETECTOR_SIDE, PADDLE_RECOGNIZER,
                                                    ExporterHints, read_hints)
-from workbench.core.shapes.graph_facts import RECURRENT_OPS, attribute, constant_shapes, consumers, \
-    direct_weight_dim, patch_embedding, position_grid, recurrent_state, spatial_strides, table_rows
+from workbench.core.shapes.graph_facts import (RECURRENT_OPS, attribute, constant_shapes, consumers, direct_weight_dim,
+                                               learned_position_table, patch_embedding, position_grid, recurrent_state,
+                                               spatial_strides, table_rows)
 from workbench.core.shapes.probe import DEFAULT_PROBE_BUDGET_SECONDS, Prober, failure_text, point, probe_dims, \
     stride_text
 from workbench.core.shapes.profiles import Profile, profile_from_samples
@@ -198,7 +199,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
                 facts.setdefault(label, _Fact(1, ShapeSource.CONVENTION, f"{kind_from[label]}: a prompt of one; set "
                                                                          "a larger max in the Profiles panel"))
         _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes)
-        _sequence_evidence(model, tensor, variables, facts, hints, consumer_map, inputs)
+        _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
     # An expression over variables is computed from them; one over names used nowhere else is a free dim.
     relations = {}
     for (name, axis), relation in expressions.items():
@@ -207,7 +208,10 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
         else:
             tensor = next(t for t in inputs if t.name == name)
             _add_use(variables, kind_from, tensor, axis, relation.label, relation.label, False, None)
-            _sequence_evidence(model, tensor, variables, facts, hints, consumer_map, inputs)
+            # The dynamo exporter writes '14*h14': the dim is a multiple of 14 whatever it is.
+            variables[relation.label].multiple_of = max(variables[relation.label].multiple_of, relation.factor())
+            _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes)
+            _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
     for label, dim in variables.items():
         dim.reason = kind_from[label]
         ladder = list(LADDERS[dim.kind])
@@ -319,7 +323,7 @@ def _label_of(variables: dict[str, DimSuggestion], name: str, axis: int) -> str 
     return next((label for label, dim in variables.items() if (name, axis) in dim.uses), None)
 
 
-def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts, hints: ExporterHints,
+def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts, preferred, hints: ExporterHints,
                        consumer_map, inputs: list[TensorInfo]) -> None:
     """Sequence dims: an encoder's length from the config (cross-attention), a text encoder's position table,
     CLIP's 77 tokens for text-conditioned diffusion, an audio encoder's frames; the context bounds the rest."""
@@ -348,12 +352,15 @@ def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts,
                 facts[label] = _Fact(value, ShapeSource.CONFIG if hints.text_length else ShapeSource.CONVENTION, why)
         elif dim.kind is DimKind.SEQUENCE and tensor.dtype.startswith(("int", "uint")):
             rows = table_rows(model.proto, model.proto.graph, tensor.name, consumer_map) \
-                if "position" in tensor.name else None
+                if "position" in tensor.name else learned_position_table(model.proto)
             bound = hints.text_length or hints.context
             if bound is not None:
                 dim.upper, dim.upper_reason = bound.value, bound.reason
+            if hints.text_length is not None:  # CLIP's tokenizer pads every prompt to its full length
+                preferred[label] = ([hints.text_length.value], f"a CLIP text encoder runs padded to its "
+                                                                f"{hints.text_length.value} positions")
             elif rows is not None:
-                dim.upper, dim.upper_reason = rows[0], f"the position table of Gather '{rows[1]}' has {rows[0]} rows"
+                dim.upper, dim.upper_reason = rows[0], f"the position table '{rows[1]}' has {rows[0]} rows"
 
 
 def switch_values(model: LoadedModel) -> dict[str, InputValue]:

@@ -1,7 +1,7 @@
 """Generate the bundled sample models.
 
-Run ``python resources/samples/make_samples.py`` to rewrite the ``.onnx`` files next to this
-script; the tests regenerate them in a temporary folder and check the bytes match, so the
+Run ``python resources/make_samples.py`` to rewrite the ``.onnx`` files in ``workbench/resources/samples/``,
+where the package carries them; the tests regenerate them in a temporary folder and check the bytes match, so the
 committed files always come from this script. Every sample shows one problem engineers hit when
 they bring a model to TensorRT, and is kept small (well under 2 MB).
 """
@@ -19,7 +19,7 @@ from onnx import TensorProto, helper, numpy_helper
 # declare an IR version every supported onnxruntime accepts.
 IR_VERSION = 10
 OPSET = 17
-SAMPLES_DIR = Path(__file__).resolve().parent
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "workbench" / "resources" / "samples"
 
 
 def _weights(rng: np.random.Generator, name: str, shape: tuple[int, ...], scale: float = 0.1):

@@ -102,3 +102,15 @@ def open_and_wait(qtbot, window, path):
 def settle_window(qtbot, window) -> None:
     """Analysis, trial build and marks all done."""
     qtbot.waitUntil(lambda: not pending_work(window), timeout=LOAD_TIMEOUT_MS)
+
+
+def freeze_the_parser_error_input(qtbot, window, value: str = "0.5") -> None:
+    """The user's way to fix if_scalar: the parser error's freeze-input fix, previewed, applied, settled."""
+    problem = next(p for p in window.session.problems if p.kind == "parser-error")
+    window.session.fix_requested.emit(problem, "freeze-input")
+    dialog = window.panels["fixes"].dialog
+    dialog.fields["value"].setText(value)
+    assert dialog.preview() is not None
+    qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=LOAD_TIMEOUT_MS)
+    dialog.apply_button.click()
+    settle_window(qtbot, window)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.conftest import LOAD_TIMEOUT_MS, needs_webengine, open_and_wait, settle_window
+from tests.ui.conftest import (LOAD_TIMEOUT_MS, freeze_the_parser_error_input, needs_webengine,
+                               open_and_wait, settle_window)
 from workbench.ui.screenshot import ScreenshotJob
 
 pytestmark = [needs_webengine, pytest.mark.webengine]
@@ -123,14 +124,7 @@ def test_status_strip_after_open_fix_undo_and_build(qtbot, window, samples, tmp_
     assert (strip.state("parsed"), strip.state("builds"), strip.state("engine"), strip.state("compare")) == \
         ("failed", "failed", "none", "none")
 
-    problem = next(p for p in window.session.problems if p.kind == "parser-error")
-    window.session.fix_requested.emit(problem, "freeze-input")
-    dialog = window.panels["fixes"].dialog
-    dialog.fields["value"].setText("0.5")
-    assert dialog.preview() is not None
-    qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=LOAD_TIMEOUT_MS)
-    dialog.apply_button.click()
-    settle_window(qtbot, window)
+    freeze_the_parser_error_input(qtbot, window)
     # Frozen, the model has no dynamic input left: it needs no profile.
     assert (strip.state("parsed"), strip.state("builds"), strip.state("profile")) == ("ok", "ok", "ok")
     assert "node-name-choose_resolution" not in marked(qtbot, window)  # the If is gone, and its mark with it

@@ -3,7 +3,7 @@ screen, and a model-vs-model comparison never turns the strip's "Matches onnxrun
 
 from __future__ import annotations
 
-from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, settle_window
+from tests.ui.conftest import LOAD_TIMEOUT_MS, freeze_the_parser_error_input, open_and_wait, settle_window
 from workbench.core.compare.comparison import CompareSettings, run_comparison
 from workbench.core.compare.inputs import InputSpec
 
@@ -38,14 +38,7 @@ def test_the_title_keeps_the_file_name_after_a_fix_and_says_it_changed(qtbot, wi
     open_and_wait(qtbot, window, samples / "if_scalar.onnx")
     settle_window(qtbot, window)
     assert window.windowTitle() == "if_scalar.onnx — TensorRT Workbench"
-    problem = next(p for p in window.session.problems if p.kind == "parser-error")
-    window.session.fix_requested.emit(problem, "freeze-input")
-    dialog = window.panels["fixes"].dialog
-    dialog.fields["value"].setText("0.5")
-    assert dialog.preview() is not None
-    qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=LOAD_TIMEOUT_MS)
-    dialog.apply_button.click()
-    settle_window(qtbot, window)
+    freeze_the_parser_error_input(qtbot, window)
     assert window.windowTitle() == "if_scalar.onnx • modified — TensorRT Workbench"
     window.session.undo()
     settle_window(qtbot, window)
@@ -57,14 +50,7 @@ def test_compare_feeds_the_original_the_value_a_fix_froze(qtbot, window, samples
     value, not random data for a path the fixed model no longer has."""
     open_and_wait(qtbot, window, samples / "if_scalar.onnx")
     settle_window(qtbot, window)
-    problem = next(p for p in window.session.problems if p.kind == "parser-error")
-    window.session.fix_requested.emit(problem, "freeze-input")
-    dialog = window.panels["fixes"].dialog
-    dialog.fields["value"].setText("0.5")
-    assert dialog.preview() is not None
-    qtbot.waitUntil(lambda: dialog.apply_button.isEnabled(), timeout=LOAD_TIMEOUT_MS)
-    dialog.apply_button.click()
-    settle_window(qtbot, window)
+    freeze_the_parser_error_input(qtbot, window)
     compare = window.panels["compare"]
     compare.target.setCurrentIndex(0)
     assert compare.run_comparison() is not None

@@ -1,4 +1,5 @@
-"""Option groups more than one command takes: the model, backend, optimization-profile shapes, input data, output."""
+"""Option groups more than one command takes: the model, backend, optimization-profile shapes, input data,
+output."""
 
 from __future__ import annotations
 

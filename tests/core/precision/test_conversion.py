@@ -85,3 +85,43 @@ def test_cli_convert_exit_codes_and_json(tmp_path):
     assert load_model(tmp_path / "kept.onnx").proto.graph.node
     refused = run_cli("convert", source, "--keep-fp32", "nope", "-o", tmp_path / "x.onnx")
     assert refused.returncode == 2 and not (tmp_path / "x.onnx").exists()
+
+
+def test_fp16_conversion_of_a_static_ultralytics_export_loads_in_onnxruntime(tmp_path):
+    """Ultralytics' export lists some tensors twice in value_info; the converted model must still be valid."""
+    import onnx
+    import onnxruntime as ort
+
+    from tests.conftest import ROOT
+    from workbench.core.model.loading import load_model
+    from workbench.core.precision.conversion import convert_model
+
+    converted = convert_model(load_model(ROOT / "tests" / "corpus" / "yolov8_static_ultralytics.onnx"), "fp16")
+    onnx.checker.check_model(converted.proto, full_check=True)
+    session = ort.InferenceSession(converted.proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    output = session.run(None, {"images": np.random.default_rng(0).random((1, 3, 640, 640), dtype=np.float32)})[0]
+    assert output.shape[0] == 1 and np.isfinite(output).all()
+
+
+def test_fp16_conversion_of_a_model_with_unnamed_nodes_is_valid(tmp_path):
+    """Exporters may leave node names empty (older paddle2onnx); the converter names its Casts after the node it
+    wraps, so unnamed nodes once gave two Casts the name '_output_cast0' and an invalid model."""
+    import onnx
+    import onnxruntime as ort
+
+    from tests.conftest import ROOT
+    from workbench.core.model.loading import LoadedModel
+    from workbench.core.precision.conversion import KeepSet, convert_model
+
+    proto = onnx.load(str(ROOT / "tests" / "corpus" / "text_detector_p2o.onnx"))
+    for node in proto.graph.node:
+        node.name = ""
+    model = LoadedModel.from_proto(proto)
+    # Kept ops get Casts around them, named after the (unnamed) node: the case that collided.
+    converted = convert_model(model, "fp16", KeepSet(op_types=["Sigmoid", "ConvTranspose"]))
+    names = [n.name for n in converted.proto.graph.node]
+    assert len(names) == len(set(names)) and all(names)
+    onnx.checker.check_model(converted.proto, full_check=True)
+    session = ort.InferenceSession(converted.proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    output = session.run(None, {"x": np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)})[0]
+    assert np.isfinite(output).all()

@@ -428,12 +428,7 @@ def _compare_other_branches(model: LoadedModel, prepared, reference: Runner, tes
             except WorkbenchError as exc:
                 result.notes.append(f"Not compared at {label} ({why}): {exc.message}")
                 continue
-            for output in extra.outputs:
-                if output.name in extra.arrays:
-                    result.arrays[f"{output.name} [{label}]"] = extra.arrays[output.name]
-                output.name = f"{output.name} [{label}]"
-            result.outputs.extend(extra.outputs)
-            result.missing_outputs.extend(f"{missing} [{label}]" for missing in extra.missing_outputs)
+            _join(result, extra, label)
             result.notes.append(f"Also compared at {label} ({why}): the branch the model's own value "
                                 f"{prepared.arrays[name].reshape(-1)[0]} may not take.")
 
@@ -455,14 +450,19 @@ def _compare_other_workloads(model: LoadedModel, input_spec: InputSpec | None, r
         except WorkbenchError as exc:
             result.notes.append(f"Not compared at the {label} workload: {exc.message}")
             continue
-        for output in extra.outputs:
-            if output.name in extra.arrays:
-                result.arrays[f"{output.name} [{label}]"] = extra.arrays[output.name]
-            output.name = f"{output.name} [{label}]"
-        result.outputs.extend(extra.outputs)
-        result.missing_outputs.extend(f"{missing} [{label}]" for missing in extra.missing_outputs)
+        _join(result, extra, label)
         switches = "".join(f", {name} = {value}" for name, value in values.items())
         result.notes.append(f"Also compared at the {label} workload ({_shape_text(shapes)}{switches}).")
+
+
+def _join(result: CompareResult, extra: CompareResult, label: str) -> None:
+    """Another point's outputs join the result as ``output [label]`` and count in its verdict."""
+    for output in extra.outputs:
+        if output.name in extra.arrays:
+            result.arrays[f"{output.name} [{label}]"] = extra.arrays[output.name]
+        output.name = f"{output.name} [{label}]"
+    result.outputs.extend(extra.outputs)
+    result.missing_outputs.extend(f"{missing} [{label}]" for missing in extra.missing_outputs)
 
 
 def _shape_text(shapes: dict) -> str:

@@ -8,7 +8,7 @@ import onnx_graphsurgeon as gs
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import all_nodes, drop_unused_constant, gs_label, node_label
-from workbench.core.model.loading import LoadedModel, iter_nodes
+from workbench.core.model.loading import LoadedModel, iter_nodes, node_attribute
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 # What the TensorRT ONNX parser accepts (its own assertion text lists these coordinate modes).
@@ -17,20 +17,13 @@ SUPPORTED_COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
 
 
-def _attr(node: onnx.NodeProto, name: str, default):
-    for attr in node.attribute:
-        if attr.name == name:
-            return onnx.helper.get_attribute_value(attr)
-    return default
-
-
 def rejected_settings(node: onnx.NodeProto) -> list[str]:
     """Why the TensorRT parser would refuse this Resize node (empty when it accepts it)."""
     reasons = []
-    mode = _attr(node, "coordinate_transformation_mode", b"half_pixel").decode()
+    mode = node_attribute(node, "coordinate_transformation_mode", b"half_pixel").decode()
     if mode not in SUPPORTED_COORDINATE_MODES:
         reasons.append(f"coordinate_transformation_mode={mode}")
-    if _attr(node, "antialias", 0):
+    if node_attribute(node, "antialias", 0):
         reasons.append("antialias=1")
     return reasons
 

@@ -30,7 +30,7 @@ import numpy as np
 import onnx
 
 from workbench.core.model.constant_values import ConstantValues
-from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes, node_label
+from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes, node_attribute, node_label
 
 
 class InputRole(str, Enum):
@@ -287,11 +287,6 @@ class _Graph:
         return None
 
 
-def _attribute(node: onnx.NodeProto, name: str, default=None):
-    for attr in node.attribute:
-        if attr.name == name:
-            return onnx.helper.get_attribute_value(attr)
-    return default
 
 
 def _is_int(tensor: TensorInfo) -> bool:
@@ -338,7 +333,7 @@ def _kv_cache(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     for node, position in graph.walk(graph.key(tensor.name), lambda n, _p: n.op_type in ("Cast", "Identity"), 3):
         if node.op_type != "Concat" or position != 0:
             continue
-        axis = int(_attribute(node, "axis", 0)) % rank
+        axis = int(node_attribute(node, "axis", 0)) % rank
         attends = any(reader.op_type in ("MatMul", "Einsum") for reader, _p in
                       graph.walk(graph.outputs(node)[0], lambda n, _p: n.op_type not in _SHAPE_ONLY))
         if axis == rank - 2 and attends:
@@ -361,7 +356,7 @@ def _table_rows(graph: _Graph, node: onnx.NodeProto) -> int | None:
     shape = graph.constants.shape(node.input[0])
     if not shape:
         return None
-    axis = int(_attribute(node, "batch_dims", 0)) if node.op_type == "GatherND" else int(_attribute(node, "axis", 0))
+    axis = int(node_attribute(node, "batch_dims" if node.op_type == "GatherND" else "axis", 0))
     return int(shape[axis % len(shape)]) if -len(shape) <= axis < len(shape) else None
 
 
@@ -431,7 +426,7 @@ def _compared_values(graph: _Graph, tensor: TensorInfo) -> list[float]:
 
 
 def _casts_to_bool(node: onnx.NodeProto) -> bool:
-    return node.op_type == "Cast" and _attribute(node, "to") == onnx.TensorProto.BOOL
+    return node.op_type == "Cast" and node_attribute(node, "to") == onnx.TensorProto.BOOL
 
 
 def _mask_use(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
@@ -537,7 +532,7 @@ def _conv_input(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     if conv is None or not weight or len(weight) < 3:
         return None
     label = f"Conv '{node_label(conv)}'"
-    channels = int(weight[1]) * int(_attribute(conv, "group", 1))
+    channels = int(weight[1]) * int(node_attribute(conv, "group", 1))
     if len(shape) == 4 and len(weight) == 4:
         if _MASK_NAME.search(tensor.name):
             return InputMeaning(tensor.name, InputRole.MASK, f"a mask named '{tensor.name}', read by {label}")

@@ -149,6 +149,14 @@ def node_label(node: onnx.NodeProto) -> str:
     return node.name or f"{node.op_type}({', '.join(node.output)})"
 
 
+def node_attribute(node: onnx.NodeProto, name: str, default=None):
+    """The value of a node's attribute ``name`` (``default`` when the node does not set it)."""
+    for attr in node.attribute:
+        if attr.name == name:
+            return onnx.helper.get_attribute_value(attr)
+    return default
+
+
 def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
     """Real inputs: models from IR < 4 also list their initializers as inputs."""
     initializer_names = {t.name for t in graph.initializer}

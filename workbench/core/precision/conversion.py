@@ -85,6 +85,9 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
     block_ops = _block_ops(keep)
     proto = model.full_proto()
     _unshare_initializers(proto, _kept_predicate(keep))
+    _drop_duplicate_value_info(proto)
+    _name_every_node(proto)
+    own_casts = {n.name for n in proto.graph.node if n.op_type == "Cast"}  # named before the converter adds its own
     try:
         with warnings.catch_warnings():  # the converter warns about every value it clamps
             warnings.simplefilter("ignore")
@@ -95,10 +98,46 @@ def convert_model(model: LoadedModel, to: str = "fp16", keep: KeepSet | None = N
         raise WorkbenchError(f"Converting {model.name} to {to.upper()} failed: {exc}",
                              "Keep the node the message names in FP32, or export the model in FP16.",
                              repr(exc)) from exc
-    _retarget_casts(converted, {n.name for n in model.proto.graph.node if n.op_type == "Cast"})
+    _retarget_casts(converted, own_casts)
     if to == "bf16":
         _retype_float16_as_bfloat16(converted, proto)
     return LoadedModel.from_proto(converted, model.path)
+
+
+def _name_every_node(proto) -> None:
+    """Unique names for unnamed or same-named nodes: the converter names its Casts after the node they wrap
+    ("<node>_output_cast0"), so two unnamed nodes (common in paddle2onnx exports) gave two Casts one name and an
+    invalid model ("two nodes with same node name")."""
+    taken = {node.name for graph in _graphs(proto.graph) for node in graph.node if node.name}
+    seen: set[str] = set()
+    for graph in _graphs(proto.graph):
+        for index, node in enumerate(graph.node):
+            if node.name and node.name not in seen:
+                seen.add(node.name)
+                continue
+            base = node.name or f"{node.op_type}_{index}"
+            name, suffix = base, 1
+            while name in taken or name in seen:
+                name, suffix = f"{base}_{suffix}", suffix + 1
+            node.name = name
+            seen.add(name)
+            taken.add(name)
+
+
+def _drop_duplicate_value_info(proto) -> None:
+    """One value_info per tensor: Ultralytics' exports (onnxslim) list some tensors twice, and the converter retypes
+    only the first, so onnxruntime refused the converted model ("Type (tensor(float)) of output arg … does not
+    match … float16"). A tensor's type is one fact; the first entry keeps it."""
+    for graph in _graphs(proto.graph):
+        seen: set[str] = set()
+        unique = []
+        for value in graph.value_info:
+            if value.name not in seen:
+                seen.add(value.name)
+                unique.append(value)
+        if len(unique) != len(graph.value_info):
+            del graph.value_info[:]
+            graph.value_info.extend(unique)
 
 
 def _block_ops(keep: KeepSet) -> set[str]:
@@ -332,7 +371,14 @@ def check_accuracy(reference_model: LoadedModel, converted: LoadedModel, feeds: 
 
     expected = reference if reference is not None else reference_values(reference_model, feeds)
     stored = _float16_tensors(converted, reference_model)
-    runner = OnnxruntimeRunner(converted, providers=_CPU, extra_outputs=list(stored))
+    try:
+        runner = OnnxruntimeRunner(converted, providers=_CPU, extra_outputs=list(stored))
+    except WorkbenchError as exc:  # the converted model is the one at fault, not the user's file
+        raise WorkbenchError(f"The precision conversion of {reference_model.name} made a model onnxruntime cannot "
+                             f"load ({exc.message.split(': ', 1)[-1]}); {reference_model.name} itself loads.",
+                             "Keep the node the message names in FP32 (--keep-fp32 / the Precision panel's keep "
+                             "set), or report the model: the conversion step should never write an invalid model.",
+                             exc.detail) from exc
     actual = runner.run(feeds_for(runner, feeds))
     outputs = []
     for output in reference_model.proto.graph.output:

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 
 from workbench.core.model.constant_values import ConstantValues
+from workbench.core.model.loading import node_attribute as attribute
 
 RECURRENT_OPS = {"GRU": (5,), "RNN": (5,), "LSTM": (5, 6)}
 _PASS_THROUGH = {"Slice", "Gather", "Squeeze", "Unsqueeze", "Identity", "Cast", "Split", "Reshape", "Transpose"}
@@ -31,13 +32,6 @@ def consumers(graph: onnx.GraphProto) -> dict[str, list[tuple[onnx.NodeProto, in
             if name:
                 found.setdefault(name, []).append((node, position))
     return found
-
-
-def attribute(node: onnx.NodeProto, name: str, default=None):
-    for attr in node.attribute:
-        if attr.name == name:
-            return onnx.helper.get_attribute_value(attr)
-    return default
 
 
 def recurrent_state(name: str, consumers, depth: int = 5) -> onnx.NodeProto | None:

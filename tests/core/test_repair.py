@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SAMPLES
+from tests.conftest import ROOT, SAMPLES
 from workbench.core.build.engine import BuildSettings, build_engine
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import replay, steps_from_recipe
 from workbench.core.model.loading import iter_nodes, load_model
-from workbench.core.compare.parity import BEYOND
+from workbench.core.compare.parity import BEYOND, EXACT
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.progress import Cancelled, CancelToken
 from workbench.core.repair import NOTHING_TO_REPAIR, REPAIRED, default_values, repair_model
+
+CORPUS = ROOT / "tests" / "corpus"
 
 
 def test_if_scalar_is_repaired_by_freeze_and_fold_and_the_result_builds(backend):
@@ -99,3 +101,16 @@ def test_default_values_come_from_metadata_then_thresholds_then_the_dtype():
 
     values = [value for value, _source in default_values(LoadedModel.from_proto(proto), "downsample_ratio")]
     assert values == ["0.25", 1.0]
+
+
+def test_dims_sharing_a_placeholder_name_are_renamed_with_the_profile_not_made_static(backend):
+    # PaddleOCR's classifier as paddle2onnx writes it: x [?, 3, ?, ?]. The suggested profile (H 48, W 192) fails
+    # because TensorRT takes the '?' dims as one; renamed, the same profile builds and the input stays dynamic.
+    model = load_model(CORPUS / "text_classifier_p2o.onnx")
+    result = repair_model(model, backend=backend)
+    assert result.status == REPAIRED and result.trial.succeeded
+    [step] = result.steps
+    assert step.fix.name == "rename-dims" and step.profiles and result.needs_confirmation == []
+    assert step.parity.verdict == EXACT
+    assert result.model.summary().inputs[0].shape == ("x_batch", 3, "x_height", "x_width")
+    assert any("share the name '?'" in tried for tried in result.tried)  # the profile alone was refused for it

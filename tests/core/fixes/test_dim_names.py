@@ -1,8 +1,9 @@
 """rename-dims on real exports: dims that share a placeholder name ('?') get names of their own.
 
 TensorRT's ONNX parser takes dims that share a name to be equal, so paddle2onnx's '?' on N, H and W of an
-image lets only profiles with N = H = W build. The models here are real exports (paddle2onnx-style OCR,
-Optimum's BERT); where a test needs '?' names, it writes them into the real export the way paddle2onnx does.
+image lets only profiles with N = H = W build. The models here are real exports (the paddle2onnx-style OCR
+classifier with its '?' dims, the recognizer, Optimum's BERT); where a test needs '?' names on another export,
+it writes them the way paddle2onnx does.
 Every result is judged by onnx's full check, onnxruntime and the real TensorRT-RTX parser and builder.
 """
 
@@ -13,8 +14,10 @@ import onnx
 import pytest
 
 from tests.conftest import ROOT
+from tests.corpus.catalog import CATALOG
 from workbench.core.build.builder_errors import map_builder_errors
 from workbench.core.build.engine import BuildSettings, build_engine
+from workbench.core.build.trial import trial_build
 from workbench.core.compare.parity import EXACT, check_parity
 from workbench.core.compare.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
@@ -26,6 +29,7 @@ from workbench.core.problems import ProblemKind, Severity, Stage
 from workbench.core.shapes.profiles import Profile, ShapeRange
 
 CORPUS = ROOT / "tests" / "corpus"
+CLASSIFIER = CORPUS / "text_classifier_p2o.onnx"  # PaddleOCR-like direction classifier, x: [?, 3, ?, ?]
 RECOGNIZER = CORPUS / "text_recognizer_p2o.onnx"  # x: [p2o.DynamicDimension.0, 3, .1, .2]
 BERT = CORPUS / "bert_optimum" / "model.onnx"  # input_ids, attention_mask, token_type_ids: [batch_size, seq…]
 OCR_SHAPE = (1, 3, 48, 192)  # PaddleOCR's classifier input; the recognizer runs at it too (W is free)
@@ -93,18 +97,37 @@ def test_rename_gives_each_dim_a_name_of_its_own_and_changes_no_output(backend):
     assert parser.parse(result.after.serialized, result.after.parser_path)
 
 
-def test_a_build_with_h_unlike_w_fails_with_the_mapped_problem_and_builds_after_the_fix(backend):
-    model = question_marks()
-    failed = build_engine(model, BuildSettings(), [fixed_shape(OCR_SHAPE)], backend=backend)
+def test_the_real_classifier_fails_to_build_at_its_deployment_shape_until_the_fix(backend):
+    """PaddleOCR's direction classifier as paddle2onnx writes it (every dynamic dim '?') at its deployment shape."""
+    model = load_model(CLASSIFIER)
+    assert model.summary().inputs[0].shape == tuple(CATALOG[CLASSIFIER.name]["inputs"]["x"])
+    shape = tuple(CATALOG[CLASSIFIER.name]["realistic"]["x"])
+    failed = build_engine(model, BuildSettings(), [fixed_shape(shape)], backend=backend)
     assert not failed.succeeded
     [problem] = failed.problems
     assert (problem.kind, problem.stage, problem.inputs) == (ProblemKind.SHARED_DIM_NAME, Stage.BUILD, ["x"])
     assert "share the name '?'" in problem.message
     assert "x[0] (batch), x[2] (height), x[3] (width)" in problem.message
-    assert "x[0] = 1, x[2] = 48, x[3] = 192" in problem.message
-    assert problem.fixes == ["rename-dims"]
-    fixed = apply_fix(model, make_step(problem.fixes[0])).after
-    assert build_engine(fixed, BuildSettings(), [fixed_shape(OCR_SHAPE)], backend=backend).succeeded
+    assert f"x[0] = {shape[0]}, x[2] = {shape[2]}, x[3] = {shape[3]}" in problem.message
+    assert problem.fixes == ["rename-dims"] and "?" in problem.detail and "name" in problem.detail  # the builder's text
+    result = apply_fix(model, make_step(problem.fixes[0]))
+    assert result.validation.checked_by == [ONNX_CHECKER, ONNXRUNTIME]
+    assert build_engine(result.after, BuildSettings(), [fixed_shape(shape)], backend=backend).succeeded
+    feeds = {"x": np.random.default_rng(0).uniform(0, 1, shape).astype(np.float32)}
+    before, after = OnnxruntimeRunner(model).run(feeds), OnnxruntimeRunner(result.after).run(feeds)
+    assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
+    assert check_parity(model, result.after).verdict == EXACT
+
+
+def test_the_trial_build_of_the_analysis_reports_it_and_passes_after_the_fix(backend):
+    model = load_model(CLASSIFIER)
+    assert [p.kind for p in detect_problems(model, backend)].count(ProblemKind.SHARED_DIM_NAME) == 1
+    before = trial_build(model, backend=backend)
+    assert not before.succeeded and ProblemKind.SHARED_DIM_NAME in {p.kind for p in before.problems}
+    fixed = apply_fix(model, make_step("rename-dims")).after
+    assert not [p for p in detect_problems(fixed, backend) if p.kind == ProblemKind.SHARED_DIM_NAME]
+    after = trial_build(fixed, backend=backend)
+    assert after.succeeded, [p.message for p in after.problems]
 
 
 def test_real_names_shared_for_a_reason_stay_shared():

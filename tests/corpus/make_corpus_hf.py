@@ -36,7 +36,8 @@ from transformers import (BertConfig, BertForSequenceClassification, CLIPTextCon
                           WhisperForConditionalGeneration)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.corpus.make_corpus import CORPUS, MAX_FILE_BYTES, SEED, export_ts, finish, save  # noqa: E402
+from tests.corpus.make_corpus import (CORPUS, MAX_FILE_BYTES, SEED, export_ts, finish, run_makers,  # noqa: E402
+                                      save)
 
 SIDE_FILES = ("config.json", "generation_config.json", "preprocessor_config.json")
 VOCAB = 1000
@@ -143,10 +144,7 @@ MAKERS = {"gpt2_kv_optimum": make_gpt2, "llama_kv_optimum": make_llama, "bert_op
 
 
 def main(words: list[str]) -> None:
-    torch.set_num_threads(1)
-    for name, make in MAKERS.items():
-        if not words or any(word in name for word in words):
-            make()
+    run_makers(MAKERS, words)
 
 
 if __name__ == "__main__":

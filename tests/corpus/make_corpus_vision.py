@@ -37,7 +37,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.corpus.make_corpus import (  # noqa: E402
-    CORPUS, SEED, calibrate_batchnorm, export_dynamo, export_ts, finish, paddle2onnx_style, save)
+    CORPUS, SEED, calibrate_batchnorm, export_dynamo, export_ts, finish, paddle2onnx_style, run_makers, save)
 
 YOLO_OPSET = 17
 
@@ -293,10 +293,7 @@ MAKERS = {
 
 
 def main(words: list[str]) -> None:
-    torch.set_num_threads(1)  # multithreaded reductions (BatchNorm calibration) differ in the last bits
-    for name, make in MAKERS.items():
-        if not words or any(word in name for word in words):
-            make()
+    run_makers(MAKERS, words)
 
 
 if __name__ == "__main__":

@@ -125,3 +125,16 @@ def test_fp16_conversion_of_a_model_with_unnamed_nodes_is_valid(tmp_path):
     session = ort.InferenceSession(converted.proto.SerializeToString(), providers=["CPUExecutionProvider"])
     output = session.run(None, {"x": np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)})[0]
     assert np.isfinite(output).all()
+
+
+def test_a_converted_paddle_style_model_is_labelled_fp16(backend):
+    """paddle2onnx keeps every weight in a Constant node: the precision label reads those too (it said FP32)."""
+    from tests.conftest import ROOT
+    from workbench.core.build.engine import BuildSettings
+    from workbench.core.build.precision_label import precision_label
+    from workbench.core.model.loading import load_model
+    from workbench.core.precision.conversion import convert_model
+
+    model = load_model(ROOT / "tests" / "corpus" / "text_detector_p2o.onnx")
+    assert precision_label(model, BuildSettings(), backend) == "FP32"
+    assert precision_label(convert_model(model, "fp16"), BuildSettings(), backend).startswith("FP16")

@@ -45,7 +45,13 @@ def _float_precision(model: LoadedModel, settings, backend: Backend) -> str:
         return "FP16 (converted)"
     if settings.precision != "fp32":
         return f"{settings.precision.upper()} (builder flag)"
-    types = {init.data_type for init in model.proto.graph.initializer}
+    # Weights as initializers, or as Constant nodes (paddle2onnx, PyTorch's small tensors), and the float
+    # tensors the model declares: a converted model shows in any of them.
+    graph = model.proto.graph
+    types = {init.data_type for init in graph.initializer}
+    types |= {node.attribute[0].t.data_type for node in graph.node
+              if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value"}
+    types |= {value.type.tensor_type.elem_type for value in graph.value_info}
     typed = sorted(label for element_type, label in _MODEL_FLOAT_PRECISION.items() if element_type in types)
     return f"{'+'.join(typed)} (model types)" if typed else "FP32"
 

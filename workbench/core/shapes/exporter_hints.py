@@ -1,6 +1,7 @@
 """What exporters write about a model's deployment sizes, outside the graph: metadata and side files.
 
-- **Ultralytics** writes metadata props: ``imgsz`` ("[640, 640]"), ``stride`` ("32"), ``batch``, ``task``.
+- **Ultralytics** writes metadata props: ``imgsz`` ("[640, 640]") is read here (``batch`` is read like every
+  metadata entry named after a dim; the stride the graph itself says).
 - **Hugging Face** exports (Optimum, ``save_pretrained``) sit beside ``config.json``
   (``max_position_embeddings``, ``n_positions``, ``max_target_positions``, ``max_source_positions``,
   ``image_size``), ``generation_config.json`` and ``preprocessor_config.json`` (an image processor's
@@ -44,24 +45,11 @@ class ExporterHints:
     """Sizes the exporter stated; ``None`` where it said nothing."""
 
     image_size: tuple[Hint, Hint] | None = None  # (height, width)
-    stride: Hint | None = None
-    batch: Hint | None = None
     context: Hint | None = None  # a decoder's longest sequence (prompt + generated)
     encoder_length: Hint | None = None  # the encoder's output length cross-attention reads (Whisper: 1500)
     audio_frames: Hint | None = None  # feature frames an audio encoder takes (Whisper: 3000)
     text_length: Hint | None = None  # a text encoder's position table (CLIP: 77)
-    encoder_decoder: bool = False
     paddle: bool = False  # exported by paddle2onnx (PaddleOCR's conventions apply)
-
-    def to_dict(self) -> dict:
-        found = {}
-        for name in ("stride", "batch", "context", "encoder_length", "audio_frames", "text_length"):
-            hint = getattr(self, name)
-            if hint is not None:
-                found[name] = {"value": hint.value, "reason": hint.reason}
-        if self.image_size:
-            found["image_size"] = {"value": [h.value for h in self.image_size], "reason": self.image_size[0].reason}
-        return found
 
 
 def read_hints(model: LoadedModel) -> ExporterHints:
@@ -83,12 +71,6 @@ def _read_ultralytics(metadata: dict[str, str], hints: ExporterHints) -> None:
         height, width = (size * 2)[:2]
         reason = f"the model's metadata says imgsz = {metadata['imgsz']}"
         hints.image_size = (Hint(height, reason), Hint(width, reason))
-    stride = _integers(metadata.get("stride", ""))
-    if len(stride) == 1 and stride[0] > 0:
-        hints.stride = Hint(stride[0], f"the model's metadata says stride = {stride[0]}")
-    batch = _integers(metadata.get("batch", ""))
-    if len(batch) == 1 and batch[0] > 0:
-        hints.batch = Hint(batch[0], f"the model's metadata says batch = {batch[0]}")
 
 
 def _integers(text: str) -> list[int]:
@@ -120,7 +102,6 @@ def _positive(data: dict, key: str) -> int | None:
 
 def _read_config(name: str, data: dict, hints: ExporterHints) -> None:
     if name == "config.json":
-        hints.encoder_decoder = bool(data.get("is_encoder_decoder"))
         for key in _DECODER_CONTEXT_KEYS:
             value = _positive(data, key)
             if value is not None and hints.context is None:

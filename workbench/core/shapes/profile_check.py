@@ -38,7 +38,7 @@ class RowCheck:
                 "node": self.node, "text": self.text()}
 
 
-def _dim_values(suggestion: ShapeSuggestion, shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
+def _variable_values(suggestion: ShapeSuggestion, shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
     """The dim variables' values these input shapes give (by the symbolic names the model declares)."""
     labels = suggestion.labels()
     return {labels[(name, axis)]: value for name, shape in shapes.items() for axis, value in enumerate(shape)
@@ -50,8 +50,8 @@ def _row_point(suggestion: ShapeSuggestion, profile: Profile, name: str, which: 
     one of its dims (BERT's three inputs share ``sequence_length``) or is computed from it (Optimum's mask is
     past + sequence) moved with it: the point is one the model can be fed."""
     values = {**suggestion.variable_values("opt"),
-              **_dim_values(suggestion, {n: r.opt for n, r in profile.shapes.items()}),
-              **_dim_values(suggestion, {name: profile.shapes[name].get(which)})}
+              **_variable_values(suggestion, {n: r.opt for n, r in profile.shapes.items()}),
+              **_variable_values(suggestion, {name: profile.shapes[name].get(which)})}
     shapes = concrete_shapes(suggestion.inputs, values, suggestion.relations, suggestion.labels())
     labels = suggestion.labels()
     # Dims the shape service has no variable for (static, or an expression it cannot invert) keep the profile's.

@@ -35,9 +35,6 @@ class DimRelation:
         result = _evaluate(self.tree.body, values)
         return max(0, int(math.floor(result + 1e-9)))
 
-    def text(self) -> str:
-        return self.label
-
     def factor(self) -> int:
         """The constant the expression multiplies by (``14*h14`` → 14: every value is a multiple), else 1."""
         body = self.tree.body

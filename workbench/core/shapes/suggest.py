@@ -30,6 +30,7 @@ import onnx
 
 from workbench.core.model.constant_values import ConstantValues
 from workbench.core.model.dim_names import image_layout, is_placeholder
+from workbench.core.model.input_roles import steered_nodes
 from workbench.core.model.loading import LoadedModel, TensorInfo
 from workbench.core.progress import CancelToken
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, InputValue, Shape, ShapeSource, \
@@ -366,8 +367,7 @@ def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts,
 def switch_values(model: LoadedModel) -> dict[str, InputValue]:
     """Values for small inputs that steer the graph (a sample rate, a ratio): the model's own hint,
     so probes and comparisons run the path the model takes in deployment, not a random one."""
-    from workbench.core.fixes.inputs import steered_nodes
-    from workbench.core.repair import default_values
+    from workbench.core.repair import default_values  # repair imports the shape service: circle left to issue 23
 
     found = {}
     inputs = {t.name: t for t in model.summary().inputs}

@@ -33,18 +33,17 @@ PREFILL_OPT = 128
 
 @dataclass
 class KvCache:
-    """The KV-cache layout of a decoder: which variables are the new tokens, the past and the encoder length."""
+    """The KV-cache layout of a decoder: which variables are the new tokens and the past (the encoder's length,
+    read by cross-attention caches, comes from the config as evidence, not from a workload)."""
 
-    inputs: list[str]  # the self-attention cache inputs
     past: DimSuggestion
     sequence: DimSuggestion
     mask: DimSuggestion | None  # an attention mask's own length variable (when not an expression of the others)
-    cross: list[DimSuggestion]  # cross-attention cache / encoder-states length variables
 
 
 def find_kv_cache(inputs: list[TensorInfo], dims: list[DimSuggestion], related: set[Use]) -> KvCache | None:
     by_use = {use: dim for dim in dims for use in dim.uses}
-    caches, cross, past = [], [], None
+    past = None
     for tensor in inputs:
         if tensor.shape is None or len(tensor.shape) != 4 or not _KV_NAME.search(tensor.name) or \
                 not tensor.dtype.startswith(("float", "bfloat")):
@@ -54,10 +53,7 @@ def find_kv_cache(inputs: list[TensorInfo], dims: list[DimSuggestion], related: 
         dim = by_use.get((tensor.name, axis))
         if dim is None:
             continue
-        if _CROSS_NAME.search(tensor.name):
-            cross.append(dim)
-        else:
-            caches.append(tensor.name)
+        if not _CROSS_NAME.search(tensor.name):  # a cross-attention cache holds the encoder's length, not a past
             past = past or dim
     if past is None:
         return None
@@ -69,9 +65,7 @@ def find_kv_cache(inputs: list[TensorInfo], dims: list[DimSuggestion], related: 
     mask = next((by_use[(t.name, 1)] for t in inputs if t.shape is not None and len(t.shape) == 2
                  and _MASK_NAME.search(t.name) and (t.name, 1) in by_use and (t.name, 1) not in related
                  and by_use[(t.name, 1)] not in (past, sequence)), None)
-    cross += [by_use[(t.name, 1)] for t in inputs if t.shape is not None and len(t.shape) == 3
-              and _CROSS_NAME.search(t.name) and (t.name, 1) in by_use]
-    return KvCache(caches, past, sequence, mask, list({id(d): d for d in cross}.values()))
+    return KvCache(past, sequence, mask)
 
 
 def context_length(hints: ExporterHints, table_rows: tuple[int, str] | None) -> Hint:

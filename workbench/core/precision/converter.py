@@ -13,9 +13,11 @@ How it decides, per node of the graph and of every If/Loop/Scan body (the first 
 4. an op outside the ONNX domains, or whose ONNX schema has no float16 (bfloat16) form for a float
    input or output of this node → FP32; inputs the schema fixes to float32 (Resize's scales) stay float32;
 5. a float tensor whose type shape inference cannot tell → the node stays FP32 (nothing is guessed);
-6. index math: float values computed only from tensor shapes (Shape → Cast → Mul → Floor → Cast) → FP32,
+6. a weight or constant beyond the target's range (±65504 for float16; an attention mask's float32 minimum)
+   stays FP32, and so do the nodes that read it; through ops that move or shift values (Where, Expand, Add,
+   ...) the FP32 region extends to where the value is finally used (a Softmax, a comparison);
+7. index math: float values computed only from tensor shapes (Shape → Cast → Mul → Floor → Cast) → FP32,
    since float16 holds integers exactly only up to 2048;
-7. a weight or constant beyond the target's range (±65504 for float16) → its consumer stays FP32;
 8. a cheap element-wise op whose float inputs all come from FP32 nodes (the eps-Add and Sqrt after a
    kept ReduceMean) → FP32: converting it would only add a Cast and lose precision;
 otherwise the node computes in the target type. Integer and bool tensors are never touched.
@@ -51,6 +53,11 @@ _SHAPE_SOURCES = {"Shape", "Size"}
 _SHAPE_READERS = {"Shape", "Size"}
 # Cheap element-wise ops that stay FP32 when every float input comes from FP32 nodes (rule 8).
 _ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Sqrt", "Reciprocal", "Neg", "Abs", "Clip", "Max", "Min"}
+# Ops whose output keeps the magnitude of an out-of-range input (they move, select or shift values): the
+# value passes on, so their readers stay FP32 too (rule 6). Other ops (Softmax, a bounded activation) end it.
+_CARRIES_RANGE = {"Where", "Expand", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Concat", "Slice", "Gather",
+                  "GatherElements", "GatherND", "Transpose", "Tile", "Identity", "Cast", "Split", "Pad", "Min", "Max",
+                  "Add", "Sub", "Neg", "Abs"}
 # Ops whose float output type is an attribute (``dtype``; Cast's ``to``), float32 when absent.
 _DTYPE_ATTRIBUTE = {"Cast": "to", "RandomNormal": "dtype", "RandomUniform": "dtype", "RandomNormalLike": "dtype",
                     "RandomUniformLike": "dtype", "EyeLike": "dtype", "Bernoulli": "dtype", "Multinomial": "dtype"}
@@ -274,9 +281,11 @@ class _Converter:
         self.reasons: dict[str, str] = {}
         self.typings: dict[str, _NodeTyping | None] = {}
         self.stored_low: set[str] = set()
-        self.initializer_values = {t.name: t for g in graphs(proto.graph) for t in g.initializer}
         self.constant_values = {n.output[0]: v for g in graphs(proto.graph) for n in g.node
                                 if n.op_type == "Constant" and (v := _constant_value(n)) is not None}
+        # Float tensors holding values beyond the target's range: such weights, and what only moves them on.
+        self.out_of_range = {t.name for g in graphs(proto.graph) for t in g.initializer
+                             if t.data_type == FLOAT and _beyond(t, _RANGE[target])}
 
     # -- names ---------------------------------------------------------------------------------------------------
     def unique(self, base: str) -> str:
@@ -344,6 +353,10 @@ class _Converter:
                     any(i in shape_derived for i in node.input)
                     and all(i in shape_derived or i in constants or not i for i in node.input)):
                 shape_derived.update(node.output)
+            # Values beyond the range travel through ops that move or shift them (Where, Expand, Add, ...).
+            if decision is Decision.OUT_OF_RANGE and (node.op_type in _CARRIES_RANGE or not any(
+                    self.is_float(i) for i in node.input)):
+                self.out_of_range.update(o for o in node.output if self.is_float(o))
             if not decision.converted and node.op_type != "Constant":
                 from_kept.update(o for o in node.output if self.is_float(o))
             for step, body in _subgraphs(node):
@@ -383,16 +396,20 @@ class _Converter:
             return Decision.NO_LOW_PRECISION_FORM, f"ONNX defines {node.op_type} without {_SHORT[self.target]}"
         float_inputs = [i for index, i in enumerate(node.input) if self.is_float(i) and index not in
                         typing.fixed_inputs]
+        limit = _RANGE[self.target]
+        for name in float_inputs:
+            if name in self.out_of_range:
+                return Decision.OUT_OF_RANGE, f"{name!r} holds values beyond ±{limit:g}"
+        own_value = self.constant_values.get(node.output[0]) if node.op_type == "Constant" else (
+            next((a.t for a in node.attribute if a.name == "value"), None) if node.op_type == "ConstantOfShape"
+            else None)
+        if own_value is not None and own_value.data_type == FLOAT and _beyond(own_value, limit):
+            return Decision.OUT_OF_RANGE, f"its value is beyond ±{limit:g} (e.g. an attention mask's float32 minimum)"
         if node.op_type not in _SHAPE_SOURCES and float_inputs and all(i in shape_derived for i in float_inputs):
             return Decision.INDEX_MATH, "float16 holds integers exactly only up to 2048"
         if node.op_type == "Cast" and node.input[0] in shape_derived and node.output[0] in self.types \
                 and self.is_float(node.output[0]):
             return Decision.INDEX_MATH, "float16 holds integers exactly only up to 2048"
-        limit = _RANGE[self.target]
-        for name in [*float_inputs, *(node.output if node.op_type == "Constant" else [])]:
-            value = self.initializer_values.get(name) or self.constant_values.get(name)
-            if value is not None and value.data_type == FLOAT and _beyond(value, limit):
-                return Decision.OUT_OF_RANGE, f"{name!r} has values beyond ±{limit:g}"
         if node.op_type in _ELEMENTWISE and float_inputs and all(i in from_kept or i in constants
                                                                   for i in float_inputs) \
                 and any(i in from_kept for i in float_inputs):
@@ -404,8 +421,9 @@ class _Converter:
         self.decide(self.proto.graph, set())
         graph = self.proto.graph
         storage: dict[str, int] = {}
+        weights = {t.name for t in graph.initializer}  # old IR versions list them as inputs too
         for value in graph.input:
-            if self.is_float(value.name) and value.name not in self.initializer_values:
+            if self.is_float(value.name) and value.name not in weights:
                 storage[value.name] = FLOAT if self.keep_io else self.target
                 if not self.keep_io:
                     value.type.tensor_type.elem_type = self.target

@@ -13,7 +13,9 @@ from tests.onnx_factory import make_model, save, tensor
 from workbench.core.compare.metrics import Tolerances
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, load_model
-from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL, KeepSet, check_accuracy, convert_model
+from workbench.core.precision.conversion import (FP16_ATOL, FP16_RTOL, KeepSet, check_accuracy, convert_model,
+                                                 convert_with_decisions, default_keep_lines)
+from workbench.core.precision.converter import DEFAULT_KEEP_RULES, Decision
 from workbench.core.shapes.suggest import suggested_feeds
 
 FEATURES = 64
@@ -43,14 +45,26 @@ def _check(model, converted):
 
 def test_fp16_overflow_fails_and_keeping_the_nodes_passes():
     model = l2_normalize_model()
-    converted = convert_model(model)
+    converted = convert_model(model, default_rules=False)
     assert {i.data_type for i in converted.proto.graph.initializer} == {TensorProto.FLOAT16, TensorProto.INT64}
     failing = _check(model, converted)
     assert not failing.passed
     assert {"square", "sum_of_squares"} <= set(failing.overflows)
-    kept = _check(model, convert_model(model, keep=KeepSet.resolve(model, OVERFLOWING_NODES)))
+    kept = _check(model, convert_model(model, keep=KeepSet.resolve(model, OVERFLOWING_NODES), default_rules=False))
     [output] = kept.outputs
     assert kept.passed and output.name == "y" and output.passed, (kept.overflows, output.reason)
+
+
+def test_default_keep_rules_keep_the_reduction_and_the_square_root_after_it():
+    """ReduceSum is a default keep rule; the Sqrt reads only its FP32 output, so it stays FP32 too (no Cast for
+    nothing); the Mul before it still overflows: that is the bisect's job, not a default rule's."""
+    model = l2_normalize_model()
+    converted, conversion = convert_with_decisions(model)
+    assert conversion.decisions["sum_of_squares"] is Decision.KEPT_BY_DEFAULT_RULE
+    assert conversion.decisions["norm"] is Decision.FOLLOWS_KEPT
+    assert conversion.decisions["square"].converted and conversion.decisions["project"].converted
+    assert set(_check(model, converted).overflows) == {"square"}
+    assert default_keep_lines(model) == [f"ReduceSum: {DEFAULT_KEEP_RULES['ReduceSum']}"]
 
 
 def test_keep_set_takes_op_types_and_refuses_unknown_names():
@@ -78,7 +92,11 @@ def test_cli_convert_exit_codes_and_json(tmp_path):
     assert failing.returncode == 1, failing.stderr
     reply = json.loads(failing.stdout)
     assert reply["within_tolerance"] is False and (tmp_path / "fp16.onnx").is_file()
-    assert reply["tolerances"]["reason"] and "sum_of_squares" in reply["overflows"]
+    assert reply["tolerances"]["reason"] and set(reply["overflows"]) == {"square"}
+    assert reply["default_keep_rules"] == [f"ReduceSum: {DEFAULT_KEEP_RULES['ReduceSum']}"]
+    all_converted = run_cli("convert", source, "--no-default-keep", "-o", tmp_path / "all.onnx", "--json")
+    assert all_converted.returncode == 1 and {"square", "sum_of_squares"} <= set(
+        json.loads(all_converted.stdout)["overflows"])
     passing = run_cli("convert", source, "--keep-fp32", *OVERFLOWING_NODES, "-o", tmp_path / "kept.onnx", "--json")
     assert passing.returncode == 0, passing.stderr
     assert json.loads(passing.stdout)["keep_fp32"] == OVERFLOWING_NODES

@@ -31,10 +31,11 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.model.tensor_shapes import infer_value_info
 from workbench.core.precision.converter import (DEFAULT_KEEP_RULES, Conversion, Decision, convert_float_model,
-                                                decide_nodes, graphs, name_every_node)
+                                                assigned_node_names, decide_nodes, graphs,
+                                                name_every_node)
 
 TARGETS = ("fp16", "bf16")
-_TARGET_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
+TARGET_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
 BF16_EMULATION = "emulated BF16 rounding, computed in FP32"
 _CPU = ["CPUExecutionProvider"]  # the accuracy reference is the CPU provider, whatever else is installed
 # float16 keeps ~3 significant decimal digits (machine epsilon ~1e-3): an element within 1 % of the
@@ -65,9 +66,10 @@ class KeepSet:
 
     @classmethod
     def resolve(cls, model: LoadedModel, names_or_ops: list[str]) -> "KeepSet":
-        """Sort each entry into a node name or an op type of ``model``; unknown entries are an error."""
-        node_names = {n.name for n in model.proto.graph.node}
-        op_types = {n.op_type for n in model.proto.graph.node}
+        """Sort each entry into a node name or an op type of ``model`` (If/Loop bodies included; an unnamed node by
+        the name the converter gives it); unknown entries are an error."""
+        node_names = set(assigned_node_names(model.proto))
+        op_types = {n.op_type for graph in graphs(model.proto.graph) for n in graph.node}
         unknown = [item for item in names_or_ops if item not in node_names and item not in op_types]
         if unknown:
             raise WorkbenchError(f"{', '.join(unknown)} is neither a node name nor an op type of {model.name}.",
@@ -92,7 +94,7 @@ def convert_with_decisions(model: LoadedModel, to: str = "fp16", keep: KeepSet |
         raise WorkbenchError(f"Conversion to {to!r} is not available.", f"Choose one of: {', '.join(TARGETS)}.")
     keep = keep or KeepSet()
     proto = model.full_proto()
-    conversion = convert_float_model(proto, _TARGET_TYPES[to], keep.nodes, keep.op_types,
+    conversion = convert_float_model(proto, TARGET_TYPES[to], keep.nodes, keep.op_types,
                                      default_rules=default_rules, keep_io=keep_io_types)
     if validate:
         # Imported here: the fix catalogue (fixes/__init__) registers this package's steps, so importing it at
@@ -119,16 +121,19 @@ def default_keep_lines(model: LoadedModel) -> list[str]:
 
 
 def kept_lines(conversion: Conversion) -> list[str]:
-    """Nodes the conversion kept in FP32 for a reason other than the user's keep set, grouped by reason."""
-    groups: dict[str, list[str]] = {}
+    """Nodes the conversion kept in FP32 for a reason other than the user's keep set, one line per reason."""
+    groups: dict[Decision, list[str]] = {}
     for name in conversion.kept():
-        decision = conversion.decisions[name]
-        if decision is Decision.KEPT_BY_USER:
-            continue
-        detail = conversion.reasons.get(name, "")
-        groups.setdefault(f"{decision.value}" + (f" ({detail})" if detail and decision is not
-                                                  Decision.KEPT_BY_DEFAULT_RULE else ""), []).append(name)
-    return [f"{reason}: {len(names)} node(s), e.g. {', '.join(names[:3])}" for reason, names in groups.items()]
+        if conversion.decisions[name] is not Decision.KEPT_BY_USER:
+            groups.setdefault(conversion.decisions[name], []).append(name)
+    lines = []
+    for decision, names in groups.items():
+        # the default rules' reasons are listed per op type (default_keep_lines)
+        details = [] if decision is Decision.KEPT_BY_DEFAULT_RULE else list(
+            dict.fromkeys(conversion.reasons[n] for n in names if conversion.reasons.get(n)))
+        detail = f" ({'; '.join(details[:2])}{'; …' if len(details) > 2 else ''})" if details else ""
+        lines.append(f"{decision.value}{detail}: {len(names)} node(s), e.g. {', '.join(names[:3])}")
+    return lines
 
 
 def emulation_twin(model: LoadedModel, keep: KeepSet | None = None, keep_io_types: bool = True,
@@ -146,7 +151,7 @@ def emulation_twin(model: LoadedModel, keep: KeepSet | None = None, keep_io_type
     keep = keep or KeepSet()
     proto = shape_inference.infer_shapes(model.full_proto())
     name_every_node(proto)  # the names the converter decides by
-    decisions = decide_nodes(proto, _TARGET_TYPES["bf16"], keep.nodes, keep.op_types, default_rules=default_rules)
+    decisions = decide_nodes(proto, TARGET_TYPES["bf16"], keep.nodes, keep.op_types, default_rules=default_rules)
 
     def kept(node) -> bool:
         return not decisions[node.name].converted
@@ -230,7 +235,7 @@ class AccuracyCheck:
     """A converted model against its FP32 original: the outputs' metrics and the overflowing tensors."""
 
     outputs: list[OutputComparison]
-    overflows: dict[str, str]  # node name → its float16 output tensor that overflowed (FP32 finite)
+    overflows: dict[str, str]  # node name → the tensor it computes or reads in float16 that overflowed (FP32 finite)
     emulation: str = ""  # how the outputs were computed when not by the converted model itself (BF16)
 
     @property
@@ -243,16 +248,28 @@ class AccuracyCheck:
                 "overflows": self.overflows, "emulation": self.emulation or None}
 
 
-def _float16_tensors(converted: LoadedModel, reference: LoadedModel) -> dict[str, str]:
-    """Tensor → producing node, for node outputs the converted model stores in float16 and the original also has."""
+def _float16_tensors(converted: LoadedModel, reference: LoadedModel) -> dict[str, tuple[str, list[str]]]:
+    """Float16 tensors of ``converted`` that hold a value of the original → (the original tensor, the nodes to keep
+    if it overflows): a converted node's output blames that node; a float16 copy the converter casts down from an
+    FP32 value (the output of a kept node) blames the nodes that read the copy, since keeping them avoids it."""
     original = {name for node in reference.proto.graph.node for name in node.output}
     try:  # the converter declares only the types the model already declared
         declared = infer_value_info(converted.proto).value_info
     except Exception:  # noqa: BLE001 - shape inference raises many kinds; the declarations still count
         declared = converted.proto.graph.value_info
     types = {v.name: v.type.tensor_type.elem_type for v in declared}
-    return {name: node.name for node in converted.proto.graph.node for name in node.output
-            if name in original and types.get(name) == TensorProto.FLOAT16}
+    readers: dict[str, list[str]] = {}
+    for node in converted.proto.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node.name)
+    stored = {}
+    for node in converted.proto.graph.node:
+        if node.op_type == "Cast" and node.input[0] in original and types.get(node.output[0]) == TensorProto.FLOAT16:
+            stored[node.output[0]] = (node.input[0], readers.get(node.output[0], []))
+        for name in node.output:
+            if name in original and types.get(name) == TensorProto.FLOAT16:
+                stored[name] = (name, [node.name])
+    return stored
 
 
 def reference_values(reference: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -291,6 +308,6 @@ def check_accuracy(reference_model: LoadedModel, converted: LoadedModel, feeds: 
         atol, rtol = tolerances.for_output(output.name)
         outputs.append(compare_arrays(output.name, expected[output.name], actual[output.name], atol, rtol,
                                       infinities_compare_equal=tolerances.infinities_compare_equal))
-    overflows = {node: name for name, node in stored.items()
-                 if np.count_nonzero(~np.isfinite(actual[name])) > np.count_nonzero(~np.isfinite(expected[name]))}
+    overflows = {node: source for name, (source, nodes) in stored.items() for node in nodes
+                 if np.count_nonzero(~np.isfinite(actual[name])) > np.count_nonzero(~np.isfinite(expected[source]))}
     return AccuracyCheck(outputs, overflows)

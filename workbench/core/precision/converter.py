@@ -134,23 +134,32 @@ def _subgraphs(node: onnx.NodeProto):
             yield (node.name, attribute.name, index), body
 
 
+def assigned_node_names(proto: onnx.ModelProto) -> list[str]:
+    """The name each node (all graphs, in ``graphs`` order) has once ``name_every_node`` ran: its own if unique, else
+    ``<op>_<index>`` or ``<name>_<n>``. Keep sets and the bisect use these names, so unnamed nodes can be kept."""
+    taken = {node.name for graph in graphs(proto.graph) for node in graph.node if node.name}
+    seen: set[str] = set()
+    names = []
+    for graph in graphs(proto.graph):
+        for index, node in enumerate(graph.node):
+            name = node.name
+            if not name or name in seen:
+                base, suffix = node.name or f"{node.op_type}_{index}", 1
+                name = base
+                while name in taken or name in seen:
+                    name, suffix = f"{base}_{suffix}", suffix + 1
+                taken.add(name)
+            seen.add(name)
+            names.append(name)
+    return names
+
+
 def name_every_node(proto: onnx.ModelProto) -> None:
     """Unique names for unnamed or same-named nodes across all graphs (paddle2onnx leaves many unnamed): decisions
     are keyed by name, and onnxruntime refuses two nodes of one name."""
-    taken = {node.name for graph in graphs(proto.graph) for node in graph.node if node.name}
-    seen: set[str] = set()
-    for graph in graphs(proto.graph):
-        for index, node in enumerate(graph.node):
-            if node.name and node.name not in seen:
-                seen.add(node.name)
-                continue
-            base = node.name or f"{node.op_type}_{index}"
-            name, suffix = base, 1
-            while name in taken or name in seen:
-                name, suffix = f"{base}_{suffix}", suffix + 1
-            node.name = name
-            seen.add(name)
-            taken.add(name)
+    nodes = [node for graph in graphs(proto.graph) for node in graph.node]
+    for node, name in zip(nodes, assigned_node_names(proto)):
+        node.name = name
 
 
 def _unshadow_bodies(proto: onnx.ModelProto) -> None:
@@ -357,7 +366,7 @@ class _Converter:
             if decision is Decision.OUT_OF_RANGE and (node.op_type in _CARRIES_RANGE or not any(
                     self.is_float(i) for i in node.input)):
                 self.out_of_range.update(o for o in node.output if self.is_float(o))
-            if not decision.converted and node.op_type != "Constant":
+            if not decision.converted and decision is not Decision.KEPT_BY_USER and node.op_type != "Constant":
                 from_kept.update(o for o in node.output if self.is_float(o))
             for step, body in _subgraphs(node):
                 with self.scope(step):
@@ -413,7 +422,7 @@ class _Converter:
         if node.op_type in _ELEMENTWISE and float_inputs and all(i in from_kept or i in constants
                                                                   for i in float_inputs) \
                 and any(i in from_kept for i in float_inputs):
-            return Decision.FOLLOWS_KEPT, "its float inputs all come from FP32 nodes"
+            return Decision.FOLLOWS_KEPT, ""
         return Decision.CONVERTED, ""
 
     # -- rewriting -----------------------------------------------------------------------------------------------

@@ -18,7 +18,9 @@ How it decides, per node of the graph and of every If/Loop/Scan body (the first 
    ...) the FP32 region extends to where the value is finally used (a Softmax, a comparison);
 7. index math: float values computed only from tensor shapes (Shape → Cast → Mul → Floor → Cast) → FP32,
    since float16 holds integers exactly only up to 2048;
-8. a cheap element-wise op whose float inputs all come from FP32 nodes (the eps-Add and Sqrt after a
+8. a Transpose that moves the leading axis into a MatMul → FP32: onnxruntime's CPU optimizer (ORT_ENABLE_ALL,
+   seen in 1.32) crashes the process on its float16 form (fused into a batch-transposing MatMul);
+9. a cheap element-wise op whose float inputs all come from FP32 nodes (the eps-Add and Sqrt after a
    kept ReduceMean) → FP32: converting it would only add a Cast and lose precision;
 otherwise the node computes in the target type. Integer and bool tensors are never touched.
 
@@ -51,7 +53,7 @@ _CONTROL_FLOW = {"If", "Loop", "Scan"}
 _SHAPE_SOURCES = {"Shape", "Size"}
 # Ops that read only their input's shape (any type): they read whatever type is stored, without a Cast.
 _SHAPE_READERS = {"Shape", "Size"}
-# Cheap element-wise ops that stay FP32 when every float input comes from FP32 nodes (rule 8).
+# Cheap element-wise ops that stay FP32 when every float input comes from FP32 nodes (rule 9).
 _ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Sqrt", "Reciprocal", "Neg", "Abs", "Clip", "Max", "Min"}
 # Ops whose output keeps the magnitude of an out-of-range input (they move, select or shift values): the
 # value passes on, so their readers stay FP32 too (rule 6). Other ops (Softmax, a bounded activation) end it.
@@ -96,6 +98,7 @@ class Decision(Enum):
     OUT_OF_RANGE = "kept: a weight beyond the target type's range"
     FOLLOWS_KEPT = "kept: every float input comes from FP32 nodes"
     READ_BY_KEPT = "kept: a constant an FP32 node reads"
+    ONNXRUNTIME_CRASH = "kept: onnxruntime crashes on its float16 form"
     NOT_FLOAT = "untouched: no float tensor"
 
     @property
@@ -293,6 +296,11 @@ class _Converter:
         self.constant_values = {n.output[0]: v for g in graphs(proto.graph) for n in g.node
                                 if n.op_type == "Constant" and (v := _constant_value(n)) is not None}
         # Float tensors holding values beyond the target's range: such weights, and what only moves them on.
+        self.readers: dict[str, list[onnx.NodeProto]] = {}
+        for graph in graphs(proto.graph):
+            for node in graph.node:
+                for name in node.input:
+                    self.readers.setdefault(name, []).append(node)
         self.out_of_range = {t.name for g in graphs(proto.graph) for t in g.initializer
                              if t.data_type == FLOAT and _beyond(t, _RANGE[target])}
 
@@ -419,11 +427,21 @@ class _Converter:
         if node.op_type == "Cast" and node.input[0] in shape_derived and node.output[0] in self.types \
                 and self.is_float(node.output[0]):
             return Decision.INDEX_MATH, "float16 holds integers exactly only up to 2048"
+        if node.op_type == "Transpose" and self._moves_leading_axis(node) and any(
+                reader.op_type == "MatMul" and reader.input[0] == node.output[0]
+                for reader in self.readers.get(node.output[0], [])):
+            return Decision.ONNXRUNTIME_CRASH, ("onnxruntime's CPU optimizer (ORT_ENABLE_ALL, seen in 1.32) segfaults "
+                                                "on a float16 Transpose that moves the leading axis into a MatMul")
         if node.op_type in _ELEMENTWISE and float_inputs and all(i in from_kept or i in constants
                                                                   for i in float_inputs) \
                 and any(i in from_kept for i in float_inputs):
             return Decision.FOLLOWS_KEPT, ""
         return Decision.CONVERTED, ""
+
+    @staticmethod
+    def _moves_leading_axis(node: onnx.NodeProto) -> bool:
+        perm = next((list(a.ints) for a in node.attribute if a.name == "perm"), [])
+        return not perm or perm[0] != 0  # no perm: all axes reversed
 
     # -- rewriting -----------------------------------------------------------------------------------------------
     def convert(self) -> None:

@@ -37,9 +37,9 @@ class PrecisionPlan:
     atol: float | None = None  # None: the mode's default
     rtol: float | None = None
     keep_io: bool = True  # graph inputs and outputs stay float32 (conversion)
-    default_keep: bool = True  # the default keep rules (converter.DEFAULT_KEEP_RULES) apply (conversion)
     samples: int = DEFAULT_CALIBRATION_SAMPLES  # seeded random calibration samples (quantization)
     calib_file: str = ""  # calibration arrays (.npz) instead of random samples
+    default_keep: bool = True  # the default keep rules (converter.DEFAULT_KEEP_RULES) apply (conversion)
 
     def tolerances(self) -> tuple[Tolerances, str]:
         atol, rtol, reason = default_tolerances(self.mode)

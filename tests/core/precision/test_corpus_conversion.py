@@ -10,15 +10,15 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 from tests.conftest import ROOT, run_cli
+from tests.corpus.catalog import CATALOG
 from workbench.core.compare.metrics import compare_arrays
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.model.tensor_shapes import weightless_copy
 from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL, convert_with_decisions
 from workbench.core.precision.converter import Decision
-from workbench.core.shapes.suggest import suggested_feeds
 
 CORPUS = ROOT / "tests" / "corpus"
 MODELS = sorted(str(path.relative_to(CORPUS)) for path in CORPUS.rglob("*.onnx"))
@@ -37,6 +37,28 @@ def _run(proto: onnx.ModelProto, feeds: dict[str, np.ndarray], weights_dir=None)
     return dict(zip([o.name for o in session.get_outputs()], session.run(None, inputs)))
 
 
+def _catalog_feeds(model: LoadedModel, name: str) -> dict[str, np.ndarray]:
+    """Seeded random inputs at the catalog's realistic shapes (the shape service is tested elsewhere; its probes
+    would cost most of this file's time): switch/bool values and integer domains as the catalog states them."""
+    entry = CATALOG[name]
+    rng = np.random.default_rng(0)
+    weights = {t.name for t in model.proto.graph.initializer}
+    feeds = {}
+    for value in model.proto.graph.input:
+        if value.name in weights:
+            continue
+        shape = entry["realistic"][value.name]
+        dtype = helper.tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type)
+        if value.name in entry.get("values", {}):
+            feeds[value.name] = np.full(shape, entry["values"][value.name], dtype)
+        elif np.issubdtype(dtype, np.floating):
+            feeds[value.name] = rng.standard_normal(shape).astype(dtype)
+        else:
+            low, high = entry.get("value_domains", {}).get(value.name, [0, 1])
+            feeds[value.name] = rng.integers(low, high + 1, size=shape).astype(dtype)
+    return feeds
+
+
 @pytest.fixture(scope="module")
 def fp32_runs():
     """name → (model, feeds, FP32 outputs), each model loaded and run once."""
@@ -45,7 +67,7 @@ def fp32_runs():
     def get(name: str):
         if name not in cache:
             model = load_model(CORPUS / name)
-            feeds = suggested_feeds(model)
+            feeds = _catalog_feeds(model, name)
             cache[name] = model, feeds, _run(model.proto, feeds, model.weights_dir)
         return cache[name]
 
@@ -85,7 +107,7 @@ def test_a_float16_batch_transpose_into_matmul_stays_fp32_so_onnxruntime_does_no
     import subprocess
     import sys
 
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     weight = numpy_helper.from_array(np.ones((8, 5), np.float32), "w")
     nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[1, 0, 2], name="seq_first"),

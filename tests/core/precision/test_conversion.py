@@ -156,3 +156,27 @@ def test_a_converted_paddle_style_model_is_labelled_fp16(backend):
     model = load_model(ROOT / "tests" / "corpus" / "text_detector_p2o.onnx")
     assert precision_label(model, BuildSettings(), backend) == "FP32"
     assert precision_label(convert_model(model, "fp16"), BuildSettings(), backend).startswith("FP16")
+
+
+def test_a_weight_declared_as_an_input_stays_overridable_and_shared_weights_exist_in_both_types():
+    """A weight also listed as a graph input is a default the caller may override (IR 3 lists every weight so): it is
+    read through a Cast, never replaced by a copy. A weight read by a kept and a converted node exists in both types, each side reading its own."""
+    weight = numpy_helper.from_array(np.eye(4, dtype=np.float32), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="project"),
+             helper.make_node("Add", ["h", "w"], ["y"], name="add_weight")]
+    declared = make_model(nodes, [tensor("x", [4, 4]), tensor("w", [4, 4])], [tensor("y", [4, 4])], [weight])
+    converted = convert_model(LoadedModel.from_proto(declared))
+    assert [(t.name, t.data_type) for t in converted.proto.graph.initializer] == [("w", TensorProto.FLOAT)]
+    override = np.full((4, 4), 2.0, np.float32)
+    x = np.ones((4, 4), np.float32)
+    from workbench.core.compare.runners import OnnxruntimeRunner
+
+    result = OnnxruntimeRunner(converted).run({"x": x, "w": override})["y"]
+    np.testing.assert_allclose(result, x @ override + override, rtol=1e-3)
+
+    shared = make_model(nodes, [tensor("x", [4, 4])], [tensor("y", [4, 4])], [weight])
+    kept = convert_model(LoadedModel.from_proto(shared), keep=KeepSet(["add_weight"]))
+    types = {t.name: t.data_type for t in kept.proto.graph.initializer}
+    assert sorted(types.values()) == [TensorProto.FLOAT, TensorProto.FLOAT16] and types["w"] == TensorProto.FLOAT
+    readers = {n.name: list(n.input) for n in kept.proto.graph.node}
+    assert readers["add_weight"][1] == "w" and types[readers["project"][1]] == TensorProto.FLOAT16

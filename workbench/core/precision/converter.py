@@ -113,7 +113,6 @@ class Conversion:
     proto: onnx.ModelProto
     decisions: dict[str, Decision]
     reasons: dict[str, str] = field(default_factory=dict)  # node → the detail of its decision (rule, op, tensor)
-    stored_low: set[str] = field(default_factory=set)  # original tensor names the converted model stores low
 
     def kept(self) -> list[str]:
         """Nodes that touch float tensors and stay FP32 (control flow excluded: its bodies are converted)."""
@@ -292,7 +291,6 @@ class _Converter:
         self.decisions: dict[str, Decision] = {}
         self.reasons: dict[str, str] = {}
         self.typings: dict[str, _NodeTyping | None] = {}
-        self.stored_low: set[str] = set()
         self.constant_values = {n.output[0]: v for g in graphs(proto.graph) for n in g.node
                                 if n.op_type == "Constant" and (v := _constant_value(n)) is not None}
         # Float tensors holding values beyond the target's range: such weights, and what only moves them on.
@@ -454,7 +452,6 @@ class _Converter:
                 storage[value.name] = FLOAT if self.keep_io else self.target
                 if not self.keep_io:
                     value.type.tensor_type.elem_type = self.target
-                    self.stored_low.add(value.name)
         wanted_outputs = {o.name: (FLOAT if self.keep_io else self.target) for o in graph.output
                           if self.is_float(o.name)}
         self.rewrite(graph, ChainMap(storage), wanted_outputs, top_level=True)
@@ -462,10 +459,13 @@ class _Converter:
     def rewrite(self, graph: onnx.GraphProto, storage: ChainMap, wanted_outputs: dict[str, int],
                 top_level: bool) -> None:
         """Rewrite ``graph`` in place. ``storage``: the stored type of each float tensor in scope (outer first)."""
-        initializers = {t.name: t for t in graph.initializer}
-        for name, tensor in initializers.items():
+        for tensor in graph.initializer:
             if tensor.data_type == FLOAT:
-                storage[name] = FLOAT
+                storage[tensor.name] = FLOAT
+        # Weights that are also graph inputs are defaults a caller may override (always so before IR 4): they are
+        # read through a Cast like any input, never replaced by a copy.
+        declared = {value.name for value in graph.input}
+        initializers = {t.name: t for t in graph.initializer if t.name not in declared}
         reads: dict[tuple[str, int], str] = {}
         nodes: list[onnx.NodeProto] = []
         new_initializers: list[TensorProto] = []
@@ -475,7 +475,6 @@ class _Converter:
             if stored == wanted:
                 return name
             if (name, wanted) not in reads:
-                low = wanted != FLOAT
                 if name in initializers:  # a weight is copied in the other type, not cast at run time
                     copy = _retyped(initializers[name], wanted, self.unique(f"{name}_{_SHORT[wanted]}"))
                     new_initializers.append(copy)
@@ -486,8 +485,6 @@ class _Converter:
                                                   name=self.unique(f"{target_name}_cast")))
                 reads[(name, wanted)] = target_name
                 storage[target_name] = wanted
-                if low:
-                    self.stored_low.add(name)
             return reads[(name, wanted)]
 
         # Top-level outputs keep their names: a producer whose stored type differs writes a renamed tensor,
@@ -528,8 +525,6 @@ class _Converter:
             for index, name in enumerate(node.output):
                 if self.is_float(name):
                     storage[name] = self._output_type(node, index)
-                    if storage[name] != FLOAT:
-                        self.stored_low.add(name)
         # Outputs: top level through the renamed producers; a body's output entries simply take a new name.
         for output in graph.output:
             if output.name not in wanted_outputs:
@@ -545,6 +540,7 @@ class _Converter:
             output.type.tensor_type.elem_type = wanted
         used = {name for node in nodes for name in node.input} | {o.name for o in graph.output}
         used |= {name for node in nodes for _step, body in _subgraphs(node) for name in _outer_reads(body)}
+        used |= declared
         del graph.node[:]
         graph.node.extend(nodes)
         final = [t for t in [*graph.initializer, *new_initializers] if t.name in used]
@@ -647,4 +643,4 @@ def convert_float_model(proto: onnx.ModelProto, target: int, kept_nodes=(), kept
     drop_duplicate_value_info(proto)
     converter = _Converter(proto, target, set(kept_nodes), set(kept_ops), default_rules, keep_io)
     converter.convert()
-    return Conversion(proto, converter.decisions, converter.reasons, converter.stored_low)
+    return Conversion(proto, converter.decisions, converter.reasons)

@@ -160,7 +160,8 @@ def test_a_converted_paddle_style_model_is_labelled_fp16(backend):
 
 def test_a_weight_declared_as_an_input_stays_overridable_and_shared_weights_exist_in_both_types():
     """A weight also listed as a graph input is a default the caller may override (IR 3 lists every weight so): it is
-    read through a Cast, never replaced by a copy. A weight read by a kept and a converted node exists in both types, each side reading its own."""
+    read through a Cast, never replaced by a copy. A weight read by a kept and a converted node exists in both types,
+    each side reading its own."""
     weight = numpy_helper.from_array(np.eye(4, dtype=np.float32), "w")
     nodes = [helper.make_node("MatMul", ["x", "w"], ["h"], name="project"),
              helper.make_node("Add", ["h", "w"], ["y"], name="add_weight")]
@@ -180,3 +181,38 @@ def test_a_weight_declared_as_an_input_stays_overridable_and_shared_weights_exis
     assert sorted(types.values()) == [TensorProto.FLOAT, TensorProto.FLOAT16] and types["w"] == TensorProto.FLOAT
     readers = {n.name: list(n.input) for n in kept.proto.graph.node}
     assert readers["add_weight"][1] == "w" and types[readers["project"][1]] == TensorProto.FLOAT16
+
+
+def test_loop_body_is_converted_inside_with_fp32_loop_carried_values():
+    """v ← tanh(v @ W + b) for M iterations, W and b outer-scope weights: the body's MatMul/Add/Tanh compute in FP16
+    with Casts inside the body, the Loop's own inputs and outputs (loop-carried v, scan outputs) stay float32."""
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array((rng.standard_normal((8, 8)) * 0.3).astype(np.float32), "W"),
+               numpy_helper.from_array(np.full((1, 8), 0.1, np.float32), "b"),
+               numpy_helper.from_array(np.array(5, np.int64), "M"), numpy_helper.from_array(np.array(True), "cond")]
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["v_in", "W"], ["vw"], name="body_matmul"),
+         helper.make_node("Add", ["vw", "b"], ["vb"], name="body_add"),
+         helper.make_node("Tanh", ["vb"], ["v_out"], name="body_tanh"),
+         helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
+         helper.make_node("Identity", ["v_out"], ["scan_out"], name="body_scan")],
+        "body", [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+                 helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+                 helper.make_tensor_value_info("v_in", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", TensorProto.FLOAT, [1, 8]),
+         helper.make_tensor_value_info("scan_out", TensorProto.FLOAT, [1, 8])])
+    nodes = [helper.make_node("Loop", ["M", "cond", "x"], ["v", "steps"], name="loop", body=body)]
+    proto = make_model(nodes, [tensor("x", [1, 8])], [tensor("v", [1, 8]), tensor("steps", [5, 1, 8])], weights)
+    model = LoadedModel.from_proto(proto)
+    converted, conversion = convert_with_decisions(model)
+    assert conversion.decisions["loop"] is Decision.CONTROL_FLOW
+    assert all(conversion.decisions[name].converted for name in ("body_matmul", "body_add", "body_tanh"))
+    [loop] = [n for n in converted.proto.graph.node if n.op_type == "Loop"]
+    converted_body = loop.attribute[0].g
+    assert [o.type.tensor_type.elem_type for o in converted_body.output] == [TensorProto.BOOL, TensorProto.FLOAT,
+                                                                            TensorProto.FLOAT]
+    assert any(n.op_type == "Cast" for n in converted_body.node)
+    x = rng.standard_normal((1, 8)).astype(np.float32)
+    check = check_accuracy(model, converted, {"x": x}, Tolerances(FP16_ATOL, FP16_RTOL))
+    assert check.passed, [o.reason for o in check.outputs]

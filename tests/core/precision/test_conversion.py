@@ -216,3 +216,28 @@ def test_loop_body_is_converted_inside_with_fp32_loop_carried_values():
     x = rng.standard_normal((1, 8)).astype(np.float32)
     check = check_accuracy(model, converted, {"x": x}, Tolerances(FP16_ATOL, FP16_RTOL))
     assert check.passed, [o.reason for o in check.outputs]
+
+
+def test_index_math_on_shapes_stays_fp32():
+    """A size computed in float from a shape (Shape → Cast → Mul 1.5 → Floor → Cast int64, as TorchScript exports
+    write interpolation sizes) stays FP32: float16 holds integers exactly only up to 2048, so 3001 × 1.5 = 4501.5
+    would floor to 4500 there."""
+    constants = [numpy_helper.from_array(np.array([2], np.int64), "height_axis"),
+                 numpy_helper.from_array(np.array(1.5, np.float32), "factor")]
+    nodes = [helper.make_node("Shape", ["x"], ["shape"], name="shape"),
+             helper.make_node("Gather", ["shape", "height_axis"], ["height"], name="height"),
+             helper.make_node("Cast", ["height"], ["height_float"], name="to_float", to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["height_float", "factor"], ["scaled"], name="scale"),
+             helper.make_node("Floor", ["scaled"], ["floored"], name="floor"),
+             helper.make_node("Cast", ["floored"], ["size"], name="to_int", to=TensorProto.INT64),
+             helper.make_node("Relu", ["x"], ["y"], name="relu")]
+    proto = make_model(nodes, [tensor("x", [1, 1, 3001, 2])],
+                       [tensor("y", [1, 1, 3001, 2]), tensor("size", [1], TensorProto.INT64)], constants)
+    model = LoadedModel.from_proto(proto)
+    converted, conversion = convert_with_decisions(model)
+    assert {conversion.decisions[name] for name in ("to_float", "scale", "floor", "to_int")} == {Decision.INDEX_MATH}
+    assert conversion.decisions["relu"].converted
+    from workbench.core.compare.runners import OnnxruntimeRunner
+
+    size = OnnxruntimeRunner(converted).run({"x": np.ones((1, 1, 3001, 2), np.float32)})["size"]
+    assert size.tolist() == [4501]

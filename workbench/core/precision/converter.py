@@ -420,7 +420,8 @@ class _Converter:
             else None)
         if own_value is not None and own_value.data_type == FLOAT and _beyond(own_value, limit):
             return Decision.OUT_OF_RANGE, f"its value is beyond ±{limit:g} (e.g. an attention mask's float32 minimum)"
-        if node.op_type not in _SHAPE_SOURCES and float_inputs and all(i in shape_derived for i in float_inputs):
+        if node.op_type not in _SHAPE_SOURCES and any(i in shape_derived for i in float_inputs) and all(
+                i in shape_derived or i in constants for i in float_inputs):
             return Decision.INDEX_MATH, "float16 holds integers exactly only up to 2048"
         if node.op_type == "Cast" and node.input[0] in shape_derived and node.output[0] in self.types \
                 and self.is_float(node.output[0]):

@@ -143,7 +143,7 @@ def preview_fix(model: LoadedModel, step: FixStep, **kwargs) -> FixPreview:
 def replay(model: LoadedModel, steps: list[FixStep], *, progress: ProgressFn = no_progress,
            cancel: CancelToken | None = None) -> list[FixResult]:
     """Apply ``steps`` in order (a recipe), each on the previous one's result."""
-    results = []
+    results: list[FixResult] = []
     for index, step in enumerate(steps):
         progress(f"Step {index + 1}/{len(steps)}: {step.spec()}", index / max(len(steps), 1))
         try:

@@ -62,6 +62,8 @@ class _Child:
         env = {**os.environ, "PYTHONPATH": search_path}
         self.process = subprocess.Popen([sys.executable, "-m", "workbench.core.isolation.serve"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        assert self.process.stdin and self.process.stdout  # both asked for with PIPE
+        self._to_child, self._from_child = self.process.stdin, self.process.stdout
         self.replies: queue.Queue = queue.Queue()
         self.send(warm_up)
         threading.Thread(target=self._read_replies, daemon=True, name="trt-workbench-child-replies").start()
@@ -70,17 +72,17 @@ class _Child:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, message) -> None:
+    def send(self, message: object) -> None:
         try:
-            pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.process.stdin.flush()
+            pickle.dump(message, self._to_child, protocol=pickle.HIGHEST_PROTOCOL)
+            self._to_child.flush()
         except OSError:  # the child died (a broken pipe); the reply reader reports it
             pass
 
     def _read_replies(self) -> None:
         while True:
             try:
-                self.replies.put(pickle.load(self.process.stdout))
+                self.replies.put(pickle.load(self._from_child))
             except Exception:  # end of stream, or a reply cut short by the child's death
                 break
         self.replies.put(None)
@@ -109,7 +111,7 @@ class _Child:
     def end(self) -> None:
         self.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout, self._stderr):
+        for stream in (self._to_child, self._from_child, self._stderr):
             try:
                 stream.close()
             except OSError:

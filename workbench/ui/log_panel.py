@@ -11,7 +11,7 @@ from workbench.core.analysis.support import SupportReport
 from workbench.core.backend import LogMessage
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.tree_items import top_level_items
+from workbench.ui.qt_items import top_level_items
 
 SEVERITY_ORDER = ("internal_error", "error", "warning", "info", "verbose")
 # Filter label → most verbose severity shown.

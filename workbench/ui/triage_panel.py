@@ -29,7 +29,7 @@ from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.model.tensor_shapes import tensor_shapes
 from workbench.ui.session import Session
 from workbench.ui.tasks import Task
-from workbench.ui.tree_items import child_items, top_level_items
+from workbench.ui.qt_items import child_items, top_level_items
 
 _GROUP_TITLES = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
 _PROFILE_KINDS = (ProblemKind.NO_PROFILE, ProblemKind.DYNAMIC_INPUT)

@@ -44,7 +44,7 @@ VERDICT_TEXT = {
 
 @dataclass
 class ParityResult:
-    verdict: str
+    verdict: ParityVerdict
     outputs: list[OutputComparison] = field(default_factory=list)
     reason: str = ""  # why not checkable, or the reasons of the outputs that did not pass
     seed: int = 0

@@ -95,8 +95,7 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     """Run one step on ``model`` and return the new model; ``model`` itself is left untouched."""
     fix = get_fix(step.name)
     params = step.param_dict
-    if fix.validate is not None:
-        fix.validate(model, params)
+    fix.check_params(model, params)
     progress(f"{fix.title}: reading the graph", 0.1)
     if fix.needs_weights:
         proto = model.full_proto()

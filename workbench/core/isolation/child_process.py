@@ -56,7 +56,7 @@ class ChildCrashed(WorkbenchError):
 class _Child:
     """One started child: its process, a thread reading its replies into a queue, its captured stderr."""
 
-    def __init__(self, warm_up: Callable[[], None] | None):
+    def __init__(self, warm_up: Callable[[], object] | None):
         self._stderr = tempfile.TemporaryFile()  # read only after a crash; a pipe could fill and block the child
         search_path = os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": search_path}
@@ -119,7 +119,7 @@ class _Child:
 
 
 class ChildProcess:
-    def __init__(self, warm_up: Callable[[], None] | None = None, *, one_call_per_child: bool = False):
+    def __init__(self, warm_up: Callable[[], object] | None = None, *, one_call_per_child: bool = False):
         """``warm_up`` (picklable, e.g. a ``functools.partial``) runs first in every child."""
         self._warm_up = warm_up
         self._one_call_per_child = one_call_per_child

@@ -56,6 +56,13 @@ class TensorInfo:
     def is_dynamic(self) -> bool:
         return self.shape is None or bool(self.dynamic_dims)
 
+    @property
+    def fixed_shape(self) -> tuple[int, ...] | None:
+        """The shape when it is not dynamic (every dim a positive int), else None."""
+        if self.shape is None or self.dynamic_dims:
+            return None
+        return tuple(d for d in self.shape if isinstance(d, int))
+
     def shape_text(self) -> str:
         if self.shape is None:
             return "unknown rank"

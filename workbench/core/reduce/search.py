@@ -337,12 +337,12 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
     final_failures = oracle.check(final)
     search.calls += 1
     still_fails = search.same_failure(final_failures)
-    if len(nodes) == total:
-        status = ReduceStatus.NOT_REDUCIBLE if still_fails else ReduceStatus.FLAKY
-    elif not still_fails:
+    if not still_fails:
         status = ReduceStatus.FLAKY
+    elif stopped:
+        status = ReduceStatus.STOPPED_EARLY
     else:
-        status = ReduceStatus.STOPPED_EARLY if stopped else ReduceStatus.REDUCED
+        status = ReduceStatus.NOT_REDUCIBLE if len(nodes) == total else ReduceStatus.REDUCED
     message = {
         ReduceStatus.REDUCED: f"Reduced {total} nodes to {len(nodes)} that fail the same way (checked again).",
         ReduceStatus.STOPPED_EARLY: f"Stopped early: the smallest model found so far has {len(nodes)} of {total} "

@@ -26,7 +26,7 @@ from workbench.core.compare.metrics import Tolerances
 from workbench.core.compare.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, iter_nodes, node_label
-from workbench.core.problems import NamedValue, ProblemKind
+from workbench.core.problems import NamedValue, Problem, ProblemKind
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.reduce.candidates import CandidateMaker, is_static, realistic_types
 from workbench.core.reduce.oracle import (COMPARE_KIND, BuildOracle, Candidate, CompareOracle, Oracle,
@@ -44,7 +44,7 @@ _PARSE_KINDS = {ProblemKind.PARSER_ERROR, ProblemKind.UNSUPPORTED_SUBGRAPH, Prob
 
 class ReduceStatus(NamedValue):
     REDUCED = "reduced"  # a smaller model fails the same way (re-checked)
-    STOPPED_EARLY = "stopped-early"  # the time limit (or Cancel) ended the search: the smallest so far
+    STOPPED_EARLY = "stopped-early"  # the time limit ended the search: the smallest failing model so far
     NOT_REDUCIBLE = "not-reducible"  # no smaller cut fails the same way: the failure needs the whole graph
     FLAKY = "flaky"  # the failure did not show again when re-checked
 
@@ -72,6 +72,14 @@ class ProblemSpec:
         if self.kind == COMPARE_KIND:
             return FailureStage.COMPARE
         return FailureStage.PARSE if self.kind in _PARSE_KINDS else FailureStage.BUILD
+
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> "ProblemSpec":
+        """The problem's kind, and its node where the failure names one (an unsupported subgraph's first node
+        is only where the subgraph starts)."""
+        named = problem.kind in (ProblemKind.PARSER_ERROR, ProblemKind.BUILDER_ERROR)
+        return cls(str(problem.kind), problem.node if named else "")
 
 
 @dataclass
@@ -263,8 +271,7 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
     """The smallest cut of ``model`` that fails like the chosen problem (by default: the parser's first error,
     else the builder's, else — with ``against``, the model under test — the comparison).
 
-    Raises ``WorkbenchError`` when the model does not show the failure to reduce; ``Cancelled`` is not raised:
-    a cancelled search ends like one out of time, with the smallest model so far.
+    Raises ``WorkbenchError`` when the model does not show the failure to reduce and ``Cancelled`` when cancelled.
     """
     started = time.monotonic()
     backend = backend or load_backend()
@@ -329,10 +336,11 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
             nodes = strategy(search, nodes)
             steps.append(f"{label}: {before} → {len(nodes)} nodes (after {search.calls} checks)")
     except _OutOfTime:
+        cancel.raise_if_cancelled("The reduction")
         stopped = True
         nodes = sorted(search.smallest)
-        steps.append("stopped: " + ("cancelled" if cancel.cancelled else f"the time limit of {time_limit:.0f} s ran "
-                                    "out") + f" after {search.calls} checks; the smallest failing model so far is kept")
+        steps.append(f"stopped: the time limit of {time_limit:.0f} s ran out after {search.calls} checks; the "
+                     "smallest failing model so far is kept")
     final = maker.make(nodes)
     final_failures = oracle.check(final)
     search.calls += 1

@@ -1,5 +1,6 @@
 """The search: the smallest candidate that still fails with the original failure's signature.
 
+0. **The named node alone**, when the failure names one (TensorRT's message or the parser's error): one check.
 1. **Cut from the outputs**: bisect over the nodes in graph order for the shortest prefix that still fails,
    then keep only what the prefix's last node depends on.
 2. **Cut from the inputs**: bisect for the latest start that still fails.
@@ -180,6 +181,13 @@ class _Search:
         return verdict
 
 
+def _named_node_alone(search: _Search, nodes: list[int]) -> list[int]:
+    """The node the failure names, alone (one check): when that fails the same way nothing else is needed."""
+    graph_nodes = search.maker.proto.graph.node
+    named = [i for i in nodes if search.target.node and graph_nodes[i].name == search.target.node]
+    return named if named and search.fails(named) else nodes
+
+
 def _cut_from_outputs(search: _Search, nodes: list[int]) -> list[int]:
     low, high = 1, len(nodes)  # the whole list fails
     while low < high:
@@ -329,7 +337,8 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
     search.calls = calls
     nodes, steps, stopped = list(maker.active), [], False
     try:
-        for label, strategy in (("cut from the outputs", _cut_from_outputs), ("cut from the inputs", _cut_from_inputs),
+        for label, strategy in (("the node the failure names, alone", _named_node_alone),
+                                ("cut from the outputs", _cut_from_outputs), ("cut from the inputs", _cut_from_inputs),
                                 ("delta debugging", _ddmin)):
             progress(f"Reducing: {label}", None)
             before = len(nodes)

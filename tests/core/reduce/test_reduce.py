@@ -13,11 +13,12 @@ import pytest
 
 from tests.core.reduce.plants import CORPUS, plant_nms, plant_nonzero
 from tests.corpus.perturb import perturbed_copy
+from workbench.core.build.child import ABORT_SWITCH
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import load_model
 from workbench.core.reduce.bundle import prepare_bundle_folder, write_bundle
 from workbench.core.reduce.search import ProblemSpec, ReduceStatus, reduce_model
-from workbench.core.reduce.signature import FailureStage
+from workbench.core.reduce.signature import CRASH_CODE, FailureStage
 
 HANDFUL = 5
 
@@ -124,3 +125,15 @@ def test_cli_reduces_real_exports_with_a_parser_error(tmp_path, name):
     assert "NonZero" in reply["ops"] and reply["target"]["signature"]["stage"] == "parse"
     repro = run_repro(folder, tmp_path)
     assert repro.returncode == 1 and "REPRODUCED: parse/" in repro.stdout, repro.stdout + repro.stderr
+
+
+def test_a_builder_abort_is_a_failure_of_its_own_and_does_not_end_the_reduction(tmp_path, rtx_backend, monkeypatch):
+    """Every build aborts inside the build child (the test switch TensorRT's internal assertions stand in for): the
+    reduction survives each abort, names it by its signature (no node: the bisection and ddmin do the work) and
+    ends at one node."""
+    monkeypatch.setenv(ABORT_SWITCH, "1")
+    source = load_model(CORPUS / "l2_embedding_ts.onnx")
+    result = reduce_model(source, ProblemSpec.parse("builder-error"), backend=rtx_backend, time_limit=240)
+    assert result.target.signature.code == CRASH_CODE and result.target.node == ""
+    assert result.status == ReduceStatus.REDUCED and len(result.reduced_nodes) == 1
+    assert any(step.startswith("cut from the outputs") for step in result.steps)

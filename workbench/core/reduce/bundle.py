@@ -30,7 +30,7 @@ REDUCED, TEST, NEIGHBOUR = "reduced.onnx", "reduced_test.onnx", "passing_neighbo
 SCRIPT, ENVIRONMENT, ERROR_LOG, README = "repro.sh", "environment.txt", "error.log", "README.md"
 INPUTS, OUTPUTS, RESULT = "inputs.npz", "onnxruntime_outputs.npz", "reduce.json"
 CHECK, EXPECTED = "repro_check.py", "expected.json"
-_PLACEHOLDERS = re.compile(rf"{re.escape(NAME)}|#|'…'")
+_PLACEHOLDERS = re.compile(rf"{re.escape(NAME)}|#")
 
 
 def prepare_bundle_folder(output_dir: str | os.PathLike, model_path: Path | None) -> Path:

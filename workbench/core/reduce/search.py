@@ -365,7 +365,10 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
         ReduceStatus.STOPPED_EARLY: f"Stopped early: the smallest model found so far has {len(nodes)} of {total} "
                                     "nodes and fails the same way.",
         ReduceStatus.NOT_REDUCIBLE: f"Not reducible: no smaller cut of the {total} nodes fails the same way "
-                                    "(the failure needs the whole graph; checked the original again: it still fails).",
+                                    "(checked the original again: it still fails); "
+                                    + (f"{maker.invalid} cuts were not valid models (tensors whose type neither "
+                                       "shape inference nor onnxruntime can tell, e.g. after a custom op)."
+                                       if maker.invalid else "the failure needs the whole graph."),
         ReduceStatus.FLAKY: "Not reducible: the failure did not show again when re-checked (flaky); "
                             f"the model kept has {len(nodes)} of {total} nodes.",
     }[status]

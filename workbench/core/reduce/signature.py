@@ -4,7 +4,8 @@ numbers taken out.
 A reduced model that fails differently (another op, another error, a parse error where the original failed
 to build) is not a reproduction of the original failure, so the oracle compares signatures, never "fails or
 not". Names are taken out because a cut model names the same layer differently (TensorRT adds suffixes, a
-myelin group lists other first/last nodes); numbers because shapes and counts change with the cut.
+myelin group lists other first/last nodes); numbers because shapes and counts change with the cut. The rest of
+the text (an assertion, a quoted explanation) stays: it is what tells two failures apart.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ class FailureStage(NamedValue):
 CRASH_CODE = "crash"  # the build process died (an abort inside TensorRT)
 MISMATCH_CODE = "mismatch"  # outputs differ beyond the tolerances
 
-_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"")
 _TOKEN = re.compile(r"[A-Za-z0-9_./:\-]*[A-Za-z0-9_]")
 _NUMBER = re.compile(r"(?<![A-Za-z_])\d+(?:\.\d+)?")
 _LAYER_SUFFIX = re.compile(r"(?:_\d+|_output_\d+|:\d+)$")
@@ -46,10 +46,8 @@ def _is_name(token: str, names: frozenset[str]) -> bool:
 
 
 def message_pattern(text: str, names: frozenset[str]) -> str:
-    """The informative line of ``text`` with the model's node/tensor names as ``<name>``, quoted strings as
-    ``'…'`` and numbers as ``#``."""
+    """The informative line of ``text`` with the model's node/tensor names as ``<name>`` and numbers as ``#``."""
     line = concise_message(text)
-    line = _QUOTED.sub("'…'", line)
     line = _TOKEN.sub(lambda m: NAME if _is_name(m.group(0), names) else m.group(0), line)
     return _NUMBER.sub("#", line).strip()
 

@@ -84,3 +84,28 @@ def plant_nms(source: str, path: Path) -> tuple[Path, str]:
                            outputs=["planted/selected"])[0]
     _feed_back(graph, features, readers, selected, "planted/nms_back")
     return _save(graph, template, path), "planted/nms"
+
+
+CUSTOM_DOMAIN = "com.example.planted"
+
+
+def plant_custom_op(source: str, path: Path, op: str = "MatMul") -> tuple[Path, str]:
+    """``source`` with an op of a custom domain (no TensorRT importer, no plugin) on the middle ``op``'s output,
+    its result declared with the input's type and shape (as exporters of custom ops declare it) and read by what
+    read that output; returns the file and the custom node's name."""
+    template = onnx.load(str(CORPUS / source))
+    graph = gs.import_onnx(onnx.shape_inference.infer_shapes(template))
+    _node, tensor = _middle_tensor(graph, op, 3)
+    readers = list(tensor.outputs)
+    result = gs.Variable("planted/custom_out", dtype=tensor.dtype, shape=tensor.shape)
+    graph.nodes.append(gs.Node(op="PlantedOp", name="planted/custom", domain=CUSTOM_DOMAIN, inputs=[tensor],
+                               outputs=[result]))
+    for reader in readers:
+        reader.inputs[reader.inputs.index(tensor)] = result
+    graph.cleanup().toposort()
+    model = gs.export_onnx(graph)
+    model.ir_version = template.ir_version
+    if not any(o.domain == CUSTOM_DOMAIN for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid(CUSTOM_DOMAIN, 1))
+    onnx.save(model, str(path))
+    return path, "planted/custom"

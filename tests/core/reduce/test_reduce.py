@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.reduce.plants import CORPUS, plant_nms, plant_nonzero
+from tests.core.reduce.plants import CORPUS, plant_custom_op, plant_nms, plant_nonzero
 from tests.corpus.perturb import perturbed_copy
 from workbench.core.build.child import ABORT_SWITCH
 from workbench.core.errors import WorkbenchError
@@ -49,6 +49,19 @@ def test_parser_refusal_in_the_middle_of_a_transformer_reduces_to_the_culprit(tm
     repro = run_repro(folder, tmp_path)
     assert repro.returncode == 1, repro.stdout + repro.stderr
     assert "REPRODUCED: parse/UNSUPPORTED_NODE on NonZero" in repro.stdout
+
+
+def test_a_custom_domain_op_in_a_transformer_onnxruntime_cannot_run(tmp_path, rtx_backend):
+    """onnxruntime cannot run the original (unknown domain): boundary types come from shape inference alone."""
+    path, culprit = plant_custom_op("transformer_ts_seq64.onnx", tmp_path / "transformer_custom.onnx")
+    result = reduce_model(load_model(path), backend=rtx_backend, time_limit=120)
+    assert result.status == ReduceStatus.REDUCED and result.reduced_nodes == [culprit]
+    assert result.target.signature.op == "PlantedOp"
+    assert any("onnxruntime could not run the original" in reason for reason in result.shape_reasons)
+    folder = prepare_bundle_folder(tmp_path / "bundle", path)
+    write_bundle(result, folder, rtx_backend, protect=path)
+    repro = run_repro(folder, tmp_path)
+    assert repro.returncode == 1 and "REPRODUCED: parse/INVALID_NODE on PlantedOp" in repro.stdout, repro.stdout
 
 
 def test_builder_refusal_reduces_and_repro_sh_reproduces_it(tmp_path, rtx_backend):

@@ -340,6 +340,8 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
         for label, strategy in (("the node the failure names, alone", _named_node_alone),
                                 ("cut from the outputs", _cut_from_outputs), ("cut from the inputs", _cut_from_inputs),
                                 ("delta debugging", _ddmin)):
+            if len(nodes) == 1:
+                break  # one node: nothing left to cut
             progress(f"Reducing: {label}", None)
             before = len(nodes)
             nodes = strategy(search, nodes)

@@ -83,6 +83,23 @@ def test_builder_refusal_reduces_and_repro_sh_reproduces_it(tmp_path, rtx_backen
     assert "REPRODUCED: build/" in repro.stdout and "has no runners" in repro.stdout
 
 
+def test_a_builder_failure_on_a_dynamic_input_keeps_the_shape_services_profile(tmp_path, rtx_backend):
+    """PaddleOCR's classifier names H and W both '?': the builder refuses the realistic profile (H 48, W 192). The
+    failure names no node, so the bisections find the first node that reads the input; the profile goes along."""
+    path = CORPUS / "text_classifier_p2o.onnx"
+    result = reduce_model(load_model(path), ProblemSpec.parse("shared-dim-name"), backend=rtx_backend,
+                          time_limit=200)
+    assert result.status == ReduceStatus.REDUCED and len(result.reduced_nodes) <= HANDFUL
+    assert result.target.signature.code == "Error Code 4: API Usage Error"
+    assert [i["name"] for i in result.inputs] == ["x"] and "probe" in result.inputs[0]["reason"]
+    assert result.profiles and "x" in result.profiles[0].shapes
+    folder = prepare_bundle_folder(tmp_path / "bundle", path)
+    write_bundle(result, folder, rtx_backend)
+    assert json.loads((folder / "expected.json").read_text())["profiles"][0]["shapes"]["x"]["opt"] == [1, 3, 48, 192]
+    repro = run_repro(folder, tmp_path)
+    assert repro.returncode == 1 and "REPRODUCED: build/Error Code 4" in repro.stdout, repro.stdout + repro.stderr
+
+
 def test_a_failure_that_is_not_the_target_does_not_count(tmp_path, rtx_backend):
     """The NMS model parses: asking for a parser error finds none, and the builder's failure is not taken instead."""
     path, _culprit = plant_nms("l2_embedding_ts.onnx", tmp_path / "embedding_nms.onnx")

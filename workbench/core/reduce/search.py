@@ -337,9 +337,10 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
     search.calls = calls
     nodes, steps, stopped = list(maker.active), [], False
     try:
-        for label, strategy in (("the node the failure names, alone", _named_node_alone),
-                                ("cut from the outputs", _cut_from_outputs), ("cut from the inputs", _cut_from_inputs),
-                                ("delta debugging", _ddmin)):
+        strategies = [("the node the failure names, alone", _named_node_alone)] if target.node else []
+        strategies += [("cut from the outputs", _cut_from_outputs), ("cut from the inputs", _cut_from_inputs),
+                       ("delta debugging", _ddmin)]
+        for label, strategy in strategies:
             if len(nodes) == 1:
                 break  # one node: nothing left to cut
             progress(f"Reducing: {label}", None)

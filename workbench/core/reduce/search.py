@@ -272,6 +272,54 @@ def _pick_target(failures: list[Failure], spec: ProblemSpec, stage: FailureStage
     return None
 
 
+def _prepare(model: LoadedModel, proto: onnx.ModelProto, test_proto: onnx.ModelProto | None,
+             profiles: list[Profile] | None, backend: Backend, progress: ProgressFn,
+             cancel: CancelToken) -> tuple[list[Profile], list[str], CandidateMaker]:
+    """The profiles builds use (the user's, or the shape service's as the trial build picks them) with their
+    reasons, and the candidate maker with every tensor typed at the profile's opt shapes."""
+    progress("Choosing realistic shapes", None)
+    used_profiles, shape_reasons, _suggestion = trial_profiles(model, profiles, cancel, backend)
+    opt = {name: r.opt for name, r in used_profiles[0].shapes.items()} if used_profiles else {}
+    feeds = suggested_feeds(model, shapes=opt)
+    shapes = {name: tuple(array.shape) for name, array in feeds.items()}
+    inferred = realistic_types(proto, shapes, {})
+    all_outputs = [o for node in proto.graph.node for o in node.output if o]
+    # Comparisons feed every boundary the original's values; otherwise only what shape inference cannot type.
+    wanted = all_outputs if test_proto is not None else [n for n in all_outputs if not is_static(inferred.get(n))]
+    progress("Running the original under onnxruntime for the boundary tensors", None)
+    notes: list[str] = []
+    observed = _observed_values(model, feeds, wanted, notes)
+    maker = CandidateMaker(proto, realistic_types(proto, shapes, observed), observed, test_proto)
+    return used_profiles, shape_reasons + notes, maker
+
+
+def _find_target(maker: CandidateMaker, problem: ProblemSpec, names: frozenset[str], profiles: list[Profile],
+                 tolerances: Tolerances | None, backend: Backend, progress: ProgressFn,
+                 cancel: CancelToken) -> tuple[Failure, Oracle, int]:
+    """The failure to reduce, as the original shows it, the oracle that saw it and the checks it took."""
+    stages = [problem.stage] if problem.stage else [FailureStage.PARSE, FailureStage.BUILD] + (
+        [FailureStage.COMPARE] if maker.test_proto is not None else [])
+    whole = maker.make(maker.active)
+    if whole is None:
+        raise WorkbenchError("The model cannot be cut into checked sub-models (onnx.checker with shape inference "
+                             "rejects it as a whole).", "Run fold-constants or fix the model's types first.")
+    seen: list[Failure] = []
+    for calls, stage in enumerate(stages, start=1):
+        progress(f"Checking the original ({stage})", None)
+        oracle = _oracle(stage, backend, names, profiles, tolerances, cancel)
+        failures = oracle.check(whole)
+        seen += failures
+        target = _pick_target(failures, problem, stage)
+        if target is not None:
+            return target, oracle, calls
+        if failures and problem.stage is None:
+            break  # the first stage that fails is the one to reduce
+    what = f"{problem.kind}{':' + problem.node if problem.node else ''}" if problem.kind else "any failure"
+    found = "; ".join(f.signature.text() for f in seen[:3]) or "it passes every check"
+    raise WorkbenchError(f"The model does not show {what} to reduce ({found}).",
+                         "Choose a problem the model has (trt-workbench analyze MODEL --build lists them).")
+
+
 def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, against: LoadedModel | None = None,
                  tolerances: Tolerances | None = None, profiles: list[Profile] | None = None,
                  time_limit: float = DEFAULT_TIME_LIMIT_SECONDS, backend: Backend | None = None,
@@ -287,7 +335,6 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
     problem = problem or ProblemSpec()
     proto = model.full_proto()
     names = _names(proto)
-    notes: list[str] = []
     if problem.stage == FailureStage.COMPARE and against is None:
         raise WorkbenchError("An accuracy problem needs the model under test.",
                              "Give it with --against MODEL2 (e.g. the perturbed or converted copy).")
@@ -297,41 +344,9 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
                              "Reduce against a copy with the same graph (perturbed weights, a changed attribute); "
                              "a conversion that inserts nodes cannot be cut the same way.")
 
-    progress("Choosing realistic shapes", None)
-    used_profiles, shape_reasons, _suggestion = trial_profiles(model, profiles, cancel, backend)
-    feeds = suggested_feeds(model)
-    shapes = {name: tuple(array.shape) for name, array in feeds.items()}
-    inferred = realistic_types(proto, shapes, {})
-    all_outputs = [o for node in proto.graph.node for o in node.output if o]
-    # Comparisons feed every boundary the original's values; otherwise only what shape inference cannot type.
-    wanted = all_outputs if test_proto is not None else [n for n in all_outputs if not is_static(inferred.get(n))]
-    progress("Running the original under onnxruntime for the boundary tensors", None)
-    observed = _observed_values(model, feeds, wanted, notes)
-    types = realistic_types(proto, shapes, observed)
-    maker = CandidateMaker(proto, types, observed, test_proto)
+    used_profiles, shape_reasons, maker = _prepare(model, proto, test_proto, profiles, backend, progress, cancel)
     total = len(maker.active)
-
-    stages = [problem.stage] if problem.stage else [FailureStage.PARSE, FailureStage.BUILD] + (
-        [FailureStage.COMPARE] if test_proto is not None else [])
-    whole = maker.make(maker.active)
-    if whole is None:
-        raise WorkbenchError("The model cannot be cut into checked sub-models (onnx.checker with shape inference "
-                             "rejects it as a whole).", "Run fold-constants or fix the model's types first.")
-    target, oracle, calls, seen = None, None, 0, []
-    for stage in stages:
-        progress(f"Checking the original ({stage})", None)
-        oracle = _oracle(stage, backend, names, used_profiles, tolerances, cancel)
-        failures = oracle.check(whole)
-        calls += 1
-        seen += failures
-        target = _pick_target(failures, problem, stage)
-        if target is not None or failures and problem.stage is None:
-            break
-    if target is None:
-        what = f"{problem.kind}{':' + problem.node if problem.node else ''}" if problem.kind else "any failure"
-        found = "; ".join(f.signature.text() for f in seen[:3]) or "it passes every check"
-        raise WorkbenchError(f"The model does not show {what} to reduce ({found}).",
-                             "Choose a problem the model has (trt-workbench analyze MODEL --build lists them).")
+    target, oracle, calls = _find_target(maker, problem, names, used_profiles, tolerances, backend, progress, cancel)
 
     search = _Search(maker, oracle, target, started + time_limit, cancel, progress, total)
     search.calls = calls
@@ -357,32 +372,15 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
     final_failures = oracle.check(final)
     search.calls += 1
     still_fails = search.same_failure(final_failures)
-    if not still_fails:
-        status = ReduceStatus.FLAKY
-    elif stopped:
-        status = ReduceStatus.STOPPED_EARLY
-    else:
-        status = ReduceStatus.NOT_REDUCIBLE if len(nodes) == total else ReduceStatus.REDUCED
-    message = {
-        ReduceStatus.REDUCED: f"Reduced {total} nodes to {len(nodes)} that fail the same way (checked again).",
-        ReduceStatus.STOPPED_EARLY: f"Stopped early: the smallest model found so far has {len(nodes)} of {total} "
-                                    "nodes and fails the same way.",
-        ReduceStatus.NOT_REDUCIBLE: f"Not reducible: no smaller cut of the {total} nodes fails the same way "
-                                    "(checked the original again: it still fails); "
-                                    + (f"{maker.invalid} cuts were not valid models (tensors whose type neither "
-                                       "shape inference nor onnxruntime can tell, e.g. after a custom op)."
-                                       if maker.invalid else "the failure needs the whole graph."),
-        ReduceStatus.FLAKY: "Not reducible: the failure did not show again when re-checked (flaky); "
-                            f"the model kept has {len(nodes)} of {total} nodes.",
-    }[status]
+    status, message = _verdict(still_fails, stopped, len(nodes), total, maker.invalid)
     graph_nodes = proto.graph.node
     neighbour_set = max((p for p in search.passing if p < frozenset(nodes)), key=len, default=None)
     neighbour = maker.make(neighbour_set) if neighbour_set else None
     result = ReduceResult(
         status, message, target, total, LoadedModel.from_proto(final.proto),
         [node_label(graph_nodes[i]) for i in nodes], [graph_nodes[i].op_type for i in nodes],
-        _input_rows(final, types, shape_reasons), final.outputs,
-        oracle.profiles_for(final) if isinstance(oracle, BuildOracle) else [], shape_reasons + notes,
+        _input_rows(final, shape_reasons), final.outputs,
+        oracle.profiles_for(final) if isinstance(oracle, BuildOracle) else [], shape_reasons,
         search.calls, maker.invalid, time.monotonic() - started, time_limit, steps, final_failures,
         LoadedModel.from_proto(neighbour.proto) if neighbour else None,
         [node_label(graph_nodes[i]) for i in sorted(neighbour_set)] if neighbour else [],
@@ -395,6 +393,21 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
     return result
 
 
+def _verdict(still_fails: bool, stopped: bool, kept: int, total: int, invalid: int) -> tuple[ReduceStatus, str]:
+    if not still_fails:
+        return ReduceStatus.FLAKY, ("Not reducible: the failure did not show again when re-checked (flaky); the model "
+                                    f"kept has {kept} of {total} nodes.")
+    if stopped:
+        return ReduceStatus.STOPPED_EARLY, (f"Stopped early: the smallest model found so far has {kept} of {total} "
+                                            "nodes and fails the same way.")
+    if kept == total:
+        why = (f"{invalid} cuts were not valid models (tensors whose type neither shape inference nor onnxruntime "
+               "can tell, e.g. after a custom op)." if invalid else "the failure needs the whole graph.")
+        return ReduceStatus.NOT_REDUCIBLE, (f"Not reducible: no smaller cut of the {total} nodes fails the same way "
+                                            f"(checked the original again: it still fails); {why}")
+    return ReduceStatus.REDUCED, f"Reduced {total} nodes to {kept} that fail the same way (checked again)."
+
+
 def _oracle(stage: FailureStage, backend: Backend, names: frozenset[str], profiles: list[Profile],
             tolerances: Tolerances | None, cancel: CancelToken) -> Oracle:
     if stage == FailureStage.PARSE:
@@ -404,7 +417,7 @@ def _oracle(stage: FailureStage, backend: Backend, names: frozenset[str], profil
     return CompareOracle(tolerances or Tolerances())
 
 
-def _input_rows(candidate: Candidate, types: dict[str, onnx.ValueInfoProto], shape_reasons: list[str]) -> list[dict]:
+def _input_rows(candidate: Candidate, shape_reasons: list[str]) -> list[dict]:
     rows = []
     for value in candidate.proto.graph.input:
         tensor = value.type.tensor_type

@@ -34,8 +34,8 @@ _PLACEHOLDERS = re.compile(rf"{re.escape(NAME)}|#")
 
 
 def prepare_bundle_folder(output_dir: str | os.PathLike, model_path: Path | None) -> Path:
-    """``output_dir``, created if missing (its parent must exist), and not the folder holding the model as
-    one of the bundle's file names."""
+    """``output_dir`` checked before any work: a folder or nothing yet (``write_bundle`` creates it), in an existing
+    folder, and not the folder holding the model under one of the bundle's file names."""
     folder = Path(output_dir).expanduser().resolve()
     if folder.exists() and not folder.is_dir():
         raise WorkbenchError(f"{folder} is a file, not a folder.", "Give a folder for the report (-o DIR).")
@@ -44,7 +44,6 @@ def prepare_bundle_folder(output_dir: str | os.PathLike, model_path: Path | None
     if model_path is not None and Path(model_path).resolve().parent == folder and \
             Path(model_path).name in (REDUCED, TEST, NEIGHBOUR):
         raise WorkbenchError("The report would overwrite the model it reduces.", "Choose another output folder.")
-    folder.mkdir(exist_ok=True)
     return folder
 
 
@@ -155,6 +154,7 @@ or with NVIDIA's tools:
 
 def write_bundle(result: ReduceResult, folder: Path, backend: Backend, protect: Path | None = None) -> list[Path]:
     """Write the report into ``folder`` (see ``prepare_bundle_folder``); returns the files written."""
+    folder.mkdir(exist_ok=True)
     written = [save_model(result.reduced.proto, folder / REDUCED, protect=protect)]
     if result.reduced_test is not None:
         written.append(save_model(result.reduced_test.proto, folder / TEST, protect=protect))

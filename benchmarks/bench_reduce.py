@@ -4,10 +4,12 @@ Models: the real NonZero exports of the corpus (``mid_nonzero_ts``, ``detector_n
 planted in the middle of the TorchScript transformer (parser) and a NonMaxSuppression planted in the embedding CNN
 (builder: TensorRT-RTX has no runner for it), made as in ``tests/core/reduce/plants.py``.
 
-Polygraphy is driven the way its documentation says: a check script (written here, as a user would write it:
-parse, and build for a builder failure, with TensorRT-RTX; exit 1 on failure) with ``--fail-regex`` for the same
-failure, ``--model-input-shapes`` at the shapes our shape service picks, first ``--mode bisect``, then
-``--mode linear`` on bisect's result. Its oracle calls are the check script's runs (counted by the script).
+A second run of ours skips the first step (the node the failure names, alone), to show what the bisections and
+ddmin cost on their own. Polygraphy is driven the way its documentation says: a check script (written here, as a
+user would write it: parse, and build for a builder failure, with TensorRT-RTX; exit 1 on failure) with
+``--fail-regex`` for the same failure, ``--model-input-shapes`` at the shapes our shape service picks, first
+``--mode bisect``, then ``--mode linear`` on bisect's result. Its oracle calls are the check script's runs
+(counted by the script).
 
 Run: ``.venv/bin/python benchmarks/bench_reduce.py`` (needs ``polygraphy`` next to the interpreter).
 """
@@ -28,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from tests.core.reduce.plants import plant_nms, plant_nonzero  # noqa: E402
 from workbench.core.backend import load_backend  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
+from workbench.core.reduce import search  # noqa: E402
 from workbench.core.reduce.search import reduce_model  # noqa: E402
 from workbench.core.shapes.suggest import suggested_feeds  # noqa: E402
 
@@ -77,6 +80,19 @@ def polygraphy_reduce(model: Path, stage: str, fail_regex: str, shapes: str, wor
     return len((work / "calls.txt").read_text()), time.perf_counter() - started, active_nodes(source)
 
 
+def _without_the_named_node(model, backend):
+    """The same reduction with its first step (the node the failure names, alone) skipped: what the bisections and
+    ddmin cost on their own, as Polygraphy's search works without knowing the node."""
+    named = search._named_node_alone
+    search._named_node_alone = lambda _search, nodes: nodes
+    try:
+        started = time.perf_counter()
+        result = reduce_model(model, backend=backend)
+        return result, time.perf_counter() - started
+    finally:
+        search._named_node_alone = named
+
+
 def main() -> None:
     backend = load_backend("tensorrt-rtx")
     with tempfile.TemporaryDirectory() as temp:
@@ -90,12 +106,13 @@ def main() -> None:
                  ("embedding CNN + NMS (build)", plant_nms("l2_embedding_ts.onnx", temp / "embedding_nms.onnx")[0],
                   "build", "has no runners")]
         print(f"{'model':32} {'nodes':>5} | {'ours: calls':>11} {'s':>6} {'nodes':>5} | "
-              f"{'polygraphy: calls':>17} {'s':>6} {'nodes':>5}")
+              f"{'no named node: calls':>20} {'s':>6} {'nodes':>5} | {'polygraphy: calls':>17} {'s':>6} {'nodes':>5}")
         for label, path, stage, regex in cases:
             model = load_model(path)
             started = time.perf_counter()
             result = reduce_model(model, backend=backend)
             ours = time.perf_counter() - started
+            without, blind_seconds = _without_the_named_node(model, backend)
             shapes = " ".join(f"{name}:[{','.join(map(str, array.shape))}]"
                               for name, array in suggested_feeds(model).items())
             work = temp / label.split()[0]
@@ -106,7 +123,8 @@ def main() -> None:
             except RuntimeError as exc:
                 theirs = f"failed: {str(exc).splitlines()[-1][:60]}"
             print(f"{label:32} {result.original_nodes:>5} | {result.oracle_calls:>11} {ours:6.1f} "
-                  f"{len(result.reduced_nodes):>5} | {theirs}")
+                  f"{len(result.reduced_nodes):>5} | {without.oracle_calls:>20} {blind_seconds:6.1f} "
+                  f"{len(without.reduced_nodes):>5} | {theirs}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The check repro.sh runs, reading what to expect from expected.json beside it.
+"""The check repro.sh runs (copied into the report folder), reading what to expect from expected.json beside it.
 
 Needs only tensorrt_rtx or tensorrt (parse/build failures) or onnxruntime and numpy (accuracy); never this
 project. Exit status 1: the failure reproduced; 0: it did not.
@@ -7,15 +7,14 @@ import json
 import re
 import sys
 
-with open("expected.json", encoding="utf-8") as expected_file:
-    EXPECTED = json.load(expected_file)
-STAGE = EXPECTED["stage"]
+_SOURCE_LOCATION = re.compile(r"\s+In \w+ at /\S+?(\)?)$", re.M)
+_ERROR_CODE = re.compile(r"Error Code (\d+): ([A-Za-z ]+?)(?:\s*\(|$)", re.M)
 
 
 def matches(text, fragments):
     """The message has the expected pattern's fixed parts in order (names and numbers may differ), once
     TensorRT's source locations ("In getSupportedFormats at /_src/…:48") are taken out, as in the pattern."""
-    text = re.sub(r"\s+In \w+ at /\S+?(\)?)$", r"\1", text, flags=re.M)
+    text = _SOURCE_LOCATION.sub(r"\1", text)
     position = 0
     for fragment in fragments:
         found = text.find(fragment, position)
@@ -25,19 +24,14 @@ def matches(text, fragments):
     return True
 
 
-def report(failures):
+def reproduced(failures, expected):
     for stage, code, op, text in failures:
         print(f"{stage} failure: {code} {op}: {text}")
-    for stage, code, op, text in failures:
-        same = stage == STAGE and code == EXPECTED["code"] and op == EXPECTED["op"]
-        if same and matches(text, EXPECTED["fragments"]):
-            print(f"REPRODUCED: {EXPECTED['signature']}")
-            sys.exit(1)
-    print(f"NOT reproduced (expected {EXPECTED['signature']})")
-    sys.exit(0)
+    return any(stage == expected["stage"] and code == expected["code"] and op == expected["op"]
+               and matches(text, expected["fragments"]) for stage, code, op, text in failures)
 
 
-def tensorrt_failures():
+def tensorrt_failures(expected):
     try:
         import tensorrt_rtx as trt
     except ImportError:
@@ -57,14 +51,14 @@ def tensorrt_failures():
     builder = trt.Builder(logger)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
-    with open(EXPECTED["model"], "rb") as handle:
+    with open(expected["model"], "rb") as handle:
         if not parser.parse(handle.read()):
             errors = [parser.get_error(i) for i in range(parser.num_errors)]
             return [("parse", e.code().name, e.node_operator(), e.desc()) for e in errors]
-    if STAGE == "parse":
+    if expected["stage"] == "parse":
         return []
     config = builder.create_builder_config()
-    for shapes in EXPECTED["profiles"]:
+    for shapes in expected["profiles"]:
         profile = builder.create_optimization_profile()
         for name, r in shapes.get("shapes", {}).items():
             profile.set_shape(name, r["min"], r["opt"], r["max"])
@@ -75,34 +69,42 @@ def tensorrt_failures():
         return []
     failures = []
     for text in logger.errors:
-        code = re.search(r"Error Code (\d+): ([A-Za-z ]+?)(?:\s*\(|$)", text, re.M)
-        op = next((op for name, op in EXPECTED["nodes"].items() if name and name in text), "")
-        failures.append(("build", f"Error Code {code.group(1)}: {code.group(2).strip()}" if code else EXPECTED["code"],
+        code = _ERROR_CODE.search(text)
+        op = next((op for name, op in expected["nodes"].items() if name and name in text), "")
+        failures.append(("build", f"Error Code {code.group(1)}: {code.group(2).strip()}" if code else expected["code"],
                          op, text))
     return failures
 
 
-def compare_failures():
+def compare_failures(expected):
     import numpy as np
     import onnxruntime as ort
 
     feeds = dict(np.load("inputs.npz"))
-    expected = dict(np.load("onnxruntime_outputs.npz"))
+    reference = dict(np.load("onnxruntime_outputs.npz"))
+    session = ort.InferenceSession(expected["test_model"], providers=["CPUExecutionProvider"])
+    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
     failures = []
-    for name, model in (("reference", EXPECTED["model"]), ("test", EXPECTED["test_model"])):
-        session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
-        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
-        if name == "reference":
-            continue
-        for output, want in expected.items():
-            got = outputs[output]
-            close = np.isclose(got, want, atol=EXPECTED["atol"], rtol=EXPECTED["rtol"])
-            if not close.all():
-                error = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
-                failures.append(("compare", "mismatch", "", f"outputs differ beyond the tolerances: {output}: "
-                                 f"max |err| {error:.3g}, "
-                                 f"{int((~close).sum())} of {close.size} values outside atol/rtol"))
+    for name, want in reference.items():
+        got = outputs[name]
+        close = np.isclose(got, want, atol=expected["atol"], rtol=expected["rtol"])
+        if not close.all():
+            error = float(np.max(np.abs(got.astype(np.float64) - want.astype(np.float64))))
+            failures.append(("compare", "mismatch", "", f"outputs differ beyond the tolerances: {name}: max |err| "
+                             f"{error:.3g}, {int((~close).sum())} of {close.size} values outside atol/rtol"))
     return failures
 
 
-report(compare_failures() if STAGE == "compare" else tensorrt_failures())
+def main():
+    with open("expected.json", encoding="utf-8") as handle:
+        expected = json.load(handle)
+    failures = compare_failures(expected) if expected["stage"] == "compare" else tensorrt_failures(expected)
+    if reproduced(failures, expected):
+        print(f"REPRODUCED: {expected['signature']}")
+        sys.exit(1)
+    print(f"NOT reproduced (expected {expected['signature']})")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

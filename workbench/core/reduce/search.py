@@ -266,7 +266,7 @@ def _pick_target(failures: list[Failure], spec: ProblemSpec, stage: FailureStage
             continue
         if spec.kind and spec.kind != COMPARE_KIND and stage == FailureStage.BUILD and failure.kind != spec.kind:
             continue
-        if spec.node and failure.node != spec.node:
+        if spec.node and failure.node and failure.node != spec.node:  # a failure that names no node may be it
             continue
         return failure
     return None

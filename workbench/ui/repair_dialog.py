@@ -233,6 +233,8 @@ class RepairMenu(QObject):
         self.split_dialog: SplitDialog | None = None
         self.session.model_changed.connect(self._model_changed)
         self.session.split_requested.connect(self.open_split_dialog)
+        self.reduce_dialog = None
+        self.session.reduce_requested.connect(self.open_reduce_dialog)
         self.trial_action = menu.addAction("&Trial build after analysis")
         self.trial_action.setCheckable(True)
         self.trial_action.setChecked(trial_build.enabled)
@@ -252,6 +254,17 @@ class RepairMenu(QObject):
         dialog.show()
         dialog.split()
         return dialog
+
+    def open_reduce_dialog(self, problem):
+        """The reduce dialog for ``problem`` (a Problem, or None for the model's first failure), reducing at once."""
+        from workbench.ui.reduce_dialog import ReduceDialog
+
+        if self.reduce_dialog is not None:
+            self.reduce_dialog.close()
+        self.reduce_dialog = ReduceDialog(self.session, problem, self.window.open_path, self.window)
+        self.reduce_dialog.show()
+        self.reduce_dialog.reduce()
+        return self.reduce_dialog
 
     def open_dialog(self) -> RepairDialog:
         """Open the dialog and start searching at once."""

@@ -62,6 +62,7 @@ class Session(QObject):
     shapes_suggested = Signal(object)  # ShapeSuggestion from the trial build's probe (realistic shapes, reasons)
     node_picked = Signal(str)  # a node the user clicked in the graph
     split_requested = Signal()  # "Split for TensorRT" from a problem: the Repair menu's split dialog opens
+    reduce_requested = Signal(object)  # "Reduce…" on a Problem: the reduce dialog opens and reduces that failure
     split_shown = Signal(object)  # SplitResult whose parts the graph marks, or None to clear them
     stage_changed = Signal(str, str, str)  # stage, state (STAGE_STATES), detail for the tooltip
 

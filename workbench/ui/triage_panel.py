@@ -48,6 +48,15 @@ def offers_split(problem: Problem) -> bool:
     return problem.kind in SPLIT_KINDS
 
 
+# TensorRT's own refusals (not settings such as a missing profile): the smallest model that still fails the same
+# way is what a bug report needs.
+REDUCE_KINDS = frozenset({ProblemKind.PARSER_ERROR, ProblemKind.UNSUPPORTED_SUBGRAPH, ProblemKind.BUILDER_ERROR})
+
+
+def offers_reduce(problem: Problem) -> bool:
+    return problem.kind in REDUCE_KINDS and problem.severity == "error"
+
+
 def _attribute_text(attribute: onnx.AttributeProto) -> str:
     if attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS):
         graphs = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else list(attribute.graphs)
@@ -292,6 +301,8 @@ class TriagePanel(QWidget):
             self._add_action("Edit profiles", lambda: self.session.panel_requested.emit("profiles"))
         if offers_split(problem):
             self._add_action("Split for TensorRT", self.session.split_requested.emit)
+        if offers_reduce(problem):
+            self._add_action("Reduce…", lambda: self.session.reduce_requested.emit(problem))
 
     def _add_action(self, text: str, slot: Callable[..., object]) -> QPushButton:
         button = QPushButton(text)

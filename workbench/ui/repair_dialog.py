@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLa
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
+from workbench.core.problems import Problem
 from workbench.core.recipe import save_recipe
 from workbench.core.repair import SPLIT_OFFERED, RepairResult, parse_input_values, repair_model
 from workbench.core.shapes.profiles import profiles_from_recipe
@@ -32,6 +33,7 @@ from workbench.ui.worker import Worker
 
 if TYPE_CHECKING:
     from workbench.ui.main_window import MainWindow  # which imports this module
+    from workbench.ui.reduce_dialog import ReduceDialog  # imported when first opened
     from workbench.ui.split_dialog import SplitDialog  # imported when first opened
 
 _MEANING_COLOUR = palette.ERROR
@@ -233,7 +235,7 @@ class RepairMenu(QObject):
         self.split_dialog: SplitDialog | None = None
         self.session.model_changed.connect(self._model_changed)
         self.session.split_requested.connect(self.open_split_dialog)
-        self.reduce_dialog = None
+        self.reduce_dialog: ReduceDialog | None = None
         self.session.reduce_requested.connect(self.open_reduce_dialog)
         self.trial_action = menu.addAction("&Trial build after analysis")
         self.trial_action.setCheckable(True)
@@ -255,16 +257,16 @@ class RepairMenu(QObject):
         dialog.split()
         return dialog
 
-    def open_reduce_dialog(self, problem):
+    def open_reduce_dialog(self, problem: Problem | None) -> ReduceDialog:
         """The reduce dialog for ``problem`` (a Problem, or None for the model's first failure), reducing at once."""
         from workbench.ui.reduce_dialog import ReduceDialog
 
         if self.reduce_dialog is not None:
             self.reduce_dialog.close()
-        self.reduce_dialog = ReduceDialog(self.session, problem, self.window.open_path, self.window)
-        self.reduce_dialog.show()
-        self.reduce_dialog.reduce()
-        return self.reduce_dialog
+        dialog = self.reduce_dialog = ReduceDialog(self.session, problem, self.window.open_path, self.window)
+        dialog.show()
+        dialog.reduce()
+        return dialog
 
     def open_dialog(self) -> RepairDialog:
         """Open the dialog and start searching at once."""

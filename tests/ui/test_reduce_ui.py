@@ -23,10 +23,10 @@ def test_reduce_from_the_triage_shows_the_result_and_opens_the_reduced_model(qtb
     qtbot.mouseClick(buttons[0], Qt.MouseButton.LeftButton)
     dialog = window.repair.reduce_dialog
     assert dialog.cancel_button.isEnabled() and not dialog.open_button.isEnabled()  # running
-    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.task.running, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.reduce_result is not None and not dialog.task.running, timeout=LOAD_TIMEOUT_MS)
     shown = dialog.view.toPlainText()
     assert "reduced:" in shown and "parse/UNSUPPORTED_NODE on NonZero" in shown
-    assert "NonZero /NonZero" in shown and len(dialog.result.reduced_nodes) <= 10
+    assert "NonZero /NonZero" in shown and len(dialog.reduce_result.reduced_nodes) <= 10
     assert "Report in" in dialog.status.text() and (dialog.bundle / "repro.sh").is_file()
     assert dialog.open_button.isEnabled() and dialog.write_button.isEnabled()
 
@@ -35,7 +35,7 @@ def test_reduce_from_the_triage_shows_the_result_and_opens_the_reduced_model(qtb
 
     qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     wait_for_model(qtbot, window, dialog.bundle / "reduced.onnx")
-    assert [n.op_type for n in window.session.model.proto.graph.node] == dialog.result.reduced_ops
+    assert [n.op_type for n in window.session.model.proto.graph.node] == dialog.reduce_result.reduced_ops
 
 
 def test_cancel_stops_the_reduction(qtbot, window):
@@ -44,5 +44,5 @@ def test_cancel_stops_the_reduction(qtbot, window):
     dialog = window.repair.open_reduce_dialog(problem)
     dialog.cancel()
     qtbot.waitUntil(lambda: not dialog.task.running, timeout=LOAD_TIMEOUT_MS)
-    assert dialog.result is None and "cancelled" in dialog.status.text()
+    assert dialog.reduce_result is None and "cancelled" in dialog.status.text()
     assert not dialog.open_button.isEnabled()

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTextBrowser, \
-    QVBoxLayout
+    QVBoxLayout, QWidget
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.problems import Problem
@@ -53,7 +54,8 @@ def reduce_html(result: ReduceResult) -> str:
 
 
 class ReduceDialog(QDialog):
-    def __init__(self, session: Session, problem: Problem | None, open_model: Callable[[Path], None], parent=None):
+    def __init__(self, session: Session, problem: Problem | None, open_model: Callable[[Path], None],
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.problem = problem
@@ -64,7 +66,7 @@ class ReduceDialog(QDialog):
         self.task = Task(self, session, "reduce", on_done=self._show_result, on_error=self._failed,
                          on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
                          errors_in_place=True)
-        self.result: ReduceResult | None = None
+        self.reduce_result: ReduceResult | None = None
         self.bundle: Path | None = None
         self.file_dialog: QFileDialog | None = None
         self.phase = QLabel()
@@ -105,7 +107,7 @@ class ReduceDialog(QDialog):
         except WorkbenchError as exc:
             self.status.setText(f"{exc.message} {exc.hint}")
             return None
-        self.result = None
+        self.reduce_result = None
         self.view.clear()
         self.status.setText(f"Reducing {self.session.model.name}…")
         worker = self.task.start(reduce_model, self.session.model,
@@ -119,7 +121,7 @@ class ReduceDialog(QDialog):
             self.task.cancel()
             self.phase.setText("Cancelling…")
 
-    def _progress(self, phase: str, _fraction) -> None:
+    def _progress(self, phase: str, _fraction: float | None) -> None:
         self.phase.setText(phase)
 
     def _failed(self, error: WorkbenchError) -> None:
@@ -133,11 +135,11 @@ class ReduceDialog(QDialog):
         self._update_buttons()
 
     def _show_result(self, result: ReduceResult) -> None:
-        self.result = result
+        self.reduce_result = result
         self.view.setHtml(reduce_html(result))
         try:
             self.bundle = prepare_bundle_folder(tempfile.mkdtemp(prefix="trt-workbench-reduce-"), None)
-            write_bundle(result, self.bundle, self.session.backend, protect=self.session.model.path)
+            write_bundle(result, self.bundle, self.session.backend, protect=self._model_path())
         except (WorkbenchError, OSError) as exc:
             self.bundle = None
             self.status.setText(f"{result.message} The report could not be written: {getattr(exc, 'message', exc)}")
@@ -154,9 +156,9 @@ class ReduceDialog(QDialog):
         self.bar.setVisible(busy)
         self.cancel_button.setEnabled(busy)
         self.open_button.setEnabled(not busy and self.bundle is not None)
-        self.write_button.setEnabled(not busy and self.result is not None)
+        self.write_button.setEnabled(not busy and self.reduce_result is not None)
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.task.abandon()
         super().closeEvent(event)
 
@@ -170,10 +172,17 @@ class ReduceDialog(QDialog):
         self.file_dialog = dialog
         return dialog
 
-    def write_to(self, folder) -> None:
+    def _model_path(self) -> Path | None:
+        """The current model's file: the report never writes over it."""
+        return self.session.model.path if self.session.model is not None else None
+
+    def write_to(self, folder: str) -> None:
+        result = self.reduce_result
+        if result is None:  # nothing reduced yet (the Write button is disabled then)
+            return
         try:
-            written = write_bundle(self.result, prepare_bundle_folder(folder, self.session.model.path),
-                                   self.session.backend, protect=self.session.model.path)
+            written = write_bundle(result, prepare_bundle_folder(folder, self._model_path()),
+                                   self.session.backend, protect=self._model_path())
         except (WorkbenchError, OSError) as exc:
             self.status.setText(f"Could not write the report: {getattr(exc, 'message', exc)}")
             return

@@ -326,7 +326,7 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
             result_model.layers = [EngineLayer(**layer) for layer in result["layers"]]
             result_model.layer_source = (LAYERS_FROM_BUILD_LOG if settings.detailed_profiling else
                                          "none: turn on detailed profiling to list the engine's layers")
-            if temp_engine is not None:
+            if temp_engine is not None and output_path is not None:  # a temporary file only for an output
                 os.replace(temp_engine, output_path)
                 temp_engine = None
                 result_model.engine_path = str(output_path)

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from workbench.core.backend import Backend
 from workbench.core.build.commands import reproduction_commands
 from workbench.core.build.engine import BuildSettings
+from workbench.core.compare.metrics import Tolerances
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import save_model
 from workbench.core.reduce.environment import environment_lines
@@ -61,21 +63,32 @@ def _write(path: Path, data: bytes, mode: int = 0o644) -> Path:
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:
+    """The arrays as np.savez writes them (one NAME.npy each, stored), without its keyword arguments: numpy 2.1 takes
+    an array named allow_pickle for its flag."""
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
     return buffer.getvalue()
+
+
+def _tolerances(result: ReduceResult) -> Tolerances:
+    assert result.tolerances is not None, "reduce_model keeps the tolerances of every comparison it reduces"
+    return result.tolerances
 
 
 def expected_failure(result: ReduceResult) -> dict:
     """What repro.sh checks: stage, code, op and the fixed parts of the message pattern, in order."""
     signature = result.target.signature
-    data = {"stage": str(signature.stage), "code": signature.code, "op": signature.op,
-            "fragments": [f.strip() for f in _PLACEHOLDERS.split(signature.pattern) if f.strip()],
-            "signature": signature.text(), "model": REDUCED,
-            "profiles": [p.to_dict() for p in result.profiles],
-            "nodes": {node.name: node.op_type for node in result.reduced.proto.graph.node if node.name}}
+    data: dict[str, object] = {
+        "stage": str(signature.stage), "code": signature.code, "op": signature.op,
+        "fragments": [f.strip() for f in _PLACEHOLDERS.split(signature.pattern) if f.strip()],
+        "signature": signature.text(), "model": REDUCED, "profiles": [p.to_dict() for p in result.profiles],
+        "nodes": {node.name: node.op_type for node in result.reduced.proto.graph.node if node.name}}
     if signature.stage == FailureStage.COMPARE:
-        data.update(test_model=TEST, atol=result.tolerances.atol, rtol=result.tolerances.rtol)
+        tolerances = _tolerances(result)
+        data.update(test_model=TEST, atol=tolerances.atol, rtol=tolerances.rtol)
     return data
 
 
@@ -85,8 +98,8 @@ def repro_script(result: ReduceResult, backend: Backend) -> str:
     alternatives = [f"#   {commands['trtexec']}", f"#   {commands['polygraphy']}"]
     if signature.stage == FailureStage.COMPARE:
         alternatives = ["#   on a GPU, the engine against onnxruntime on the same inputs:",
-                        f"#   polygraphy run {REDUCED} --trt --onnxrt --atol {result.tolerances.atol} "
-                        f"--rtol {result.tolerances.rtol}"
+                        f"#   polygraphy run {REDUCED} --trt --onnxrt --atol {_tolerances(result).atol} "
+                        f"--rtol {_tolerances(result).rtol}"
                         + (" (with POLYGRAPHY_USE_TENSORRT_RTX=1)" if backend.is_rtx else "")]
     needs = ("onnxruntime and numpy" if signature.stage == FailureStage.COMPARE else
              "tensorrt_rtx (pip install tensorrt-rtx) or tensorrt")

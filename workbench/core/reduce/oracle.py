@@ -127,6 +127,7 @@ class CompareOracle:
             return runner.run({name: feeds[name] for name in runner.input_names})
 
     def check(self, candidate: Candidate) -> list[Failure]:
+        assert candidate.test_proto is not None, "a comparison's candidates cut the model under test too"
         reference = self.outputs(candidate.proto, candidate.feeds)
         test = self.outputs(candidate.test_proto, candidate.feeds)
         failed = []

@@ -369,6 +369,7 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
         steps.append(f"stopped: the time limit of {time_limit:.0f} s ran out after {search.calls} checks; the "
                      "smallest failing model so far is kept")
     final = maker.make(nodes)
+    assert final is not None, "the kept nodes were cut into a valid model when they were found failing"
     final_failures = oracle.check(final)
     search.calls += 1
     still_fails = search.same_failure(final_failures)
@@ -383,9 +384,10 @@ def reduce_model(model: LoadedModel, problem: ProblemSpec | None = None, *, agai
         oracle.profiles_for(final) if isinstance(oracle, BuildOracle) else [], shape_reasons,
         search.calls, maker.invalid, time.monotonic() - started, time_limit, steps, final_failures,
         LoadedModel.from_proto(neighbour.proto) if neighbour else None,
-        [node_label(graph_nodes[i]) for i in sorted(neighbour_set)] if neighbour else [],
+        [node_label(graph_nodes[i]) for i in sorted(neighbour.kept)] if neighbour else [],
         backend=f"{backend.name} {backend.version}")
     if isinstance(oracle, CompareOracle):
+        assert final.test_proto is not None, "a comparison's candidates cut the model under test too"
         result.reduced_test = LoadedModel.from_proto(final.test_proto)
         result.feeds = final.feeds
         result.reference_outputs = oracle.outputs(final.proto, final.feeds)

@@ -40,7 +40,7 @@ class Part:
     nodes: list[str]
     inputs: list[str]
     outputs: list[str]
-    model: LoadedModel = field(repr=False, default=None)
+    model: LoadedModel = field(repr=False)
     # node → why it runs under onnxruntime (the problem that forced it out of TensorRT)
     reasons: dict[str, str] = field(default_factory=dict)
 

@@ -12,7 +12,8 @@ How it decides, per node of the graph and of every If/Loop/Scan body (the first 
    formal inputs and outputs keep their types, with Casts inside the body where they meet converted nodes);
 4. an op outside the ONNX domains, or whose ONNX schema has no float16 (bfloat16) form for a float
    input or output of this node → FP32; inputs the schema fixes to float32 (Resize's scales) stay float32;
-5. a float tensor whose type shape inference cannot tell → the node stays FP32 (nothing is guessed);
+5. a Cast from float32 to float32 (an exporter's explicit upcast: Hugging Face's RMSNorm computes in float32 so)
+   → FP32; a float tensor whose type shape inference cannot tell → the node stays FP32 (nothing is guessed);
 6. a weight or constant beyond the target's range (±65504 for float16; an attention mask's float32 minimum)
    stays FP32, and so do the nodes that read it; through ops that move or shift values (Where, Expand, Add,
    ...) the FP32 region extends to where the value is finally used (a Softmax, a comparison);
@@ -45,9 +46,10 @@ from onnx import TensorProto, helper, numpy_helper
 from workbench.core.model.tensor_shapes import infer_value_info
 
 FLOAT = TensorProto.FLOAT
-_RANGE = {TensorProto.FLOAT16: float(np.finfo(np.float16).max), TensorProto.BFLOAT16: float(np.finfo(np.float32).max)}
-_SCHEMA_TYPE = {TensorProto.FLOAT16: "tensor(float16)", TensorProto.BFLOAT16: "tensor(bfloat16)"}
-_SHORT = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16", FLOAT: "fp32"}
+_RANGE: dict[int, float] = {TensorProto.FLOAT16: float(np.finfo(np.float16).max),
+                             TensorProto.BFLOAT16: float(np.finfo(np.float32).max)}
+_SCHEMA_TYPE: dict[int, str] = {TensorProto.FLOAT16: "tensor(float16)", TensorProto.BFLOAT16: "tensor(bfloat16)"}
+_SHORT: dict[int, str] = {TensorProto.FLOAT16: "fp16", TensorProto.BFLOAT16: "bf16", FLOAT: "fp32"}
 _ONNX_DOMAINS = ("", "ai.onnx")
 _CONTROL_FLOW = {"If", "Loop", "Scan"}
 _SHAPE_SOURCES = {"Shape", "Size"}
@@ -99,6 +101,7 @@ class Decision(Enum):
     FOLLOWS_KEPT = "kept: every float input comes from FP32 nodes"
     READ_BY_KEPT = "kept: a constant an FP32 node reads"
     ONNXRUNTIME_CRASH = "kept: onnxruntime crashes on its float16 form"
+    EXPLICIT_FP32 = "kept: the exporter casts to float32 on purpose"
     NOT_FLOAT = "untouched: no float tensor"
 
     @property
@@ -175,8 +178,8 @@ def _unshadow_bodies(proto: onnx.ModelProto) -> None:
     def visit(graph: onnx.GraphProto, outer: set[str]) -> None:
         for node in graph.node:
             for _step, body in _subgraphs(node):
-                enclosing = outer | {v.name for v in [*graph.input, *graph.output, *graph.initializer]} | {
-                    name for n in graph.node for name in n.output}
+                enclosing = outer | {v.name for v in [*graph.input, *graph.output]} | {
+                    t.name for t in graph.initializer} | {name for n in graph.node for name in n.output}
                 for inner in body.node:
                     for index, name in enumerate(inner.output):
                         if name in enclosing:
@@ -402,6 +405,9 @@ class _Converter:
             return Decision.NOT_FLOAT, ""
         if self.default_rules and node.op_type in DEFAULT_KEEP_RULES:
             return Decision.KEPT_BY_DEFAULT_RULE, DEFAULT_KEEP_RULES[node.op_type]
+        if node.op_type == "Cast" and all(self.is_float(name) for name in (node.input[0], node.output[0])):
+            return Decision.EXPLICIT_FP32, ("a Cast from float32 to float32 is an exporter's upcast (Hugging Face's "
+                                            "RMSNorm computes in float32 this way)")
         if unknown:
             return Decision.UNKNOWN_TYPES, f"the type of {unknown[0]!r} cannot be inferred"
         typing = self.typing(node)

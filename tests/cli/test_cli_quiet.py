@@ -37,8 +37,8 @@ def one_json_object(stdout: str) -> dict:
 
 
 # Each command on the noisy model, and its exit code: TensorRT's parser refuses the unknown-domain op (analyze, build
-# and repair find a problem they cannot solve: 1), folding succeeds (fix: 0), onnxruntime refuses to load it (compare
-# cannot run: 2).
+# and repair find a problem they cannot solve: 1; reduce finds no smaller cut of its two nodes that fails the same
+# way: 1), folding succeeds (fix: 0), onnxruntime refuses to load it (compare cannot run: 2).
 COMMANDS = {
     "analyze": (lambda m, out: ["analyze", m, "--json"], EXIT_PROBLEMS),
     "analyze --build": (lambda m, out: ["analyze", m, "--build", "--json"], EXIT_PROBLEMS),
@@ -47,6 +47,7 @@ COMMANDS = {
     "compare": (lambda m, out: ["compare", m, "--against", m, "--json"], EXIT_ERROR),
     "repair": (lambda m, out: ["repair", m, "-o", out / "repaired.onnx", "--recipe-out", out / "r.toml", "--json",
                                "--budget", "60"], EXIT_PROBLEMS),
+    "reduce": (lambda m, out: ["reduce", m, "-o", out / "report", "--json", "--time-limit", "60"], EXIT_PROBLEMS),
 }
 # Commands whose work folds constants with graphsurgeon, so its warning must reach our log.
 FOLDING = {"fix", "repair"}

@@ -31,7 +31,7 @@ def run(args) -> Outcome:
     check_memory = not args.ignore_memory_check
     probe = args.build
     if probe and check_memory:
-        from workbench.core.build.memory import estimate_build_memory
+        from workbench.core.memory import estimate_build_memory
 
         probe = estimate_build_memory(model).fits  # a trial build that will be skipped needs no shapes
     if probe:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model

@@ -25,7 +25,7 @@ from workbench.core.model.input_roles import steered_nodes
 from workbench.core.fixes.validation import ONNX_CHECKER, ONNXRUNTIME, validate_fixed_model
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.compare.parity import EXACT, NOT_CHECKABLE, WITHIN, check_parity
-from workbench.core.repair import default_values
+from workbench.core.model.switches import default_values
 
 CORPUS = ROOT / "tests" / "corpus"
 

@@ -19,7 +19,7 @@ from workbench.core.backend import Backend, BackendInfo, LogMessage, load_backen
 from workbench.core.fixes import detect_problems, suggest_fixes
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.model.tensor_shapes import infer_value_info
-from workbench.core.compare.onnxruntime_compat import compatibility_issues
+from workbench.core.onnxruntime_compat import compatibility_issues
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage, blocking, concise_message
 
 

@@ -27,7 +27,7 @@ from workbench.core.backend import Backend, LogMessage, load_backend
 from workbench.core.build.child import ABORT_SWITCH, build_in_child
 from workbench.core.build.builder_errors import map_builder_errors, map_parser_errors
 from workbench.core.build.precision_label import precision_label
-from workbench.core.build.memory import check_build_memory
+from workbench.core.memory import check_build_memory
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildCrashed, ChildProcess
 from workbench.core.model.loading import LoadedModel

@@ -218,7 +218,8 @@ class FixStep:
     """One applied fix with canonical parameters: a recipe's ``[[fixes]]`` entry."""
 
     name: str
-    params: tuple[tuple[str, Any], ...] = ()
+    params: tuple[tuple[str, Any], ...]
+    fix: Fix = field(compare=False, repr=False)  # its catalogue entry (``make_step`` looks it up)
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -229,10 +230,7 @@ class FixStep:
 
     def spec(self) -> str:
         """The CLI form, ``NAME:key=value,…``."""
-        from workbench.core.fixes.registry import get_fix
-
-        fix = get_fix(self.name)
-        parts = [f"{k}={fix.param(k).text(v)}" for k, v in self.param_dict.items()]
+        parts = [f"{k}={self.fix.param(k).text(v)}" for k, v in self.param_dict.items()]
         return self.name + (":" + ",".join(parts) if parts else "")
 
 

@@ -19,7 +19,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext
 from workbench.core.fixes.graph_tools import export_model
 from workbench.core.model.loading import LoadedModel
-from workbench.core.compare.onnxruntime_compat import default_opset
+from workbench.core.onnxruntime_compat import default_opset
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 GROUPNORM_OPSET = 21

@@ -26,9 +26,11 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from workbench.core.compare.metrics import OutputComparison, Tolerances, Verdict
+from workbench.core.compare.comparison import feeds_for
+from workbench.core.compare.metrics import OutputComparison, Tolerances, Verdict, compare_arrays
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
+from workbench.core.runners import OnnxruntimeRunner
 
 TARGETS = ("fp16", "bf16")
 _TARGET_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
@@ -351,9 +353,6 @@ def _float16_tensors(converted: LoadedModel, reference: LoadedModel) -> dict[str
 
 def reference_values(reference: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The FP32 model's outputs and every node output, computed once for any number of checks."""
-    from workbench.core.compare.comparison import feeds_for
-    from workbench.core.compare.runners import OnnxruntimeRunner
-
     tensors = [name for node in reference.proto.graph.node for name in node.output if name]
     runner = OnnxruntimeRunner(reference, providers=_CPU, extra_outputs=tensors)
     return runner.run(feeds_for(runner, feeds))
@@ -365,10 +364,6 @@ def check_accuracy(reference_model: LoadedModel, converted: LoadedModel, feeds: 
 
     ``reference`` (from ``reference_values``) saves running the FP32 model again.
     """
-    from workbench.core.compare.comparison import feeds_for
-    from workbench.core.compare.metrics import compare_arrays
-    from workbench.core.compare.runners import OnnxruntimeRunner
-
     expected = reference if reference is not None else reference_values(reference_model, feeds)
     stored = _float16_tensors(converted, reference_model)
     try:

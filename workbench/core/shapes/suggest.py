@@ -32,7 +32,10 @@ from workbench.core.model.constant_values import ConstantValues
 from workbench.core.model.dim_names import image_layout, is_placeholder
 from workbench.core.model.input_roles import steered_nodes
 from workbench.core.model.loading import LoadedModel, TensorInfo
+from workbench.core.model.random_feeds import random_feeds
+from workbench.core.model.switches import default_values
 from workbench.core.progress import CancelToken
+from workbench.core.runners import model_for_child, model_in_child, onnxruntime_child, runs_in_child
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, InputValue, Shape, ShapeSource, \
     ShapeSuggestion, Use
 from workbench.core.shapes.exporter_hints import (PADDLE_CLASSIFIER, PADDLE_DETECTOR_SIDE, PADDLE_RECOGNIZER,
@@ -367,8 +370,6 @@ def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts,
 def switch_values(model: LoadedModel) -> dict[str, InputValue]:
     """Values for small inputs that steer the graph (a sample rate, a ratio): the model's own hint,
     so probes and comparisons run the path the model takes in deployment, not a random one."""
-    from workbench.core.repair import default_values  # repair imports the shape service: circle left to issue 23
-
     found = {}
     inputs = {t.name: t for t in model.summary().inputs}
     for name in steered_nodes(model.proto.graph, model.summary().inputs):
@@ -410,9 +411,7 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
         cache = model.__dict__.setdefault("_shape_suggestions", {})
         if cache_key not in cache:
             arguments = (profiles, sample_shapes, probe, budget_seconds, seed)
-            if probe and _runs_in_child(model):
-                from workbench.core.compare.runners import model_for_child, onnxruntime_child
-
+            if probe and runs_in_child(model):
                 cache[cache_key] = onnxruntime_child().call(
                     _suggest_in_child, model_for_child(model), *arguments, cancel=cancel,
                     what="Choosing realistic shapes (onnxruntime)")
@@ -421,16 +420,8 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
         return cache[cache_key]
 
 
-def _runs_in_child(model: LoadedModel) -> bool:
-    from workbench.core.compare.runners import runs_in_child  # imports onnxruntime: only when probing
-
-    return runs_in_child(model)
-
-
 def _suggest_in_child(model: tuple, *arguments) -> ShapeSuggestion:
     """The probe of a large model, in a child: onnxruntime's copy of the weights (and a native crash) stay there."""
-    from workbench.core.compare.runners import model_in_child
-
     return _suggest(model_in_child(*model), *arguments, None)
 
 
@@ -571,9 +562,7 @@ def workload_points(model: LoadedModel) -> list[tuple[str, dict[str, Shape], dic
 def suggested_feeds(model: LoadedModel, seed: int = 0, shapes: dict[str, Shape] | None = None,
                     suggestion: ShapeSuggestion | None = None) -> dict[str, np.ndarray]:
     """Seeded random inputs at realistic shapes, switch inputs at the model's own values."""
-    from workbench.core.compare.inputs import random_inputs
-
     suggestion = suggestion or suggest_shapes(model)
-    feeds = random_inputs(model, seed, shapes={**suggestion.shapes(), **(shapes or {})})
+    feeds = random_feeds(model, seed, shapes={**suggestion.shapes(), **(shapes or {})})
     feeds.update({k: v.value for k, v in suggestion.values.items() if k in feeds})
     return feeds

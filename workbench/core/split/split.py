@@ -20,7 +20,7 @@ from workbench.core.backend import Backend, load_backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
 from workbench.core.compare.inputs import InputSpec, make_inputs
 from workbench.core.compare.metrics import OutputComparison, Tolerances, compare_arrays
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
 from workbench.core.progress import CancelToken, ProgressFn, no_progress

@@ -13,13 +13,12 @@ from typing import Protocol
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from workbench.core.backend import Backend
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildProcess
 from workbench.core.model.loading import LoadedModel
-from workbench.core.compare.onnxruntime_compat import for_onnxruntime
+from workbench.core.onnxruntime_compat import for_onnxruntime
 from workbench.core.problems import concise_message
 from workbench.core.third_party_logs import session_options
 
@@ -83,6 +82,8 @@ class OnnxruntimeRunner(ClosingRunner):
                  quick: bool = False):
         """``quick``: no graph optimizations and one thread, for short-lived sessions (shape probes) that run beside
         TensorRT's parser: the optimizer's passes cost more at session creation than they save in a few runs."""
+        import onnxruntime as ort  # heavy: imported by the first session, not by every module that imports runners
+
         # onnxruntime reads the weights the model keeps on disk itself (from weights_dir), so this process
         # never holds a second copy of them.
         proto = for_onnxruntime(model.proto)

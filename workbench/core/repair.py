@@ -6,9 +6,9 @@ trial-built. The search goes breadth-first, so the shortest sequence wins, and i
 first sequence that builds and keeps parity. A sequence is only extended when its last step
 changed what the builder says, which keeps the search small.
 
-Meaning is never changed silently: a step that freezes an input, fixes a shape, cuts outputs,
-swaps an op for a plugin, or moves outputs beyond tolerance carries a ``confirm`` text, and the
-CLI (``--accept-changes``) and the window ask before applying it.
+Meaning is never changed silently: a step whose fix changes it (``Fix.changes_meaning``: it freezes an
+input, fixes a shape, cuts outputs, swaps an op for a plugin) or that moves outputs beyond tolerance carries
+a ``confirm`` text, and the CLI (``--accept-changes``) and the window ask before applying it.
 """
 
 from __future__ import annotations
@@ -49,13 +49,6 @@ class RepairStatus(NamedValue):
 
 NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, ASSUMED_SHAPES, NOT_FOUND, OUT_OF_TIME, SPLIT_OFFERED = RepairStatus
 
-# Fixes that change what the model means even when every remaining output is bit-identical.
-_MEANING = {
-    "freeze-input": "the input becomes a constant: the engine always computes with this value",
-    "set-input-shape": "the input's shape becomes fixed: the engine takes no other shape",
-    "cut-outputs": "the model's outputs change: what came after them must run outside the engine",
-    "replace-nms": "NonMaxSuppression becomes TensorRT's EfficientNMS plugin, whose outputs have another layout",
-}
 _FOLD_REASON = ("Folding constants hands the parser a simpler graph (shapes and branches that only depend on "
                 "constants are computed ahead of time).")
 
@@ -264,7 +257,7 @@ def _try(state: _State, step: RepairStep, original: LoadedModel, settings: Build
             return "changes nothing"
         model, fix_results, frozen = result.after, [*fix_results, result], {**frozen, **result.frozen_inputs}
         step.parity = check_parity(original, model, frozen_inputs=frozen, cancel=cancel)
-        reasons = [_MEANING[step.fix.name]] if step.fix.name in _MEANING else []
+        reasons = [step.fix.fix.changes_meaning] if step.fix.fix.changes_meaning else []
         if step.parity.verdict == BEYOND:
             reasons.append(f"outputs change: {step.parity.text}")
         elif step.parity.verdict == CANNOT_JUDGE:

@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from workbench.core.backend import Backend, LogMessage, load_backend
 from workbench.core.build.child import ABORT_SWITCH, build_in_child
@@ -108,6 +108,46 @@ class BuildSettings:
             found.append(f"Workspace limit {self.workspace_mb} MiB must be positive.")
         found += [f"Plugin library not found: {path}" for path in self.plugins if not Path(path).is_file()]
         return found
+
+
+@dataclass(frozen=True)
+class CommandFlags:
+    """One build setting on the reproduction command lines (``build/commands.py``): its value → the arguments."""
+
+    trtexec: Callable[[Any], list[str]]
+    polygraphy: Callable[[Any], list[str]]
+
+
+_TRTEXEC_HARDWARE_COMPATIBILITY = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}
+
+
+def _trtexec_targets(targets: list[str]) -> list[str]:
+    explicit = [t.removeprefix("SM") for t in targets if t != COMPUTE_CAPABILITY_CURRENT]
+    return ([f"--computeCapabilities={','.join(explicit)}"] if explicit else []) + \
+        (["--useGpu"] if COMPUTE_CAPABILITY_CURRENT in targets else [])
+
+
+# Every ``BuildSettings`` field as trtexec and Polygraphy flags, in command-line order; a setting at its default
+# adds nothing. ``precision`` and ``precision_by_flag`` are not here: with the backend they decide between a
+# precision flag and a converted model (``commands``). tests/core/build/test_build.py checks that no field is missing.
+COMMAND_FLAGS: dict[str, CommandFlags] = {
+    "workspace_mb": CommandFlags(lambda mb: [f"--memPoolSize=workspace:{mb}M"],
+                                 lambda mb: ["--pool-limit", f"workspace:{mb}M"]),
+    "optimization_level": CommandFlags(lambda level: [f"--builderOptimizationLevel={level}"],
+                                       lambda level: ["--builder-optimization-level", str(level)]),
+    "timing_cache": CommandFlags(lambda path: [f"--timingCacheFile={path}"],
+                                 lambda path: ["--timing-cache", path, "--load-timing-cache", path]),
+    "plugins": CommandFlags(lambda paths: [f"--dynamicPlugins={path}" for path in paths],
+                            lambda paths: ["--plugins", *paths]),
+    "hardware_compatibility": CommandFlags(
+        lambda level: [f"--hardwareCompatibilityLevel={_TRTEXEC_HARDWARE_COMPATIBILITY[level]}"],
+        lambda level: ["--hardware-compatibility-level", level]),
+    "version_compatible": CommandFlags(lambda _on: ["--versionCompatible"], lambda _on: ["--version-compatible"]),
+    # Polygraphy has no option for TensorRT-RTX's compute-capability targets.
+    "compute_capabilities": CommandFlags(_trtexec_targets, lambda _targets: []),
+    "detailed_profiling": CommandFlags(lambda _on: ["--profilingVerbosity=detailed"],
+                                       lambda _on: ["--profiling-verbosity", "detailed"]),
+}
 
 
 @dataclass

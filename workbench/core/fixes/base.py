@@ -188,6 +188,10 @@ class Fix:
     needs_weights: bool = True
     # What to try when the result is invalid (it is refused, never kept or written).
     invalid_hint: str = "Undo the step before this one or try another fix, and report the detail."
+    # How the fix changes what the model means even when every output stays bit-identical (an input becomes a
+    # constant, the outputs change), shown when the user must confirm it (repair's --accept-changes); "" when it
+    # keeps the meaning. Required: each fix decides, so a new one cannot skip the confirmation by omission.
+    changes_meaning: str = field(kw_only=True)
 
     def param(self, name: str) -> Param:
         for param in self.params:

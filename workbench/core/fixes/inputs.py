@@ -194,6 +194,7 @@ def _suggest_freeze(model: LoadedModel, problem: Problem | None) -> dict[str, st
 
 SET_INPUT_SHAPE = Fix(
     name="set-input-shape", title="Set input shape",
+    changes_meaning="the input's shape becomes fixed: the engine takes no other shape",
     description="Make an input's dynamic dimensions static (e.g. 1x3x512x512), then re-infer the shapes "
                 "downstream. The engine then needs no optimization profile for that input.",
     params=(Param("input", "input", "The graph input to change."),
@@ -207,6 +208,7 @@ SET_INPUT_SHAPE = Fix(
 
 SET_INPUT_DTYPE = Fix(
     name="set-input-dtype", title="Set input dtype",
+    changes_meaning="",  # keeps what the model computes
     description="Give an input a new dtype (e.g. uint8 → float32) and insert a Cast back to the old dtype right "
                 "after it, so the rest of the graph computes exactly what it did.",
     params=(Param("input", "input", "The graph input to change."),
@@ -217,6 +219,7 @@ SET_INPUT_DTYPE = Fix(
 
 FREEZE_INPUT = Fix(
     name="freeze-input", title="Freeze input",
+    changes_meaning="the input becomes a constant: the engine always computes with this value",
     description="Replace an input by a constant (e.g. a downsample ratio or a sample rate), then fold constants so "
                 "the If/Loop branches and Resize scales that depended on it become static.",
     params=(Param("input", "input", "The graph input to replace by a constant."),

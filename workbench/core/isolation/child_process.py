@@ -6,7 +6,7 @@ so a thread would still freeze a window. A ``ChildProcess`` runs picklable calls
 (``python -m workbench.core.isolation.serve``) that is started ahead of time with its imports done:
 
 - a call can stream events (log lines, progress) to an ``on_event`` callback as it runs;
-- cancelling asks the call to stop (it sees ``Task.cancel_requested``) and kills the child after
+- cancelling asks the call to stop (it sees ``ChildCall.cancel_requested``) and kills the child after
   ``cancel_grace_seconds`` (at once when that is 0), then raises ``Cancelled``;
 - a child that dies becomes a ``ChildCrashed`` error naming the exit code or signal, with the
   child's captured stderr as the detail; the next call gets a fresh child.

@@ -16,7 +16,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from workbench.core.backend import Backend, load_backend
+from workbench.core.backend import Backend
+from workbench.core.runtime import load_backend
 from workbench.core.build.engine import BuildSettings
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \

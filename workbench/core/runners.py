@@ -7,7 +7,6 @@ engine on the GPU through cuda-python and says in plain words why it cannot wher
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Protocol
 
@@ -20,6 +19,7 @@ from workbench.core.isolation.child_process import ChildProcess
 from workbench.core.model.loading import LoadedModel
 from workbench.core.onnxruntime_compat import for_onnxruntime
 from workbench.core.problems import concise_message
+from workbench.core.runtime import current_runtime
 from workbench.core.third_party_logs import session_options
 
 
@@ -45,10 +45,10 @@ def runs_in_child(*models: LoadedModel) -> bool:
     return any(m.summary().parameter_bytes >= RUN_IN_CHILD_ABOVE for m in models)
 
 
-@functools.lru_cache(maxsize=1)
 def onnxruntime_child() -> ChildProcess:
-    """The child for those runs: each call gets a fresh process (no state leaks from one model to the next)."""
-    return ChildProcess(one_call_per_child=True)
+    """The child for those runs, owned by the runtime: each call gets a fresh process (no state leaks from one
+    model to the next)."""
+    return current_runtime().child_process("onnxruntime", lambda: ChildProcess(one_call_per_child=True))
 
 
 def model_for_child(model: LoadedModel) -> tuple:

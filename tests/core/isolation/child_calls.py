@@ -46,3 +46,9 @@ def process_id() -> int:
 def ignore_cancel(task: ChildCall, seconds: float) -> str:
     time.sleep(seconds)
     return "slept through the cancel"
+
+
+def report_then_sleep(task: ChildCall, seconds: float) -> str:
+    task.send("sleeping")
+    time.sleep(seconds)
+    return "slept"

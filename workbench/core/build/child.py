@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 
-from workbench.core.backend import load_backend
+from workbench.core.runtime import load_backend
 from workbench.core.isolation.serve import ChildCall
 
 # A stand-in for a TensorRT internal assertion, for tests of crash isolation (the job carries it).

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
-from workbench.core.backend import Backend, LogMessage, load_backend
+from workbench.core.backend import Backend, LogMessage
+from workbench.core.runtime import current_runtime, load_backend
 from workbench.core.build.child import ABORT_SWITCH, build_in_child
 from workbench.core.build.builder_errors import map_builder_errors, map_parser_errors
 from workbench.core.build.precision_label import precision_label
@@ -251,16 +251,11 @@ class BuildHistory:
         return rows
 
 
-_build_children: dict[str, ChildProcess] = {}
-_build_children_lock = threading.Lock()
-
-
 def _build_child(backend_name: str) -> ChildProcess:
-    """The build children of one backend: a spare is started (TensorRT imported) after each build."""
-    with _build_children_lock:
-        if backend_name not in _build_children:
-            _build_children[backend_name] = ChildProcess(partial(load_backend, backend_name), one_call_per_child=True)
-        return _build_children[backend_name]
+    """The build children of one backend, owned by the runtime: a spare is started (TensorRT imported) after
+    each build."""
+    return current_runtime().child_process(
+        f"build:{backend_name}", lambda: ChildProcess(partial(load_backend, backend_name), one_call_per_child=True))
 
 
 def _crash_error(crash: ChildCrashed, log: list[LogMessage]) -> WorkbenchError:

@@ -36,6 +36,7 @@ from workbench.core.model.random_feeds import random_feeds
 from workbench.core.model.switches import default_values
 from workbench.core.progress import CancelToken
 from workbench.core.runners import model_for_child, model_in_child, onnxruntime_child, runs_in_child
+from workbench.core.runtime import current_runtime
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, InputValue, Shape, ShapeSource, \
     ShapeSuggestion, Use
 from workbench.core.shapes.exporter_hints import (PADDLE_CLASSIFIER, PADDLE_DETECTOR_SIDE, PADDLE_RECOGNIZER,
@@ -57,7 +58,6 @@ _NAME_KINDS = (
                                   r"num_frames|tokens?|num_tokens|past.*|.*_len)$")),
     (DimKind.CHANNELS, re.compile(r"^(c|ch|channels?|num_channels)$")),
 )
-_LOCKS_GUARD = threading.Lock()
 CLIP_TOKENS = 77  # the text length of CLIP-conditioned models (Stable Diffusion's text encoder)
 LATENT_SIZE = 64  # a 512-pixel image's latent (Stable Diffusion's VAE scales by 8)
 
@@ -412,14 +412,13 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
                    cancel: CancelToken | None = None) -> ShapeSuggestion:
     """Realistic min/opt/max for every dynamic dim of ``model``'s inputs, each with source and reason.
 
-    Cached on the model per arguments (a ``LoadedModel`` is immutable), so the trial build, parity,
+    Cached per model and arguments in the runtime (a ``LoadedModel`` does not change), so the trial build, parity,
     comparisons and the Profiles panel share one probe.
     """
     cache_key = (_profiles_key(profiles), repr(sorted((sample_shapes or {}).items())), probe, seed)
-    with _LOCKS_GUARD:
-        lock = model.__dict__.setdefault("_shape_lock", threading.Lock())
-    with lock:  # a caller arriving while a prefetch probes waits for its answer instead of probing again
-        cache = model.__dict__.setdefault("_shape_suggestions", {})
+    shape_cache = current_runtime().shape_cache(model)
+    with shape_cache.lock:  # a caller arriving while a prefetch probes waits for its answer instead of probing again
+        cache = shape_cache.suggestions
         if cache_key not in cache:
             arguments = (profiles, sample_shapes, probe, budget_seconds, seed)
             if probe and runs_in_child(model):
@@ -439,7 +438,7 @@ def _suggest_in_child(model: tuple, *arguments) -> ShapeSuggestion:
 def known_shapes(model: LoadedModel) -> ShapeSuggestion:
     """The probed suggestion when one was made for ``model`` already, else the graph-only one (no run):
     for callers on the GUI thread, such as a fix dialog's pre-filled shape."""
-    probed = model.__dict__.get("_shape_suggestions", {}).get((_profiles_key(None), repr([]), True, 0))
+    probed = current_runtime().shape_cache(model).suggestions.get((_profiles_key(None), repr([]), True, 0))
     return probed or suggest_shapes(model, probe=False)
 
 

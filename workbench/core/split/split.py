@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.analysis.support import analyze_support
-from workbench.core.backend import Backend, load_backend
+from workbench.core.backend import Backend
+from workbench.core.runtime import load_backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
 from workbench.core.compare.inputs import InputSpec, make_inputs
 from workbench.core.compare.metrics import OutputComparison, Tolerances, compare_arrays

@@ -174,7 +174,8 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
                 # TensorRT forces the dims equal, which no realistic profile makes them: rename them with it.
                 candidates.append(RepairStep(f"{shared.message} {shared.hint}", fix=make_step("rename-dims"),
                                              profiles=profiles, assumed=unbacked))
-            if len(profiles) > 1:  # some builders refuse several profiles that each build alone
+            # Some builders refuse several profiles that each build alone.
+            if len(profiles) > 1 and suggestion is not None:
                 covering = suggestion.profile()
                 covering.values = dict(profiles[0].values)
                 candidates.append(RepairStep(
@@ -200,10 +201,10 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     candidates += _cut_at_boundary(model, build_problems)
     candidates += _static_states(model, build_problems)
     unique, seen = [], {s.title for s in state.steps}
-    for step in candidates:
-        if step.title not in seen:
-            seen.add(step.title)
-            unique.append(step)
+    for candidate in candidates:
+        if candidate.title not in seen:
+            seen.add(candidate.title)
+            unique.append(candidate)
     return unique
 
 
@@ -311,8 +312,8 @@ def repair_model(model: LoadedModel, *, input_values: dict | None = None, profil
         raise WorkbenchError(f"The model has no input named {', '.join(repr(n) for n in unknown)}.",
                              f"Its inputs are: {', '.join(sorted(known)) or 'none'}.")
     for name, value in input_values.items():
-        step = make_step("freeze-input", {"input": name, "value": value})
-        get_fix("freeze-input").validate(model, step.param_dict)
+        freeze = make_step("freeze-input", {"input": name, "value": value})
+        get_fix("freeze-input").check_params(model, freeze.param_dict)
     progress("Trial build of the model as it is", 0.0)
     first = trial_build(model, profiles, settings=settings, backend=backend, cancel=cancel, suggest=False)
     start = _State(model, [], [], list(profiles or []), {}, first)

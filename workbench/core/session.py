@@ -162,15 +162,15 @@ class SessionState:
 
     # Fixes and the history ------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
+        if self.model is None:
+            raise WorkbenchError("There is no model to change.", "Open a model first.")
         return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles, self.recipe.split)
 
     def apply(self, label: str, model: LoadedModel, *, fixes: Sequence[dict] = (),
               profiles: Sequence[dict] | None = None, split: dict | None = None) -> HistoryStep:
         """One undoable step: ``model`` replaces the current one, ``fixes`` join the recipe, ``profiles`` and
         ``split`` (if given) replace its profiles and its [split] section."""
-        if self.model is None:
-            raise WorkbenchError("There is no model to change.", "Open a model first.")
-        before = self.snapshot()
+        before = self.snapshot()  # refuses when there is no model
         after = Snapshot.of(model, list(before.fixes) + list(fixes),
                             before.profiles if profiles is None else profiles,
                             dict(before.split) if split is None else split)

@@ -40,12 +40,13 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
     for prop in model.proto.metadata_props:
         if prop.key == input_name:
             found.append((prop.value, f"the model's metadata ({prop.key} = {prop.value})"))
-    for value, node in _thresholds(model, tensor):
-        found.append((value, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
-                             f"with {value}"))
+    for threshold, node in _thresholds(model, tensor):
+        found.append((threshold, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
+                                 f"with {threshold}"))
     neutral = {"bool": [False, True]}.get(tensor.dtype, [1] if tensor.dtype.startswith(("int", "uint")) else [1.0])
     found += [(value, f"the neutral value for {tensor.dtype}") for value in neutral]
-    unique, seen = [], set()
+    unique: list[tuple[object, str]] = []
+    seen = set()
     for value, source in found:
         if str(value) not in seen:
             seen.add(str(value))
@@ -53,12 +54,12 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
     return unique
 
 
-def _thresholds(model: LoadedModel, tensor: TensorInfo) -> list[tuple[object, onnx.NodeProto]]:
+def _thresholds(model: LoadedModel, tensor: TensorInfo) -> list[tuple[float, onnx.NodeProto]]:
     """(constant, comparison node) for each comparison of the input ``tensor`` with a constant."""
     constants = ConstantValues(model.proto)
     aliases = _aliases(model.proto.graph, tensor.name)
     integral = tensor.dtype.startswith(("int", "uint"))
-    found = []
+    found: list[tuple[float, onnx.NodeProto]] = []
     for node, _parent in iter_nodes(model.proto.graph):
         if node.op_type in _COMPARISONS and aliases & set(node.input):
             for other in node.input:
@@ -79,8 +80,10 @@ def other_branch_values(model: LoadedModel, input_name: str) -> list[tuple[objec
         deployed = bool(default_values(model, input_name)[0][0])
         return [(not deployed, f"the other value of the bool switch '{input_name}'")]
     integral = tensor.dtype.startswith(("int", "uint"))
-    found, seen = [], set()
+    found: list[tuple[object, str]] = []
+    seen = set()
     for value, node in _thresholds(model, tensor):
+        candidates: tuple[float, float]
         if integral:
             candidates = (value + 1, value - 1)
         else:
@@ -105,12 +108,12 @@ def frozen_array(model: LoadedModel, input_name: str, value) -> np.ndarray:
                              "Give whole numbers for integer inputs.")
     if dtype.kind in "iu" and any(not np.can_cast(np.min_scalar_type(v), dtype) for v in values):
         raise WorkbenchError(f"{value!r} does not fit input '{tensor.name}' ({tensor.dtype}).", "Give a smaller value.")
-    if tensor.shape is None or tensor.is_dynamic:
+    shape = tensor.fixed_shape
+    if shape is None:
         if tensor.shape is not None and len(tensor.shape) == 1 and isinstance(value, list):
             return np.array(values, dtype=dtype)
         raise WorkbenchError(f"Input '{tensor.name}' {tensor.shape_text()} has no fixed shape, so its value cannot "
                              "be frozen.", "Apply set-input-shape first, or give a 1-D list for a 1-D input.")
-    shape = tuple(tensor.shape)
     if len(values) == 1:
         return np.full(shape, values[0], dtype=dtype)
     if len(values) != math.prod(shape):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def modelopt_available() -> bool:
 
 
 def calibration_samples(model: LoadedModel, samples: int = DEFAULT_CALIBRATION_SAMPLES, calib_file: str = "",
-                        spec: InputSpec | None = None, profiles: list[dict] = ()) -> tuple[list[Feeds], str]:
+                        spec: InputSpec | None = None, profiles: Sequence[dict] = ()) -> tuple[list[Feeds], str]:
     """Calibration feeds and where they come from: ``calib_file`` (.npz/.npy, one sample per leading index)
     or ``samples`` seeded random feeds from ``spec``'s seed on, at its shapes (given ones, those of a profile of
     ``profiles``, else the shape service's realistic ones). The spec's data files and images are left out: they

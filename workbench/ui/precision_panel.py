@@ -25,6 +25,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.bisect import BisectOutcome
 from workbench.core.precision.conversion import BF16_EMULATION, AccuracyCheck, KeepSet
+from workbench.core.precision.converter import DEFAULT_KEEP_RULES
 from workbench.core.precision_plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
                                            evaluate, find_keep_set)
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, modelopt_available
@@ -55,6 +56,8 @@ RESULT_COLUMNS = ("output", "max |err|", "max rel", "cosine", "verdict", "reason
 _row = ComparePanel._row  # widgets side by side, as in the Compare panel
 PROBLEM_SOURCE = "precision"  # the session's problem source for the bisect's marks on the triage list
 MAX_SAMPLES = 1024
+DEFAULT_KEEP_RULES_TEXT = "Kept in FP32 unless unticked:\n" + "\n".join(
+    f"{op}: {reason}" for op, reason in DEFAULT_KEEP_RULES.items())
 
 
 class PrecisionPanel(QWidget):
@@ -123,6 +126,10 @@ class PrecisionPanel(QWidget):
         self.keep_io = QCheckBox("Keep graph inputs and outputs float32")
         self.keep_io.setChecked(True)
         form.addRow("Graph I/O", self.keep_io)
+        self.default_keep = QCheckBox("Keep numerically fragile ops in FP32 (default keep rules)")
+        self.default_keep.setChecked(True)
+        self.default_keep.setToolTip(DEFAULT_KEEP_RULES_TEXT)
+        form.addRow("Default rules", self.default_keep)
         self.calibration = QComboBox()
         self.calibration.addItems(CALIBRATION_SOURCES)
         self.calibration.setToolTip(IMAGES_LEFT_OUT)
@@ -201,7 +208,7 @@ class PrecisionPanel(QWidget):
             calib_file = files[0]
         return PrecisionPlan(self.mode_key, self.keep_items(), self._tolerance(self.atol, "atol"),
                              self._tolerance(self.rtol, "rtol"), self.keep_io.isChecked(), self.samples.value(),
-                             calib_file)
+                             calib_file, default_keep=self.default_keep.isChecked())
 
     # Keep set editing -----------------------------------------------------------------------------------
     def add_entry(self) -> None:
@@ -399,6 +406,7 @@ class PrecisionPanel(QWidget):
                                      and self.result.fix.before is model)
         self.cancel_button.setEnabled(running)
         self.keep_io.setEnabled(mode in CONVERSION_MODES)
+        self.default_keep.setEnabled(mode in CONVERSION_MODES)
         quantizing = mode not in CONVERSION_MODES and mode != AS_EXPORTED
         self.calibration.setEnabled(quantizing)
         self.samples.setEnabled(quantizing and self.calibration.currentIndex() == 0)

@@ -31,6 +31,7 @@ from workbench.core.memory import check_build_memory
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildCrashed, ChildProcess
 from workbench.core.model.loading import LoadedModel
+from workbench.core.precision.conversion import convert_model
 from workbench.core.problems import Problem
 from workbench.core.shapes.profiles import Profile, check_profiles, profiles_to_recipe
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
@@ -311,10 +312,8 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
     to_build = model
     strongly_typed = backend.strongly_typed_only or settings.precision == "fp32" or settings.uses_conversion(backend)
     if settings.uses_conversion(backend):
-        from workbench.core.build.precision import convert_to_fp16  # onnxconverter-common is slow to import
-
-        progress("Converting the model to FP16", None)
-        to_build = convert_to_fp16(model)
+        progress("Converting the model to FP16 (default keep rules: numerically fragile ops stay FP32)", None)
+        to_build = convert_model(model, "fp16")
     cancel.raise_if_cancelled("The build")
 
     temp_engine = None

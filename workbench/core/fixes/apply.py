@@ -16,7 +16,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import FixContext, FixPreview, FixStep, freeze_params
 from workbench.core.fixes.graph_tools import diff_labels, export_model, infer_shapes
 from workbench.core.fixes.registry import get_fix
-from workbench.core.fixes.validation import Validation, validate_fixed_model
+from workbench.core.validation import Validation, validate_fixed_model
 from workbench.core.model.loading import LoadedModel
 from workbench.core.model.switches import frozen_array
 from workbench.core.progress import CancelToken, ProgressFn, no_progress

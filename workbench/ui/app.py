@@ -56,17 +56,19 @@ def prepare_webengine_environment() -> None:
 
 
 def build_window(backend_choice: str = "auto", settings: QSettings | None = None) -> MainWindow:
-    """Session, analysis child and main window, ready to show (the QApplication must exist)."""
-    from workbench.core.backend import load_backend
+    """Runtime, session, analysis child and main window, ready to show (the QApplication must exist). The window
+    owns the runtime: closing the window closes it, which stops every child process."""
     from workbench.core.analysis.background import analysis_child
+    from workbench.core.runtime import Runtime
     from workbench.ui.main_window import MainWindow
     from workbench.ui.session import Session
 
-    child = analysis_child(backend_choice)
+    runtime = Runtime().activate()
+    child = runtime.child_process(f"analysis:{backend_choice}", lambda: analysis_child(backend_choice))
     child.start()  # warms up (imports TensorRT) while the window builds
-    session = Session(load_backend(backend_choice))
+    session = Session(runtime.backend(backend_choice))
     window = MainWindow(session, child, settings=settings, backend_choice=backend_choice)
-    window.destroyed.connect(child.close)
+    window.destroyed.connect(runtime.close)
     return window
 
 

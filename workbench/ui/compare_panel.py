@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from workbench.core.build.engine import BuildResult
 from workbench.core.compare.comparison import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes.inputs import frozen_inputs
+from workbench.core.fixes.apply import frozen_inputs
 from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
 from workbench.core.compare.report import write_report

@@ -1,6 +1,6 @@
 """The Precision panel: convert to FP16/BF16 or quantize to INT8/FP8 Q/DQ, with the nodes kept float under control.
 
-A thin view over ``workbench.core.precision.plan``: the form edits a ``PrecisionPlan`` (mode, the keep
+A thin view over ``workbench.core.precision_plan``: the form edits a ``PrecisionPlan`` (mode, the keep
 set — kept in FP32 when converting, left unquantized when quantizing —, tolerances, calibration).
 *Convert/Quantize & check* runs ``evaluate`` in the background (the recipe step applied to a copy, and
 its accuracy per output against the FP32 model); *Apply to model* hands exactly that result to the
@@ -26,7 +26,7 @@ from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.bisect import BisectOutcome
 from workbench.core.precision.conversion import BF16_EMULATION, AccuracyCheck, KeepSet
 from workbench.core.precision.converter import DEFAULT_KEEP_RULES
-from workbench.core.precision.plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
+from workbench.core.precision_plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
                                            evaluate, find_keep_set)
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, modelopt_available
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage

@@ -19,7 +19,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext
 from workbench.core.fixes.graph_tools import export_model
 from workbench.core.model.loading import LoadedModel
-from workbench.core.compare.onnxruntime_compat import default_opset
+from workbench.core.onnxruntime_compat import default_opset
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 GROUPNORM_OPSET = 21
@@ -119,6 +119,7 @@ def _transform(graph: gs.Graph, _params: dict, context: FixContext, model: Loade
 
 FUSE_GROUPNORM = Fix(
     name="fuse-groupnorm", title="Fuse GroupNorm",
+    changes_meaning="",  # the same computation; its numbers may move, which parity measures
     description="Fuse PyTorch's GroupNorm export pattern (Reshape → InstanceNormalization → Reshape → Mul → Add) "
                 "into one GroupNormalization op (opset 21, per-channel scale and bias). The model's opset is raised "
                 "to 21 with ONNX's version converter.",

@@ -164,6 +164,15 @@ def node_attribute(node: onnx.NodeProto, name: str, default=None):
     return default
 
 
+def input_info(model: LoadedModel, name: str) -> TensorInfo:
+    """The graph input ``name``, or a clear error naming the inputs there are."""
+    for tensor in model.summary().inputs:
+        if tensor.name == name:
+            return tensor
+    raise WorkbenchError(f"The model has no input named '{name}'.",
+                         f"Its inputs are: {', '.join(t.name for t in model.summary().inputs) or 'none'}.")
+
+
 def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
     """Real inputs: models from IR < 4 also list their initializers as inputs."""
     initializer_names = {t.name for t in graph.initializer}

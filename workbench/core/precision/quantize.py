@@ -25,6 +25,7 @@ from workbench.core.compare.inputs import InputSpec, load_arrays, make_inputs
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.conversion import KeepSet
+from workbench.core.validation import validate_fixed_model
 
 MODES = ("int8", "fp8")
 DEFAULT_CALIBRATION_SAMPLES = 8
@@ -88,9 +89,6 @@ def quantize(model: LoadedModel, calibration: list[dict[str, np.ndarray]], mode:
             _quantize_with_onnxruntime(source, target, calibration, excluded)
         quantized = onnx.load(str(target))
     if validate:
-        # Imported here: the fix catalogue (fixes/__init__) registers this package's steps (a circular import).
-        from workbench.core.fixes.validation import validate_fixed_model
-
         validate_fixed_model(quantized, f"The {mode.upper()} quantization of {model.name}",
                              "Exclude the node the message names (--exclude / the Precision panel's list) and report "
                              "the model.", original=model.proto)

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.analysis.support import analyze_support
-from workbench.core.backend import Backend, load_backend
+from workbench.core.backend import Backend
+from workbench.core.runtime import load_backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
 from workbench.core.compare.inputs import InputSpec, make_inputs
 from workbench.core.compare.metrics import OutputComparison, Tolerances, compare_arrays
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
 from workbench.core.progress import CancelToken, ProgressFn, no_progress

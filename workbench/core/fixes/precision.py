@@ -44,6 +44,7 @@ def _transform(graph: gs.Graph, params: dict, context: FixContext, model: Loaded
 
 CONVERT_PRECISION = Fix(
     name="convert-precision", title="Convert precision",
+    changes_meaning="",  # the same computation; its numbers may move, which parity measures
     description="Convert weights and activations to FP16 for a strongly typed TensorRT (TensorRT-RTX, TensorRT 11), "
                 "keeping the listed nodes or op types in FP32 (trt-workbench convert --auto-keep finds them).",
     params=(Param("to", "choice", "The target precision.", required=False, default="fp16", choices=TARGETS),
@@ -58,6 +59,7 @@ CONVERT_PRECISION = Fix(
 
 QUANTIZE = Fix(
     name="quantize", title="Quantize (Q/DQ)",
+    changes_meaning="",  # the same computation; its numbers may move, which parity measures
     description="Insert explicit Q/DQ (INT8 built in; FP8 with NVIDIA Model Optimizer) calibrated on seeded random "
                 "feeds at realistic shapes or an .npz file, leaving the listed nodes or op types float.",
     params=(Param("mode", "choice", "The quantized type.", required=False, default="int8", choices=MODES),

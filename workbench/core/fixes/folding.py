@@ -9,7 +9,7 @@ from workbench.core import third_party_logs
 from workbench.core.model.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
-from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, node_label
+from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, import_graph, node_label
 from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
@@ -58,7 +58,7 @@ def _fold_transform(graph: gs.Graph, params: dict, context: FixContext, model: L
         slimmed = onnxslim.slim(export_model(graph, model.proto))
         if slimmed is None:
             raise WorkbenchError("onnxslim could not simplify this model.", "Use engine=graphsurgeon instead.")
-        return gs.import_onnx(slimmed)
+        return import_graph(slimmed, model.weights_dir)
     return fold(graph)
 
 

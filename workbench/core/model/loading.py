@@ -367,6 +367,15 @@ def load_model(path: str | os.PathLike, progress: ProgressFn = no_progress) -> L
     return LoadedModel(proto, serialized, path.resolve())
 
 
+def read_in_weights(tensor: TensorProto, weights_dir: Path) -> None:
+    """Read the bytes of a tensor kept on disk into it, from ``weights_dir`` (the model's folder). onnx's own
+    readers resolve against the working directory unless given the folder, and before onnx 1.17 they leave the
+    reference beside the bytes, which a second read then follows."""
+    external_data_helper.load_external_data_for_tensor(tensor, str(weights_dir))
+    tensor.data_location = TensorProto.DEFAULT
+    del tensor.external_data[:]
+
+
 def _initializer_bytes(tensor: onnx.TensorProto, count: int) -> int:
     # From dims and type rather than len(raw_data): reading raw_data copies the whole weight.
     if external_data_helper.uses_external_data(tensor):

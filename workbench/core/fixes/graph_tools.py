@@ -13,12 +13,11 @@ from onnx_graphsurgeon.ir.tensor import LazyValues
 from workbench.core import third_party_logs
 from workbench.core.model.constant_values import SEE_THROUGH_OPS, gs_constant_value
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.ir_versions import ir_version_of_opset
 from workbench.core.model.loading import iter_nodes, node_label, read_in_weights
 from workbench.core.compare.onnxruntime_compat import runtime_limits
 from workbench.core.model.tensor_shapes import infer_value_info
 
-# The IR version each opset needs at least (ONNX's versioning table, for the opsets fixes raise to).
-_MIN_IR_FOR_OPSET = {18: 8, 19: 9, 20: 9, 21: 10}
 # Folding rounds: each inlined If branch can make more constants (and more Ifs on constants).
 _MAX_FOLD_ROUNDS = 8
 
@@ -75,7 +74,7 @@ def export_model(graph: gs.Graph, template: onnx.ModelProto, opset: int | None =
     if opset is not None and opset > graph.opset:
         graph.opset = opset
     proto = gs.export_onnx(graph, do_type_check=False)
-    proto.ir_version = max(template.ir_version, _MIN_IR_FOR_OPSET.get(graph.opset, 0))
+    proto.ir_version = max(template.ir_version, ir_version_of_opset(graph.opset))
     for key in ("producer_name", "producer_version", "domain", "model_version", "doc_string"):
         setattr(proto, key, getattr(template, key))
     del proto.metadata_props[:]

@@ -472,7 +472,8 @@ def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protec
     have asked the user and pass ``protect=None`` explicitly. Weights ``proto`` keeps on disk are
     read from ``weights_dir`` (``LoadedModel.weights_dir``) and copied, never moved: the original's
     files are only read. ``external_data`` (default: when the original kept its weights in a data
-    file, or the model is over 1.5 GB) stores the weights in ``<name>.data`` next to the file.
+    file, or the model is over 1.5 GB) stores the weights in ``<name>.data`` next to the file. The file declares
+    the IR version the oldest supported onnxruntime reads when the model needs nothing newer (``ir_versions``).
     """
     destination = Path(destination).expanduser().resolve()
     if protect is not None and destination == Path(protect).resolve():
@@ -495,6 +496,10 @@ def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protec
                          or any(not location.endswith(".onnx") for location in locations))
     staged_proto = onnx.ModelProto()
     staged_proto.CopyFrom(proto)  # the caller's proto stays as it is
+    from workbench.core.model.ir_versions import OLDEST_ONNXRUNTIME_MAX_IR, ir_version_at_most  # it imports us
+
+    # onnx stamps its own newest IR version on what it makes: write one every supported onnxruntime reads.
+    staged_proto.ir_version = ir_version_at_most(staged_proto, OLDEST_ONNXRUNTIME_MAX_IR)
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".trt-workbench-") as staging:
         staged = Path(staging) / destination.name
         try:

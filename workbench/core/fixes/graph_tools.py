@@ -118,7 +118,7 @@ def fold(graph: gs.Graph) -> gs.Graph:
     # version: 14, max supported IR version: 13"): fold at one it accepts; export_model sets the real one.
     graphs = [graph, *(attr for node in all_nodes(graph) for attr in node.attrs.values()
                        if isinstance(attr, gs.Graph))]
-    saved = [getattr(g, "ir_version", None) for g in graphs]  # onnx-graphsurgeon 0.5.2 has no ir_version
+    saved = [g.ir_version for g in graphs]
     folding_ir = min(saved[0] or onnx.IR_VERSION, runtime_limits().max_ir_version)
     for g in graphs:
         g.ir_version = folding_ir

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,12 @@ from workbench.resources import SAMPLES_DIR as SAMPLES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args) -> subprocess.CompletedProcess:
-    """``trt-workbench ARGS…`` in its own process, as users run it (native output on fd 1/2 counts too)."""
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True)
+def run_cli(*args, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``trt-workbench ARGS…`` in its own process, as users run it (native output on fd 1/2 counts too), in the
+    folder ``cwd``; this checkout's code is imported from any folder."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, env=env)
 
 
 def pytest_collection_modifyitems(items):

@@ -38,14 +38,18 @@ def run(args) -> Outcome:
         from workbench.core.shapes.suggest import prefetch_shapes
 
         shapes = prefetch_shapes(model)
-    report = analyze_support(model, backend)
+    try:
+        report = analyze_support(model, backend)
+    finally:
+        if shapes is not None:
+            # Also when the analysis fails: exiting while onnxruntime's threads run native code aborts the
+            # process ("terminate called without an active exception", exit 134) instead of reporting the error.
+            shapes.join()
     summary = model.summary()
     trial = None
     if args.build:
         from workbench.core.build.trial import trial_build
 
-        if shapes is not None:
-            shapes.join()
         trial = trial_build(model, backend=backend, check_memory=check_memory)
         report.problems.extend(trial.triage_problems())
     data = {"summary": summary.to_dict(), **report.to_dict(), **({"trial_build": trial.to_dict()} if trial else {})}

@@ -15,6 +15,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
+from tests.onnx_factory import IR_VERSION
 from workbench.core.analysis.support import analyze_support
 from workbench.core.build.engine import BuildSettings, build_engine
 from workbench.core.memory import MEMORY_LIMIT_VARIABLE, NotEnoughMemory, estimate_build_memory
@@ -41,7 +42,9 @@ def matmul_stack(layers: int = LAYERS, width: int = WIDTH) -> onnx.ModelProto:
     nodes.append(helper.make_node("Relu", [current], ["y"], name="relu"))
     graph = helper.make_graph(nodes, "stack", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", width])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", width])], weights)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = IR_VERSION  # the test's own onnxruntime sessions read the file as it is
+    return model
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,13 @@ import onnx
 from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import FixContext, FixPreview, FixStep, freeze_params
-from workbench.core.fixes.graph_tools import diff_labels, export_model, infer_shapes
+from workbench.core.fixes.graph_tools import diff_labels, export_model, import_graph, infer_shapes
 from workbench.core.fixes.registry import get_fix
 from workbench.core.validation import Validation, validate_fixed_model
 from workbench.core.model.loading import LoadedModel
 from workbench.core.model.switches import frozen_array
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
-
-import onnx_graphsurgeon as gs
 
 
 @dataclass
@@ -118,7 +116,7 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
         proto.CopyFrom(model.proto)
     if fix.needs_shapes:
         proto = infer_shapes(proto)
-    graph = gs.import_onnx(proto)
+    graph = import_graph(proto, model.weights_dir)
     if cancel:
         cancel.raise_if_cancelled(fix.title)
     context = FixContext()

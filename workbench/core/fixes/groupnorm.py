@@ -17,7 +17,7 @@ from onnx import version_converter
 from workbench.core.model.constant_values import gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext
-from workbench.core.fixes.graph_tools import export_model
+from workbench.core.fixes.graph_tools import export_model, import_graph
 from workbench.core.model.loading import LoadedModel
 from workbench.core.onnxruntime_compat import default_opset
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
@@ -77,7 +77,7 @@ def find_groupnorms(graph: gs.Graph) -> list[GroupNormMatch]:
 def _detect(model: LoadedModel, _backend=None) -> list[Problem]:
     if not any(n.op_type == "InstanceNormalization" for n in model.proto.graph.node):
         return []
-    matches = find_groupnorms(gs.import_onnx(model.proto))
+    matches = find_groupnorms(import_graph(model.proto, model.weights_dir))
     return [Problem(kind=ProblemKind.GROUPNORM_PATTERN, severity=Severity.INFO, stage=Stage.MODEL,
                     node=m.instance_norm.name,
                     op="InstanceNormalization", fixes=["fuse-groupnorm"],
@@ -89,7 +89,7 @@ def _detect(model: LoadedModel, _backend=None) -> list[Problem]:
 
 
 def _validate(model: LoadedModel, _params: dict) -> None:
-    if not find_groupnorms(gs.import_onnx(model.proto)):
+    if not find_groupnorms(import_graph(model.proto, model.weights_dir)):
         raise WorkbenchError("No GroupNorm export pattern (Reshape → InstanceNormalization → Reshape → Mul → Add) "
                              "was found.", "fuse-groupnorm only applies to that pattern.")
 
@@ -102,7 +102,7 @@ def _transform(graph: gs.Graph, _params: dict, context: FixContext, model: Loade
             raise WorkbenchError(f"The model cannot be converted to opset {GROUPNORM_OPSET}, which "
                                  "GroupNormalization with per-channel scale needs.",
                                  "Re-export the model with opset 21 and torch's native GroupNorm.", str(exc)) from exc
-        graph = gs.import_onnx(converted)
+        graph = import_graph(converted, model.weights_dir)
     for match in find_groupnorms(graph):
         name = match.instance_norm.name.rsplit("/", 1)[0] or match.instance_norm.name
         output = match.add.outputs[0]

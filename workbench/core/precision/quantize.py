@@ -22,6 +22,7 @@ import numpy as np
 import onnx
 
 from workbench.core.compare.inputs import InputSpec, load_arrays, make_inputs
+from workbench.core.onnxruntime_compat import for_onnxruntime
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.conversion import KeepSet
@@ -82,7 +83,7 @@ def quantize(model: LoadedModel, calibration: list[dict[str, np.ndarray]], mode:
     excluded = _excluded_nodes(model, exclude or KeepSet())
     with tempfile.TemporaryDirectory(prefix="workbench-quantize-") as folder:
         source, target = Path(folder) / "model.onnx", Path(folder) / "quantized.onnx"
-        source.write_bytes(model.full_proto().SerializeToString())
+        source.write_bytes(for_onnxruntime(model.full_proto()).SerializeToString())  # both quantizers run it
         if mode == "fp8" or use_modelopt:
             _quantize_with_modelopt(source, target, calibration, mode, excluded)
         else:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnx
 
-from workbench.core.analysis.support import analyze_support
+from workbench.core.analysis.support import analyze_support, parser_rejections
 from workbench.core.backend import Backend, load_backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
 from workbench.core.compare.inputs import InputSpec, make_inputs
@@ -32,7 +33,10 @@ from workbench.core.split.partition import DEFAULT_MAX_PARTS, TENSORRT, Assignme
 from workbench.core.split.parts import Boundary, Part, build_parts, known_types, static_names
 from workbench.core.problems import ProblemKind
 
-MAX_BUILD_ROUNDS = 6  # each round moves the nodes the builder refused out of TensorRT and builds again
+# Each round partitions, parses the TensorRT parts (nodes the parser rejects move out, see _refused_alike) and,
+# once they parse, builds them (nodes the builder refuses move out): at most MAX_ROUNDS rounds, MAX_BUILD_ROUNDS
+# of them with builds.
+MAX_ROUNDS, MAX_BUILD_ROUNDS = 12, 4
 ALL_ON_TENSORRT, SPLIT, NOTHING_ON_TENSORRT, BUILD_FAILED = "one-part", "split", "nothing-on-tensorrt", "build-failed"
 
 
@@ -197,7 +201,8 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
 
     rounds: list[str] = []
     partition_started, build_seconds = time.perf_counter(), 0.0
-    for _round in range(MAX_BUILD_ROUNDS):
+    builds_done, finished = 0, False
+    for _round in range(MAX_ROUNDS):
         cancel.raise_if_cancelled("The split")
         assignment = requested_assignment(model, boundary, blocked) if boundary else \
             assign_stages(model.proto.graph, blocked, max_parts, static)
@@ -208,6 +213,23 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
             return _finish(NOTHING_ON_TENSORRT, "Nothing can go to TensorRT: no part it takes does real compute "
                            "(convolutions, matrix products).", model, parts, boundaries, [], settings, rounds,
                            timings, started)
+        described = f"{len(parts)} part(s), boundary {_names(b.name for b in boundaries) or 'none'}"
+        # The parser first (a check per part, far cheaper than a build): it names refused nodes the capability
+        # check of the whole model did not reach (it stops at one error per subgraph).
+        progress("TensorRT's parser on the TensorRT part(s)", None)
+        rejected = {}
+        for part in trt_parts:
+            rejected.update(_parser_refusals(part, backend))
+        if rejected and not boundary:
+            alike = _refused_alike(model.proto.graph, rejected, blocked)
+            rounds.append(f"{described}: the parser rejects {_names(rejected)}"
+                          + (f"; {len(alike)} node(s) with the same op and attributes move out with them"
+                             if alike else ""))
+            blocked.update(rejected)
+            blocked.update(alike)
+            continue
+        if builds_done == MAX_BUILD_ROUNDS:
+            break
         builds = []
         newly_refused: dict[str, str] = {}
         for part in trt_parts:
@@ -223,12 +245,21 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
                 where = _top_level(problem, set(part.nodes))
                 if problem.severity == "error" and where:
                     newly_refused.setdefault(where, problem.message)
-        rounds.append(f"{len(parts)} part(s), boundary {', '.join(b.name for b in boundaries) or 'none'}: " +
-                      ("TensorRT parts build" if all(b.succeeded for b in builds) else
-                       f"the builder refuses {', '.join(newly_refused) or 'the part (no node named)'}"))
+        builds_done += 1
+        rounds.append(f"{described}: " + ("TensorRT parts build" if all(b.succeeded for b in builds) else
+                                          f"the builder refuses {_names(newly_refused) or 'the part (no node named)'}"))
         if all(b.succeeded for b in builds) or not newly_refused or boundary:
+            finished = True
             break
         blocked.update(newly_refused)
+    if not finished:
+        timings["build"] = build_seconds
+        timings["partition"] = time.perf_counter() - partition_started - build_seconds
+        last = rounds[-1] if rounds else ""
+        rounds.append(f"stopped at the limit of {MAX_ROUNDS} rounds, {MAX_BUILD_ROUNDS} of them with builds")
+        return _finish(BUILD_FAILED, f"The TensorRT parts still hold nodes TensorRT refuses after {len(rounds) - 1} "
+                       f"round(s), the limit; the last: {last}", model, parts, boundaries, [], settings, rounds,
+                       timings, started)
     timings["build"] = build_seconds
     timings["partition"] = time.perf_counter() - partition_started - build_seconds
     if not all(b.succeeded for b in builds):
@@ -257,6 +288,41 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
     result = _finish(status, message, model, parts, boundaries, builds, settings, rounds, timings, started)
     result.comparison, result.inputs, result.ran_with = comparison, prepared.describe(), chain.label
     return result
+
+
+def _names(names, shown: int = 5) -> str:
+    names = list(names)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _parser_refusals(part: Part, backend: Backend) -> dict[str, str]:
+    """Top-level nodes of ``part`` the parser rejects (an If/Loop for a node of its body), with the reason."""
+    _ok, problems = parser_rejections(part.model, backend)
+    names = set(part.nodes)
+    refused: dict[str, str] = {}
+    for problem in problems:
+        where = _top_level(problem, names)
+        if where:
+            refused.setdefault(where, problem.message)
+    return refused
+
+
+def _signature(node: onnx.NodeProto) -> tuple:
+    return node.domain, node.op_type, tuple(a.SerializeToString(deterministic=True) for a in node.attribute)
+
+
+def _refused_alike(graph: onnx.GraphProto, refused: dict[str, str], blocked: dict[str, str]) -> dict[str, str]:
+    """The other top-level nodes with the op, domain and attributes of a node the parser rejected, assumed
+    rejected too (the reason says so): the parser names one node per subgraph, and an export that repeats a
+    refused op per class (torchvision's SSD: a NonZero per class) would otherwise need a round per copy."""
+    by_name = {node_label(n): n for n in graph.node}
+    kinds = {_signature(by_name[name]): name for name in refused if name in by_name}
+    alike = {}
+    for node in graph.node:
+        label, first = node_label(node), kinds.get(_signature(node))
+        if first and label not in refused and label not in blocked and node.name not in blocked:
+            alike[label] = f"same op and attributes as '{first}', which the parser rejected: {refused[first]}"
+    return alike
 
 
 def _first_problem(builds: list[PartBuild]) -> str:

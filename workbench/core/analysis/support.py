@@ -219,15 +219,15 @@ def _parser_errors(parser) -> list[ParserErrorInfo]:
     return errors
 
 
-def parser_rejections(model: LoadedModel, backend: Backend) -> tuple[bool, list[Problem]]:
-    """The parser's capability check alone: whether it takes ``model`` whole, and the nodes it rejected as
-    problems (no fixes, no model notes: what a caller checking many cut-out parts needs)."""
-    _builder, _network, parser = backend.create_builder_network(backend.logger(min_severity="error"))
-    fully_supported = bool(parser.supports_model_v2(model.serialized, model.parser_path))
+def parser_rejections(model: LoadedModel, backend: Backend) -> tuple[list[Problem], list[str]]:
+    """The parser's capability check alone: the nodes it rejected, as problems (no fixes, no model notes: what
+    a caller checking many cut-out parts needs), and the inputs it takes as shape tensors."""
+    _builder, network, parser = backend.create_builder_network(backend.logger(min_severity="error"))
+    parser.supports_model_v2(model.serialized, model.parser_path)
     graph = model.proto.graph
     top_level = [_node_label(n, i) for i, n in enumerate(graph.node)]
     nested = {child.name for node in graph.node for child, _ in iter_nodes_of(node)}
-    return fully_supported, [_parser_problem(e, top_level, nested) for e in _parser_errors(parser)]
+    return [_parser_problem(e, top_level, nested) for e in _parser_errors(parser)], _shape_tensor_names(network)
 
 
 def _blockers(errors: list[ParserErrorInfo]) -> str:

@@ -27,6 +27,7 @@ from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.shapes.profiles import Profile, ShapeRange, describe_profile, profiles_to_recipe
 from workbench.core.shapes.suggest import suggest_shapes
+from workbench.core.split.bounds import DimBounds
 from workbench.core.split.chain import ChainedRunner
 from workbench.core.split.partition import DEFAULT_MAX_PARTS, TENSORRT, Assignment, _Graph, \
     assign_stages, node_label
@@ -37,6 +38,9 @@ from workbench.core.problems import ProblemKind
 # once they parse, builds them (nodes the builder refuses move out): at most MAX_ROUNDS rounds, MAX_BUILD_ROUNDS
 # of them with builds.
 MAX_ROUNDS, MAX_BUILD_ROUNDS = 12, 4
+# A data-dependent boundary dim the graph does not cap: its profile's max is this many times what the validation
+# run saw (the reason says so).
+ASSUMED_DATA_HEADROOM = 4
 ALL_ON_TENSORRT, SPLIT, NOTHING_ON_TENSORRT, BUILD_FAILED = "one-part", "split", "nothing-on-tensorrt", "build-failed"
 
 
@@ -135,8 +139,10 @@ def requested_assignment(model: LoadedModel, tensors: list[str], blocked: dict[s
 
 
 def _profiles_for(part: Part, model_profile: Profile | None, reasons: list[str],
-                  observed: dict[str, np.ndarray], types) -> tuple[list[Profile], list[str]]:
-    """The model's profile for its own inputs; boundary inputs at the shapes the validation run saw."""
+                  observed: dict[str, np.ndarray], types, bounds: DimBounds) -> tuple[list[Profile], list[str]]:
+    """The model's profile for its own inputs; boundary inputs at the shapes the validation run saw, except
+    dims computed from data (after a NonZero, TopK, NMS …): min 0 (nothing found is a valid result), opt what
+    the run saw, max the cap the graph gives or a stated assumption."""
     profile = Profile()
     notes = list(reasons) if model_profile and any(n in model_profile.shapes for n in part.inputs) else []
     for name in part.inputs:
@@ -144,12 +150,32 @@ def _profiles_for(part: Part, model_profile: Profile | None, reasons: list[str],
             profile.shapes[name] = model_profile.shapes[name]
             continue
         info = types.get(name)
-        static = info is not None and all(d.HasField("dim_value") for d in info.type.tensor_type.shape.dim)
-        if name in observed and not static:
-            shape = tuple(int(d) for d in observed[name].shape)
-            profile.shapes[name] = ShapeRange.fixed(shape)
-            notes.append(f"{name} = {'x'.join(map(str, shape))} (boundary tensor: the shape it had when the "
-                         "original model ran on the validation inputs)")
+        dims = info.type.tensor_type.shape.dim if info is not None and info.type.tensor_type.HasField("shape") \
+            else None
+        static = dims is not None and all(d.HasField("dim_value") for d in dims)
+        if name not in observed or static:
+            continue
+        shape = tuple(int(d) for d in observed[name].shape)
+        low, high = list(shape), list(shape)
+        ranged = []
+        if bounds.data_dependent(name):
+            for axis, size in enumerate(shape):
+                if dims is not None and axis < len(dims) and dims[axis].HasField("dim_value"):
+                    continue
+                cap = bounds.upper(name, axis)
+                low[axis] = 0
+                if cap is not None:
+                    high[axis] = max(cap, size)
+                    ranged.append(f"dim {axis} 0…{high[axis]} (computed from data, can be empty; at most "
+                                  f"{high[axis]}, the cap the ops that compute it give)")
+                else:
+                    high[axis] = max(size, 1) * ASSUMED_DATA_HEADROOM
+                    ranged.append(f"dim {axis} 0…{high[axis]} (computed from data, can be empty; the graph gives "
+                                  f"no cap: assumed at most {ASSUMED_DATA_HEADROOM}× the {size} of the validation "
+                                  "run)")
+        profile.shapes[name] = ShapeRange(tuple(low), shape, tuple(high))
+        seen = f"{'x'.join(map(str, shape))}, the shape it had when the original model ran on the validation inputs"
+        notes.append(f"{name}: {'; '.join(ranged)}; opt {seen}" if ranged else f"{name} = {seen} (boundary tensor)")
     return ([profile] if profile.shapes else []), notes
 
 
@@ -197,6 +223,8 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
     types = known_types(model.full_proto())
     static = static_names(types)
     outputs = [o.name for o in model.proto.graph.output]
+    model_inputs = {i.name for i in graph_inputs(model.proto.graph)}
+    bounds = DimBounds(model.proto.graph, types)
     timings["shapes"] = time.perf_counter() - shapes_started
 
     rounds: list[str] = []
@@ -217,23 +245,25 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
         # The parser first (a check per part, far cheaper than a build): it names refused nodes the capability
         # check of the whole model did not reach (it stops at one error per subgraph).
         progress("TensorRT's parser on the TensorRT part(s)", None)
-        rejected = {}
+        rejected, shape_readers = {}, {}
         for part in trt_parts:
-            rejected.update(_parser_refusals(part, backend))
-        if rejected and not boundary:
+            part_rejected, part_shape_readers = _parser_refusals(part, model_inputs, backend)
+            rejected.update(part_rejected)
+            shape_readers.update(part_shape_readers)
+        if (rejected or shape_readers) and not boundary:
             alike = _refused_alike(model.proto.graph, rejected, blocked)
-            rounds.append(f"{described}: the parser rejects {_names(rejected)}"
-                          + (f"; {len(alike)} node(s) with the same op and attributes move out with them"
-                             if alike else ""))
-            blocked.update(rejected)
-            blocked.update(alike)
+            found = [f"the parser rejects {_names(rejected)}"] if rejected else []
+            found += [f"{len(alike)} node(s) with the same op and attributes move out with them"] if alike else []
+            found += [f"{_names(shape_readers)} read a computed tensor as a shape"] if shape_readers else []
+            rounds.append(f"{described}: {'; '.join(found)}")
+            blocked.update({**rejected, **alike, **shape_readers})
             continue
         if builds_done == MAX_BUILD_ROUNDS:
             break
         builds = []
         newly_refused: dict[str, str] = {}
         for part in trt_parts:
-            part_profiles, notes = _profiles_for(part, model_profile, profile_reasons, observed, types)
+            part_profiles, notes = _profiles_for(part, model_profile, profile_reasons, observed, types, bounds)
             progress(f"Building {part.file}" + (f" ({describe_profile(part_profiles[0])})" if part_profiles else ""),
                      None)
             engine = Path(output_dir) / part.file.replace(".onnx", ".engine") if output_dir else None
@@ -295,16 +325,26 @@ def _names(names, shown: int = 5) -> str:
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
-def _parser_refusals(part: Part, backend: Backend) -> dict[str, str]:
-    """Top-level nodes of ``part`` the parser rejects (an If/Loop for a node of its body), with the reason."""
-    _ok, problems = parser_rejections(part.model, backend)
+def _parser_refusals(part: Part, model_inputs: set[str], backend: Backend) -> tuple[dict[str, str], dict[str, str]]:
+    """Top-level nodes of ``part`` the parser rejects (an If/Loop for a node of its body), with the reason; and
+    the nodes that read a boundary tensor the parser takes as a shape tensor: its values would become shapes,
+    and a value computed at run time (a count of detections) has no range a profile could state."""
+    problems, shape_tensors = parser_rejections(part.model, backend)
     names = set(part.nodes)
-    refused: dict[str, str] = {}
+    rejected: dict[str, str] = {}
     for problem in problems:
         where = _top_level(problem, names)
         if where:
-            refused.setdefault(where, problem.message)
-    return refused
+            rejected.setdefault(where, problem.message)
+    shape_readers: dict[str, str] = {}
+    for tensor in shape_tensors:
+        if tensor in model_inputs:
+            continue
+        for node in part.model.proto.graph.node:
+            if tensor in node.input and node_label(node) in names:
+                shape_readers.setdefault(node_label(node), f"reads '{tensor}', computed before this part, as a "
+                                         "shape (TensorRT would need the range of its values to build)")
+    return rejected, shape_readers
 
 
 def _signature(node: onnx.NodeProto) -> tuple:

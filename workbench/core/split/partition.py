@@ -166,15 +166,16 @@ def _narrow(g: _Graph, stage: dict[int, int], why: dict[int, str]) -> None:
             readers = {stage[r] for o in outputs for r in g.consumers.get(o, [])}
             producers = {stage[p] for p in g.producers_of(index)}
             if len(readers) == 1 and min(readers) % 2 == 1 and not any(o in g.outputs for o in outputs):
-                # into the part that reads it: only when that hands fewer tensors over
-                target, strict = min(readers), True
-                reason = "only the onnxruntime part reads its result, and computing it there hands fewer " \
-                         "tensors over"
+                # into the part that reads it: when that hands fewer tensors over, or no more for light work on
+                # a tensor other nodes here read too (per-class Gathers of the scores: the first one moved hands
+                # the scores over, each next one a tensor fewer)
+                target = min(readers)
+                strict = g.nodes[index].op_type in COMPUTE_OPS or not _shares_an_input(g, stage, index)
+                reason = "only the onnxruntime part reads its result, and computing it there hands {} tensors over"
             elif here > 0 and producers and max(producers) == here - 1 and g.nodes[index].op_type not in COMPUTE_OPS:
                 # back into the part it follows: when that hands no more tensors over
                 target, strict = here - 1, False
-                reason = "light work on the onnxruntime part's results: computing it there hands no more " \
-                         "tensors over"
+                reason = "light work on the onnxruntime part's results: computing it there hands {} tensors over"
             else:
                 continue
             if readers and min(readers) < target:
@@ -183,10 +184,18 @@ def _narrow(g: _Graph, stage: dict[int, int], why: dict[int, str]) -> None:
             stage[index] = target
             change = g.cost_around(index, stage) - before
             if change < 0 or (change == 0 and not strict):
-                why.setdefault(index, reason)
+                why.setdefault(index, reason.format("fewer" if change < 0 else "no more"))
                 changed = True
             else:
                 stage[index] = here
+
+
+def _shares_an_input(g: _Graph, stage: dict[int, int], index: int) -> bool:
+    """Whether node ``index`` reads a tensor of its own stage that another node of that stage reads too."""
+    here = stage[index]
+    return any(name in g.producer and stage[g.producer[name]] == here
+               and any(r != index and stage[r] == here for r in g.consumers.get(name, ()))
+               for name in g.reads[index])
 
 
 def supported_boundary(graph: onnx.GraphProto, blocked: set[str]) -> list[str]:

@@ -205,6 +205,7 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
         where = _top_level(problem, names)
         if problem.severity == "error" and problem.kind == ProblemKind.PARSER_ERROR and where:
             blocked.setdefault(where, problem.message)
+    blocked.update(_refused_alike(model.proto.graph, blocked, {}))
     if not report.fully_supported and not blocked:  # unsupported subgraphs without a named error
         for ok, indices in report.subgraphs:
             for index in [] if ok else indices:
@@ -282,16 +283,14 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
             finished = True
             break
         blocked.update(newly_refused)
+    timings["build"] = build_seconds
+    timings["partition"] = time.perf_counter() - partition_started - build_seconds
     if not finished:
-        timings["build"] = build_seconds
-        timings["partition"] = time.perf_counter() - partition_started - build_seconds
         last = rounds[-1] if rounds else ""
         rounds.append(f"stopped at the limit of {MAX_ROUNDS} rounds, {MAX_BUILD_ROUNDS} of them with builds")
         return _finish(BUILD_FAILED, f"The TensorRT parts still hold nodes TensorRT refuses after {len(rounds) - 1} "
                        f"round(s), the limit; the last: {last}", model, parts, boundaries, [], settings, rounds,
                        timings, started)
-    timings["build"] = build_seconds
-    timings["partition"] = time.perf_counter() - partition_started - build_seconds
     if not all(b.succeeded for b in builds):
         return _finish(BUILD_FAILED, f"The TensorRT part does not build: {_first_problem(builds)}", model, parts,
                        boundaries, builds, settings, rounds, timings, started)

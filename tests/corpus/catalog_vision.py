@@ -254,6 +254,7 @@ VISION_CATALOG: dict[str, dict] = {
         "workloads": {"deploy": {"images": [3, 320, 320]}},
         "facts": {
             "post_processing": ["NonZero", "GatherND", "TopK"],
+            "topk_candidates": 300,  # ssdlite320_mobilenet_v3_large's default: each class keeps at most 300 boxes
             "output_shape_note": "boxes, scores, labels have a data-dependent first dim 'detections' (≤ 300)",
         },
     },

@@ -5,10 +5,12 @@ own), and the chained parts give the detections onnxruntime gives for the whole 
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 
 from tests.conftest import ROOT
+from tests.corpus.catalog import CATALOG
 from workbench.core.analysis.support import parser_rejections
 from workbench.core.model.loading import load_model
 from workbench.core.split.bounds import DimBounds
@@ -116,3 +118,19 @@ def test_the_cap_of_a_nonzero_count_is_the_size_of_what_it_searches(backend):
     searched = [d.dim_value for d in types[nonzero.input[0]].type.tensor_type.shape.dim]
     assert all(searched) and bounds.upper(nonzero.output[0], 1) == int(np.prod(searched))
     assert bounds.data_dependent(nonzero.output[0]) and not bounds.data_dependent(nonzero.input[0])
+
+
+def test_the_cap_of_torchvision_topk_is_its_constant_k():
+    """torchvision computes k = min(topk_candidates, count) (a ReduceMin over a Concat): the cap is the constant,
+    and the boxes each TopK keeps on a real run stay within it."""
+    model = load_model(CORPUS / SSDLITE)
+    bounds = DimBounds(model.proto.graph, known_types(model.full_proto()))
+    topks = [n.output[0] for n in model.proto.graph.node if n.op_type == "TopK"]
+    cap = CATALOG[SSDLITE]["facts"]["topk_candidates"]
+    assert topks and all(bounds.upper(name, 0) == cap for name in topks)
+    image = np.random.default_rng(0).uniform(0, 1, (3, 320, 320)).astype(np.float32)
+    extra = onnx.load(str(CORPUS / SSDLITE))
+    extra.graph.output.extend(onnx.helper.make_empty_tensor_value_info(name) for name in topks)
+    session = ort.InferenceSession(extra.SerializeToString(), providers=["CPUExecutionProvider"])
+    kept = session.run(topks, {"images": image})
+    assert all(0 < len(values) <= cap for values in kept)

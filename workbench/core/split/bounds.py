@@ -60,6 +60,32 @@ class DimBounds:
             self._memo[key] = None if depth > _MAX_DEPTH else self._upper(tensor, axis, depth + 1)
         return self._memo[key]
 
+    def value_upper(self, tensor: str, depth: int = 0) -> int | None:
+        """The largest value an integer tensor can hold, where constants decide it: torchvision's TopK k is
+        ``min(k, count)``, a ReduceMin over a Concat of the constant k and a Shape."""
+        const = self._const(tensor)
+        if const is not None:
+            return int(const.max()) if const.size and const.dtype.kind in "iu" else None
+        node = self.producer.get(tensor)
+        if node is None or depth > _MAX_DEPTH:
+            return None
+        if node.op_type in ("Reshape", "Unsqueeze", "Squeeze", "Cast", "Identity", "Flatten"):
+            return self.value_upper(node.input[0], depth + 1)
+        if node.op_type in ("Min", "ReduceMin"):
+            pieces = list(node.input)
+            if node.op_type == "ReduceMin":
+                source = self.producer.get(node.input[0])
+                whole = self._rank(node.input[0]) == 1 or not (len(node.input) > 1 or
+                                                               any(a.name == "axes" for a in node.attribute))
+                pieces = list(source.input) if source is not None and source.op_type == "Concat" and whole \
+                    else [node.input[0]]
+            known = [v for v in (self.value_upper(p, depth + 1) for p in pieces if p) if v is not None]
+            return min(known) if known else None  # a minimum is at most any one of its terms
+        if node.op_type == "Concat":
+            values = [self.value_upper(p, depth + 1) for p in node.input if p]
+            return None if not values or None in values else max(values)
+        return None
+
     def _static(self, tensor: str, axis: int) -> int | None:
         info = self.types.get(tensor)
         if info is None or not info.type.tensor_type.HasField("shape"):
@@ -108,11 +134,11 @@ class DimBounds:
                     candidates.append(up(name, in_axis, depth))
             return None if not candidates or None in candidates else max(candidates)
         if op == "TopK":
-            k = self._const(inputs[1])
             topk_axis = attrs.get("axis", -1) % (rank or 1)
-            if axis == topk_axis and k is not None:
-                return int(k.reshape(-1)[0])
-            return up(inputs[0], axis, depth)
+            searched = up(inputs[0], axis, depth)
+            k = self.value_upper(inputs[1], depth) if axis == topk_axis else None
+            known = [v for v in (k, searched) if v is not None]
+            return min(known) if known else None
         if op == "NonZero":
             return self._numel(inputs[0], depth) if axis == 1 else self._static(tensor, axis)
         if op == "NonMaxSuppression" and axis == 0:

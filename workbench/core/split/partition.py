@@ -9,8 +9,10 @@ NonZero at the start of the model, the decoding after it). Beyond
 ``max_parts`` the tail merges into one onnxruntime part.
 
 The boundary is then narrowed greedily to few tensors: a node moves into the onnxruntime stage that reads
-all its results when that hands over fewer tensors (a score threshold's mask, a Shape of the input), so
-a detector's boundary ends at its raw boxes and scores before post-processing; and a light node right
+all its results when that hands over fewer tensors (a score threshold's mask, a Shape of the input) — or,
+for light work on a tensor other nodes of its stage read too, no more (torchvision SSD's per-class Gathers
+of the scores: the first hands the scores over, each next one a tensor fewer) — so a detector's boundary
+ends at its raw boxes and scores before post-processing; and a light node right
 after an onnxruntime stage joins it when that hands over no more (a count computed from NonZero's
 data-dependent result leaves as one scalar). Tensors whose shape is not static count double, so ties go
 to static boundaries.

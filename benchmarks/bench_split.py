@@ -37,8 +37,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench.core.backend import load_backend  # noqa: E402
-from workbench.core.compare.runners import OnnxruntimeRunner  # noqa: E402
+from workbench.core.runtime import load_backend  # noqa: E402
+from workbench.core.runners import OnnxruntimeRunner  # noqa: E402
 from workbench.core.compare.timing import time_runner  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
 from workbench.core.split.chain import ChainedRunner  # noqa: E402

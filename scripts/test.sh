@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Run the whole test suite: `scripts/test.sh [pytest args]`: ruff over the tree, then the tests twice
-# (tests/test_import_contract.py guards the layers: the core never imports Qt, the window or the CLI):
+# Run the whole test suite: `scripts/test.sh [pytest args]`: ruff over the tree, mypy over the package (its files
+# and settings are [tool.mypy] in pyproject.toml), import-linter over the layers (pyproject.toml's
+# [tool.importlinter]: the core never imports Qt, the window or the CLI, and inside the core every package imports
+# only the ones below it), then the tests twice:
 # 1. every test in .venv (the dev install, newest packages), under a virtual X server when there is no
 #    display, so the Qt and QtWebEngine tests run on headless machines (CI) too; among them
 #    tests/test_installed_package.py builds the wheel, reinstalls it (--no-deps) into .venv-installed, a
@@ -17,8 +19,11 @@ ensure_venv "$OLDEST_VENV" "$ROOT/pyproject.toml $OLDEST_CONSTRAINTS" -c "$OLDES
 ensure_venv "$ROOT/.venv-installed" "$ROOT/pyproject.toml" "$ROOT"
 
 status=0
-echo "== lint (ruff) and the import contract" >&2
+echo "== lint (ruff), types (mypy) and the import contracts (import-linter)" >&2
 "$VENV/bin/ruff" check "$ROOT" || status=$?
+"$VENV/bin/mypy" || status=$?
+# --no-cache: no .import_linter_cache folder in the checkout; the whole graph takes ~2 s to build.
+(cd "$ROOT" && PYTHONPATH="$ROOT" "$VENV/bin/lint-imports" --no-cache) || status=$?
 
 echo "== all tests, dev install ($VENV)" >&2
 start=$SECONDS

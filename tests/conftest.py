@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def backend():
     """The real TensorRT backend (TensorRT-RTX on machines without full TensorRT)."""
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
 
     return load_backend("auto")
 
@@ -36,7 +36,7 @@ def backend():
 def rtx_backend():
     """TensorRT-RTX itself (always installed), for facts that belong to it whichever backend "auto" picks:
     e.g. it has no NonMaxSuppression implementation and no EfficientNMS plugin, where full TensorRT has both."""
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
 
     return load_backend("tensorrt-rtx")
 

@@ -13,14 +13,15 @@ import sys
 from dataclasses import asdict
 
 from workbench import __version__
-from workbench.cli import analyze, build, compare, convert, fix, quantize, repair, split
+from workbench.cli import analyze, build, compare, convert, fix, quantize, reduce, repair, split
 from workbench.cli.options import add_output_options
 from workbench.cli.output import (EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, Outcome, error_reply, print_library_log,
                                   run_command, write_json)
 
 __all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_OK", "EXIT_PROBLEMS", "Outcome", "build_parser", "main"]
 
-COMMANDS = {module.NAME: module for module in (analyze, fix, build, compare, convert, quantize, repair, split)}
+COMMANDS = {module.NAME: module for module in (analyze, fix, build, compare, convert, quantize, repair, split,
+                                                   reduce)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,11 +52,13 @@ def main(argv: list[str] | None = None) -> int:
             write_json({"error": {"message": "Invalid command line (see the usage on stderr).", "hint":
                                   f"trt-workbench {argv[0]} --help lists the options.", "detail": ""}, "log": []})
         raise
+    from workbench.core.runtime import Runtime
     from workbench.core.third_party_logs import capture_output
 
     # Third-party libraries print on their own (onnx-graphsurgeon on stdout, onnxruntime's native
     # logger on fd 2): catch it all, so --json's stdout holds one object and the lines become our log.
-    with capture_output(stdout_too=args.json) as captured:
+    # The command's runtime stops every child process it started before the command returns.
+    with capture_output(stdout_too=args.json) as captured, Runtime():
         outcome, error = run_command(COMMANDS[args.command].run, args)
     log = [message for message in captured.messages if message.source != "stderr"]
     for message in captured.messages:

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> Outcome:
     from workbench.core.analysis.support import analyze_support
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.model.loading import load_model
 
     backend = load_backend(args.backend)
@@ -31,7 +31,7 @@ def run(args) -> Outcome:
     check_memory = not args.ignore_memory_check
     probe = args.build
     if probe and check_memory:
-        from workbench.core.build.memory import estimate_build_memory
+        from workbench.core.memory import estimate_build_memory
 
         probe = estimate_build_memory(model).fits  # a trial build that will be skipped needs no shapes
     if probe:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model

@@ -15,7 +15,7 @@ import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
-from typing import Callable
+from typing import Any, Callable
 
 from workbench.core.errors import WorkbenchError
 
@@ -155,7 +155,7 @@ class Backend:
         self.name = name
         self.trt = module
         self.version = module.__version__
-        self._parser_version = None
+        self._parser_version: str | None = None
 
     def __repr__(self) -> str:
         return f"Backend({self.name} {self.version})"
@@ -219,9 +219,9 @@ class Backend:
     def engine_support(self, gpu: GpuStatus | None = None) -> EngineSupport:
         """Whether this backend's engines run on ``gpu`` (default: this machine's first GPU)."""
         gpu = gpu or gpu_status()
-        if not gpu.present:
-            return EngineSupport(False, f"Engines cannot run here: {gpu.reason} Parsing and building still work.", gpu)
         cc = gpu.compute_capability
+        if not gpu.present or cc is None:
+            return EngineSupport(False, f"Engines cannot run here: {gpu.reason} Parsing and building still work.", gpu)
         if self.is_rtx:
             ok = cc in RTX_RUNNABLE_MAJOR_MINOR or cc[0] >= RTX_RUNNABLE_MIN_MAJOR
             if not ok:
@@ -312,7 +312,10 @@ def _logger_class(trt: ModuleType):
         trt.ILogger.VERBOSE: "verbose",
     }
 
-    class CapturingLogger(trt.ILogger):
+    # TensorRT ships no stubs: ILogger is an untyped base class, the imported module's own.
+    logger_base: Any = trt.ILogger
+
+    class CapturingLogger(logger_base):
         def __init__(self, sink, min_severity):
             trt.ILogger.__init__(self)
             self.messages: list[LogMessage] = []
@@ -336,28 +339,21 @@ def _logger_class(trt: ModuleType):
     return CapturingLogger
 
 
-_cache: dict[str, Backend] = {}
-_cache_lock = threading.Lock()
-
-
-def load_backend(choice: str = "auto") -> Backend:
-    """Import the requested TensorRT flavour ("auto" prefers full TensorRT)."""
+def import_backend(choice: str = "auto") -> Backend:
+    """Import the requested TensorRT flavour ("auto" prefers full TensorRT). Callers ask the runtime
+    (``runtime.load_backend``), which keeps one ``Backend`` per flavour."""
     if choice not in BACKEND_CHOICES:
         raise WorkbenchError(f"Unknown backend {choice!r}.", f"Choose one of: {', '.join(BACKEND_CHOICES)}.")
     names = ["tensorrt", "tensorrt-rtx"] if choice == "auto" else [choice]
     failures = []
-    with _cache_lock:
-        for name in names:
-            if name in _cache:
-                return _cache[name]
-            try:
-                module = importlib.import_module(_MODULES[name])
-                _ = module.__version__  # the tensorrt stub wheel imports but has no libraries behind it
-            except Exception as exc:  # ImportError, or OSError from missing shared libraries
-                failures.append(f"{name}: {type(exc).__name__}: {exc}")
-                continue
-            _cache[name] = Backend(name, module)
-            return _cache[name]
+    for name in names:
+        try:
+            module = importlib.import_module(_MODULES[name])
+            _ = module.__version__  # the tensorrt stub wheel imports but has no libraries behind it
+        except Exception as exc:  # ImportError, or OSError from missing shared libraries
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        return Backend(name, module)
     raise WorkbenchError(
         "No usable TensorRT backend could be imported.",
         "Install TensorRT-RTX with `pip install tensorrt-rtx`, or NVIDIA's full TensorRT.",

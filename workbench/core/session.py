@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.recipe import Recipe
+from workbench.core.split.deploy import split_recipe
 
-if TYPE_CHECKING:  # only for annotations: a plain session needs neither the fixes nor the repair search
+if TYPE_CHECKING:  # only for annotations
     from workbench.core.analysis.support import SupportReport
     from workbench.core.fixes import FixResult
     from workbench.core.model.loading import LoadedModel
@@ -161,15 +162,15 @@ class SessionState:
 
     # Fixes and the history ------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
+        if self.model is None:
+            raise WorkbenchError("There is no model to change.", "Open a model first.")
         return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles, self.recipe.split)
 
     def apply(self, label: str, model: LoadedModel, *, fixes: Sequence[dict] = (),
               profiles: Sequence[dict] | None = None, split: dict | None = None) -> HistoryStep:
         """One undoable step: ``model`` replaces the current one, ``fixes`` join the recipe, ``profiles`` and
         ``split`` (if given) replace its profiles and its [split] section."""
-        if self.model is None:
-            raise WorkbenchError("There is no model to change.", "Open a model first.")
-        before = self.snapshot()
+        before = self.snapshot()  # refuses when there is no model
         after = Snapshot.of(model, list(before.fixes) + list(fixes),
                             before.profiles if profiles is None else profiles,
                             dict(before.split) if split is None else split)
@@ -199,8 +200,6 @@ class SessionState:
     def apply_split(self, split: SplitResult, cut: FixResult, backend_name: str) -> HistoryStep:
         """Keep the split's TensorRT part as the model (``cut``: the original cut at that part's outputs, which
         is how a recipe replays it) and remember the whole split in the recipe's [split] section."""
-        from workbench.core.split.deploy import split_recipe
-
         if split.model is not self.model or cut.before is not self.model:
             raise WorkbenchError("The model changed since the split was made.", "Split again before applying.")
         recipe = split_recipe(split, backend_name)

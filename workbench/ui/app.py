@@ -7,10 +7,17 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench import __version__
 from workbench.core.backend import BACKEND_CHOICES
 from workbench.resources import DEFAULT_SAMPLE, ICON, model_path, sample_names
+
+if TYPE_CHECKING:  # Qt and the window are imported when a window is made, not for --help or the desktop entry
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    from workbench.ui.main_window import MainWindow
+    from workbench.ui.screenshot import ScreenshotJob
 
 
 def prepare_qt() -> None:
@@ -48,22 +55,24 @@ def prepare_webengine_environment() -> None:
         pass  # the graph panel explains and offers the browser instead
 
 
-def build_window(backend_choice: str = "auto", settings=None):
-    """Session, analysis child and main window, ready to show (the QApplication must exist)."""
-    from workbench.core.backend import load_backend
+def build_window(backend_choice: str = "auto", settings: QSettings | None = None) -> MainWindow:
+    """Runtime, session, analysis child and main window, ready to show (the QApplication must exist). The window
+    owns the runtime: closing the window closes it, which stops every child process."""
     from workbench.core.analysis.background import analysis_child
+    from workbench.core.runtime import Runtime
     from workbench.ui.main_window import MainWindow
     from workbench.ui.session import Session
 
-    child = analysis_child(backend_choice)
+    runtime = Runtime().activate()
+    child = runtime.child_process(f"analysis:{backend_choice}", lambda: analysis_child(backend_choice))
     child.start()  # warms up (imports TensorRT) while the window builds
-    session = Session(load_backend(backend_choice))
+    session = Session(runtime.backend(backend_choice))
     window = MainWindow(session, child, settings=settings, backend_choice=backend_choice)
-    window.destroyed.connect(child.close)
+    window.destroyed.connect(runtime.close)
     return window
 
 
-def start_window(args: argparse.Namespace, settings=None):
+def start_window(args: argparse.Namespace, settings: QSettings | None = None) -> MainWindow:
     """The shown main window, opening ``args.model`` (or the bundled sample)."""
     window = build_window(args.backend, settings)
     window.show()
@@ -78,7 +87,7 @@ def start_window(args: argparse.Namespace, settings=None):
 GC_YOUNG_MS, GC_FULL_EVERY = 2000, 15  # young generations every 2 s, everything every 30 s
 
 
-def collect_garbage_on_the_gui_thread(app) -> None:
+def collect_garbage_on_the_gui_thread(app: QCoreApplication) -> None:
     """Python's collector runs on whichever thread allocates when a threshold is crossed; freeing a closed dialog's
     reference cycle on a worker thread destroys Qt widgets there, which can deadlock against the GUI thread (seen:
     a QMenu's destructor waiting for the GIL while the GUI thread waited for Qt's object lock). So automatic
@@ -123,7 +132,8 @@ def run_app(argv: list[str]) -> int:
     from workbench.core.errors import WorkbenchError
     from workbench.ui.error_dialog import ExceptionHook, error_box
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     collect_garbage_on_the_gui_thread(app)
     app.setApplicationName("TensorRT Workbench")
     app.setApplicationVersion(__version__)
@@ -154,7 +164,7 @@ def run_app(argv: list[str]) -> int:
             scratch.cleanup()
 
 
-def _screenshot_then_quit(app, window, args: argparse.Namespace):
+def _screenshot_then_quit(app: QCoreApplication, window: MainWindow, args: argparse.Namespace) -> ScreenshotJob:
     from workbench.ui.screenshot import DEFAULT_TIMEOUT_S, ScreenshotJob
 
     job = ScreenshotJob(window, args.screenshot, args.timeout or DEFAULT_TIMEOUT_S)

@@ -1,6 +1,6 @@
 """The Precision panel: convert to FP16/BF16 or quantize to INT8/FP8 Q/DQ, with the nodes kept float under control.
 
-A thin view over ``workbench.core.precision.plan``: the form edits a ``PrecisionPlan`` (mode, the keep
+A thin view over ``workbench.core.precision_plan``: the form edits a ``PrecisionPlan`` (mode, the keep
 set — kept in FP32 when converting, left unquantized when quantizing —, tolerances, calibration).
 *Convert/Quantize & check* runs ``evaluate`` in the background (the recipe step applied to a copy, and
 its accuracy per output against the FP32 model); *Apply to model* hands exactly that result to the
@@ -20,16 +20,22 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLay
 from workbench.core.build.engine import BuildSettings
 from workbench.core.build.precision_label import precision_label
 from workbench.core.compare.inputs import InputSpec
-from workbench.core.compare.metrics import Verdict
+from workbench.core.compare.metrics import Tolerances, Verdict
 from workbench.core.errors import WorkbenchError
-from workbench.core.precision.conversion import BF16_EMULATION, KeepSet
-from workbench.core.precision.plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
+from workbench.core.model.loading import LoadedModel
+from workbench.core.precision.bisect import BisectOutcome
+from workbench.core.precision.conversion import BF16_EMULATION, AccuracyCheck, KeepSet
+from workbench.core.precision.converter import DEFAULT_KEEP_RULES
+from workbench.core.precision_plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
                                            evaluate, find_keep_set)
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, modelopt_available
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.ui import palette
 from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
+from workbench.ui.qt_items import disable_choice
+from workbench.ui.session import Session
 from workbench.ui.tasks import Task
+from workbench.ui.worker import Worker
 
 AS_EXPORTED = "fp32"
 MODES = ((AS_EXPORTED, "FP32 (as exported)"), ("fp16", "FP16"), ("bf16", "BF16"), ("int8", "INT8 Q/DQ"),
@@ -50,14 +56,16 @@ RESULT_COLUMNS = ("output", "max |err|", "max rel", "cosine", "verdict", "reason
 _row = ComparePanel._row  # widgets side by side, as in the Compare panel
 PROBLEM_SOURCE = "precision"  # the session's problem source for the bisect's marks on the triage list
 MAX_SAMPLES = 1024
+DEFAULT_KEEP_RULES_TEXT = "Kept in FP32 unless unticked:\n" + "\n".join(
+    f"{op}: {reason}" for op, reason in DEFAULT_KEEP_RULES.items())
 
 
 class PrecisionPanel(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.result: PrecisionResult | None = None
-        self.bisect_outcome = None
+        self.bisect_outcome: BisectOutcome | None = None
         self._bisect_plan: PrecisionPlan | None = None
         self.selected_node = ""  # last selected in the triage list or clicked in the graph
         self.check_task = Task(self, session, "precision", on_done=self.show_result, on_error=self._failed,
@@ -82,8 +90,7 @@ class PrecisionPanel(QWidget):
         if not modelopt_available():
             fp8 = self.mode.findData("fp8")
             self.mode.setItemText(fp8, f"{MODES[-1][1]} (unavailable)")
-            self.mode.model().item(fp8).setEnabled(False)
-            self.mode.setItemData(fp8, f"FP8 Q/DQ {FP8_UNAVAILABLE}", Qt.ItemDataRole.ToolTipRole)
+            disable_choice(self.mode, fp8, f"FP8 Q/DQ {FP8_UNAVAILABLE}")
         self.mode.currentIndexChanged.connect(self._on_mode_changed)
         self.current_precision = QLabel("")
         form.addRow("Mode", _row(self.mode, self.current_precision))
@@ -119,6 +126,10 @@ class PrecisionPanel(QWidget):
         self.keep_io = QCheckBox("Keep graph inputs and outputs float32")
         self.keep_io.setChecked(True)
         form.addRow("Graph I/O", self.keep_io)
+        self.default_keep = QCheckBox("Keep numerically fragile ops in FP32 (default keep rules)")
+        self.default_keep.setChecked(True)
+        self.default_keep.setToolTip(DEFAULT_KEEP_RULES_TEXT)
+        form.addRow("Default rules", self.default_keep)
         self.calibration = QComboBox()
         self.calibration.addItems(CALIBRATION_SOURCES)
         self.calibration.setToolTip(IMAGES_LEFT_OUT)
@@ -197,7 +208,7 @@ class PrecisionPanel(QWidget):
             calib_file = files[0]
         return PrecisionPlan(self.mode_key, self.keep_items(), self._tolerance(self.atol, "atol"),
                              self._tolerance(self.rtol, "rtol"), self.keep_io.isChecked(), self.samples.value(),
-                             calib_file)
+                             calib_file, default_keep=self.default_keep.isChecked())
 
     # Keep set editing -----------------------------------------------------------------------------------
     def add_entry(self) -> None:
@@ -229,7 +240,7 @@ class PrecisionPanel(QWidget):
         self.keep_selected_button.setEnabled(True)
 
     # Running ----------------------------------------------------------------------------------------------
-    def run_check(self):
+    def run_check(self) -> Worker | None:
         try:
             plan = self.plan()
         except WorkbenchError as exc:
@@ -239,7 +250,7 @@ class PrecisionPanel(QWidget):
         self._busy(f"{self.run_button.text().replace('&&', '&')}…")
         return worker
 
-    def run_bisect(self):
+    def run_bisect(self) -> Worker | None:
         try:
             plan = self.plan()
         except WorkbenchError as exc:
@@ -275,23 +286,25 @@ class PrecisionPanel(QWidget):
             + "".join(f"<br>{warning}" for warning in result.fix.warnings if not warning.startswith("onnx-graph")))
         self._update_enabled()
 
-    def show_bisect(self, outcome) -> None:
+    def show_bisect(self, outcome: BisectOutcome) -> None:
         self.bisect_outcome = outcome
         self.set_keep_items(outcome.keep.to_list())
         plan = self._bisect_plan
+        assert plan is not None, "run_bisect keeps the plan it starts"
         tolerances, reason = plan.tolerances()
         self._show_check(outcome.check, tolerances, reason)
         self.details.setText(f"Precision bisect: {outcome.runs} onnxruntime runs; kept in FP32: "
                              f"{', '.join(outcome.keep.to_list()) or 'nothing'} (marked in the triage list). "
                              "Convert & check, then apply, to make it a history step.")
-        ops = {node.name: node.op_type for node in self.session.model.proto.graph.node}
+        model = self.session.model
+        ops = {node.name: node.op_type for node in model.proto.graph.node} if model is not None else {}
         self.session.set_problems(PROBLEM_SOURCE, [Problem(
             ProblemKind.PRECISION_KEEP, Severity.INFO,
             f"Kept in FP32 by the precision bisect ({plan.mode.upper()}, atol {tolerances.atol:g}, "
             f"rtol {tolerances.rtol:g})", node=name, op=ops.get(name, ""), stage=Stage.MODEL)
             for name in outcome.keep.nodes])
 
-    def _show_check(self, check, tolerances, reason: str) -> None:
+    def _show_check(self, check: AccuracyCheck, tolerances: Tolerances, reason: str) -> None:
         # An output the tolerance cannot judge (larger than the outputs themselves) is neither within nor beyond.
         judged = all(o.verdict is not Verdict.CANNOT_JUDGE for o in check.outputs) or check.overflows or \
             any(o.verdict is Verdict.FAIL for o in check.outputs)
@@ -321,7 +334,7 @@ class PrecisionPanel(QWidget):
     def _failed(self, error: WorkbenchError) -> None:
         self._show_error(error)
 
-    def _on_progress(self, phase: str, fraction) -> None:
+    def _on_progress(self, phase: str, fraction: float | None) -> None:
         self.progress.setRange(0, 0 if fraction is None else 100)
         if fraction is not None:
             self.progress.setValue(int(fraction * 100))
@@ -347,7 +360,7 @@ class PrecisionPanel(QWidget):
     def running(self) -> bool:
         return self.check_task.running or self.bisect_task.running
 
-    def _on_mode_changed(self, _index=None) -> None:
+    def _on_mode_changed(self, _index: int | None = None) -> None:
         mode = self.mode_key
         converting = mode in CONVERSION_MODES
         self.mode_note.setText(MODE_NOTES[mode])
@@ -360,7 +373,7 @@ class PrecisionPanel(QWidget):
             self.tolerance_reason.setText(f"Default: {reason}.")
         self._update_enabled()
 
-    def _on_model_changed(self, model) -> None:
+    def _on_model_changed(self, model: LoadedModel | None) -> None:
         if self.running and model is not None:
             self.check_task.abandon()
             self.bisect_task.abandon()
@@ -393,6 +406,7 @@ class PrecisionPanel(QWidget):
                                      and self.result.fix.before is model)
         self.cancel_button.setEnabled(running)
         self.keep_io.setEnabled(mode in CONVERSION_MODES)
+        self.default_keep.setEnabled(mode in CONVERSION_MODES)
         quantizing = mode not in CONVERSION_MODES and mode != AS_EXPORTED
         self.calibration.setEnabled(quantizing)
         self.samples.setEnabled(quantizing and self.calibration.currentIndex() == 0)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from workbench.core.analysis.support import SupportReport
 from workbench.core.build.trial import TrialBuild, trial_build
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui.session import Session
 from workbench.ui.tasks import Task
@@ -24,7 +26,7 @@ SOURCE = "trial-build"
 class TrialBuildRunner(QObject):
     finished = Signal(object)  # TrialBuild, after its problems reached the session
 
-    def __init__(self, session: Session, settings: QSettings, parent=None):
+    def __init__(self, session: Session, settings: QSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.settings = settings
@@ -53,7 +55,7 @@ class TrialBuildRunner(QObject):
     def cancel(self) -> None:
         self.task.cancel()
 
-    def run(self, _report=None) -> Worker | None:
+    def run(self, _report: SupportReport | None = None) -> Worker | None:
         model = self.session.model
         if not self.enabled or model is None:
             return None
@@ -65,7 +67,7 @@ class TrialBuildRunner(QObject):
         self.session.set_stage("builds", "running", "trial build running (no engine file is written)")
         return self.task.start(trial_build, model, profiles, backend=self.session.backend)
 
-    def _model_changed(self, _model) -> None:
+    def _model_changed(self, _model: LoadedModel) -> None:
         """A build of the previous model says nothing about this one: its result must not arrive."""
         self.task.abandon()
 

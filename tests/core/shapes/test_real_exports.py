@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 from workbench.core.compare.comparison import CompareSettings, run_comparison
 from workbench.core.model.loading import load_model
 from workbench.core.repair import REPAIRED, repair_model
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.shapes.dims import ShapeSource
 from workbench.core.shapes.profile_check import probe_profiles
 from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds

@@ -15,11 +15,12 @@ from typing import Callable
 import onnx
 import onnx.utils
 
-from workbench.core.backend import Backend, BackendInfo, LogMessage, load_backend
+from workbench.core.backend import Backend, BackendInfo, LogMessage
+from workbench.core.runtime import load_backend
 from workbench.core.fixes import detect_problems, suggest_fixes
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.model.tensor_shapes import infer_value_info
-from workbench.core.compare.onnxruntime_compat import compatibility_issues
+from workbench.core.onnxruntime_compat import compatibility_issues
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage, blocking, concise_message
 
 

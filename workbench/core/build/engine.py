@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from workbench.core.backend import Backend, LogMessage, load_backend
+from workbench.core.backend import Backend, LogMessage
+from workbench.core.runtime import current_runtime, load_backend
 from workbench.core.build.child import ABORT_SWITCH, build_in_child
 from workbench.core.build.builder_errors import map_builder_errors, map_parser_errors
 from workbench.core.build.precision_label import precision_label
-from workbench.core.build.memory import check_build_memory
+from workbench.core.memory import check_build_memory
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildCrashed, ChildProcess
 from workbench.core.model.loading import LoadedModel
+from workbench.core.precision.conversion import convert_model
 from workbench.core.problems import Problem
 from workbench.core.shapes.profiles import Profile, check_profiles, profiles_to_recipe
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
@@ -108,6 +109,46 @@ class BuildSettings:
             found.append(f"Workspace limit {self.workspace_mb} MiB must be positive.")
         found += [f"Plugin library not found: {path}" for path in self.plugins if not Path(path).is_file()]
         return found
+
+
+@dataclass(frozen=True)
+class CommandFlags:
+    """One build setting on the reproduction command lines (``build/commands.py``): its value → the arguments."""
+
+    trtexec: Callable[[Any], list[str]]
+    polygraphy: Callable[[Any], list[str]]
+
+
+_TRTEXEC_HARDWARE_COMPATIBILITY = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}
+
+
+def _trtexec_targets(targets: list[str]) -> list[str]:
+    explicit = [t.removeprefix("SM") for t in targets if t != COMPUTE_CAPABILITY_CURRENT]
+    return ([f"--computeCapabilities={','.join(explicit)}"] if explicit else []) + \
+        (["--useGpu"] if COMPUTE_CAPABILITY_CURRENT in targets else [])
+
+
+# Every ``BuildSettings`` field as trtexec and Polygraphy flags, in command-line order; a setting at its default
+# adds nothing. ``precision`` and ``precision_by_flag`` are not here: with the backend they decide between a
+# precision flag and a converted model (``commands``). tests/core/build/test_build.py checks that no field is missing.
+COMMAND_FLAGS: dict[str, CommandFlags] = {
+    "workspace_mb": CommandFlags(lambda mb: [f"--memPoolSize=workspace:{mb}M"],
+                                 lambda mb: ["--pool-limit", f"workspace:{mb}M"]),
+    "optimization_level": CommandFlags(lambda level: [f"--builderOptimizationLevel={level}"],
+                                       lambda level: ["--builder-optimization-level", str(level)]),
+    "timing_cache": CommandFlags(lambda path: [f"--timingCacheFile={path}"],
+                                 lambda path: ["--timing-cache", path, "--load-timing-cache", path]),
+    "plugins": CommandFlags(lambda paths: [f"--dynamicPlugins={path}" for path in paths],
+                            lambda paths: ["--plugins", *paths]),
+    "hardware_compatibility": CommandFlags(
+        lambda level: [f"--hardwareCompatibilityLevel={_TRTEXEC_HARDWARE_COMPATIBILITY[level]}"],
+        lambda level: ["--hardware-compatibility-level", level]),
+    "version_compatible": CommandFlags(lambda _on: ["--versionCompatible"], lambda _on: ["--version-compatible"]),
+    # Polygraphy has no option for TensorRT-RTX's compute-capability targets.
+    "compute_capabilities": CommandFlags(_trtexec_targets, lambda _targets: []),
+    "detailed_profiling": CommandFlags(lambda _on: ["--profilingVerbosity=detailed"],
+                                       lambda _on: ["--profiling-verbosity", "detailed"]),
+}
 
 
 @dataclass
@@ -211,24 +252,23 @@ class BuildHistory:
         return rows
 
 
-_build_children: dict[str, ChildProcess] = {}
-_build_children_lock = threading.Lock()
-
-
 def _build_child(backend_name: str) -> ChildProcess:
-    """The build children of one backend: a spare is started (TensorRT imported) after each build."""
-    with _build_children_lock:
-        if backend_name not in _build_children:
-            _build_children[backend_name] = ChildProcess(partial(load_backend, backend_name), one_call_per_child=True)
-        return _build_children[backend_name]
+    """The build children of one backend, owned by the runtime: a spare is started (TensorRT imported) after
+    each build."""
+    return current_runtime().child_process(
+        f"build:{backend_name}", lambda: ChildProcess(partial(load_backend, backend_name), one_call_per_child=True))
 
 
-def _crash_error(crash: ChildCrashed, log: list[LogMessage]) -> WorkbenchError:
-    last = "\n".join(f"[{m.severity}] {m.text}" for m in log[-_LOG_LINES_IN_CRASH_DETAIL:])
-    return WorkbenchError(f"The TensorRT builder crashed: the build process {crash.how}.",
-                          "The window and your model are unaffected. TensorRT hit an internal error or ran out of "
-                          "memory; try a smaller workspace or profile, or fix the node named in the log.",
-                          f"{crash.stderr_tail}\n{last}".strip())
+class BuilderCrashed(WorkbenchError):
+    """The build process died (an internal assertion's abort, an out-of-memory kill); ``how`` says how."""
+
+    def __init__(self, crash: ChildCrashed, log: list[LogMessage]):
+        last = "\n".join(f"[{m.severity}] {m.text}" for m in log[-_LOG_LINES_IN_CRASH_DETAIL:])
+        super().__init__(f"The TensorRT builder crashed: the build process {crash.how}.",
+                         "The window and your model are unaffected. TensorRT hit an internal error or ran out of "
+                         "memory; try a smaller workspace or profile, or fix the node named in the log.",
+                         f"{crash.stderr_tail}\n{last}".strip())
+        self.how = crash.how
 
 
 def _engine_tensors(raw: list[dict], profiles: list[Profile]) -> list[EngineTensor]:
@@ -249,8 +289,8 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
     ``check_memory``: refuse (``NotEnoughMemory``) a build estimated not to fit in the machine's memory.
 
     Returns a ``BuildResult`` (``succeeded=False`` with problems when TensorRT refuses the model).
-    Raises ``Cancelled`` when ``cancel`` is set (no file is left behind) and ``WorkbenchError``
-    for settings the backend lacks, profiles that do not fit, or a crashed builder.
+    Raises ``Cancelled`` when ``cancel`` is set (no file is left behind), ``BuilderCrashed`` when the builder
+    crashes and ``WorkbenchError`` for settings the backend lacks or profiles that do not fit.
     """
     started = time.perf_counter()
     backend = backend or load_backend()
@@ -272,10 +312,8 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
     to_build = model
     strongly_typed = backend.strongly_typed_only or settings.precision == "fp32" or settings.uses_conversion(backend)
     if settings.uses_conversion(backend):
-        from workbench.core.build.precision import convert_to_fp16  # onnxconverter-common is slow to import
-
-        progress("Converting the model to FP16", None)
-        to_build = convert_to_fp16(model)
+        progress("Converting the model to FP16 (default keep rules: numerically fragile ops stay FP32)", None)
+        to_build = convert_model(model, "fp16")
     cancel.raise_if_cancelled("The build")
 
     temp_engine = None
@@ -309,7 +347,7 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
                                                      on_event=relay, cancel_grace_seconds=CANCEL_GRACE_SECONDS,
                                                      what="The build")
         except ChildCrashed as crash:
-            raise _crash_error(crash, log) from None
+            raise BuilderCrashed(crash, log) from None
         result_model = BuildResult(
             succeeded=bool(result.get("ok")), model_name=model.name, backend=f"{backend.name} {backend.version}",
             settings=settings, profiles=[p.copy() for p in profiles],
@@ -322,7 +360,7 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
             result_model.layers = [EngineLayer(**layer) for layer in result["layers"]]
             result_model.layer_source = (LAYERS_FROM_BUILD_LOG if settings.detailed_profiling else
                                          "none: turn on detailed profiling to list the engine's layers")
-            if temp_engine is not None:
+            if temp_engine is not None and output_path is not None:  # a temporary file only for an output
                 os.replace(temp_engine, output_path)
                 temp_engine = None
                 result_model.engine_path = str(output_path)

@@ -9,6 +9,7 @@ outputs on both sides and finds the first node, in graph order, whose output div
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
@@ -18,8 +19,10 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.compare.inputs import InputSpec, input_line, make_inputs
 from workbench.core.compare.metrics import DEFAULT_TOP_K, OutputComparison, Tolerances, Verdict, compare_arrays
 from workbench.core.model.loading import LoadedModel, load_model
+from workbench.core.model.switches import other_branch_values
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
-from workbench.core.compare.runners import (OnnxruntimeRunner, Runner, TensorRTRunner, model_for_child, model_in_child,
+from workbench.core.shapes.suggest import switch_values, workload_points
+from workbench.core.runners import (OnnxruntimeRunner, Runner, TensorRTRunner, model_for_child, model_in_child,
                                              onnxruntime_child, runs_in_child)
 from workbench.core.compare.timing import DEFAULT_WARMUP, Timing, time_runner
 
@@ -317,7 +320,7 @@ def bisect_models(reference: LoadedModel, test: LoadedModel, feeds: dict[str, np
 # --- the whole job -----------------------------------------------------------------------------
 
 def run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: InputSpec | None = None,
-                   backend: Backend | None = None, against: LoadedModel | None = None, profiles: list[dict] = (),
+                   backend: Backend | None = None, against: LoadedModel | None = None, profiles: Sequence[dict] = (),
                    progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> CompareResult:
     """onnxruntime on ``model`` (reference) against ``against`` (ORT vs ORT) or the settings' engine.
 
@@ -345,7 +348,7 @@ def _run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: I
     if settings.against != "engine" and against is None and settings.against_model:
         against = load_model(settings.against_model)
     reference = OnnxruntimeRunner(model, extra_outputs=_cut_outputs(model, against))
-    test = None
+    test: Runner | None = None
     try:
         if settings.against == "engine":
             if not settings.engine_path:
@@ -387,6 +390,7 @@ def _run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: I
             elif result.passed:
                 result.notes.append("No bisect: every output passes.")
             else:
+                assert against is not None  # loaded above: a model comparison has one
                 result.bisect = bisect_models(model, against, prepared.arrays, settings.tolerances,
                                               progress=_scaled(progress, 0.95, 0.05), cancel=cancel)
     finally:
@@ -412,9 +416,6 @@ def _compare_other_branches(model: LoadedModel, prepared, reference: Runner, tes
     """A switch input fed the model's own value (the deployment path) leaves the other branches of the If it
     steers unrun, so a difference there would pass unseen: compare once more on each side of its threshold.
     Their outputs join the result as ``output [input=value]`` and count in the verdict."""
-    from workbench.core.repair import other_branch_values
-    from workbench.core.shapes.suggest import switch_values
-
     fed_by_us = {name for name, value in switch_values(model).items()
                  if prepared.sources.get(name) == value.text()}  # not the user's data
     for name in sorted(fed_by_us):
@@ -438,8 +439,6 @@ def _compare_other_workloads(model: LoadedModel, input_spec: InputSpec | None, r
     """Shapes the tool chose cover one workload (a decoder's decode step); compare each other workload's point
     too (its prefill), so a difference only the prompt step shows cannot pass. Outputs join the result as
     ``output [prefill]`` and count in the verdict."""
-    from workbench.core.shapes.suggest import workload_points
-
     seed = input_spec.seed if input_spec is not None else 0
     for label, shapes, values in workload_points(model):
         spec = InputSpec(seed=seed, shapes={n: list(s) for n, s in shapes.items()},
@@ -470,5 +469,7 @@ def _shape_text(shapes: dict) -> str:
 
 
 def _scaled(progress: ProgressFn, start: float, width: float) -> ProgressFn:
-    return lambda phase, fraction=None: progress(phase, None if fraction is None else start + width * fraction)
+    def scaled(phase: str, fraction: float | None = None) -> None:
+        progress(phase, None if fraction is None else start + width * fraction)
+    return scaled
 

@@ -16,8 +16,9 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import FixContext, FixPreview, FixStep, freeze_params
 from workbench.core.fixes.graph_tools import diff_labels, export_model, infer_shapes
 from workbench.core.fixes.registry import get_fix
-from workbench.core.fixes.validation import Validation, validate_fixed_model
+from workbench.core.validation import Validation, validate_fixed_model
 from workbench.core.model.loading import LoadedModel
+from workbench.core.model.switches import frozen_array
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
 
@@ -50,7 +51,8 @@ class FixResult:
 
 def make_step(name: str, params: dict | None = None) -> FixStep:
     """A step with canonical parameters; raises ``WorkbenchError`` for unknown fixes and bad values."""
-    return FixStep(name, freeze_params(get_fix(name).coerce_params(dict(params or {}))))
+    fix = get_fix(name)
+    return FixStep(name, freeze_params(fix.coerce_params(dict(params or {}))), fix)
 
 
 def parse_spec(text: str) -> FixStep:
@@ -76,6 +78,18 @@ def step_from_dict(data: dict) -> FixStep:
     return make_step(data["name"], params)
 
 
+def frozen_inputs(original: LoadedModel, fixes: list[dict]) -> dict[str, np.ndarray]:
+    """The values the recipe's freeze-input steps baked in, as arrays for ``original``'s inputs: comparing the
+    original with the frozen model feeds it these (any other value runs a path the fixed model no longer has)."""
+    found = {}
+    for entry in fixes:
+        step = step_from_dict(entry)
+        params = step.param_dict
+        if step.name == "freeze-input" and params.get("input") in {t.name for t in original.summary().inputs}:
+            found[params["input"]] = frozen_array(original, params["input"], params["value"])
+    return found
+
+
 def steps_from_recipe(recipe: Recipe) -> list[FixStep]:
     return [step_from_dict(entry) for entry in recipe.fixes]
 
@@ -95,8 +109,7 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     """Run one step on ``model`` and return the new model; ``model`` itself is left untouched."""
     fix = get_fix(step.name)
     params = step.param_dict
-    if fix.validate is not None:
-        fix.validate(model, params)
+    fix.check_params(model, params)
     progress(f"{fix.title}: reading the graph", 0.1)
     if fix.needs_weights:
         proto = model.full_proto()
@@ -143,7 +156,7 @@ def preview_fix(model: LoadedModel, step: FixStep, **kwargs) -> FixPreview:
 def replay(model: LoadedModel, steps: list[FixStep], *, progress: ProgressFn = no_progress,
            cancel: CancelToken | None = None) -> list[FixResult]:
     """Apply ``steps`` in order (a recipe), each on the previous one's result."""
-    results = []
+    results: list[FixResult] = []
     for index, step in enumerate(steps):
         progress(f"Step {index + 1}/{len(steps)}: {step.spec()}", index / max(len(steps), 1))
         try:

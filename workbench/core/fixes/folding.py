@@ -119,6 +119,7 @@ def _cut_transform(graph: gs.Graph, params: dict, context: FixContext, _model) -
 
 FOLD_CONSTANTS = Fix(
     name="fold-constants", title="Fold constants",
+    changes_meaning="",  # keeps what the model computes
     description="Evaluate every part of the graph that only depends on constants, drop what is left unused, "
                 "sort the nodes and run shape inference (what `polygraphy surgeon sanitize --fold-constants` "
                 "does). engine=onnxslim uses onnxslim, a stronger simplifier that also removes redundant ops.",
@@ -130,6 +131,7 @@ FOLD_CONSTANTS = Fix(
 
 REMOVE_UNUSED = Fix(
     name="remove-unused", title="Remove unused parts",
+    changes_meaning="",  # keeps what the model computes
     description="Drop graph inputs nothing reads, outputs no node computes, initializers nothing uses and nodes "
                 "whose results are never used.",
     params=(), transform=_remove_unused_transform, detect=_detect_unused,
@@ -138,6 +140,7 @@ REMOVE_UNUSED = Fix(
 
 CUT_OUTPUTS = Fix(
     name="cut-outputs", title="Cut outputs",
+    changes_meaning="the model's outputs change: what came after them must run outside the engine",
     description="Make the chosen tensors the model's outputs and drop everything that no longer feeds them, "
                 "e.g. end the engine before NonMaxSuppression and run NMS outside TensorRT.",
     params=(Param("tensors", "tensors",

@@ -9,7 +9,7 @@ from workbench.core import third_party_logs
 from workbench.core.model.constant_values import SEE_THROUGH_OPS, gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import iter_nodes, node_label
-from workbench.core.compare.onnxruntime_compat import runtime_limits
+from workbench.core.onnxruntime_compat import runtime_limits
 from workbench.core.model.tensor_shapes import infer_value_info
 
 # The IR version each opset needs at least (ONNX's versioning table, for the opsets fixes raise to).

@@ -19,7 +19,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext
 from workbench.core.fixes.graph_tools import export_model
 from workbench.core.model.loading import LoadedModel
-from workbench.core.compare.onnxruntime_compat import default_opset
+from workbench.core.onnxruntime_compat import default_opset
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 GROUPNORM_OPSET = 21
@@ -63,7 +63,7 @@ def find_groupnorms(graph: gs.Graph) -> list[GroupNormMatch]:
         reshape_out = _only_consumer(node.outputs[0], "Reshape")
         mul = reshape_out and _only_consumer(reshape_out.outputs[0], "Mul")
         add = mul and _only_consumer(mul.outputs[0], "Add")
-        if not add:
+        if not (reshape_out and mul and add):
             continue
         gamma, beta = affine(mul, reshape_out.outputs[0]), affine(add, mul.outputs[0])
         groups = int(group_shape[1])
@@ -119,6 +119,7 @@ def _transform(graph: gs.Graph, _params: dict, context: FixContext, model: Loade
 
 FUSE_GROUPNORM = Fix(
     name="fuse-groupnorm", title="Fuse GroupNorm",
+    changes_meaning="",  # the same computation; its numbers may move, which parity measures
     description="Fuse PyTorch's GroupNorm export pattern (Reshape → InstanceNormalization → Reshape → Mul → Add) "
                 "into one GroupNormalization op (opset 21, per-channel scale and bias). The model's opset is raised "
                 "to 21 with ONNX's version converter.",

@@ -6,7 +6,7 @@ so a thread would still freeze a window. A ``ChildProcess`` runs picklable calls
 (``python -m workbench.core.isolation.serve``) that is started ahead of time with its imports done:
 
 - a call can stream events (log lines, progress) to an ``on_event`` callback as it runs;
-- cancelling asks the call to stop (it sees ``Task.cancel_requested``) and kills the child after
+- cancelling asks the call to stop (it sees ``ChildCall.cancel_requested``) and kills the child after
   ``cancel_grace_seconds`` (at once when that is 0), then raises ``Cancelled``;
 - a child that dies becomes a ``ChildCrashed`` error naming the exit code or signal, with the
   child's captured stderr as the detail; the next call gets a fresh child.
@@ -56,12 +56,14 @@ class ChildCrashed(WorkbenchError):
 class _Child:
     """One started child: its process, a thread reading its replies into a queue, its captured stderr."""
 
-    def __init__(self, warm_up: Callable[[], None] | None):
+    def __init__(self, warm_up: Callable[[], object] | None):
         self._stderr = tempfile.TemporaryFile()  # read only after a crash; a pipe could fill and block the child
         search_path = os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": search_path}
         self.process = subprocess.Popen([sys.executable, "-m", "workbench.core.isolation.serve"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        assert self.process.stdin and self.process.stdout  # both asked for with PIPE
+        self._to_child, self._from_child = self.process.stdin, self.process.stdout
         self.replies: queue.Queue = queue.Queue()
         self.send(warm_up)
         threading.Thread(target=self._read_replies, daemon=True, name="trt-workbench-child-replies").start()
@@ -70,17 +72,17 @@ class _Child:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, message) -> None:
+    def send(self, message: object) -> None:
         try:
-            pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.process.stdin.flush()
+            pickle.dump(message, self._to_child, protocol=pickle.HIGHEST_PROTOCOL)
+            self._to_child.flush()
         except OSError:  # the child died (a broken pipe); the reply reader reports it
             pass
 
     def _read_replies(self) -> None:
         while True:
             try:
-                self.replies.put(pickle.load(self.process.stdout))
+                self.replies.put(pickle.load(self._from_child))
             except Exception:  # end of stream, or a reply cut short by the child's death
                 break
         self.replies.put(None)
@@ -109,7 +111,7 @@ class _Child:
     def end(self) -> None:
         self.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout, self._stderr):
+        for stream in (self._to_child, self._from_child, self._stderr):
             try:
                 stream.close()
             except OSError:
@@ -117,17 +119,20 @@ class _Child:
 
 
 class ChildProcess:
-    def __init__(self, warm_up: Callable[[], None] | None = None, *, one_call_per_child: bool = False):
+    def __init__(self, warm_up: Callable[[], object] | None = None, *, one_call_per_child: bool = False):
         """``warm_up`` (picklable, e.g. a ``functools.partial``) runs first in every child."""
         self._warm_up = warm_up
         self._one_call_per_child = one_call_per_child
         self._ready: _Child | None = None
+        self._running: set[_Child] = set()  # children in a call
+        self._closed = False  # no spare is kept after ``close`` until ``start``
         self._lock = threading.Lock()
         atexit.register(self.close)
 
     def start(self) -> None:
         """Start the next call's child now (it warms up while the caller does other things)."""
         with self._lock:
+            self._closed = False
             if self._ready is not None and self._ready.alive:
                 return
             if self._ready is not None:
@@ -187,25 +192,33 @@ class ChildProcess:
     def _take(self) -> _Child:
         with self._lock:
             child, self._ready = self._ready, None
-        if child is not None and child.alive:
-            return child
-        if child is not None:
-            child.end()
-        return _Child(self._warm_up)
+        if child is None or not child.alive:
+            if child is not None:
+                child.end()
+            child = _Child(self._warm_up)
+        with self._lock:
+            self._running.add(child)
+        return child
 
     def _release(self, child: _Child, reusable: bool) -> None:
-        if reusable and not self._one_call_per_child:
-            with self._lock:
-                if self._ready is None:
-                    self._ready = child
-                    return
+        with self._lock:
+            self._running.discard(child)
+            closed = self._closed
+            if reusable and not self._one_call_per_child and not closed and self._ready is None:
+                self._ready = child
+                return
         child.end()
-        if self._one_call_per_child:
+        if self._one_call_per_child and not closed:
             self.start()  # after the call, so the spare's start-up does not compete with it for the CPU
 
     def close(self) -> None:
-        """End the waiting child; a later call starts a new one."""
+        """End every child: the waiting one, and those in a call (the call raises ``ChildCrashed``). No spare is
+        kept afterwards; a later call still runs, in a child of its own."""
         with self._lock:
-            child, self._ready = self._ready, None
-        if child is not None:
-            child.end()
+            self._closed = True
+            waiting, self._ready = self._ready, None
+            running = list(self._running)
+        for child in running:
+            child.kill()  # its call sees the child end; ``_release`` reaps it
+        if waiting is not None:
+            waiting.end()

@@ -82,8 +82,8 @@ class DimBounds:
             known = [v for v in (self.value_upper(p, depth + 1) for p in pieces if p) if v is not None]
             return min(known) if known else None  # a minimum is at most any one of its terms
         if node.op_type == "Concat":
-            values = [self.value_upper(p, depth + 1) for p in node.input if p]
-            return None if not values or None in values else max(values)
+            values = _known([self.value_upper(p, depth + 1) for p in node.input if p])
+            return max(values) if values else None
         return None
 
     def _static(self, tensor: str, axis: int) -> int | None:
@@ -101,8 +101,8 @@ class DimBounds:
 
     def _numel(self, tensor: str, depth: int) -> int | None:
         rank = self._rank(tensor)
-        sizes = [self.upper(tensor, a, depth) for a in range(rank)] if rank is not None else [None]
-        return None if any(s is None for s in sizes) else math.prod(sizes)
+        sizes = _known([self.upper(tensor, a, depth) for a in range(rank)]) if rank is not None else None
+        return math.prod(sizes) if sizes is not None else None
 
     def _const(self, name: str):
         """The value of a small constant (k, a maximum count); None for a computed tensor or one whose data the
@@ -124,7 +124,7 @@ class DimBounds:
         rank = self._rank(tensor)
         up = self.upper
         if op in _ELEMENTWISE:
-            candidates = []
+            candidates: list[int | None] = []
             for name in (n for n in inputs if n):
                 in_rank = self._rank(name)
                 if in_rank is None:
@@ -132,7 +132,8 @@ class DimBounds:
                 in_axis = axis - ((rank or in_rank) - in_rank)
                 if in_axis >= 0:
                     candidates.append(up(name, in_axis, depth))
-            return None if not candidates or None in candidates else max(candidates)
+            known_sizes = _known(candidates)
+            return max(known_sizes) if known_sizes else None
         if op == "TopK":
             topk_axis = attrs.get("axis", -1) % (rank or 1)
             searched = up(inputs[0], axis, depth)
@@ -145,10 +146,10 @@ class DimBounds:
             limit = self._const(inputs[2]) if len(inputs) > 2 and inputs[2] else None
             batch, classes = up(inputs[1], 0, depth), up(inputs[1], 1, depth)
             per_class = int(limit.reshape(-1)[0]) if limit is not None else up(inputs[0], 1, depth)
-            boxes = up(inputs[0], 1, depth)
-            if None in (batch, classes, per_class, boxes):
+            sizes = _known([batch, classes, per_class, up(inputs[0], 1, depth)])
+            if sizes is None:
                 return None
-            return batch * classes * min(per_class, boxes)
+            return sizes[0] * sizes[1] * min(sizes[2], sizes[3])
         if op == "Gather":
             gather_axis = attrs.get("axis", 0) % (self._rank(inputs[0]) or 1)
             index_rank = self._rank(inputs[1])
@@ -161,10 +162,10 @@ class DimBounds:
             return up(inputs[0], axis - index_rank + 1, depth)
         if op == "Concat":
             concat_axis = attrs["axis"] % (rank or 1)
-            sizes = [up(n, axis, depth) for n in inputs if n]
-            if None in sizes:
+            pieces = _known([up(n, axis, depth) for n in inputs if n])
+            if not pieces:
                 return None
-            return sum(sizes) if axis == concat_axis else max(sizes)
+            return sum(pieces) if axis == concat_axis else max(pieces)
         if op in ("Slice", "Split"):
             return up(inputs[0], axis, depth)  # a piece is never larger than the whole
         if op == "Transpose":
@@ -173,8 +174,9 @@ class DimBounds:
         if op == "Flatten":
             split_at = attrs.get("axis", 1) % ((self._rank(inputs[0]) or 0) + 1)
             in_rank = self._rank(inputs[0]) or 0
-            sizes = [up(inputs[0], a, depth) for a in (range(split_at) if axis == 0 else range(split_at, in_rank))]
-            return None if None in sizes else math.prod(sizes)
+            side = range(split_at) if axis == 0 else range(split_at, in_rank)
+            merged = _known([up(inputs[0], a, depth) for a in side])
+            return math.prod(merged) if merged is not None else None
         if op in ("Squeeze", "Unsqueeze"):
             given = self._const(inputs[1]) if len(inputs) > 1 and inputs[1] else attrs.get("axes")
             if given is None:
@@ -193,6 +195,12 @@ class DimBounds:
         if op == "RoiAlign" and axis == 0:
             return up(inputs[1], 0, depth)
         return None
+
+
+def _known(values: list[int | None]) -> list[int] | None:
+    """``values`` when every one is known, else None (a bound over them needs them all)."""
+    known = [v for v in values if v is not None]
+    return known if len(known) == len(values) else None
 
 
 def _body_nodes(node: onnx.NodeProto):

@@ -17,11 +17,12 @@ import numpy as np
 import onnx
 
 from workbench.core.analysis.support import analyze_support, parser_rejections
-from workbench.core.backend import Backend, load_backend
+from workbench.core.backend import Backend
+from workbench.core.runtime import load_backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
 from workbench.core.compare.inputs import InputSpec, make_inputs
 from workbench.core.compare.metrics import OutputComparison, Tolerances, compare_arrays
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
@@ -314,9 +315,9 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
         message = (f"{len(parts)} parts: " + " → ".join(f"{p.file} ({p.runtime}, {len(p.nodes)} nodes)" for p in parts)
                    + f"; {len(boundaries)} boundary tensor(s). Chained outputs "
                    + ("match the original under onnxruntime." if matched else "do NOT match the original."))
-    result = _finish(status, message, model, parts, boundaries, builds, settings, rounds, timings, started)
-    result.comparison, result.inputs, result.ran_with = comparison, prepared.describe(), chain.label
-    return result
+    split = _finish(status, message, model, parts, boundaries, builds, settings, rounds, timings, started)
+    split.comparison, split.inputs, split.ran_with = comparison, prepared.describe(), chain.label
+    return split
 
 
 def _names(names, shown: int = 5) -> str:

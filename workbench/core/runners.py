@@ -7,20 +7,21 @@ engine on the GPU through cuda-python and says in plain words why it cannot wher
 
 from __future__ import annotations
 
-import functools
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from workbench.core.backend import Backend
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildProcess
 from workbench.core.model.loading import LoadedModel
-from workbench.core.compare.onnxruntime_compat import for_onnxruntime
+from workbench.core.onnxruntime_compat import for_onnxruntime
 from workbench.core.problems import concise_message
+from workbench.core.runtime import current_runtime
 from workbench.core.third_party_logs import session_options
 
 
@@ -46,10 +47,10 @@ def runs_in_child(*models: LoadedModel) -> bool:
     return any(m.summary().parameter_bytes >= RUN_IN_CHILD_ABOVE for m in models)
 
 
-@functools.lru_cache(maxsize=1)
 def onnxruntime_child() -> ChildProcess:
-    """The child for those runs: each call gets a fresh process (no state leaks from one model to the next)."""
-    return ChildProcess(one_call_per_child=True)
+    """The child for those runs, owned by the runtime: each call gets a fresh process (no state leaks from one
+    model to the next)."""
+    return current_runtime().child_process("onnxruntime", lambda: ChildProcess(one_call_per_child=True))
 
 
 def model_for_child(model: LoadedModel) -> tuple:
@@ -64,11 +65,14 @@ def model_in_child(serialized: bytes, path: str | None, weights_dir: str | None)
     return LoadedModel(proto, serialized, Path(path) if path else None, Path(weights_dir) if weights_dir else None)
 
 
-class ClosingRunner:
+class ClosingRunner(ABC):
     """``with runner: …`` closes it, whatever happens inside (Polygraphy's runners work the same way)."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     def __exit__(self, *_exc) -> None:
         self.close()
@@ -79,10 +83,12 @@ class OnnxruntimeRunner(ClosingRunner):
 
     name = "onnxruntime"
 
-    def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: list[str] = (),
+    def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: Sequence[str] = (),
                  quick: bool = False):
         """``quick``: no graph optimizations and one thread, for short-lived sessions (shape probes) that run beside
         TensorRT's parser: the optimizer's passes cost more at session creation than they save in a few runs."""
+        import onnxruntime as ort  # heavy: imported by the first session, not by every module that imports runners
+
         # onnxruntime reads the weights the model keeps on disk itself (from weights_dir), so this process
         # never holds a second copy of them.
         proto = for_onnxruntime(model.proto)
@@ -155,7 +161,7 @@ class TensorRTRunner(ClosingRunner):
         blocker = backend.engine_blocker(data)
         runtime = trt.Runtime(self._logger) if not blocker else None
         blocker = blocker or backend.engine_blocker(data, runtime)
-        if blocker:
+        if blocker or runtime is None:  # no runtime without a blocker
             raise WorkbenchError(f"Cannot run {path.name} here: {blocker}",
                                  "Build and analysis work on this machine; comparing an engine needs a GPU "
                                  "the engine was built for.")
@@ -265,7 +271,10 @@ def make_output_allocator(trt, device_buffer):
     size it needs, and ``notify_shape`` with the output's final shape; memory comes from the runner's
     growing device buffers, so a second run of the same size allocates nothing.
     """
-    class OutputAllocator(trt.IOutputAllocator):
+    # TensorRT ships no stubs: IOutputAllocator is an untyped base class, the imported module's own.
+    allocator_base: Any = trt.IOutputAllocator
+
+    class OutputAllocator(allocator_base):
         def __init__(self):
             trt.IOutputAllocator.__init__(self)
             self.buffers: dict[str, tuple[int, int]] = {}  # name → (device pointer, bytes)

@@ -13,11 +13,13 @@ from workbench.core.compare.metrics import Tolerances
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.apply import FixResult, apply_fix, make_step
 from workbench.core.model.loading import LoadedModel
+from workbench.core.precision.bisect import bisect_keep_set
 from workbench.core.precision.conversion import (DEFAULT_TOLERANCES, TARGETS, AccuracyCheck, KeepSet, check_accuracy,
                                                  check_conversion)
 from workbench.core.precision.quantize import (DEFAULT_CALIBRATION_SAMPLES, INT8_ATOL, INT8_RTOL,
                                                INT8_TOLERANCE_REASON, MODES)
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
+from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
 
 CONVERSION_MODES = TARGETS  # fp16, bf16
 QUANTIZATION_MODES = MODES  # int8, fp8
@@ -39,6 +41,7 @@ class PrecisionPlan:
     keep_io: bool = True  # graph inputs and outputs stay float32 (conversion)
     samples: int = DEFAULT_CALIBRATION_SAMPLES  # seeded random calibration samples (quantization)
     calib_file: str = ""  # calibration arrays (.npz) instead of random samples
+    default_keep: bool = True  # the default keep rules (converter.DEFAULT_KEEP_RULES) apply (conversion)
 
     def tolerances(self) -> tuple[Tolerances, str]:
         atol, rtol, reason = default_tolerances(self.mode)
@@ -50,6 +53,7 @@ class PrecisionPlan:
         # Empty lists and names are left to the steps' defaults (an explicit empty list is refused).
         if self.mode in CONVERSION_MODES:
             return make_step("convert-precision", {"to": self.mode, "keep_io": self.keep_io,
+                                                   "default_keep": self.default_keep,
                                                    **({"keep": self.keep} if self.keep else {})})
         if self.mode in QUANTIZATION_MODES:
             return make_step("quantize", {"mode": self.mode, "samples": self.samples,
@@ -73,8 +77,6 @@ class PrecisionResult:
 
 
 def _feeds(model: LoadedModel, seed: int = 0):
-    from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
-
     suggestion = suggest_shapes(model)
     return suggested_feeds(model, seed=seed, suggestion=suggestion), \
         {name: list(shape) for name, shape in suggestion.shapes().items()}
@@ -89,7 +91,7 @@ def evaluate(model: LoadedModel, plan: PrecisionPlan, *, progress: ProgressFn = 
     if plan.mode in CONVERSION_MODES:
         feeds, shapes = _feeds(model)
         check = check_conversion(model, plan.mode, KeepSet.resolve(model, plan.keep), feeds, tolerances,
-                                 keep_io_types=plan.keep_io, converted=result.after)
+                                 keep_io_types=plan.keep_io, converted=result.after, default_rules=plan.default_keep)
         inputs_reason = "seeded random inputs at realistic shapes from the shape service"
     else:  # measured on a sample the calibration did not see
         feeds, shapes = _feeds(model, seed=plan.samples)
@@ -101,12 +103,10 @@ def evaluate(model: LoadedModel, plan: PrecisionPlan, *, progress: ProgressFn = 
 def find_keep_set(model: LoadedModel, plan: PrecisionPlan, *, progress: ProgressFn = no_progress,
                   cancel: CancelToken | None = None):
     """The precision bisect for ``plan`` (a conversion mode), starting from its keep set."""
-    from workbench.core.precision.bisect import bisect_keep_set
-
     if plan.mode not in CONVERSION_MODES:
         raise WorkbenchError(f"The precision bisect searches FP16/BF16 keep sets, not {plan.mode.upper()}.",
                              "Run it in FP16 or BF16 mode; its result can then be the quantization's exclude set.")
     feeds, _shapes = _feeds(model)
     tolerances, _reason = plan.tolerances()
     return bisect_keep_set(model, feeds, tolerances, KeepSet.resolve(model, plan.keep), to=plan.mode,
-                           progress=progress, cancel=cancel)
+                           default_rules=plan.default_keep, progress=progress, cancel=cancel)

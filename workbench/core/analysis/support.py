@@ -146,13 +146,7 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
 
     subgraphs = [(bool(parser.is_subgraph_supported(i)), list(parser.get_subgraph_nodes(i)))
                  for i in range(parser.num_subgraphs)]
-    errors = []
-    for i in range(parser.num_errors):
-        err = parser.get_error(i)
-        errors.append(ParserErrorInfo(
-            code=getattr(err.code(), "name", str(err.code())), description=err.desc(), node_index=err.node(),
-            node_name=err.node_name(), op=err.node_operator(),
-            local_functions=list(err.local_function_stack()) if hasattr(err, "local_function_stack") else []))
+    errors = _parser_errors(parser)
 
     graph = model.proto.graph
     top_level = [_node_label(n, i) for i, n in enumerate(graph.node)]
@@ -213,6 +207,28 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
         problem.fixes = suggest_fixes(model, problem)
     return SupportReport(backend.info(), fully_supported, nodes, problems, errors, subgraphs,
                          list(logger.messages), time.perf_counter() - started, _shape_tensor_names(network))
+
+
+def _parser_errors(parser) -> list[ParserErrorInfo]:
+    errors = []
+    for i in range(parser.num_errors):
+        err = parser.get_error(i)
+        errors.append(ParserErrorInfo(
+            code=getattr(err.code(), "name", str(err.code())), description=err.desc(), node_index=err.node(),
+            node_name=err.node_name(), op=err.node_operator(),
+            local_functions=list(err.local_function_stack()) if hasattr(err, "local_function_stack") else []))
+    return errors
+
+
+def parser_rejections(model: LoadedModel, backend: Backend) -> tuple[list[Problem], list[str]]:
+    """The parser's capability check alone: the nodes it rejected, as problems (no fixes, no model notes: what
+    a caller checking many cut-out parts needs), and the inputs it takes as shape tensors."""
+    _builder, network, parser = backend.create_builder_network(backend.logger(min_severity="error"))
+    parser.supports_model_v2(model.serialized, model.parser_path)
+    graph = model.proto.graph
+    top_level = [_node_label(n, i) for i, n in enumerate(graph.node)]
+    nested = {child.name for node in graph.node for child, _ in iter_nodes_of(node)}
+    return [_parser_problem(e, top_level, nested) for e in _parser_errors(parser)], _shape_tensor_names(network)
 
 
 def _blockers(errors: list[ParserErrorInfo]) -> str:

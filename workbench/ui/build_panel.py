@@ -19,6 +19,7 @@ from workbench.core.build.engine import (HARDWARE_COMPATIBILITY, PRECISIONS, Bui
                                          build_engine)
 from workbench.core.build.commands import reproduction_commands
 from workbench.core.errors import WorkbenchError
+from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui import palette
 from workbench.ui.tasks import Task
@@ -206,8 +207,15 @@ class BuildPanel(QWidget):
     def _model_changed(self, _model=None) -> None:
         model = self.session.model
         self.build_button.setEnabled(model is not None and not self.build_task.running)
-        if model is not self._shown_for and not self.build_task.running:
+        kept = self.session.kept(ResultKind.BUILD)
+        if self.build_task.running:  # its outcome (or its "earlier model" note) comes when it ends
+            pass
+        elif kept is not None:  # back to a model built before (undo, redo): its build, not a new one
+            self._shown_for = model
+            self._show_result(kept)
+        elif model is not self._shown_for:
             # An engine of another model (or an earlier step) says nothing about this one.
+            self._shown_for = None
             self.status.setText("No engine built from this model yet." if model is not None else "")
             self.status.setStyleSheet("")
             self.summary.clear()
@@ -294,6 +302,8 @@ class BuildPanel(QWidget):
     def _finished(self, result: BuildResult) -> None:
         self.history.add(result)
         self._fill_history()
+        # Kept with its model even when that is an earlier step now: an undo back to it shows this build.
+        self.session.keep(ResultKind.BUILD, result, self._building_for)
         if self._building_for is not self.session.model:
             # The model changed while it built: the engine is listed in the history, but it is not this model's.
             outcome = "engine written" if result.succeeded else "failed"
@@ -305,18 +315,26 @@ class BuildPanel(QWidget):
         self.session.set_problems("build", result.problems)
         self.session.set_stage("builds", "ok" if result.succeeded else "failed",
                                "the engine build " + ("succeeded" if result.succeeded else "failed"))
+        self._show_result(result)
         if result.succeeded:
             self.session.set_stage("engine", "ok", f"built {result.engine_path or '(not saved)'}")
-            self.status.setText(f"✔ Built {result.engine_path or '(not saved)'} in {result.build_seconds:.2f} s.")
-            self.summary.setPlainText(result.describe(list_layers=True))
             self.results.setCurrentWidget(self.summary)
+        else:
+            self.session.set_stage("engine", "failed", self.status.text())
+            if any(p.kind in (ProblemKind.NO_PROFILE, ProblemKind.MISSING_SHAPE_VALUES) for p in result.problems):
+                self.session.panel_requested.emit("profiles")
+
+    def _show_result(self, result: BuildResult) -> None:
+        """The build's outcome in the panel; the engine goes to the Compare panel (``engine_built``)."""
+        if result.succeeded:
+            self.status.setText(f"✔ Built {result.engine_path or '(not saved)'} in {result.build_seconds:.2f} s.")
+            self.status.setStyleSheet("")
+            self.summary.setPlainText(result.describe(list_layers=True))
             self.session.engine_built.emit(result)
         else:
             self.status.setText("✖ The build failed: " + "; ".join(p.message for p in result.problems[:2]))
-            self.session.set_stage("engine", "failed", self.status.text())
             self.status.setStyleSheet("color: #a00;")
-            if any(p.kind in (ProblemKind.NO_PROFILE, ProblemKind.MISSING_SHAPE_VALUES) for p in result.problems):
-                self.session.panel_requested.emit("profiles")
+            self.summary.clear()
 
     def _failed(self, error: WorkbenchError) -> None:
         self.status.setText(f"✖ {error.message} {error.hint}")

@@ -26,6 +26,7 @@ from workbench.core.fixes.inputs import frozen_inputs
 from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
 from workbench.core.compare.report import write_report
+from workbench.core.session import ResultKind
 from workbench.ui import palette
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker
@@ -293,7 +294,11 @@ class ComparePanel(QWidget):
         if self._engine_for is not None and self._engine_for is not model:
             self.engine_path.clear()
             self._engine_for = None
-        if self.result is not None and self._compared_for is not model:
+        kept = self.session.kept(ResultKind.COMPARISON)
+        if kept is not None and not self.compare_task.running:  # back to a compared model (undo, redo)
+            self._compared_for = model
+            self._show_comparison(kept)
+        elif self.result is not None and self._compared_for is not model:
             self.clear_result("No comparison of this model yet.")
         self._update_enabled()
 
@@ -381,9 +386,10 @@ class ComparePanel(QWidget):
         self.session.report_error(error, "compare", shown_in_place=True)
 
     def show_result(self, result: CompareResult) -> None:
+        # Kept with the model it is about, even when that is an earlier step now (an undo shows it again).
+        self.session.keep(ResultKind.COMPARISON, result, self._compared_for)
         if self._compared_for is not self.session.model:
             return  # the model changed while it ran: the verdict is about another model
-        self.result = result
         # "Matches onnxruntime" is the engine's claim: a model-vs-model comparison (the fixes' effect) proves
         # nothing about TensorRT, so it leaves the strip's stage as it is and shows its verdict here only.
         if self._compared_against == "engine":
@@ -391,6 +397,10 @@ class ComparePanel(QWidget):
                                    f"{result.reference} vs {result.test}: {result.summary}")
         else:
             self.session.set_stage("compare", "none", f"no engine compared yet (model vs model: {result.summary})")
+        self._show_comparison(result)
+
+    def _show_comparison(self, result: CompareResult) -> None:
+        self.result = result
         self.verdict.setText(result.headline())
         self.verdict.setStyleSheet(f"background: {VERDICT_COLOURS[result.verdict].name()}; padding: 4px;")
         self.table.setRowCount(0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLineEdit, QPushButton, QTreeWidget, QTreeWidgetItem,
@@ -52,6 +54,7 @@ class LogPanel(QWidget):
         clear.clicked.connect(self.tree.clear)
         # Workers log from their threads: queue every message to this (GUI) thread.
         session.log_message.connect(self.add_message, Qt.ConnectionType.QueuedConnection)
+        self._logged_reports: list[weakref.ref] = []
         session.report_changed.connect(self._add_report_log)
 
     def add_message(self, message: LogMessage) -> None:
@@ -69,6 +72,11 @@ class LogPanel(QWidget):
             self.tree.scrollToItem(item)
 
     def _add_report_log(self, report) -> None:
+        # Reports compare by value and cannot be hashed: the ones logged are remembered by identity, weakly.
+        self._logged_reports = [ref for ref in self._logged_reports if ref() is not None]
+        if any(ref() is report for ref in self._logged_reports):
+            return  # an undo or redo shows a model's report again: its messages are already here
+        self._logged_reports.append(weakref.ref(report))
         for message in report.log:
             self.add_message(message)
 

@@ -27,6 +27,7 @@ from workbench.core.precision.plan import (CONVERSION_MODES, PrecisionPlan, Prec
                                            evaluate, find_keep_set)
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, modelopt_available
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
+from workbench.core.session import ResultKind
 from workbench.ui import palette
 from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
 from workbench.ui.tasks import Task
@@ -263,6 +264,7 @@ class PrecisionPanel(QWidget):
 
     # Results ----------------------------------------------------------------------------------------------
     def show_result(self, result: PrecisionResult) -> None:
+        self.session.keep(ResultKind.PRECISION_CHECK, result, result.fix.before)
         self.result = result
         self._show_check(result.check, result.tolerances, result.tolerance_reason)
         plan = result.plan
@@ -371,6 +373,9 @@ class PrecisionPanel(QWidget):
             self.status.setStyleSheet("")
             self.details.clear()
         self.result = None
+        kept = self.session.kept(ResultKind.PRECISION_CHECK)
+        if kept is not None:  # back to a checked model (undo, redo): its check, ready to apply again
+            self.show_result(kept)
         if model is not None:
             # Keep entries naming nodes or ops this model does not have belong to another model.
             known = {n.name for n in model.proto.graph.node} | {n.op_type for n in model.proto.graph.node}

@@ -11,10 +11,13 @@ Suggested profiles come from the shape service (``workbench.core.shapes.suggest`
 graph and the dims' names say, then — when the trial build has probed the model under onnxruntime —
 the probed values, as long as the user has not edited the cells. Every suggested value is listed
 with its source and reason. *Check against the model* runs onnxruntime at each row's min and max in
-a worker and marks the row with the result.
+a worker and marks the row with the result; the check is kept with the model (``session.keep``), and
+an undo or redo back to it shows the check again while the cells are the ones it ran on.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
@@ -22,6 +25,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, Q
                                QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import (FIELDS, Profile, ProfileIssue, ShapeRange, format_shape_list,
                                             parse_shape_list, profiles_from_recipe, profiles_to_recipe,
                                             validate_profiles)
@@ -37,6 +41,14 @@ CHECK_PASSED, CHECK_FAILED = "✓", "✗"
 VALUES_SUFFIX = " (values)"
 
 Row = tuple[str, bool]  # input name, whether the row holds a shape tensor's values rather than dims
+
+
+@dataclass(frozen=True)
+class ProfileCheck:
+    """A check against the model and the cells it ran on (its verdict holds while the cells are these)."""
+
+    rows: list[RowCheck]
+    texts: list[dict]
 
 
 class _ProfileTable(QTableWidget):
@@ -102,6 +114,7 @@ class ProfileEditor(QWidget):
                                on_end=self._check_done, errors_in_place=True)
         self.last_checks: list[RowCheck] = []
         self._checked_texts: list[dict] | None = None  # the cells the last check ran on
+        self._checking: tuple = (None, [])  # the model and cells of the running check
         if session.model is not None:
             self._load()
 
@@ -142,6 +155,7 @@ class ProfileEditor(QWidget):
             self._suggested_texts = self._all_texts()
             self._guess = self._suggested_texts if self._unchecked else None
         self._validate()
+        self._restore_check()
 
     def _suggestion(self, suggestion: ShapeSuggestion) -> list[tuple[Profile, str]]:
         """The suggestion's profiles, named by workload (a decoder's prefill and decode); reasons under the table."""
@@ -165,6 +179,7 @@ class ProfileEditor(QWidget):
             self._add(profile, workload=workload)
         self._suggested_texts, self._guess = self._all_texts(), None
         self._validate()
+        self._restore_check()
 
     def _add_suggested(self) -> None:
         if self.session.model is not None:
@@ -180,9 +195,21 @@ class ProfileEditor(QWidget):
             return None
         self.check_button.setEnabled(False)
         self.check_result.setText("Checking the profiles under onnxruntime…")
+        self._checking = (self.session.model, self._all_texts())
         return self.check_task.start(probe_profiles, self.session.model, profiles)
 
     def _checked(self, checks: list[RowCheck]) -> None:
+        model, texts = self._checking
+        self.session.keep(ResultKind.PROFILE_CHECK, ProfileCheck(checks, texts), model)
+        self._show_checks(checks)
+
+    def _restore_check(self) -> None:
+        """Back to a checked model (undo, redo) with the cells the check ran on: its verdict, not a new run."""
+        kept = self.session.kept(ResultKind.PROFILE_CHECK)
+        if kept is not None and not self.last_checks and kept.texts == self._all_texts():
+            self._show_checks(kept.rows)
+
+    def _show_checks(self, checks: list[RowCheck]) -> None:
         self.last_checks = checks
         self._checked_texts = self._all_texts()
         for index in range(self.tabs.count()):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
@@ -22,6 +22,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui import palette
+from workbench.ui.tables import keep_rows_in_view
 from workbench.ui.tasks import Task
 from workbench.core.problems import ProblemKind
 
@@ -100,21 +101,34 @@ class BuildPanel(QWidget):
         output_row.addWidget(self.output, 1)
         output_row.addWidget(browse)
 
-        form = QFormLayout()
-        form.addRow("Precision", self.precision)
-        form.addRow("Workspace limit", self.workspace)
-        form.addRow("Optimization level", self.opt_level)
-        form.addRow("Timing cache", self.timing_cache)
-        form.addRow("Plugins", self.plugins)
-        form.addRow("", self.add_plugin)
-        form.addRow("Hardware compatibility", self.hardware)
-        form.addRow("", self.version_compatible)
-        form.addRow("Compute capabilities", self.targets)
-        form.addRow("", self.detailed)
-        form.addRow("", self.ignore_memory_check)
-        form.addRow("Engine file", output_row)
-        settings_box = QGroupBox("Build settings")
-        settings_box.setLayout(form)
+        # Two columns of settings, in the first tab: with the results beside them in tabs, the whole panel fits a
+        # 1280 × 800 window without scrolling (one long form pushed the results out of view).
+        grid = QGridLayout()
+        for row, pairs in enumerate(((("Precision", self.precision), ("Workspace limit", self.workspace)),
+                                     (("Optimization level", self.opt_level), ("Timing cache", self.timing_cache)),
+                                     (("Hardware\ncompatibility", self.hardware), ("", self.version_compatible)))):
+            for column, (label, widget) in enumerate(pairs):
+                grid.addWidget(QLabel(label), row, 2 * column)
+                grid.addWidget(widget, row, 2 * column + 1)
+                if isinstance(widget, QComboBox):  # as wide as the column allows, not as the longest choice
+                    widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                    widget.setMinimumContentsLength(6)
+        plugins = QVBoxLayout()
+        plugins.addWidget(self.plugins)
+        plugins.addWidget(self.add_plugin)
+        grid.addWidget(QLabel("Plugins"), 3, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addLayout(plugins, 3, 1)
+        grid.addWidget(QLabel("Compute\ncapabilities"), 3, 2, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.targets, 3, 3)
+        grid.addWidget(self.detailed, 4, 0, 1, 4)
+        grid.addWidget(self.ignore_memory_check, 5, 0, 1, 4)
+        grid.addWidget(QLabel("Engine file"), 6, 0)
+        grid.addLayout(output_row, 6, 1, 1, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        grid.setRowStretch(7, 1)
+        settings_page = QWidget()
+        settings_page.setLayout(grid)
 
         self.build_button = QPushButton("Build")
         self.cancel_button = QPushButton("Cancel")
@@ -144,14 +158,15 @@ class BuildPanel(QWidget):
         self.history_table = QTableWidget(0, len(_HISTORY_COLUMNS))
         self.history_table.setHorizontalHeaderLabels(list(_HISTORY_COLUMNS))
         self.history_table.horizontalHeader().setStretchLastSection(True)
+        keep_rows_in_view(self.history_table)
         self.results = QTabWidget()
+        self.results.addTab(settings_page, "Settings")
         self.results.addTab(self.summary, "Engine")
         self.results.addTab(self.log_view, "Log")
         self.results.addTab(self.history_table, "History")
         self.results.addTab(self.commands, "Commands")
 
         layout = QVBoxLayout(self)
-        layout.addWidget(settings_box)
         layout.addLayout(run_row)
         layout.addWidget(self.runs_here)
         layout.addWidget(self.status)
@@ -267,6 +282,7 @@ class BuildPanel(QWidget):
             return
         self._update_commands()  # the profiles may have changed in the profile editor
         self.log_view.clear()
+        self.results.setCurrentWidget(self.log_view)  # the builder's messages while it builds
         self.status.setText("Building…")
         self.status.setStyleSheet("")
         self.progress.setRange(0, 100)

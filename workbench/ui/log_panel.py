@@ -37,6 +37,9 @@ class LogPanel(QWidget):
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
         self.tree.setColumnWidth(0, 90)
         self.tree.setColumnWidth(1, 130)  # fits "onnx-graphsurgeon"
+        # Two messages at least: the dock is short by default (the panels above need the height more).
+        self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + 2 * (self.fontMetrics().height() + 4)
+                                   + 2 * self.tree.frameWidth())
 
         bar = QHBoxLayout()
         bar.addWidget(self.level)

@@ -30,6 +30,7 @@ from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.session import ResultKind
 from workbench.ui import palette
 from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
+from workbench.ui.tables import keep_rows_in_view
 from workbench.ui.tasks import Task
 
 AS_EXPORTED = "fp32"
@@ -94,7 +95,7 @@ class PrecisionPanel(QWidget):
 
         self.keep_list = QListWidget()
         self.keep_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.keep_list.setMaximumHeight(110)
+        self.keep_list.setMaximumHeight(66)  # three entries; more scroll (the results below need the room)
         self.keep_entry = QLineEdit(placeholderText="node name or op type, e.g. /ReduceSum or Softmax")
         self.keep_entry.returnPressed.connect(self.add_entry)
         self.add_button = QPushButton("Add")
@@ -129,7 +130,9 @@ class PrecisionPanel(QWidget):
         self.samples.setSuffix(" samples")
         self.calibration.currentIndexChanged.connect(
             lambda index: self.samples.setEnabled(index == 0))
-        form.addRow("Calibration", _row(self.calibration, self.samples))
+        self.calibration_row = _row(self.calibration, self.samples)
+        form.addRow("Calibration", self.calibration_row)
+        self.form = form
 
         self.run_button = QPushButton("Convert && check")
         self.run_button.clicked.connect(self.run_check)
@@ -153,9 +156,13 @@ class PrecisionPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()
+        # One line per output (the reason is its tooltip too): compact rows leave the form above its room.
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        keep_rows_in_view(self.table, prefer_minimum=True)
         self.details = QLabel("")
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.hide()  # until there are details: an empty line would take the results' room
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -270,6 +277,7 @@ class PrecisionPanel(QWidget):
         plan = result.plan
         kept = ", ".join(plan.keep) or "nothing"
         label = precision_label(result.fix.after, BuildSettings(), self.session.backend)
+        self.details.show()
         self.details.setText(
             f"Step: {result.fix.step.spec()}<br>Result's precision: <b>{label}</b>; "
             f"{'kept in FP32' if plan.mode in CONVERSION_MODES else 'left unquantized'}: {kept}<br>"
@@ -283,6 +291,7 @@ class PrecisionPanel(QWidget):
         plan = self._bisect_plan
         tolerances, reason = plan.tolerances()
         self._show_check(outcome.check, tolerances, reason)
+        self.details.show()
         self.details.setText(f"Precision bisect: {outcome.runs} onnxruntime runs; kept in FP32: "
                              f"{', '.join(outcome.keep.to_list()) or 'nothing'} (marked in the triage list). "
                              "Convert & check, then apply, to make it a history step.")
@@ -314,6 +323,7 @@ class PrecisionPanel(QWidget):
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setBackground(VERDICT_COLOURS[output.verdict])
+                item.setToolTip(output.reason)  # the whole reason, from anywhere in the row
                 self.table.setItem(row, column, item)
 
     def _show_error(self, error: WorkbenchError) -> None:
@@ -372,6 +382,7 @@ class PrecisionPanel(QWidget):
             self.status.setText("No precision check of this model yet.")
             self.status.setStyleSheet("")
             self.details.clear()
+            self.details.hide()
         self.result = None
         kept = self.session.kept(ResultKind.PRECISION_CHECK)
         if kept is not None:  # back to a checked model (undo, redo): its check, ready to apply again
@@ -399,6 +410,10 @@ class PrecisionPanel(QWidget):
         self.cancel_button.setEnabled(running)
         self.keep_io.setEnabled(mode in CONVERSION_MODES)
         quantizing = mode not in CONVERSION_MODES and mode != AS_EXPORTED
+        # Converting keeps graph I/O, quantizing calibrates: one of the two rows, which leaves the results room.
+        self.form.setRowVisible(self.tolerance_reason, mode != AS_EXPORTED)
+        self.form.setRowVisible(self.keep_io, not quantizing)
+        self.form.setRowVisible(self.calibration_row, quantizing)
         self.calibration.setEnabled(quantizing)
         self.samples.setEnabled(quantizing and self.calibration.currentIndex() == 0)
         self.keep_selected_button.setEnabled(bool(self.selected_node))

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, Q
                                QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.input_roles import FREEZE_FLOAT_SHAPE_TENSOR, float_shape_tensor_text, is_float
 from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import (FIELDS, Profile, ProfileIssue, ShapeRange, format_shape_list,
                                             parse_shape_list, profiles_from_recipe, profiles_to_recipe,
@@ -127,6 +128,12 @@ class ProfileEditor(QWidget):
     def _shape_tensors(self) -> list[str]:
         report = self.session.report
         return list(report.shape_tensor_inputs) if report is not None and self.session.model is not None else []
+
+    def _float_shape_tensors(self) -> dict[str, str]:
+        """Float inputs TensorRT takes as shape tensors, with why no profile can give them values (see the Triage)."""
+        inputs = {t.name: t for t in self._inputs()}
+        return {name: f"{float_shape_tensor_text(name, inputs[name])}; {FREEZE_FLOAT_SHAPE_TENSOR}."
+                for name in self._shape_tensors() if name in inputs and is_float(inputs[name])}
 
     def _needs_profile(self) -> bool:
         return bool(self._dynamic_inputs() or self._shape_tensors())
@@ -260,12 +267,19 @@ class ProfileEditor(QWidget):
         input, values?, field) take precedence over it."""
         texts = texts or {}
         table = _ProfileTable(self._rows(profile, texts))
+        floats = self._float_shape_tensors()
         loading, self._loading = self._loading, True
         for row, (name, values) in enumerate(table.rows):
             rng = (profile.values if values else profile.shapes).get(name)
             for column, which in enumerate(FIELDS):
                 text = texts.get((name, values, which), format_shape_list({"": rng.get(which)})[1:] if rng else "")
-                table.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if values and name in floats:  # nothing typed here could be built: the row says why instead
+                    item.setText("")
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                table.setItem(row, column, item)
+            if values and name in floats:
+                table.verticalHeaderItem(row).setToolTip(floats[name])
         self._loading = loading
         table.itemChanged.connect(lambda _item: self._validate())
         self.tabs.addTab(table, f"Profile {self.tabs.count() + 1}" + (f" — {workload}" if workload else ""))
@@ -287,10 +301,13 @@ class ProfileEditor(QWidget):
     def _read(self) -> tuple[list[Profile], list[ProfileIssue]]:
         """The tables as profiles, plus issues for cells that are not shapes at all."""
         profiles, issues = [], []
+        floats = self._float_shape_tensors()  # their row's one issue comes from validate_profiles
         for index in range(self.tabs.count()):
             table = self.tabs.widget(index)
             profile = Profile()
             for row, (name, values) in enumerate(table.rows):
+                if values and name in floats:
+                    continue
                 label = f"Profile {index + 1}, {'values of ' if values else ''}'{name}'"
                 shapes = {}
                 for column, which in enumerate(FIELDS):
@@ -370,7 +387,7 @@ class ProfileEditor(QWidget):
 
 def _example(name: str, inputs, values: bool) -> str:
     """What a cell of ``name`` could hold: its declared shape with 1 for dynamic dims, or, for a shape tensor, as
-    many values as it holds (a float scale input is told it holds numbers, not a shape)."""
+    many values as it holds."""
     tensor = next((t for t in inputs if t.name == name), None)
     if tensor is None or tensor.shape is None:
         return "1x3x224x224"

@@ -6,6 +6,7 @@ from PySide6.QtCore import Qt
 
 from tests.conftest import ROOT
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, settle, settle_window
+from workbench.core.fixes import apply_fix, parse_spec
 from workbench.core.problems import ProblemKind
 from workbench.ui.profile_editor import CHECK_FAILED, CHECK_PASSED, ProfileEditor
 
@@ -102,3 +103,25 @@ def test_a_float_shape_tensor_input_is_explained_as_a_value_and_listed_in_the_tr
     assert any("a float value such as 0.25" in text and "shape tensor" in text for text in listed)
     problem = next(p for p in window.session.problems if p.kind == ProblemKind.FLOAT_SHAPE_INPUT)
     assert problem.inputs == ["scale"] and "freeze-input" in problem.fixes
+
+
+def test_undo_shows_the_profile_check_of_that_model_without_checking_again(qtbot, window, monkeypatch):
+    strip = window.status_strip
+    open_and_wait(qtbot, window, CORPUS / "transformer_ts_seq64.onnx")
+    editor = window.findChild(ProfileEditor)
+    qtbot.waitUntil(lambda: "probe" in editor.reasons.text(), timeout=LOAD_TIMEOUT_MS)
+    settle_window(qtbot, window)
+    editor.check()
+    qtbot.waitUntil(lambda: not editor.check_task.running, timeout=LOAD_TIMEOUT_MS)
+    checked, verdict = editor.last_checks, editor.check_result.text()
+    assert checked and strip.state("profile") == "ok"
+
+    session = window.session
+    session.apply_fix(apply_fix(session.model, parse_spec("remove-unused")))
+    settle_window(qtbot, window)
+    assert not editor.last_checks
+    starts = []
+    monkeypatch.setattr(editor.check_task, "start", lambda *args, **kwargs: starts.append(args))
+    session.undo()
+    assert editor.last_checks is checked and editor.check_result.text() == verdict
+    assert strip.state("profile") == "ok" and starts == []

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole test suite: `scripts/test.sh [pytest args]`: ruff over the tree, then the tests twice
+# Run the whole test suite: `scripts/test.sh [pytest args]`: ruff over the tree, mypy over the package (its files
+# and settings are [tool.mypy] in pyproject.toml), then the tests twice
 # (tests/test_import_contract.py guards the layers: the core never imports Qt, the window or the CLI):
 # 1. every test in .venv (the dev install, newest packages), under a virtual X server when there is no
 #    display, so the Qt and QtWebEngine tests run on headless machines (CI) too; among them
@@ -17,8 +18,9 @@ ensure_venv "$OLDEST_VENV" "$ROOT/pyproject.toml $OLDEST_CONSTRAINTS" -c "$OLDES
 ensure_venv "$ROOT/.venv-installed" "$ROOT/pyproject.toml" "$ROOT"
 
 status=0
-echo "== lint (ruff) and the import contract" >&2
+echo "== lint (ruff), types (mypy) and the import contract" >&2
 "$VENV/bin/ruff" check "$ROOT" || status=$?
+"$VENV/bin/mypy" || status=$?
 
 echo "== all tests, dev install ($VENV)" >&2
 start=$SECONDS

@@ -43,6 +43,7 @@ COMMANDS = {
     "compare": lambda m, out: ["compare", m, "--against", m, "--json"],
     "repair": lambda m, out: ["repair", m, "-o", out / "repaired.onnx", "--recipe-out", out / "r.toml", "--json",
                               "--budget", "60"],
+    "reduce": lambda m, out: ["reduce", m, "-o", out / "report", "--json", "--time-limit", "60"],
 }
 # Commands whose work folds constants with graphsurgeon, so its warning must reach our log.
 FOLDING = {"fix", "repair"}

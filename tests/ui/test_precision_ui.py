@@ -82,6 +82,8 @@ def test_keep_set_editing_by_name_op_type_and_selection(opened):
 def test_bf16_bisect_marks_the_triage_list_and_the_triage_selection_can_be_kept(qtbot, opened):
     session, panel, triage, _history = opened(SENSITIVE)
     choose(panel, "bf16")
+    panel.default_keep.setChecked(False)  # the default rules would keep /ReduceMean without the bisect
+    assert panel.plan().default_keep is False
     phases = []
     panel.bisect_task.on_progress = lambda phase, fraction: (phases.append(phase), panel._on_progress(phase, fraction))
     assert panel.run_bisect() is not None and panel.cancel_button.isEnabled()
@@ -97,9 +99,14 @@ def test_bf16_bisect_marks_the_triage_list_and_the_triage_selection_can_be_kept(
     assert panel.keep_items() == ["/ReduceMean"]
 
 
-def test_fp16_check_with_nothing_kept_shows_the_overflow(qtbot, opened):
+def test_fp16_check_passes_with_the_default_rules_and_shows_the_overflow_without(qtbot, opened):
     _session, panel, _triage, _history = opened("l2_embedding_ts.onnx")
     choose(panel, "fp16")
+    assert "ReduceSum" in panel.default_keep.toolTip()
+    panel.run_check()
+    wait_idle(qtbot, panel)
+    assert panel.result is not None and panel.result.check.passed, panel.status.text()  # the default rules
+    panel.default_keep.setChecked(False)
     panel.run_check()
     wait_idle(qtbot, panel)
     assert panel.result is not None, panel.status.text()
@@ -130,7 +137,8 @@ def test_bf16_convert_apply_undo_and_recipe_replay(qtbot, opened, tmp_path):
     panel.apply_button.click()
     assert session.model is result.fix.after and len(session.history.steps) == 1
     assert session.recipe.fixes == [{"name": "convert-precision",
-                                     "params": {"to": "bf16", "keep": KEEP, "keep_io": True}}]
+                                     "params": {"to": "bf16", "keep": KEEP, "keep_io": True,
+                                                "default_keep": True}}]
     assert "BF16 (model types)" in panel.current_precision.text() and not panel.apply_button.isEnabled()
     recipe = save_recipe(session.recipe, tmp_path / "bf16.toml")
     session.undo()

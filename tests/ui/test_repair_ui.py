@@ -51,7 +51,8 @@ def test_repair_dialog_applies_freeze_and_fold_undoably_after_confirmation(qtbot
     open_and_wait(qtbot, window, samples / "if_scalar.onnx")
     original = window.session.model
     dialog = window.repair.open_dialog()
-    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.search_task.running, timeout=SEARCH_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.repair_result is not None and not dialog.search_task.running,
+                    timeout=SEARCH_TIMEOUT_MS)
     shown = dialog.steps.toPlainText()
     assert "1. freeze-input:input=downsample_ratio" in shown
     assert "Changes meaning: the input becomes a constant" in shown
@@ -77,7 +78,8 @@ def test_profile_repair_is_applied_to_the_recipe_without_a_graph_change(qtbot, w
     qtbot.mouseClick(window.panels["profiles"].remove_button, qtbot_left())
     assert window.session.recipe.profiles == []
     dialog = window.repair.open_dialog()
-    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.search_task.running, timeout=SEARCH_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.repair_result is not None and not dialog.search_task.running,
+                    timeout=SEARCH_TIMEOUT_MS)
     assert not dialog.confirm.isVisibleTo(dialog) and dialog.apply_button.isEnabled()
     assert dialog.apply()
     assert window.session.model is model
@@ -95,7 +97,7 @@ def test_cancel_stops_the_search(qtbot, window, samples):
     assert dialog.cancel_button.isEnabled()
     qtbot.mouseClick(dialog.cancel_button, qtbot_left())
     qtbot.waitUntil(lambda: not dialog.search_task.running, timeout=SEARCH_TIMEOUT_MS)
-    assert dialog.result is None and "cancelled" in dialog.status.text()
+    assert dialog.repair_result is None and "cancelled" in dialog.status.text()
     assert dialog.search_button.isEnabled() and not dialog.apply_button.isEnabled()
 
 

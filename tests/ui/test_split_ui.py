@@ -18,7 +18,7 @@ def test_split_dialog_shows_parts_reasons_boundaries_and_writes_the_folder(qtbot
     assert window.repair.split_action.isEnabled()
     dialog = window.repair.open_split_dialog()
     assert not dialog.write_button.isEnabled()  # nothing to write while it splits
-    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.split_task.running, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.split_result is not None and not dialog.split_task.running, timeout=LOAD_TIMEOUT_MS)
     shown = dialog.view.toPlainText()
     assert "Part 1: tensorrt" in shown and "Part 2: onnxruntime" in shown and "Part 3: tensorrt" in shown
     assert "/NonZero: The TensorRT parser rejected NonZero" in shown
@@ -39,10 +39,10 @@ def test_repair_dialog_offers_the_split_when_no_repair_builds(qtbot, window):
     assert not dialog.split_button.isVisibleTo(dialog)  # the search found the cut: nothing to offer
     # No time for any sequence: the search ends offering the split, and the button opens it.
     dialog._show_result(repair_model(window.session.model, backend=window.session.backend, budget_seconds=0))
-    assert dialog.result.status == SPLIT_OFFERED and dialog.split_button.isVisibleTo(dialog)
+    assert dialog.repair_result.status == SPLIT_OFFERED and dialog.split_button.isVisibleTo(dialog)
     qtbot.mouseClick(dialog.split_button, Qt.MouseButton.LeftButton)
     split = window.repair.split_dialog
-    qtbot.waitUntil(lambda: split.result is not None and not split.split_task.running, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: split.split_result is not None and not split.split_task.running, timeout=LOAD_TIMEOUT_MS)
     assert "Part 1: tensorrt" in split.view.toPlainText()
 
 
@@ -60,7 +60,7 @@ def test_the_triage_offers_the_split_keeps_the_tensorrt_part_and_undo_restores_t
     assert len(split_buttons) == 1
     qtbot.mouseClick(split_buttons[0], Qt.MouseButton.LeftButton)
     dialog = window.repair.split_dialog
-    qtbot.waitUntil(lambda: dialog.result is not None and not dialog.split_task.running, timeout=LOAD_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: dialog.split_result is not None and not dialog.split_task.running, timeout=LOAD_TIMEOUT_MS)
     assert dialog.apply_button.isEnabled()
 
     graph = window.panels["graph"]
@@ -73,7 +73,7 @@ def test_the_triage_offers_the_split_keeps_the_tensorrt_part_and_undo_restores_t
     qtbot.mouseClick(dialog.apply_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session.model is not original, timeout=LOAD_TIMEOUT_MS)
     kept = window.session.model
-    assert [o.name for o in kept.proto.graph.output] == dialog.result.parts[0].outputs
+    assert [o.name for o in kept.proto.graph.output] == dialog.split_result.parts[0].outputs
     assert window.session.recipe.split["parts"] and window.session.recipe.fixes[0]["name"] == "cut-outputs"
     assert "Split for TensorRT" in window.session.history.steps[-1].label
     assert "TensorRT part" not in graph.legend.text()  # the parts were of the whole model

@@ -13,14 +13,15 @@ import sys
 from dataclasses import asdict
 
 from workbench import __version__
-from workbench.cli import analyze, build, compare, convert, fix, quantize, repair, split
+from workbench.cli import analyze, build, compare, convert, fix, quantize, reduce, repair, split
 from workbench.cli.options import add_output_options
 from workbench.cli.output import (EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, Outcome, error_reply, print_library_log,
                                   run_command, write_json)
 
 __all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_OK", "EXIT_PROBLEMS", "Outcome", "build_parser", "main"]
 
-COMMANDS = {module.NAME: module for module in (analyze, fix, build, compare, convert, quantize, repair, split)}
+COMMANDS = {module.NAME: module for module in (analyze, fix, build, compare, convert, quantize, repair, split,
+                                                   reduce)}
 
 
 def build_parser() -> argparse.ArgumentParser:

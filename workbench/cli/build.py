@@ -87,9 +87,9 @@ def run(args) -> Outcome:
         print(f"warning: loading plugin libraries runs their native code: {', '.join(settings.plugins)}",
               file=sys.stderr)
     if args.save_converted:
-        from workbench.core.build.precision import convert_to_fp16
+        from workbench.core.precision.conversion import convert_model
 
-        converted = convert_to_fp16(to_build)
+        converted = convert_model(to_build, "fp16")
         save_model(converted.proto, args.save_converted, protect=model.path, weights_dir=converted.weights_dir)
     result = build_engine(to_build, settings, profiles, args.output, backend=backend, progress=progress_printer(args),
                           check_memory=not args.ignore_memory_check)

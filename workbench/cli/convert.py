@@ -7,7 +7,9 @@ Exit codes: 0 written and every output within tolerance under onnxruntime, 1 wri
 tolerance, 2 error. With ``--json`` the object has ``written``, ``keep_fp32``, ``inputs`` (each
 input's shape and dtype and where its data came from: ``--inputs`` files, or random data at the
 ``--shape`` given, a ``--recipe`` profile's shape, or the shape service's with its reasons) and
-``outputs`` (the comparator's metrics per output), ``overflows`` (node → float16 tensor that
+``default_keep_rules`` (the op types of this model the default keep rules keep FP32, with reasons),
+``also_kept_fp32`` (other nodes the converter keeps FP32, grouped by reason), ``outputs`` (the comparator's
+metrics per output), ``overflows`` (node → float16 tensor that
 overflowed where FP32 did not) and ``within_tolerance``.
 """
 
@@ -34,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="find nodes to keep in FP32 so the outputs meet --atol/--rtol (precision bisect)")
     parser.add_argument("--convert-io", action="store_true",
                         help="convert graph inputs and outputs too (default: they stay float32)")
+    parser.add_argument("--no-default-keep", action="store_true",
+                        help="convert the numerically fragile ops too (Exp, Pow, Softmax, reductions, normalisations, "
+                             "TopK, RoiAlign), which the default keep rules keep in FP32")
     parser.add_argument("--atol", type=float,
                         help=f"absolute tolerance (default {FP16_ATOL} for FP16, {BF16_ATOL} for BF16)")
     parser.add_argument("--rtol", type=float,
@@ -46,7 +51,8 @@ def run(args) -> Outcome:
     from workbench.core.compare.inputs import input_line, make_inputs
     from workbench.core.compare.metrics import Tolerances
     from workbench.core.model.loading import load_model, save_model
-    from workbench.core.precision.conversion import DEFAULT_TOLERANCES, KeepSet, check_conversion, convert_model
+    from workbench.core.precision.conversion import (DEFAULT_TOLERANCES, KeepSet, check_conversion,
+                                                     convert_with_decisions, default_keep_lines, kept_lines)
 
     model = load_model(args.model)
     keep = KeepSet.resolve(model, args.keep_fp32)
@@ -58,19 +64,30 @@ def run(args) -> Outcome:
                             default_rtol if args.rtol is None else args.rtol)
     tolerance_reason = default_reason if args.atol is None or args.rtol is None else "given on the command line"
     bisect_runs = None
+    default_rules = not args.no_default_keep
     if args.auto_keep:
         from workbench.core.precision.bisect import bisect_keep_set
 
-        found = bisect_keep_set(model, feeds, tolerances, keep, to=args.to, progress=progress_printer(args))
+        found = bisect_keep_set(model, feeds, tolerances, keep, to=args.to, default_rules=default_rules,
+                                progress=progress_printer(args))
         keep, bisect_runs = found.keep, found.runs
-    converted = convert_model(model, args.to, keep, keep_io_types=not args.convert_io)
+    converted, conversion = convert_with_decisions(model, args.to, keep, keep_io_types=not args.convert_io,
+                                                   default_rules=default_rules)
     check = check_conversion(model, args.to, keep, feeds, tolerances, keep_io_types=not args.convert_io,
-                             converted=converted)
+                             converted=converted, default_rules=default_rules)
     written = save_model(converted.proto, args.output, weights_dir=converted.weights_dir, protect=model.path)
-    data = {"written": str(written), "to": args.to, "keep_fp32": keep.to_list(), **check.to_dict(),
+    rules = default_keep_lines(model) if default_rules else []
+    also_kept = kept_lines(conversion)
+    data = {"written": str(written), "to": args.to, "keep_fp32": keep.to_list(), "default_keep_rules": rules,
+            "also_kept_fp32": also_kept, **check.to_dict(),
             "bisect_runs": bisect_runs, "tolerances": {**tolerances.to_dict(), "reason": tolerance_reason},
             "inputs": inputs.describe()}
     lines = [f"Wrote {written} ({args.to.upper()}, kept in FP32: {', '.join(keep.to_list()) or 'nothing'})",
+             f"Graph inputs and outputs: {'converted' if args.convert_io else 'kept float32 (Casts at the edges)'}",
+             *([f"Default keep rules (--no-default-keep converts them): {len(rules)} op type(s) of this model stay "
+                "FP32"] if rules else []), *(f"  {line}" for line in rules),
+             *([f"Also kept FP32 by the converter: {len(also_kept)} group(s)"] if also_kept else []),
+             *(f"  {line}" for line in also_kept),
              *map(input_line, inputs.describe()),
              *([f"Precision bisect: {bisect_runs} onnxruntime runs"] if bisect_runs is not None else []),
              f"Tolerance: atol {tolerances.atol:g}, rtol {tolerances.rtol:g} ({tolerance_reason})",

@@ -15,7 +15,7 @@ import sys
 import threading
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
-from typing import Callable
+from typing import Any, Callable
 
 from workbench.core.errors import WorkbenchError
 
@@ -155,7 +155,7 @@ class Backend:
         self.name = name
         self.trt = module
         self.version = module.__version__
-        self._parser_version = None
+        self._parser_version: str | None = None
 
     def __repr__(self) -> str:
         return f"Backend({self.name} {self.version})"
@@ -219,9 +219,9 @@ class Backend:
     def engine_support(self, gpu: GpuStatus | None = None) -> EngineSupport:
         """Whether this backend's engines run on ``gpu`` (default: this machine's first GPU)."""
         gpu = gpu or gpu_status()
-        if not gpu.present:
-            return EngineSupport(False, f"Engines cannot run here: {gpu.reason} Parsing and building still work.", gpu)
         cc = gpu.compute_capability
+        if not gpu.present or cc is None:
+            return EngineSupport(False, f"Engines cannot run here: {gpu.reason} Parsing and building still work.", gpu)
         if self.is_rtx:
             ok = cc in RTX_RUNNABLE_MAJOR_MINOR or cc[0] >= RTX_RUNNABLE_MIN_MAJOR
             if not ok:
@@ -312,7 +312,10 @@ def _logger_class(trt: ModuleType):
         trt.ILogger.VERBOSE: "verbose",
     }
 
-    class CapturingLogger(trt.ILogger):
+    # TensorRT ships no stubs: ILogger is an untyped base class, the imported module's own.
+    logger_base: Any = trt.ILogger
+
+    class CapturingLogger(logger_base):
         def __init__(self, sink, min_severity):
             trt.ILogger.__init__(self)
             self.messages: list[LogMessage] = []

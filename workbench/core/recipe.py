@@ -32,7 +32,7 @@ class Recipe:
     source_model: str = ""  # informational: the model the recipe was made on
 
     def to_dict(self) -> dict:
-        data = {"version": RECIPE_VERSION}
+        data: dict[str, object] = {"version": RECIPE_VERSION}
         if self.source_model:
             data["source_model"] = self.source_model
         for key in ("fixes", "profiles", "build", "inputs", "compare", "split"):

@@ -25,7 +25,7 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.graph_tools import node_label
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
     suggested_params
-from workbench.core.model.loading import LoadedModel, iter_nodes
+from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, ParityResult, check_parity
 from workbench.core.problems import NamedValue, Problem, ProblemKind, severity_rank
 from workbench.core.shapes.profiles import Profile, describe_profile, profiles_to_recipe
@@ -171,12 +171,13 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
     for prop in model.proto.metadata_props:
         if prop.key == input_name:
             found.append((prop.value, f"the model's metadata ({prop.key} = {prop.value})"))
-    for value, node in _thresholds(model, tensor):
-        found.append((value, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
-                             f"with {value}"))
+    for threshold, node in _thresholds(model, tensor):
+        found.append((threshold, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
+                                 f"with {threshold}"))
     neutral = {"bool": [False, True]}.get(tensor.dtype, [1] if tensor.dtype.startswith(("int", "uint")) else [1.0])
     found += [(value, f"the neutral value for {tensor.dtype}") for value in neutral]
-    unique, seen = [], set()
+    unique: list[tuple[object, str]] = []
+    seen = set()
     for value, source in found:
         if str(value) not in seen:
             seen.add(str(value))
@@ -184,12 +185,12 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
     return unique
 
 
-def _thresholds(model: LoadedModel, tensor) -> list[tuple[object, onnx.NodeProto]]:
+def _thresholds(model: LoadedModel, tensor: TensorInfo) -> list[tuple[float, onnx.NodeProto]]:
     """(constant, comparison node) for each comparison of the input ``tensor`` with a constant."""
     constants = ConstantValues(model.proto)
     aliases = _aliases(model.proto.graph, tensor.name)
     integral = tensor.dtype.startswith(("int", "uint"))
-    found = []
+    found: list[tuple[float, onnx.NodeProto]] = []
     for node, _parent in iter_nodes(model.proto.graph):
         if node.op_type in _COMPARISONS and aliases & set(node.input):
             for other in node.input:
@@ -210,8 +211,10 @@ def other_branch_values(model: LoadedModel, input_name: str) -> list[tuple[objec
         deployed = bool(default_values(model, input_name)[0][0])
         return [(not deployed, f"the other value of the bool switch '{input_name}'")]
     integral = tensor.dtype.startswith(("int", "uint"))
-    found, seen = [], set()
+    found: list[tuple[object, str]] = []
+    seen = set()
     for value, node in _thresholds(model, tensor):
+        candidates: tuple[float, float]
         if integral:
             candidates = (value + 1, value - 1)
         else:
@@ -256,7 +259,8 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
                 # TensorRT forces the dims equal, which no realistic profile makes them: rename them with it.
                 candidates.append(RepairStep(f"{shared.message} {shared.hint}", fix=make_step("rename-dims"),
                                              profiles=profiles, assumed=unbacked))
-            if len(profiles) > 1:  # some builders refuse several profiles that each build alone
+            # Some builders refuse several profiles that each build alone.
+            if len(profiles) > 1 and suggestion is not None:
                 covering = suggestion.profile()
                 covering.values = dict(profiles[0].values)
                 candidates.append(RepairStep(
@@ -282,10 +286,10 @@ def _candidates(state: _State, input_values: dict, backend: Backend, cancel: Can
     candidates += _cut_at_boundary(model, build_problems)
     candidates += _static_states(model, build_problems)
     unique, seen = [], {s.title for s in state.steps}
-    for step in candidates:
-        if step.title not in seen:
-            seen.add(step.title)
-            unique.append(step)
+    for candidate in candidates:
+        if candidate.title not in seen:
+            seen.add(candidate.title)
+            unique.append(candidate)
     return unique
 
 
@@ -393,8 +397,8 @@ def repair_model(model: LoadedModel, *, input_values: dict | None = None, profil
         raise WorkbenchError(f"The model has no input named {', '.join(repr(n) for n in unknown)}.",
                              f"Its inputs are: {', '.join(sorted(known)) or 'none'}.")
     for name, value in input_values.items():
-        step = make_step("freeze-input", {"input": name, "value": value})
-        get_fix("freeze-input").validate(model, step.param_dict)
+        freeze = make_step("freeze-input", {"input": name, "value": value})
+        get_fix("freeze-input").check_params(model, freeze.param_dict)
     progress("Trial build of the model as it is", 0.0)
     first = trial_build(model, profiles, settings=settings, backend=backend, cancel=cancel, suggest=False)
     start = _State(model, [], [], list(profiles or []), {}, first)

@@ -25,7 +25,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.recipe import Recipe
@@ -37,6 +37,8 @@ if TYPE_CHECKING:  # only for annotations: a plain session needs neither the fix
     from workbench.core.problems import Problem
     from workbench.core.repair import RepairResult
     from workbench.core.split.split import SplitResult
+
+T = TypeVar("T")
 
 # Stages of the status strip ("parsed" follows the report; the others are set by whoever runs them).
 STAGES = ("parsed", "builds", "profile", "engine", "compare")
@@ -219,18 +221,21 @@ class SessionState:
         """Replace the problems one stage found (e.g. source="trial-build")."""
         self.results.problems_by_source[source] = list(problems)
 
-    def keep(self, kind: ResultKind, result: object, about: LoadedModel) -> bool:
+    def keep(self, kind: ResultKind, result: object, about: LoadedModel | None) -> bool:
         """Keep ``result`` with the model it is ``about``: the current one, or one in the history (a result that
         arrived after a fix replaced its model is shown again by an undo). False when no snapshot holds it."""
+        if about is None:
+            return False
         results = self.results if about is self.model else self.history.results_of(about)
         if results is None:
             return False
         results.kept[kind] = result
         return True
 
-    def kept(self, kind: ResultKind) -> object | None:
-        """The result of ``kind`` kept about the current model, if any."""
-        return self.results.kept.get(kind)
+    def kept(self, kind: ResultKind, of_type: type[T]) -> T | None:
+        """The result of ``kind`` kept about the current model, if there is one of ``of_type``."""
+        result = self.results.kept.get(kind)
+        return result if isinstance(result, of_type) else None
 
     def set_stage(self, stage: str, state: str, detail: str = "") -> None:
         if stage not in STAGES or state not in STAGE_STATES:
@@ -239,15 +244,15 @@ class SessionState:
 
     # Fixes and the history ------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
+        if self.model is None:
+            raise WorkbenchError("There is no model to change.", "Open a model first.")
         return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles, self.recipe.split, self.results)
 
     def apply(self, label: str, model: LoadedModel, *, fixes: Sequence[dict] = (),
               profiles: Sequence[dict] | None = None, split: dict | None = None) -> HistoryStep:
         """One undoable step: ``model`` replaces the current one, ``fixes`` join the recipe, ``profiles`` and
         ``split`` (if given) replace its profiles and its [split] section."""
-        if self.model is None:
-            raise WorkbenchError("There is no model to change.", "Open a model first.")
-        before = self.snapshot()
+        before = self.snapshot()  # refuses when there is no model
         after = Snapshot.of(model, list(before.fixes) + list(fixes),
                             before.profiles if profiles is None else profiles,
                             dict(before.split) if split is None else split, self.results.for_next_model())

@@ -7,10 +7,17 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench import __version__
 from workbench.core.backend import BACKEND_CHOICES
 from workbench.resources import DEFAULT_SAMPLE, ICON, model_path, sample_names
+
+if TYPE_CHECKING:  # Qt and the window are imported when a window is made, not for --help or the desktop entry
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    from workbench.ui.main_window import MainWindow
+    from workbench.ui.screenshot import ScreenshotJob
 
 
 def prepare_qt() -> None:
@@ -58,7 +65,7 @@ def prepare_webengine_environment() -> None:
         pass  # the graph panel explains and offers the browser instead
 
 
-def build_window(backend_choice: str = "auto", settings=None):
+def build_window(backend_choice: str = "auto", settings: QSettings | None = None) -> MainWindow:
     """Session, analysis child and main window, ready to show (the QApplication must exist)."""
     from workbench.core.backend import load_backend
     from workbench.core.analysis.background import analysis_child
@@ -73,7 +80,7 @@ def build_window(backend_choice: str = "auto", settings=None):
     return window
 
 
-def start_window(args: argparse.Namespace, settings=None):
+def start_window(args: argparse.Namespace, settings: QSettings | None = None) -> MainWindow:
     """The shown main window, opening ``args.model`` (or the bundled sample)."""
     window = build_window(args.backend, settings)
     if args.size:
@@ -90,7 +97,7 @@ def start_window(args: argparse.Namespace, settings=None):
 GC_YOUNG_MS, GC_FULL_EVERY = 2000, 15  # young generations every 2 s, everything every 30 s
 
 
-def collect_garbage_on_the_gui_thread(app) -> None:
+def collect_garbage_on_the_gui_thread(app: QCoreApplication) -> None:
     """Python's collector runs on whichever thread allocates when a threshold is crossed; freeing a closed dialog's
     reference cycle on a worker thread destroys Qt widgets there, which can deadlock against the GUI thread (seen:
     a QMenu's destructor waiting for the GIL while the GUI thread waited for Qt's object lock). So automatic
@@ -135,7 +142,8 @@ def run_app(argv: list[str]) -> int:
     from workbench.core.errors import WorkbenchError
     from workbench.ui.error_dialog import ExceptionHook, error_box
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     collect_garbage_on_the_gui_thread(app)
     app.setApplicationName("TensorRT Workbench")
     app.setApplicationVersion(__version__)
@@ -166,7 +174,7 @@ def run_app(argv: list[str]) -> int:
             scratch.cleanup()
 
 
-def _screenshot_then_quit(app, window, args: argparse.Namespace):
+def _screenshot_then_quit(app: QCoreApplication, window: MainWindow, args: argparse.Namespace) -> ScreenshotJob:
     from workbench.ui.screenshot import DEFAULT_TIMEOUT_S, ScreenshotJob
 
     job = ScreenshotJob(window, args.screenshot, args.timeout or DEFAULT_TIMEOUT_S)

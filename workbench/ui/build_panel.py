@@ -18,10 +18,14 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, Q
 from workbench.core.build.engine import (HARDWARE_COMPATIBILITY, PRECISIONS, BuildHistory, BuildResult, BuildSettings,
                                          build_engine)
 from workbench.core.build.commands import reproduction_commands
+from workbench.core.backend import LogMessage
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
 from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui import palette
+from workbench.ui.qt_items import disable_choice
+from workbench.ui.session import Session
 from workbench.ui.tables import keep_rows_in_view
 from workbench.ui.tasks import Task
 from workbench.core.problems import ProblemKind
@@ -36,12 +40,12 @@ class _LogRelay(QObject):
 
 
 class BuildPanel(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.history = BuildHistory()
-        self._building_for = None  # the model the running (or last) build was started on
-        self._shown_for = None  # the model whose build result the panel shows
+        self._building_for: LoadedModel | None = None  # the model the running (or last) build was started on
+        self._shown_for: LoadedModel | None = None  # the model whose build result the panel shows
         # Failures also open the error dialog: the status line alone is easy to miss after a long build.
         self.build_task = Task(self, session, "build", on_done=self._finished, on_error=self._failed,
                                on_progress=self._show_progress, on_cancelled=self._cancelled, on_end=self._done)
@@ -54,9 +58,7 @@ class BuildPanel(QWidget):
             self.precision.addItem(name.upper(), name)
             reason = unavailable.get(f"precision:{name}")
             if reason:
-                item = self.precision.model().item(index)
-                item.setEnabled(False)
-                item.setToolTip(reason)
+                disable_choice(self.precision, index, reason)
         self.workspace = QSpinBox()
         self.workspace.setRange(0, 1 << 20)
         self.workspace.setSuffix(" MiB")
@@ -84,10 +86,11 @@ class BuildPanel(QWidget):
         self.detailed = QCheckBox("Detailed profiling (lists the engine's layers)")
         # Not a build setting (not in the recipe): it is about this machine, not the engine.
         self.ignore_memory_check = QCheckBox("Ignore the memory check (build even if the estimate says it won't fit)")
-        for name, widgets in {"timing_cache": [self.timing_cache], "plugins": [self.plugins, self.add_plugin],
-                              "hardware_compatibility": [self.hardware],
-                              "version_compatible": [self.version_compatible],
-                              "compute_capabilities": [self.targets]}.items():
+        widgets_by_option: dict[str, list[QWidget]] = {
+            "timing_cache": [self.timing_cache], "plugins": [self.plugins, self.add_plugin],
+            "hardware_compatibility": [self.hardware], "version_compatible": [self.version_compatible],
+            "compute_capabilities": [self.targets]}
+        for name, widgets in widgets_by_option.items():
             for widget in widgets:
                 if name in unavailable:
                     widget.setEnabled(False)
@@ -215,14 +218,14 @@ class BuildPanel(QWidget):
                                else Qt.CheckState.Unchecked)
         self.detailed.setChecked(settings.detailed_profiling)
 
-    def _store_settings(self, *_args) -> None:
+    def _store_settings(self, *_args: object) -> None:
         self.session.recipe.build = self.settings().to_dict()
         self._update_commands()
 
-    def _model_changed(self, _model=None) -> None:
+    def _model_changed(self, _model: LoadedModel | None = None) -> None:
         model = self.session.model
         self.build_button.setEnabled(model is not None and not self.build_task.running)
-        kept = self.session.kept(ResultKind.BUILD)
+        kept = self.session.kept(ResultKind.BUILD, BuildResult)
         if self.build_task.running:  # its outcome (or its "earlier model" note) comes when it ends
             pass
         elif kept is not None:  # back to a model built before (undo, redo): its build, not a new one
@@ -303,7 +306,7 @@ class BuildPanel(QWidget):
             self.cancel_button.setEnabled(False)
             self.build_task.cancel()
 
-    def _show_progress(self, phase: str, fraction) -> None:
+    def _show_progress(self, phase: str, fraction: float | None) -> None:
         self.progress.setFormat(f"{phase} %p%" if fraction is not None else phase)
         if fraction is None:
             self.progress.setRange(0, 0)
@@ -311,7 +314,7 @@ class BuildPanel(QWidget):
             self.progress.setRange(0, 100)
             self.progress.setValue(int(fraction * 100))
 
-    def _show_log(self, message) -> None:
+    def _show_log(self, message: LogMessage) -> None:
         self.log_view.appendPlainText(f"[{message.severity}] {message.text}")
         self.session.log_message.emit(message)
 

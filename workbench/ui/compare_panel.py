@@ -20,14 +20,18 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
                                QHeaderView, QLabel, QLineEdit, QProgressBar, QPushButton, QSpinBox, QSplitter,
                                QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from workbench.core.build.engine import BuildResult
 from workbench.core.compare.comparison import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.inputs import frozen_inputs
 from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
 from workbench.core.compare.report import write_report
+from workbench.core.model.loading import LoadedModel
+from workbench.core.progress import CancelToken, ProgressFn
 from workbench.core.session import ResultKind
 from workbench.ui import palette
+from workbench.ui.session import Session
 from workbench.ui.tables import keep_rows_in_view
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker
@@ -58,7 +62,8 @@ class ErrorPlots:
     ndim: int
 
 
-def error_plots(name: str, reference: np.ndarray, test: np.ndarray, progress, cancel) -> ErrorPlots:
+def error_plots(name: str, reference: np.ndarray, test: np.ndarray, progress: ProgressFn,
+                cancel: CancelToken) -> ErrorPlots:
     error = abs_error(reference, test)
     counts, edges = error_histogram(error)
     error_map = error_heatmap(error)
@@ -67,7 +72,7 @@ def error_plots(name: str, reference: np.ndarray, test: np.ndarray, progress, ca
 
 
 class ComparePanel(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.result: CompareResult | None = None
@@ -80,9 +85,10 @@ class ComparePanel(QWidget):
                                 errors_in_place=True)
         self._build()
         self._load_recipe()
-        self._compared_for = None  # the model the running (or shown) comparison is about
+        self._compared_for: LoadedModel | None = None  # the model the running (or shown) comparison is about
         self._compared_against = ""  # "engine" or "model": what that comparison ran against
-        self._engine_for = None  # the model the engine in the form was built from (None: chosen by hand)
+        # The model the engine in the form was built from (None: chosen by hand).
+        self._engine_for: LoadedModel | None = None
         session.engine_built.connect(self._on_engine_built)
         session.model_changed.connect(self._model_changed)
         self._update_enabled()
@@ -148,14 +154,14 @@ class ComparePanel(QWidget):
         self.progress.setTextVisible(True)
         self.verdict = QLabel("No comparison yet.")
         self.verdict.setWordWrap(True)
-        self.verdict.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.table = QTableWidget(0, len(RESULT_COLUMNS))
         self.table.setHorizontalHeaderLabels(RESULT_COLUMNS)
-        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeToContents)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)  # the reason takes the room that is left
         self.table.setWordWrap(True)
         self.table.verticalHeader().hide()
@@ -171,7 +177,7 @@ class ComparePanel(QWidget):
         self.heatmap_image = pg.ImageItem()
         self.heatmap_image.setColorMap(pg.colormap.get("viridis"))
         self.heatmap.addItem(self.heatmap_image)
-        plots = QSplitter(Qt.Horizontal)
+        plots = QSplitter(Qt.Orientation.Horizontal)
         plots.setMinimumHeight(PLOTS_MIN_HEIGHT)  # squeezed below this the plots are unreadable
         plots.addWidget(self.histogram)
         plots.addWidget(self.heatmap)
@@ -192,7 +198,7 @@ class ComparePanel(QWidget):
         self.bisect_row.hide()  # until a comparison bisected
         results_layout.addWidget(self.bisect_row)
         results_layout.addWidget(self.timing_label)
-        splitter = QSplitter(Qt.Vertical)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(results)
         splitter.addWidget(plots)
         splitter.setSizes([300, 260])
@@ -203,7 +209,7 @@ class ComparePanel(QWidget):
         layout.addWidget(splitter, 1)
 
     @staticmethod
-    def _row(*widgets) -> QWidget:
+    def _row(*widgets: QWidget) -> QWidget:
         row = QWidget()
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -288,19 +294,19 @@ class ComparePanel(QWidget):
         self.export_button.setEnabled(self.result is not None and not busy)
 
     # --- actions ------------------------------------------------------------------------------
-    def _on_engine_built(self, result) -> None:
-        path = getattr(result, "engine_path", "")
+    def _on_engine_built(self, result: BuildResult) -> None:
+        path = result.engine_path
         if path:
             self.engine_path.setText(path)
             self._engine_for = self.session.model
             self.target.setCurrentIndex(1)
 
-    def _model_changed(self, model) -> None:
+    def _model_changed(self, model: LoadedModel | None) -> None:
         """A result, an engine path or plots of another model (or an earlier step) go: they are not this model's."""
         if self._engine_for is not None and self._engine_for is not model:
             self.engine_path.clear()
             self._engine_for = None
-        kept = self.session.kept(ResultKind.COMPARISON)
+        kept = self.session.kept(ResultKind.COMPARISON, CompareResult)
         if kept is not None and not self.compare_task.running:  # back to a compared model (undo, redo)
             self._compared_for = model
             self._show_comparison(kept)
@@ -363,7 +369,7 @@ class ComparePanel(QWidget):
         self._update_enabled()
         return worker
 
-    def _on_progress(self, phase: str, fraction) -> None:
+    def _on_progress(self, phase: str, fraction: float | None) -> None:
         self.progress.setFormat(f"{phase} %p%" if fraction is not None else phase)
         self.progress.setRange(0, 100 if fraction is not None else 0)
         if fraction is not None:
@@ -440,22 +446,24 @@ class ComparePanel(QWidget):
     def _plot_selected(self) -> None:
         self.histogram.clear()
         self.heatmap_image.clear()
-        rows = self.table.selectionModel().selectedRows() if self.result else []
-        if not rows:
+        result = self.result
+        rows = self.table.selectionModel().selectedRows() if result else []
+        if result is None or not rows:
             self.plot_task.abandon()  # plots of a previous selection must not arrive
             return
         # The selection keeps the row's verdict colour (a darker shade) instead of the system highlight.
         palette = self.table.palette()
         colour = VERDICT_COLOURS[self._row_verdicts[rows[0].row()]]
-        palette.setColor(QPalette.Highlight, QColor.fromHsv(colour.hue(), min(255, int(colour.saturation()
+        palette.setColor(QPalette.ColorRole.Highlight, QColor.fromHsv(colour.hue(), min(255, int(colour.saturation()
                                                                                        * SELECTED_SATURATION)),
                                                             colour.value()))
-        palette.setColor(QPalette.HighlightedText, QColor("black"))
+        palette.setColor(QPalette.ColorRole.HighlightedText, QColor("black"))
         self.table.setPalette(palette)
-        name = self.table.item(rows[0].row(), 0).text()
-        if name not in self.result.arrays:
+        name_cell = self.table.item(rows[0].row(), 0)
+        name = name_cell.text() if name_cell is not None else ""
+        if name not in result.arrays:
             return
-        reference, test = self.result.arrays[name]
+        reference, test = result.arrays[name]
         if reference.shape != test.shape:
             self.plot_task.abandon()
             return
@@ -488,9 +496,10 @@ class ComparePanel(QWidget):
         """Write JSON + HTML in the background (the plots are computed over whole outputs)."""
         return self.export_task.start(_write_report, self.result, path)
 
-    def _exported(self, written) -> None:
+    def _exported(self, written: tuple[Path, Path]) -> None:
         self.session.log("info", f"Comparison report written: {written[1]}", "compare")
 
 
-def _write_report(result: CompareResult, path: str | Path, progress, cancel):
+def _write_report(result: CompareResult, path: str | Path, progress: ProgressFn,
+                  cancel: CancelToken) -> tuple[Path, Path]:
     return write_report(result, path)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sys
 import threading
 import traceback
+from collections.abc import Callable
+from types import TracebackType
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
@@ -28,7 +30,8 @@ def error_box(parent: QWidget | None, error: WorkbenchError, title: str = "Tenso
     return box
 
 
-def unexpected_error(exc_type, exc, tb) -> WorkbenchError:
+def unexpected_error(exc_type: type[BaseException], exc: BaseException | None,
+                     tb: TracebackType | None) -> WorkbenchError:
     return WorkbenchError(f"Unexpected error: {exc_type.__name__}: {exc}",
                           "The window keeps running and your model is unchanged. This is a bug: please report "
                           "it with the detail below.",
@@ -40,7 +43,7 @@ class ExceptionHook(QObject):
 
     raised = Signal(object)  # WorkbenchError
 
-    def __init__(self, handler, parent=None):
+    def __init__(self, handler: Callable[[WorkbenchError], object], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.raised.connect(handler, Qt.ConnectionType.QueuedConnection)
         self._previous = (sys.excepthook, threading.excepthook)
@@ -52,8 +55,9 @@ class ExceptionHook(QObject):
     def uninstall(self) -> None:
         sys.excepthook, threading.excepthook = self._previous
 
-    def _excepthook(self, exc_type, exc, tb) -> None:
-        if issubclass(exc_type, KeyboardInterrupt):
+    def _excepthook(self, exc_type: type[BaseException], exc: BaseException | None,
+                    tb: TracebackType | None) -> None:
+        if issubclass(exc_type, KeyboardInterrupt) and exc is not None:  # Ctrl+C in the main thread
             self._previous[0](exc_type, exc, tb)
             return
         traceback.print_exception(exc_type, exc, tb)

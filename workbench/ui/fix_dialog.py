@@ -7,12 +7,16 @@ the background.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QVBoxLayout)
+                               QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FixResult, apply_fix, get_fix, make_step, suggested_params
+from workbench.core.fixes.base import Param
+from workbench.core.model.loading import LoadedModel
 from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECKABLE, ParityResult, check_parity
 from workbench.core.problems import Problem
 from workbench.ui import palette
@@ -27,15 +31,20 @@ VERDICT_COLOURS = {EXACT: palette.PASS, BEYOND: palette.FAIL, CANNOT_JUDGE: pale
 class FixDialog(QDialog):
     parity_checked = Signal(object, object)  # FixResult, ParityResult
 
-    def __init__(self, session: Session, fix_name: str, problem: Problem | None = None, parent=None):
+    def __init__(self, session: Session, fix_name: str, problem: Problem | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session, self.fix, self.problem = session, get_fix(fix_name), problem
-        self.result: FixResult | None = None
+        self.fix_result: FixResult | None = None
         self.parity: ParityResult | None = None
         self._applied: FixResult | None = None  # the result whose parity is being checked
-        common = dict(on_error=self._failed, on_progress=self._progress, on_end=self._ended, errors_in_place=True)
-        self.preview_task = Task(self, session, "fixes", on_done=self._previewed, **common)
-        self.parity_task = Task(self, session, "fixes", on_done=self._parity_done, **common)
+
+        def task(on_done: Callable[..., None]) -> Task:
+            return Task(self, session, "fixes", on_done=on_done, on_error=self._failed, on_progress=self._progress,
+                        on_end=self._ended, errors_in_place=True)
+
+        self.preview_task = task(self._previewed)
+        self.parity_task = task(self._parity_done)
         self.setWindowTitle(f"{self.fix.title} — {self.fix.name}")
         self.resize(640, 520)
 
@@ -79,7 +88,7 @@ class FixDialog(QDialog):
         layout.addWidget(buttons)
         session.model_changed.connect(self._on_model_changed)
 
-    def _field(self, param, value: str | None):
+    def _field(self, param: Param, value: str | None) -> QCheckBox | QComboBox | QLineEdit:
         if param.kind == "bool":
             box = QCheckBox()
             box.setChecked(bool(param.default) if value is None else value.lower() == "true")
@@ -102,7 +111,7 @@ class FixDialog(QDialog):
         return line
 
     def values(self) -> dict[str, object]:
-        values = {}
+        values: dict[str, object] = {}
         for name, field in self.fields.items():
             if isinstance(field, QCheckBox):
                 values[name] = field.isChecked()
@@ -112,16 +121,16 @@ class FixDialog(QDialog):
                     values[name] = text.strip()
         return values
 
-    def _invalidate(self, *_args) -> None:
-        self.result = None
+    def _invalidate(self, *_args: object) -> None:
+        self.fix_result = None
         self.apply_button.setEnabled(False)
 
-    def _on_model_changed(self, _model) -> None:
-        if self.result is not None and self.result.after is not self.session.model:
+    def _on_model_changed(self, _model: LoadedModel) -> None:
+        if self.fix_result is not None and self.fix_result.after is not self.session.model:
             self._invalidate()
             self.preview_text.setPlainText("The model changed; preview again.")
 
-    def _progress(self, phase: str, _fraction) -> None:
+    def _progress(self, phase: str, _fraction: float | None) -> None:
         self.parity_label.setText(phase)
 
     def _ended(self) -> None:
@@ -150,15 +159,15 @@ class FixDialog(QDialog):
     def _previewed(self, result: FixResult) -> None:
         if result.before is not self.session.model:
             return  # the model changed while the preview ran
-        self.result = result
+        self.fix_result = result
         self.preview_text.setPlainText(result.describe())
         self.parity_label.setText("Preview ready: Apply replaces the model (undo in the History panel).")
         self.apply_button.setEnabled(True)
 
     def apply(self) -> Worker | None:
-        if self.result is None:
+        if self.fix_result is None:
             return None
-        result = self.result
+        result = self.fix_result
         self._invalidate()
         self.session.apply_fix(result)
         self.session.log("info", f"Applied {result.step.spec()}: {result.preview.summary()}")
@@ -169,6 +178,7 @@ class FixDialog(QDialog):
 
     def _parity_done(self, parity: ParityResult) -> None:
         result = self._applied
+        assert result is not None, "apply() keeps the result whose parity it checks"
         self.parity = parity
         colour = VERDICT_COLOURS.get(parity.verdict, palette.NOTE)
         self.parity_label.setText(f"<b style='color:{colour}'>Parity: {parity.text}</b>")

@@ -10,7 +10,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
-from workbench.core.fixes import FIXES
+from workbench.core.compare.parity import ParityResult
+from workbench.core.fixes import FIXES, FixResult
+from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 from workbench.ui import palette
 from workbench.ui.fix_dialog import VERDICT_COLOURS, FixDialog
@@ -18,7 +20,7 @@ from workbench.ui.session import Session
 
 
 class FixesPanel(QWidget):
-    def __init__(self, session: Session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.dialog: FixDialog | None = None
@@ -46,14 +48,14 @@ class FixesPanel(QWidget):
         self.open_button.clicked.connect(self.open_selected)
         session.fix_requested.connect(self.open_fix)
         session.problems_changed.connect(self._on_problems)
-        self._parity_for = None  # the model the "Last fix" parity line is about
+        self._parity_for: LoadedModel | None = None  # the model the "Last fix" parity line is about
         session.model_changed.connect(self._model_changed)
 
     def selected_fix(self) -> str | None:
         item = self.list.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item else None
 
-    def _on_selected(self, *_args) -> None:
+    def _on_selected(self, *_args: object) -> None:
         name = self.selected_fix()
         if name:
             problems = self._problems_by_fix.get(name, [])
@@ -96,13 +98,13 @@ class FixesPanel(QWidget):
         self.dialog.show()
         return self.dialog
 
-    def _model_changed(self, model) -> None:
+    def _model_changed(self, model: LoadedModel) -> None:
         if model is not self._parity_for:  # the last fix's parity is about another model (or an earlier step)
             self.parity_label.clear()
             self._parity_for = None
         self._update_buttons()
 
-    def _show_parity(self, result, parity) -> None:
+    def _show_parity(self, result: FixResult, parity: ParityResult) -> None:
         self._parity_for = result.after
         colour = VERDICT_COLOURS.get(parity.verdict, palette.NOTE)
         self.parity_label.setText(f"Last fix: {result.step.spec()}<br><span style='color:{colour}'>"

@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from workbench.core.analysis.support import SupportReport
 from workbench.core.problems import SEVERITIES, Problem
 from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
+from workbench.core.split.split import SplitResult
 from workbench.ui import palette
 
 NODE_ID_PREFIX = "node-name-"
@@ -72,7 +74,8 @@ def _line(problem: Problem) -> str:
     return f"{problem.severity.upper()} {problem.kind}: {where}{problem.message}"
 
 
-def element_marks(problems: list[Problem], report=None, split=None) -> dict[str, Mark]:
+def element_marks(problems: list[Problem], report: SupportReport | None = None,
+                  split: SplitResult | None = None) -> dict[str, Mark]:
     """Marks by Netron element id, from the problems, the report's per-node support and a shown split's parts."""
     marks: dict[str, Mark] = {}
 
@@ -98,10 +101,10 @@ def element_marks(problems: list[Problem], report=None, split=None) -> dict[str,
             parent.unsupported = parent.inside = True
     for part in (split.parts if split is not None else []):
         where = f"Split: part {part.index + 1} runs in {part.runtime}"
-        for node in part.nodes:
-            element = mark(NODE_ID_PREFIX + node)
+        for name in part.nodes:
+            element = mark(NODE_ID_PREFIX + name)
             element.runtime = part.runtime
-            element.lines.append(where + (f" ({part.reasons[node]})" if node in part.reasons else ""))
+            element.lines.append(where + (f" ({part.reasons[name]})" if name in part.reasons else ""))
     for element in marks.values():
         if element.unsupported and not element.lines:
             element.lines.append("TensorRT does not take this node.")

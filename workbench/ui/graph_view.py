@@ -14,24 +14,29 @@ the marks are on a laid-out graph (``marks_shown``) and which node the user clic
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import netron
 from PySide6.QtCore import QFile, QIODevice, QObject, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from workbench.core.problems import SEVERITIES
+from workbench.core.model.loading import LoadedModel
+from workbench.core.problems import SEVERITIES, Problem
+from workbench.core.split.split import SplitResult
 from workbench.ui.graph_marks import CHANNEL_OBJECT, element_marks, legend_html, page_marks, page_script
+from workbench.ui.session import Session
 
 try:
     from PySide6.QtWebChannel import QWebChannel
     from PySide6.QtWebEngineCore import (QWebEnginePage, QWebEngineProfile, QWebEngineScript,
-                                         QWebEngineUrlRequestInterceptor)
+                                         QWebEngineUrlRequestInfo, QWebEngineUrlRequestInterceptor)
     from PySide6.QtWebEngineWidgets import QWebEngineView
     WEBENGINE_MISSING = ""
 except ImportError as exc:  # PySide6 builds without QtWebEngine exist (e.g. some distro packages)
     WEBENGINE_MISSING = str(exc)
-    QWebEngineUrlRequestInterceptor = object
+    # A base for the class statement below; LocalOnlyInterceptor is only made when QtWebEngine is there.
+    QWebEngineUrlRequestInterceptor = object  # type: ignore[misc,assignment]
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 NON_NETWORK_SCHEMES = frozenset({"data", "blob", "about"})
@@ -84,12 +89,12 @@ def is_local(url: QUrl) -> bool:
 class LocalOnlyInterceptor(QWebEngineUrlRequestInterceptor):
     """Blocks every request that would leave this machine; keeps both lists for inspection."""
 
-    def __init__(self, parent=None):
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.allowed: list[str] = []
         self.blocked: list[str] = []
 
-    def interceptRequest(self, info) -> None:
+    def interceptRequest(self, info: QWebEngineUrlRequestInfo) -> None:
         url = info.requestUrl()
         if is_local(url):
             self.allowed.append(url.toString())
@@ -118,7 +123,7 @@ def _read_resource(path: str) -> str:
     if not resource.open(QIODevice.OpenModeFlag.ReadOnly):
         return ""
     try:
-        return bytes(resource.readAll()).decode()
+        return bytes(resource.readAll().data()).decode()
     finally:
         resource.close()
 
@@ -132,14 +137,14 @@ GRAPH_WITH_WEIGHTS_BELOW = 100_000_000
 class NetronServer:
     """One Netron server at a time on 127.0.0.1 and a free port."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.address: tuple[str, int] | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.address[0]}:{self.address[1]}/" if self.address else ""
 
-    def serve(self, model, from_file: bool) -> bool:
+    def serve(self, model: LoadedModel, from_file: bool) -> bool:
         """Serve the file itself (Netron shows weight values) when it is the opened file and small enough;
         otherwise the weight-free model: every node, shape and attribute, and big weights as external data
         Netron does not read (their values would cost the window and the page a copy of every weight each).
@@ -164,7 +169,7 @@ class GraphView(QWidget):
     node_shown = Signal(str)  # the name Netron selected (after a node_selected request)
     marks_shown = Signal(int)  # the current problems are painted on a laid-out graph (number of marked elements)
 
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.server = NetronServer()
@@ -195,7 +200,11 @@ class GraphView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
         layout.addWidget(self.legend)
-        self.view = self.page = self.profile = self.interceptor = self.channel = None
+        self.view: QWebEngineView | None = None
+        self.page: QWebEnginePage | None = None
+        self.profile: QWebEngineProfile | None = None
+        self.interceptor: LocalOnlyInterceptor | None = None
+        self.channel: QWebChannel | None = None
         if WEBENGINE_MISSING:
             missing = QLabel(f"QtWebEngine is not available ({WEBENGINE_MISSING}), so the graph cannot be shown "
                              "here. Use “Open graph in browser”.")
@@ -207,12 +216,12 @@ class GraphView(QWidget):
         session.node_selected.connect(self.select_node)
         session.problems_changed.connect(self.update_marks)
         session.split_shown.connect(self.show_split)
-        self.split = None  # the SplitResult whose parts are marked
+        self.split: SplitResult | None = None  # whose parts are marked
         if session.model is not None:
             self.show_model(session.model)
             self.update_marks(session.problems)
 
-    def _make_web_view(self, layout) -> None:
+    def _make_web_view(self, layout: QVBoxLayout) -> None:
         self.profile = QWebEngineProfile(self)  # off the record: no cookies or cache kept on disk
         self.interceptor = LocalOnlyInterceptor(self)
         self.profile.setUrlRequestInterceptor(self.interceptor)
@@ -233,7 +242,7 @@ class GraphView(QWidget):
         self.page.loadFinished.connect(self._on_load_finished)
         layout.addWidget(self.view, 1)
 
-    def show_model(self, model) -> None:
+    def show_model(self, model: LoadedModel) -> None:
         if self.split is not None and self.split.model is not model:  # the parts were of another model
             self.show_split(None)
         opened_file = model is self.session.original and model.path is not None
@@ -253,13 +262,13 @@ class GraphView(QWidget):
             self._push_marks()
 
     # Marks -------------------------------------------------------------------------------------------
-    def update_marks(self, problems) -> None:
+    def update_marks(self, problems: list[Problem]) -> None:
         """Paint ``problems`` (and the report's unsupported nodes) on the graph."""
         self.marks = page_marks(element_marks(problems, self.session.report, self.split))
         self.marks_generation += 1
         self._push_marks()
 
-    def show_split(self, split) -> None:
+    def show_split(self, split: SplitResult | None) -> None:
         """Mark where a split runs each node (``None``: stop marking parts)."""
         self.split = split
         self.legend.setText(legend_html(split_shown=split is not None))
@@ -291,8 +300,11 @@ class GraphView(QWidget):
         """Whether the page shows the current marks on a laid-out graph (always true without QtWebEngine)."""
         return self.page is None or self.shown_generation == self.marks_generation
 
-    def marked_elements(self, callback) -> None:
+    def marked_elements(self, callback: Callable[[dict[str, list[str]]], object]) -> None:
         """Ask the page which elements carry marks; ``callback({element id: [mark classes]})``."""
+        if self.page is None:  # no QtWebEngine: no page, nothing marked
+            callback({})
+            return
         self.page.runJavaScript(MARKED_SCRIPT, 0, lambda text: callback(json.loads(text or "{}")))
 
     def open_in_browser(self) -> None:
@@ -319,9 +331,9 @@ class GraphView(QWidget):
             return
         self.page.runJavaScript(SELECT_SCRIPT % json.dumps(self._pending), 0, self._on_selected)
 
-    def _on_selected(self, answer) -> None:
+    def _on_selected(self, answer: str | None) -> None:
         try:
-            result = json.loads(answer)
+            result = json.loads(answer or "")
         except (TypeError, ValueError):  # no answer: the page was navigating
             result = {"state": "loading"}
         if result["state"] == "selected":
@@ -343,8 +355,11 @@ class GraphView(QWidget):
             self.session.log("info", f"'{self._pending[0]}' is not shown in the graph view.", "graph")
         self._pending = []
 
-    def selected_names(self, callback) -> None:
+    def selected_names(self, callback: Callable[[list[str]], object]) -> None:
         """Ask the page which elements are selected; ``callback(list of names)``."""
+        if self.page is None:  # no QtWebEngine: nothing selected
+            callback([])
+            return
         self.page.runJavaScript(SELECTED_SCRIPT, 0, lambda text: callback(json.loads(text or "[]")))
 
     def shutdown(self) -> None:
@@ -356,6 +371,6 @@ class GraphView(QWidget):
                 widget.deleteLater()
         self.view = self.page = self.channel = self.profile = None
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         super().closeEvent(event)

@@ -9,7 +9,7 @@ only mirrors it.
 from __future__ import annotations
 
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from workbench.ui import palette
 from workbench.ui.session import Session
@@ -18,7 +18,7 @@ AS_OPENED = "Model as opened"
 
 
 class HistoryPanel(QWidget):
-    def __init__(self, session: Session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.list = QListWidget()
@@ -55,5 +55,5 @@ class HistoryPanel(QWidget):
         self.undo_button.setToolTip(f"Undo {history.undo_label}" if history.can_undo else "")
         self.redo_button.setToolTip(f"Redo {history.redo_label}" if history.can_redo else "")
 
-    def _row_clicked(self, item) -> None:
+    def _row_clicked(self, item: QListWidgetItem) -> None:
         self.session.move_to(self.list.row(item))

@@ -9,8 +9,11 @@ from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLineEdit, QPushButton, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
+from workbench.core.analysis.support import SupportReport
 from workbench.core.backend import LogMessage
 from workbench.ui import palette
+from workbench.ui.session import Session
+from workbench.ui.qt_items import top_level_items
 
 SEVERITY_ORDER = ("internal_error", "error", "warning", "info", "verbose")
 # Filter label → most verbose severity shown.
@@ -20,7 +23,7 @@ MAX_MESSAGES = 20_000  # a verbose build can log far more; the oldest go first
 
 
 class LogPanel(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.level = QComboBox()
@@ -74,7 +77,7 @@ class LogPanel(QWidget):
         if not item.isHidden():
             self.tree.scrollToItem(item)
 
-    def _add_report_log(self, report) -> None:
+    def _add_report_log(self, report: SupportReport) -> None:
         # Reports compare by value and cannot be hashed: the ones logged are remembered by identity, weakly.
         self._logged_reports = [ref for ref in self._logged_reports if ref() is not None]
         if any(ref() is report for ref in self._logged_reports):
@@ -90,13 +93,11 @@ class LogPanel(QWidget):
         return rank <= limit and (not needle or needle in message.text.lower() or needle in message.source.lower())
 
     def _refilter(self) -> None:
-        for row in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(row)
+        for item in top_level_items(self.tree):
             item.setHidden(not self._shown(item.data(0, Qt.ItemDataRole.UserRole)))
 
     def visible_messages(self) -> list[LogMessage]:
-        items = (self.tree.topLevelItem(row) for row in range(self.tree.topLevelItemCount()))
-        return [item.data(0, Qt.ItemDataRole.UserRole) for item in items if not item.isHidden()]
+        return [item.data(0, Qt.ItemDataRole.UserRole) for item in top_level_items(self.tree) if not item.isHidden()]
 
     def copy(self) -> str:
         selected = [i.data(0, Qt.ItemDataRole.UserRole) for i in self.tree.selectedItems() if not i.isHidden()]

@@ -10,23 +10,27 @@ from __future__ import annotations
 
 import importlib
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import onnx
 import onnxruntime
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox,
                                QProgressBar, QScrollArea, QStyle, QToolBar, QToolButton, QWidget)
 
 from workbench import __version__
 from workbench.core.errors import WorkbenchError
-from workbench.core.model.loading import save_model
+from workbench.core.isolation.child_process import ChildProcess
+from workbench.core.model.loading import LoadedModel, save_model
+from workbench.core.progress import CancelToken, ProgressFn
 from workbench.core.recipe import save_recipe
 from workbench.ui.error_dialog import error_box
 from workbench.ui.loader import ModelLoader
 from workbench.ui.panels import PANELS
 from workbench.ui.repair_dialog import RepairMenu
+from workbench.ui.session import Session
 from workbench.ui.status_strip import StatusStrip
 from workbench.ui.tasks import Task
 from workbench.ui.trial_build_runner import TrialBuildRunner
@@ -42,13 +46,14 @@ SCREEN_FRACTION = 0.92  # of the available screen, on the first start
 LEFT_FRACTION, BOTTOM_FRACTION = 0.36, 0.10  # default dock sizes (of the window's width / height)
 
 
-def load_panel_class(import_path: str):
+def load_panel_class(import_path: str) -> Callable[[Session, QWidget], QWidget]:
     module_name, _, class_name = import_path.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, session, child, settings: QSettings | None = None, backend_choice: str = "auto"):
+    def __init__(self, session: Session, child: ChildProcess, settings: QSettings | None = None,
+                 backend_choice: str = "auto") -> None:
         super().__init__()
         self.session = session
         self.settings = settings or QSettings("TensorRT Workbench", "trt-workbench")
@@ -97,16 +102,16 @@ class MainWindow(QMainWindow):
         self.view_menu = self.menuBar().addMenu("&View")
         self.previous_action = self.view_menu.addAction(
             self._icon(QStyle.StandardPixmap.SP_ArrowUp), "&Previous problem", QKeySequence("Shift+F8"),
-            lambda: self.panels["triage"].step(-1))
+            lambda: self._call_panel("triage", "step", -1))
         self.next_action = self.view_menu.addAction(
             self._icon(QStyle.StandardPixmap.SP_ArrowDown), "&Next problem", QKeySequence("F8"),
-            lambda: self.panels["triage"].step(+1))
+            lambda: self._call_panel("triage", "step", +1))
         self.view_menu.addAction("&Reset layout", self.reset_layout)
         self.view_menu.addSeparator()
         self.help_menu = self.menuBar().addMenu("&Help")
         self.help_menu.addAction("&About TensorRT Workbench", self.show_about)
 
-    def _icon(self, pixmap: QStyle.StandardPixmap):
+    def _icon(self, pixmap: QStyle.StandardPixmap) -> QIcon:
         return self.style().standardIcon(pixmap)
 
     def _build_toolbar(self) -> None:
@@ -153,11 +158,17 @@ class MainWindow(QMainWindow):
 
     def build(self) -> None:
         self.show_panel("build")
-        self.panels["build"].start_build()
+        self._call_panel("build", "start_build")
 
     def compare(self) -> None:
         self.show_panel("compare")
-        self.panels["compare"].run_comparison()
+        self._call_panel("compare", "run_comparison")
+
+    def _call_panel(self, object_name: str, method: str, *args: object) -> None:
+        """A panel's action, when the panel has it: one that failed to load is a label in its place."""
+        action = getattr(self.panels.get(object_name), method, None)
+        if action is not None:
+            action(*args)
 
     def _build_docks(self) -> None:
         for object_name, title, import_path, _area in PANELS:
@@ -172,7 +183,9 @@ class MainWindow(QMainWindow):
             # Panels with many controls (Build, Compare) are taller than a laptop screen allows next to
             # the others; in a scroll area a dock can be smaller than its panel instead of forcing the
             # window past the screen.
-            scroller = QScrollArea(dock, widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+            scroller = QScrollArea(dock)
+            scroller.setWidgetResizable(True)
+            scroller.setFrameShape(QFrame.Shape.NoFrame)
             scroller.setWidget(panel)
             dock.setWidget(scroller)
             self.view_menu.addAction(dock.toggleViewAction())
@@ -205,8 +218,8 @@ class MainWindow(QMainWindow):
             bottom = docks["bottom"]
             # At least the bottom panel's own minimum (a short window would squeeze it into scrolling).
             frame = bottom.height() - bottom.widget().height()
-            height = max(int(self.height() * BOTTOM_FRACTION), bottom.widget().widget().minimumSizeHint().height()
-                         + frame)
+            height = max(int(self.height() * BOTTOM_FRACTION),
+                         self.panels[bottom.objectName()].minimumSizeHint().height() + frame)
             upper = [dock for area, dock in docks.items() if area != "bottom"]
             # In pixels of the docks' own height (sizes adding up to more than there is are scaled down).
             total = bottom.height() + max(dock.height() for dock in upper)
@@ -236,9 +249,12 @@ class MainWindow(QMainWindow):
         backend_label = QLabel(f"{info.name} {info.version} · {engines}")
         backend_label.setToolTip(info.reason)
         self.busy_label = QLabel()
-        self.busy_bar = QProgressBar(maximumWidth=120, maximumHeight=14, textVisible=False)
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setMaximumSize(120, 14)
+        self.busy_bar.setTextVisible(False)
         self.busy_bar.setRange(0, 0)  # indeterminate
-        self.cancel_button = QToolButton(text="Cancel")
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
         self.cancel_button.clicked.connect(self.loader.cancel)
         bar = self.statusBar()
         bar.addWidget(self.busy_bar)
@@ -254,7 +270,7 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         self._layout_restored = state is not None and self.restoreState(state, LAYOUT_VERSION)
 
-    def resizeEvent(self, event) -> None:
+    def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
         self._wrap_toolbars()
 
@@ -268,7 +284,7 @@ class MainWindow(QMainWindow):
         elif not wrap and self.toolBarBreak(self.strip_toolbar):
             self.removeToolBarBreak(self.strip_toolbar)
 
-    def showEvent(self, event) -> None:
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         if not self._layout_restored:
             self._layout_restored = True
@@ -285,7 +301,8 @@ class MainWindow(QMainWindow):
         start_dir = str(self.session.model.base_dir) if self.session.model and self.session.model.base_dir else ""
         return self._ask_path("Open ONNX model", start_dir, QFileDialog.AcceptMode.AcceptOpen, self.open_path)
 
-    def _ask_path(self, title: str, start: str, mode, on_selected, name_filter: str = MODEL_FILTER,
+    def _ask_path(self, title: str, start: str, mode: QFileDialog.AcceptMode, on_selected: Callable[[str], object],
+                  name_filter: str = MODEL_FILTER,
                   suffix: str = "onnx") -> QFileDialog:
         # Qt's own dialog, opened asynchronously: the same on every desktop, and drivable in tests.
         dialog = QFileDialog(self, title, start, name_filter)
@@ -304,7 +321,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def recent_files(self) -> list[str]:
-        return [str(p) for p in (self.settings.value("recent", []) or [])]
+        recent = self.settings.value("recent", [], list)
+        return [str(p) for p in recent] if isinstance(recent, list) else []
 
     def _remember(self, path: Path) -> None:
         entry = str(path.resolve())
@@ -319,11 +337,11 @@ class MainWindow(QMainWindow):
             action.triggered.connect(lambda _=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
 
-    def dragEnterEvent(self, event) -> None:
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:
+    def dropEvent(self, event: QDropEvent) -> None:
         files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
         if files:
             event.acceptProposedAction()
@@ -334,7 +352,7 @@ class MainWindow(QMainWindow):
     # Saving ------------------------------------------------------------------------------------------
     def save_model_dialog(self) -> QFileDialog:
         model = self.session.model
-        start_dir = str(model.base_dir / f"{model.path.stem}-fixed.onnx") if model and model.path else ""
+        start_dir = str(model.path.with_name(f"{model.path.stem}-fixed.onnx")) if model and model.path else ""
         return self._ask_path("Save model as", start_dir, QFileDialog.AcceptMode.AcceptSave, self.save_model_to)
 
     def save_model_to(self, destination: str | Path) -> Worker | None:
@@ -375,7 +393,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, 8000)
 
     # Reactions ---------------------------------------------------------------------------------------
-    def _on_model_changed(self, model) -> None:
+    def _on_model_changed(self, model: LoadedModel) -> None:
         # A fixed model has no file of its own yet: the title keeps the opened file's name and says it changed.
         original = self.session.original
         name = original.name if original is not None else model.name
@@ -398,7 +416,7 @@ class MainWindow(QMainWindow):
         dock.show()
         dock.raise_()
 
-    def show_error(self, error: WorkbenchError) -> QMessageBox:
+    def show_error(self, error: WorkbenchError) -> QMessageBox | None:
         """Report ``error`` to the session's error sink: the Log panel and the error dialog."""
         self.session.report_error(error)
         return self.last_error_box
@@ -420,7 +438,7 @@ class MainWindow(QMainWindow):
         box.open()
         return box
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.loader.cancel()
@@ -431,5 +449,6 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def _save_model(model, destination: Path, protect: Path | None, progress, cancel) -> Path:
+def _save_model(model: LoadedModel, destination: Path, protect: Path | None, progress: ProgressFn,
+                cancel: CancelToken) -> Path:
     return save_model(model.proto, destination, protect=protect, weights_dir=model.weights_dir, progress=progress)

@@ -7,6 +7,9 @@ from html import escape
 from PySide6.QtWidgets import QHeaderView, QLabel, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 from PySide6.QtCore import Qt
 
+from workbench.core.model.loading import LoadedModel
+from workbench.ui.session import Session
+
 
 def _table(headers: list[str]) -> QTableWidget:
     table = QTableWidget(0, len(headers))
@@ -29,7 +32,7 @@ def _fill(table: QTableWidget, rows: list[list]) -> None:
             table.setItem(r, c, item)
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -38,7 +41,7 @@ def _size(n: int) -> str:
 
 
 class ModelPanel(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.header = QLabel("No model loaded.")
@@ -57,7 +60,7 @@ class ModelPanel(QWidget):
         if session.model is not None:
             self.show_model(session.model)
 
-    def show_model(self, model) -> None:
+    def show_model(self, model: LoadedModel) -> None:
         s = model.summary()
         opsets = ", ".join(f"{domain} {version}" for domain, version in s.opsets.items())
         nested = f" (+{s.subgraph_node_count} nested)" if s.subgraph_node_count else ""

@@ -20,9 +20,12 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLay
 from workbench.core.build.engine import BuildSettings
 from workbench.core.build.precision_label import precision_label
 from workbench.core.compare.inputs import InputSpec
-from workbench.core.compare.metrics import Verdict
+from workbench.core.compare.metrics import Tolerances, Verdict
 from workbench.core.errors import WorkbenchError
-from workbench.core.precision.conversion import BF16_EMULATION, KeepSet
+from workbench.core.model.loading import LoadedModel
+from workbench.core.precision.bisect import BisectOutcome
+from workbench.core.precision.conversion import BF16_EMULATION, AccuracyCheck, KeepSet
+from workbench.core.precision.converter import DEFAULT_KEEP_RULES
 from workbench.core.precision.plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
                                            evaluate, find_keep_set)
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, modelopt_available
@@ -30,8 +33,11 @@ from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.session import ResultKind
 from workbench.ui import palette
 from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
+from workbench.ui.qt_items import disable_choice
+from workbench.ui.session import Session
 from workbench.ui.tables import keep_rows_in_view
 from workbench.ui.tasks import Task
+from workbench.ui.worker import Worker
 
 AS_EXPORTED = "fp32"
 MODES = ((AS_EXPORTED, "FP32 (as exported)"), ("fp16", "FP16"), ("bf16", "BF16"), ("int8", "INT8 Q/DQ"),
@@ -52,14 +58,16 @@ RESULT_COLUMNS = ("output", "max |err|", "max rel", "cosine", "verdict", "reason
 _row = ComparePanel._row  # widgets side by side, as in the Compare panel
 PROBLEM_SOURCE = "precision"  # the session's problem source for the bisect's marks on the triage list
 MAX_SAMPLES = 1024
+DEFAULT_KEEP_RULES_TEXT = "Kept in FP32 unless unticked:\n" + "\n".join(
+    f"{op}: {reason}" for op, reason in DEFAULT_KEEP_RULES.items())
 
 
 class PrecisionPanel(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.result: PrecisionResult | None = None
-        self.bisect_outcome = None
+        self.bisect_outcome: BisectOutcome | None = None
         self._bisect_plan: PrecisionPlan | None = None
         self.selected_node = ""  # last selected in the triage list or clicked in the graph
         self.check_task = Task(self, session, "precision", on_done=self.show_result, on_error=self._failed,
@@ -84,8 +92,7 @@ class PrecisionPanel(QWidget):
         if not modelopt_available():
             fp8 = self.mode.findData("fp8")
             self.mode.setItemText(fp8, f"{MODES[-1][1]} (unavailable)")
-            self.mode.model().item(fp8).setEnabled(False)
-            self.mode.setItemData(fp8, f"FP8 Q/DQ {FP8_UNAVAILABLE}", Qt.ItemDataRole.ToolTipRole)
+            disable_choice(self.mode, fp8, f"FP8 Q/DQ {FP8_UNAVAILABLE}")
         self.mode.currentIndexChanged.connect(self._on_mode_changed)
         self.current_precision = QLabel("")
         form.addRow("Mode", _row(self.mode, self.current_precision))
@@ -121,6 +128,10 @@ class PrecisionPanel(QWidget):
         self.keep_io = QCheckBox("Keep graph inputs and outputs float32")
         self.keep_io.setChecked(True)
         form.addRow("Graph I/O", self.keep_io)
+        self.default_keep = QCheckBox("Keep numerically fragile ops in FP32 (default keep rules)")
+        self.default_keep.setChecked(True)
+        self.default_keep.setToolTip(DEFAULT_KEEP_RULES_TEXT)
+        form.addRow("Default rules", self.default_keep)
         self.calibration = QComboBox()
         self.calibration.addItems(CALIBRATION_SOURCES)
         self.calibration.setToolTip(IMAGES_LEFT_OUT)
@@ -205,7 +216,7 @@ class PrecisionPanel(QWidget):
             calib_file = files[0]
         return PrecisionPlan(self.mode_key, self.keep_items(), self._tolerance(self.atol, "atol"),
                              self._tolerance(self.rtol, "rtol"), self.keep_io.isChecked(), self.samples.value(),
-                             calib_file)
+                             calib_file, default_keep=self.default_keep.isChecked())
 
     # Keep set editing -----------------------------------------------------------------------------------
     def add_entry(self) -> None:
@@ -237,7 +248,7 @@ class PrecisionPanel(QWidget):
         self.keep_selected_button.setEnabled(True)
 
     # Running ----------------------------------------------------------------------------------------------
-    def run_check(self):
+    def run_check(self) -> Worker | None:
         try:
             plan = self.plan()
         except WorkbenchError as exc:
@@ -247,7 +258,7 @@ class PrecisionPanel(QWidget):
         self._busy(f"{self.run_button.text().replace('&&', '&')}…")
         return worker
 
-    def run_bisect(self):
+    def run_bisect(self) -> Worker | None:
         try:
             plan = self.plan()
         except WorkbenchError as exc:
@@ -285,24 +296,26 @@ class PrecisionPanel(QWidget):
             + "".join(f"<br>{warning}" for warning in result.fix.warnings if not warning.startswith("onnx-graph")))
         self._update_enabled()
 
-    def show_bisect(self, outcome) -> None:
+    def show_bisect(self, outcome: BisectOutcome) -> None:
         self.bisect_outcome = outcome
         self.set_keep_items(outcome.keep.to_list())
         plan = self._bisect_plan
+        assert plan is not None, "run_bisect keeps the plan it starts"
         tolerances, reason = plan.tolerances()
         self._show_check(outcome.check, tolerances, reason)
         self.details.show()
         self.details.setText(f"Precision bisect: {outcome.runs} onnxruntime runs; kept in FP32: "
                              f"{', '.join(outcome.keep.to_list()) or 'nothing'} (marked in the triage list). "
                              "Convert & check, then apply, to make it a history step.")
-        ops = {node.name: node.op_type for node in self.session.model.proto.graph.node}
+        model = self.session.model
+        ops = {node.name: node.op_type for node in model.proto.graph.node} if model is not None else {}
         self.session.set_problems(PROBLEM_SOURCE, [Problem(
             ProblemKind.PRECISION_KEEP, Severity.INFO,
             f"Kept in FP32 by the precision bisect ({plan.mode.upper()}, atol {tolerances.atol:g}, "
             f"rtol {tolerances.rtol:g})", node=name, op=ops.get(name, ""), stage=Stage.MODEL)
             for name in outcome.keep.nodes])
 
-    def _show_check(self, check, tolerances, reason: str) -> None:
+    def _show_check(self, check: AccuracyCheck, tolerances: Tolerances, reason: str) -> None:
         # An output the tolerance cannot judge (larger than the outputs themselves) is neither within nor beyond.
         judged = all(o.verdict is not Verdict.CANNOT_JUDGE for o in check.outputs) or check.overflows or \
             any(o.verdict is Verdict.FAIL for o in check.outputs)
@@ -333,7 +346,7 @@ class PrecisionPanel(QWidget):
     def _failed(self, error: WorkbenchError) -> None:
         self._show_error(error)
 
-    def _on_progress(self, phase: str, fraction) -> None:
+    def _on_progress(self, phase: str, fraction: float | None) -> None:
         self.progress.setRange(0, 0 if fraction is None else 100)
         if fraction is not None:
             self.progress.setValue(int(fraction * 100))
@@ -359,7 +372,7 @@ class PrecisionPanel(QWidget):
     def running(self) -> bool:
         return self.check_task.running or self.bisect_task.running
 
-    def _on_mode_changed(self, _index=None) -> None:
+    def _on_mode_changed(self, _index: int | None = None) -> None:
         mode = self.mode_key
         converting = mode in CONVERSION_MODES
         self.mode_note.setText(MODE_NOTES[mode])
@@ -372,7 +385,7 @@ class PrecisionPanel(QWidget):
             self.tolerance_reason.setText(f"Default: {reason}.")
         self._update_enabled()
 
-    def _on_model_changed(self, model) -> None:
+    def _on_model_changed(self, model: LoadedModel | None) -> None:
         if self.running and model is not None:
             self.check_task.abandon()
             self.bisect_task.abandon()
@@ -384,9 +397,9 @@ class PrecisionPanel(QWidget):
             self.details.clear()
             self.details.hide()
         self.result = None
-        kept = self.session.kept(ResultKind.PRECISION_CHECK)
-        if kept is not None:  # back to a checked model (undo, redo): its check, ready to apply again
-            self.show_result(kept)
+        check = self.session.kept(ResultKind.PRECISION_CHECK, PrecisionResult)
+        if check is not None:  # back to a checked model (undo, redo): its check, ready to apply again
+            self.show_result(check)
         if model is not None:
             # Keep entries naming nodes or ops this model does not have belong to another model.
             known = {n.name for n in model.proto.graph.node} | {n.op_type for n in model.proto.graph.node}
@@ -409,6 +422,7 @@ class PrecisionPanel(QWidget):
                                      and self.result.fix.before is model)
         self.cancel_button.setEnabled(running)
         self.keep_io.setEnabled(mode in CONVERSION_MODES)
+        self.default_keep.setEnabled(mode in CONVERSION_MODES)
         quantizing = mode not in CONVERSION_MODES and mode != AS_EXPORTED
         # Converting keeps graph I/O, quantizing calibrates: one of the two rows, which leaves the results room.
         self.form.setRowVisible(self.tolerance_reason, mode != AS_EXPORTED)

@@ -24,8 +24,10 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from workbench.core.analysis.support import SupportReport
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.input_roles import FREEZE_FLOAT_SHAPE_TENSOR, float_shape_tensor_text, is_float
+from workbench.core.model.loading import LoadedModel, TensorInfo
 from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import (FIELDS, Profile, ProfileIssue, ShapeRange, format_shape_list,
                                             parse_shape_list, profiles_from_recipe, profiles_to_recipe,
@@ -34,6 +36,7 @@ from workbench.core.shapes.dims import ShapeSuggestion
 from workbench.core.shapes.profile_check import RowCheck, probe_profiles
 from workbench.core.shapes.suggest import suggest_shapes
 from workbench.ui import palette
+from workbench.ui.session import Session
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker
 
@@ -53,25 +56,37 @@ class ProfileCheck:
 
 
 class _ProfileTable(QTableWidget):
-    def __init__(self, rows: list[Row]):
+    """Rows are ``rows``, columns FIELDS; ``ProfileEditor._add`` puts an item in every cell."""
+
+    def __init__(self, rows: list[Row]) -> None:
         super().__init__(len(rows), len(FIELDS))
         self.rows = rows
         self.setHorizontalHeaderLabels(list(FIELDS))
         self.setVerticalHeaderLabels([name + (VALUES_SUFFIX if values else "") for name, values in rows])
         for row, (_name, values) in enumerate(rows):
-            self.verticalHeaderItem(row).setToolTip(
+            self.header(row).setToolTip(
                 "A shape tensor: the engine is built for the range of values it will hold (e.g. 1x64 = the values "
                 "1 and 64), like trtexec's --minShapes/--optShapes/--maxShapes" if values else
                 "Dimensions of this dynamic input")
         self.horizontalHeader().setStretchLastSection(True)
 
+    def header(self, row: int) -> QTableWidgetItem:
+        item = self.verticalHeaderItem(row)
+        assert item is not None, "the rows' labels are set in __init__"
+        return item
+
+    def cell(self, row: int, column: int) -> QTableWidgetItem:
+        item = self.item(row, column)
+        assert item is not None, "ProfileEditor._add fills every cell"
+        return item
+
     def texts(self) -> dict[tuple[str, bool, str], str]:
-        return {(name, values, which): self.item(row, column).text()
+        return {(name, values, which): self.cell(row, column).text()
                 for row, (name, values) in enumerate(self.rows) for column, which in enumerate(FIELDS)}
 
 
 class ProfileEditor(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.tabs = QTabWidget()
@@ -85,7 +100,8 @@ class ProfileEditor(QWidget):
         self.status.setWordWrap(True)
         self.reasons = QLabel()  # where each suggested value came from
         self.reasons.setWordWrap(True)
-        self.reasons.setTextInteractionFlags(self.reasons.textInteractionFlags() | Qt.TextSelectableByMouse)
+        self.reasons.setTextInteractionFlags(self.reasons.textInteractionFlags()
+                                             | Qt.TextInteractionFlag.TextSelectableByMouse)
         self.check_result = QLabel()
         self.check_result.setWordWrap(True)
         buttons = QHBoxLayout()
@@ -119,10 +135,15 @@ class ProfileEditor(QWidget):
         if session.model is not None:
             self._load()
 
-    def _inputs(self):
+    def _tables(self) -> list[_ProfileTable]:
+        """One per tab, in the tabs' order."""
+        return [table for index in range(self.tabs.count())
+                if isinstance(table := self.tabs.widget(index), _ProfileTable)]
+
+    def _inputs(self) -> list[TensorInfo]:
         return self.session.model.summary().inputs if self.session.model else []
 
-    def _dynamic_inputs(self):
+    def _dynamic_inputs(self) -> list[TensorInfo]:
         return [t for t in self._inputs() if t.is_dynamic and t.shape is not None]
 
     def _shape_tensors(self) -> list[str]:
@@ -138,7 +159,7 @@ class ProfileEditor(QWidget):
     def _needs_profile(self) -> bool:
         return bool(self._dynamic_inputs() or self._shape_tensors())
 
-    def _load(self, _model=None) -> None:
+    def _load(self, _model: LoadedModel | None = None) -> None:
         """Show the recipe's profiles, or one suggested profile for a model with dynamic inputs."""
         self.check_task.abandon()  # a check of the previous tables says nothing about these
         self.tabs.clear()
@@ -152,7 +173,7 @@ class ProfileEditor(QWidget):
         self.check_result.clear()
         self.reasons.clear()
         named = [(p, "") for p in profiles]
-        if not profiles and self._needs_profile():
+        if not profiles and self.session.model is not None and self._needs_profile():
             named = self._suggestion(suggest_shapes(self.session.model, probe=False))
         self._loading = True  # validate once, after the guess is known (a guess is not written to the recipe)
         for profile, workload in named:
@@ -173,7 +194,7 @@ class ProfileEditor(QWidget):
         return list(zip(suggestion.profiles(), [w.name for w in suggestion.workloads] or [""]))
 
     def _all_texts(self) -> list[dict]:
-        return [self.tabs.widget(i).texts() for i in range(self.tabs.count())]
+        return [table.texts() for table in self._tables()]
 
     def _shapes_suggested(self, suggestion: ShapeSuggestion) -> None:
         """The trial build probed the model: offer the probed shapes, unless the user has edited the cells."""
@@ -212,20 +233,19 @@ class ProfileEditor(QWidget):
 
     def _restore_check(self) -> None:
         """Back to a checked model (undo, redo) with the cells the check ran on: its verdict, not a new run."""
-        kept = self.session.kept(ResultKind.PROFILE_CHECK)
+        kept = self.session.kept(ResultKind.PROFILE_CHECK, ProfileCheck)
         if kept is not None and not self.last_checks and kept.texts == self._all_texts():
             self._show_checks(kept.rows)
 
     def _show_checks(self, checks: list[RowCheck]) -> None:
         self.last_checks = checks
         self._checked_texts = self._all_texts()
-        for index in range(self.tabs.count()):
-            table = self.tabs.widget(index)
+        for index, table in enumerate(self._tables()):
             for row, (name, values) in enumerate(table.rows):
                 check = next((c for c in checks if c.profile == index and c.input == name), None)
                 if check is None or values:
                     continue
-                header = table.verticalHeaderItem(row)
+                header = table.header(row)
                 header.setText(f"{CHECK_PASSED if check.ok else CHECK_FAILED} {name}")
                 header.setToolTip(check.text())
         failed = [c for c in checks if not c.ok]
@@ -235,23 +255,24 @@ class ProfileEditor(QWidget):
             f"{CHECK_PASSED} Every row runs under onnxruntime at its min and max shapes.")
         self._validate()  # the strip's Profile stage follows the check
 
-    def _check_failed(self, error) -> None:
+    def _check_failed(self, error: WorkbenchError) -> None:
         self.check_result.setText(f"The check could not run: {error.message}")
 
     def _check_done(self) -> None:
         self.check_button.setEnabled(True)
 
-    def _report_changed(self, _report=None) -> None:
+    def _report_changed(self, _report: SupportReport | None = None) -> None:
         """The analysis found (other) shape tensors: rebuild the tables with their rows, keeping every cell's text."""
-        shown = {name for i in range(self.tabs.count()) for name, values in self.tabs.widget(i).rows if values}
-        if set(self._shape_tensors()) <= shown:
+        model = self.session.model
+        shown = {name for table in self._tables() for name, values in table.rows if values}
+        if model is None or set(self._shape_tensors()) <= shown:
             return
-        kept = [self.tabs.widget(i).texts() for i in range(self.tabs.count())]
+        kept = self._all_texts()
         if not kept and self._needs_profile():
             kept = [{}]
         self.tabs.clear()
         for texts in kept:
-            self._add(suggest_shapes(self.session.model, probe=False).profile(), texts)
+            self._add(suggest_shapes(model, probe=False).profile(), texts)
         self._validate()
 
     def _rows(self, profile: Profile, texts: dict) -> list[Row]:
@@ -287,8 +308,9 @@ class ProfileEditor(QWidget):
         self._validate()
 
     def _duplicate(self) -> None:
-        if self.tabs.count():
-            self._add(Profile(), self.tabs.currentWidget().texts())
+        table = self.tabs.currentWidget()
+        if isinstance(table, _ProfileTable):
+            self._add(Profile(), table.texts())
 
     def _remove(self) -> None:
         index = self.tabs.currentIndex()
@@ -300,18 +322,18 @@ class ProfileEditor(QWidget):
 
     def _read(self) -> tuple[list[Profile], list[ProfileIssue]]:
         """The tables as profiles, plus issues for cells that are not shapes at all."""
-        profiles, issues = [], []
+        profiles: list[Profile] = []
+        issues: list[ProfileIssue] = []
         floats = self._float_shape_tensors()  # their row's one issue comes from validate_profiles
-        for index in range(self.tabs.count()):
-            table = self.tabs.widget(index)
+        for index, table in enumerate(self._tables()):
             profile = Profile()
             for row, (name, values) in enumerate(table.rows):
                 if values and name in floats:
                     continue
                 label = f"Profile {index + 1}, {'values of ' if values else ''}'{name}'"
-                shapes = {}
+                shapes: dict[str, tuple[int, ...] | None] = {}
                 for column, which in enumerate(FIELDS):
-                    text = table.item(row, column).text().strip()
+                    text = table.cell(row, column).text().strip()
                     try:
                         shapes[which] = parse_shape_list(f"{name}:{text}")[name] if text else None
                     except WorkbenchError:
@@ -326,9 +348,9 @@ class ProfileEditor(QWidget):
                                  f"{_example(name, self._inputs(), True)})" if values else ""
                         issues.append(ProfileIssue(index, name, f"{label}: {which} is empty{needed}.", which,
                                                    values=values))
-                if all(shapes.get(which) is not None for which in FIELDS):
-                    (profile.values if values else profile.shapes)[name] = ShapeRange(
-                        shapes["min"], shapes["opt"], shapes["max"])
+                low, opt, high = (shapes.get(which) for which in FIELDS)
+                if low is not None and opt is not None and high is not None:
+                    (profile.values if values else profile.shapes)[name] = ShapeRange(low, opt, high)
             profiles.append(profile)
         return profiles, issues
 
@@ -346,14 +368,13 @@ class ProfileEditor(QWidget):
         if self._loading:
             return
         issues = self.issues()
-        for index in range(self.tabs.count()):
-            table = self.tabs.widget(index)
+        for index, table in enumerate(self._tables()):
             table.blockSignals(True)
             for row, (name, values) in enumerate(table.rows):
                 for column, which in enumerate(FIELDS):
                     reasons = [i.message for i in issues if i.profile == index and i.input == name
                                and i.values == values and i.which in (which, "")]
-                    item = table.item(row, column)
+                    item = table.cell(row, column)
                     item.setBackground(QBrush(INVALID) if reasons else QBrush())
                     item.setToolTip("\n".join(reasons))
             table.blockSignals(False)
@@ -385,7 +406,7 @@ class ProfileEditor(QWidget):
             self.session.recipe.profiles = profiles_to_recipe(self.profiles())
 
 
-def _example(name: str, inputs, values: bool) -> str:
+def _example(name: str, inputs: list[TensorInfo], values: bool) -> str:
     """What a cell of ``name`` could hold: its declared shape with 1 for dynamic dims, or, for a shape tensor, as
     many values as it holds."""
     tensor = next((t for t in inputs if t.name == name), None)

@@ -9,13 +9,18 @@ the trial build after each analysis (the window's ``TrialBuildRunner``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar,
-                               QPushButton, QTextBrowser, QVBoxLayout)
+                               QPushButton, QTextBrowser, QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
+from workbench.core.problems import Problem
 from workbench.core.recipe import save_recipe
 from workbench.core.repair import SPLIT_OFFERED, RepairResult, parse_input_values, repair_model
 from workbench.core.shapes.profiles import profiles_from_recipe
@@ -25,6 +30,11 @@ from workbench.ui.session import Session
 from workbench.ui.tasks import Task
 from workbench.ui.trial_build_runner import TrialBuildRunner
 from workbench.ui.worker import Worker
+
+if TYPE_CHECKING:
+    from workbench.ui.main_window import MainWindow  # which imports this module
+    from workbench.ui.reduce_dialog import ReduceDialog  # imported when first opened
+    from workbench.ui.split_dialog import SplitDialog  # imported when first opened
 
 _MEANING_COLOUR = palette.ERROR
 
@@ -45,13 +55,14 @@ def _steps_html(result: RepairResult) -> str:
 
 
 class RepairDialog(QDialog):
-    def __init__(self, session: Session, parent=None, open_split=None):
+    def __init__(self, session: Session, parent: QWidget | None = None,
+                 open_split: Callable[[], object] | None = None) -> None:
         """``open_split``: opens the split dialog, offered when no repair makes the whole model build."""
         super().__init__(parent)
         self.session = session
         self.setWindowTitle("Find a repair")
         self.resize(900, 460)
-        self.result: RepairResult | None = None
+        self.repair_result: RepairResult | None = None
         self.file_dialog: QFileDialog | None = None
 
         self.values = QLineEdit(placeholderText="Values for switch inputs, e.g. downsample_ratio=0.25 (optional)")
@@ -124,7 +135,7 @@ class RepairDialog(QDialog):
             self.search_task.cancel()
             self.phase.setText("Cancelling…")
 
-    def _progress(self, phase: str, fraction) -> None:
+    def _progress(self, phase: str, fraction: float | None) -> None:
         self.phase.setText(phase)
         if fraction is not None:
             self.bar.setValue(int(fraction * 100))
@@ -140,13 +151,13 @@ class RepairDialog(QDialog):
         self.phase.setText("")
         self._update_buttons()
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel()
         super().closeEvent(event)
 
     # The result --------------------------------------------------------------------------------------
     def _show_result(self, result: RepairResult | None) -> None:
-        self.result = result
+        self.repair_result = result
         self.confirm.setChecked(False)
         self.steps.setHtml(_steps_html(result) if result is not None else "")
         if result is not None:
@@ -157,16 +168,17 @@ class RepairDialog(QDialog):
 
     def _update_buttons(self) -> None:
         searching = self.search_task.running
-        found = self.result is not None and self.result.found
+        result = self.repair_result
+        found = result is not None and result.found
+        confirmed = result is not None and (not result.needs_confirmation or self.confirm.isChecked())
         self.search_button.setEnabled(not searching and self.session.model is not None)
         self.cancel_button.setEnabled(searching)
         self.bar.setVisible(searching)
-        self.apply_button.setEnabled(found and not searching and (not self.result.needs_confirmation
-                                                                  or self.confirm.isChecked()))
+        self.apply_button.setEnabled(found and not searching and confirmed)
         self.save_button.setEnabled(found and not searching)
 
     def apply(self) -> bool:
-        result = self.result
+        result = self.repair_result
         if result is None or not self.apply_button.isEnabled():
             return False
         if self.session.model is not result.original:
@@ -175,7 +187,7 @@ class RepairDialog(QDialog):
         self.session.apply_repair(result)
         self.session.log("info", f"Applied the repair: {result.message}")
         self.status.setText("Applied. Undo it from the History panel or with Undo.")
-        self.result = None
+        self.repair_result = None
         self._update_buttons()
         return True
 
@@ -190,9 +202,11 @@ class RepairDialog(QDialog):
         self.file_dialog = dialog
         return dialog
 
-    def save_recipe_to(self, path) -> None:
+    def save_recipe_to(self, path: str) -> None:
+        if self.repair_result is None:  # nothing found (the Save button is disabled then)
+            return
         try:
-            written = save_recipe(self.result.recipe(), path)
+            written = save_recipe(self.repair_result.recipe(), path)
         except (WorkbenchError, OSError) as exc:
             error = exc if isinstance(exc, WorkbenchError) else WorkbenchError(
                 f"{exc.strerror}.", "Check the folder exists and is writable.", str(exc))
@@ -206,7 +220,7 @@ class RepairDialog(QDialog):
 class RepairMenu(QObject):
     """The window's Repair menu (placed before Help), with the switch for the trial build after each analysis."""
 
-    def __init__(self, window, trial_build: TrialBuildRunner):
+    def __init__(self, window: MainWindow, trial_build: TrialBuildRunner) -> None:
         super().__init__(window)
         self.window = window
         self.session = window.session
@@ -218,28 +232,41 @@ class RepairMenu(QObject):
         self.find_action.setEnabled(self.session.model is not None)
         self.split_action = menu.addAction("&Split for TensorRT…", self.open_split_dialog)
         self.split_action.setEnabled(self.session.model is not None)
-        self.split_dialog = None
+        self.split_dialog: SplitDialog | None = None
         self.session.model_changed.connect(self._model_changed)
         self.session.split_requested.connect(self.open_split_dialog)
+        self.reduce_dialog: ReduceDialog | None = None
+        self.session.reduce_requested.connect(self.open_reduce_dialog)
         self.trial_action = menu.addAction("&Trial build after analysis")
         self.trial_action.setCheckable(True)
         self.trial_action.setChecked(trial_build.enabled)
         self.trial_action.toggled.connect(trial_build.set_enabled)
 
-    def _model_changed(self, _model) -> None:
+    def _model_changed(self, _model: LoadedModel) -> None:
         self.find_action.setEnabled(True)
         self.split_action.setEnabled(True)
 
-    def open_split_dialog(self):
+    def open_split_dialog(self) -> SplitDialog:
         """The split dialog (TensorRT engine + onnxruntime for the rest), splitting at once."""
         from workbench.ui.split_dialog import SplitDialog
 
         if self.split_dialog is not None:
             self.split_dialog.close()
-        self.split_dialog = SplitDialog(self.session, self.window)
-        self.split_dialog.show()
-        self.split_dialog.split()
-        return self.split_dialog
+        dialog = self.split_dialog = SplitDialog(self.session, self.window)
+        dialog.show()
+        dialog.split()
+        return dialog
+
+    def open_reduce_dialog(self, problem: Problem | None) -> ReduceDialog:
+        """The reduce dialog for ``problem`` (a Problem, or None for the model's first failure), reducing at once."""
+        from workbench.ui.reduce_dialog import ReduceDialog
+
+        if self.reduce_dialog is not None:
+            self.reduce_dialog.close()
+        dialog = self.reduce_dialog = ReduceDialog(self.session, problem, self.window.open_path, self.window)
+        dialog.show()
+        dialog.reduce()
+        return dialog
 
     def open_dialog(self) -> RepairDialog:
         """Open the dialog and start searching at once."""

@@ -13,7 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, QTimer, Signal
+
+from workbench.core.errors import WorkbenchError
+
+if TYPE_CHECKING:  # display_problem is asked before Qt starts: this module does not load the window
+    from workbench.ui.main_window import MainWindow
 
 EXIT_OK, EXIT_ERROR = 0, 2
 POLL_MS = 100
@@ -29,7 +36,7 @@ def display_problem() -> str:
     return "there is no display (DISPLAY and WAYLAND_DISPLAY are unset); run it under xvfb-run"
 
 
-def pending_work(window) -> str:
+def pending_work(window: MainWindow) -> str:
     """What the window is still working on before it shows where the model stands ("" when nothing)."""
     if window.session.report is None or window.loader.busy:
         return "the model to open and be analysed"
@@ -43,7 +50,8 @@ def pending_work(window) -> str:
 class ScreenshotJob(QObject):
     finished = Signal(int, str)  # exit code, what happened (the path written, or the reason it was not)
 
-    def __init__(self, window, path: str | os.PathLike, timeout_s: float = DEFAULT_TIMEOUT_S, parent=None):
+    def __init__(self, window: MainWindow, path: str | os.PathLike, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent or window)
         self.window = window
         self.path = Path(path).expanduser().resolve()
@@ -69,7 +77,7 @@ class ScreenshotJob(QObject):
         elif time.monotonic() - self.started > self.timeout_s:
             self._finish(EXIT_ERROR, f"timed out after {self.timeout_s:.0f} s waiting for {pending}")
 
-    def _failed(self, error) -> None:
+    def _failed(self, error: WorkbenchError) -> None:
         self._finish(EXIT_ERROR, error.message + (f" ({error.hint})" if error.hint else ""))
 
     def _capture(self) -> None:
@@ -81,7 +89,7 @@ class ScreenshotJob(QObject):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(suffix=".png", dir=self.path.parent)
             os.close(handle)
-            if not image.save(temporary, "PNG"):
+            if not image.save(temporary):  # PNG, from the file's suffix
                 os.unlink(temporary)
                 raise OSError(f"Qt could not encode or write {temporary}")
             os.replace(temporary, self.path)

@@ -31,6 +31,8 @@ Contract between the window and the panels:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
 
 from workbench.core import third_party_logs
@@ -40,7 +42,13 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 from workbench.core.recipe import Recipe
-from workbench.core.session import RESET_ON_NEW_MODEL, FixHistory, ResultKind, SessionState
+from workbench.core.session import RESET_ON_NEW_MODEL, FixHistory, ResultKind, SessionState, T
+from workbench.core.shapes.dims import ShapeSuggestion
+
+if TYPE_CHECKING:  # as in core/session.py: the results' modules are not loaded for the hints
+    from workbench.core.fixes import FixResult
+    from workbench.core.repair import RepairResult
+    from workbench.core.split.split import SplitResult
 
 
 class Session(QObject):
@@ -58,10 +66,11 @@ class Session(QObject):
     shapes_suggested = Signal(object)  # ShapeSuggestion from the trial build's probe (realistic shapes, reasons)
     node_picked = Signal(str)  # a node the user clicked in the graph
     split_requested = Signal()  # "Split for TensorRT" from a problem: the Repair menu's split dialog opens
+    reduce_requested = Signal(object)  # "Reduce…" on a Problem: the reduce dialog opens and reduces that failure
     split_shown = Signal(object)  # SplitResult whose parts the graph marks, or None to clear them
     stage_changed = Signal(str, str, str)  # stage, state (STAGE_STATES), detail for the tooltip
 
-    def __init__(self, backend: Backend, parent=None):
+    def __init__(self, backend: Backend, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.backend = backend
         self.state = SessionState()
@@ -116,26 +125,26 @@ class Session(QObject):
         self.state.set_stage(stage, state, detail)
         self.stage_changed.emit(stage, state, detail)
 
-    def keep(self, kind: ResultKind, result: object, about: LoadedModel) -> bool:
+    def keep(self, kind: ResultKind, result: object, about: LoadedModel | None) -> bool:
         """Keep ``result`` with the model it is ``about`` (shown again when undo or redo returns to that model)."""
         return self.state.keep(kind, result, about)
 
-    def kept(self, kind: ResultKind) -> object | None:
-        """The result of ``kind`` kept about the current model, if any."""
-        return self.state.kept(kind)
+    def kept(self, kind: ResultKind, of_type: type[T]) -> T | None:
+        """The result of ``kind`` kept about the current model, if there is one of ``of_type``."""
+        return self.state.kept(kind, of_type)
 
     # The history ---------------------------------------------------------------------------------------
-    def apply_fix(self, result) -> None:
+    def apply_fix(self, result: FixResult) -> None:
         """Apply exactly the previewed ``FixResult`` as one undoable step."""
         self.state.apply_fix(result)
         self._history_moved()
 
-    def apply_repair(self, result) -> None:
+    def apply_repair(self, result: RepairResult) -> None:
         """Apply a ``RepairResult``'s fixes and profile as one undoable step."""
         self.state.apply_repair(result)
         self._history_moved()
 
-    def apply_split(self, split, cut) -> None:
+    def apply_split(self, split: SplitResult, cut: FixResult) -> None:
         """Keep a ``SplitResult``'s TensorRT part (``cut``: the fix result that makes it) as one undoable step."""
         self.state.apply_split(split, cut, self.backend.name)
         self._history_moved()
@@ -170,7 +179,7 @@ class Session(QObject):
         if self.report is not None:  # an undo or redo: the report kept with that model (nothing is re-analysed)
             self.report_changed.emit(self.report)
         self.problems_changed.emit(self.problems)
-        shapes = self.kept(ResultKind.SHAPES)
+        shapes = self.kept(ResultKind.SHAPES, ShapeSuggestion)
         if shapes is not None:
             self.shapes_suggested.emit(shapes)
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 from html import escape
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTextBrowser, \
-    QVBoxLayout
+    QVBoxLayout, QWidget
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import apply_fix, step_from_dict
+from workbench.core.fixes import FixResult, apply_fix, step_from_dict
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.split.deploy import prepare_folder, tensorrt_part_cut, write_split_folder
 from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
@@ -71,7 +72,7 @@ def split_html(result: SplitResult) -> str:
 
 
 class SplitDialog(QDialog):
-    def __init__(self, session: Session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.setWindowTitle("Split for TensorRT")
@@ -81,7 +82,7 @@ class SplitDialog(QDialog):
                                errors_in_place=True)
         self.apply_task = Task(self, session, "split", on_done=self._cut_made, on_error=self._failed,
                                on_end=self._done, errors_in_place=True)
-        self.result: SplitResult | None = None
+        self.split_result: SplitResult | None = None
         self.file_dialog: QFileDialog | None = None
         self.phase = QLabel()
         self.phase.setWordWrap(True)
@@ -124,7 +125,7 @@ class SplitDialog(QDialog):
             self.status.setText(f"{exc.message} {exc.hint}")
             self.session.report_error(exc, "split", shown_in_place=True)
             return None
-        self.result = None
+        self.split_result = None
         self.view.clear()
         self.status.setText(f"Splitting {self.session.model.name}…")
         worker = self.split_task.start(split_model, self.session.model, profiles=profiles,
@@ -137,7 +138,7 @@ class SplitDialog(QDialog):
             self.split_task.cancel()
             self.phase.setText("Cancelling…")
 
-    def _progress(self, phase: str, _fraction) -> None:
+    def _progress(self, phase: str, _fraction: float | None) -> None:
         self.phase.setText(phase)
 
     def _failed(self, error: WorkbenchError) -> None:
@@ -151,7 +152,7 @@ class SplitDialog(QDialog):
         self._update_buttons()
 
     def _show_result(self, result: SplitResult) -> None:
-        self.result = result
+        self.split_result = result
         self.status.setText(result.message)
         self.view.setHtml(split_html(result))
         self.session.log("info", f"Split: {result.message}")
@@ -159,36 +160,41 @@ class SplitDialog(QDialog):
 
     def keep_tensorrt_part(self) -> Worker | None:
         """Cut the model at the TensorRT part's outputs (validated like any fix), then apply it as one step."""
-        cut = tensorrt_part_cut(self.result) if self.result is not None else None
-        if cut is None or self.apply_task.running or self.result.model is not self.session.model:
+        split = self.split_result
+        cut = tensorrt_part_cut(split) if split is not None else None
+        if split is None or cut is None or self.apply_task.running or split.model is not self.session.model:
             return None
         self.status.setText("Keeping the TensorRT part…")
         worker = self.apply_task.start(apply_fix, self.session.model, step_from_dict(cut))
         self._update_buttons()
         return worker
 
-    def _cut_made(self, cut) -> None:
+    def _cut_made(self, cut: FixResult) -> None:
+        split = self.split_result
+        assert split is not None, "keep_tensorrt_part cuts only a shown split"
         try:
-            self.session.apply_split(self.result, cut)
+            self.session.apply_split(split, cut)
         except WorkbenchError as exc:
             self._failed(exc)
             return
-        self.status.setText(f"The model is now the TensorRT part ({len(self.result.parts[0].nodes)} nodes); "
+        self.status.setText(f"The model is now the TensorRT part ({len(split.parts[0].nodes)} nodes); "
                             "Undo in the History panel brings the whole model back.")
 
     def _update_buttons(self) -> None:
         busy = self.split_task.running or self.apply_task.running
-        cut = tensorrt_part_cut(self.result) if self.result is not None and self.result.succeeded else None
-        self.apply_button.setEnabled(not busy and cut is not None and self.result.model is self.session.model)
+        split = self.split_result
+        cut = tensorrt_part_cut(split) if split is not None and split.succeeded else None
+        self.apply_button.setEnabled(not busy and cut is not None and split is not None
+                                     and split.model is self.session.model)
         self.apply_button.setToolTip(
             "The model becomes the split's TensorRT part (undoable); the recipe remembers the whole split"
             if cut is not None else "Available after a split whose first part runs in TensorRT and proves equal")
         self.bar.setVisible(busy)
         self.cancel_button.setEnabled(busy)
         self.split_button.setEnabled(not busy and self.session.model is not None)
-        self.write_button.setEnabled(not busy and self.result is not None and bool(self.result.parts))
+        self.write_button.setEnabled(not busy and self.split_result is not None and bool(self.split_result.parts))
 
-    def closeEvent(self, event) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel()
         self.session.split_shown.emit(None)  # the graph stops marking the parts
         super().closeEvent(event)
@@ -203,9 +209,12 @@ class SplitDialog(QDialog):
         self.file_dialog = dialog
         return dialog
 
-    def write_to(self, folder) -> None:
+    def write_to(self, folder: str) -> None:
+        split = self.split_result
+        if split is None:  # nothing split yet (the Write button is disabled then)
+            return
         try:
-            written = write_split_folder(self.result, prepare_folder(folder, self.result.model.path),
+            written = write_split_folder(split, prepare_folder(folder, split.model.path),
                                          self.session.backend.name)
         except (WorkbenchError, OSError) as exc:
             self.status.setText(f"Could not write the split: {getattr(exc, 'message', exc)}")

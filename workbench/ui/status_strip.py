@@ -10,6 +10,8 @@ from __future__ import annotations
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from workbench.ui import palette
+from workbench.ui.loader import ModelLoader
+from workbench.ui.session import Session
 
 # stage → (label, panel that explains it)
 STAGE_VIEWS = {"parsed": ("Parsed", "triage"), "builds": ("Builds", "triage"), "profile": ("Profile", "profiles"),
@@ -18,7 +20,7 @@ STATE_LOOK = {"ok": ("✓", palette.PASS), "failed": ("✗", palette.FAIL), "non
               "running": ("⟳", palette.RUNNING)}
 
 
-def parse_state(session, loading: bool) -> tuple[str, str]:
+def parse_state(session: Session, loading: bool) -> tuple[str, str]:
     """The "parsed" stage from the report: failed when the parser rejects a node, running while (re)analysing."""
     if loading:
         return "running", "analysing the model…"
@@ -35,7 +37,7 @@ def parse_state(session, loading: bool) -> tuple[str, str]:
 
 
 class StatusStrip(QWidget):
-    def __init__(self, session, loader, parent=None):
+    def __init__(self, session: Session, loader: ModelLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.loader = loader
@@ -59,7 +61,7 @@ class StatusStrip(QWidget):
             self._show_stage(stage, state, detail)
         self._update_parsed()
 
-    def _update_parsed(self, *_args) -> None:
+    def _update_parsed(self, *_args: object) -> None:
         state, detail = parse_state(self.session, self.loader.busy)
         self._show_stage("parsed", state, detail)
 

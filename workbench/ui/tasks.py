@@ -29,6 +29,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QThreadPool
 
 from workbench.core.errors import WorkbenchError
+from workbench.ui.session import Session
 from workbench.ui.worker import Worker
 
 # Runs whose worker has not finished yet. A Worker must outlive its run() (its signals are emitted
@@ -39,7 +40,7 @@ _UNFINISHED: set[_Run] = set()
 class _Run(QObject):
     """One start of a task: relays its worker's signals to the task while it is the task's current run."""
 
-    def __init__(self, task: Task, worker: Worker):
+    def __init__(self, task: Task, worker: Worker) -> None:
         super().__init__()  # lives on the GUI thread: the worker's signals arrive here queued
         self.task: Task | None = task
         self.worker = worker
@@ -57,7 +58,7 @@ class _Run(QObject):
         for signal, slot in self._relays:
             signal.disconnect(slot)
 
-    def _finished(self, result) -> None:
+    def _finished(self, result: object) -> None:
         if self.task is not None:
             self.task._finished(result)
 
@@ -65,7 +66,7 @@ class _Run(QObject):
         if self.task is not None:
             self.task._failed(error)
 
-    def _progress(self, phase: str, fraction) -> None:
+    def _progress(self, phase: str, fraction: float | None) -> None:
         if self.task is not None:
             self.task._progress(phase, fraction)
 
@@ -83,10 +84,10 @@ class _Run(QObject):
 class Task:
     """One kind of background work of ``owner``; the newest ``start`` wins. See the module docstring."""
 
-    def __init__(self, owner: QObject, session, source: str, *,
+    def __init__(self, owner: QObject, session: Session, source: str, *,
                  on_done: Callable | None = None, on_error: Callable | None = None,
                  on_progress: Callable | None = None, on_cancelled: Callable | None = None,
-                 on_end: Callable | None = None, errors_in_place: bool = False):
+                 on_end: Callable | None = None, errors_in_place: bool = False) -> None:
         self.session = session
         self.source = source  # the Log panel's "source" for this task's errors, e.g. "build"
         self.on_done, self.on_error, self.on_progress = on_done, on_error, on_progress
@@ -100,7 +101,7 @@ class Task:
         """Whether the current run has not ended yet (``on_end`` has not been called for it)."""
         return self._current is not None
 
-    def start(self, fn: Callable, *args, **kwargs) -> Worker:
+    def start(self, fn: Callable, *args: object, **kwargs: object) -> Worker:
         """Run ``fn(*args, progress=..., cancel=..., **kwargs)`` in the background, replacing the current run."""
         if self._current is not None:
             self._current.retire()
@@ -122,12 +123,12 @@ class Task:
             if self.on_end is not None:
                 self.on_end()
 
-    def _owner_destroyed(self, *_args) -> None:
+    def _owner_destroyed(self, *_args: object) -> None:
         if self._current is not None:
             self._current.retire()
             self._current = None
 
-    def _finished(self, result) -> None:
+    def _finished(self, result: object) -> None:
         if self.on_done is not None:
             self.on_done(result)
 
@@ -136,7 +137,7 @@ class Task:
             self.on_error(error)
         self.session.report_error(error, self.source, shown_in_place=self.errors_in_place)
 
-    def _progress(self, phase: str, fraction) -> None:
+    def _progress(self, phase: str, fraction: float | None) -> None:
         if self.on_progress is not None:
             self.on_progress(phase, fraction)
 

@@ -12,20 +12,24 @@ The other way round, a node clicked in the graph (``session.node_picked``) selec
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from html import escape
 
 import onnx
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTextBrowser,
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.model.loading import iter_nodes
-from workbench.core.problems import Problem, ProblemKind, SEVERITIES
+from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
+from workbench.core.problems import Problem, ProblemKind, SEVERITIES, Severity
+from workbench.core.progress import CancelToken, ProgressFn
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.model.tensor_shapes import tensor_shapes
+from workbench.ui.session import Session
 from workbench.ui.tasks import Task
+from workbench.ui.qt_items import child_items, top_level_items
 
 _GROUP_TITLES = {"error": "Errors", "warning": "Warnings", "info": "Notes"}
 _PROFILE_KINDS = (ProblemKind.NO_PROFILE, ProblemKind.DYNAMIC_INPUT)
@@ -42,6 +46,15 @@ SPLIT_KINDS = frozenset({ProblemKind.UNSUPPORTED_SUBGRAPH, ProblemKind.PARSER_ER
 
 def offers_split(problem: Problem) -> bool:
     return problem.kind in SPLIT_KINDS
+
+
+# TensorRT's own refusals (not settings such as a missing profile): the smallest model that still fails the same
+# way is what a bug report needs.
+REDUCE_KINDS = frozenset({ProblemKind.PARSER_ERROR, ProblemKind.UNSUPPORTED_SUBGRAPH, ProblemKind.BUILDER_ERROR})
+
+
+def offers_reduce(problem: Problem) -> bool:
+    return problem.kind in REDUCE_KINDS and problem.severity == "error"
 
 
 def _attribute_text(attribute: onnx.AttributeProto) -> str:
@@ -61,16 +74,16 @@ def _attribute_text(attribute: onnx.AttributeProto) -> str:
     return str(value)
 
 
-def _inferred_shapes(proto: onnx.ModelProto, progress, cancel) -> dict:
+def _inferred_shapes(proto: onnx.ModelProto, progress: ProgressFn, cancel: CancelToken) -> dict[str, TensorInfo]:
     return tensor_shapes(proto)
 
 
 class TriagePanel(QWidget):
-    def __init__(self, session, parent=None):
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self._problems: list[Problem] = []
-        self._shapes: dict = {}
+        self._shapes: dict[str, TensorInfo] = {}
         self.shapes_task = Task(self, session, "triage", on_done=self._set_shapes, errors_in_place=True)
         self._picking = False  # selecting rows for a node clicked in the graph: don't send it back to the graph
         self.picked_node = ""  # the node last clicked in the graph
@@ -84,13 +97,14 @@ class TriagePanel(QWidget):
         self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)  # a node's problems together
         self.detail = QTextBrowser()
         self.detail.setOpenLinks(False)
-        self.actions = QHBoxLayout()
-        self.actions.addStretch(1)
+        self.action_row = QHBoxLayout()  # not "actions": that is QWidget.actions()
+        self.action_row.addStretch(1)
+        self._action_buttons: list[QPushButton] = []
         detail_box = QWidget()
         detail_layout = QVBoxLayout(detail_box)
         detail_layout.setContentsMargins(0, 0, 0, 0)
         detail_layout.addWidget(self.detail, 1)
-        detail_layout.addLayout(self.actions)
+        detail_layout.addLayout(self.action_row)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.tree)
         splitter.addWidget(detail_box)
@@ -115,7 +129,8 @@ class TriagePanel(QWidget):
         self._problems = list(problems)
         counts = {s: sum(p.severity == s for p in self._problems) for s in SEVERITIES}
         self.summary.setText("No problems found: TensorRT takes every node." if not self._problems else
-                             f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} note(s)")
+                             f"{counts[Severity.ERROR]} error(s), {counts[Severity.WARNING]} warning(s), "
+                             f"{counts[Severity.INFO]} note(s)")
         self._rebuild()
 
     def _matches(self, problem: Problem, needle: str) -> bool:
@@ -149,29 +164,23 @@ class TriagePanel(QWidget):
                     row.setToolTip(2, problem.message)
                     row.setData(0, Qt.ItemDataRole.UserRole, index)
             group.setExpanded(True)
-            for i in range(group.childCount()):
-                group.child(i).setExpanded(True)
+            for kind_item in child_items(group):
+                kind_item.setExpanded(True)
         if not self._problems:
             self._show_detail(None)
 
     def problem_items(self) -> list[tuple[QTreeWidgetItem, Problem]]:
         """The problem rows currently shown, in order."""
-        rows = []
-        for g in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(g)
-            for k in range(group.childCount()):
-                kind_item = group.child(k)
-                for r in range(kind_item.childCount()):
-                    item = kind_item.child(r)
-                    rows.append((item, self._problems[item.data(0, Qt.ItemDataRole.UserRole)]))
-        return rows
+        return [(item, self._problems[item.data(0, Qt.ItemDataRole.UserRole)])
+                for group in top_level_items(self.tree) for kind_item in child_items(group)
+                for item in child_items(kind_item)]
 
     def _current_problem(self) -> Problem | None:
         item = self.tree.currentItem()
         index = item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
         return self._problems[index] if index is not None else None
 
-    def _on_current(self, _item=None, _previous=None) -> None:
+    def _on_current(self, _item: QTreeWidgetItem | None = None, _previous: QTreeWidgetItem | None = None) -> None:
         problem = self._current_problem()
         self._show_detail(problem)
         if problem is not None and problem.node and not self._picking:
@@ -201,7 +210,7 @@ class TriagePanel(QWidget):
                     item.setSelected(True)
                 self.tree.scrollToItem(rows[0][0])
             else:
-                self.tree.setCurrentItem(None)
+                self.tree.setCurrentIndex(QModelIndex())  # no current item
                 self._show_node_only(name)
         finally:
             self._picking = False
@@ -218,16 +227,16 @@ class TriagePanel(QWidget):
         self.detail.setHtml("".join(html))
 
     # Detail pane -------------------------------------------------------------------------------------
-    def _compute_shapes(self, model) -> None:
+    def _compute_shapes(self, model: LoadedModel) -> None:
         """Infer every tensor's shape in the background; a newer model's inference replaces this one's."""
         self._shapes = {}
         self.shapes_task.start(_inferred_shapes, model.proto)
 
-    def _set_shapes(self, shapes: dict) -> None:
+    def _set_shapes(self, shapes: dict[str, TensorInfo]) -> None:
         self._shapes = shapes
         self._show_detail(self._current_problem())
 
-    def _find_node(self, name: str):
+    def _find_node(self, name: str) -> onnx.NodeProto | None:
         if not name or self.session.model is None:
             return None
         return next((node for node, _parent in iter_nodes(self.session.model.proto.graph) if node.name == name), None)
@@ -242,7 +251,7 @@ class TriagePanel(QWidget):
             return {}
         return {name: "x".join(map(str, rng.opt)) for name, rng in profiles[0].shapes.items()}
 
-    def _tensor_rows(self, names) -> str:
+    def _tensor_rows(self, names: Iterable[str]) -> str:
         rows = []
         suggested = self._profile_shapes()
         for name in names:
@@ -255,15 +264,17 @@ class TriagePanel(QWidget):
             rows.append(f"<li><code>{escape(name)}</code>: {escape(described)}</li>")
         return "".join(rows) or "<li>none</li>"
 
-    def _node_html(self, node) -> str:
+    def _node_html(self, node: onnx.NodeProto) -> str:
         attributes = "".join(f"<li>{escape(a.name)} = {escape(_attribute_text(a))}</li>" for a in node.attribute)
         return (f"<h4>Attributes</h4><ul>{attributes or '<li>none</li>'}</ul>"
                 f"<h4>Inputs</h4><ul>{self._tensor_rows(node.input)}</ul>"
                 f"<h4>Outputs</h4><ul>{self._tensor_rows(node.output)}</ul>")
 
     def _show_detail(self, problem: Problem | None) -> None:
-        while self.actions.count() > 1:
-            self.actions.takeAt(0).widget().deleteLater()
+        for button in self._action_buttons:
+            self.action_row.removeWidget(button)
+            button.deleteLater()
+        self._action_buttons.clear()
         if problem is None:
             self.detail.setHtml("<p>Select a problem to see its detail.</p>")
             return
@@ -290,12 +301,15 @@ class TriagePanel(QWidget):
             self._add_action("Edit profiles", lambda: self.session.panel_requested.emit("profiles"))
         if offers_split(problem):
             self._add_action("Split for TensorRT", self.session.split_requested.emit)
+        if offers_reduce(problem):
+            self._add_action("Reduce…", lambda: self.session.reduce_requested.emit(problem))
 
-    def _add_action(self, text: str, slot) -> QPushButton:
+    def _add_action(self, text: str, slot: Callable[..., object]) -> QPushButton:
         button = QPushButton(text)
         button.clicked.connect(slot)
-        self.actions.insertWidget(self.actions.count() - 1, button)
+        self.action_row.insertWidget(len(self._action_buttons), button)  # before the stretch
+        self._action_buttons.append(button)
         return button
 
     def action_buttons(self) -> list[QPushButton]:
-        return [self.actions.itemAt(i).widget() for i in range(self.actions.count() - 1)]
+        return list(self._action_buttons)

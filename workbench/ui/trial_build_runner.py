@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSettings, Signal
 
+from workbench.core.analysis.support import SupportReport
 from workbench.core.build.trial import TrialBuild, trial_build
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
 from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui.session import Session
@@ -27,12 +29,12 @@ SOURCE = "trial-build"
 class TrialBuildRunner(QObject):
     finished = Signal(object)  # TrialBuild, after its problems reached the session
 
-    def __init__(self, session: Session, settings: QSettings, parent=None):
+    def __init__(self, session: Session, settings: QSettings, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.settings = settings
         self.last: TrialBuild | None = None
-        self._trial_of = None  # the model the running trial build is about
+        self._trial_of: LoadedModel | None = None  # the model the running trial build is about
         self.task = Task(self, session, SOURCE, on_done=self._finished, on_error=self._failed, errors_in_place=True)
         session.report_changed.connect(self._report_changed)
         session.model_changed.connect(self._model_changed)
@@ -57,9 +59,9 @@ class TrialBuildRunner(QObject):
     def cancel(self) -> None:
         self.task.cancel()
 
-    def _report_changed(self, _report) -> None:
+    def _report_changed(self, _report: SupportReport) -> None:
         """A new analysis builds again; a report restored by undo or redo comes with its model's trial build."""
-        kept = self.session.kept(ResultKind.TRIAL_BUILD)
+        kept = self.session.kept(ResultKind.TRIAL_BUILD, TrialBuild)
         if kept is None:
             self.run()
         else:
@@ -78,7 +80,7 @@ class TrialBuildRunner(QObject):
         self._trial_of = model
         return self.task.start(trial_build, model, profiles, backend=self.session.backend)
 
-    def _model_changed(self, _model) -> None:
+    def _model_changed(self, _model: LoadedModel) -> None:
         """A build of the previous model says nothing about this one: its result must not arrive."""
         self.task.abandon()
 

@@ -9,6 +9,7 @@ start a ``Task``, which keeps the worker alive, drops stale results and routes e
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRunnable, Signal
 
@@ -25,7 +26,7 @@ class WorkerSignals(QObject):
 
 
 class Worker(QRunnable):
-    def __init__(self, fn, *args, **kwargs):
+    def __init__(self, fn: Callable, *args: object, **kwargs: object) -> None:
         super().__init__()
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.signals = WorkerSignals()

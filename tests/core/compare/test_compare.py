@@ -5,7 +5,6 @@ import json
 import numpy as np
 import onnx
 import pytest
-from onnxconverter_common import float16
 
 from tests.compare_models import chain_model, classifier_model, perturbed, tiny_output_copy
 from tests.conftest import ROOT
@@ -19,6 +18,7 @@ from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.progress import Cancelled, CancelToken
 from workbench.core.recipe import Recipe, load_recipe, save_recipe
 from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.precision.conversion import convert_model
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,7 @@ def test_same_model_passes(chain):
 
 def test_float16_copy_is_caught_and_bisect_points_at_the_first_node(chain):
     model = LoadedModel.from_proto(chain)
-    half = LoadedModel.from_proto(float16.convert_float_to_float16(chain, keep_io_types=True))
+    half = convert_model(LoadedModel.from_proto(chain), "fp16")
     result = run_comparison(model, CompareSettings(bisect=True), against=half)
     assert not result.passed and result.verdict.startswith("FAIL")
     output = result.outputs[0]
@@ -47,7 +47,7 @@ def test_float16_copy_is_caught_and_bisect_points_at_the_first_node(chain):
 
 def test_float16_inputs_are_cast_for_the_side_that_takes_them(chain):
     model = LoadedModel.from_proto(chain)
-    half = LoadedModel.from_proto(float16.convert_float_to_float16(chain, keep_io_types=False))
+    half = convert_model(LoadedModel.from_proto(chain), "fp16", keep_io_types=False)
     result = run_comparison(model, CompareSettings(tolerances=Tolerances(atol=1e-2, rtol=1e-2)), against=half)
     assert any("cast from float32 to float16" in note for note in result.notes)
     assert result.outputs[0].dtype == "float16" and result.passed
@@ -213,12 +213,11 @@ def test_cli_on_the_real_classifier_exits_1_with_the_reason_in_json(tiny_classif
     assert data["reason"].startswith("1 of 1 output(s) fail: logits (cosine")
 
 
-@pytest.mark.filterwarnings("ignore:the float32 number:UserWarning")  # the converter clamps tiny weights, as asked
 def test_real_classifier_in_float16_passes_at_float16_tolerances():
     model = onnx.load(CORPUS_CLASSIFIER)
-    half = float16.convert_float_to_float16(model, keep_io_types=True)
+    half = convert_model(LoadedModel.from_proto(model), "fp16")
     result = run_comparison(LoadedModel.from_proto(model), CompareSettings(tolerances=Tolerances(1e-3, 1e-3)),
-                            against=LoadedModel.from_proto(half))
+                            against=half)
     logits = result.outputs[0]
     assert 0 < logits.max_abs < 1e-3 and logits.cosine > 0.99999  # float16 moved it, legitimately
     assert result.verdict is Verdict.PASS, result.reason

@@ -9,6 +9,7 @@ the model's node names, trying the known layer-name patterns before any other wo
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from workbench.core.model.dim_names import dim_uses, is_placeholder, roles_differ
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
@@ -77,7 +78,7 @@ def find_node(text: str, nodes: dict) -> str | None:
 
 
 def map_builder_errors(errors: list[str], model: LoadedModel, workspace_mb: int | None = None,
-                       profiles: list[Profile] = ()) -> list[Problem]:
+                       profiles: Sequence[Profile] = ()) -> list[Problem]:
     """One problem per distinct builder error (cancellation is not a problem); ``profiles`` are the build's,
     to name the values a refusal is about."""
     problems: list[Problem] = []

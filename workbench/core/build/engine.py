@@ -223,12 +223,16 @@ def _build_child(backend_name: str) -> ChildProcess:
         return _build_children[backend_name]
 
 
-def _crash_error(crash: ChildCrashed, log: list[LogMessage]) -> WorkbenchError:
-    last = "\n".join(f"[{m.severity}] {m.text}" for m in log[-_LOG_LINES_IN_CRASH_DETAIL:])
-    return WorkbenchError(f"The TensorRT builder crashed: the build process {crash.how}.",
-                          "The window and your model are unaffected. TensorRT hit an internal error or ran out of "
-                          "memory; try a smaller workspace or profile, or fix the node named in the log.",
-                          f"{crash.stderr_tail}\n{last}".strip())
+class BuilderCrashed(WorkbenchError):
+    """The build process died (an internal assertion's abort, an out-of-memory kill); ``how`` says how."""
+
+    def __init__(self, crash: ChildCrashed, log: list[LogMessage]):
+        last = "\n".join(f"[{m.severity}] {m.text}" for m in log[-_LOG_LINES_IN_CRASH_DETAIL:])
+        super().__init__(f"The TensorRT builder crashed: the build process {crash.how}.",
+                         "The window and your model are unaffected. TensorRT hit an internal error or ran out of "
+                         "memory; try a smaller workspace or profile, or fix the node named in the log.",
+                         f"{crash.stderr_tail}\n{last}".strip())
+        self.how = crash.how
 
 
 def _engine_tensors(raw: list[dict], profiles: list[Profile]) -> list[EngineTensor]:
@@ -249,8 +253,8 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
     ``check_memory``: refuse (``NotEnoughMemory``) a build estimated not to fit in the machine's memory.
 
     Returns a ``BuildResult`` (``succeeded=False`` with problems when TensorRT refuses the model).
-    Raises ``Cancelled`` when ``cancel`` is set (no file is left behind) and ``WorkbenchError``
-    for settings the backend lacks, profiles that do not fit, or a crashed builder.
+    Raises ``Cancelled`` when ``cancel`` is set (no file is left behind), ``BuilderCrashed`` when the builder
+    crashes and ``WorkbenchError`` for settings the backend lacks or profiles that do not fit.
     """
     started = time.perf_counter()
     backend = backend or load_backend()
@@ -272,10 +276,10 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
     to_build = model
     strongly_typed = backend.strongly_typed_only or settings.precision == "fp32" or settings.uses_conversion(backend)
     if settings.uses_conversion(backend):
-        from workbench.core.build.precision import convert_to_fp16  # onnxconverter-common is slow to import
+        from workbench.core.precision.conversion import convert_model  # only conversions need it
 
-        progress("Converting the model to FP16", None)
-        to_build = convert_to_fp16(model)
+        progress("Converting the model to FP16 (default keep rules: numerically fragile ops stay FP32)", None)
+        to_build = convert_model(model, "fp16")
     cancel.raise_if_cancelled("The build")
 
     temp_engine = None
@@ -309,7 +313,7 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
                                                      on_event=relay, cancel_grace_seconds=CANCEL_GRACE_SECONDS,
                                                      what="The build")
         except ChildCrashed as crash:
-            raise _crash_error(crash, log) from None
+            raise BuilderCrashed(crash, log) from None
         result_model = BuildResult(
             succeeded=bool(result.get("ok")), model_name=model.name, backend=f"{backend.name} {backend.version}",
             settings=settings, profiles=[p.copy() for p in profiles],
@@ -322,7 +326,7 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
             result_model.layers = [EngineLayer(**layer) for layer in result["layers"]]
             result_model.layer_source = (LAYERS_FROM_BUILD_LOG if settings.detailed_profiling else
                                          "none: turn on detailed profiling to list the engine's layers")
-            if temp_engine is not None:
+            if temp_engine is not None and output_path is not None:  # a temporary file only for an output
                 os.replace(temp_engine, output_path)
                 temp_engine = None
                 result_model.engine_path = str(output_path)

@@ -9,6 +9,7 @@ outputs on both sides and finds the first node, in graph order, whose output div
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Callable
 
 import numpy as np
@@ -317,7 +318,7 @@ def bisect_models(reference: LoadedModel, test: LoadedModel, feeds: dict[str, np
 # --- the whole job -----------------------------------------------------------------------------
 
 def run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: InputSpec | None = None,
-                   backend: Backend | None = None, against: LoadedModel | None = None, profiles: list[dict] = (),
+                   backend: Backend | None = None, against: LoadedModel | None = None, profiles: Sequence[dict] = (),
                    progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> CompareResult:
     """onnxruntime on ``model`` (reference) against ``against`` (ORT vs ORT) or the settings' engine.
 
@@ -345,7 +346,7 @@ def _run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: I
     if settings.against != "engine" and against is None and settings.against_model:
         against = load_model(settings.against_model)
     reference = OnnxruntimeRunner(model, extra_outputs=_cut_outputs(model, against))
-    test = None
+    test: Runner | None = None
     try:
         if settings.against == "engine":
             if not settings.engine_path:
@@ -387,6 +388,7 @@ def _run_comparison(model: LoadedModel, settings: CompareSettings, input_spec: I
             elif result.passed:
                 result.notes.append("No bisect: every output passes.")
             else:
+                assert against is not None  # loaded above: a model comparison has one
                 result.bisect = bisect_models(model, against, prepared.arrays, settings.tolerances,
                                               progress=_scaled(progress, 0.95, 0.05), cancel=cancel)
     finally:
@@ -470,5 +472,7 @@ def _shape_text(shapes: dict) -> str:
 
 
 def _scaled(progress: ProgressFn, start: float, width: float) -> ProgressFn:
-    return lambda phase, fraction=None: progress(phase, None if fraction is None else start + width * fraction)
+    def scaled(phase: str, fraction: float | None = None) -> None:
+        progress(phase, None if fraction is None else start + width * fraction)
+    return scaled
 

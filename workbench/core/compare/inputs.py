@@ -8,6 +8,7 @@ get seeded random data, so a spec is always complete. Dynamic dims are filled fr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -143,9 +144,14 @@ class ImageSource:
     def from_dict(cls, data: dict) -> "ImageSource":
         size = data.get("size")
         return cls(paths=[str(p) for p in data.get("paths", [])], layout=data.get("layout", "auto"),
-                   size=tuple(int(v) for v in size) if size else None, color=data.get("color", "RGB"),
+                   size=_height_width(size) if size else None, color=data.get("color", "RGB"),
                    scale=data.get("scale"), mean=tuple(float(v) for v in data.get("mean", (0.0,))),
                    std=tuple(float(v) for v in data.get("std", (1.0,))), dtype=data.get("dtype", ""))
+
+
+def _height_width(size: Sequence[int]) -> tuple[int, int]:
+    height, width = size  # anything but two numbers is a malformed recipe (InputSpec.from_dict says so)
+    return int(height), int(width)
 
 
 @dataclass
@@ -161,7 +167,7 @@ class InputSpec:
     profile: int = -1  # random data shaped from this optimization profile (index in the recipe); -1: none
     profile_shape: str = "opt"  # which of the profile's min/opt/max shapes
 
-    def resolved_shapes(self, profiles: list[dict] = ()) -> dict[str, list[int]]:
+    def resolved_shapes(self, profiles: Sequence[dict] = ()) -> dict[str, list[int]]:
         """``shapes``, filled in from the chosen profile for the inputs it does not name."""
         if self.profile < 0:
             return dict(self.shapes)
@@ -177,7 +183,7 @@ class InputSpec:
         return {**from_profile, **self.shapes}
 
     def to_dict(self) -> dict:
-        data = {"seed": self.seed}
+        data: dict[str, object] = {"seed": self.seed}
         if self.shapes:
             data["shapes"] = {k: list(v) for k, v in self.shapes.items()}
         if self.value_ranges:
@@ -221,7 +227,7 @@ def input_line(described: dict) -> str:
     return f"  input  {described['name']}: {described['dtype']} {described['shape']} from {described['source']}"
 
 
-def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: list[dict] = ()) -> PreparedInputs:
+def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: Sequence[dict] = ()) -> PreparedInputs:
     """Arrays for every input of ``model``: from the spec's files and images, random for the rest
     (shaped by the recipe's ``profiles`` when the spec names one)."""
     spec = spec or InputSpec()
@@ -239,7 +245,7 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: lis
     if missing:
         from workbench.core.shapes.suggest import suggest_shapes
 
-        given = spec.resolved_shapes(profiles)
+        given = {name: tuple(shape) for name, shape in spec.resolved_shapes(profiles).items()}
         suggestion = suggest_shapes(model, sample_shapes={n: [a.shape] for n, a in arrays.items()} or None)
         generated = random_inputs(model, spec.seed, {**suggestion.shapes(), **given}, spec.value_ranges, spec.dtypes,
                                   only=missing)
@@ -341,15 +347,15 @@ def load_images(source: ImageSource, tensor: TensorInfo) -> np.ndarray:
     layout = _layout(source, tensor)
     shape = tensor.shape or (None,) * 4
     height_dim, width_dim = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
-    size = source.size or ((height_dim, width_dim) if all(isinstance(d, int) and d > 0 for d in
-                                                            (height_dim, width_dim)) else None)
+    size = source.size or ((height_dim, width_dim) if isinstance(height_dim, int) and isinstance(width_dim, int)
+                           and height_dim > 0 and width_dim > 0 else None)
     dtype = _input_dtype(tensor, source.dtype)
     scale = source.scale if source.scale is not None else (1 / 255 if dtype.kind == "f" else 1.0)
     pictures = []
     for path in source.paths:
         try:
-            with Image.open(Path(path).expanduser()) as image:
-                image = image.convert("L" if source.color == "L" else "RGB")
+            with Image.open(Path(path).expanduser()) as opened:
+                image = opened.convert("L" if source.color == "L" else "RGB")
                 if size is not None and image.size != (size[1], size[0]):
                     image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
                 pixels = np.asarray(image, dtype=np.float32)
@@ -366,7 +372,7 @@ def load_images(source: ImageSource, tensor: TensorInfo) -> np.ndarray:
     if len({p.shape for p in pictures}) > 1:
         raise WorkbenchError("The images have different sizes and the input's height/width are dynamic.",
                              "Set a resize size so every image gets the same height and width.")
-    batch = np.stack(pictures) * np.float32(scale)
+    batch: np.ndarray = np.stack(pictures) * np.float32(scale)
     batch = (batch - np.asarray(source.mean, np.float32)) / np.asarray(source.std, np.float32)
     if layout == "NCHW":
         batch = batch.transpose(0, 3, 1, 2)

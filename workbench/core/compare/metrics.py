@@ -88,7 +88,7 @@ class Tolerances:
         return self.per_output.get(name, (self.atol, self.rtol))
 
     def to_dict(self) -> dict:
-        data = {"atol": self.atol, "rtol": self.rtol}
+        data: dict[str, object] = {"atol": self.atol, "rtol": self.rtol}
         if self.per_output:
             data["per_output"] = {name: list(pair) for name, pair in self.per_output.items()}
         if self.infinities_compare_equal:

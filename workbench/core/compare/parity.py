@@ -44,7 +44,7 @@ VERDICT_TEXT = {
 
 @dataclass
 class ParityResult:
-    verdict: str
+    verdict: ParityVerdict
     outputs: list[OutputComparison] = field(default_factory=list)
     reason: str = ""  # why not checkable, or the reasons of the outputs that did not pass
     seed: int = 0
@@ -71,7 +71,7 @@ def _feeds(original: LoadedModel, fixed: LoadedModel, frozen: dict[str, np.ndarr
     extra = sorted(set(fixed_inputs) - original_inputs)
     if extra:
         raise WorkbenchError(f"the fixed model has new input(s) {', '.join(extra)} the original lacks")
-    shapes = {name: tuple(t.shape) for name, t in fixed_inputs.items() if not t.is_dynamic}
+    shapes = {name: shape for name, t in fixed_inputs.items() if (shape := t.fixed_shape) is not None}
     shapes = {**(workload_shapes or {}), **shapes}
     # Realistic shapes and the model's own switch values: at 1x3x1x1 a detector's outputs are all zero and
     # a perturbation would pass unseen.
@@ -94,8 +94,10 @@ def check_parity(original: LoadedModel, fixed: LoadedModel, *, frozen_inputs: di
     return _check_parity(original, fixed, frozen_inputs, seed, atol, rtol, progress, cancel)
 
 
-def _parity_in_child(original: tuple, fixed: tuple, *arguments) -> ParityResult:
-    return _check_parity(model_in_child(*original), model_in_child(*fixed), *arguments, no_progress, None)
+def _parity_in_child(original: tuple, fixed: tuple, frozen_inputs: dict[str, np.ndarray] | None, seed: int,
+                     atol: float, rtol: float) -> ParityResult:
+    return _check_parity(model_in_child(*original), model_in_child(*fixed), frozen_inputs, seed, atol, rtol,
+                         no_progress, None)
 
 
 def _check_parity(original: LoadedModel, fixed: LoadedModel, frozen_inputs, seed: int, atol: float, rtol: float,
@@ -114,7 +116,7 @@ def _check_parity(original: LoadedModel, fixed: LoadedModel, frozen_inputs, seed
     # The representative point, then every other workload's (a decoder's prefill beside its decode step).
     for label, shapes, values in [("", None, {}), *workload_points(original)]:
         try:
-            switches = {name: np.full(shapes[name], value) for name, value in values.items()}
+            switches = {name: np.full(shapes[name], value) for name, value in values.items()} if shapes else {}
             reference_feeds, test_feeds = _feeds(original, fixed, {**switches, **(frozen_inputs or {})}, seed, shapes)
             progress("Parity: running the original model" + (f" ({label})" if label else ""), 0.1)
             with OnnxruntimeRunner(original, extra_outputs=fixed_outputs) as runner:

@@ -167,11 +167,12 @@ OUTPUT_HEADERS = ["output", "shape", "dtype", "max |err|", "mean |err|", "max re
 
 def _outputs_table(result: CompareResult) -> str:
     """One row of figures per output, and its verdict's reason on a full-width line under it."""
-    rows = [[o.name, "×".join(map(str, o.shape)), o.dtype, o.max_abs, o.mean_abs, o.max_rel, o.mean_rel,
-             f"{o.cosine:.6f}", f"{o.outside_fraction:.2%}", f"{o.nan_ref}/{o.nan_test}", f"{o.inf_ref}/{o.inf_test}",
-             "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%} (k={o.top_k})",
-             str(o.verdict)] for o in result.outputs]
-    rows += [[name] + [""] * 11 + [str(Verdict.FAIL)] for name in result.missing_outputs]
+    rows: list[list[object]] = [
+        [o.name, "×".join(map(str, o.shape)), o.dtype, o.max_abs, o.mean_abs, o.max_rel, o.mean_rel,
+         f"{o.cosine:.6f}", f"{o.outside_fraction:.2%}", f"{o.nan_ref}/{o.nan_test}", f"{o.inf_ref}/{o.inf_test}",
+         "–" if o.top1_agreement is None else f"{o.top1_agreement:.0%} / {o.topk_agreement:.0%} (k={o.top_k})",
+         str(o.verdict)] for o in result.outputs]
+    rows += [[name, *[""] * 11, str(Verdict.FAIL)] for name in result.missing_outputs]
     reasons = [o.reason for o in result.outputs] + ["missing: the test side has no such output"] * len(
         result.missing_outputs)
     classes = [VERDICT_CLASSES[o.verdict] for o in result.outputs] + ["fail"] * len(result.missing_outputs)

@@ -8,8 +8,10 @@ engine on the GPU through cuda-python and says in plain words why it cannot wher
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 import numpy as np
 import onnx
@@ -64,11 +66,14 @@ def model_in_child(serialized: bytes, path: str | None, weights_dir: str | None)
     return LoadedModel(proto, serialized, Path(path) if path else None, Path(weights_dir) if weights_dir else None)
 
 
-class ClosingRunner:
+class ClosingRunner(ABC):
     """``with runner: …`` closes it, whatever happens inside (Polygraphy's runners work the same way)."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     def __exit__(self, *_exc) -> None:
         self.close()
@@ -79,7 +84,7 @@ class OnnxruntimeRunner(ClosingRunner):
 
     name = "onnxruntime"
 
-    def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: list[str] = (),
+    def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: Sequence[str] = (),
                  quick: bool = False):
         """``quick``: no graph optimizations and one thread, for short-lived sessions (shape probes) that run beside
         TensorRT's parser: the optimizer's passes cost more at session creation than they save in a few runs."""
@@ -155,7 +160,7 @@ class TensorRTRunner(ClosingRunner):
         blocker = backend.engine_blocker(data)
         runtime = trt.Runtime(self._logger) if not blocker else None
         blocker = blocker or backend.engine_blocker(data, runtime)
-        if blocker:
+        if blocker or runtime is None:  # no runtime without a blocker
             raise WorkbenchError(f"Cannot run {path.name} here: {blocker}",
                                  "Build and analysis work on this machine; comparing an engine needs a GPU "
                                  "the engine was built for.")
@@ -265,7 +270,10 @@ def make_output_allocator(trt, device_buffer):
     size it needs, and ``notify_shape`` with the output's final shape; memory comes from the runner's
     growing device buffers, so a second run of the same size allocates nothing.
     """
-    class OutputAllocator(trt.IOutputAllocator):
+    # TensorRT ships no stubs: IOutputAllocator is an untyped base class, the imported module's own.
+    allocator_base: Any = trt.IOutputAllocator
+
+    class OutputAllocator(allocator_base):
         def __init__(self):
             trt.IOutputAllocator.__init__(self)
             self.buffers: dict[str, tuple[int, int]] = {}  # name → (device pointer, bytes)

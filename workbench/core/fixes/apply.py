@@ -95,8 +95,7 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
     """Run one step on ``model`` and return the new model; ``model`` itself is left untouched."""
     fix = get_fix(step.name)
     params = step.param_dict
-    if fix.validate is not None:
-        fix.validate(model, params)
+    fix.check_params(model, params)
     progress(f"{fix.title}: reading the graph", 0.1)
     if fix.needs_weights:
         proto = model.full_proto()
@@ -143,7 +142,7 @@ def preview_fix(model: LoadedModel, step: FixStep, **kwargs) -> FixPreview:
 def replay(model: LoadedModel, steps: list[FixStep], *, progress: ProgressFn = no_progress,
            cancel: CancelToken | None = None) -> list[FixResult]:
     """Apply ``steps`` in order (a recipe), each on the previous one's result."""
-    results = []
+    results: list[FixResult] = []
     for index, step in enumerate(steps):
         progress(f"Step {index + 1}/{len(steps)}: {step.spec()}", index / max(len(steps), 1))
         try:

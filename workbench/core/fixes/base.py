@@ -14,6 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 
 # Dtypes a user can ask for (set-input-dtype), by NumPy-style name as the model summary shows them.
@@ -211,6 +212,11 @@ class Fix:
                 continue
             params[param.name] = param.coerce(value)
         return params
+
+    def check_params(self, model: LoadedModel, params: dict[str, Any]) -> None:
+        """The fix's checks of ``params`` against ``model`` (unknown input, wrong rank …), when it has any."""
+        if self.validate is not None:
+            self.validate(model, params)
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ def find_groupnorms(graph: gs.Graph) -> list[GroupNormMatch]:
         reshape_out = _only_consumer(node.outputs[0], "Reshape")
         mul = reshape_out and _only_consumer(reshape_out.outputs[0], "Mul")
         add = mul and _only_consumer(mul.outputs[0], "Add")
-        if not add:
+        if not (reshape_out and mul and add):
             continue
         gamma, beta = affine(mul, reshape_out.outputs[0]), affine(add, mul.outputs[0])
         groups = int(group_shape[1])

@@ -184,12 +184,12 @@ def _freeze_value(model: LoadedModel, params: dict) -> np.ndarray:
                              "Give whole numbers for integer inputs.")
     if dtype.kind in "iu" and any(not np.can_cast(np.min_scalar_type(v), dtype) for v in values):
         raise WorkbenchError(f"{value!r} does not fit input '{tensor.name}' ({tensor.dtype}).", "Give a smaller value.")
-    if tensor.shape is None or tensor.is_dynamic:
+    shape = tensor.fixed_shape
+    if shape is None:
         if tensor.shape is not None and len(tensor.shape) == 1 and isinstance(value, list):
             return np.array(values, dtype=dtype)
         raise WorkbenchError(f"Input '{tensor.name}' {tensor.shape_text()} has no fixed shape, so its value cannot "
                              "be frozen.", "Apply set-input-shape first, or give a 1-D list for a 1-D input.")
-    shape = tuple(tensor.shape)
     if len(values) == 1:
         return np.full(shape, values[0], dtype=dtype)
     if len(values) != math.prod(shape):

@@ -56,12 +56,14 @@ class ChildCrashed(WorkbenchError):
 class _Child:
     """One started child: its process, a thread reading its replies into a queue, its captured stderr."""
 
-    def __init__(self, warm_up: Callable[[], None] | None):
+    def __init__(self, warm_up: Callable[[], object] | None):
         self._stderr = tempfile.TemporaryFile()  # read only after a crash; a pipe could fill and block the child
         search_path = os.pathsep.join(filter(None, [_PROJECT_ROOT, os.environ.get("PYTHONPATH")]))
         env = {**os.environ, "PYTHONPATH": search_path}
         self.process = subprocess.Popen([sys.executable, "-m", "workbench.core.isolation.serve"],
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=env)
+        assert self.process.stdin and self.process.stdout  # both asked for with PIPE
+        self._to_child, self._from_child = self.process.stdin, self.process.stdout
         self.replies: queue.Queue = queue.Queue()
         self.send(warm_up)
         threading.Thread(target=self._read_replies, daemon=True, name="trt-workbench-child-replies").start()
@@ -70,17 +72,17 @@ class _Child:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def send(self, message) -> None:
+    def send(self, message: object) -> None:
         try:
-            pickle.dump(message, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.process.stdin.flush()
+            pickle.dump(message, self._to_child, protocol=pickle.HIGHEST_PROTOCOL)
+            self._to_child.flush()
         except OSError:  # the child died (a broken pipe); the reply reader reports it
             pass
 
     def _read_replies(self) -> None:
         while True:
             try:
-                self.replies.put(pickle.load(self.process.stdout))
+                self.replies.put(pickle.load(self._from_child))
             except Exception:  # end of stream, or a reply cut short by the child's death
                 break
         self.replies.put(None)
@@ -109,7 +111,7 @@ class _Child:
     def end(self) -> None:
         self.kill()
         self.process.wait()
-        for stream in (self.process.stdin, self.process.stdout, self._stderr):
+        for stream in (self._to_child, self._from_child, self._stderr):
             try:
                 stream.close()
             except OSError:
@@ -117,7 +119,7 @@ class _Child:
 
 
 class ChildProcess:
-    def __init__(self, warm_up: Callable[[], None] | None = None, *, one_call_per_child: bool = False):
+    def __init__(self, warm_up: Callable[[], object] | None = None, *, one_call_per_child: bool = False):
         """``warm_up`` (picklable, e.g. a ``functools.partial``) runs first in every child."""
         self._warm_up = warm_up
         self._one_call_per_child = one_call_per_child

@@ -13,6 +13,8 @@ The see-through ops are evaluated with ONNX's reference implementation, so their
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
@@ -32,7 +34,9 @@ def evaluate_node(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) ->
 
     try:
         evaluator = ReferenceEvaluator(node, opsets={"": opset})
-        return np.asarray(evaluator.run(None, dict(zip(node.input, inputs)))[0])
+        # Without intermediate=True, run returns the outputs as a list (its hint names the dict form too).
+        outputs = cast("list[object]", evaluator.run(None, dict(zip(node.input, inputs))))
+        return np.asarray(outputs[0])
     except Exception:  # an attribute form the reference implementation refuses: not a constant we can read
         return None
 
@@ -85,7 +89,8 @@ class ConstantValues:
         elif name in self._producers and name in self:
             node = self._producers[name]
             inputs = [self.get(i) for i in node.input]
-            value = None if any(v is None for v in inputs) else evaluate_node(node, inputs, self._opset)
+            known = [v for v in inputs if v is not None]
+            value = evaluate_node(node, known, self._opset) if len(known) == len(inputs) else None
         else:
             value = None
         self._values[name] = value
@@ -142,7 +147,8 @@ def gs_constant_value(tensor: gs.Tensor, opset: int) -> np.ndarray | None:
     if node.op not in SEE_THROUGH_OPS or node.outputs[0] is not tensor:
         return None
     inputs = [gs_constant_value(t, opset) if not t.is_empty() else None for t in node.inputs]
-    if any(v is None for v in inputs):
+    known = [v for v in inputs if v is not None]
+    if len(known) < len(inputs):
         return None
     names = [f"in{i}" for i in range(len(inputs))]
-    return evaluate_node(onnx.helper.make_node(node.op, names, [tensor.name], **node.attrs), inputs, opset)
+    return evaluate_node(onnx.helper.make_node(node.op, names, [tensor.name], **node.attrs), known, opset)

@@ -134,8 +134,8 @@ def steered_nodes(graph: onnx.GraphProto, inputs: list[TensorInfo]) -> dict[str,
         if parent:
             nested_by_parent.setdefault(parent, []).append(node)
     for tensor in inputs:
-        if tensor.shape is None or not all(isinstance(d, int) for d in tensor.shape) \
-                or math.prod(tensor.shape) > _SWITCH_MAX_ELEMENTS:
+        fixed_dims = [d for d in tensor.shape or () if isinstance(d, int)]
+        if tensor.shape is None or len(fixed_dims) < len(tensor.shape) or math.prod(fixed_dims) > _SWITCH_MAX_ELEMENTS:
             continue
         reached = {tensor.name}
         steered: list[str] = []
@@ -381,7 +381,7 @@ def _indexes_table(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     low, high, bound = 0, None, None
     frontier, seen = [(graph.key(tensor.name), 0)], set()
     for _ in range(_DEPTH):
-        following = []
+        following: list[tuple[Key, int]] = []
         for name, offset in frontier:
             for node, position in graph.readers.get(name, []):
                 if id(node) in seen:
@@ -488,11 +488,13 @@ def _point_labels(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     nodes (SAM: 1 foreground, 0 background, −1 / −10 padding), or named so."""
     if not (_is_int(tensor) or is_float(tensor)) or tensor.shape is None:
         return None
-    points = next((t for t in graph.inputs if t is not tensor and _coordinate_shape(t)
+    points = next((t for t in graph.inputs if t is not tensor and t.shape is not None and _coordinate_shape(t)
                    and tuple(t.shape[:-1]) == tuple(tensor.shape)), None)
     compared = _compared_values(graph, tensor) if points is not None else []
     if points is None or (len(compared) < 2 and not _LABEL_NAME.search(tensor.name)):
         return None
+    low: float
+    high: float
     if {0.0, 1.0} <= set(compared) or not compared:
         low, high = 0, 1
     else:
@@ -511,7 +513,8 @@ def _coordinate_shape(tensor: TensorInfo) -> bool:
 
 def _sinusoidal(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     """Values embedded by Sin/Cos: a per-batch timestep, rotary position ids, Fourier features of coordinates."""
-    rank = len(tensor.shape or ())
+    shape = tensor.shape or ()
+    rank = len(shape)
     if rank <= 1 and (_is_int(tensor) or is_float(tensor)):
         role = InputRole.PER_BATCH_SCALAR
     elif rank >= 2 and _is_int(tensor):
@@ -530,7 +533,7 @@ def _sinusoidal(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
         return InputMeaning(tensor.name, role, f"one value per batch item, embedded by {label} (a diffusion timestep)")
     if role is InputRole.POSITION_IDS:
         return InputMeaning(tensor.name, role, f"position ids: {label} embeds them (rotary positions)", 0)
-    return InputMeaning(tensor.name, role, f"coordinates [..., {tensor.shape[-1]}]: {label} embeds them (Fourier "
+    return InputMeaning(tensor.name, role, f"coordinates [..., {shape[-1]}]: {label} embeds them (Fourier "
                                            "features)")
 
 
@@ -582,7 +585,7 @@ def _cross_attention(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
         return None
     frontier, seen = [(graph.key(tensor.name), False)], set()
     for _ in range(_ATTENTION_DEPTH):
-        following = []
+        following: list[tuple[Key, bool]] = []
         for name, projected in frontier:
             for node, position in graph.readers.get(name, []):
                 if (id(node), position, projected) in seen:
@@ -604,7 +607,7 @@ def _cross_attention(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
 
 def _attended_meaning(tensor: TensorInfo, node: onnx.NodeProto, projected: bool) -> InputMeaning:
     label = f"MatMul '{node_label(node)}'"
-    if projected or len(tensor.shape) != 4:
+    if projected or len(tensor.shape or ()) != 4:
         return InputMeaning(tensor.name, InputRole.ENCODER_STATES, f"encoder states: {label} reads a projection of "
                                                                    "them against queries from another input "
                                                                    "(cross-attention)")
@@ -631,8 +634,7 @@ def _by_name(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
         if _CROSS_NAME.search(name):
             return InputMeaning(name, InputRole.KV_CACHE, f"a cross-attention KV cache ({named}): the encoder's keys/"
                                                           "values")
-        axis = next((a for a in tensor.dynamic_dims if isinstance(shape[a], str) and _PAST_DIM.search(shape[a])),
-                    rank - 2)
+        axis = next((a for a, dim in enumerate(shape) if isinstance(dim, str) and _PAST_DIM.search(dim)), rank - 2)
         return InputMeaning(name, InputRole.KV_CACHE, f"a KV cache ({named}); axis {axis} holds the cached tokens",
                             past_axis=axis)
     if _is_int(tensor) and rank >= 1:

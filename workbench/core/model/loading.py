@@ -56,6 +56,13 @@ class TensorInfo:
     def is_dynamic(self) -> bool:
         return self.shape is None or bool(self.dynamic_dims)
 
+    @property
+    def fixed_shape(self) -> tuple[int, ...] | None:
+        """The shape when it is not dynamic (every dim a positive int), else None."""
+        if self.shape is None or self.dynamic_dims:
+            return None
+        return tuple(d for d in self.shape if isinstance(d, int))
+
     def shape_text(self) -> str:
         if self.shape is None:
             return "unknown rank"
@@ -379,7 +386,7 @@ def _initializer_bytes(tensor: onnx.TensorProto, count: int) -> int:
 def summarize(model: LoadedModel) -> ModelSummary:
     proto = model.proto
     graph = proto.graph
-    histogram = Counter()
+    histogram: Counter[str] = Counter()
     nested = 0
     weights = list(graph.initializer)
     for node, parent in iter_nodes(graph):
@@ -433,6 +440,7 @@ def _stream_weights(proto: onnx.ModelProto, weights_dir: Path | None, data_file:
         for index, tensor in enumerate(tensors):
             offset = out.tell()
             if external_data_helper.uses_external_data(tensor):
+                assert weights_dir is not None  # save_model refuses weights on disk without their folder
                 info = external_data_helper.ExternalDataInfo(tensor)
                 with open(weights_dir / info.location, "rb") as source:
                     source.seek(info.offset or 0)
@@ -477,7 +485,8 @@ def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protec
                              "This is a bug in the workbench; please report it.")
     locations = {external_data_helper.ExternalDataInfo(t).location for t in on_disk}
     data_name = destination.name + ".data"
-    if any((weights_dir / location).resolve() == destination.parent / data_name for location in locations):
+    if weights_dir is not None and any((weights_dir / location).resolve() == destination.parent / data_name
+                                       for location in locations):
         raise WorkbenchError(f"Refused: {data_name} holds the weights this model is read from.",
                              "Save under another name: the original's data file is never overwritten.")
     if external_data is None:

@@ -7,11 +7,8 @@ import onnx_graphsurgeon as gs
 
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.model.loading import LoadedModel
-from workbench.core.precision.conversion import TARGETS, KeepSet, convert_model
+from workbench.core.precision.conversion import BF16_NOT_RUNNABLE, TARGETS, KeepSet, convert_with_decisions, kept_lines
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, MODES, calibration_samples, quantize
-
-BF16_NOT_RUNNABLE = ("its CPU provider has no bfloat16 kernels (accuracy: trt-workbench convert or the Precision "
-                     "panel, on an emulation twin); the TensorRT parser checks it when the model is built")
 
 
 def _validate(model: LoadedModel, params: dict) -> None:
@@ -25,7 +22,7 @@ def _validate_quantize(model: LoadedModel, params: dict) -> None:
 def _quantize(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
     exclude = KeepSet.resolve(model, params.get("exclude", []))
     calibration, source = calibration_samples(model, params["samples"], params.get("calib", ""))
-    quantized = quantize(model, calibration, params["mode"], exclude)
+    quantized = quantize(model, calibration, params["mode"], exclude, validate=False)  # apply_fix judges it
     context.warnings.append(f"Quantized to {params['mode'].upper()} (Q/DQ), calibration: {source}; left float: "
                             f"{', '.join(exclude.to_list()) or 'nothing'}; outputs change numerically (check parity).")
     return gs.import_onnx(quantized.proto)
@@ -33,11 +30,15 @@ def _quantize(graph: gs.Graph, params: dict, context: FixContext, model: LoadedM
 
 def _transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
     keep = KeepSet.resolve(model, params.get("keep", []))
-    converted = convert_model(model, params["to"], keep, keep_io_types=params["keep_io"])
+    # apply_fix judges the result itself (onnx checker, onnxruntime), so the conversion does not judge it twice
+    converted, conversion = convert_with_decisions(model, params["to"], keep, keep_io_types=params["keep_io"],
+                                                   default_rules=params["default_keep"], validate=False)
     if params["to"] == "bf16":
         context.onnxruntime_cannot_run = BF16_NOT_RUNNABLE
     context.warnings.append(f"Converted to {params['to'].upper()}, kept in FP32: "
-                            f"{', '.join(keep.to_list()) or 'nothing'}; outputs change numerically (check parity).")
+                            f"{', '.join(keep.to_list()) or 'nothing'} (by you); "
+                            f"{'; '.join(kept_lines(conversion)) or 'nothing else'}; outputs change numerically "
+                            "(check parity).")
     return gs.import_onnx(converted.proto)
 
 
@@ -48,7 +49,9 @@ CONVERT_PRECISION = Fix(
     params=(Param("to", "choice", "The target precision.", required=False, default="fp16", choices=TARGETS),
             Param("keep", "tensors", "Node names or op types kept in FP32, joined by ';'.", required=False,
                   default=[]),
-            Param("keep_io", "bool", "Keep graph inputs and outputs float32.", required=False, default=True)),
+            Param("keep_io", "bool", "Keep graph inputs and outputs float32.", required=False, default=True),
+            Param("default_keep", "bool", "Keep numerically fragile ops (Exp, Softmax, reductions, normalisations, "
+                  "TopK …) in FP32, the default keep rules.", required=False, default=True)),
     transform=_transform, validate=_validate, may_change_numerics=True,
 )
 

@@ -39,6 +39,7 @@ class PrecisionPlan:
     keep_io: bool = True  # graph inputs and outputs stay float32 (conversion)
     samples: int = DEFAULT_CALIBRATION_SAMPLES  # seeded random calibration samples (quantization)
     calib_file: str = ""  # calibration arrays (.npz) instead of random samples
+    default_keep: bool = True  # the default keep rules (converter.DEFAULT_KEEP_RULES) apply (conversion)
 
     def tolerances(self) -> tuple[Tolerances, str]:
         atol, rtol, reason = default_tolerances(self.mode)
@@ -50,6 +51,7 @@ class PrecisionPlan:
         # Empty lists and names are left to the steps' defaults (an explicit empty list is refused).
         if self.mode in CONVERSION_MODES:
             return make_step("convert-precision", {"to": self.mode, "keep_io": self.keep_io,
+                                                   "default_keep": self.default_keep,
                                                    **({"keep": self.keep} if self.keep else {})})
         if self.mode in QUANTIZATION_MODES:
             return make_step("quantize", {"mode": self.mode, "samples": self.samples,
@@ -89,7 +91,7 @@ def evaluate(model: LoadedModel, plan: PrecisionPlan, *, progress: ProgressFn = 
     if plan.mode in CONVERSION_MODES:
         feeds, shapes = _feeds(model)
         check = check_conversion(model, plan.mode, KeepSet.resolve(model, plan.keep), feeds, tolerances,
-                                 keep_io_types=plan.keep_io, converted=result.after)
+                                 keep_io_types=plan.keep_io, converted=result.after, default_rules=plan.default_keep)
         inputs_reason = "seeded random inputs at realistic shapes from the shape service"
     else:  # measured on a sample the calibration did not see
         feeds, shapes = _feeds(model, seed=plan.samples)
@@ -109,4 +111,4 @@ def find_keep_set(model: LoadedModel, plan: PrecisionPlan, *, progress: Progress
     feeds, _shapes = _feeds(model)
     tolerances, _reason = plan.tolerances()
     return bisect_keep_set(model, feeds, tolerances, KeepSet.resolve(model, plan.keep), to=plan.mode,
-                           progress=progress, cancel=cancel)
+                           default_rules=plan.default_keep, progress=progress, cancel=cancel)

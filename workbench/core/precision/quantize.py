@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def modelopt_available() -> bool:
 
 
 def calibration_samples(model: LoadedModel, samples: int = DEFAULT_CALIBRATION_SAMPLES, calib_file: str = "",
-                        spec: InputSpec | None = None, profiles: list[dict] = ()) -> tuple[list[Feeds], str]:
+                        spec: InputSpec | None = None, profiles: Sequence[dict] = ()) -> tuple[list[Feeds], str]:
     """Calibration feeds and where they come from: ``calib_file`` (.npz/.npy, one sample per leading index)
     or ``samples`` seeded random feeds from ``spec``'s seed on, at its shapes (given ones, those of a profile of
     ``profiles``, else the shape service's realistic ones). The spec's data files and images are left out: they
@@ -63,8 +64,12 @@ def _excluded_nodes(model: LoadedModel, exclude: KeepSet) -> list[str]:
 
 
 def quantize(model: LoadedModel, calibration: list[dict[str, np.ndarray]], mode: str = "int8",
-             exclude: KeepSet | None = None, use_modelopt: bool = False) -> LoadedModel:
-    """A Q/DQ copy of ``model`` calibrated on ``calibration`` (a list of feeds); ``exclude`` stays float."""
+             exclude: KeepSet | None = None, use_modelopt: bool = False, validate: bool = True) -> LoadedModel:
+    """A Q/DQ copy of ``model`` calibrated on ``calibration`` (a list of feeds); ``exclude`` stays float.
+
+    With ``validate`` the result is judged (onnx full check, onnxruntime session) and refused, naming the node, before
+    anyone can write it: the quantizer is a library's, and its output is not trusted blindly.
+    """
     if mode not in MODES:
         raise WorkbenchError(f"Unknown quantization mode {mode!r}.", f"Choose one of: {', '.join(MODES)}.")
     if (mode == "fp8" or use_modelopt) and not modelopt_available():
@@ -81,7 +86,15 @@ def quantize(model: LoadedModel, calibration: list[dict[str, np.ndarray]], mode:
             _quantize_with_modelopt(source, target, calibration, mode, excluded)
         else:
             _quantize_with_onnxruntime(source, target, calibration, excluded)
-        return LoadedModel.from_proto(onnx.load(str(target)), model.path)
+        quantized = onnx.load(str(target))
+    if validate:
+        # Imported here: the fix catalogue (fixes/__init__) registers this package's steps (a circular import).
+        from workbench.core.fixes.validation import validate_fixed_model
+
+        validate_fixed_model(quantized, f"The {mode.upper()} quantization of {model.name}",
+                             "Exclude the node the message names (--exclude / the Precision panel's list) and report "
+                             "the model.", original=model.proto)
+    return LoadedModel.from_proto(quantized, model.path)
 
 
 def _quantize_with_onnxruntime(source: Path, target: Path, calibration, excluded: list[str]) -> None:

@@ -99,7 +99,8 @@ def spatial_strides(graph: onnx.GraphProto, input_name: str, constants: Constant
         for output in node.output:
             strides[output] = current
         deepest = (max(deepest[0], current[0]), max(deepest[1], current[1]))
-    return tuple(int(min(_MAX_STRIDE, 2 ** round(math.log2(max(s, 1.0))))) for s in deepest)
+    height, width = (int(min(_MAX_STRIDE, 2 ** round(math.log2(max(s, 1.0))))) for s in deepest)
+    return height, width
 
 
 def constant_shapes(proto: onnx.ModelProto) -> dict[str, tuple[int, ...]]:

@@ -87,9 +87,9 @@ class ProbeMemory:
             tensor = value.type.tensor_type
             if not tensor.HasField("shape") or value.name not in shapes and value in inferred.input:
                 continue
-            dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
-            if all(d is not None for d in dims):
-                total += math.prod(dims) * max(dtype_size(tensor.elem_type), 1)
+            sizes = [d.dim_value for d in tensor.shape.dim if d.HasField("dim_value")]
+            if len(sizes) == len(tensor.shape.dim):  # every dim known
+                total += math.prod(sizes) * max(dtype_size(tensor.elem_type), 1)
         return total
 
     def refusal(self, shapes: dict[str, Shape]) -> str:

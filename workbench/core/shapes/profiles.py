@@ -9,6 +9,7 @@ TensorRT treats a misnamed input as "not given" and quietly builds for batch 1.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from workbench.core.errors import WorkbenchError
@@ -143,7 +144,7 @@ def _check_range(index: int, name: str, rng: ShapeRange, declared, values: bool)
 
 
 def validate_profiles(profiles: list[Profile], inputs: list[TensorInfo],
-                      shape_tensors: list[str] = ()) -> list[ProfileIssue]:
+                      shape_tensors: Sequence[str] = ()) -> list[ProfileIssue]:
     """Every reason these profiles do not fit the model's inputs; empty when they do.
 
     ``shape_tensors`` (from ``analysis.find_shape_tensor_inputs`` or the support report) are the

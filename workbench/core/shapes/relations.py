@@ -15,10 +15,13 @@ from __future__ import annotations
 import ast
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-_FUNCTIONS = {"floor": math.floor, "ceil": math.ceil, "ceiling": math.ceil, "max": max, "min": min,
-              "Max": max, "Min": min, "FloorDiv": lambda a, b: a // b}
+# The functions take one (floor, ceil) or two (max, min, FloorDiv) numbers.
+_FUNCTIONS: dict[str, Callable[..., float]] = {
+    "floor": math.floor, "ceil": math.ceil, "ceiling": math.ceil, "max": max, "min": min, "Max": max, "Min": min,
+    "FloorDiv": lambda a, b: a // b}
 # A plain name is never a relation, only a name with an operator or a function call in it.
 _OPERATOR = re.compile(r"[-+*/()]")
 
@@ -39,8 +42,9 @@ class DimRelation:
         """The constant the expression multiplies by (``14*h14`` → 14: every value is a multiple), else 1."""
         body = self.tree.body
         if isinstance(body, ast.BinOp) and isinstance(body.op, ast.Mult):
-            constant = next((side.value for side in (body.left, body.right) if isinstance(side, ast.Constant)), 1)
-            return int(constant) if float(constant).is_integer() and constant > 1 else 1
+            constant = next((float(side.value) for side in (body.left, body.right)
+                             if isinstance(side, ast.Constant) and isinstance(side.value, (int, float))), 1.0)
+            return int(constant) if constant.is_integer() and constant > 1 else 1
         return 1
 
 
@@ -82,7 +86,7 @@ def _allowed(node: ast.AST, symbols: list[str]) -> bool:
 def _evaluate(node: ast.AST, values: dict[str, int]) -> float:
     if isinstance(node, ast.Name):
         return values[node.id]
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):  # _allowed let no other through
         return node.value
     if isinstance(node, ast.BinOp):
         left, right = _evaluate(node.left, values), _evaluate(node.right, values)

@@ -293,8 +293,8 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
     channel_axis = 1 if axes == (2, 3) else 3
     channels = (tensor.shape or ())[channel_axis]
     if not isinstance(channels, int):  # a dynamic channel dim (Optimum's num_channels): the first Conv's weight says
-        weight = direct_weight_dim(tensor.name, channel_axis, 4, consumer_map, weight_shapes)
-        channels = weight[0] if weight else channels
+        channel_weight = direct_weight_dim(tensor.name, channel_axis, 4, consumer_map, weight_shapes)
+        channels = channel_weight[0] if channel_weight else channels
     if hints.image_size is not None:
         sizes = (hints.image_size[0].value, hints.image_size[1].value)
         why = hints.image_size[0].reason
@@ -306,7 +306,8 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
             sizes = PADDLE_RECOGNIZER if recognizer else PADDLE_CLASSIFIER
             why = f"PaddleOCR's {'recognizer' if recognizer else 'direction classifier'} input size " \
                   f"3×{sizes[0]}×{sizes[1]} (paddle2onnx export)"
-        elif all(len(o.shape or ()) == 4 and o.shape[1] == 1 for o in model.summary().outputs):  # a text map
+        elif all(o.shape is not None and len(o.shape) == 4 and o.shape[1] == 1
+                 for o in model.summary().outputs):  # a text map
             sizes = (PADDLE_DETECTOR_SIDE, PADDLE_DETECTOR_SIDE)
             why = f"PaddleOCR's detector limits the longer side to {PADDLE_DETECTOR_SIDE} (det_limit_side_len), " \
                   "sides multiples of 32 (paddle2onnx export)"
@@ -328,6 +329,7 @@ def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts,
                        consumer_map, inputs: list[TensorInfo]) -> None:
     """Sequence dims: an encoder's length from the config (cross-attention), a text encoder's position table,
     CLIP's 77 tokens for text-conditioned diffusion, an audio encoder's frames; the context bounds the rest."""
+    shape = tensor.shape or ()  # a tensor of unknown rank has no dynamic dims
     for axis in tensor.dynamic_dims:
         label = _label_of(variables, tensor.name, axis)
         if label is None or label in facts:
@@ -335,16 +337,17 @@ def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts,
         dim = variables[label]
         if dim.kind is DimKind.BATCH:
             continue
-        name = tensor.shape[axis] if isinstance(tensor.shape[axis], str) else ""
+        dim_name = shape[axis]
+        name = dim_name if isinstance(dim_name, str) else ""
         encoder_side = re.search(r"encoder", f"{tensor.name} {name}", re.IGNORECASE) and \
             not re.search(r"decoder", name, re.IGNORECASE)
-        if encoder_side and hints.encoder_length is not None and (len(tensor.shape) != 3 or axis == 1) and \
-                tensor.dtype.startswith("float") and len(tensor.shape) >= 3:
+        if encoder_side and hints.encoder_length is not None and (len(shape) != 3 or axis == 1) and \
+                tensor.dtype.startswith("float") and len(shape) >= 3:
             facts[label] = _Fact(hints.encoder_length.value, ShapeSource.CONFIG, hints.encoder_length.reason)
-        elif hints.audio_frames is not None and len(tensor.shape) == 3 and axis == 2 and \
+        elif hints.audio_frames is not None and len(shape) == 3 and axis == 2 and \
                 any(n.op_type == "Conv" for n, _p in consumer_map.get(tensor.name, [])):
             facts[label] = _Fact(hints.audio_frames.value, ShapeSource.CONFIG, hints.audio_frames.reason)
-        elif dim.kind is DimKind.SEQUENCE and len(tensor.shape) == 3 and _ENCODER_STATES.search(tensor.name):
+        elif dim.kind is DimKind.SEQUENCE and len(shape) == 3 and _ENCODER_STATES.search(tensor.name):
             diffusion = any(len(t.shape or ()) == 4 and _LATENT.search(t.name) for t in inputs)
             if hints.text_length is not None or diffusion:
                 value = hints.text_length.value if hints.text_length else CLIP_TOKENS
@@ -375,7 +378,9 @@ def switch_values(model: LoadedModel) -> dict[str, InputValue]:
         tensor = inputs[name]
         value, source = default_values(model, name)[0]
         dtype = np.dtype(tensor.dtype) if tensor.dtype not in ("bfloat16", "undefined") else np.dtype(np.float32)
-        shape = tuple(tensor.shape or ())
+        shape = tensor.fixed_shape
+        if shape is None:
+            continue
         try:
             array = np.full(shape, value, dtype=dtype)
         except (TypeError, ValueError):
@@ -427,11 +432,12 @@ def _runs_in_child(model: LoadedModel) -> bool:
     return runs_in_child(model)
 
 
-def _suggest_in_child(model: tuple, *arguments) -> ShapeSuggestion:
+def _suggest_in_child(model: tuple, profiles, sample_shapes, probe: bool, budget_seconds: float,
+                      seed: int) -> ShapeSuggestion:
     """The probe of a large model, in a child: onnxruntime's copy of the weights (and a native crash) stay there."""
     from workbench.core.compare.runners import model_in_child
 
-    return _suggest(model_in_child(*model), *arguments, None)
+    return _suggest(model_in_child(*model), profiles, sample_shapes, probe, budget_seconds, seed, None)
 
 
 def known_shapes(model: LoadedModel) -> ShapeSuggestion:
@@ -522,7 +528,7 @@ def _add_workloads(model: LoadedModel, suggestion: ShapeSuggestion, analysis: _A
                 workload.values[tensor.name] = workload.name != "prefill"
             representative = suggestion.workloads[-1]
             suggestion.values[tensor.name] = InputValue(
-                tensor.name, np.full(tuple(tensor.shape or ()), representative.values[tensor.name]),
+                tensor.name, np.full(suggestion.values[tensor.name].value.shape, representative.values[tensor.name]),
                 f"switch input; {representative.values[tensor.name]} in the {representative.name} step (the cache "
                 f"branch runs once the cache holds tokens; the prompt step runs it off)")
     for dim in [cache.sequence, cache.past] + ([cache.mask] if cache.mask else []):

@@ -48,8 +48,8 @@ def find_kv_cache(inputs: list[TensorInfo], dims: list[DimSuggestion], related: 
         if tensor.shape is None or len(tensor.shape) != 4 or not _KV_NAME.search(tensor.name) or \
                 not tensor.dtype.startswith(("float", "bfloat")):
             continue
-        axis = next((a for a in tensor.dynamic_dims if isinstance(tensor.shape[a], str)
-                     and re.search(r"past|seq|len|cache", tensor.shape[a], re.IGNORECASE)), 2)
+        axis = next((a for a, name in enumerate(tensor.shape) if isinstance(name, str)
+                     and re.search(r"past|seq|len|cache", name, re.IGNORECASE)), 2)
         dim = by_use.get((tensor.name, axis))
         if dim is None:
             continue

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.backend import Backend
-from workbench.core.compare.runners import OnnxruntimeRunner, TensorRTRunner
+from workbench.core.compare.runners import OnnxruntimeRunner, Runner, TensorRTRunner
 from workbench.core.split.parts import Part
 from workbench.core.split.partition import TENSORRT
 
@@ -31,11 +31,11 @@ class ChainedRunner:
         self.output_names = list(output_names)
         self.input_names = [n for p in parts for n in p.inputs if not any(n in q.outputs for q in parts)]
         self.where: dict[int, str] = {}  # part index → what runs it, with the reason for the ONNX fallback
-        self.runners = []
+        self.runners: list[Runner] = []
         for part in parts:
             engine = (engines or {}).get(part.index)
             blocker = why_engine_cannot_run(engine, backend) if part.runtime == TENSORRT else ""
-            if part.runtime == TENSORRT and not blocker:
+            if part.runtime == TENSORRT and not blocker and engine and backend is not None:
                 self.runners.append(TensorRTRunner(engine, backend))
                 self.where[part.index] = f"{backend.name} engine {Path(engine).name}"
             else:

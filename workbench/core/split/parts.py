@@ -40,7 +40,7 @@ class Part:
     nodes: list[str]
     inputs: list[str]
     outputs: list[str]
-    model: LoadedModel = field(repr=False, default=None)
+    model: LoadedModel = field(repr=False)
     # node → why it runs under onnxruntime (the problem that forced it out of TensorRT)
     reasons: dict[str, str] = field(default_factory=dict)
 
@@ -101,6 +101,41 @@ def _shape_of(info: onnx.ValueInfoProto) -> list:
     return [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tensor.shape.dim]
 
 
+def cut_model(proto: onnx.ModelProto, members: list[int], types: dict[str, onnx.ValueInfoProto],
+              observed: dict[str, np.ndarray], graph_name: str, producer_name: str) -> tuple[onnx.ModelProto,
+                                                                                           list[str], list[str]]:
+    """The top-level nodes ``members`` (indices, in graph order) of ``proto`` as a model of their own, unchecked.
+
+    Its inputs are the model inputs they read, then the tensors other nodes compute for them; its outputs are
+    what they compute that the model returns or other nodes read. Constants they read come along (Constant
+    nodes copied, initializers kept); every new input and output is typed from ``types``, else from the value
+    ``observed`` for it. Returns the model, its input names and its output names.
+    """
+    graph = proto.graph
+    nodes = list(graph.node)
+    inside = set(members)
+    reads = list(dict.fromkeys(n for i in members for n in _reads(nodes[i])))
+    produced = {o for i in members for o in nodes[i].output if o}
+    producer = {o for n in nodes if not is_free(n) for o in n.output if o}
+    read_elsewhere = {n for i, node in enumerate(nodes) if i not in inside and not is_free(node)
+                      for n in _reads(node)}
+    model_outputs = {o.name for o in graph.output}
+    constants = {o: n for n in nodes if is_free(n) for o in n.output}
+    initializers = {t.name: t for t in graph.initializer}
+    inputs = [i.name for i in graph_inputs(graph) if i.name in reads] + \
+        [n for n in reads if n in producer and n not in produced]
+    outputs = [n for n in dict.fromkeys(o for i in members for o in nodes[i].output if o)
+               if n in model_outputs or n in read_elsewhere]
+    used_constants = [constants[n] for n in reads if n in constants and n not in produced]
+    cut_graph = helper.make_graph(
+        [*used_constants, *(nodes[i] for i in members)], graph_name,
+        [_value_info(n, types, observed) for n in inputs], [_value_info(n, types, observed) for n in outputs],
+        initializer=[initializers[n] for n in reads if n in initializers])
+    cut = helper.make_model(cut_graph, opset_imports=list(proto.opset_import), ir_version=proto.ir_version,
+                            functions=list(proto.functions), producer_name=producer_name)
+    return cut, inputs, outputs
+
+
 def build_parts(model: LoadedModel, assignment: Assignment, types: dict[str, onnx.ValueInfoProto],
                 observed: dict[str, np.ndarray]) -> tuple[list[Part], list[Boundary]]:
     """One checked ONNX model per stage (empty stages dropped), in running order, and the boundaries."""
@@ -112,34 +147,13 @@ def build_parts(model: LoadedModel, assignment: Assignment, types: dict[str, onn
     runtimes = [TENSORRT if st % 2 == 0 else ONNXRUNTIME for st in stages]
     names = file_names(runtimes)
     producer = {o: part_of[i] for i, n in enumerate(nodes) if i in part_of for o in n.output if o}
-    model_inputs = [i.name for i in graph_inputs(graph)]
-    model_outputs = [o.name for o in graph.output]
-    constants = {o: n for n in nodes if is_free(n) for o in n.output}
-    initializers = {t.name: t for t in graph.initializer}
-    readers: dict[str, set[int]] = {}
-    for index, part in part_of.items():
-        for name in _reads(nodes[index]):
-            readers.setdefault(name, set()).add(part)
 
     parts: list[Part] = []
     boundaries: dict[str, Boundary] = {}
     for p, runtime in enumerate(runtimes):
         members = [i for i in sorted(part_of) if part_of[i] == p]
-        reads = list(dict.fromkeys(n for i in members for n in _reads(nodes[i])))
-        produced = {o for i in members for o in nodes[i].output if o}
-        part_inputs = [n for n in model_inputs if n in reads] + \
-            [n for n in reads if n in producer and producer[n] != p]
-        part_outputs = [n for n in dict.fromkeys(o for i in members for o in nodes[i].output if o)
-                        if n in model_outputs or any(r != p for r in readers.get(n, ()))]
-        used_constants = [constants[n] for n in dict.fromkeys(reads) if n in constants and n not in produced]
-        part_graph = helper.make_graph(
-            [*used_constants, *(nodes[i] for i in members)], f"{graph.name or 'model'}_part{p + 1}",
-            [_value_info(n, types, observed) for n in part_inputs],
-            [_value_info(n, types, observed) for n in part_outputs],
-            initializer=[initializers[n] for n in reads if n in initializers])
-        part_proto = helper.make_model(part_graph, opset_imports=list(proto.opset_import),
-                                       ir_version=proto.ir_version, functions=list(proto.functions),
-                                       producer_name="trt-workbench split")
+        part_proto, part_inputs, part_outputs = cut_model(proto, members, types, observed,
+                                                          f"{graph.name or 'model'}_part{p + 1}", "trt-workbench split")
         try:
             onnx.checker.check_model(part_proto)
         except onnx.checker.ValidationError as exc:

@@ -254,9 +254,9 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
         message = (f"{len(parts)} parts: " + " → ".join(f"{p.file} ({p.runtime}, {len(p.nodes)} nodes)" for p in parts)
                    + f"; {len(boundaries)} boundary tensor(s). Chained outputs "
                    + ("match the original under onnxruntime." if matched else "do NOT match the original."))
-    result = _finish(status, message, model, parts, boundaries, builds, settings, rounds, timings, started)
-    result.comparison, result.inputs, result.ran_with = comparison, prepared.describe(), chain.label
-    return result
+    split = _finish(status, message, model, parts, boundaries, builds, settings, rounds, timings, started)
+    split.comparison, split.inputs, split.ran_with = comparison, prepared.describe(), chain.label
+    return split
 
 
 def _first_problem(builds: list[PartBuild]) -> str:

@@ -1,0 +1,191 @@
+"""The reduce dialog ("Reduce…" on a problem in the triage list): the smallest model that still fails that way.
+
+``reduce_model`` runs in a worker with progress and Cancel (its time limit, the default, ends it with the smallest
+failing model so far). The result says how far it got, the failure's signature, the nodes left, the
+inputs with their shapes and reasons, and the checks it took. The report is written at once to a temporary
+folder (said in the status line) so *Open reduced model* can open it as a model of its own; *Write report…*
+writes the same bundle (repro.sh, environment.txt, README.md …) where the user chooses.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from html import escape
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTextBrowser, \
+    QVBoxLayout, QWidget
+
+from workbench.core.errors import WorkbenchError
+from workbench.core.problems import Problem
+from workbench.core.reduce.bundle import REDUCED, prepare_bundle_folder, write_bundle
+from workbench.core.reduce.search import ProblemSpec, ReduceResult, ReduceStatus, reduce_model
+from workbench.core.shapes.profiles import describe_profile, profiles_from_recipe
+from workbench.ui import palette
+from workbench.ui.session import Session
+from workbench.ui.tasks import Task
+from workbench.ui.worker import Worker
+
+_STATUS_COLOURS = {ReduceStatus.REDUCED: palette.PASS, ReduceStatus.STOPPED_EARLY: palette.WARNING,
+                   ReduceStatus.NOT_REDUCIBLE: palette.FAIL, ReduceStatus.FLAKY: palette.FAIL}
+
+
+def reduce_html(result: ReduceResult) -> str:
+    colour = _STATUS_COLOURS[result.status]
+    rows = [f"<p><b style='color:{colour}'>{escape(str(result.status))}</b>: "
+            f"{result.original_nodes} → {len(result.reduced_nodes)} nodes, {result.oracle_calls} checks in "
+            f"{result.seconds:.1f} s (limit {result.time_limit:.0f} s)</p>",
+            f"<p><b>Failure</b><br><code>{escape(result.target.signature.text())}</code></p>",
+            "<p><b>Nodes kept</b><br>" + "<br>".join(f"{escape(op)} <i>{escape(name)}</i>" for name, op in
+                                                     zip(result.reduced_nodes, result.reduced_ops)) + "</p>",
+            "<p><b>Inputs</b><br>" + "<br>".join(
+                f"{escape(i['name'])}: {i['dtype']} {escape(str(i['shape']))}"
+                + (f" — {escape(i['reason'])}" if i["reason"] else "") for i in result.inputs) + "</p>"]
+    if result.profiles:
+        rows.append("<p><b>Profile</b><br>" + "<br>".join(escape(describe_profile(p)) for p in result.profiles)
+                    + "</p>")
+    rows.append("<p><b>Search</b><br>" + "<br>".join(escape(step) for step in result.steps) + "</p>")
+    if result.neighbour_nodes:
+        rows.append(f"<p>Passing neighbour: {len(result.neighbour_nodes)} nodes (does not fail).</p>")
+    return "".join(rows)
+
+
+class ReduceDialog(QDialog):
+    def __init__(self, session: Session, problem: Problem | None, open_model: Callable[[Path], None],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.problem = problem
+        self.open_model = open_model  # the window's open_path: the reduced model becomes a model of its own
+        self.setWindowTitle("Reduce" + (f": {problem.kind}" + (f" on {problem.node}" if problem.node else "")
+                                        if problem else ""))
+        self.resize(820, 560)
+        self.task = Task(self, session, "reduce", on_done=self._show_result, on_error=self._failed,
+                         on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
+                         errors_in_place=True)
+        self.reduce_result: ReduceResult | None = None
+        self.bundle: Path | None = None
+        self.file_dialog: QFileDialog | None = None
+        self.phase = QLabel()
+        self.phase.setWordWrap(True)
+        self.bar = QProgressBar(textVisible=False)
+        self.bar.setRange(0, 0)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.view = QTextBrowser()
+        self.cancel_button = QPushButton("Cancel")
+        self.open_button = QPushButton("Open reduced model")
+        self.write_button = QPushButton("Write report…")
+        close_button = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.write_button)
+        buttons.addWidget(close_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.phase)
+        layout.addWidget(self.status)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(buttons)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.open_button.clicked.connect(self.open_reduced)
+        self.write_button.clicked.connect(self.write_dialog)
+        close_button.clicked.connect(self.close)
+        self._update_buttons()
+
+    def reduce(self) -> Worker | None:
+        if self.session.model is None or self.task.running:
+            return None
+        try:
+            profiles = profiles_from_recipe(self.session.recipe.profiles) or None
+        except WorkbenchError as exc:
+            self.status.setText(f"{exc.message} {exc.hint}")
+            return None
+        self.reduce_result = None
+        self.view.clear()
+        self.status.setText(f"Reducing {self.session.model.name}…")
+        worker = self.task.start(reduce_model, self.session.model,
+                                 ProblemSpec.from_problem(self.problem) if self.problem else None,
+                                 profiles=profiles, backend=self.session.backend)
+        self._update_buttons()
+        return worker
+
+    def cancel(self) -> None:
+        if self.task.running:
+            self.task.cancel()
+            self.phase.setText("Cancelling…")
+
+    def _progress(self, phase: str, _fraction: float | None) -> None:
+        self.phase.setText(phase)
+
+    def _failed(self, error: WorkbenchError) -> None:
+        self.status.setText(f"Could not reduce: {error.message} {error.hint}")
+
+    def _cancelled(self) -> None:
+        self.status.setText("Reduction cancelled: nothing was written.")
+
+    def _done(self) -> None:
+        self.phase.setText("")
+        self._update_buttons()
+
+    def _show_result(self, result: ReduceResult) -> None:
+        self.reduce_result = result
+        self.view.setHtml(reduce_html(result))
+        try:
+            self.bundle = prepare_bundle_folder(tempfile.mkdtemp(prefix="trt-workbench-reduce-"), None)
+            write_bundle(result, self.bundle, self.session.backend, protect=self._model_path())
+        except (WorkbenchError, OSError) as exc:
+            self.bundle = None
+            self.status.setText(f"{result.message} The report could not be written: {getattr(exc, 'message', exc)}")
+        else:
+            self.status.setText(f"{result.message} Report in {self.bundle}")
+        self.session.log("info", f"Reduce: {result.message}")
+
+    def open_reduced(self) -> None:
+        if self.bundle is not None:
+            self.open_model(self.bundle / REDUCED)
+
+    def _update_buttons(self) -> None:
+        busy = self.task.running
+        self.bar.setVisible(busy)
+        self.cancel_button.setEnabled(busy)
+        self.open_button.setEnabled(not busy and self.bundle is not None)
+        self.write_button.setEnabled(not busy and self.reduce_result is not None)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.task.abandon()
+        super().closeEvent(event)
+
+    def write_dialog(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Folder for the report")
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        dialog.setFileMode(QFileDialog.FileMode.Directory)
+        dialog.fileSelected.connect(self.write_to)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        self.file_dialog = dialog
+        return dialog
+
+    def _model_path(self) -> Path | None:
+        """The current model's file: the report never writes over it."""
+        return self.session.model.path if self.session.model is not None else None
+
+    def write_to(self, folder: str) -> None:
+        result = self.reduce_result
+        if result is None:  # nothing reduced yet (the Write button is disabled then)
+            return
+        try:
+            written = write_bundle(result, prepare_bundle_folder(folder, self._model_path()),
+                                   self.session.backend, protect=self._model_path())
+        except (WorkbenchError, OSError) as exc:
+            self.status.setText(f"Could not write the report: {getattr(exc, 'message', exc)}")
+            return
+        self.status.setText(f"Wrote {len(written)} files to {folder}; bash {Path(folder) / 'repro.sh'} reproduces "
+                            "the failure.")
+        self.session.log("info", f"Wrote the reduce report to {folder}")

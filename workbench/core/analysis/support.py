@@ -18,6 +18,7 @@ import onnx.utils
 from workbench.core.backend import Backend, BackendInfo, LogMessage
 from workbench.core.runtime import load_backend
 from workbench.core.fixes import detect_problems, suggest_fixes
+from workbench.core.model.input_roles import float_shape_tensor_text, is_float
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.model.tensor_shapes import infer_value_info
 from workbench.core.onnxruntime_compat import compatibility_issues
@@ -116,6 +117,18 @@ def _parser_problem(error: ParserErrorInfo, top_level: list[str], nested_names: 
     )
 
 
+def _float_shape_tensor_problems(model: LoadedModel, shape_tensors: list[str]) -> list[Problem]:
+    """Float inputs the parser takes as shape tensors: TensorRT refuses them, and no profile can give them values."""
+    inputs = {tensor.name: tensor for tensor in model.summary().inputs}
+    return [Problem(
+        kind=ProblemKind.FLOAT_SHAPE_INPUT, severity=Severity.ERROR, stage=Stage.PARSE, node=name, inputs=[name],
+        fixes=["freeze-input"],
+        message=f"Input {float_shape_tensor_text(name, inputs[name])}; TensorRT cannot build the model as it is.",
+        hint=f"Apply freeze-input (input={name}, value = the one you deploy with, e.g. 0.5): the sizes it computes "
+             "become constants. To keep the size adjustable, export it as an integer input (the size itself).")
+        for name in shape_tensors if name in inputs and is_float(inputs[name])]
+
+
 def _model_problems(model: LoadedModel, backend: Backend | None = None) -> list[Problem]:
     problems = []
     for tensor in model.summary().inputs:
@@ -202,11 +215,13 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
         for entry in nodes:
             if entry.subgraph in supported_sg and not entry.has_error and entry.index not in error_indices:
                 entry.status = "supported"
+    shape_tensors = _shape_tensor_names(network)
+    problems.extend(_float_shape_tensor_problems(model, shape_tensors))
     problems.extend(_model_problems(model, backend))
     for problem in problems:
         problem.fixes = suggest_fixes(model, problem)
     return SupportReport(backend.info(), fully_supported, nodes, problems, errors, subgraphs,
-                         list(logger.messages), time.perf_counter() - started, _shape_tensor_names(network))
+                         list(logger.messages), time.perf_counter() - started, shape_tensors)
 
 
 def _parser_errors(parser) -> list[ParserErrorInfo]:

@@ -61,7 +61,7 @@ import json, re, sys
 def status(key):
     return int(re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
 sys.path.insert(0, {str(ROOT)!r})
-from workbench.core.backend import load_backend
+from workbench.core.runtime import load_backend
 from workbench.core.analysis.support import analyze_support
 from workbench.core.model.loading import load_model
 backend = load_backend()
@@ -80,7 +80,7 @@ print(json.dumps({{"base_kb": base, "peak_kb": peak}}))
 
 def main() -> None:
     from benchmarks.resnet import write_resnet50
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
 
     backend = load_backend()
     with tempfile.TemporaryDirectory() as tmp:

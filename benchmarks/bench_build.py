@@ -19,7 +19,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from benchmarks.raw_tensorrt import raw_build  # noqa: E402
 from tests.build_models import deep_cnn  # noqa: E402
-from workbench.core.backend import load_backend  # noqa: E402
+from workbench.core.runtime import load_backend  # noqa: E402
 from workbench.core.build.engine import BuildSettings, build_engine  # noqa: E402
 from workbench.core.model.loading import LoadedModel  # noqa: E402
 from workbench.core.shapes.profiles import Profile, ShapeRange  # noqa: E402

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.compare_models import chain_model  # noqa: E402
 from workbench.core.compare.metrics import compare_arrays  # noqa: E402
 from workbench.core.model.loading import LoadedModel  # noqa: E402
-from workbench.core.compare.runners import OnnxruntimeRunner  # noqa: E402
+from workbench.core.runners import OnnxruntimeRunner  # noqa: E402
 from workbench.core.compare.timing import time_runner  # noqa: E402
 
 OUTPUTS, ELEMENTS, REPEATS = 4, 10_000_000, 5

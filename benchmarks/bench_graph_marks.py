@@ -81,7 +81,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from workbench.core.analysis.support import analyze_support
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.model.loading import load_model
     from workbench.core.problems import Problem
     from workbench.ui.graph_view import CONSENT_SCRIPT, GraphView, NetronServer

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.core.reduce.plants import plant_nms, plant_nonzero  # noqa: E402
-from workbench.core.backend import load_backend  # noqa: E402
+from workbench.core.runtime import load_backend  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
 from workbench.core.reduce import search  # noqa: E402
 from workbench.core.reduce.search import reduce_model  # noqa: E402

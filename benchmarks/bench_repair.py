@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.raw_tensorrt import raw_build  # noqa: E402
 from workbench.core.analysis.support import analyze_support  # noqa: E402
-from workbench.core.backend import load_backend  # noqa: E402
+from workbench.core.runtime import load_backend  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
 from workbench.core.progress import Cancelled, CancelToken  # noqa: E402
 from workbench.core.repair import repair_model  # noqa: E402

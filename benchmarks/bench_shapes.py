@@ -28,9 +28,9 @@ import onnx  # noqa: E402
 
 from benchmarks.resnet import make_resnet50  # noqa: E402
 from workbench.core.analysis.support import analyze_support  # noqa: E402
-from workbench.core.backend import load_backend  # noqa: E402
+from workbench.core.runtime import load_backend  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
-from workbench.core.compare.runners import OnnxruntimeRunner  # noqa: E402
+from workbench.core.runners import OnnxruntimeRunner  # noqa: E402
 from workbench.core.compare.timing import time_runner  # noqa: E402
 from workbench.core.shapes.suggest import prefetch_shapes, suggest_shapes, suggested_feeds  # noqa: E402
 from workbench.core.build.trial import trial_build  # noqa: E402

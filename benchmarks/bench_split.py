@@ -1,21 +1,26 @@
-"""Split execution on a detection model with more than 3,000 nodes, against the work it builds on.
+"""Split execution on detection models, against the work it builds on.
 
-The model is made at run time with onnx.helper: a deep residual CNN (a stem, BLOCKS blocks of
-Conv → folded BatchNorm (Mul, Add) → Relu → residual Add), box and class heads, then a detector's
-post-processing that TensorRT-RTX cannot take: box decoding, a score threshold (NonZero), Gathers,
-NonMaxSuppression and TopK. (torchvision's SSDlite export, ``make_corpus.make_ssdlite``, has about 1,500
-nodes: too few for the ≥ 3,000 this benchmark is about.)
+Models:
+- a detector with more than 3,000 nodes made at run time with onnx.helper: a deep residual CNN (a stem,
+  BLOCKS blocks of Conv → folded BatchNorm (Mul, Add) → Relu → residual Add), box and class heads, then a
+  detector's post-processing that TensorRT-RTX cannot take: box decoding, a score threshold (NonZero),
+  Gathers, NonMaxSuppression and TopK;
+- the corpus's torchvision exports, SSDlite320 (per-class post-processing: 30 NonZeros the parser rejects)
+  and Faster R-CNN MobileNetV3-320-FPN;
+- any ONNX file given on the command line, e.g. torchvision's SSDlite at its defaults (91 classes, full width:
+  2,556 nodes besides Constants, 180 NonZeros), exported as ``make_corpus_vision.make_ssdlite`` does with
+  ``num_classes`` and ``width_mult`` left at their defaults (needs torch; 14 MB, not committed).
 
-Prints:
-- one ``supports_model_v2`` call on the model (the baseline);
-- ``split_model``'s phases — TensorRT's parser analysis, realistic inputs, partitioning (stage
-  assignment, the original's run for its outputs and the boundary values, parts as checked ONNX models),
-  the TensorRT part's build, and the validation (chained run + comparison) — each as a ratio to the
-  baseline; partition + validation is the figure the issue asks for;
-- the chained run (the parts one after the other under onnxruntime, as on a machine without a GPU)
-  against running the original model under onnxruntime: median of RUNS runs each. Goal ≤ 1.1×.
+Prints, per model:
+- one ``supports_model_v2`` call on the model (the baseline: a plain parse of the whole model);
+- ``split_model``'s phases — TensorRT's parser analysis, realistic inputs, partitioning (stage assignment, the
+  parser's check of each TensorRT part, the original's run for its outputs and the boundary values, parts as
+  checked ONNX models, as many rounds as it takes), the TensorRT parts' builds, and the validation (chained
+  run + comparison) — each as a ratio to the baseline, with the rounds;
+and for the deep detector the chained run (the parts one after the other under onnxruntime, as on a machine
+without a GPU) against running the original model under onnxruntime: median of RUNS runs each. Goal ≤ 1.1×.
 
-Run: ``.venv/bin/python benchmarks/bench_split.py``.
+Run: ``.venv/bin/python benchmarks/bench_split.py [MODEL.onnx …]``.
 """
 
 from __future__ import annotations
@@ -32,16 +37,18 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workbench.core.backend import load_backend  # noqa: E402
-from workbench.core.compare.runners import OnnxruntimeRunner  # noqa: E402
+from workbench.core.runtime import load_backend  # noqa: E402
+from workbench.core.runners import OnnxruntimeRunner  # noqa: E402
 from workbench.core.compare.timing import time_runner  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
 from workbench.core.split.chain import ChainedRunner  # noqa: E402
-from workbench.core.split.split import split_model  # noqa: E402
+from workbench.core.split.split import SplitResult, split_model  # noqa: E402
 
 BLOCKS = 600  # 5 nodes each: with stem, heads and post-processing about 3,030 nodes
 WIDTH, CLASSES, SIZE, STRIDE = 8, 4, 128, 4
 RUNS, REPEATS = 20, 3
+CORPUS = Path(__file__).resolve().parent.parent / "tests" / "corpus"
+CORPUS_DETECTORS = ("ssdlite320_torchvision_ts.onnx", "faster_rcnn_torchvision_ts.onnx")
 
 
 def deep_detector(blocks: int = BLOCKS) -> onnx.ModelProto:
@@ -118,38 +125,54 @@ def median_run(runner, feeds: dict) -> float:
     return time_runner(runner, feeds, runs=RUNS, warmup=1).median_ms / 1000
 
 
-def main() -> None:
+def split_phases(backend, path: Path, repeats: int) -> SplitResult:
+    """The baseline and the split's phases (best total of ``repeats`` splits) for one model."""
+    model = load_model(path)
+    active = sum(n.op_type != "Constant" for n in model.proto.graph.node)
+    print(f"{path.name}: {len(model.proto.graph.node)} nodes ({active} besides Constants), "
+          f"{backend.name} {backend.version}")
+    baseline = min(supports_model_v2_once(backend, model) for _ in range(REPEATS))
+    print(f"  one supports_model_v2 call (best of {REPEATS}): {baseline:.3f} s")
+    result = None
+    for _ in range(repeats):
+        attempt = split_model(load_model(path), backend=backend)
+        if result is None or attempt.seconds["total"] < result.seconds["total"]:
+            result = attempt
+    print(f"  split: {result.message}")
+    for text in result.rounds:
+        print(f"    round: {text[:160]}{'…' if len(text) > 160 else ''}")
+    s = result.seconds
+    for phase in ("parser", "shapes", "partition", "build", "validation", "total"):
+        if phase in s:
+            print(f"  {phase:22} {s[phase]:7.3f} s = {s[phase] / baseline:6.2f}× supports_model_v2")
+    both = s["partition"] + s.get("validation", 0.0)
+    print(f"  partition + validation {both:7.3f} s = {both / baseline:6.2f}× supports_model_v2")
+    return result
+
+
+def chained_overhead(model, result) -> None:
+    feeds = {"image": np.random.default_rng(0).uniform(0, 1, (1, 3, SIZE, SIZE)).astype(np.float32)}
+    original = OnnxruntimeRunner(model)
+    chain = ChainedRunner(result.parts, [o.name for o in model.proto.graph.output])
+    pairs = [(median_run(original, feeds), median_run(chain, feeds)) for _ in range(REPEATS)]
+    for plain, chained in pairs:
+        print(f"  run: original {plain * 1e3:.2f} ms, chained {chained * 1e3:.2f} ms = {chained / plain:.3f}×")
+    ratio = statistics.median(c / p for p, c in pairs)
+    print(f"chained-run overhead (median of {REPEATS} × {RUNS} runs): {ratio:.3f}× (goal ≤ 1.1×)")
+    original.close()
+    chain.close()
+
+
+def main(paths: list[str]) -> None:
     backend = load_backend()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "deep_detector.onnx"
         onnx.save(deep_detector(), path)
-        model = load_model(path)
-        print(f"{path.name}: {len(model.proto.graph.node)} nodes, {backend.name} {backend.version}")
-        baseline = min(supports_model_v2_once(backend, model) for _ in range(REPEATS))
-        print(f"one supports_model_v2 call (best of {REPEATS}): {baseline:.3f} s")
-        result = None
-        for _ in range(REPEATS):
-            attempt = split_model(load_model(path), backend=backend)
-            if result is None or attempt.seconds["total"] < result.seconds["total"]:
-                result = attempt
-        print(f"split: {result.message}")
-        s = result.seconds
-        for phase in ("parser", "shapes", "partition", "build", "validation", "total"):
-            print(f"  {phase:22} {s[phase]:7.3f} s = {s[phase] / baseline:6.2f}× supports_model_v2")
-        both = s["partition"] + s["validation"]
-        print(f"  partition + validation {both:7.3f} s = {both / baseline:6.2f}× supports_model_v2")
-
-        feeds = {"image": np.random.default_rng(0).uniform(0, 1, (1, 3, SIZE, SIZE)).astype(np.float32)}
-        original = OnnxruntimeRunner(model)
-        chain = ChainedRunner(result.parts, [o.name for o in model.proto.graph.output])
-        pairs = [(median_run(original, feeds), median_run(chain, feeds)) for _ in range(REPEATS)]
-        for plain, chained in pairs:
-            print(f"  run: original {plain * 1e3:.2f} ms, chained {chained * 1e3:.2f} ms = {chained / plain:.3f}×")
-        ratio = statistics.median(c / p for p, c in pairs)
-        print(f"chained-run overhead (median of {REPEATS} × {RUNS} runs): {ratio:.3f}× (goal ≤ 1.1×)")
-        original.close()
-        chain.close()
+        result = split_phases(backend, path, REPEATS)
+        chained_overhead(load_model(path), result)
+    for other in [CORPUS / name for name in CORPUS_DETECTORS] + [Path(p) for p in paths]:
+        split_phases(backend, other, 1)  # each split builds its TensorRT parts: once is enough to see the phases
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -74,7 +74,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from workbench.core.analysis.background import analysis_child
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.ui.loader import ModelLoader
     from workbench.ui.session import Session
     from workbench.ui.tasks import Task

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +12,12 @@ from workbench.resources import SAMPLES_DIR as SAMPLES
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args) -> subprocess.CompletedProcess:
-    """``trt-workbench ARGS…`` in its own process, as users run it (native output on fd 1/2 counts too)."""
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True)
+def run_cli(*args, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """``trt-workbench ARGS…`` in its own process, as users run it (native output on fd 1/2 counts too), in the
+    folder ``cwd``; this checkout's code is imported from any folder."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, env=env)
 
 
 def pytest_collection_modifyitems(items):
@@ -27,7 +30,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def backend():
     """The real TensorRT backend (TensorRT-RTX on machines without full TensorRT)."""
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
 
     return load_backend("auto")
 
@@ -36,7 +39,7 @@ def backend():
 def rtx_backend():
     """TensorRT-RTX itself (always installed), for facts that belong to it whichever backend "auto" picks:
     e.g. it has no NonMaxSuppression implementation and no EfficientNMS plugin, where full TensorRT has both."""
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
 
     return load_backend("tensorrt-rtx")
 

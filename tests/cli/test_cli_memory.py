@@ -7,7 +7,7 @@ import json
 
 from tests.conftest import SAMPLES
 from workbench.cli import main
-from workbench.core.build.memory import MEMORY_LIMIT_VARIABLE
+from workbench.core.memory import MEMORY_LIMIT_VARIABLE
 
 SHAPES = ["--min-shapes", "images:1x3x64x64", "--opt-shapes", "images:1x3x64x64", "--max-shapes", "images:1x3x64x64"]
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from workbench.core.backend import (RTX_RUNNABLE_MAJOR_MINOR, RTX_RUNNABLE_MIN_MAJOR, GpuStatus, gpu_status,
-                                    load_backend)
+from workbench.core.backend import RTX_RUNNABLE_MAJOR_MINOR, RTX_RUNNABLE_MIN_MAJOR, GpuStatus, gpu_status
 from workbench.core.errors import WorkbenchError
+from workbench.core.runtime import load_backend
 
 
 def test_auto_picks_an_installed_backend(backend):

@@ -12,7 +12,8 @@ from workbench.core.model.loading import iter_nodes, load_model
 from workbench.core.compare.parity import BEYOND, EXACT
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.progress import Cancelled, CancelToken
-from workbench.core.repair import NOTHING_TO_REPAIR, REPAIRED, default_values, repair_model
+from workbench.core.model.switches import default_values
+from workbench.core.repair import NOTHING_TO_REPAIR, REPAIRED, repair_model
 
 CORPUS = ROOT / "tests" / "corpus"
 

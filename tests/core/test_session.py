@@ -8,12 +8,14 @@ from __future__ import annotations
 import pytest
 
 from workbench.core.analysis.support import analyze_support
+from workbench.core.build.trial import TrialBuild, trial_build
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import apply_fix, parse_spec
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.problems import Problem
 from workbench.core.repair import REPAIRED, RepairResult, RepairStep
-from workbench.core.session import NOT_RUN_ON_THIS_MODEL, RESET_ON_NEW_MODEL, SessionState
+from workbench.core.session import NOT_RUN_ON_THIS_MODEL, RESET_ON_NEW_MODEL, ResultKind, SessionState
+from workbench.core.shapes.dims import ShapeSuggestion
 from workbench.core.shapes.profiles import Profile, ShapeRange, profiles_to_recipe
 
 SHAPE_FIX = "set-input-shape:input=images,shape=1x3x64x64"
@@ -162,3 +164,55 @@ def test_stages_are_checked(opened):
 def test_nothing_to_change_without_a_model():
     with pytest.raises(WorkbenchError, match="no model"):
         SessionState().apply("a step", None)
+
+
+def test_undo_and_redo_bring_back_the_report_problems_stages_and_results_kept_with_each_model(opened, backend):
+    original, report = opened.model, opened.report
+    trial = trial_build(original, backend=backend)
+    opened.set_problems("trial-build", trial.triage_problems())
+    opened.set_stage("builds", "ok" if trial.succeeded else "failed", "trial build")
+    assert opened.keep(ResultKind.TRIAL_BUILD, trial, original)
+    assert opened.keep(ResultKind.SHAPES, trial.shapes, original)
+    stages = dict(opened.stages)
+
+    fixed = apply_fix(original, parse_spec(SHAPE_FIX))
+    opened.apply_fix(fixed)
+    # A new model: nothing is known about it yet, and nothing of the previous one shows.
+    assert opened.report is None and opened.problems == [] and opened.kept(ResultKind.TRIAL_BUILD, TrialBuild) is None
+    assert all(opened.stages[stage] == ("none", NOT_RUN_ON_THIS_MODEL) for stage in RESET_ON_NEW_MODEL)
+    fixed_report = analyze_support(fixed.after, backend)
+    opened.set_report(fixed_report)
+    opened.set_stage("builds", "running", "trial build running")
+
+    opened.undo()
+    assert opened.model is original and opened.report is report
+    assert opened.problems_from("trial-build") == trial.triage_problems() and opened.stages == stages
+    assert opened.kept(ResultKind.TRIAL_BUILD, TrialBuild) is trial
+    assert opened.kept(ResultKind.SHAPES, ShapeSuggestion) is trial.shapes
+    opened.redo()
+    assert opened.model is fixed.after and opened.report is fixed_report
+    assert opened.stages["builds"] == ("running", "trial build running")
+    assert opened.kept(ResultKind.TRIAL_BUILD, TrialBuild) is None
+
+
+def test_a_result_that_arrives_after_its_model_was_replaced_is_kept_with_that_model(opened, backend, samples):
+    original = opened.model
+    opened.apply_fix(apply_fix(original, parse_spec(SHAPE_FIX)))
+    trial = trial_build(original, backend=backend)  # e.g. a build of the original that finished after the fix
+    assert opened.keep(ResultKind.BUILD, trial, original)
+    assert opened.kept(ResultKind.BUILD, TrialBuild) is None  # not about the current model
+    opened.undo()
+    assert opened.kept(ResultKind.BUILD, TrialBuild) is trial
+    # A model the history does not hold (another file): nowhere to keep it.
+    assert not opened.keep(ResultKind.BUILD, trial, load_model(samples / "groupnorm.onnx"))
+
+
+def test_a_new_analysis_of_the_same_model_drops_what_followed_the_previous_one(opened, backend):
+    model = opened.model
+    trial = trial_build(model, backend=backend)
+    for kind, result in ((ResultKind.TRIAL_BUILD, trial), (ResultKind.SHAPES, trial.shapes), (ResultKind.BUILD, trial)):
+        opened.keep(kind, result, model)
+    opened.set_report(analyze_support(model, backend))  # "Analyse again": its trial build runs again
+    assert opened.kept(ResultKind.TRIAL_BUILD, TrialBuild) is None
+    assert opened.kept(ResultKind.SHAPES, ShapeSuggestion) is None
+    assert opened.kept(ResultKind.BUILD, TrialBuild) is trial  # about the model, not about one analysis of it

@@ -230,6 +230,17 @@ CATALOG: dict[str, dict] = {
             "switch": {"input": "mode", "compared_with": 0, "deployed_value": 1},
         },
     },
+    "zoom_scale_ts.onnx": {
+        "family": "float-scale",
+        "exporter": "torchscript",
+        "description": "conv stem, a bilinear resize to int(H * scale) x int(W * scale) computed from the float32 "
+                       "scalar input 'scale' (a scripted F.interpolate(size=...)), conv head: TensorRT takes 'scale' "
+                       "as a shape tensor and refuses it (shape tensors must be int32/int64)",
+        "inputs": {"image": ["batch", 3, "height", "width"], "scale": []},
+        "realistic": {"image": [1, 3, 64, 64], "scale": []},
+        "values": {"scale": 0.5},
+        "facts": {"batch_like": {"image": 0}, "float_shape_tensor": {"input": "scale", "deployed_value": 0.5}},
+    },
     "external_data/mlp_external.onnx": {
         "family": "external-data",
         "exporter": "torchscript",

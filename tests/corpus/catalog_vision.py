@@ -239,4 +239,40 @@ VISION_CATALOG: dict[str, dict] = {
                          ({"pixel_values": [1, 3, 96, 96]}, {}, "TopK")],
         },
     },
+    "ssdlite320_torchvision_ts.onnx": {
+        "family": "detection-unbatched",  # torchvision's detectors take a list of [3, H, W] images, no batch dim
+        "exporter": "torchscript",
+        "description": "torchvision ssdlite320_mobilenet_v3_large (weights=None, weights_backbone=None, "
+                       "num_classes=16, MobileNetV3-Large width_mult 0.25) exported by torch.onnx.export "
+                       "(TorchScript, opset 17) on a list of one [3, 320, 320] image, eval mode: normalisation and "
+                       "resize inside, SSD heads, then per-class post-processing unrolled (a NonZero, GatherND "
+                       "and TopK per class: 30 NonZeros) and batched NMS in an If. TensorRT-RTX rejects every "
+                       "NonZero ('NonZero plugin creator version 1 was not found in plugin registry'), its "
+                       "capability check names only the first ones",
+        "inputs": {"images": [3, 320, 320]},
+        "realistic": {"images": [3, 320, 320]},
+        "workloads": {"deploy": {"images": [3, 320, 320]}},
+        "facts": {
+            "post_processing": ["NonZero", "GatherND", "TopK"],
+            "topk_candidates": 300,  # ssdlite320_mobilenet_v3_large's default: each class keeps at most 300 boxes
+            "output_shape_note": "boxes, scores, labels have a data-dependent first dim 'detections' (≤ 300)",
+        },
+    },
+    "faster_rcnn_torchvision_ts.onnx": {
+        "family": "detection-unbatched",
+        "exporter": "torchscript",
+        "description": "torchvision's fasterrcnn_mobilenet_v3_large_320_fpn recipe (its backbone extraction, "
+                       "anchors, min_size 320, 150 RPN proposals) with narrower widths (MobileNetV3-Large "
+                       "width_mult 0.25, FPN 64 channels, box head 64, 3 classes), random weights, exported by "
+                       "torch.onnx.export (TorchScript, opset 17) on a list of one [3, 320, 320] image: RPN with "
+                       "NonZero/TopK/NMS, MultiScaleRoIAlign (RoiAlign per level after a NonZero level "
+                       "assignment), the box head, per-class NMS. TensorRT-RTX rejects NonZero",
+        "inputs": {"images": [3, 320, 320]},
+        "realistic": {"images": [3, 320, 320]},
+        "workloads": {"deploy": {"images": [3, 320, 320]}},
+        "facts": {
+            "post_processing": ["NonZero", "TopK", "NonMaxSuppression", "RoiAlign"],
+            "output_shape_note": "boxes, labels, scores have a data-dependent first dim 'detections' (≤ 100)",
+        },
+    },
 }

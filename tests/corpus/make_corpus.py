@@ -640,6 +640,41 @@ def make_sensor_centering() -> None:
     save(model, "sensor_centering_ts.onnx")
 
 
+# --------------------------------------------------------------------------------------------------
+# A float scale input that sizes the output: TorchScript, opset 17
+# --------------------------------------------------------------------------------------------------
+
+DEPLOYED_ZOOM = 0.5  # the scale the zoom model is run with
+
+
+@torch.jit.script
+def zoom(image: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Resize by a run-time float factor: the output size is computed from ``scale`` (a float scalar input)."""
+    size = [int(image.shape[2] * float(scale)), int(image.shape[3] * float(scale))]
+    return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+
+
+class ZoomNet(nn.Module):
+    """A conv stem, a zoom by the ``scale`` input, a conv head: a preview / thumbnail pipeline's resolution knob."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.head = nn.Conv2d(8, 4, 3, padding=1)
+
+    def forward(self, image, scale):
+        return self.head(torch.relu(zoom(self.stem(image), scale)))
+
+
+def make_zoom_scale() -> None:
+    torch.manual_seed(SEED)
+    args = (torch.randn(1, 3, 64, 64), torch.tensor(DEPLOYED_ZOOM))
+    model = export_ts(ZoomNet().eval(), args, ["image", "scale"], ["zoomed"],
+                      {"image": {0: "batch", 2: "height", 3: "width"},
+                       "zoomed": {0: "batch", 2: "zoomed_height", 3: "zoomed_width"}})
+    save(model, "zoom_scale_ts.onnx")
+
+
 MAKERS = {
     "classifier_ts.onnx": make_classifier,
     "segmenter_dynamo.onnx": make_segmenter,
@@ -657,6 +692,7 @@ MAKERS = {
     "mid_nonzero_ts.onnx": make_mid_nonzero,
     "l2_embedding_ts.onnx": make_l2_embedding,
     "sensor_centering_ts.onnx": make_sensor_centering,
+    "zoom_scale_ts.onnx": make_zoom_scale,
 }
 
 

@@ -1,5 +1,6 @@
 """Generate the corpus's vision exports: YOLOv8 (Ultralytics), a PaddleOCR-like direction classifier, a
-Depth-Anything ViT, Stable-Diffusion UNet and VAE decoder, SAM's prompt encoder + mask decoder and RT-DETR.
+Depth-Anything ViT, Stable-Diffusion UNet and VAE decoder, SAM's prompt encoder + mask decoder, RT-DETR, and
+torchvision's SSDlite320 and Faster R-CNN (MobileNetV3-320-FPN).
 
 Needs torch, torchvision, onnxscript, transformers, diffusers, optimum-onnx and ultralytics (none of them a
 dependency of the app or of the tests, which only read the committed files). Install into a separate virtual
@@ -24,6 +25,7 @@ opsets, no doc strings; the model's own metadata_props stay).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -33,11 +35,13 @@ from pathlib import Path
 
 import onnx
 import torch
+import torchvision
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.corpus.make_corpus import (  # noqa: E402
-    CORPUS, SEED, calibrate_batchnorm, export_dynamo, export_ts, finish, paddle2onnx_style, run_makers, save)
+    CORPUS, SEED, TS_OPSET, calibrate_batchnorm, export_dynamo, export_ts, finish, paddle2onnx_style, run_makers,
+    save)
 
 YOLO_OPSET = 17
 
@@ -279,6 +283,59 @@ def make_rtdetr() -> None:
                    "rtdetr_optimum")
 
 
+# --------------------------------------------------------------------------------------------------
+# 10 / 11. torchvision detectors: SSDlite320-MobileNetV3 and Faster R-CNN MobileNetV3-Large-320-FPN
+# --------------------------------------------------------------------------------------------------
+
+# SSDlite's post-processing is unrolled per class (a NonZero, TopK, GatherND … each): 16 classes keep that
+# repetition (32 NonZeros) in a file below 5 MB; Faster R-CNN's per-class work is batched, 3 classes do
+SSDLITE_CLASSES, FASTER_RCNN_CLASSES = 16, 3  # 91 in the COCO models
+DETECTOR_WIDTH = 0.25  # MobileNetV3-Large's width_mult (1.0 in the real models: 14 / 76 MB at 91 classes)
+FASTER_RCNN_FPN_CHANNELS, FASTER_RCNN_REPRESENTATION = 64, 64  # 256 and 1024 in torchvision's builder
+
+
+def export_detector(net: nn.Module, name: str, outputs: list[str]) -> None:
+    """torchvision's detection export as its docs show it: a list of one [3, 320, 320] image, outputs with a
+    data-dependent 'detections' dim, named in the order of the model's result dict. The backbone's BatchNorm
+    statistics come from a training pass (else the features fade and a perturbed copy detects the same)."""
+    calibrate_batchnorm(net.backbone, torch.randn(4, 3, 320, 320))
+    buffer = io.BytesIO()
+    torch.onnx.export(net.eval(), ([torch.rand(3, 320, 320)],), buffer, dynamo=False, opset_version=TS_OPSET,
+                      input_names=["images"], output_names=outputs,
+                      dynamic_axes={output: {0: "detections"} for output in outputs})
+    save(finish(onnx.load_from_string(buffer.getvalue())), name)
+
+
+def make_ssdlite() -> None:
+    torch.manual_seed(SEED)
+    net = torchvision.models.detection.ssdlite320_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=SSDLITE_CLASSES, width_mult=DETECTOR_WIDTH)
+    export_detector(net, "ssdlite320_torchvision_ts.onnx", ["boxes", "scores", "labels"])
+
+
+def make_faster_rcnn() -> None:
+    """torchvision's fasterrcnn_mobilenet_v3_large_320_fpn (its builder's backbone extraction, anchors and
+    320-pixel defaults) with narrower widths: MobileNetV3-Large at width 0.25, FPN 64 channels, box head 64."""
+    from torchvision.models.detection.backbone_utils import BackboneWithFPN
+    from torchvision.models.detection.faster_rcnn import FasterRCNN, FastRCNNPredictor, TwoMLPHead
+    from torchvision.models.detection.rpn import AnchorGenerator
+    from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+    torch.manual_seed(SEED)
+    features = torchvision.models.mobilenet_v3_large(weights=None, width_mult=DETECTOR_WIDTH).features
+    stages = [0] + [i for i, block in enumerate(features) if getattr(block, "_is_cn", False)] + [len(features) - 1]
+    returned = [len(stages) - 2, len(stages) - 1]  # as torchvision's _mobilenet_extractor(fpn=True)
+    backbone = BackboneWithFPN(features, {f"{stages[k]}": str(v) for v, k in enumerate(returned)},
+                               [features[stages[i]].out_channels for i in returned], FASTER_RCNN_FPN_CHANNELS,
+                               extra_blocks=LastLevelMaxPool())
+    anchors = AnchorGenerator(((32, 64, 128, 256, 512),) * 3, ((0.5, 1.0, 2.0),) * 3)
+    net = FasterRCNN(backbone, rpn_anchor_generator=anchors, min_size=320, max_size=640, rpn_pre_nms_top_n_test=150,
+                     rpn_post_nms_top_n_test=150, rpn_score_thresh=0.05,
+                     box_head=TwoMLPHead(FASTER_RCNN_FPN_CHANNELS * 7 * 7, FASTER_RCNN_REPRESENTATION),
+                     box_predictor=FastRCNNPredictor(FASTER_RCNN_REPRESENTATION, FASTER_RCNN_CLASSES))
+    export_detector(net, "faster_rcnn_torchvision_ts.onnx", ["boxes", "labels", "scores"])
+
+
 MAKERS = {
     "yolov8_dynamic_ultralytics.onnx": make_yolov8_dynamic,
     "yolov8_static_ultralytics.onnx": make_yolov8_static,
@@ -289,6 +346,8 @@ MAKERS = {
     "sd_vae_decoder_optimum/model.onnx": make_vae_decoder,
     "sam_optimum/": make_sam,
     "rtdetr_optimum/model.onnx": make_rtdetr,
+    "ssdlite320_torchvision_ts.onnx": make_ssdlite,
+    "faster_rcnn_torchvision_ts.onnx": make_faster_rcnn,
 }
 
 

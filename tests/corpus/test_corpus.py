@@ -14,7 +14,7 @@ from tests.corpus.perturb import perturbed_copy
 
 CORPUS = Path(__file__).resolve().parent
 MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_TOTAL_BYTES = 40 * 1024 * 1024
+MAX_TOTAL_BYTES = 48 * 1024 * 1024
 ORT_QUIET = 4  # onnxruntime log severity FATAL: errors are raised as exceptions, not printed
 
 NAMES = sorted(CATALOG)

@@ -66,8 +66,10 @@ def make_window(qtbot, backend, analysis_child, settings):
 
     windows = []
 
-    def make(settings_override=None):
+    def make(settings_override=None, size: tuple[int, int] | None = None):
         window = MainWindow(Session(backend), analysis_child, settings=settings_override or settings)
+        if size:  # as on a screen of that size: the default layout is made for it at the first show
+            window.resize(*size)
         window.show()
         windows.append(window)
         return window

@@ -8,7 +8,7 @@ from onnx import numpy_helper
 
 from tests.core.model.test_large_models import matmul_stack
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait
-from workbench.core.build.memory import MEMORY_LIMIT_VARIABLE
+from workbench.core.memory import MEMORY_LIMIT_VARIABLE
 from workbench.core.problems import ProblemKind
 
 

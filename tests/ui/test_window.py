@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import onnx
+import psutil
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -18,10 +19,20 @@ from workbench.ui.app import DEFAULT_SAMPLE, parse_arguments, start_window
 from workbench.ui.error_dialog import ExceptionHook
 
 
-def test_opens_the_model_given_as_argument(qtbot, samples, settings, analysis_child, monkeypatch):
-    import workbench.ui.app as app
+def _our_children() -> set[int]:
+    """Our child processes (``core/isolation``'s), not QtWebEngine's, which live as long as the application."""
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "workbench.core.isolation.serve" in child.cmdline():
+                found.add(child.pid)
+        except psutil.NoSuchProcess:  # ended while we looked
+            pass
+    return found
 
-    monkeypatch.setattr(app, "analysis_child", lambda _choice: analysis_child, raising=False)
+
+def test_opens_the_model_given_as_argument_and_closing_stops_every_child_it_started(qtbot, samples, settings):
+    before = _our_children()
     window = start_window(parse_arguments([str(samples / "nms_detector.onnx")]), settings)
     try:
         wait_for_model(qtbot, window, samples / "nms_detector.onnx")
@@ -29,8 +40,12 @@ def test_opens_the_model_given_as_argument(qtbot, samples, settings, analysis_ch
         assert window.session.original is window.session.model
     finally:
         settle(qtbot)
-        window.close()
-        window.deleteLater()
+        started = _our_children() - before
+        with qtbot.waitSignal(window.destroyed, timeout=LOAD_TIMEOUT_MS):
+            window.close()
+            window.deleteLater()
+    assert started  # the analysis child, and the spare the trial build leaves for the next build
+    assert _our_children() & started == set()  # the window's runtime stopped them all
 
 
 def test_a_bundled_sample_is_named_on_the_command_line(samples, tmp_path, monkeypatch):
@@ -55,7 +70,6 @@ def test_without_a_model_opens_the_bundled_sample(qtbot, settings):
         settle(qtbot)
         window.close()
         window.deleteLater()
-        window.loader.child.close()
 
 
 def test_open_dialog(qtbot, window, samples):

@@ -56,11 +56,13 @@ def main(argv: list[str] | None = None) -> int:
             write_json({"error": {"message": "Invalid command line (see the usage on stderr).", "hint":
                                   f"trt-workbench {argv[0]} --help lists the options.", "detail": ""}, "log": []})
         raise
+    from workbench.core.runtime import Runtime
     from workbench.core.third_party_logs import capture_output
 
     # Third-party libraries print on their own (onnx-graphsurgeon on stdout, onnxruntime's native
     # logger on fd 2): catch it all, so --json's stdout holds one object and the lines become our log.
-    with capture_output(stdout_too=args.json) as captured:
+    # The command's runtime stops every child process it started before the command returns.
+    with capture_output(stdout_too=args.json) as captured, Runtime():
         outcome, error = run_command(COMMANDS[args.command].run, args)
     log = [message for message in captured.messages if message.source != "stderr"]
     for message in captured.messages:

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> Outcome:
     from workbench.core.analysis.support import analyze_support
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.model.loading import load_model
 
     backend = load_backend(args.backend)
@@ -31,21 +31,25 @@ def run(args) -> Outcome:
     check_memory = not args.ignore_memory_check
     probe = args.build
     if probe and check_memory:
-        from workbench.core.build.memory import estimate_build_memory
+        from workbench.core.memory import estimate_build_memory
 
         probe = estimate_build_memory(model).fits  # a trial build that will be skipped needs no shapes
     if probe:  # probe realistic shapes under onnxruntime while TensorRT's parser analyses the model
         from workbench.core.shapes.suggest import prefetch_shapes
 
         shapes = prefetch_shapes(model)
-    report = analyze_support(model, backend)
+    try:
+        report = analyze_support(model, backend)
+    finally:
+        if shapes is not None:
+            # Also when the analysis fails: exiting while onnxruntime's threads run native code aborts the
+            # process ("terminate called without an active exception", exit 134) instead of reporting the error.
+            shapes.join()
     summary = model.summary()
     trial = None
     if args.build:
         from workbench.core.build.trial import trial_build
 
-        if shapes is not None:
-            shapes.join()
         trial = trial_build(model, backend=backend, check_memory=check_memory)
         report.problems.extend(trial.triage_problems())
     data = {"summary": summary.to_dict(), **report.to_dict(), **({"trial_build": trial.to_dict()} if trial else {})}

@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> Outcome:
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.build.commands import reproduction_commands
     from workbench.core.build.engine import BuildSettings, build_engine
     from workbench.core.model.loading import load_model, save_model

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args) -> Outcome:
     from dataclasses import replace
 
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.compare.comparison import CompareSettings, run_comparison
     from workbench.core.compare.report import check_destination, write_report
     from workbench.core.model.loading import load_model

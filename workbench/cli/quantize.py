@@ -77,7 +77,7 @@ def run(args) -> Outcome:
 
 def engine_sizes(original, quantized, backend_choice: str) -> dict:
     """Trial builds (realistic profiles, no engine file) of the FP32 original and the quantized model."""
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.build.trial import trial_build
 
     backend = load_backend(backend_choice)

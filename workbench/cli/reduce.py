@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> Outcome:
     from workbench.cli.options import profiles_from_options
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.compare.metrics import Tolerances
     from workbench.core.model.loading import load_model
     from workbench.core.reduce.bundle import prepare_bundle_folder, write_bundle

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> Outcome:
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.model.loading import load_model, save_model
     from workbench.core.recipe import save_recipe
     from workbench.core.repair import DEFAULT_BUDGET_SECONDS, NOTHING_TO_REPAIR, parse_input_values, repair_model

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> Outcome:
-    from workbench.core.backend import load_backend
+    from workbench.core.runtime import load_backend
     from workbench.core.model.loading import load_model
     from workbench.core.split.deploy import prepare_folder, write_split_folder
     from workbench.core.split.split import split_model

@@ -339,28 +339,21 @@ def _logger_class(trt: ModuleType):
     return CapturingLogger
 
 
-_cache: dict[str, Backend] = {}
-_cache_lock = threading.Lock()
-
-
-def load_backend(choice: str = "auto") -> Backend:
-    """Import the requested TensorRT flavour ("auto" prefers full TensorRT)."""
+def import_backend(choice: str = "auto") -> Backend:
+    """Import the requested TensorRT flavour ("auto" prefers full TensorRT). Callers ask the runtime
+    (``runtime.load_backend``), which keeps one ``Backend`` per flavour."""
     if choice not in BACKEND_CHOICES:
         raise WorkbenchError(f"Unknown backend {choice!r}.", f"Choose one of: {', '.join(BACKEND_CHOICES)}.")
     names = ["tensorrt", "tensorrt-rtx"] if choice == "auto" else [choice]
     failures = []
-    with _cache_lock:
-        for name in names:
-            if name in _cache:
-                return _cache[name]
-            try:
-                module = importlib.import_module(_MODULES[name])
-                _ = module.__version__  # the tensorrt stub wheel imports but has no libraries behind it
-            except Exception as exc:  # ImportError, or OSError from missing shared libraries
-                failures.append(f"{name}: {type(exc).__name__}: {exc}")
-                continue
-            _cache[name] = Backend(name, module)
-            return _cache[name]
+    for name in names:
+        try:
+            module = importlib.import_module(_MODULES[name])
+            _ = module.__version__  # the tensorrt stub wheel imports but has no libraries behind it
+        except Exception as exc:  # ImportError, or OSError from missing shared libraries
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        return Backend(name, module)
     raise WorkbenchError(
         "No usable TensorRT backend could be imported.",
         "Install TensorRT-RTX with `pip install tensorrt-rtx`, or NVIDIA's full TensorRT.",

@@ -32,6 +32,7 @@ class ProblemKind(NamedValue):
     BAKED_SHAPE = "baked-shape"  # the export baked one size into a dim that says it is dynamic
     SHAPE_UNKNOWN = "shape-unknown"  # no realistic value found for a dynamic dim
     CONTROL_INPUT = "control-input"  # an input that steers branches or sizes at run time
+    FLOAT_SHAPE_INPUT = "float-shape-input"  # a float input TensorRT takes as a shape tensor (which must be integer)
     SHARED_DIM_NAME = "shared-dim-name"  # input dims that share a name, which TensorRT takes to be equal
     FOLDABLE_CONSTANTS = "foldable-constants"
     UNUSED_INPUT = "unused-input"

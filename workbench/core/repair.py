@@ -6,9 +6,9 @@ trial-built. The search goes breadth-first, so the shortest sequence wins, and i
 first sequence that builds and keeps parity. A sequence is only extended when its last step
 changed what the builder says, which keeps the search small.
 
-Meaning is never changed silently: a step that freezes an input, fixes a shape, cuts outputs,
-swaps an op for a plugin, or moves outputs beyond tolerance carries a ``confirm`` text, and the
-CLI (``--accept-changes``) and the window ask before applying it.
+Meaning is never changed silently: a step whose fix changes it (``Fix.changes_meaning``: it freezes an
+input, fixes a shape, cuts outputs, swaps an op for a plugin) or that moves outputs beyond tolerance carries
+a ``confirm`` text, and the CLI (``--accept-changes``) and the window ask before applying it.
 """
 
 from __future__ import annotations
@@ -16,16 +16,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-import onnx
-
-from workbench.core.backend import Backend, load_backend
+from workbench.core.backend import Backend
+from workbench.core.runtime import load_backend
 from workbench.core.build.engine import BuildSettings
-from workbench.core.model.constant_values import SEE_THROUGH_OPS, ConstantValues
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes.graph_tools import node_label
 from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
     suggested_params
-from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
+from workbench.core.model.loading import LoadedModel
+from workbench.core.model.switches import default_values
 from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, ParityResult, check_parity
 from workbench.core.problems import NamedValue, Problem, ProblemKind, severity_rank
 from workbench.core.shapes.profiles import Profile, describe_profile, profiles_to_recipe
@@ -52,14 +50,6 @@ class RepairStatus(NamedValue):
 
 NOTHING_TO_REPAIR, REPAIRED, CHANGES_OUTPUTS, ASSUMED_SHAPES, NOT_FOUND, OUT_OF_TIME, SPLIT_OFFERED = RepairStatus
 
-# Fixes that change what the model means even when every remaining output is bit-identical.
-_MEANING = {
-    "freeze-input": "the input becomes a constant: the engine always computes with this value",
-    "set-input-shape": "the input's shape becomes fixed: the engine takes no other shape",
-    "cut-outputs": "the model's outputs change: what came after them must run outside the engine",
-    "replace-nms": "NonMaxSuppression becomes TensorRT's EfficientNMS plugin, whose outputs have another layout",
-}
-_COMPARISONS = ("Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal")
 _FOLD_REASON = ("Folding constants hands the parser a simpler graph (shapes and branches that only depend on "
                 "constants are computed ahead of time).")
 
@@ -149,81 +139,6 @@ class RepairResult:
             if step.confirm:
                 lines.append(f"   changes meaning: {step.confirm}")
         return "\n".join(lines)
-
-
-def _aliases(graph: onnx.GraphProto, name: str) -> set[str]:
-    """``name`` and the tensors that only pass it on (Identity, Cast, Reshape …), in any scope."""
-    found = {name}
-    for node, _parent in iter_nodes(graph):
-        if node.op_type in SEE_THROUGH_OPS and node.input and node.input[0] in found:
-            found.update(node.output)
-    return found
-
-
-def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, str]]:
-    """Values the model itself suggests for a switch input, with where each came from.
-
-    The metadata may name a default; a comparison against a constant (``ratio < 1``) marks the
-    value at which the model takes its plain path; otherwise the neutral value of the dtype.
-    """
-    tensor = next(t for t in model.summary().inputs if t.name == input_name)
-    found: list[tuple[object, str]] = []
-    for prop in model.proto.metadata_props:
-        if prop.key == input_name:
-            found.append((prop.value, f"the model's metadata ({prop.key} = {prop.value})"))
-    for threshold, node in _thresholds(model, tensor):
-        found.append((threshold, f"the model's own threshold: {node.op_type} '{node_label(node)}' compares it "
-                                 f"with {threshold}"))
-    neutral = {"bool": [False, True]}.get(tensor.dtype, [1] if tensor.dtype.startswith(("int", "uint")) else [1.0])
-    found += [(value, f"the neutral value for {tensor.dtype}") for value in neutral]
-    unique: list[tuple[object, str]] = []
-    seen = set()
-    for value, source in found:
-        if str(value) not in seen:
-            seen.add(str(value))
-            unique.append((value, source))
-    return unique
-
-
-def _thresholds(model: LoadedModel, tensor: TensorInfo) -> list[tuple[float, onnx.NodeProto]]:
-    """(constant, comparison node) for each comparison of the input ``tensor`` with a constant."""
-    constants = ConstantValues(model.proto)
-    aliases = _aliases(model.proto.graph, tensor.name)
-    integral = tensor.dtype.startswith(("int", "uint"))
-    found: list[tuple[float, onnx.NodeProto]] = []
-    for node, _parent in iter_nodes(model.proto.graph):
-        if node.op_type in _COMPARISONS and aliases & set(node.input):
-            for other in node.input:
-                value = constants.scalar(other) if other not in aliases else None
-                if value is None:
-                    continue
-                if integral and float(value).is_integer():  # compared after a Cast to float
-                    value = int(value)
-                found.append((value, node))
-    return found
-
-
-def other_branch_values(model: LoadedModel, input_name: str) -> list[tuple[object, str]]:
-    """Values just either side of each threshold the model compares a switch input with: the deployment value
-    (``default_values``) runs one branch; one of these runs the other (which side depends on the comparison)."""
-    tensor = next(t for t in model.summary().inputs if t.name == input_name)
-    if tensor.dtype == "bool":  # a bool condition has no threshold: its other value runs the other branch
-        deployed = bool(default_values(model, input_name)[0][0])
-        return [(not deployed, f"the other value of the bool switch '{input_name}'")]
-    integral = tensor.dtype.startswith(("int", "uint"))
-    found: list[tuple[object, str]] = []
-    seen = set()
-    for value, node in _thresholds(model, tensor):
-        candidates: tuple[float, float]
-        if integral:
-            candidates = (value + 1, value - 1)
-        else:
-            candidates = (value / 2, value * 2) if value > 0 else (value - 1.0, value + 1.0)
-        for candidate in candidates:
-            if str(candidate) not in seen:
-                seen.add(str(candidate))
-                found.append((candidate, f"beside the threshold {value} of {node.op_type} '{node_label(node)}'"))
-    return found
 
 
 def _param_choices(name: str, model: LoadedModel, problem: Problem, input_values: dict) -> list[tuple[dict, str]]:
@@ -344,7 +259,7 @@ def _try(state: _State, step: RepairStep, original: LoadedModel, settings: Build
             return "changes nothing"
         model, fix_results, frozen = result.after, [*fix_results, result], {**frozen, **result.frozen_inputs}
         step.parity = check_parity(original, model, frozen_inputs=frozen, cancel=cancel)
-        reasons = [_MEANING[step.fix.name]] if step.fix.name in _MEANING else []
+        reasons = [step.fix.fix.changes_meaning] if step.fix.fix.changes_meaning else []
         if step.parity.verdict == BEYOND:
             reasons.append(f"outputs change: {step.parity.text}")
         elif step.parity.verdict == CANNOT_JUDGE:

@@ -11,25 +11,35 @@ itself with the recipe's fix steps and profiles, so undo hands back the exact pr
 (byte-identical, the same object) and takes the step out of the recipe; redo puts both back. A
 model that arrives from outside the history (opening a file, or replacing it) starts the history
 again.
+
+Each snapshot also holds its model's ``ModelResults``: the support report, the problems by source,
+the stages, and the results kept about that model (``ResultKind``: trial build, shape suggestion,
+build, comparison, precision check, profile check). They are about that very model, so undo and redo
+show them again instead of running anything; a result that arrives after the model was replaced is
+kept with the snapshot of the model it is about (``keep``), ready for an undo back to it.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, TypeVar
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.recipe import Recipe
+from workbench.core.split.deploy import split_recipe
 
-if TYPE_CHECKING:  # only for annotations: a plain session needs neither the fixes nor the repair search
+if TYPE_CHECKING:  # only for annotations
     from workbench.core.analysis.support import SupportReport
     from workbench.core.fixes import FixResult
     from workbench.core.model.loading import LoadedModel
     from workbench.core.problems import Problem
     from workbench.core.repair import RepairResult
     from workbench.core.split.split import SplitResult
+
+T = TypeVar("T")
 
 # Stages of the status strip ("parsed" follows the report; the others are set by whoever runs them).
 STAGES = ("parsed", "builds", "profile", "engine", "compare")
@@ -39,20 +49,60 @@ RESET_ON_NEW_MODEL = ("builds", "engine", "compare")
 NOT_RUN_ON_THIS_MODEL = "not run on this model yet"
 
 
+class ResultKind(Enum):
+    """Results kept with the model they were computed on (see ``ModelResults``)."""
+
+    TRIAL_BUILD = "trial build"  # TrialBuild, after the analysis
+    SHAPES = "shape suggestion"  # ShapeSuggestion probed by the trial build
+    BUILD = "build"  # BuildResult of the Build panel
+    COMPARISON = "comparison"  # CompareResult of the Compare panel
+    PRECISION_CHECK = "precision check"  # PrecisionResult of the Precision panel
+    PROFILE_CHECK = "profile check"  # the Profiles editor's check and the cells it ran on
+
+
+# Set by the analysis: a new report of the same model makes them stale (its trial build runs again).
+FOLLOW_THE_REPORT = (ResultKind.TRIAL_BUILD, ResultKind.SHAPES)
+
+
+@dataclass(eq=False)
+class ModelResults:
+    """What is known about one model: its report, the problems each stage found, the stages, and kept results.
+
+    Mutable on purpose: results arrive after the model was shown (the analysis, a build), and the history
+    snapshot holding this object must see them.
+    """
+
+    report: SupportReport | None = None
+    problems_by_source: dict[str, list[Problem]] = field(default_factory=dict)
+    stages: dict[str, tuple[str, str]] = field(default_factory=lambda: {stage: ("none", "") for stage in STAGES})
+    kept: dict[ResultKind, object] = field(default_factory=dict)
+
+    def for_next_model(self, report: SupportReport | None = None) -> ModelResults:
+        """Results for a model that replaces this one: nothing later stages found holds any more; the parse and
+        profile stages stay until their owners evaluate the new model (the analysis, the Profiles editor)."""
+        stages = dict(self.stages)
+        for stage in RESET_ON_NEW_MODEL:
+            stages[stage] = ("none", NOT_RUN_ON_THIS_MODEL)
+        return ModelResults(report, stages=stages)
+
+
 @dataclass(frozen=True)
 class Snapshot:
-    """What a history step restores: the model object itself, and the recipe's fix steps, profiles and split."""
+    """What a history step restores: the model object itself, the recipe's fix steps, profiles and split, and
+    what is known about the model (its ``ModelResults``, shown again instead of re-running anything)."""
 
     model: LoadedModel
     fixes: tuple[dict, ...] = ()
     profiles: tuple[dict, ...] = ()
     split: tuple[tuple[str, object], ...] = ()  # the recipe's [split] section (parts, boundaries), as items
+    results: ModelResults = field(default_factory=ModelResults, compare=False)
 
     @classmethod
-    def of(cls, model: LoadedModel, fixes, profiles, split: dict | None = None) -> Snapshot:
+    def of(cls, model: LoadedModel, fixes, profiles, split: dict | None = None,
+           results: ModelResults | None = None) -> Snapshot:
         # Deep copies: editing the live recipe afterwards must not change a recorded step.
         return cls(model, tuple(copy.deepcopy(list(fixes))), tuple(copy.deepcopy(list(profiles))),
-                   tuple(copy.deepcopy(dict(split or {})).items()))
+                   tuple(copy.deepcopy(dict(split or {})).items()), results or ModelResults())
 
 
 @dataclass(frozen=True)
@@ -113,27 +163,41 @@ class FixHistory:
         self._steps.clear()
         self.position = 0
 
+    def results_of(self, model: LoadedModel) -> ModelResults | None:
+        """The results of the snapshot holding ``model`` (the same object), if the history has one."""
+        for step in self._steps:
+            for snapshot in (step.before, step.after):
+                if snapshot.model is model:
+                    return snapshot.results
+        return None
+
 
 class SessionState:
     def __init__(self):
         self.model: LoadedModel | None = None
         self.original: LoadedModel | None = None  # the model as opened, before any fix
-        self.report: SupportReport | None = None
+        self.results = ModelResults()  # about the current model; the history's snapshot of it holds the same object
         self.recipe = Recipe()
         self.history = FixHistory()
-        self.stages: dict[str, tuple[str, str]] = {stage: ("none", "") for stage in STAGES}
-        self._problems_by_source: dict[str, list[Problem]] = {}
+
+    @property
+    def report(self) -> SupportReport | None:
+        return self.results.report
+
+    @property
+    def stages(self) -> dict[str, tuple[str, str]]:
+        return self.results.stages
 
     @property
     def problems(self) -> list[Problem]:
         """The report's problems, then each later stage's, in the order the stages first reported."""
         found = list(self.report.problems) if self.report else []
-        for problems in self._problems_by_source.values():
+        for problems in self.results.problems_by_source.values():
             found.extend(problems)
         return found
 
     def problems_from(self, source: str) -> list[Problem]:
-        return list(self._problems_by_source.get(source, []))
+        return list(self.results.problems_by_source.get(source, []))
 
     # A model from outside the history -------------------------------------------------------------
     def set_model(self, model: LoadedModel, report: SupportReport | None = None, *, opened: bool = False) -> None:
@@ -145,14 +209,34 @@ class SessionState:
             self.original = model
             self.recipe = Recipe(source_model=str(model.path or ""))
         self.history.clear()
-        self._show(model, report)
+        self.model = model
+        self.results = self.results.for_next_model(report)
 
     def set_report(self, report: SupportReport) -> None:
-        self.report = report
+        """A (new) analysis of the current model; what followed the previous analysis of it is dropped."""
+        self.results.report = report
+        for kind in FOLLOW_THE_REPORT:
+            self.results.kept.pop(kind, None)
 
     def set_problems(self, source: str, problems: list[Problem]) -> None:
         """Replace the problems one stage found (e.g. source="trial-build")."""
-        self._problems_by_source[source] = list(problems)
+        self.results.problems_by_source[source] = list(problems)
+
+    def keep(self, kind: ResultKind, result: object, about: LoadedModel | None) -> bool:
+        """Keep ``result`` with the model it is ``about``: the current one, or one in the history (a result that
+        arrived after a fix replaced its model is shown again by an undo). False when no snapshot holds it."""
+        if about is None:
+            return False
+        results = self.results if about is self.model else self.history.results_of(about)
+        if results is None:
+            return False
+        results.kept[kind] = result
+        return True
+
+    def kept(self, kind: ResultKind, of_type: type[T]) -> T | None:
+        """The result of ``kind`` kept about the current model, if there is one of ``of_type``."""
+        result = self.results.kept.get(kind)
+        return result if isinstance(result, of_type) else None
 
     def set_stage(self, stage: str, state: str, detail: str = "") -> None:
         if stage not in STAGES or state not in STAGE_STATES:
@@ -163,7 +247,7 @@ class SessionState:
     def snapshot(self) -> Snapshot:
         if self.model is None:
             raise WorkbenchError("There is no model to change.", "Open a model first.")
-        return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles, self.recipe.split)
+        return Snapshot.of(self.model, self.recipe.fixes, self.recipe.profiles, self.recipe.split, self.results)
 
     def apply(self, label: str, model: LoadedModel, *, fixes: Sequence[dict] = (),
               profiles: Sequence[dict] | None = None, split: dict | None = None) -> HistoryStep:
@@ -172,7 +256,7 @@ class SessionState:
         before = self.snapshot()  # refuses when there is no model
         after = Snapshot.of(model, list(before.fixes) + list(fixes),
                             before.profiles if profiles is None else profiles,
-                            dict(before.split) if split is None else split)
+                            dict(before.split) if split is None else split, self.results.for_next_model())
         step = HistoryStep(label, before, after)
         self.history.push(step)
         self._restore(after)
@@ -199,8 +283,6 @@ class SessionState:
     def apply_split(self, split: SplitResult, cut: FixResult, backend_name: str) -> HistoryStep:
         """Keep the split's TensorRT part as the model (``cut``: the original cut at that part's outputs, which
         is how a recipe replays it) and remember the whole split in the recipe's [split] section."""
-        from workbench.core.split.deploy import split_recipe
-
         if split.model is not self.model or cut.before is not self.model:
             raise WorkbenchError("The model changed since the split was made.", "Split again before applying.")
         recipe = split_recipe(split, backend_name)
@@ -226,12 +308,5 @@ class SessionState:
         self.recipe.fixes = copy.deepcopy(list(snapshot.fixes))
         self.recipe.profiles = copy.deepcopy(list(snapshot.profiles))
         self.recipe.split = copy.deepcopy(dict(snapshot.split))
-        self._show(snapshot.model)
-
-    def _show(self, model: LoadedModel, report: SupportReport | None = None) -> None:
-        """A different model: nothing later stages found about the previous one holds any more."""
-        self.model = model
-        self.report = report
-        self._problems_by_source = {}
-        for stage in RESET_ON_NEW_MODEL:
-            self.stages[stage] = ("none", NOT_RUN_ON_THIS_MODEL)
+        self.model = snapshot.model
+        self.results = snapshot.results

@@ -37,9 +37,19 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="open the window on MODEL with the default layout, wait until the analysis, trial build "
                              "and graph marks are done, save a PNG of the whole window and exit (0; 2 with the reason)")
+    parser.add_argument("--size", type=window_size, default=None, metavar="WIDTHxHEIGHT",
+                        help="the window's size in pixels, e.g. 1280x800 (default: most of the screen)")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="with --screenshot: give up after this long (default: 180)")
     return parser.parse_args(argv)
+
+
+def window_size(text: str) -> tuple[int, int]:
+    """``1280x800`` → (1280, 800); anything else is argparse's usage error, in the words typed."""
+    width, _, height = text.lower().partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a window size; write WIDTHxHEIGHT, e.g. 1280x800")
+    return int(width), int(height)
 
 
 def prepare_webengine_environment() -> None:
@@ -56,23 +66,27 @@ def prepare_webengine_environment() -> None:
 
 
 def build_window(backend_choice: str = "auto", settings: QSettings | None = None) -> MainWindow:
-    """Session, analysis child and main window, ready to show (the QApplication must exist)."""
-    from workbench.core.backend import load_backend
+    """Runtime, session, analysis child and main window, ready to show (the QApplication must exist). The window
+    owns the runtime: closing the window closes it, which stops every child process."""
     from workbench.core.analysis.background import analysis_child
+    from workbench.core.runtime import Runtime
     from workbench.ui.main_window import MainWindow
     from workbench.ui.session import Session
 
-    child = analysis_child(backend_choice)
+    runtime = Runtime().activate()
+    child = runtime.child_process(f"analysis:{backend_choice}", lambda: analysis_child(backend_choice))
     child.start()  # warms up (imports TensorRT) while the window builds
-    session = Session(load_backend(backend_choice))
+    session = Session(runtime.backend(backend_choice))
     window = MainWindow(session, child, settings=settings, backend_choice=backend_choice)
-    window.destroyed.connect(child.close)
+    window.destroyed.connect(runtime.close)
     return window
 
 
 def start_window(args: argparse.Namespace, settings: QSettings | None = None) -> MainWindow:
     """The shown main window, opening ``args.model`` (or the bundled sample)."""
     window = build_window(args.backend, settings)
+    if args.size:
+        window.resize(*args.size)
     window.show()
     window.open_path(args.model or DEFAULT_SAMPLE)
     if not args.model:  # say it: a user who started the app without a file should not take this for theirs

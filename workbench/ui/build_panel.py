@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
@@ -21,10 +21,12 @@ from workbench.core.build.commands import reproduction_commands
 from workbench.core.backend import LogMessage
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
+from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui import palette
 from workbench.ui.qt_items import disable_choice
 from workbench.ui.session import Session
+from workbench.ui.tables import keep_rows_in_view
 from workbench.ui.tasks import Task
 from workbench.core.problems import ProblemKind
 
@@ -102,21 +104,34 @@ class BuildPanel(QWidget):
         output_row.addWidget(self.output, 1)
         output_row.addWidget(browse)
 
-        form = QFormLayout()
-        form.addRow("Precision", self.precision)
-        form.addRow("Workspace limit", self.workspace)
-        form.addRow("Optimization level", self.opt_level)
-        form.addRow("Timing cache", self.timing_cache)
-        form.addRow("Plugins", self.plugins)
-        form.addRow("", self.add_plugin)
-        form.addRow("Hardware compatibility", self.hardware)
-        form.addRow("", self.version_compatible)
-        form.addRow("Compute capabilities", self.targets)
-        form.addRow("", self.detailed)
-        form.addRow("", self.ignore_memory_check)
-        form.addRow("Engine file", output_row)
-        settings_box = QGroupBox("Build settings")
-        settings_box.setLayout(form)
+        # Two columns of settings, in the first tab: with the results beside them in tabs, the whole panel fits a
+        # 1280 × 800 window without scrolling (one long form pushed the results out of view).
+        grid = QGridLayout()
+        for row, pairs in enumerate(((("Precision", self.precision), ("Workspace limit", self.workspace)),
+                                     (("Optimization level", self.opt_level), ("Timing cache", self.timing_cache)),
+                                     (("Hardware\ncompatibility", self.hardware), ("", self.version_compatible)))):
+            for column, (label, widget) in enumerate(pairs):
+                grid.addWidget(QLabel(label), row, 2 * column)
+                grid.addWidget(widget, row, 2 * column + 1)
+                if isinstance(widget, QComboBox):  # as wide as the column allows, not as the longest choice
+                    widget.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+                    widget.setMinimumContentsLength(6)
+        plugins = QVBoxLayout()
+        plugins.addWidget(self.plugins)
+        plugins.addWidget(self.add_plugin)
+        grid.addWidget(QLabel("Plugins"), 3, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addLayout(plugins, 3, 1)
+        grid.addWidget(QLabel("Compute\ncapabilities"), 3, 2, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.targets, 3, 3)
+        grid.addWidget(self.detailed, 4, 0, 1, 4)
+        grid.addWidget(self.ignore_memory_check, 5, 0, 1, 4)
+        grid.addWidget(QLabel("Engine file"), 6, 0)
+        grid.addLayout(output_row, 6, 1, 1, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        grid.setRowStretch(7, 1)
+        settings_page = QWidget()
+        settings_page.setLayout(grid)
 
         self.build_button = QPushButton("Build")
         self.cancel_button = QPushButton("Cancel")
@@ -146,14 +161,15 @@ class BuildPanel(QWidget):
         self.history_table = QTableWidget(0, len(_HISTORY_COLUMNS))
         self.history_table.setHorizontalHeaderLabels(list(_HISTORY_COLUMNS))
         self.history_table.horizontalHeader().setStretchLastSection(True)
+        keep_rows_in_view(self.history_table)
         self.results = QTabWidget()
+        self.results.addTab(settings_page, "Settings")
         self.results.addTab(self.summary, "Engine")
         self.results.addTab(self.log_view, "Log")
         self.results.addTab(self.history_table, "History")
         self.results.addTab(self.commands, "Commands")
 
         layout = QVBoxLayout(self)
-        layout.addWidget(settings_box)
         layout.addLayout(run_row)
         layout.addWidget(self.runs_here)
         layout.addWidget(self.status)
@@ -209,8 +225,15 @@ class BuildPanel(QWidget):
     def _model_changed(self, _model: LoadedModel | None = None) -> None:
         model = self.session.model
         self.build_button.setEnabled(model is not None and not self.build_task.running)
-        if model is not self._shown_for and not self.build_task.running:
+        kept = self.session.kept(ResultKind.BUILD, BuildResult)
+        if self.build_task.running:  # its outcome (or its "earlier model" note) comes when it ends
+            pass
+        elif kept is not None:  # back to a model built before (undo, redo): its build, not a new one
+            self._shown_for = model
+            self._show_result(kept)
+        elif model is not self._shown_for:
             # An engine of another model (or an earlier step) says nothing about this one.
+            self._shown_for = None
             self.status.setText("No engine built from this model yet." if model is not None else "")
             self.status.setStyleSheet("")
             self.summary.clear()
@@ -262,6 +285,7 @@ class BuildPanel(QWidget):
             return
         self._update_commands()  # the profiles may have changed in the profile editor
         self.log_view.clear()
+        self.results.setCurrentWidget(self.log_view)  # the builder's messages while it builds
         self.status.setText("Building…")
         self.status.setStyleSheet("")
         self.progress.setRange(0, 100)
@@ -297,6 +321,8 @@ class BuildPanel(QWidget):
     def _finished(self, result: BuildResult) -> None:
         self.history.add(result)
         self._fill_history()
+        # Kept with its model even when that is an earlier step now: an undo back to it shows this build.
+        self.session.keep(ResultKind.BUILD, result, self._building_for)
         if self._building_for is not self.session.model:
             # The model changed while it built: the engine is listed in the history, but it is not this model's.
             outcome = "engine written" if result.succeeded else "failed"
@@ -308,18 +334,26 @@ class BuildPanel(QWidget):
         self.session.set_problems("build", result.problems)
         self.session.set_stage("builds", "ok" if result.succeeded else "failed",
                                "the engine build " + ("succeeded" if result.succeeded else "failed"))
+        self._show_result(result)
         if result.succeeded:
             self.session.set_stage("engine", "ok", f"built {result.engine_path or '(not saved)'}")
-            self.status.setText(f"✔ Built {result.engine_path or '(not saved)'} in {result.build_seconds:.2f} s.")
-            self.summary.setPlainText(result.describe(list_layers=True))
             self.results.setCurrentWidget(self.summary)
+        else:
+            self.session.set_stage("engine", "failed", self.status.text())
+            if any(p.kind in (ProblemKind.NO_PROFILE, ProblemKind.MISSING_SHAPE_VALUES) for p in result.problems):
+                self.session.panel_requested.emit("profiles")
+
+    def _show_result(self, result: BuildResult) -> None:
+        """The build's outcome in the panel; the engine goes to the Compare panel (``engine_built``)."""
+        if result.succeeded:
+            self.status.setText(f"✔ Built {result.engine_path or '(not saved)'} in {result.build_seconds:.2f} s.")
+            self.status.setStyleSheet("")
+            self.summary.setPlainText(result.describe(list_layers=True))
             self.session.engine_built.emit(result)
         else:
             self.status.setText("✖ The build failed: " + "; ".join(p.message for p in result.problems[:2]))
-            self.session.set_stage("engine", "failed", self.status.text())
             self.status.setStyleSheet("color: #a00;")
-            if any(p.kind in (ProblemKind.NO_PROFILE, ProblemKind.MISSING_SHAPE_VALUES) for p in result.problems):
-                self.session.panel_requested.emit("profiles")
+            self.summary.clear()
 
     def _failed(self, error: WorkbenchError) -> None:
         self.status.setText(f"✖ {error.message} {error.hint}")

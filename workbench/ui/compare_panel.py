@@ -23,14 +23,16 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFileDia
 from workbench.core.build.engine import BuildResult
 from workbench.core.compare.comparison import CompareResult, CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes.inputs import frozen_inputs
+from workbench.core.fixes.apply import frozen_inputs
 from workbench.core.compare.inputs import LAYOUTS, ImageSource, InputSpec
 from workbench.core.compare.metrics import Tolerances, Verdict, abs_error, error_heatmap, error_histogram
 from workbench.core.compare.report import write_report
 from workbench.core.model.loading import LoadedModel
 from workbench.core.progress import CancelToken, ProgressFn
+from workbench.core.session import ResultKind
 from workbench.ui import palette
 from workbench.ui.session import Session
+from workbench.ui.tables import keep_rows_in_view
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker
 
@@ -38,6 +40,7 @@ from workbench.ui.worker import Worker
 VERDICT_COLOURS = {Verdict.PASS: QColor(palette.PASS_BACKGROUND), Verdict.FAIL: QColor(palette.FAIL_BACKGROUND),
                    Verdict.CANNOT_JUDGE: QColor(palette.CANNOT_JUDGE_BACKGROUND)}
 SELECTED_SATURATION = 2.5  # a selected row shows its verdict colour this much more saturated
+PLOTS_MIN_HEIGHT = 140  # px: below this the |error| plots are unreadable
 SOURCES = ("Random (seeded)", "Data file (.npz / .npy)", "Images")
 TARGETS = ("Original vs current model (onnxruntime)", "TensorRT engine")
 RESULT_COLUMNS = ("output", "shape", "max |err|", "mean |err|", "max rel", "cosine", "outside", "NaN/Inf",
@@ -92,7 +95,7 @@ class ComparePanel(QWidget):
 
     # --- layout -------------------------------------------------------------------------------
     def _build(self) -> None:
-        form = QFormLayout()
+        form = self.form = QFormLayout()
         self.target = QComboBox()
         self.target.addItems(TARGETS)
         self.target.currentIndexChanged.connect(self._update_enabled)
@@ -114,7 +117,8 @@ class ComparePanel(QWidget):
         self.data_paths.setPlaceholderText("files; several separated by ';'")
         self.browse = QPushButton("Browse…")
         self.browse.clicked.connect(self._choose_data)
-        form.addRow("Files", self._row(self.data_paths, self.browse))
+        self.files_row = self._row(self.data_paths, self.browse)
+        form.addRow("Files", self.files_row)
         self.image_input = QComboBox()
         self.layout_choice = QComboBox()
         self.layout_choice.addItems(LAYOUTS)
@@ -124,8 +128,9 @@ class ComparePanel(QWidget):
         self.std = QLineEdit("1")
         self.mean.setToolTip("per-channel mean after scaling to [0, 1], e.g. 0.485, 0.456, 0.406")
         self.std.setToolTip("per-channel std, e.g. 0.229, 0.224, 0.225")
-        form.addRow("Image prep", self._row(self.image_input, self.layout_choice, self.color, QLabel("mean"),
-                                            self.mean, QLabel("std"), self.std))
+        self.image_row = self._row(self.image_input, self.layout_choice, self.color, QLabel("mean"), self.mean,
+                                   QLabel("std"), self.std)
+        form.addRow("Image prep", self.image_row)
 
         self.atol = QLineEdit()
         self.rtol = QLineEdit()
@@ -161,6 +166,7 @@ class ComparePanel(QWidget):
         self.table.setWordWrap(True)
         self.table.verticalHeader().hide()
         self.table.itemSelectionChanged.connect(self._plot_selected)
+        keep_rows_in_view(self.table)  # the plots below give way first
 
         self.histogram = pg.PlotWidget(title="|error| distribution")
         self.histogram.setLabel("bottom", "log10 |error|")
@@ -172,7 +178,7 @@ class ComparePanel(QWidget):
         self.heatmap_image.setColorMap(pg.colormap.get("viridis"))
         self.heatmap.addItem(self.heatmap_image)
         plots = QSplitter(Qt.Orientation.Horizontal)
-        plots.setMinimumHeight(180)  # a bottom dock is short; plots squeezed below this are unreadable
+        plots.setMinimumHeight(PLOTS_MIN_HEIGHT)  # squeezed below this the plots are unreadable
         plots.addWidget(self.histogram)
         plots.addWidget(self.heatmap)
 
@@ -188,7 +194,9 @@ class ComparePanel(QWidget):
         results_layout.setContentsMargins(0, 0, 0, 0)
         results_layout.addWidget(self.verdict)
         results_layout.addWidget(self.table)
-        results_layout.addWidget(self._row(self.bisect_label, self.show_node))
+        self.bisect_row = self._row(self.bisect_label, self.show_node)
+        self.bisect_row.hide()  # until a comparison bisected
+        results_layout.addWidget(self.bisect_row)
         results_layout.addWidget(self.timing_label)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(results)
@@ -272,10 +280,9 @@ class ComparePanel(QWidget):
         self.engine_path.setEnabled(engine)
         self.choose_engine.setEnabled(engine)
         source = self.source.currentIndex()
-        self.data_paths.setEnabled(source > 0)
-        self.browse.setEnabled(source > 0)
-        for widget in (self.image_input, self.layout_choice, self.color, self.mean, self.std):
-            widget.setEnabled(source == 2)
+        # Rows the chosen inputs do not use are hidden, which keeps the results in view on a short screen.
+        self.form.setRowVisible(self.files_row, source > 0)
+        self.form.setRowVisible(self.image_row, source == 2)
         model = self.session.model
         names = [t.name for t in model.summary().inputs] if model else []
         if names != [self.image_input.itemText(i) for i in range(self.image_input.count())]:
@@ -299,7 +306,11 @@ class ComparePanel(QWidget):
         if self._engine_for is not None and self._engine_for is not model:
             self.engine_path.clear()
             self._engine_for = None
-        if self.result is not None and self._compared_for is not model:
+        kept = self.session.kept(ResultKind.COMPARISON, CompareResult)
+        if kept is not None and not self.compare_task.running:  # back to a compared model (undo, redo)
+            self._compared_for = model
+            self._show_comparison(kept)
+        elif self.result is not None and self._compared_for is not model:
             self.clear_result("No comparison of this model yet.")
         self._update_enabled()
 
@@ -309,6 +320,7 @@ class ComparePanel(QWidget):
         self.verdict.setStyleSheet("")
         self.table.setRowCount(0)
         self._row_verdicts = []
+        self.bisect_row.hide()
         self.histogram.clear()
         self.histogram.setTitle("")
         self.heatmap_image.clear()
@@ -387,9 +399,10 @@ class ComparePanel(QWidget):
         self.session.report_error(error, "compare", shown_in_place=True)
 
     def show_result(self, result: CompareResult) -> None:
+        # Kept with the model it is about, even when that is an earlier step now (an undo shows it again).
+        self.session.keep(ResultKind.COMPARISON, result, self._compared_for)
         if self._compared_for is not self.session.model:
             return  # the model changed while it ran: the verdict is about another model
-        self.result = result
         # "Matches onnxruntime" is the engine's claim: a model-vs-model comparison (the fixes' effect) proves
         # nothing about TensorRT, so it leaves the strip's stage as it is and shows its verdict here only.
         if self._compared_against == "engine":
@@ -397,6 +410,10 @@ class ComparePanel(QWidget):
                                    f"{result.reference} vs {result.test}: {result.summary}")
         else:
             self.session.set_stage("compare", "none", f"no engine compared yet (model vs model: {result.summary})")
+        self._show_comparison(result)
+
+    def _show_comparison(self, result: CompareResult) -> None:
+        self.result = result
         self.verdict.setText(result.headline())
         self.verdict.setStyleSheet(f"background: {VERDICT_COLOURS[result.verdict].name()}; padding: 4px;")
         self.table.setRowCount(0)
@@ -417,6 +434,7 @@ class ComparePanel(QWidget):
                 self.table.setItem(row, column, item)
         self.table.resizeRowsToContents()
         bisect = result.bisect
+        self.bisect_row.setVisible(bisect is not None)
         self.bisect_label.setText(bisect.message if bisect else "")
         self.show_node.setEnabled(bool(bisect and bisect.found))
         self.timing_label.setText("\n".join(t.describe() for t in result.timing))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLineEdit, QPushButton, QTreeWidget, QTreeWidgetItem,
@@ -38,6 +40,9 @@ class LogPanel(QWidget):
         self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
         self.tree.setColumnWidth(0, 90)
         self.tree.setColumnWidth(1, 130)  # fits "onnx-graphsurgeon"
+        # Two messages at least: the dock is short by default (the panels above need the height more).
+        self.tree.setMinimumHeight(self.tree.header().sizeHint().height() + 2 * (self.fontMetrics().height() + 4)
+                                   + 2 * self.tree.frameWidth())
 
         bar = QHBoxLayout()
         bar.addWidget(self.level)
@@ -55,6 +60,7 @@ class LogPanel(QWidget):
         clear.clicked.connect(self.tree.clear)
         # Workers log from their threads: queue every message to this (GUI) thread.
         session.log_message.connect(self.add_message, Qt.ConnectionType.QueuedConnection)
+        self._logged_reports: list[weakref.ref] = []
         session.report_changed.connect(self._add_report_log)
 
     def add_message(self, message: LogMessage) -> None:
@@ -72,6 +78,11 @@ class LogPanel(QWidget):
             self.tree.scrollToItem(item)
 
     def _add_report_log(self, report: SupportReport) -> None:
+        # Reports compare by value and cannot be hashed: the ones logged are remembered by identity, weakly.
+        self._logged_reports = [ref for ref in self._logged_reports if ref() is not None]
+        if any(ref() is report for ref in self._logged_reports):
+            return  # an undo or redo shows a model's report again: its messages are already here
+        self._logged_reports.append(weakref.ref(report))
         for message in report.log:
             self.add_message(message)
 

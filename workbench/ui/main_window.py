@@ -16,7 +16,7 @@ from pathlib import Path
 import onnx
 import onnxruntime
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence, QShowEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QFrame, QLabel, QMainWindow, QMenu, QMessageBox,
                                QProgressBar, QScrollArea, QStyle, QToolBar, QToolButton, QWidget)
 
@@ -41,9 +41,9 @@ _AREAS = {"left": Qt.DockWidgetArea.LeftDockWidgetArea, "right": Qt.DockWidgetAr
           "bottom": Qt.DockWidgetArea.BottomDockWidgetArea, "top": Qt.DockWidgetArea.TopDockWidgetArea}
 MODEL_FILTER = "ONNX models (*.onnx);;All files (*)"
 # Saved window states carry this version; a state saved for an older dock arrangement is not restored.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3  # 3: the status strip has its own toolbar
 SCREEN_FRACTION = 0.92  # of the available screen, on the first start
-LEFT_FRACTION, BOTTOM_FRACTION = 0.36, 0.18  # default dock sizes (of the window's width / height)
+LEFT_FRACTION, BOTTOM_FRACTION = 0.36, 0.10  # default dock sizes (of the window's width / height)
 
 
 def load_panel_class(import_path: str) -> Callable[[Session, QWidget], QWidget]:
@@ -142,11 +142,15 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.previous_action)
         toolbar.addAction(self.next_action)
-        toolbar.addSeparator()
-        self.status_strip = StatusStrip(self.session, self.loader, toolbar)
-        toolbar.addWidget(self.status_strip)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self.toolbar = toolbar
+        # The strip has a toolbar of its own: beside the actions when both fit, on its own row when not (in one
+        # toolbar it went behind the "»" overflow menu in a 1280 px window).
+        self.strip_toolbar = QToolBar("Status", self)
+        self.strip_toolbar.setObjectName("status-toolbar")
+        self.status_strip = StatusStrip(self.session, self.loader, self.strip_toolbar)
+        self.strip_toolbar.addWidget(self.status_strip)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.strip_toolbar)
 
     def analyse(self) -> None:
         if self.session.model is not None:
@@ -211,16 +215,23 @@ class MainWindow(QMainWindow):
         if "left" in docks:
             self.resizeDocks([docks["left"]], [int(self.width() * LEFT_FRACTION)], Qt.Orientation.Horizontal)
         if "bottom" in docks:
+            bottom = docks["bottom"]
+            # At least the bottom panel's own minimum (a short window would squeeze it into scrolling).
+            frame = bottom.height() - bottom.widget().height()
+            height = max(int(self.height() * BOTTOM_FRACTION),
+                         self.panels[bottom.objectName()].minimumSizeHint().height() + frame)
             upper = [dock for area, dock in docks.items() if area != "bottom"]
-            self.resizeDocks(upper + [docks["bottom"]], [int(self.height() * (1 - BOTTOM_FRACTION))] * len(upper)
-                             + [int(self.height() * BOTTOM_FRACTION)], Qt.Orientation.Vertical)
+            # In pixels of the docks' own height (sizes adding up to more than there is are scaled down).
+            total = bottom.height() + max(dock.height() for dock in upper)
+            self.resizeDocks(upper + [bottom], [total - height] * len(upper) + [height], Qt.Orientation.Vertical)
 
     def reset_layout(self) -> None:
         """Back to the default arrangement and size on the current screen; the saved layout is forgotten."""
         self.settings.remove("window/state")
         self.settings.remove("window/geometry")
-        self.toolbar.show()
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        for toolbar in (self.toolbar, self.strip_toolbar):
+            toolbar.show()
+            self.addToolBar(Qt.ToolBarArea.TopToolBarArea, toolbar)
         self._place_docks()
         self._fit_to_screen()
         QTimer.singleShot(0, self._default_sizes)
@@ -258,6 +269,20 @@ class MainWindow(QMainWindow):
             self._fit_to_screen()
         state = self.settings.value("window/state")
         self._layout_restored = state is not None and self.restoreState(state, LAYOUT_VERSION)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._wrap_toolbars()
+
+    def _wrap_toolbars(self) -> None:
+        """The status strip on its own row when it and the actions do not fit side by side (it is never hidden)."""
+        if self.toolBarArea(self.strip_toolbar) != self.toolBarArea(self.toolbar):
+            return  # the user moved one of them: their arrangement stands
+        wrap = self.toolbar.sizeHint().width() + self.strip_toolbar.sizeHint().width() > self.width()
+        if wrap and not self.toolBarBreak(self.strip_toolbar):
+            self.insertToolBarBreak(self.strip_toolbar)
+        elif not wrap and self.toolBarBreak(self.strip_toolbar):
+            self.removeToolBarBreak(self.strip_toolbar)
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)

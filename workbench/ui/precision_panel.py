@@ -1,6 +1,6 @@
 """The Precision panel: convert to FP16/BF16 or quantize to INT8/FP8 Q/DQ, with the nodes kept float under control.
 
-A thin view over ``workbench.core.precision.plan``: the form edits a ``PrecisionPlan`` (mode, the keep
+A thin view over ``workbench.core.precision_plan``: the form edits a ``PrecisionPlan`` (mode, the keep
 set — kept in FP32 when converting, left unquantized when quantizing —, tolerances, calibration).
 *Convert/Quantize & check* runs ``evaluate`` in the background (the recipe step applied to a copy, and
 its accuracy per output against the FP32 model); *Apply to model* hands exactly that result to the
@@ -26,14 +26,16 @@ from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.bisect import BisectOutcome
 from workbench.core.precision.conversion import BF16_EMULATION, AccuracyCheck, KeepSet
 from workbench.core.precision.converter import DEFAULT_KEEP_RULES
-from workbench.core.precision.plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
+from workbench.core.precision_plan import (CONVERSION_MODES, PrecisionPlan, PrecisionResult, default_tolerances,
                                            evaluate, find_keep_set)
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, modelopt_available
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
+from workbench.core.session import ResultKind
 from workbench.ui import palette
 from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
 from workbench.ui.qt_items import disable_choice
 from workbench.ui.session import Session
+from workbench.ui.tables import keep_rows_in_view
 from workbench.ui.tasks import Task
 from workbench.ui.worker import Worker
 
@@ -100,7 +102,7 @@ class PrecisionPanel(QWidget):
 
         self.keep_list = QListWidget()
         self.keep_list.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.keep_list.setMaximumHeight(110)
+        self.keep_list.setMaximumHeight(66)  # three entries; more scroll (the results below need the room)
         self.keep_entry = QLineEdit(placeholderText="node name or op type, e.g. /ReduceSum or Softmax")
         self.keep_entry.returnPressed.connect(self.add_entry)
         self.add_button = QPushButton("Add")
@@ -139,7 +141,9 @@ class PrecisionPanel(QWidget):
         self.samples.setSuffix(" samples")
         self.calibration.currentIndexChanged.connect(
             lambda index: self.samples.setEnabled(index == 0))
-        form.addRow("Calibration", _row(self.calibration, self.samples))
+        self.calibration_row = _row(self.calibration, self.samples)
+        form.addRow("Calibration", self.calibration_row)
+        self.form = form
 
         self.run_button = QPushButton("Convert && check")
         self.run_button.clicked.connect(self.run_check)
@@ -163,9 +167,13 @@ class PrecisionPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()
+        # One line per output (the reason is its tooltip too): compact rows leave the form above its room.
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        keep_rows_in_view(self.table, prefer_minimum=True)
         self.details = QLabel("")
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.hide()  # until there are details: an empty line would take the results' room
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -274,11 +282,13 @@ class PrecisionPanel(QWidget):
 
     # Results ----------------------------------------------------------------------------------------------
     def show_result(self, result: PrecisionResult) -> None:
+        self.session.keep(ResultKind.PRECISION_CHECK, result, result.fix.before)
         self.result = result
         self._show_check(result.check, result.tolerances, result.tolerance_reason)
         plan = result.plan
         kept = ", ".join(plan.keep) or "nothing"
         label = precision_label(result.fix.after, BuildSettings(), self.session.backend)
+        self.details.show()
         self.details.setText(
             f"Step: {result.fix.step.spec()}<br>Result's precision: <b>{label}</b>; "
             f"{'kept in FP32' if plan.mode in CONVERSION_MODES else 'left unquantized'}: {kept}<br>"
@@ -293,6 +303,7 @@ class PrecisionPanel(QWidget):
         assert plan is not None, "run_bisect keeps the plan it starts"
         tolerances, reason = plan.tolerances()
         self._show_check(outcome.check, tolerances, reason)
+        self.details.show()
         self.details.setText(f"Precision bisect: {outcome.runs} onnxruntime runs; kept in FP32: "
                              f"{', '.join(outcome.keep.to_list()) or 'nothing'} (marked in the triage list). "
                              "Convert & check, then apply, to make it a history step.")
@@ -325,6 +336,7 @@ class PrecisionPanel(QWidget):
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
                 item.setBackground(VERDICT_COLOURS[output.verdict])
+                item.setToolTip(output.reason)  # the whole reason, from anywhere in the row
                 self.table.setItem(row, column, item)
 
     def _show_error(self, error: WorkbenchError) -> None:
@@ -383,7 +395,11 @@ class PrecisionPanel(QWidget):
             self.status.setText("No precision check of this model yet.")
             self.status.setStyleSheet("")
             self.details.clear()
+            self.details.hide()
         self.result = None
+        check = self.session.kept(ResultKind.PRECISION_CHECK, PrecisionResult)
+        if check is not None:  # back to a checked model (undo, redo): its check, ready to apply again
+            self.show_result(check)
         if model is not None:
             # Keep entries naming nodes or ops this model does not have belong to another model.
             known = {n.name for n in model.proto.graph.node} | {n.op_type for n in model.proto.graph.node}
@@ -408,6 +424,10 @@ class PrecisionPanel(QWidget):
         self.keep_io.setEnabled(mode in CONVERSION_MODES)
         self.default_keep.setEnabled(mode in CONVERSION_MODES)
         quantizing = mode not in CONVERSION_MODES and mode != AS_EXPORTED
+        # Converting keeps graph I/O, quantizing calibrates: one of the two rows, which leaves the results room.
+        self.form.setRowVisible(self.tolerance_reason, mode != AS_EXPORTED)
+        self.form.setRowVisible(self.keep_io, not quantizing)
+        self.form.setRowVisible(self.calibration_row, quantizing)
         self.calibration.setEnabled(quantizing)
         self.samples.setEnabled(quantizing and self.calibration.currentIndex() == 0)
         self.keep_selected_button.setEnabled(bool(self.selected_node))

@@ -11,10 +11,13 @@ Suggested profiles come from the shape service (``workbench.core.shapes.suggest`
 graph and the dims' names say, then — when the trial build has probed the model under onnxruntime —
 the probed values, as long as the user has not edited the cells. Every suggested value is listed
 with its source and reason. *Check against the model* runs onnxruntime at each row's min and max in
-a worker and marks the row with the result.
+a worker and marks the row with the result; the check is kept with the model (``session.keep``), and
+an undo or redo back to it shows the check again while the cells are the ones it ran on.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
@@ -23,7 +26,9 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QTableWidget, Q
 
 from workbench.core.analysis.support import SupportReport
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.input_roles import FREEZE_FLOAT_SHAPE_TENSOR, float_shape_tensor_text, is_float
 from workbench.core.model.loading import LoadedModel, TensorInfo
+from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import (FIELDS, Profile, ProfileIssue, ShapeRange, format_shape_list,
                                             parse_shape_list, profiles_from_recipe, profiles_to_recipe,
                                             validate_profiles)
@@ -40,6 +45,14 @@ CHECK_PASSED, CHECK_FAILED = "✓", "✗"
 VALUES_SUFFIX = " (values)"
 
 Row = tuple[str, bool]  # input name, whether the row holds a shape tensor's values rather than dims
+
+
+@dataclass(frozen=True)
+class ProfileCheck:
+    """A check against the model and the cells it ran on (its verdict holds while the cells are these)."""
+
+    rows: list[RowCheck]
+    texts: list[dict]
 
 
 class _ProfileTable(QTableWidget):
@@ -118,6 +131,7 @@ class ProfileEditor(QWidget):
                                on_end=self._check_done, errors_in_place=True)
         self.last_checks: list[RowCheck] = []
         self._checked_texts: list[dict] | None = None  # the cells the last check ran on
+        self._checking: tuple = (None, [])  # the model and cells of the running check
         if session.model is not None:
             self._load()
 
@@ -135,6 +149,12 @@ class ProfileEditor(QWidget):
     def _shape_tensors(self) -> list[str]:
         report = self.session.report
         return list(report.shape_tensor_inputs) if report is not None and self.session.model is not None else []
+
+    def _float_shape_tensors(self) -> dict[str, str]:
+        """Float inputs TensorRT takes as shape tensors, with why no profile can give them values (see the Triage)."""
+        inputs = {t.name: t for t in self._inputs()}
+        return {name: f"{float_shape_tensor_text(name, inputs[name])}; {FREEZE_FLOAT_SHAPE_TENSOR}."
+                for name in self._shape_tensors() if name in inputs and is_float(inputs[name])}
 
     def _needs_profile(self) -> bool:
         return bool(self._dynamic_inputs() or self._shape_tensors())
@@ -163,6 +183,7 @@ class ProfileEditor(QWidget):
             self._suggested_texts = self._all_texts()
             self._guess = self._suggested_texts if self._unchecked else None
         self._validate()
+        self._restore_check()
 
     def _suggestion(self, suggestion: ShapeSuggestion) -> list[tuple[Profile, str]]:
         """The suggestion's profiles, named by workload (a decoder's prefill and decode); reasons under the table."""
@@ -186,6 +207,7 @@ class ProfileEditor(QWidget):
             self._add(profile, workload=workload)
         self._suggested_texts, self._guess = self._all_texts(), None
         self._validate()
+        self._restore_check()
 
     def _add_suggested(self) -> None:
         if self.session.model is not None:
@@ -201,9 +223,21 @@ class ProfileEditor(QWidget):
             return None
         self.check_button.setEnabled(False)
         self.check_result.setText("Checking the profiles under onnxruntime…")
+        self._checking = (self.session.model, self._all_texts())
         return self.check_task.start(probe_profiles, self.session.model, profiles)
 
     def _checked(self, checks: list[RowCheck]) -> None:
+        model, texts = self._checking
+        self.session.keep(ResultKind.PROFILE_CHECK, ProfileCheck(checks, texts), model)
+        self._show_checks(checks)
+
+    def _restore_check(self) -> None:
+        """Back to a checked model (undo, redo) with the cells the check ran on: its verdict, not a new run."""
+        kept = self.session.kept(ResultKind.PROFILE_CHECK, ProfileCheck)
+        if kept is not None and not self.last_checks and kept.texts == self._all_texts():
+            self._show_checks(kept.rows)
+
+    def _show_checks(self, checks: list[RowCheck]) -> None:
         self.last_checks = checks
         self._checked_texts = self._all_texts()
         for index, table in enumerate(self._tables()):
@@ -254,12 +288,19 @@ class ProfileEditor(QWidget):
         input, values?, field) take precedence over it."""
         texts = texts or {}
         table = _ProfileTable(self._rows(profile, texts))
+        floats = self._float_shape_tensors()
         loading, self._loading = self._loading, True
         for row, (name, values) in enumerate(table.rows):
             rng = (profile.values if values else profile.shapes).get(name)
             for column, which in enumerate(FIELDS):
                 text = texts.get((name, values, which), format_shape_list({"": rng.get(which)})[1:] if rng else "")
-                table.setItem(row, column, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                if values and name in floats:  # nothing typed here could be built: the row says why instead
+                    item.setText("")
+                    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                table.setItem(row, column, item)
+            if values and name in floats:
+                table.verticalHeaderItem(row).setToolTip(floats[name])
         self._loading = loading
         table.itemChanged.connect(lambda _item: self._validate())
         self.tabs.addTab(table, f"Profile {self.tabs.count() + 1}" + (f" — {workload}" if workload else ""))
@@ -283,9 +324,12 @@ class ProfileEditor(QWidget):
         """The tables as profiles, plus issues for cells that are not shapes at all."""
         profiles: list[Profile] = []
         issues: list[ProfileIssue] = []
+        floats = self._float_shape_tensors()  # their row's one issue comes from validate_profiles
         for index, table in enumerate(self._tables()):
             profile = Profile()
             for row, (name, values) in enumerate(table.rows):
+                if values and name in floats:
+                    continue
                 label = f"Profile {index + 1}, {'values of ' if values else ''}'{name}'"
                 shapes: dict[str, tuple[int, ...] | None] = {}
                 for column, which in enumerate(FIELDS):
@@ -364,7 +408,7 @@ class ProfileEditor(QWidget):
 
 def _example(name: str, inputs: list[TensorInfo], values: bool) -> str:
     """What a cell of ``name`` could hold: its declared shape with 1 for dynamic dims, or, for a shape tensor, as
-    many values as it holds (a float scale input is told it holds numbers, not a shape)."""
+    many values as it holds."""
     tensor = next((t for t in inputs if t.name == name), None)
     if tensor is None or tensor.shape is None:
         return "1x3x224x224"

@@ -10,8 +10,11 @@ Contract between the window and the panels:
 - Opening a file: ``set_model(model, report, opened=True)`` (``original`` becomes that model, the
   recipe starts empty and so does the history).
 - A fix: ``apply_fix(result)``; a repair: ``apply_repair(result)``; ``undo()``, ``redo()``,
-  ``move_to(position)`` walk the history (``history_changed``). Each sets the model with no report;
-  the window then re-analyses in a worker and calls ``set_report``.
+  ``move_to(position)`` walk the history (``history_changed``). A fix or a repair sets the model with
+  no report (the window then re-analyses in a worker and calls ``set_report``); undo and redo bring
+  back the report and the results kept about that model, and nothing runs again.
+- ``keep(kind, result, about)``: a panel keeps its result (``ResultKind``) with the model it is about;
+  on ``model_changed`` panels show ``kept(kind)`` if there is one, else clear what they showed.
 - Stages that find problems (detectors, trial build, build) call ``set_problems(source, [...])``.
 - ``report_error(error, source)``: the one place errors go (the Log panel, and the window's error
   dialog unless the caller shows the error in place); background tasks (``workbench/ui/tasks.py``)
@@ -39,7 +42,8 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 from workbench.core.recipe import Recipe
-from workbench.core.session import RESET_ON_NEW_MODEL, FixHistory, SessionState
+from workbench.core.session import RESET_ON_NEW_MODEL, FixHistory, ResultKind, SessionState, T
+from workbench.core.shapes.dims import ShapeSuggestion
 
 if TYPE_CHECKING:  # as in core/session.py: the results' modules are not loaded for the hints
     from workbench.core.fixes import FixResult
@@ -121,6 +125,14 @@ class Session(QObject):
         self.state.set_stage(stage, state, detail)
         self.stage_changed.emit(stage, state, detail)
 
+    def keep(self, kind: ResultKind, result: object, about: LoadedModel | None) -> bool:
+        """Keep ``result`` with the model it is ``about`` (shown again when undo or redo returns to that model)."""
+        return self.state.keep(kind, result, about)
+
+    def kept(self, kind: ResultKind, of_type: type[T]) -> T | None:
+        """The result of ``kind`` kept about the current model, if there is one of ``of_type``."""
+        return self.state.kept(kind, of_type)
+
     # The history ---------------------------------------------------------------------------------------
     def apply_fix(self, result: FixResult) -> None:
         """Apply exactly the previewed ``FixResult`` as one undoable step."""
@@ -138,20 +150,25 @@ class Session(QObject):
         self._history_moved()
 
     def undo(self) -> None:
+        label = self.history.undo_label
         if self.state.undo() is not None:
-            self._history_moved()
+            self._history_moved(f"Undid {label}")
 
     def redo(self) -> None:
+        label = self.history.redo_label
         if self.state.redo() is not None:
-            self._history_moved()
+            self._history_moved(f"Redid {label}")
 
     def move_to(self, position: int) -> None:
         """The state after ``position`` applied steps (0: as opened or last replaced)."""
         if position != self.history.position:
             self.state.move_to(position)
-            self._history_moved()
+            self._history_moved(f"Moved to step {position} of the history")
 
-    def _history_moved(self) -> None:
+    def _history_moved(self, what: str = "") -> None:
+        if what and self.report is not None:
+            self.log("info", f"{what}: the analysis and results kept with that model are shown again "
+                             "(nothing is re-run).")
         self._model_shown()
         self.history_changed.emit()
 
@@ -159,9 +176,12 @@ class Session(QObject):
         for stage in RESET_ON_NEW_MODEL:
             self.stage_changed.emit(stage, *self.stages[stage])
         self.model_changed.emit(self.model)
-        if self.report is not None:
+        if self.report is not None:  # an undo or redo: the report kept with that model (nothing is re-analysed)
             self.report_changed.emit(self.report)
         self.problems_changed.emit(self.problems)
+        shapes = self.kept(ResultKind.SHAPES, ShapeSuggestion)
+        if shapes is not None:
+            self.shapes_suggested.emit(shapes)
 
     # Messages and errors -------------------------------------------------------------------------------
     def log(self, severity: str, text: str, source: str = "app") -> None:

@@ -2,8 +2,10 @@
 
 The window stays usable meanwhile; the builder's refusals arrive as ``session.set_problems
 ("trial-build", …)`` when the build finishes. A newer analysis starts a new trial build, which
-replaces the one in flight (its result never arrives). The "Trial build after analysis" setting
-(QSettings, toggled from the Repair menu) turns it off. The main window owns the runner.
+replaces the one in flight (its result never arrives). The result and the shapes it probed are kept
+with the model (``session.keep``): an undo or redo back to that model shows them again instead of
+building again. The "Trial build after analysis" setting (QSettings, toggled from the Repair menu)
+turns it off. The main window owns the runner.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from workbench.core.analysis.support import SupportReport
 from workbench.core.build.trial import TrialBuild, trial_build
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
+from workbench.core.session import ResultKind
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui.session import Session
 from workbench.ui.tasks import Task
@@ -31,8 +34,9 @@ class TrialBuildRunner(QObject):
         self.session = session
         self.settings = settings
         self.last: TrialBuild | None = None
+        self._trial_of: LoadedModel | None = None  # the model the running trial build is about
         self.task = Task(self, session, SOURCE, on_done=self._finished, on_error=self._failed, errors_in_place=True)
-        session.report_changed.connect(self.run)
+        session.report_changed.connect(self._report_changed)
         session.model_changed.connect(self._model_changed)
 
     @property
@@ -55,7 +59,15 @@ class TrialBuildRunner(QObject):
     def cancel(self) -> None:
         self.task.cancel()
 
-    def run(self, _report: SupportReport | None = None) -> Worker | None:
+    def _report_changed(self, _report: SupportReport) -> None:
+        """A new analysis builds again; a report restored by undo or redo comes with its model's trial build."""
+        kept = self.session.kept(ResultKind.TRIAL_BUILD, TrialBuild)
+        if kept is None:
+            self.run()
+        else:
+            self.last = kept
+
+    def run(self) -> Worker | None:
         model = self.session.model
         if not self.enabled or model is None:
             return None
@@ -65,6 +77,7 @@ class TrialBuildRunner(QObject):
             profiles = []  # a half-edited profile: the trial build falls back to suggested shapes
         self.session.log("info", f"Trial build of {model.name} started (no engine file is written).")
         self.session.set_stage("builds", "running", "trial build running (no engine file is written)")
+        self._trial_of = model
         return self.task.start(trial_build, model, profiles, backend=self.session.backend)
 
     def _model_changed(self, _model: LoadedModel) -> None:
@@ -73,7 +86,9 @@ class TrialBuildRunner(QObject):
 
     def _finished(self, trial: TrialBuild) -> None:
         self.last = trial
+        self.session.keep(ResultKind.TRIAL_BUILD, trial, self._trial_of)
         if trial.shapes is not None:
+            self.session.keep(ResultKind.SHAPES, trial.shapes, self._trial_of)
             self.session.shapes_suggested.emit(trial.shapes)
         self.session.set_problems(SOURCE, trial.triage_problems())
         if trial.skipped:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import pytest
 
 from tests.build_models import deep_cnn
 from tests.conftest import run_cli
 from tests.onnx_factory import conv_model
-from workbench.core.build.engine import BuildHistory, BuildSettings, build_engine
+from workbench.core.build.engine import COMMAND_FLAGS, BuildHistory, BuildSettings, build_engine
 from workbench.core.build.child import ABORT_SWITCH
 from workbench.core.build.commands import reproduction_commands
 from workbench.core.build.builder_errors import map_builder_errors
@@ -167,6 +168,27 @@ def test_trtexec_and_polygraphy_commands_carry_the_profile_shapes(backend):
     assert "--maxShapes=images:32x3x64x64" in trtexec  # the second profile repeats the flags
     assert "--memPoolSize=workspace:256M" in trtexec and "--builderOptimizationLevel=4" in trtexec
     assert "--trt-max-shapes 'images:[8,3,64,64]'" in commands["polygraphy"]
+
+
+def test_every_build_setting_reaches_the_reproduction_commands(backend):
+    # precision and precision_by_flag decide, with the backend, between a flag and a converted model
+    assert set(COMMAND_FLAGS) | {"precision", "precision_by_flag"} == {f.name for f in fields(BuildSettings)}
+    settings = BuildSettings(workspace_mb=64, optimization_level=2, timing_cache="t.cache", plugins=["p.so"],
+                             hardware_compatibility="ampere_plus", version_compatible=True,
+                             compute_capabilities=["SM86", "SM89"], detailed_profiling=True)
+    commands = reproduction_commands("m.onnx", "m.engine", settings, [], backend)
+    trtexec, polygraphy = commands["trtexec"].split(), commands["polygraphy"].split()
+    for flag in ("--memPoolSize=workspace:64M", "--builderOptimizationLevel=2", "--timingCacheFile=t.cache",
+                 "--dynamicPlugins=p.so", "--hardwareCompatibilityLevel=ampere+", "--versionCompatible",
+                 "--computeCapabilities=86,89", "--profilingVerbosity=detailed"):
+        assert flag in trtexec
+    assert "--useGpu" not in trtexec
+    for flag in ("--pool-limit", "workspace:64M", "--builder-optimization-level", "--timing-cache",
+                 "--load-timing-cache", "--plugins", "--hardware-compatibility-level", "ampere_plus",
+                 "--version-compatible", "--profiling-verbosity"):
+        assert flag in polygraphy
+    plain = reproduction_commands("m.onnx", "m.engine", BuildSettings(), [], backend)["trtexec"].split()
+    assert plain[-1] == "--skipInference" and not any(arg.startswith("--memPoolSize") for arg in plain)
 
 
 def test_history_lists_what_changed_between_builds(backend, samples):

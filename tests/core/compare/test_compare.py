@@ -17,7 +17,7 @@ from workbench.core.compare.metrics import Tolerances, Verdict
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.progress import Cancelled, CancelToken
 from workbench.core.recipe import Recipe, load_recipe, save_recipe
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.precision.conversion import convert_model
 
 

@@ -11,7 +11,7 @@ from workbench.cli import EXIT_ERROR, EXIT_OK, EXIT_PROBLEMS, main
 from workbench.core.compare.comparison import CompareSettings, run_comparison
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
-from workbench.core.compare.runners import TensorRTRunner
+from workbench.core.runners import TensorRTRunner
 
 
 @pytest.fixture(scope="module")

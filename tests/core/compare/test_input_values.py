@@ -14,7 +14,7 @@ from tests.corpus.catalog import CATALOG
 from tests.corpus.perturb import perturbed_branch_copy, renamed_inputs_copy, with_side_files
 from workbench.cli import main
 from workbench.core.compare.inputs import InputSpec, make_inputs, random_inputs
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.model.input_roles import InputRole, input_meanings
 from workbench.core.model.loading import load_model
 

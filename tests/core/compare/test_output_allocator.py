@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from workbench.core.build.engine import BuildSettings, build_engine
-from workbench.core.compare.runners import TensorRTRunner, make_output_allocator
+from workbench.core.runners import TensorRTRunner, make_output_allocator
 from workbench.core.model.loading import LoadedModel
 
 

@@ -19,10 +19,10 @@ from workbench.core.build.builder_errors import map_builder_errors
 from workbench.core.build.engine import BuildSettings, build_engine
 from workbench.core.build.trial import trial_build
 from workbench.core.compare.parity import EXACT, check_parity
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FIXES, apply_fix, detect_problems, make_step, parse_spec, step_from_dict
-from workbench.core.fixes.validation import ONNX_CHECKER, ONNXRUNTIME
+from workbench.core.validation import ONNX_CHECKER, ONNXRUNTIME
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.model.tensor_shapes import infer_value_info
 from workbench.core.problems import ProblemKind, Severity, Stage

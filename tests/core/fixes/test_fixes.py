@@ -10,7 +10,7 @@ from tests.conftest import SAMPLES
 from tests.onnx_factory import make_model, tensor, weights
 from workbench.core.analysis.support import analyze_support
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import FIXES, apply_fix, detect_problems, make_step, parse_spec, suggested_params
+from workbench.core.fixes import FIXES, Fix, apply_fix, detect_problems, make_step, parse_spec, suggested_params
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.compare.parity import BEYOND, EXACT, NOT_CHECKABLE, WITHIN, check_parity
 
@@ -36,6 +36,14 @@ def test_catalogue_has_every_required_fix_with_a_description():
                            "fix-resize-mode", "replace-nms", "fuse-groupnorm", "cut-outputs", "remove-unused",
                            "convert-precision", "quantize"]
     assert all(fix.description and fix.transform for fix in FIXES.values())
+
+
+def test_each_fix_decides_whether_it_changes_the_models_meaning():
+    meaning_changing = {name for name, fix in FIXES.items() if fix.changes_meaning}
+    assert meaning_changing == {"set-input-shape", "freeze-input", "replace-nms", "cut-outputs"}
+    with pytest.raises(TypeError, match="changes_meaning"):  # a new fix cannot leave the decision out
+        Fix(name="new-fix", title="New fix", description="A fix nobody classified.", params=(),
+            transform=lambda graph, params, context, model: graph)
 
 
 def test_freeze_input_removes_the_if_and_the_real_parser_then_parses_and_builds(backend):

@@ -22,10 +22,10 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FIXES, apply_fix, detect_problems, make_step, parse_spec, replay, suggested_params
 from workbench.core.fixes.graph_tools import export_model
 from workbench.core.model.input_roles import steered_nodes
-from workbench.core.fixes.validation import ONNX_CHECKER, ONNXRUNTIME, validate_fixed_model
+from workbench.core.validation import ONNX_CHECKER, ONNXRUNTIME, validate_fixed_model
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.compare.parity import EXACT, NOT_CHECKABLE, WITHIN, check_parity
-from workbench.core.repair import default_values
+from workbench.core.model.switches import default_values
 
 CORPUS = ROOT / "tests" / "corpus"
 

@@ -13,7 +13,7 @@ from tests.onnx_factory import conv_model, make_model, save, tensor, weights
 from workbench.core.analysis.support import analyze_support
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, load_model, save_model
-from workbench.core.compare.onnxruntime_compat import for_onnxruntime, runtime_limits
+from workbench.core.onnxruntime_compat import for_onnxruntime, runtime_limits
 
 
 def _digest(path):

@@ -58,7 +58,7 @@ def test_emulation_twin_rounds_weights_inputs_and_outputs_like_bfloat16():
         [helper.make_node("Add", ["x", "w"], ["s"], name="add"), helper.make_node("Relu", ["s"], ["y"], name="relu")],
         [tensor("x", [1, 4])], [tensor("y", [1, 4])], [numpy_helper.from_array(weight, "w")]))
     x = np.array([[0.1, 0.2, 0.3, 0.4]], np.float32)
-    from workbench.core.compare.runners import OnnxruntimeRunner
+    from workbench.core.runners import OnnxruntimeRunner
 
     twin = OnnxruntimeRunner(emulation_twin(model)).run({"x": x})["y"]
     np.testing.assert_array_equal(twin, np.maximum(_bf16(_bf16(x) + _bf16(weight)), 0))
@@ -103,7 +103,7 @@ def test_the_emulation_twin_rounds_inside_if_branches_too():
     """The converter converts If/Loop bodies as well; the twin must round there, or BF16 error in a branch
     would be understated (if_cond_dynamo: Conv → Relu → Conv and a Conv in the branches of an If on `mode`; Conv
     has no bfloat16 form before opset 22, so the Convs stay FP32 and the Relu is what is rounded)."""
-    from workbench.core.compare.runners import OnnxruntimeRunner
+    from workbench.core.runners import OnnxruntimeRunner
 
     model = load_model(CORPUS / "if_cond_dynamo.onnx")
     twin = emulation_twin(model)

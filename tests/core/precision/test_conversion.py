@@ -170,7 +170,7 @@ def test_a_weight_declared_as_an_input_stays_overridable_and_shared_weights_exis
     assert [(t.name, t.data_type) for t in converted.proto.graph.initializer] == [("w", TensorProto.FLOAT)]
     override = np.full((4, 4), 2.0, np.float32)
     x = np.ones((4, 4), np.float32)
-    from workbench.core.compare.runners import OnnxruntimeRunner
+    from workbench.core.runners import OnnxruntimeRunner
 
     result = OnnxruntimeRunner(converted).run({"x": x, "w": override})["y"]
     np.testing.assert_allclose(result, x @ override + override, rtol=1e-3)
@@ -237,7 +237,7 @@ def test_index_math_on_shapes_stays_fp32():
     converted, conversion = convert_with_decisions(model)
     assert {conversion.decisions[name] for name in ("to_float", "scale", "floor", "to_int")} == {Decision.INDEX_MATH}
     assert conversion.decisions["relu"].converted
-    from workbench.core.compare.runners import OnnxruntimeRunner
+    from workbench.core.runners import OnnxruntimeRunner
 
     size = OnnxruntimeRunner(converted).run({"x": np.ones((1, 1, 3001, 2), np.float32)})["size"]
     assert size.tolist() == [4501]

@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 from workbench.core.compare.comparison import CompareSettings, run_comparison
 from workbench.core.model.loading import load_model
 from workbench.core.repair import REPAIRED, repair_model
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.shapes.dims import ShapeSource
 from workbench.core.shapes.profile_check import probe_profiles
 from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
@@ -30,8 +30,10 @@ CORPUS = ROOT / "tests" / "corpus"
 # Decoders with a KV cache run at sequence 1 and past 0 by design: their profiles are tested in test_workloads.py.
 DYNAMIC = [name for name, entry in CATALOG.items() if entry["family"] != "decoder-kv-cache"
            and any(isinstance(d, str) for dims in entry["inputs"].values() for d in dims)]
-# The builder takes these whole (NonZero in post-processing has no TensorRT-RTX importer).
-BUILDABLE = [name for name in DYNAMIC if "post_processing" not in CATALOG[name].get("facts", {})]
+# The builder takes these whole (NonZero in post-processing has no TensorRT-RTX importer; a float input that is a
+# shape tensor must be frozen first).
+BUILDABLE = [name for name in DYNAMIC
+             if not {"post_processing", "float_shape_tensor"} & set(CATALOG[name].get("facts", {}))]
 
 # What the shape service does not get right yet on the vision exports (tests/corpus/catalog_vision.py):
 # strict, so each case must be taken off here when the service learns it.

@@ -76,3 +76,27 @@ def test_build_and_compare_understand_split_toml(tmp_path):
                    "--recipe", out / "split.toml", "--json")
     assert done.returncode == EXIT_OK, done.stderr
     assert json.loads(done.stdout)["inputs"][0]["shape"] == [1, 3, 224, 224]
+
+
+def test_cli_splits_torchvision_ssdlite_and_its_folder_runs_it(tmp_path):
+    """The real SSDlite export: exit 0, the reasons say what the parser rejected (one NonZero named, its
+    per-class twins with it), and the folder's run_split.py gives the detections onnxruntime gives for the
+    whole model."""
+    model, out = CORPUS / "ssdlite320_torchvision_ts.onnx", tmp_path / "split"
+    done = run_cli("split", model, "-o", out, "--no-engine", "--json")
+    assert done.returncode == EXIT_OK, done.stderr
+    data = json.loads(done.stdout)
+    reasons = [why for part in data["parts"] for why in part["reasons"].values()]
+    assert any("same op and attributes as" in why and "NonZero" in why for why in reasons)
+    assert data["comparison"]["matches"]
+    image = np.random.default_rng(3).uniform(0, 1, (3, 320, 320)).astype(np.float32)
+    np.savez(tmp_path / "in.npz", images=image)
+    done = subprocess.run([sys.executable, "-I", str(out / "run_split.py"), str(tmp_path / "in.npz"),
+                           "-o", str(tmp_path / "out.npz")], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    expected = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"images": image})))
+    with np.load(tmp_path / "out.npz") as outputs:
+        assert set(outputs.files) == set(expected) and expected["boxes"].shape[0] > 0
+        for name, values in expected.items():
+            np.testing.assert_array_equal(outputs[name], values)

@@ -15,7 +15,7 @@ from pathlib import Path
 import onnx
 
 from workbench.core.analysis.support import SupportReport, analyze_support
-from workbench.core.backend import load_backend
+from workbench.core.runtime import load_backend
 from workbench.core.isolation.child_process import ChildProcess
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, load_model

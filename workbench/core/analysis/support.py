@@ -15,11 +15,13 @@ from typing import Callable
 import onnx
 import onnx.utils
 
-from workbench.core.backend import Backend, BackendInfo, LogMessage, load_backend
+from workbench.core.backend import Backend, BackendInfo, LogMessage
+from workbench.core.runtime import load_backend
 from workbench.core.fixes import detect_problems, suggest_fixes
+from workbench.core.model.input_roles import float_shape_tensor_text, is_float
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
 from workbench.core.model.tensor_shapes import infer_value_info
-from workbench.core.compare.onnxruntime_compat import compatibility_issues
+from workbench.core.onnxruntime_compat import compatibility_issues
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage, blocking, concise_message
 
 
@@ -115,6 +117,18 @@ def _parser_problem(error: ParserErrorInfo, top_level: list[str], nested_names: 
     )
 
 
+def _float_shape_tensor_problems(model: LoadedModel, shape_tensors: list[str]) -> list[Problem]:
+    """Float inputs the parser takes as shape tensors: TensorRT refuses them, and no profile can give them values."""
+    inputs = {tensor.name: tensor for tensor in model.summary().inputs}
+    return [Problem(
+        kind=ProblemKind.FLOAT_SHAPE_INPUT, severity=Severity.ERROR, stage=Stage.PARSE, node=name, inputs=[name],
+        fixes=["freeze-input"],
+        message=f"Input {float_shape_tensor_text(name, inputs[name])}; TensorRT cannot build the model as it is.",
+        hint=f"Apply freeze-input (input={name}, value = the one you deploy with, e.g. 0.5): the sizes it computes "
+             "become constants. To keep the size adjustable, export it as an integer input (the size itself).")
+        for name in shape_tensors if name in inputs and is_float(inputs[name])]
+
+
 def _model_problems(model: LoadedModel, backend: Backend | None = None) -> list[Problem]:
     problems = []
     for tensor in model.summary().inputs:
@@ -145,13 +159,7 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
 
     subgraphs = [(bool(parser.is_subgraph_supported(i)), list(parser.get_subgraph_nodes(i)))
                  for i in range(parser.num_subgraphs)]
-    errors = []
-    for i in range(parser.num_errors):
-        err = parser.get_error(i)
-        errors.append(ParserErrorInfo(
-            code=getattr(err.code(), "name", str(err.code())), description=err.desc(), node_index=err.node(),
-            node_name=err.node_name(), op=err.node_operator(),
-            local_functions=list(err.local_function_stack()) if hasattr(err, "local_function_stack") else []))
+    errors = _parser_errors(parser)
 
     graph = model.proto.graph
     top_level = [_node_label(n, i) for i, n in enumerate(graph.node)]
@@ -207,11 +215,35 @@ def analyze_support(model: LoadedModel, backend: Backend | None = None,
         for entry in nodes:
             if entry.subgraph in supported_sg and not entry.has_error and entry.index not in error_indices:
                 entry.status = "supported"
+    shape_tensors = _shape_tensor_names(network)
+    problems.extend(_float_shape_tensor_problems(model, shape_tensors))
     problems.extend(_model_problems(model, backend))
     for problem in problems:
         problem.fixes = suggest_fixes(model, problem)
     return SupportReport(backend.info(), fully_supported, nodes, problems, errors, subgraphs,
-                         list(logger.messages), time.perf_counter() - started, _shape_tensor_names(network))
+                         list(logger.messages), time.perf_counter() - started, shape_tensors)
+
+
+def _parser_errors(parser) -> list[ParserErrorInfo]:
+    errors = []
+    for i in range(parser.num_errors):
+        err = parser.get_error(i)
+        errors.append(ParserErrorInfo(
+            code=getattr(err.code(), "name", str(err.code())), description=err.desc(), node_index=err.node(),
+            node_name=err.node_name(), op=err.node_operator(),
+            local_functions=list(err.local_function_stack()) if hasattr(err, "local_function_stack") else []))
+    return errors
+
+
+def parser_rejections(model: LoadedModel, backend: Backend) -> tuple[list[Problem], list[str]]:
+    """The parser's capability check alone: the nodes it rejected, as problems (no fixes, no model notes: what
+    a caller checking many cut-out parts needs), and the inputs it takes as shape tensors."""
+    _builder, network, parser = backend.create_builder_network(backend.logger(min_severity="error"))
+    parser.supports_model_v2(model.serialized, model.parser_path)
+    graph = model.proto.graph
+    top_level = [_node_label(n, i) for i, n in enumerate(graph.node)]
+    nested = {child.name for node in graph.node for child, _ in iter_nodes_of(node)}
+    return [_parser_problem(e, top_level, nested) for e in _parser_errors(parser)], _shape_tensor_names(network)
 
 
 def _blockers(errors: list[ParserErrorInfo]) -> str:

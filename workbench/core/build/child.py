@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import time
 
-from workbench.core.backend import load_backend
-from workbench.core.isolation.serve import Task
+from workbench.core.runtime import load_backend
+from workbench.core.isolation.serve import ChildCall
 
 # A stand-in for a TensorRT internal assertion, for tests of crash isolation (the job carries it).
 ABORT_SWITCH = "TRT_WORKBENCH_TEST_ABORT_BUILD"
@@ -22,7 +22,7 @@ _FORWARDED_SEVERITIES = ("internal_error", "error", "warning", "info")
 _LAYERS_HEADER = "Layers:\n"
 
 
-def _progress_monitor(trt, task: Task, abort_for_test: bool):
+def _progress_monitor(trt, task: ChildCall, abort_for_test: bool):
     class Monitor(trt.IProgressMonitor):
         """Reports the innermost phase and the top-level fraction; returns False to cancel."""
 
@@ -128,14 +128,14 @@ def _save_timing_cache(config, path: str) -> None:
     os.replace(temp, path)
 
 
-def build_in_child(task: Task, job: dict, model_bytes: bytes) -> dict:
+def build_in_child(task: ChildCall, job: dict, model_bytes: bytes) -> dict:
     try:
         return _build(task, job, model_bytes)
     except Exception as exc:  # reported as a failed build rather than a crash: the message is known
         return {"type": "result", "ok": False, "stage": "setup", "errors": [f"{type(exc).__name__}: {exc}"]}
 
 
-def _build(task: Task, job: dict, model_bytes: bytes) -> dict:
+def _build(task: ChildCall, job: dict, model_bytes: bytes) -> dict:
     backend = load_backend(job["backend"])
     trt = backend.trt
     layers: list[dict] = []

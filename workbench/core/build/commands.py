@@ -10,14 +10,15 @@ from __future__ import annotations
 import shlex
 
 from workbench.core.backend import Backend
-from workbench.core.build.engine import BuildSettings
+from workbench.core.build.engine import COMMAND_FLAGS, BuildSettings
 from workbench.core.shapes.profiles import FIELDS, Profile, format_shape_list
 
-_TRTEXEC_HWC = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}
 
-
-def _cc_number(name: str) -> str:
-    return name.removeprefix("SM")
+def _setting_flags(settings: BuildSettings, tool: str) -> list[str]:
+    """The flags of every setting that differs from its default, from ``COMMAND_FLAGS``."""
+    changed = settings.to_dict()
+    return [arg for name, flags in COMMAND_FLAGS.items() if name in changed
+            for arg in getattr(flags, tool)(changed[name])]
 
 
 def trtexec_command(model_path: str, engine_path: str, settings: BuildSettings, profiles: list[Profile],
@@ -35,24 +36,7 @@ def trtexec_command(model_path: str, engine_path: str, settings: BuildSettings, 
         args.append(f"--{settings.precision}")
     if settings.uses_conversion(backend) and not backend.strongly_typed_only:
         args.append("--stronglyTyped")  # TensorRT 10 is weakly typed unless told; RTX and 11 always strongly
-    if settings.workspace_mb:
-        args.append(f"--memPoolSize=workspace:{settings.workspace_mb}M")
-    if settings.optimization_level is not None:
-        args.append(f"--builderOptimizationLevel={settings.optimization_level}")
-    if settings.timing_cache:
-        args.append(f"--timingCacheFile={settings.timing_cache}")
-    args += [f"--dynamicPlugins={path}" for path in settings.plugins]
-    if settings.hardware_compatibility != "none":
-        args.append(f"--hardwareCompatibilityLevel={_TRTEXEC_HWC[settings.hardware_compatibility]}")
-    if settings.version_compatible:
-        args.append("--versionCompatible")
-    targets = [t for t in settings.compute_capabilities if t != "CURRENT"]
-    if targets:
-        args.append(f"--computeCapabilities={','.join(_cc_number(t) for t in targets)}")
-    if "CURRENT" in settings.compute_capabilities:
-        args.append("--useGpu")
-    if settings.detailed_profiling:
-        args.append("--profilingVerbosity=detailed")
+    args += _setting_flags(settings, "trtexec")
     args.append("--skipInference")
     return shlex.join(args)
 
@@ -74,20 +58,7 @@ def polygraphy_command(model_path: str, engine_path: str, settings: BuildSetting
         args.append(f"--{settings.precision}")
     if settings.uses_conversion(backend) and not backend.strongly_typed_only:
         args.append("--strongly-typed")
-    if settings.workspace_mb:
-        args += ["--pool-limit", f"workspace:{settings.workspace_mb}M"]
-    if settings.optimization_level is not None:
-        args += ["--builder-optimization-level", str(settings.optimization_level)]
-    if settings.timing_cache:
-        args += ["--timing-cache", settings.timing_cache, "--load-timing-cache", settings.timing_cache]
-    if settings.plugins:
-        args += ["--plugins", *settings.plugins]
-    if settings.hardware_compatibility != "none":
-        args += ["--hardware-compatibility-level", settings.hardware_compatibility]
-    if settings.version_compatible:
-        args.append("--version-compatible")
-    if settings.detailed_profiling:
-        args += ["--profiling-verbosity", "detailed"]
+    args += _setting_flags(settings, "polygraphy")
     command = shlex.join(args)
     return f"POLYGRAPHY_USE_TENSORRT_RTX=1 {command}" if backend.is_rtx else command
 

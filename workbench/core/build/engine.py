@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
 from functools import partial
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
-from workbench.core.backend import Backend, LogMessage, load_backend
+from workbench.core.backend import Backend, LogMessage
+from workbench.core.runtime import current_runtime, load_backend
 from workbench.core.build.child import ABORT_SWITCH, build_in_child
 from workbench.core.build.builder_errors import map_builder_errors, map_parser_errors
 from workbench.core.build.precision_label import precision_label
-from workbench.core.build.memory import check_build_memory
+from workbench.core.memory import check_build_memory
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildCrashed, ChildProcess
 from workbench.core.model.loading import LoadedModel
+from workbench.core.precision.conversion import convert_model
 from workbench.core.problems import Problem
 from workbench.core.shapes.profiles import Profile, check_profiles, profiles_to_recipe
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
@@ -108,6 +109,46 @@ class BuildSettings:
             found.append(f"Workspace limit {self.workspace_mb} MiB must be positive.")
         found += [f"Plugin library not found: {path}" for path in self.plugins if not Path(path).is_file()]
         return found
+
+
+@dataclass(frozen=True)
+class CommandFlags:
+    """One build setting on the reproduction command lines (``build/commands.py``): its value → the arguments."""
+
+    trtexec: Callable[[Any], list[str]]
+    polygraphy: Callable[[Any], list[str]]
+
+
+_TRTEXEC_HARDWARE_COMPATIBILITY = {"ampere_plus": "ampere+", "same_compute_capability": "sameComputeCapability"}
+
+
+def _trtexec_targets(targets: list[str]) -> list[str]:
+    explicit = [t.removeprefix("SM") for t in targets if t != COMPUTE_CAPABILITY_CURRENT]
+    return ([f"--computeCapabilities={','.join(explicit)}"] if explicit else []) + \
+        (["--useGpu"] if COMPUTE_CAPABILITY_CURRENT in targets else [])
+
+
+# Every ``BuildSettings`` field as trtexec and Polygraphy flags, in command-line order; a setting at its default
+# adds nothing. ``precision`` and ``precision_by_flag`` are not here: with the backend they decide between a
+# precision flag and a converted model (``commands``). tests/core/build/test_build.py checks that no field is missing.
+COMMAND_FLAGS: dict[str, CommandFlags] = {
+    "workspace_mb": CommandFlags(lambda mb: [f"--memPoolSize=workspace:{mb}M"],
+                                 lambda mb: ["--pool-limit", f"workspace:{mb}M"]),
+    "optimization_level": CommandFlags(lambda level: [f"--builderOptimizationLevel={level}"],
+                                       lambda level: ["--builder-optimization-level", str(level)]),
+    "timing_cache": CommandFlags(lambda path: [f"--timingCacheFile={path}"],
+                                 lambda path: ["--timing-cache", path, "--load-timing-cache", path]),
+    "plugins": CommandFlags(lambda paths: [f"--dynamicPlugins={path}" for path in paths],
+                            lambda paths: ["--plugins", *paths]),
+    "hardware_compatibility": CommandFlags(
+        lambda level: [f"--hardwareCompatibilityLevel={_TRTEXEC_HARDWARE_COMPATIBILITY[level]}"],
+        lambda level: ["--hardware-compatibility-level", level]),
+    "version_compatible": CommandFlags(lambda _on: ["--versionCompatible"], lambda _on: ["--version-compatible"]),
+    # Polygraphy has no option for TensorRT-RTX's compute-capability targets.
+    "compute_capabilities": CommandFlags(_trtexec_targets, lambda _targets: []),
+    "detailed_profiling": CommandFlags(lambda _on: ["--profilingVerbosity=detailed"],
+                                       lambda _on: ["--profiling-verbosity", "detailed"]),
+}
 
 
 @dataclass
@@ -211,16 +252,11 @@ class BuildHistory:
         return rows
 
 
-_build_children: dict[str, ChildProcess] = {}
-_build_children_lock = threading.Lock()
-
-
 def _build_child(backend_name: str) -> ChildProcess:
-    """The build children of one backend: a spare is started (TensorRT imported) after each build."""
-    with _build_children_lock:
-        if backend_name not in _build_children:
-            _build_children[backend_name] = ChildProcess(partial(load_backend, backend_name), one_call_per_child=True)
-        return _build_children[backend_name]
+    """The build children of one backend, owned by the runtime: a spare is started (TensorRT imported) after
+    each build."""
+    return current_runtime().child_process(
+        f"build:{backend_name}", lambda: ChildProcess(partial(load_backend, backend_name), one_call_per_child=True))
 
 
 class BuilderCrashed(WorkbenchError):
@@ -276,8 +312,6 @@ def build_engine(model: LoadedModel, settings: BuildSettings, profiles: list[Pro
     to_build = model
     strongly_typed = backend.strongly_typed_only or settings.precision == "fp32" or settings.uses_conversion(backend)
     if settings.uses_conversion(backend):
-        from workbench.core.precision.conversion import convert_model  # only conversions need it
-
         progress("Converting the model to FP16 (default keep rules: numerically fragile ops stay FP32)", None)
         to_build = convert_model(model, "fp16")
     cancel.raise_if_cancelled("The build")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from workbench.core.backend import Backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
-from workbench.core.build.memory import MemoryEstimate, estimate_build_memory
+from workbench.core.memory import MemoryEstimate, estimate_build_memory
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.analysis.support import find_shape_tensor_inputs

@@ -19,8 +19,10 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.compare.inputs import InputSpec, input_line, make_inputs
 from workbench.core.compare.metrics import DEFAULT_TOP_K, OutputComparison, Tolerances, Verdict, compare_arrays
 from workbench.core.model.loading import LoadedModel, load_model
+from workbench.core.model.switches import other_branch_values
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
-from workbench.core.compare.runners import (OnnxruntimeRunner, Runner, TensorRTRunner, model_for_child, model_in_child,
+from workbench.core.shapes.suggest import switch_values, workload_points
+from workbench.core.runners import (OnnxruntimeRunner, Runner, TensorRTRunner, model_for_child, model_in_child,
                                              onnxruntime_child, runs_in_child)
 from workbench.core.compare.timing import DEFAULT_WARMUP, Timing, time_runner
 
@@ -414,9 +416,6 @@ def _compare_other_branches(model: LoadedModel, prepared, reference: Runner, tes
     """A switch input fed the model's own value (the deployment path) leaves the other branches of the If it
     steers unrun, so a difference there would pass unseen: compare once more on each side of its threshold.
     Their outputs join the result as ``output [input=value]`` and count in the verdict."""
-    from workbench.core.repair import other_branch_values
-    from workbench.core.shapes.suggest import switch_values
-
     fed_by_us = {name for name, value in switch_values(model).items()
                  if prepared.sources.get(name) == value.text()}  # not the user's data
     for name in sorted(fed_by_us):
@@ -440,8 +439,6 @@ def _compare_other_workloads(model: LoadedModel, input_spec: InputSpec | None, r
     """Shapes the tool chose cover one workload (a decoder's decode step); compare each other workload's point
     too (its prefill), so a difference only the prompt step shows cannot pass. Outputs join the result as
     ``output [prefill]`` and count in the verdict."""
-    from workbench.core.shapes.suggest import workload_points
-
     seed = input_spec.seed if input_spec is not None else 0
     for label, shapes, values in workload_points(model):
         spec = InputSpec(seed=seed, shapes={n: list(s) for n, s in shapes.items()},

@@ -15,99 +15,24 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.model.input_roles import InputMeaning, InputRole, input_meanings, past_length, position_values
+from workbench.core.model.input_roles import InputMeaning, InputRole, input_meanings, past_length
 from workbench.core.model.loading import LoadedModel, TensorInfo
+from workbench.core.model.random_feeds import check_names, check_shape, input_dtype, random_feeds
+from workbench.core.shapes.profiles import profiles_from_recipe
+from workbench.core.shapes.suggest import suggest_shapes
 
-DEFAULT_RANGE = (0.0, 1.0)
-_INT_RANGE = (0, 8)  # small non-negative ints: valid indices/ids for most integer inputs
-# Roles whose values are categories even in a float input (SAM's float point labels: 0 background, 1 foreground).
-_CATEGORIES = {InputRole.POINT_LABELS}
 LAYOUTS = ("auto", "NCHW", "NHWC")
 COLOR_MODES = ("RGB", "BGR", "L")
-
-
-def concrete_shape(tensor: TensorInfo, shapes: dict[str, tuple[int, ...]] | None = None) -> tuple[int, ...]:
-    if shapes and tensor.name in shapes:
-        shape = tuple(int(d) for d in shapes[tensor.name])
-        _check_shape(tensor, shape, "Shape")
-        return shape
-    if tensor.shape is None:
-        raise WorkbenchError(f"Input '{tensor.name}' has no declared shape.", "Give its shape explicitly.")
-    return tuple(d if isinstance(d, int) and d > 0 else 1 for d in tensor.shape)
-
-
-def _check_shape(tensor: TensorInfo, shape: tuple[int, ...], what: str) -> None:
-    if tensor.shape is not None and len(shape) != len(tensor.shape):
-        raise WorkbenchError(f"{what} {list(shape)} for input '{tensor.name}' has rank {len(shape)}, "
-                             f"but the model's input has rank {len(tensor.shape)} {tensor.shape_text()}.",
-                             "Give one value per dimension.")
-    for given, declared in zip(shape, tensor.shape or ()):
-        if isinstance(declared, int) and declared > 0 and given != declared:
-            raise WorkbenchError(f"{what} {list(shape)} for input '{tensor.name}' does not match the model's "
-                                 f"static shape {tensor.shape_text()}.", "Only dynamic dimensions can change.")
-
-
-def _input_dtype(tensor: TensorInfo, override: str | None = None) -> np.dtype:
-    if override:
-        try:
-            return np.dtype(override)
-        except TypeError as exc:
-            raise WorkbenchError(f"Unknown dtype '{override}' for input '{tensor.name}'.",
-                                 "Use a NumPy dtype name such as float32, float16, int64 or uint8.") from exc
-    return np.dtype(tensor.dtype) if tensor.dtype not in ("bfloat16", "undefined") else np.dtype(np.float32)
-
-
-def _check_names(model: LoadedModel, names, what: str) -> None:
-    known = [t.name for t in model.summary().inputs]
-    unknown = set(names) - set(known)
-    if unknown:
-        raise WorkbenchError(f"Unknown input name(s){what}: {', '.join(sorted(unknown))}.",
-                             f"The model's inputs are: {', '.join(known)}.")
 
 
 def random_inputs(model: LoadedModel, seed: int = 0, shapes: dict[str, tuple[int, ...]] | None = None,
                   value_ranges: dict[str, tuple[float, float]] | None = None,
                   dtypes: dict[str, str] | None = None, only: set[str] | None = None) -> dict[str, np.ndarray]:
-    """One seeded array per graph input (or per name in ``only``); the same seed gives the same arrays.
-
-    Values follow what each input is (``input_meanings``): integers that index a table stay inside its rows,
-    attention masks are all ones, position ids count on from the tokens already cached; ``value_ranges`` win."""
-    rng = np.random.default_rng(seed)
-    _check_names(model, set(shapes or {}) | set(value_ranges or {}) | set(dtypes or {}), "")
+    """``random_feeds`` at realistic shapes: a dynamic dim ``shapes`` leaves open is never 1, the shape service
+    picks its value (and says why)."""
     if any(t.dynamic_dims and t.name not in (shapes or {}) for t in model.summary().inputs):
-        # Never 1 for a dynamic dim: the shape service picks realistic values (and says why).
-        from workbench.core.shapes.suggest import suggest_shapes
-
         shapes = {**suggest_shapes(model).shapes(), **(shapes or {})}
-    meanings = input_meanings(model)
-    concrete = {tensor.name: concrete_shape(tensor, shapes) for tensor in model.summary().inputs}
-    feeds = {}
-    for tensor in model.summary().inputs:
-        shape = concrete[tensor.name]
-        dtype = _input_dtype(tensor, (dtypes or {}).get(tensor.name))
-        meaning = meanings[tensor.name]
-        asked = (value_ranges or {}).get(tensor.name)
-        low, high = asked or _meant_range(meaning, dtype)
-        # Every input draws from the generator, selected or not, so a value never depends on the selection.
-        if dtype == np.bool_:
-            value = rng.integers(int(low), int(high), shape, endpoint=True).astype(np.bool_)
-        elif dtype.kind in "iu" or meaning.role in _CATEGORIES:
-            value = rng.integers(int(low), int(high), shape, endpoint=True).astype(dtype)
-        else:
-            value = rng.uniform(low, high, shape).astype(dtype)
-        if meaning.role is InputRole.POSITION_IDS and asked is None and shape:
-            value = position_values(shape, past_length(meanings, concrete, shape[-1])[0], meaning.high, dtype)
-        if only is None or tensor.name in only:
-            feeds[tensor.name] = value
-    return feeds
-
-
-def _meant_range(meaning: InputMeaning, dtype: np.dtype) -> tuple[float, float]:
-    """The values to draw from: the meaning's range where the graph bounds them, else the dtype's default."""
-    default = (0, 1) if dtype == np.bool_ else _INT_RANGE if dtype.kind in "iu" else DEFAULT_RANGE
-    low = meaning.low if meaning.low is not None else default[0]
-    high = meaning.high if meaning.high is not None else max(default[1], low)
-    return low, high
+    return random_feeds(model, seed, shapes, value_ranges, dtypes, only)
 
 
 def _meant_values_text(meaning: InputMeaning, meanings: dict[str, InputMeaning],
@@ -171,8 +96,6 @@ class InputSpec:
         """``shapes``, filled in from the chosen profile for the inputs it does not name."""
         if self.profile < 0:
             return dict(self.shapes)
-        from workbench.core.shapes.profiles import profiles_from_recipe
-
         chosen = profiles_from_recipe(list(profiles))
         if self.profile >= len(chosen):
             raise WorkbenchError(f"Input shapes are to come from profile {self.profile + 1}, but there are "
@@ -232,7 +155,7 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: Seq
     (shaped by the recipe's ``profiles`` when the spec names one)."""
     spec = spec or InputSpec()
     tensors = {t.name: t for t in model.summary().inputs}
-    _check_names(model, spec.images, " in the image settings")
+    check_names(model, spec.images, " in the image settings")
     arrays: dict[str, np.ndarray] = {}
     sources: dict[str, str] = {}
     for path in spec.data_files:
@@ -243,8 +166,6 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: Seq
         sources[name] = f"{len(images.paths)} image(s)"
     missing = set(tensors) - set(arrays)
     if missing:
-        from workbench.core.shapes.suggest import suggest_shapes
-
         given = {name: tuple(shape) for name, shape in spec.resolved_shapes(profiles).items()}
         suggestion = suggest_shapes(model, sample_shapes={n: [a.shape] for n, a in arrays.items()} or None)
         generated = random_inputs(model, spec.seed, {**suggestion.shapes(), **given}, spec.value_ranges, spec.dtypes,
@@ -273,7 +194,7 @@ def make_inputs(model: LoadedModel, spec: InputSpec | None = None, profiles: Seq
 
 
 def _fit_dtype(array: np.ndarray, tensor: TensorInfo, origin: str) -> np.ndarray:
-    want = _input_dtype(tensor)
+    want = input_dtype(tensor)
     if array.dtype == want:
         return array
     same_kind = (array.dtype.kind == want.kind or {array.dtype.kind, want.kind} <= {"i", "u"}
@@ -317,7 +238,7 @@ def load_arrays(path: str | Path, model: LoadedModel) -> dict[str, np.ndarray]:
                                  f"The model's inputs are: {', '.join(tensors)}. Arrays are matched by name.")
     result = {}
     for name, array in raw.items():
-        _check_shape(tensors[name], tuple(array.shape), f"{path.name}: array of shape")
+        check_shape(tensors[name], tuple(array.shape), f"{path.name}: array of shape")
         result[name] = _fit_dtype(array, tensors[name], path.name)
     return result
 
@@ -349,7 +270,7 @@ def load_images(source: ImageSource, tensor: TensorInfo) -> np.ndarray:
     height_dim, width_dim = (shape[2], shape[3]) if layout == "NCHW" else (shape[1], shape[2])
     size = source.size or ((height_dim, width_dim) if isinstance(height_dim, int) and isinstance(width_dim, int)
                            and height_dim > 0 and width_dim > 0 else None)
-    dtype = _input_dtype(tensor, source.dtype)
+    dtype = input_dtype(tensor, source.dtype)
     scale = source.scale if source.scale is not None else (1 / 255 if dtype.kind == "f" else 1.0)
     pictures = []
     for path in source.paths:
@@ -380,5 +301,5 @@ def load_images(source: ImageSource, tensor: TensorInfo) -> np.ndarray:
         info = np.iinfo(dtype)
         batch = np.clip(np.rint(batch), info.min, info.max)
     batch = np.ascontiguousarray(batch.astype(dtype))
-    _check_shape(tensor, tuple(batch.shape), f"{len(pictures)} image(s) give a batch of shape")
+    check_shape(tensor, tuple(batch.shape), f"{len(pictures)} image(s) give a batch of shape")
     return batch

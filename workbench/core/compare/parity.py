@@ -16,9 +16,9 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.compare.metrics import DEFAULT_ATOL, DEFAULT_RTOL, OutputComparison, Verdict, compare_arrays
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import NamedValue
-from workbench.core.compare.onnxruntime_compat import foreign_ops
+from workbench.core.onnxruntime_compat import foreign_ops
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
-from workbench.core.compare.runners import (OnnxruntimeRunner, model_for_child, model_in_child, onnxruntime_child,
+from workbench.core.runners import (OnnxruntimeRunner, model_for_child, model_in_child, onnxruntime_child,
                                              runs_in_child)
 from workbench.core.shapes.suggest import suggested_feeds, workload_points
 

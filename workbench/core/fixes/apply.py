@@ -14,14 +14,13 @@ import onnx
 from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import FixContext, FixPreview, FixStep, freeze_params
-from workbench.core.fixes.graph_tools import diff_labels, export_model, infer_shapes
+from workbench.core.fixes.graph_tools import diff_labels, export_model, import_graph, infer_shapes
 from workbench.core.fixes.registry import get_fix
-from workbench.core.fixes.validation import Validation, validate_fixed_model
+from workbench.core.validation import Validation, validate_fixed_model
 from workbench.core.model.loading import LoadedModel
+from workbench.core.model.switches import frozen_array
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.recipe import Recipe
-
-import onnx_graphsurgeon as gs
 
 
 @dataclass
@@ -50,7 +49,8 @@ class FixResult:
 
 def make_step(name: str, params: dict | None = None) -> FixStep:
     """A step with canonical parameters; raises ``WorkbenchError`` for unknown fixes and bad values."""
-    return FixStep(name, freeze_params(get_fix(name).coerce_params(dict(params or {}))))
+    fix = get_fix(name)
+    return FixStep(name, freeze_params(fix.coerce_params(dict(params or {}))), fix)
 
 
 def parse_spec(text: str) -> FixStep:
@@ -74,6 +74,18 @@ def step_from_dict(data: dict) -> FixStep:
     if not isinstance(params, dict):
         raise WorkbenchError(f"The params of fix '{data['name']}' are not a table.", "Write params = { key = value }.")
     return make_step(data["name"], params)
+
+
+def frozen_inputs(original: LoadedModel, fixes: list[dict]) -> dict[str, np.ndarray]:
+    """The values the recipe's freeze-input steps baked in, as arrays for ``original``'s inputs: comparing the
+    original with the frozen model feeds it these (any other value runs a path the fixed model no longer has)."""
+    found = {}
+    for entry in fixes:
+        step = step_from_dict(entry)
+        params = step.param_dict
+        if step.name == "freeze-input" and params.get("input") in {t.name for t in original.summary().inputs}:
+            found[params["input"]] = frozen_array(original, params["input"], params["value"])
+    return found
 
 
 def steps_from_recipe(recipe: Recipe) -> list[FixStep]:
@@ -104,7 +116,7 @@ def apply_fix(model: LoadedModel, step: FixStep, *, progress: ProgressFn = no_pr
         proto.CopyFrom(model.proto)
     if fix.needs_shapes:
         proto = infer_shapes(proto)
-    graph = gs.import_onnx(proto)
+    graph = import_graph(proto, model.weights_dir)
     if cancel:
         cancel.raise_if_cancelled(fix.title)
     context = FixContext()

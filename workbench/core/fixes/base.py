@@ -189,6 +189,10 @@ class Fix:
     needs_weights: bool = True
     # What to try when the result is invalid (it is refused, never kept or written).
     invalid_hint: str = "Undo the step before this one or try another fix, and report the detail."
+    # How the fix changes what the model means even when every output stays bit-identical (an input becomes a
+    # constant, the outputs change), shown when the user must confirm it (repair's --accept-changes); "" when it
+    # keeps the meaning. Required: each fix decides, so a new one cannot skip the confirmation by omission.
+    changes_meaning: str = field(kw_only=True)
 
     def param(self, name: str) -> Param:
         for param in self.params:
@@ -224,7 +228,8 @@ class FixStep:
     """One applied fix with canonical parameters: a recipe's ``[[fixes]]`` entry."""
 
     name: str
-    params: tuple[tuple[str, Any], ...] = ()
+    params: tuple[tuple[str, Any], ...]
+    fix: Fix = field(compare=False, repr=False)  # its catalogue entry (``make_step`` looks it up)
 
     @property
     def param_dict(self) -> dict[str, Any]:
@@ -235,10 +240,7 @@ class FixStep:
 
     def spec(self) -> str:
         """The CLI form, ``NAME:key=value,…``."""
-        from workbench.core.fixes.registry import get_fix
-
-        fix = get_fix(self.name)
-        parts = [f"{k}={fix.param(k).text(v)}" for k, v in self.param_dict.items()]
+        parts = [f"{k}={self.fix.param(k).text(v)}" for k, v in self.param_dict.items()]
         return self.name + (":" + ",".join(parts) if parts else "")
 
 

@@ -125,6 +125,7 @@ def _transform(graph: gs.Graph, params: dict, context: FixContext, model: Loaded
 
 RENAME_DIMS = Fix(
     name="rename-dims", title="Rename shared dims",
+    changes_meaning="",  # keeps what the model computes
     description="Give input dims that share a placeholder name ('?', 'unk__N') names of their own (x_height, "
                 "x_width, …): TensorRT takes dims that share a name to be equal, so an image whose H and W are "
                 "both '?' builds only square. Names shared for a reason (batch) stay unless named.",

@@ -6,10 +6,12 @@ import onnx
 import onnx_graphsurgeon as gs
 
 from workbench.core import third_party_logs
+from workbench.core.onnxruntime_compat import runtime_limits
 from workbench.core.model.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
-from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, node_label
+from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, import_graph, node_label
+from workbench.core.model.ir_versions import ir_version_at_most
 from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
@@ -55,10 +57,13 @@ def _fold_transform(graph: gs.Graph, params: dict, context: FixContext, model: L
         import onnxslim
 
         third_party_logs.install()  # now that onnxslim is imported, its loggers too
-        slimmed = onnxslim.slim(export_model(graph, model.proto))
+        exported = export_model(graph, model.proto)
+        # onnxslim folds with onnxruntime sessions, which refuse an IR version newer than they read.
+        exported.ir_version = ir_version_at_most(exported, runtime_limits().max_ir_version)
+        slimmed = onnxslim.slim(exported)
         if slimmed is None:
             raise WorkbenchError("onnxslim could not simplify this model.", "Use engine=graphsurgeon instead.")
-        return gs.import_onnx(slimmed)
+        return import_graph(slimmed, model.weights_dir)
     return fold(graph)
 
 
@@ -119,6 +124,7 @@ def _cut_transform(graph: gs.Graph, params: dict, context: FixContext, _model) -
 
 FOLD_CONSTANTS = Fix(
     name="fold-constants", title="Fold constants",
+    changes_meaning="",  # keeps what the model computes
     description="Evaluate every part of the graph that only depends on constants, drop what is left unused, "
                 "sort the nodes and run shape inference (what `polygraphy surgeon sanitize --fold-constants` "
                 "does). engine=onnxslim uses onnxslim, a stronger simplifier that also removes redundant ops.",
@@ -130,6 +136,7 @@ FOLD_CONSTANTS = Fix(
 
 REMOVE_UNUSED = Fix(
     name="remove-unused", title="Remove unused parts",
+    changes_meaning="",  # keeps what the model computes
     description="Drop graph inputs nothing reads, outputs no node computes, initializers nothing uses and nodes "
                 "whose results are never used.",
     params=(), transform=_remove_unused_transform, detect=_detect_unused,
@@ -138,6 +145,7 @@ REMOVE_UNUSED = Fix(
 
 CUT_OUTPUTS = Fix(
     name="cut-outputs", title="Cut outputs",
+    changes_meaning="the model's outputs change: what came after them must run outside the engine",
     description="Make the chosen tensors the model's outputs and drop everything that no longer feeds them, "
                 "e.g. end the engine before NonMaxSuppression and run NMS outside TensorRT.",
     params=(Param("tensors", "tensors",

@@ -2,20 +2,71 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
+from onnx import external_data_helper
+from onnx_graphsurgeon.ir.tensor import LazyValues
 
 from workbench.core import third_party_logs
 from workbench.core.model.constant_values import SEE_THROUGH_OPS, gs_constant_value
 from workbench.core.errors import WorkbenchError
-from workbench.core.model.loading import iter_nodes, node_label
-from workbench.core.compare.onnxruntime_compat import runtime_limits
+from workbench.core.model.ir_versions import ir_version_of_opset
+from workbench.core.model.loading import iter_nodes, node_label, read_in_weights
+from workbench.core.onnxruntime_compat import runtime_limits
 from workbench.core.model.tensor_shapes import infer_value_info
 
-# The IR version each opset needs at least (ONNX's versioning table, for the opsets fixes raise to).
-_MIN_IR_FOR_OPSET = {18: 8, 19: 9, 20: 9, 21: 10}
 # Folding rounds: each inlined If branch can make more constants (and more Ifs on constants).
 _MAX_FOLD_ROUNDS = 8
+
+
+class _ValuesOnDisk(LazyValues):
+    """Values of a constant kept on disk, read from the model's folder when first used. onnx-graphsurgeon's own
+    LazyValues reads them relative to the working directory, so a fix run from another folder could not read
+    them ("should be stored in unet.onnx.data, but it is not regular file")."""
+
+    def __init__(self, tensor: onnx.TensorProto, weights_dir: Path):
+        super().__init__(tensor)
+        self.weights_dir = weights_dir
+
+    def load(self) -> np.ndarray:
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(self.tensor)
+        read_in_weights(tensor, self.weights_dir)
+        return LazyValues(tensor).load()
+
+
+def import_graph(proto: onnx.ModelProto, weights_dir: Path | None) -> gs.Graph:
+    """``gs.import_onnx``, with the values of weights ``proto`` keeps on disk read from ``weights_dir``."""
+    graph = gs.import_onnx(proto)
+    if weights_dir is None:
+        return graph
+    on_disk = {t.name: t for t in external_data_helper._get_all_tensors(proto)
+               if external_data_helper.uses_external_data(t)}
+    if not on_disk:
+        return graph
+    for constant in _constants(graph):
+        if constant.name in on_disk:
+            constant.values = _ValuesOnDisk(on_disk[constant.name], weights_dir)
+            # Unread, the values export as the tensor on disk; once read, inline. graphsurgeon would
+            # otherwise mark inline bytes as external data, which no reader can follow.
+            constant.data_location = None
+    return graph
+
+
+def _constants(graph: gs.Graph):
+    """Every constant of ``graph``: initializers and Constant-node values, nested bodies included."""
+    for tensor in graph.tensors().values():
+        if isinstance(tensor, gs.Constant):
+            yield tensor
+    for node in graph.nodes:
+        for attr in node.attrs.values():
+            if isinstance(attr, gs.Constant):
+                yield attr
+            elif isinstance(attr, gs.Graph):
+                yield from _constants(attr)
 
 
 def export_model(graph: gs.Graph, template: onnx.ModelProto, opset: int | None = None) -> onnx.ModelProto:
@@ -23,7 +74,7 @@ def export_model(graph: gs.Graph, template: onnx.ModelProto, opset: int | None =
     if opset is not None and opset > graph.opset:
         graph.opset = opset
     proto = gs.export_onnx(graph, do_type_check=False)
-    proto.ir_version = max(template.ir_version, _MIN_IR_FOR_OPSET.get(graph.opset, 0))
+    proto.ir_version = max(template.ir_version, ir_version_of_opset(graph.opset))
     for key in ("producer_name", "producer_version", "domain", "model_version", "doc_string"):
         setattr(proto, key, getattr(template, key))
     del proto.metadata_props[:]
@@ -67,7 +118,7 @@ def fold(graph: gs.Graph) -> gs.Graph:
     # version: 14, max supported IR version: 13"): fold at one it accepts; export_model sets the real one.
     graphs = [graph, *(attr for node in all_nodes(graph) for attr in node.attrs.values()
                        if isinstance(attr, gs.Graph))]
-    saved = [getattr(g, "ir_version", None) for g in graphs]  # onnx-graphsurgeon 0.5.2 has no ir_version
+    saved = [g.ir_version for g in graphs]
     folding_ir = min(saved[0] or onnx.IR_VERSION, runtime_limits().max_ir_version)
     for g in graphs:
         g.ir_version = folding_ir

@@ -17,9 +17,9 @@ from onnx import version_converter
 from workbench.core.model.constant_values import gs_constant_value
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext
-from workbench.core.fixes.graph_tools import export_model
+from workbench.core.fixes.graph_tools import export_model, import_graph
 from workbench.core.model.loading import LoadedModel
-from workbench.core.compare.onnxruntime_compat import default_opset
+from workbench.core.onnxruntime_compat import default_opset
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 GROUPNORM_OPSET = 21
@@ -77,7 +77,7 @@ def find_groupnorms(graph: gs.Graph) -> list[GroupNormMatch]:
 def _detect(model: LoadedModel, _backend=None) -> list[Problem]:
     if not any(n.op_type == "InstanceNormalization" for n in model.proto.graph.node):
         return []
-    matches = find_groupnorms(gs.import_onnx(model.proto))
+    matches = find_groupnorms(import_graph(model.proto, model.weights_dir))
     return [Problem(kind=ProblemKind.GROUPNORM_PATTERN, severity=Severity.INFO, stage=Stage.MODEL,
                     node=m.instance_norm.name,
                     op="InstanceNormalization", fixes=["fuse-groupnorm"],
@@ -89,7 +89,7 @@ def _detect(model: LoadedModel, _backend=None) -> list[Problem]:
 
 
 def _validate(model: LoadedModel, _params: dict) -> None:
-    if not find_groupnorms(gs.import_onnx(model.proto)):
+    if not find_groupnorms(import_graph(model.proto, model.weights_dir)):
         raise WorkbenchError("No GroupNorm export pattern (Reshape → InstanceNormalization → Reshape → Mul → Add) "
                              "was found.", "fuse-groupnorm only applies to that pattern.")
 
@@ -102,7 +102,7 @@ def _transform(graph: gs.Graph, _params: dict, context: FixContext, model: Loade
             raise WorkbenchError(f"The model cannot be converted to opset {GROUPNORM_OPSET}, which "
                                  "GroupNormalization with per-channel scale needs.",
                                  "Re-export the model with opset 21 and torch's native GroupNorm.", str(exc)) from exc
-        graph = gs.import_onnx(converted)
+        graph = import_graph(converted, model.weights_dir)
     for match in find_groupnorms(graph):
         name = match.instance_norm.name.rsplit("/", 1)[0] or match.instance_norm.name
         output = match.add.outputs[0]
@@ -119,6 +119,7 @@ def _transform(graph: gs.Graph, _params: dict, context: FixContext, model: Loade
 
 FUSE_GROUPNORM = Fix(
     name="fuse-groupnorm", title="Fuse GroupNorm",
+    changes_meaning="",  # the same computation; its numbers may move, which parity measures
     description="Fuse PyTorch's GroupNorm export pattern (Reshape → InstanceNormalization → Reshape → Mul → Add) "
                 "into one GroupNormalization op (opset 21, per-channel scale and bias). The model's opset is raised "
                 "to 21 with ONNX's version converter.",

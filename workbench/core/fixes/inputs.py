@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
@@ -12,19 +10,13 @@ from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.graph_tools import find_input, fold, node_label, replace_uses
 from workbench.core.model.input_roles import steered_nodes
-from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
+from workbench.core.model.loading import LoadedModel, input_info, iter_nodes
+from workbench.core.model.switches import frozen_array
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
+from workbench.core.shapes.suggest import known_shapes
 
 # Element types the TensorRT ONNX parser refuses outright as network inputs (seen with TensorRT-RTX 1.7).
 _REFUSED_DTYPES = {"int16", "uint16", "uint32", "uint64", "complex64", "complex128", "object", "str", "string"}
-
-
-def input_info(model: LoadedModel, name: str) -> TensorInfo:
-    for tensor in model.summary().inputs:
-        if tensor.name == name:
-            return tensor
-    raise WorkbenchError(f"The model has no input named '{name}'.",
-                         f"Its inputs are: {', '.join(t.name for t in model.summary().inputs) or 'none'}.")
 
 
 def _onnx_dtype(name: str) -> int:
@@ -66,8 +58,6 @@ def _suggest_shape(model: LoadedModel, problem: Problem | None) -> dict[str, str
         (t.name for t in model.summary().inputs if t.is_dynamic), "")
     if not name:
         return {}
-    from workbench.core.shapes.suggest import known_shapes  # shapes imports the fix catalogue
-
     shape = known_shapes(model).shapes().get(name)
     return {"input": name, "shape": "x".join(map(str, shape))} if shape else {"input": name}
 
@@ -172,55 +162,15 @@ def _detect_switches(model: LoadedModel, _backend=None) -> list[Problem]:
     return problems
 
 
-def _freeze_value(model: LoadedModel, params: dict) -> np.ndarray:
-    tensor = input_info(model, params["input"])
-    value = params["value"]
-    values = value if isinstance(value, list) else [value]
-    dtype = np.dtype(tensor.dtype) if tensor.dtype not in ("bfloat16", "undefined") else np.dtype(np.float32)
-    if dtype.kind == "b" and not all(isinstance(v, bool) or v in (0, 1) for v in values):
-        raise WorkbenchError(f"Input '{tensor.name}' is bool; {value!r} is not true/false.", "Use true or false.")
-    if dtype.kind in "iu" and not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise WorkbenchError(f"Input '{tensor.name}' is {tensor.dtype}; {value!r} is not an integer value.",
-                             "Give whole numbers for integer inputs.")
-    if dtype.kind in "iu" and any(not np.can_cast(np.min_scalar_type(v), dtype) for v in values):
-        raise WorkbenchError(f"{value!r} does not fit input '{tensor.name}' ({tensor.dtype}).", "Give a smaller value.")
-    shape = tensor.fixed_shape
-    if shape is None:
-        if tensor.shape is not None and len(tensor.shape) == 1 and isinstance(value, list):
-            return np.array(values, dtype=dtype)
-        raise WorkbenchError(f"Input '{tensor.name}' {tensor.shape_text()} has no fixed shape, so its value cannot "
-                             "be frozen.", "Apply set-input-shape first, or give a 1-D list for a 1-D input.")
-    if len(values) == 1:
-        return np.full(shape, values[0], dtype=dtype)
-    if len(values) != math.prod(shape):
-        raise WorkbenchError(f"Input '{tensor.name}' has shape {tensor.shape_text()} ({math.prod(shape)} values); "
-                             f"{len(values)} values were given.", "Give one value, or one per element.")
-    return np.array(values, dtype=dtype).reshape(shape)
-
-
-def frozen_inputs(original: LoadedModel, fixes: list[dict]) -> dict[str, np.ndarray]:
-    """The values the recipe's freeze-input steps baked in, as arrays for ``original``'s inputs: comparing the
-    original with the frozen model feeds it these (any other value runs a path the fixed model no longer has)."""
-    from workbench.core.fixes.apply import step_from_dict  # apply imports the catalogue, which imports this module
-
-    found = {}
-    for entry in fixes:
-        step = step_from_dict(entry)
-        params = step.param_dict
-        if step.name == "freeze-input" and params.get("input") in {t.name for t in original.summary().inputs}:
-            found[params["input"]] = _freeze_value(original, params)
-    return found
-
-
 def _validate_freeze(model: LoadedModel, params: dict) -> None:
-    _freeze_value(model, params)
+    frozen_array(model, params["input"], params["value"])
     if len(model.summary().inputs) == 1:
         raise WorkbenchError(f"'{params['input']}' is the model's only input; freezing it leaves nothing to feed.",
                              "Freeze switch-like inputs (ratios, flags), not the data input.")
 
 
 def _freeze_transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
-    value = _freeze_value(model, params)
+    value = frozen_array(model, params["input"], params["value"])
     variable = find_input(graph, params["input"])
     graph.inputs = [t for t in graph.inputs if t is not variable]
     variable.name = f"{params['input']}_input"
@@ -244,6 +194,7 @@ def _suggest_freeze(model: LoadedModel, problem: Problem | None) -> dict[str, st
 
 SET_INPUT_SHAPE = Fix(
     name="set-input-shape", title="Set input shape",
+    changes_meaning="the input's shape becomes fixed: the engine takes no other shape",
     description="Make an input's dynamic dimensions static (e.g. 1x3x512x512), then re-infer the shapes "
                 "downstream. The engine then needs no optimization profile for that input.",
     params=(Param("input", "input", "The graph input to change."),
@@ -257,6 +208,7 @@ SET_INPUT_SHAPE = Fix(
 
 SET_INPUT_DTYPE = Fix(
     name="set-input-dtype", title="Set input dtype",
+    changes_meaning="",  # keeps what the model computes
     description="Give an input a new dtype (e.g. uint8 → float32) and insert a Cast back to the old dtype right "
                 "after it, so the rest of the graph computes exactly what it did.",
     params=(Param("input", "input", "The graph input to change."),
@@ -267,6 +219,7 @@ SET_INPUT_DTYPE = Fix(
 
 FREEZE_INPUT = Fix(
     name="freeze-input", title="Freeze input",
+    changes_meaning="the input becomes a constant: the engine always computes with this value",
     description="Replace an input by a constant (e.g. a downsample ratio or a sample rate), then fold constants so "
                 "the If/Loop branches and Resize scales that depended on it become static.",
     params=(Param("input", "input", "The graph input to replace by a constant."),

@@ -176,6 +176,7 @@ def suggest_cut_before_nms(model: LoadedModel, problem: Problem | None) -> dict[
 
 REPLACE_NMS = Fix(
     name="replace-nms", title="Replace NMS by EfficientNMS_TRT",
+    changes_meaning="NonMaxSuppression becomes TensorRT's EfficientNMS plugin, whose outputs have another layout",
     description="Replace ONNX NonMaxSuppression and the Slice/Gather post-processing after it by TensorRT's "
                 "EfficientNMS_TRT plugin (outputs num_detections, detection_boxes, detection_scores, "
                 "detection_classes). Needs full TensorRT; onnxruntime cannot run the plugin.",

@@ -10,7 +10,7 @@ from workbench.core.fixes.groupnorm import FUSE_GROUPNORM
 from workbench.core.fixes.inputs import FREEZE_INPUT, SET_INPUT_DTYPE, SET_INPUT_SHAPE
 from workbench.core.fixes.nms import REPLACE_NMS, suggest_cut_before_nms
 from workbench.core.fixes.resize import FIX_RESIZE_MODE
-from workbench.core.precision.fix import CONVERT_PRECISION, QUANTIZE
+from workbench.core.fixes.precision import CONVERT_PRECISION, QUANTIZE
 
 FIXES: dict[str, Fix] = {fix.name: fix for fix in (
     FOLD_CONSTANTS, SET_INPUT_SHAPE, SET_INPUT_DTYPE, RENAME_DIMS, FREEZE_INPUT, FIX_RESIZE_MODE, REPLACE_NMS,

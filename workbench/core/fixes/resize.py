@@ -83,6 +83,7 @@ def _suggest(model: LoadedModel, problem: Problem | None) -> dict[str, str]:
 
 FIX_RESIZE_MODE = Fix(
     name="fix-resize-mode", title="Fix Resize mode",
+    changes_meaning="",  # the same computation; its numbers may move, which parity measures
     description="Change a Resize's coordinate transformation mode (and optionally its nearest rounding mode) "
                 "from one TensorRT rejects (tf_crop_and_resize, half_pixel_symmetric, antialias) to a supported "
                 "one.",

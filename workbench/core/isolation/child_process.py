@@ -6,7 +6,7 @@ so a thread would still freeze a window. A ``ChildProcess`` runs picklable calls
 (``python -m workbench.core.isolation.serve``) that is started ahead of time with its imports done:
 
 - a call can stream events (log lines, progress) to an ``on_event`` callback as it runs;
-- cancelling asks the call to stop (it sees ``Task.cancel_requested``) and kills the child after
+- cancelling asks the call to stop (it sees ``ChildCall.cancel_requested``) and kills the child after
   ``cancel_grace_seconds`` (at once when that is 0), then raises ``Cancelled``;
 - a child that dies becomes a ``ChildCrashed`` error naming the exit code or signal, with the
   child's captured stderr as the detail; the next call gets a fresh child.
@@ -124,12 +124,15 @@ class ChildProcess:
         self._warm_up = warm_up
         self._one_call_per_child = one_call_per_child
         self._ready: _Child | None = None
+        self._running: set[_Child] = set()  # children in a call
+        self._closed = False  # no spare is kept after ``close`` until ``start``
         self._lock = threading.Lock()
         atexit.register(self.close)
 
     def start(self) -> None:
         """Start the next call's child now (it warms up while the caller does other things)."""
         with self._lock:
+            self._closed = False
             if self._ready is not None and self._ready.alive:
                 return
             if self._ready is not None:
@@ -189,25 +192,33 @@ class ChildProcess:
     def _take(self) -> _Child:
         with self._lock:
             child, self._ready = self._ready, None
-        if child is not None and child.alive:
-            return child
-        if child is not None:
-            child.end()
-        return _Child(self._warm_up)
+        if child is None or not child.alive:
+            if child is not None:
+                child.end()
+            child = _Child(self._warm_up)
+        with self._lock:
+            self._running.add(child)
+        return child
 
     def _release(self, child: _Child, reusable: bool) -> None:
-        if reusable and not self._one_call_per_child:
-            with self._lock:
-                if self._ready is None:
-                    self._ready = child
-                    return
+        with self._lock:
+            self._running.discard(child)
+            closed = self._closed
+            if reusable and not self._one_call_per_child and not closed and self._ready is None:
+                self._ready = child
+                return
         child.end()
-        if self._one_call_per_child:
+        if self._one_call_per_child and not closed:
             self.start()  # after the call, so the spare's start-up does not compete with it for the CPU
 
     def close(self) -> None:
-        """End the waiting child; a later call starts a new one."""
+        """End every child: the waiting one, and those in a call (the call raises ``ChildCrashed``). No spare is
+        kept afterwards; a later call still runs, in a child of its own."""
         with self._lock:
-            child, self._ready = self._ready, None
-        if child is not None:
-            child.end()
+            self._closed = True
+            waiting, self._ready = self._ready, None
+            running = list(self._running)
+        for child in running:
+            child.kill()  # its call sees the child end; ``_release`` reaps it
+        if waiting is not None:
+            waiting.end()

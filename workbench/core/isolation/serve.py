@@ -8,7 +8,7 @@ stderr first, so they cannot corrupt it).
 - child → parent: any number of ``("event", data)`` while a call runs, then exactly one
   ``("ok", result)`` or ``("error", (message, hint, detail))``.
 
-A call with ``takes_task`` set gets a ``Task`` as its first argument, to send events and to see
+A call with ``takes_task`` set gets a ``ChildCall`` as its first argument, to send events and to see
 a cancel request. Imports stay minimal (no onnx, no numpy): the callables bring their own.
 """
 
@@ -37,7 +37,7 @@ class _Channel:
             self._stream.flush()
 
 
-class Task:
+class ChildCall:
     """What a streaming call receives: ``send`` an event to the parent; ``cancel_requested`` is set
     when the parent asks the call to stop (a cancelled child is never given another call)."""
 
@@ -49,7 +49,7 @@ class Task:
         self._channel.send(("event", event))
 
 
-def _read_requests(stdin, requests: queue.Queue, task: Task) -> None:
+def _read_requests(stdin, requests: queue.Queue, task: ChildCall) -> None:
     while True:
         try:
             message = pickle.load(stdin)
@@ -66,7 +66,7 @@ def _read_requests(stdin, requests: queue.Queue, task: Task) -> None:
     requests.put(None)
 
 
-def _run(request: tuple, task: Task) -> tuple:
+def _run(request: tuple, task: ChildCall) -> tuple:
     if request[0] == "unreadable":
         return ("error", ("The child process could not read its request.", "This is a bug; the detail has the "
                           "traceback to report.", request[1]))
@@ -89,7 +89,7 @@ def main() -> None:
     if warm_up is not None:
         warm_up()  # e.g. import TensorRT while no one is waiting
     channel = _Channel(replies)
-    task = Task(channel)
+    task = ChildCall(channel)
     requests: queue.Queue = queue.Queue()
     threading.Thread(target=_read_requests, args=(stdin, requests, task), daemon=True).start()
     while (request := requests.get()) is not None:

@@ -293,8 +293,21 @@ def _is_int(tensor: TensorInfo) -> bool:
     return tensor.dtype.startswith(("int", "uint"))
 
 
-def _is_float(tensor: TensorInfo) -> bool:
+def is_float(tensor: TensorInfo) -> bool:
     return tensor.dtype.startswith(("float", "bfloat"))
+
+
+def float_shape_tensor_text(name: str, tensor: TensorInfo) -> str:
+    """What a float input that TensorRT takes as a shape tensor is, and why a profile cannot give it values.
+
+    The model computes sizes from it, so TensorRT's parser marks it a shape tensor; but shape tensors must be int32 or
+    int64 (the parser says so when it meets one) and an optimization profile's values are whole numbers."""
+    return (f"'{name}' ({tensor.dtype}) holds a float value such as 0.25, not a shape; the model computes sizes from "
+            "it, so TensorRT takes it as a shape tensor, and shape tensors must be whole numbers: no optimization "
+            "profile can give it a range")
+
+
+FREEZE_FLOAT_SHAPE_TENSOR = "freeze it to the value you deploy with (the freeze-input fix, offered in the Triage list)"
 
 
 def _static(shape, axis: int) -> int | None:
@@ -328,7 +341,7 @@ def _switch(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
 def _kv_cache(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     """A cache the step's new keys/values are appended to (Concat on the sequence axis) before attention reads it."""
     rank = len(tensor.shape or ())
-    if rank not in (3, 4) or not _is_float(tensor):
+    if rank not in (3, 4) or not is_float(tensor):
         return None
     for node, position in graph.walk(graph.key(tensor.name), lambda n, _p: n.op_type in ("Cast", "Identity"), 3):
         if node.op_type != "Concat" or position != 0:
@@ -473,7 +486,7 @@ def _values_text(values: list[float]) -> str:
 def _point_labels(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     """One category per point of a coordinates input (its shape without the last axis), told apart by Equal
     nodes (SAM: 1 foreground, 0 background, −1 / −10 padding), or named so."""
-    if not (_is_int(tensor) or _is_float(tensor)) or tensor.shape is None:
+    if not (_is_int(tensor) or is_float(tensor)) or tensor.shape is None:
         return None
     points = next((t for t in graph.inputs if t is not tensor and t.shape is not None and _coordinate_shape(t)
                    and tuple(t.shape[:-1]) == tuple(tensor.shape)), None)
@@ -495,14 +508,14 @@ def _point_labels(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
 
 def _coordinate_shape(tensor: TensorInfo) -> bool:
     shape = tensor.shape or ()
-    return _is_float(tensor) and len(shape) >= 2 and _static(shape, -1) in (2, 4)
+    return is_float(tensor) and len(shape) >= 2 and _static(shape, -1) in (2, 4)
 
 
 def _sinusoidal(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     """Values embedded by Sin/Cos: a per-batch timestep, rotary position ids, Fourier features of coordinates."""
     shape = tensor.shape or ()
     rank = len(shape)
-    if rank <= 1 and (_is_int(tensor) or _is_float(tensor)):
+    if rank <= 1 and (_is_int(tensor) or is_float(tensor)):
         role = InputRole.PER_BATCH_SCALAR
     elif rank >= 2 and _is_int(tensor):
         role = InputRole.POSITION_IDS
@@ -528,7 +541,7 @@ def _conv_input(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     """What a Conv reads: an image (1 or 3 channels), a latent (4, named so), mel features (40–128 bins over
     frames) or a waveform (one channel of samples)."""
     shape = tensor.shape or ()
-    if len(shape) not in (2, 3, 4) or not (_is_float(tensor) or (_is_int(tensor) and len(shape) == 4)):
+    if len(shape) not in (2, 3, 4) or not (is_float(tensor) or (_is_int(tensor) and len(shape) == 4)):
         return None
     conv = graph.conv_reached(tensor.name)
     weight = graph.constants.shape(conv.input[1]) if conv is not None and len(conv.input) > 1 else None
@@ -568,7 +581,7 @@ def _cross_attention(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     text embeddings, SAM's prompt tokens its image embeddings [batch, channels, H, W]); attended as they are:
     a cross-attention KV cache (keys/values projected once, by the step that filled the cache)."""
     rank = len(tensor.shape or ())
-    if rank not in (3, 4) or not _is_float(tensor):
+    if rank not in (3, 4) or not is_float(tensor):
         return None
     frontier, seen = [(graph.key(tensor.name), False)], set()
     for _ in range(_ATTENTION_DEPTH):
@@ -617,7 +630,7 @@ def _by_name(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
             return InputMeaning(name, InputRole.ATTENTION_MASK, f"an attention mask ({named}); all ones: no padding "
                                                                 "(zeros would mark padded tokens)", 1, 1)
         return InputMeaning(name, InputRole.MASK, f"a mask ({named})")
-    if rank in (3, 4) and _is_float(tensor) and _KV_NAME.search(name):
+    if rank in (3, 4) and is_float(tensor) and _KV_NAME.search(name):
         if _CROSS_NAME.search(name):
             return InputMeaning(name, InputRole.KV_CACHE, f"a cross-attention KV cache ({named}): the encoder's keys/"
                                                           "values")
@@ -631,21 +644,21 @@ def _by_name(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
                                             "(two segments, BERT's convention)", 0, 1)
         if role is not None:
             return InputMeaning(name, role, f"{role.value} ({named}); nothing in the graph bounds them", 0)
-    if rank == 3 and _is_float(tensor) and _ENCODER_NAME.search(name):
+    if rank == 3 and is_float(tensor) and _ENCODER_NAME.search(name):
         return InputMeaning(name, InputRole.ENCODER_STATES, f"encoder states [batch, sequence, features] ({named})")
     if _coordinate_shape(tensor) and _COORDINATE_NAME.search(name):
         return InputMeaning(name, InputRole.COORDINATES, f"coordinates [..., {shape[-1]}] ({named})")
     if rank <= 1 and _TIMESTEP_NAME.search(name):
         return InputMeaning(name, InputRole.PER_BATCH_SCALAR, f"one value per batch item ({named}: a timestep)")
-    if rank == 4 and _is_float(tensor) and _LATENT_NAME.search(name) and _static(shape, 1) == 4:
+    if rank == 4 and is_float(tensor) and _LATENT_NAME.search(name) and _static(shape, 1) == 4:
         return InputMeaning(name, InputRole.LATENT, f"a latent [batch, 4, H, W] ({named})")
     if rank == 4 and _IMAGE_NAME.search(name) and (_static(shape, 1) in (1, 3) or _static(shape, 3) in (1, 3)):
         return InputMeaning(name, InputRole.IMAGE, f"an image ({named}, with 1 or 3 channels)",
                             *((0, 255) if _is_int(tensor) else ()))
-    if rank == 3 and _is_float(tensor) and _AUDIO_FEATURES_NAME.search(name):
+    if rank == 3 and is_float(tensor) and _AUDIO_FEATURES_NAME.search(name):
         return InputMeaning(name, InputRole.AUDIO_FEATURES, f"audio features ({named})")
-    if rank == 2 and _is_float(tensor) and _AUDIO_NAME.search(name):
+    if rank == 2 and is_float(tensor) and _AUDIO_NAME.search(name):
         return InputMeaning(name, InputRole.AUDIO, f"a waveform [batch, samples] ({named})")
-    if rank == 3 and _is_float(tensor) and _STATE_NAME.search(name):
+    if rank == 3 and is_float(tensor) and _STATE_NAME.search(name):
         return InputMeaning(name, InputRole.STATE, f"a recurrent state ({named})")
     return None

@@ -164,6 +164,15 @@ def node_attribute(node: onnx.NodeProto, name: str, default=None):
     return default
 
 
+def input_info(model: LoadedModel, name: str) -> TensorInfo:
+    """The graph input ``name``, or a clear error naming the inputs there are."""
+    for tensor in model.summary().inputs:
+        if tensor.name == name:
+            return tensor
+    raise WorkbenchError(f"The model has no input named '{name}'.",
+                         f"Its inputs are: {', '.join(t.name for t in model.summary().inputs) or 'none'}.")
+
+
 def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
     """Real inputs: models from IR < 4 also list their initializers as inputs."""
     initializer_names = {t.name for t in graph.initializer}
@@ -374,6 +383,15 @@ def load_model(path: str | os.PathLike, progress: ProgressFn = no_progress) -> L
     return LoadedModel(proto, serialized, path.resolve())
 
 
+def read_in_weights(tensor: TensorProto, weights_dir: Path) -> None:
+    """Read the bytes of a tensor kept on disk into it, from ``weights_dir`` (the model's folder). onnx's own
+    readers resolve against the working directory unless given the folder, and before onnx 1.17 they leave the
+    reference beside the bytes, which a second read then follows."""
+    external_data_helper.load_external_data_for_tensor(tensor, str(weights_dir))
+    tensor.data_location = TensorProto.DEFAULT
+    del tensor.external_data[:]
+
+
 def _initializer_bytes(tensor: onnx.TensorProto, count: int) -> int:
     # From dims and type rather than len(raw_data): reading raw_data copies the whole weight.
     if external_data_helper.uses_external_data(tensor):
@@ -471,7 +489,8 @@ def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protec
     have asked the user and pass ``protect=None`` explicitly. Weights ``proto`` keeps on disk are
     read from ``weights_dir`` (``LoadedModel.weights_dir``) and copied, never moved: the original's
     files are only read. ``external_data`` (default: when the original kept its weights in a data
-    file, or the model is over 1.5 GB) stores the weights in ``<name>.data`` next to the file.
+    file, or the model is over 1.5 GB) stores the weights in ``<name>.data`` next to the file. The file declares
+    the IR version the oldest supported onnxruntime reads when the model needs nothing newer (``ir_versions``).
     """
     destination = Path(destination).expanduser().resolve()
     if protect is not None and destination == Path(protect).resolve():
@@ -495,6 +514,10 @@ def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protec
                          or any(not location.endswith(".onnx") for location in locations))
     staged_proto = onnx.ModelProto()
     staged_proto.CopyFrom(proto)  # the caller's proto stays as it is
+    from workbench.core.model.ir_versions import OLDEST_ONNXRUNTIME_MAX_IR, ir_version_at_most  # it imports us
+
+    # onnx stamps its own newest IR version on what it makes: write one every supported onnxruntime reads.
+    staged_proto.ir_version = ir_version_at_most(staged_proto, OLDEST_ONNXRUNTIME_MAX_IR)
     with tempfile.TemporaryDirectory(dir=destination.parent, prefix=".trt-workbench-") as staging:
         staged = Path(staging) / destination.name
         try:

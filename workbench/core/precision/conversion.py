@@ -26,13 +26,16 @@ import numpy as np
 import onnx
 from onnx import TensorProto
 
-from workbench.core.compare.metrics import OutputComparison, Tolerances, Verdict
+from workbench.core.compare.comparison import feeds_for
+from workbench.core.compare.metrics import OutputComparison, Tolerances, Verdict, compare_arrays
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.model.tensor_shapes import infer_value_info
 from workbench.core.precision.converter import (DEFAULT_KEEP_RULES, Conversion, Decision, convert_float_model,
                                                 assigned_node_names, decide_nodes, graphs,
                                                 name_every_node)
+from workbench.core.runners import OnnxruntimeRunner
+from workbench.core.validation import validate_fixed_model
 
 TARGETS = ("fp16", "bf16")
 TARGET_TYPES = {"fp16": TensorProto.FLOAT16, "bf16": TensorProto.BFLOAT16}
@@ -97,10 +100,6 @@ def convert_with_decisions(model: LoadedModel, to: str = "fp16", keep: KeepSet |
     conversion = convert_float_model(proto, TARGET_TYPES[to], keep.nodes, keep.op_types,
                                      default_rules=default_rules, keep_io=keep_io_types)
     if validate:
-        # Imported here: the fix catalogue (fixes/__init__) registers this package's steps, so importing it at
-        # module level would be circular.
-        from workbench.core.fixes.validation import validate_fixed_model
-
         validate_fixed_model(proto, f"The {to.upper()} conversion of {model.name}",
                              "Keep the node the message names in FP32 (--keep-fp32 / the Precision panel's keep set) "
                              "and report the model: the conversion should never make an invalid model.",
@@ -274,9 +273,6 @@ def _float16_tensors(converted: LoadedModel, reference: LoadedModel) -> dict[str
 
 def reference_values(reference: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The FP32 model's outputs and every node output, computed once for any number of checks."""
-    from workbench.core.compare.comparison import feeds_for
-    from workbench.core.compare.runners import OnnxruntimeRunner
-
     tensors = [name for node in reference.proto.graph.node for name in node.output if name]
     runner = OnnxruntimeRunner(reference, providers=_CPU, extra_outputs=tensors)
     return runner.run(feeds_for(runner, feeds))
@@ -288,10 +284,6 @@ def check_accuracy(reference_model: LoadedModel, converted: LoadedModel, feeds: 
 
     ``reference`` (from ``reference_values``) saves running the FP32 model again.
     """
-    from workbench.core.compare.comparison import feeds_for
-    from workbench.core.compare.metrics import compare_arrays
-    from workbench.core.compare.runners import OnnxruntimeRunner
-
     expected = reference if reference is not None else reference_values(reference_model, feeds)
     stored = _float16_tensors(converted, reference_model)
     try:

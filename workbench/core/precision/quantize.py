@@ -22,9 +22,11 @@ import numpy as np
 import onnx
 
 from workbench.core.compare.inputs import InputSpec, load_arrays, make_inputs
+from workbench.core.onnxruntime_compat import for_onnxruntime
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.conversion import KeepSet
+from workbench.core.validation import validate_fixed_model
 
 MODES = ("int8", "fp8")
 DEFAULT_CALIBRATION_SAMPLES = 8
@@ -81,16 +83,13 @@ def quantize(model: LoadedModel, calibration: list[dict[str, np.ndarray]], mode:
     excluded = _excluded_nodes(model, exclude or KeepSet())
     with tempfile.TemporaryDirectory(prefix="workbench-quantize-") as folder:
         source, target = Path(folder) / "model.onnx", Path(folder) / "quantized.onnx"
-        source.write_bytes(model.full_proto().SerializeToString())
+        source.write_bytes(for_onnxruntime(model.full_proto()).SerializeToString())  # both quantizers run it
         if mode == "fp8" or use_modelopt:
             _quantize_with_modelopt(source, target, calibration, mode, excluded)
         else:
             _quantize_with_onnxruntime(source, target, calibration, excluded)
         quantized = onnx.load(str(target))
     if validate:
-        # Imported here: the fix catalogue (fixes/__init__) registers this package's steps (a circular import).
-        from workbench.core.fixes.validation import validate_fixed_model
-
         validate_fixed_model(quantized, f"The {mode.upper()} quantization of {model.name}",
                              "Exclude the node the message names (--exclude / the Precision panel's list) and report "
                              "the model.", original=model.proto)

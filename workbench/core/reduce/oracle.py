@@ -22,7 +22,7 @@ import onnx
 from workbench.core.backend import Backend
 from workbench.core.build.engine import BuilderCrashed, BuildSettings, build_engine
 from workbench.core.compare.metrics import Tolerances, Verdict, compare_arrays
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem, ProblemKind
 from workbench.core.progress import CancelToken

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import onnx
 
-from workbench.core.backend import Backend, load_backend
+from workbench.core.backend import Backend
+from workbench.core.runtime import load_backend
 from workbench.core.build.trial import trial_profiles
 from workbench.core.compare.metrics import Tolerances
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, iter_nodes, node_label
 from workbench.core.problems import NamedValue, Problem, ProblemKind

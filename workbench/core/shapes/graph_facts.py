@@ -158,25 +158,6 @@ def position_grid(proto: onnx.ModelProto, embed_dim: int) -> tuple[int, str] | N
     return best
 
 
-def table_rows(proto: onnx.ModelProto, graph: onnx.GraphProto, input_name: str, consumer_map) -> tuple[int, str] | None:
-    """(rows, Gather) of the embedding table an integer input indexes directly (through casts/unsqueezes):
-    a position table bounds the sequence length, a vocabulary the values."""
-    shapes = constant_shapes(proto)
-    frontier = [input_name]
-    for _ in range(4):
-        following = []
-        for tensor in frontier:
-            for node, position in consumer_map.get(tensor, []):
-                if node.op_type == "Gather" and position == 1 and node.input[0] in shapes and \
-                        len(shapes[node.input[0]]) == 2 and attribute(node, "axis", 0) == 0:
-                    return int(shapes[node.input[0]][0]), node.name or node.output[0]
-                if node.op_type in ("Cast", "Unsqueeze", "Reshape", "Identity"):
-                    following.extend(node.output)
-        frontier = following
-    return None
-
-
-
 _POSITION_TABLE = re.compile(r"(position_embeddings?|wpe|embed_positions|pos_embed)", re.IGNORECASE)
 
 

@@ -19,12 +19,14 @@ import time
 import numpy as np
 import onnx
 
-from workbench.core.build.memory import available_memory
+from workbench.core.memory import available_memory
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.constant_values import ConstantValues
 from workbench.core.model.loading import LoadedModel, dtype_size
+from workbench.core.model.random_feeds import random_feeds
 from workbench.core.model.tensor_shapes import weightless_copy
 from workbench.core.progress import CancelToken
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, ProbeRun, Shape, ShapeSource, ShapeSuggestion, \
     concrete_shapes
 
@@ -105,8 +107,6 @@ class ProbeMemory:
 class Prober:
     def __init__(self, model: LoadedModel, values: dict[str, np.ndarray], seed: int, deadline: float,
                  cancel: CancelToken | None):
-        from workbench.core.compare.runners import OnnxruntimeRunner
-
         self.model = model
         self.values = values
         self.seed = seed
@@ -128,8 +128,6 @@ class Prober:
             return self.cache[key]
         if self.cancel is not None:
             self.cancel.raise_if_cancelled("The shape probe")
-        from workbench.core.compare.inputs import random_inputs
-
         started = time.perf_counter()
         refusal = self.memory.refusal(shapes)
         if refusal:
@@ -138,7 +136,7 @@ class Prober:
             self.cache[key] = result
             return result
         try:
-            feeds = random_inputs(self.model, self.seed, shapes=shapes)
+            feeds = random_feeds(self.model, self.seed, shapes=shapes)
             feeds.update({k: v for k, v in self.values.items() if k in feeds})
             outputs = self.runner.run(feeds)
             result = ProbeRun(shapes, True, _degenerate(outputs))

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.input_roles import FREEZE_FLOAT_SHAPE_TENSOR, float_shape_tensor_text, is_float
 from workbench.core.model.loading import TensorInfo
 
 Shape = tuple[int, ...]
@@ -169,6 +170,8 @@ def validate_profiles(profiles: list[Profile], inputs: list[TensorInfo],
             if tensor is None:
                 issues.append(ProfileIssue(index, name, f"Profile {index + 1} gives values for '{name}', which the "
                                            f"model does not have (its inputs: {known}).", values=True))
+            elif is_float(tensor) and name in shape_tensors:
+                issues.append(_float_shape_tensor_issue(index, name, tensor))
             elif not tensor.dtype.startswith("int") or (tensor.shape is not None and len(tensor.shape) > 1):
                 issues.append(ProfileIssue(index, name, f"Profile {index + 1} gives values for '{name}', but only "
                                            "integer scalar or 1-D inputs can be shape tensors.", values=True))
@@ -181,11 +184,20 @@ def validate_profiles(profiles: list[Profile], inputs: list[TensorInfo],
                 issues.append(ProfileIssue(index, name, f"Profile {index + 1} gives no shapes for dynamic input "
                                            f"'{name}' {by_name[name].shape_text()}."))
         for name in shape_tensors:
-            if name not in profile.values:
+            if name in profile.values:
+                continue
+            if name in by_name and is_float(by_name[name]):
+                issues.append(_float_shape_tensor_issue(index, name, by_name[name]))
+            else:
                 issues.append(ProfileIssue(index, name, f"Profile {index + 1} gives no values for shape-tensor input "
                                            f"'{name}': TensorRT needs the min/opt/max values it will be fed.",
                                            values=True))
     return issues
+
+
+def _float_shape_tensor_issue(index: int, name: str, tensor: TensorInfo) -> ProfileIssue:
+    return ProfileIssue(index, name, f"Profile {index + 1}: {float_shape_tensor_text(name, tensor)}; "
+                                     f"{FREEZE_FLOAT_SHAPE_TENSOR}.", values=True)
 
 
 def check_profiles(profiles: list[Profile], inputs: list[TensorInfo]) -> None:

@@ -30,16 +30,20 @@ import onnx
 
 from workbench.core.model.constant_values import ConstantValues
 from workbench.core.model.dim_names import image_layout, is_placeholder
-from workbench.core.model.input_roles import steered_nodes
+from workbench.core.model.input_roles import InputMeaning, InputRole, input_meanings, steered_nodes
 from workbench.core.model.loading import LoadedModel, TensorInfo
+from workbench.core.model.random_feeds import random_feeds
+from workbench.core.model.switches import default_values
 from workbench.core.progress import CancelToken
+from workbench.core.runners import model_for_child, model_in_child, onnxruntime_child, runs_in_child
+from workbench.core.runtime import current_runtime
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, InputValue, Shape, ShapeSource, \
     ShapeSuggestion, Use
 from workbench.core.shapes.exporter_hints import (PADDLE_CLASSIFIER, PADDLE_DETECTOR_SIDE, PADDLE_RECOGNIZER,
-                                                   ExporterHints, read_hints)
+                                                   ExporterHints, Hint, read_hints)
 from workbench.core.shapes.graph_facts import (RECURRENT_OPS, attribute, constant_shapes, consumers, direct_weight_dim,
                                                learned_position_table, patch_embedding, position_grid, recurrent_state,
-                                               spatial_strides, table_rows)
+                                               spatial_strides)
 from workbench.core.shapes.probe import DEFAULT_PROBE_BUDGET_SECONDS, Prober, failure_text, point, probe_dims, \
     stride_text
 from workbench.core.shapes.profiles import Profile, profile_from_samples
@@ -54,13 +58,6 @@ _NAME_KINDS = (
                                   r"num_frames|tokens?|num_tokens|past.*|.*_len)$")),
     (DimKind.CHANNELS, re.compile(r"^(c|ch|channels?|num_channels)$")),
 )
-_STATE_NAME = re.compile(r"(state|^h0$|^c0$|^h_0$|^c_0$|memory)", re.IGNORECASE)
-_ENCODER_STATES = re.compile(r"(encoder_hidden_states|encoder_outputs?|text_embeds?|context)", re.IGNORECASE)
-_COORDINATES = re.compile(r"(point|coord|box)", re.IGNORECASE)
-_LATENT = re.compile(r"(latent|^sample$)", re.IGNORECASE)
-_TIMESTEP = re.compile(r"(timestep|^t$|time_?step|sigma)", re.IGNORECASE)
-_CACHE_SWITCH = re.compile(r"cache", re.IGNORECASE)
-_LOCKS_GUARD = threading.Lock()
 CLIP_TOKENS = 77  # the text length of CLIP-conditioned models (Stable Diffusion's text encoder)
 LATENT_SIZE = 64  # a 512-pixel image's latent (Stable Diffusion's VAE scales by 8)
 
@@ -121,20 +118,20 @@ class _Analysis:
     hints: ExporterHints
 
 
-def _input_kind(tensor: TensorInfo, axis: int, recurrent) -> tuple[DimKind, str] | None:
-    """The dim's kind from what the input is (a state, a point list, a per-batch scalar, encoder states), or
-    None when the name or position decide."""
+def _input_kind(tensor: TensorInfo, axis: int, recurrent, meaning: InputMeaning) -> tuple[DimKind, str] | None:
+    """The dim's kind from what the input is (``input_meanings``: a state, a point list, a per-batch scalar,
+    encoder states), or None when the dim's name or position decide."""
     rank = len(tensor.shape or ())
     last = (tensor.shape or (None,))[-1]
     if recurrent is not None:
         kind = DimKind.BATCH if axis == 1 else DimKind.OTHER
         return kind, f"'{tensor.name}' is a recurrent state [layers, batch, hidden]"
-    if rank >= 3 and last in (2, 4) and _COORDINATES.search(tensor.name) and axis < rank - 1:
+    if rank >= 3 and last in (2, 4) and meaning.role is InputRole.COORDINATES and axis < rank - 1:
         return (DimKind.BATCH if axis == 0 else DimKind.OTHER), f"'{tensor.name}' is a list of coordinates " \
                                                                 f"[…, {last}]"
-    if rank == 1 and _TIMESTEP.search(tensor.name):
+    if rank == 1 and meaning.role is InputRole.PER_BATCH_SCALAR:
         return DimKind.BATCH, f"'{tensor.name}' is one scalar per batch item (a diffusion timestep)"
-    if rank == 3 and _ENCODER_STATES.search(tensor.name) and axis == 1:
+    if rank == 3 and meaning.role is InputRole.ENCODER_STATES and axis == 1:
         return DimKind.SEQUENCE, f"'{tensor.name}' is a sequence of encoder states [batch, sequence, features]"
     return None
 
@@ -149,6 +146,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
     metadata = {p.key.lower(): p.value for p in model.proto.metadata_props}
     hints = read_hints(model)
     inputs = model.summary().inputs
+    meanings = input_meanings(model)
     variables: dict[str, DimSuggestion] = {}
     facts: dict[str, _Fact] = {}
     preferred: dict[str, tuple[list[int], str]] = {}
@@ -160,9 +158,8 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
             continue
         feeds_conv = any(n.op_type == "Conv" for n, _p in consumer_map.get(tensor.name, []))
         recurrent = recurrent_state(tensor.name, consumer_map) if len(tensor.shape) == 3 else None
-        if recurrent is None and len(tensor.shape) == 3 and _STATE_NAME.search(tensor.name) and \
-                not _ENCODER_STATES.search(tensor.name):
-            recurrent = onnx.NodeProto(op_type="state")
+        if recurrent is None and len(tensor.shape) == 3 and meanings[tensor.name].role is InputRole.STATE:
+            recurrent = onnx.NodeProto(op_type="state")  # named so, but no recurrent op reads it directly
         if recurrent is not None:
             states.append(tensor.name)
         for axis in tensor.dynamic_dims:
@@ -175,7 +172,7 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
             # are each their own (TensorRT would force them equal: the rename-dims fix renames them).
             label = declared if isinstance(declared, str) and declared and not is_placeholder(declared) \
                 else f"{tensor.name}[{axis}]"
-            _add_use(variables, kind_from, tensor, axis, label, declared, feeds_conv, recurrent)
+            _add_use(variables, kind_from, tensor, axis, label, declared, feeds_conv, recurrent, meanings[tensor.name])
             dim = variables[label]
             if recurrent is not None and recurrent.op_type in RECURRENT_OPS and axis != 1:
                 if axis == 2 and attribute(recurrent, "hidden_size"):
@@ -199,8 +196,8 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
             if dim.kind is DimKind.OTHER and "coordinates" in kind_from[label]:
                 facts.setdefault(label, _Fact(1, ShapeSource.CONVENTION, f"{kind_from[label]}: a prompt of one; set "
                                                                          "a larger max in the Profiles panel"))
-        _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes)
-        _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
+        _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes, meanings)
+        _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, meanings)
     # An expression over variables is computed from them; one over names used nowhere else is a free dim.
     relations = {}
     for (name, axis), relation in expressions.items():
@@ -208,11 +205,13 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
             relations[(name, axis)] = relation
         else:
             tensor = next(t for t in inputs if t.name == name)
-            _add_use(variables, kind_from, tensor, axis, relation.label, relation.label, False, None)
+            _add_use(variables, kind_from, tensor, axis, relation.label, relation.label, False, None,
+                     meanings[tensor.name])
             # The dynamo exporter writes '14*h14': the dim is a multiple of 14 whatever it is.
             variables[relation.label].multiple_of = max(variables[relation.label].multiple_of, relation.factor())
-            _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes)
-            _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, inputs)
+            _image_evidence(model, tensor, variables, preferred, hints, consumer_map, constants, weight_shapes,
+                            meanings)
+            _sequence_evidence(model, tensor, variables, facts, preferred, hints, consumer_map, meanings)
     for label, dim in variables.items():
         dim.reason = kind_from[label]
         ladder = list(LADDERS[dim.kind])
@@ -233,9 +232,9 @@ def _analyse_dims(model: LoadedModel) -> _Analysis:
 
 
 def _add_use(variables, kind_from, tensor: TensorInfo, axis: int, label: str, declared, feeds_conv: bool,
-             recurrent) -> None:
+             recurrent, meaning: InputMeaning) -> None:
     name_kind = _kind_from_name(declared) if _meaningful_name(declared) else None
-    from_input = _input_kind(tensor, axis, recurrent)
+    from_input = _input_kind(tensor, axis, recurrent, meaning)
     if from_input is not None:
         kind, why = from_input
     elif name_kind is not None:
@@ -261,7 +260,8 @@ def _image_axes(tensor: TensorInfo) -> tuple[int, int] | None:
 
 
 def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred, hints: ExporterHints,
-                    consumer_map, constants, weight_shapes: dict[str, tuple[int, ...]]) -> None:
+                    consumer_map, constants, weight_shapes: dict[str, tuple[int, ...]],
+                    meanings: dict[str, InputMeaning]) -> None:
     """Spatial dims of an image or latent input: the network's stride (or a ViT's patch) orders the candidates;
     the exporter's stated size, a position table's trained grid, PaddleOCR's sizes or a latent's 64 go first."""
     axes = _image_axes(tensor)
@@ -311,7 +311,7 @@ def _image_evidence(model: LoadedModel, tensor: TensorInfo, variables, preferred
             sizes = (PADDLE_DETECTOR_SIDE, PADDLE_DETECTOR_SIDE)
             why = f"PaddleOCR's detector limits the longer side to {PADDLE_DETECTOR_SIDE} (det_limit_side_len), " \
                   "sides multiples of 32 (paddle2onnx export)"
-    elif sizes is None and channels == 4 and _LATENT.search(tensor.name):
+    elif sizes is None and channels == 4 and meanings[tensor.name].role is InputRole.LATENT:
         sizes = (LATENT_SIZE, LATENT_SIZE)
         why = f"'{tensor.name}' is a 4-channel latent: {LATENT_SIZE}×{LATENT_SIZE} is a 512-pixel image's latent"
     if sizes is not None:
@@ -326,7 +326,7 @@ def _label_of(variables: dict[str, DimSuggestion], name: str, axis: int) -> str 
 
 
 def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts, preferred, hints: ExporterHints,
-                       consumer_map, inputs: list[TensorInfo]) -> None:
+                       consumer_map, meanings: dict[str, InputMeaning]) -> None:
     """Sequence dims: an encoder's length from the config (cross-attention), a text encoder's position table,
     CLIP's 77 tokens for text-conditioned diffusion, an audio encoder's frames; the context bounds the rest."""
     shape = tensor.shape or ()  # a tensor of unknown rank has no dynamic dims
@@ -347,31 +347,43 @@ def _sequence_evidence(model: LoadedModel, tensor: TensorInfo, variables, facts,
         elif hints.audio_frames is not None and len(shape) == 3 and axis == 2 and \
                 any(n.op_type == "Conv" for n, _p in consumer_map.get(tensor.name, [])):
             facts[label] = _Fact(hints.audio_frames.value, ShapeSource.CONFIG, hints.audio_frames.reason)
-        elif dim.kind is DimKind.SEQUENCE and len(shape) == 3 and _ENCODER_STATES.search(tensor.name):
-            diffusion = any(len(t.shape or ()) == 4 and _LATENT.search(t.name) for t in inputs)
+        elif dim.kind is DimKind.SEQUENCE and len(shape) == 3 and \
+                meanings[tensor.name].role is InputRole.ENCODER_STATES:
+            diffusion = any(m.role is InputRole.LATENT for m in meanings.values())
             if hints.text_length is not None or diffusion:
                 value = hints.text_length.value if hints.text_length else CLIP_TOKENS
                 why = hints.text_length.reason if hints.text_length else \
                     f"text embeddings conditioning a diffusion model: CLIP's {CLIP_TOKENS} tokens"
                 facts[label] = _Fact(value, ShapeSource.CONFIG if hints.text_length else ShapeSource.CONVENTION, why)
         elif dim.kind is DimKind.SEQUENCE and tensor.dtype.startswith(("int", "uint")):
-            rows = table_rows(model.proto, model.proto.graph, tensor.name, consumer_map) \
-                if "position" in tensor.name else learned_position_table(model.proto)
+            positions = _position_bound(meanings[tensor.name]) or _learned_positions(model)
             bound = hints.text_length or hints.context
             if bound is not None:
                 dim.upper, dim.upper_reason = bound.value, bound.reason
             if hints.text_length is not None:  # CLIP's tokenizer pads every prompt to its full length
                 preferred[label] = ([hints.text_length.value], f"a CLIP text encoder runs padded to its "
                                                                 f"{hints.text_length.value} positions")
-            elif rows is not None:
-                dim.upper, dim.upper_reason = rows[0], f"the position table '{rows[1]}' has {rows[0]} rows"
+            elif positions is not None:
+                dim.upper, dim.upper_reason = positions.value, positions.reason
+
+
+def _position_bound(meaning: InputMeaning) -> Hint | None:
+    """How many positions position ids that index a table can address (``input_meanings``: the table's rows, less
+    an offset added on the way), with the reason."""
+    if meaning.role is InputRole.POSITION_IDS and meaning.high is not None and meaning.table:
+        return Hint(int(meaning.high) + 1, meaning.reason)
+    return None
+
+
+def _learned_positions(model: LoadedModel) -> Hint | None:
+    """The rows of a learned position table no input indexes directly (BERT's positions are computed inside)."""
+    table = learned_position_table(model.proto)
+    return Hint(table[0], f"the position table '{table[1]}' has {table[0]} rows") if table else None
 
 
 def switch_values(model: LoadedModel) -> dict[str, InputValue]:
     """Values for small inputs that steer the graph (a sample rate, a ratio): the model's own hint,
     so probes and comparisons run the path the model takes in deployment, not a random one."""
-    from workbench.core.repair import default_values  # repair imports the shape service: circle left to issue 23
-
     found = {}
     inputs = {t.name: t for t in model.summary().inputs}
     for name in steered_nodes(model.proto.graph, model.summary().inputs):
@@ -405,19 +417,16 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
                    cancel: CancelToken | None = None) -> ShapeSuggestion:
     """Realistic min/opt/max for every dynamic dim of ``model``'s inputs, each with source and reason.
 
-    Cached on the model per arguments (a ``LoadedModel`` is immutable), so the trial build, parity,
+    Cached per model and arguments in the runtime (a ``LoadedModel`` does not change), so the trial build, parity,
     comparisons and the Profiles panel share one probe.
     """
     cache_key = (_profiles_key(profiles), repr(sorted((sample_shapes or {}).items())), probe, seed)
-    with _LOCKS_GUARD:
-        lock = model.__dict__.setdefault("_shape_lock", threading.Lock())
-    with lock:  # a caller arriving while a prefetch probes waits for its answer instead of probing again
-        cache = model.__dict__.setdefault("_shape_suggestions", {})
+    shape_cache = current_runtime().shape_cache(model)
+    with shape_cache.lock:  # a caller arriving while a prefetch probes waits for its answer instead of probing again
+        cache = shape_cache.suggestions
         if cache_key not in cache:
             arguments = (profiles, sample_shapes, probe, budget_seconds, seed)
-            if probe and _runs_in_child(model):
-                from workbench.core.compare.runners import model_for_child, onnxruntime_child
-
+            if probe and runs_in_child(model):
                 cache[cache_key] = onnxruntime_child().call(
                     _suggest_in_child, model_for_child(model), *arguments, cancel=cancel,
                     what="Choosing realistic shapes (onnxruntime)")
@@ -426,24 +435,16 @@ def suggest_shapes(model: LoadedModel, *, profiles: list[Profile] | None = None,
         return cache[cache_key]
 
 
-def _runs_in_child(model: LoadedModel) -> bool:
-    from workbench.core.compare.runners import runs_in_child  # imports onnxruntime: only when probing
-
-    return runs_in_child(model)
-
-
 def _suggest_in_child(model: tuple, profiles, sample_shapes, probe: bool, budget_seconds: float,
                       seed: int) -> ShapeSuggestion:
     """The probe of a large model, in a child: onnxruntime's copy of the weights (and a native crash) stay there."""
-    from workbench.core.compare.runners import model_in_child
-
     return _suggest(model_in_child(*model), profiles, sample_shapes, probe, budget_seconds, seed, None)
 
 
 def known_shapes(model: LoadedModel) -> ShapeSuggestion:
     """The probed suggestion when one was made for ``model`` already, else the graph-only one (no run):
     for callers on the GUI thread, such as a fix dialog's pre-filled shape."""
-    probed = model.__dict__.get("_shape_suggestions", {}).get((_profiles_key(None), repr([]), True, 0))
+    probed = current_runtime().shape_cache(model).suggestions.get((_profiles_key(None), repr([]), True, 0))
     return probed or suggest_shapes(model, probe=False)
 
 
@@ -515,15 +516,16 @@ def _add_workloads(model: LoadedModel, suggestion: ShapeSuggestion, analysis: _A
     cache = find_kv_cache(suggestion.inputs, suggestion.dims, set(suggestion.relations))
     if cache is None:
         return
-    rows = next((table_rows(model.proto, model.proto.graph, t.name, consumers(model.proto.graph))
-                 for t in suggestion.inputs if "position" in t.name), None)
-    context = context_length(analysis.hints, rows)
+    meanings = input_meanings(model)
+    positions = next(filter(None, map(_position_bound, meanings.values())), None)
+    context = context_length(analysis.hints, positions)
     decode_only = "an Optimum decoder_with_past model runs the decode steps only (decoder_model.onnx runs the " \
         "prompt)" if model.path is not None and WITH_PAST_FILE.search(model.path.name) else ""
     suggestion.workloads = decoder_workloads(cache, context, decode_only)
-    # A merged decoder's bool switch (Optimum's use_cache_branch): off for the prompt, on once the cache holds tokens.
+    # A decoder with KV cache that has a bool switch is a merged decoder (Optimum's use_cache_branch): the switch is
+    # off for the prompt, on once the cache holds tokens.
     for tensor in suggestion.inputs:
-        if tensor.dtype == "bool" and _CACHE_SWITCH.search(tensor.name) and tensor.name in suggestion.values:
+        if tensor.dtype == "bool" and tensor.name in suggestion.values:  # a switch (``switch_values``)
             for workload in suggestion.workloads:
                 workload.values[tensor.name] = workload.name != "prefill"
             representative = suggestion.workloads[-1]
@@ -577,9 +579,7 @@ def workload_points(model: LoadedModel) -> list[tuple[str, dict[str, Shape], dic
 def suggested_feeds(model: LoadedModel, seed: int = 0, shapes: dict[str, Shape] | None = None,
                     suggestion: ShapeSuggestion | None = None) -> dict[str, np.ndarray]:
     """Seeded random inputs at realistic shapes, switch inputs at the model's own values."""
-    from workbench.core.compare.inputs import random_inputs
-
     suggestion = suggestion or suggest_shapes(model)
-    feeds = random_inputs(model, seed, shapes={**suggestion.shapes(), **(shapes or {})})
+    feeds = random_feeds(model, seed, shapes={**suggestion.shapes(), **(shapes or {})})
     feeds.update({k: v.value for k, v in suggestion.values.items() if k in feeds})
     return feeds

@@ -68,13 +68,13 @@ def find_kv_cache(inputs: list[TensorInfo], dims: list[DimSuggestion], related: 
     return KvCache(past, sequence, mask)
 
 
-def context_length(hints: ExporterHints, table_rows: tuple[int, str] | None) -> Hint:
-    """The longest context to build for: the config's, else the position table's rows, else the default;
-    capped at ``MAX_CONTEXT`` (stated)."""
+def context_length(hints: ExporterHints, positions: Hint | None) -> Hint:
+    """The longest context to build for: the config's, else the positions the position ids' table holds, else the
+    default; capped at ``MAX_CONTEXT`` (stated)."""
     if hints.context is not None:
         found = hints.context
-    elif table_rows is not None:
-        found = Hint(table_rows[0], f"the position table in '{table_rows[1]}' has {table_rows[0]} rows")
+    elif positions is not None:
+        found = positions
     else:
         found = Hint(DEFAULT_CONTEXT, f"no config.json beside the model states the context; {DEFAULT_CONTEXT} "
                                       "assumed (set the max in the Profiles panel)")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.core.backend import Backend
-from workbench.core.compare.runners import OnnxruntimeRunner, Runner, TensorRTRunner
+from workbench.core.runners import OnnxruntimeRunner, Runner, TensorRTRunner
 from workbench.core.split.parts import Part
 from workbench.core.split.partition import TENSORRT
 

@@ -9,8 +9,10 @@ NonZero at the start of the model, the decoding after it). Beyond
 ``max_parts`` the tail merges into one onnxruntime part.
 
 The boundary is then narrowed greedily to few tensors: a node moves into the onnxruntime stage that reads
-all its results when that hands over fewer tensors (a score threshold's mask, a Shape of the input), so
-a detector's boundary ends at its raw boxes and scores before post-processing; and a light node right
+all its results when that hands over fewer tensors (a score threshold's mask, a Shape of the input) — or,
+for light work on a tensor other nodes of its stage read too, no more (torchvision SSD's per-class Gathers
+of the scores: the first hands the scores over, each next one a tensor fewer) — so a detector's boundary
+ends at its raw boxes and scores before post-processing; and a light node right
 after an onnxruntime stage joins it when that hands over no more (a count computed from NonZero's
 data-dependent result leaves as one scalar). Tensors whose shape is not static count double, so ties go
 to static boundaries.
@@ -72,13 +74,14 @@ class _Graph:
         self.static = static if static is not None else set()
         self.active = [i for i, n in enumerate(self.nodes) if not is_free(n)]
         self.producer: dict[str, int] = {o: i for i in self.active for o in self.nodes[i].output if o}
+        self.reads = {index: _reads(self.nodes[index]) for index in self.active}  # walked once: bodies can be large
         self.consumers: dict[str, list[int]] = {}
         for index in self.active:
-            for name in _reads(self.nodes[index]):
+            for name in self.reads[index]:
                 self.consumers.setdefault(name, []).append(index)
 
     def producers_of(self, index: int) -> list[int]:
-        return [self.producer[n] for n in _reads(self.nodes[index]) if n in self.producer]
+        return [self.producer[n] for n in self.reads[index] if n in self.producer]
 
     def boundary(self, stage: dict[int, int]) -> list[str]:
         """Tensors some stage produces and a later stage reads, plus model outputs, in node order."""
@@ -86,9 +89,21 @@ class _Graph:
                 if name and (name in self.outputs
                              or any(stage[r] != stage[index] for r in self.consumers.get(name, [])))]
 
-    def cost(self, stage: dict[int, int]) -> int:
-        return sum(1 if name in self.static else _DYNAMIC_COST for name in self.boundary(stage)
-                   if name not in self.outputs)
+    def _tensor_cost(self, name: str, stage: dict[int, int]) -> int:
+        """What ``name`` adds to the boundary's cost: its weight when a stage other than its producer's reads it
+        (a model output costs nothing: it leaves the graph anyway)."""
+        if name in self.outputs or name not in self.producer:
+            return 0
+        here = stage[self.producer[name]]
+        if any(stage[r] != here for r in self.consumers.get(name, ())):
+            return 1 if name in self.static else _DYNAMIC_COST
+        return 0
+
+    def cost_around(self, index: int, stage: dict[int, int]) -> int:
+        """The share of the boundary's cost that moving node ``index`` can change (its results and the tensors it
+        reads): the difference of two calls is the change of the whole cost, without a walk over the graph."""
+        names = {o for o in self.nodes[index].output if o} | set(self.reads[index])
+        return sum(self._tensor_cost(name, stage) for name in names)
 
 
 def _first_stages(g: _Graph, refused: set[int]) -> dict[int, int]:
@@ -137,11 +152,14 @@ def assign_stages(graph: onnx.GraphProto, blocked: dict[str, str], max_parts: in
 
 
 def _narrow(g: _Graph, stage: dict[int, int], why: dict[int, str]) -> None:
-    """Greedy moves that hand fewer (or, after an onnxruntime stage, no more) tensors over; see the module doc."""
+    """Greedy moves that hand fewer (or, after an onnxruntime stage, no more) tensors over; see the module doc.
+
+    A move only takes a node from a TensorRT stage to an onnxruntime one, so each node moves at most once and
+    the passes end; each move is judged by the cost around the node alone (``cost_around``).
+    """
     changed = True
     while changed:
         changed = False
-        current = g.cost(stage)
         for index in reversed(g.active):
             here = stage[index]
             if here % 2 == 1:
@@ -150,26 +168,36 @@ def _narrow(g: _Graph, stage: dict[int, int], why: dict[int, str]) -> None:
             readers = {stage[r] for o in outputs for r in g.consumers.get(o, [])}
             producers = {stage[p] for p in g.producers_of(index)}
             if len(readers) == 1 and min(readers) % 2 == 1 and not any(o in g.outputs for o in outputs):
-                # into the part that reads it
-                target, accept = min(readers), (lambda after, current=current: after < current)
-                reason = "only the onnxruntime part reads its result, and computing it there hands fewer " \
-                         "tensors over"
+                # into the part that reads it: when that hands fewer tensors over, or no more for light work on
+                # a tensor other nodes here read too (per-class Gathers of the scores: the first one moved hands
+                # the scores over, each next one a tensor fewer)
+                target = min(readers)
+                strict = g.nodes[index].op_type in COMPUTE_OPS or not _shares_an_input(g, stage, index)
+                reason = "only the onnxruntime part reads its result, and computing it there hands {} tensors over"
             elif here > 0 and producers and max(producers) == here - 1 and g.nodes[index].op_type not in COMPUTE_OPS:
-                # back into the part it follows
-                target, accept = here - 1, (lambda after, current=current: after <= current)
-                reason = "light work on the onnxruntime part's results: computing it there hands no more " \
-                         "tensors over"
+                # back into the part it follows: when that hands no more tensors over
+                target, strict = here - 1, False
+                reason = "light work on the onnxruntime part's results: computing it there hands {} tensors over"
             else:
                 continue
             if readers and min(readers) < target:
                 continue
+            before = g.cost_around(index, stage)
             stage[index] = target
-            after = g.cost(stage)
-            if accept(after):
-                why.setdefault(index, reason)
+            change = g.cost_around(index, stage) - before
+            if change < 0 or (change == 0 and not strict):
+                why.setdefault(index, reason.format("fewer" if change < 0 else "no more"))
                 changed = True
-                break
-            stage[index] = here
+            else:
+                stage[index] = here
+
+
+def _shares_an_input(g: _Graph, stage: dict[int, int], index: int) -> bool:
+    """Whether node ``index`` reads a tensor of its own stage that another node of that stage reads too."""
+    here = stage[index]
+    return any(name in g.producer and stage[g.producer[name]] == here
+               and any(r != index and stage[r] == here for r in g.consumers.get(name, ()))
+               for name in g.reads[index])
 
 
 def supported_boundary(graph: onnx.GraphProto, blocked: set[str]) -> list[str]:

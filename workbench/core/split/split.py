@@ -14,25 +14,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import onnx
 
-from workbench.core.analysis.support import analyze_support
-from workbench.core.backend import Backend, load_backend
+from workbench.core.analysis.support import analyze_support, parser_rejections
+from workbench.core.backend import Backend
+from workbench.core.runtime import load_backend
 from workbench.core.build.engine import BuildResult, BuildSettings, build_engine
 from workbench.core.compare.inputs import InputSpec, make_inputs
 from workbench.core.compare.metrics import OutputComparison, Tolerances, compare_arrays
-from workbench.core.compare.runners import OnnxruntimeRunner
+from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.shapes.profiles import Profile, ShapeRange, describe_profile, profiles_to_recipe
 from workbench.core.shapes.suggest import suggest_shapes
+from workbench.core.split.bounds import DimBounds
 from workbench.core.split.chain import ChainedRunner
 from workbench.core.split.partition import DEFAULT_MAX_PARTS, TENSORRT, Assignment, _Graph, \
     assign_stages, node_label
 from workbench.core.split.parts import Boundary, Part, build_parts, known_types, static_names
 from workbench.core.problems import ProblemKind
 
-MAX_BUILD_ROUNDS = 6  # each round moves the nodes the builder refused out of TensorRT and builds again
+# Each round partitions, parses the TensorRT parts (nodes the parser rejects move out, see _refused_alike) and,
+# once they parse, builds them (nodes the builder refuses move out): at most MAX_ROUNDS rounds, MAX_BUILD_ROUNDS
+# of them with builds.
+MAX_ROUNDS, MAX_BUILD_ROUNDS = 12, 4
+# A data-dependent boundary dim the graph does not cap: its profile's max is this many times what the validation
+# run saw (the reason says so).
+ASSUMED_DATA_HEADROOM = 4
 ALL_ON_TENSORRT, SPLIT, NOTHING_ON_TENSORRT, BUILD_FAILED = "one-part", "split", "nothing-on-tensorrt", "build-failed"
 
 
@@ -131,8 +140,10 @@ def requested_assignment(model: LoadedModel, tensors: list[str], blocked: dict[s
 
 
 def _profiles_for(part: Part, model_profile: Profile | None, reasons: list[str],
-                  observed: dict[str, np.ndarray], types) -> tuple[list[Profile], list[str]]:
-    """The model's profile for its own inputs; boundary inputs at the shapes the validation run saw."""
+                  observed: dict[str, np.ndarray], types, bounds: DimBounds) -> tuple[list[Profile], list[str]]:
+    """The model's profile for its own inputs; boundary inputs at the shapes the validation run saw, except
+    dims computed from data (after a NonZero, TopK, NMS …): min 0 (nothing found is a valid result), opt what
+    the run saw, max the cap the graph gives or a stated assumption."""
     profile = Profile()
     notes = list(reasons) if model_profile and any(n in model_profile.shapes for n in part.inputs) else []
     for name in part.inputs:
@@ -140,12 +151,32 @@ def _profiles_for(part: Part, model_profile: Profile | None, reasons: list[str],
             profile.shapes[name] = model_profile.shapes[name]
             continue
         info = types.get(name)
-        static = info is not None and all(d.HasField("dim_value") for d in info.type.tensor_type.shape.dim)
-        if name in observed and not static:
-            shape = tuple(int(d) for d in observed[name].shape)
-            profile.shapes[name] = ShapeRange.fixed(shape)
-            notes.append(f"{name} = {'x'.join(map(str, shape))} (boundary tensor: the shape it had when the "
-                         "original model ran on the validation inputs)")
+        dims = info.type.tensor_type.shape.dim if info is not None and info.type.tensor_type.HasField("shape") \
+            else None
+        static = dims is not None and all(d.HasField("dim_value") for d in dims)
+        if name not in observed or static:
+            continue
+        shape = tuple(int(d) for d in observed[name].shape)
+        low, high = list(shape), list(shape)
+        ranged = []
+        if bounds.data_dependent(name):
+            for axis, size in enumerate(shape):
+                if dims is not None and axis < len(dims) and dims[axis].HasField("dim_value"):
+                    continue
+                cap = bounds.upper(name, axis)
+                low[axis] = 0
+                if cap is not None:
+                    high[axis] = max(cap, size)
+                    ranged.append(f"dim {axis} 0…{high[axis]} (computed from data, can be empty; at most "
+                                  f"{high[axis]}, the cap the ops that compute it give)")
+                else:
+                    high[axis] = max(size, 1) * ASSUMED_DATA_HEADROOM
+                    ranged.append(f"dim {axis} 0…{high[axis]} (computed from data, can be empty; the graph gives "
+                                  f"no cap: assumed at most {ASSUMED_DATA_HEADROOM}× the {size} of the validation "
+                                  "run)")
+        profile.shapes[name] = ShapeRange(tuple(low), shape, tuple(high))
+        seen = f"{'x'.join(map(str, shape))}, the shape it had when the original model ran on the validation inputs"
+        notes.append(f"{name}: {'; '.join(ranged)}; opt {seen}" if ranged else f"{name} = {seen} (boundary tensor)")
     return ([profile] if profile.shapes else []), notes
 
 
@@ -175,6 +206,7 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
         where = _top_level(problem, names)
         if problem.severity == "error" and problem.kind == ProblemKind.PARSER_ERROR and where:
             blocked.setdefault(where, problem.message)
+    blocked.update(_refused_alike(model.proto.graph, blocked, {}))
     if not report.fully_supported and not blocked:  # unsupported subgraphs without a named error
         for ok, indices in report.subgraphs:
             for index in [] if ok else indices:
@@ -193,11 +225,14 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
     types = known_types(model.full_proto())
     static = static_names(types)
     outputs = [o.name for o in model.proto.graph.output]
+    model_inputs = {i.name for i in graph_inputs(model.proto.graph)}
+    bounds = DimBounds(model.proto.graph, types)
     timings["shapes"] = time.perf_counter() - shapes_started
 
     rounds: list[str] = []
     partition_started, build_seconds = time.perf_counter(), 0.0
-    for _round in range(MAX_BUILD_ROUNDS):
+    builds_done, finished = 0, False
+    for _round in range(MAX_ROUNDS):
         cancel.raise_if_cancelled("The split")
         assignment = requested_assignment(model, boundary, blocked) if boundary else \
             assign_stages(model.proto.graph, blocked, max_parts, static)
@@ -208,10 +243,29 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
             return _finish(NOTHING_ON_TENSORRT, "Nothing can go to TensorRT: no part it takes does real compute "
                            "(convolutions, matrix products).", model, parts, boundaries, [], settings, rounds,
                            timings, started)
+        described = f"{len(parts)} part(s), boundary {_names(b.name for b in boundaries) or 'none'}"
+        # The parser first (a check per part, far cheaper than a build): it names refused nodes the capability
+        # check of the whole model did not reach (it stops at one error per subgraph).
+        progress("TensorRT's parser on the TensorRT part(s)", None)
+        rejected, shape_readers = {}, {}
+        for part in trt_parts:
+            part_rejected, part_shape_readers = _parser_refusals(part, model_inputs, backend)
+            rejected.update(part_rejected)
+            shape_readers.update(part_shape_readers)
+        if (rejected or shape_readers) and not boundary:
+            alike = _refused_alike(model.proto.graph, rejected, blocked)
+            found = [f"the parser rejects {_names(rejected)}"] if rejected else []
+            found += [f"{len(alike)} node(s) with the same op and attributes move out with them"] if alike else []
+            found += [f"{_names(shape_readers)} read a computed tensor as a shape"] if shape_readers else []
+            rounds.append(f"{described}: {'; '.join(found)}")
+            blocked.update({**rejected, **alike, **shape_readers})
+            continue
+        if builds_done == MAX_BUILD_ROUNDS:
+            break
         builds = []
         newly_refused: dict[str, str] = {}
         for part in trt_parts:
-            part_profiles, notes = _profiles_for(part, model_profile, profile_reasons, observed, types)
+            part_profiles, notes = _profiles_for(part, model_profile, profile_reasons, observed, types, bounds)
             progress(f"Building {part.file}" + (f" ({describe_profile(part_profiles[0])})" if part_profiles else ""),
                      None)
             engine = Path(output_dir) / part.file.replace(".onnx", ".engine") if output_dir else None
@@ -223,14 +277,21 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
                 where = _top_level(problem, set(part.nodes))
                 if problem.severity == "error" and where:
                     newly_refused.setdefault(where, problem.message)
-        rounds.append(f"{len(parts)} part(s), boundary {', '.join(b.name for b in boundaries) or 'none'}: " +
-                      ("TensorRT parts build" if all(b.succeeded for b in builds) else
-                       f"the builder refuses {', '.join(newly_refused) or 'the part (no node named)'}"))
+        builds_done += 1
+        rounds.append(f"{described}: " + ("TensorRT parts build" if all(b.succeeded for b in builds) else
+                                          f"the builder refuses {_names(newly_refused) or 'the part (no node named)'}"))
         if all(b.succeeded for b in builds) or not newly_refused or boundary:
+            finished = True
             break
         blocked.update(newly_refused)
     timings["build"] = build_seconds
     timings["partition"] = time.perf_counter() - partition_started - build_seconds
+    if not finished:
+        last = rounds[-1] if rounds else ""
+        rounds.append(f"stopped at the limit of {MAX_ROUNDS} rounds, {MAX_BUILD_ROUNDS} of them with builds")
+        return _finish(BUILD_FAILED, f"The TensorRT parts still hold nodes TensorRT refuses after {len(rounds) - 1} "
+                       f"round(s), the limit; the last: {last}", model, parts, boundaries, [], settings, rounds,
+                       timings, started)
     if not all(b.succeeded for b in builds):
         return _finish(BUILD_FAILED, f"The TensorRT part does not build: {_first_problem(builds)}", model, parts,
                        boundaries, builds, settings, rounds, timings, started)
@@ -257,6 +318,51 @@ def split_model(model: LoadedModel, *, output_dir: str | Path | None = None, pro
     split = _finish(status, message, model, parts, boundaries, builds, settings, rounds, timings, started)
     split.comparison, split.inputs, split.ran_with = comparison, prepared.describe(), chain.label
     return split
+
+
+def _names(names, shown: int = 5) -> str:
+    names = list(names)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _parser_refusals(part: Part, model_inputs: set[str], backend: Backend) -> tuple[dict[str, str], dict[str, str]]:
+    """Top-level nodes of ``part`` the parser rejects (an If/Loop for a node of its body), with the reason; and
+    the nodes that read a boundary tensor the parser takes as a shape tensor: its values would become shapes,
+    and a value computed at run time (a count of detections) has no range a profile could state."""
+    problems, shape_tensors = parser_rejections(part.model, backend)
+    names = set(part.nodes)
+    rejected: dict[str, str] = {}
+    for problem in problems:
+        where = _top_level(problem, names)
+        if where:
+            rejected.setdefault(where, problem.message)
+    shape_readers: dict[str, str] = {}
+    for tensor in shape_tensors:
+        if tensor in model_inputs:
+            continue
+        for node in part.model.proto.graph.node:
+            if tensor in node.input and node_label(node) in names:
+                shape_readers.setdefault(node_label(node), f"reads '{tensor}', computed before this part, as a "
+                                         "shape (TensorRT would need the range of its values to build)")
+    return rejected, shape_readers
+
+
+def _signature(node: onnx.NodeProto) -> tuple:
+    return node.domain, node.op_type, tuple(a.SerializeToString(deterministic=True) for a in node.attribute)
+
+
+def _refused_alike(graph: onnx.GraphProto, refused: dict[str, str], blocked: dict[str, str]) -> dict[str, str]:
+    """The other top-level nodes with the op, domain and attributes of a node the parser rejected, assumed
+    rejected too (the reason says so): the parser names one node per subgraph, and an export that repeats a
+    refused op per class (torchvision's SSD: a NonZero per class) would otherwise need a round per copy."""
+    by_name = {node_label(n): n for n in graph.node}
+    kinds = {_signature(by_name[name]): name for name in refused if name in by_name}
+    alike = {}
+    for node in graph.node:
+        label, first = node_label(node), kinds.get(_signature(node))
+        if first and label not in refused and label not in blocked and node.name not in blocked:
+            alike[label] = f"same op and attributes as '{first}', which the parser rejected: {refused[first]}"
+    return alike
 
 
 def _first_problem(builds: list[PartBuild]) -> str:

@@ -18,7 +18,7 @@ import onnx
 from workbench.core import third_party_logs
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import iter_nodes
-from workbench.core.compare.onnxruntime_compat import foreign_ops, for_onnxruntime
+from workbench.core.onnxruntime_compat import foreign_ops, for_onnxruntime
 from workbench.core.model.tensor_shapes import weightless_copy
 
 ONNX_CHECKER, ONNXRUNTIME = "onnx checker (full)", "onnxruntime session"

@@ -15,15 +15,15 @@ import onnx
 from onnx import TensorProto, helper
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.ir_versions import (OLDEST_ONNXRUNTIME_MAX_IR, OLDEST_ONNXRUNTIME_MAX_OPSET,
+                                               ir_version_at_most, required_ir_version)
 from workbench.core.model.loading import iter_nodes
 
 # Op domains onnxruntime has kernels for: ONNX, ONNX-ML and its own contrib ops.
 _ONNXRUNTIME_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
-# What every onnxruntime pyproject.toml allows (>= 1.23) accepts: 1.18 already took IR 10 and opset 21.
-# A model within them needs no probe, so an analysis does not import onnxruntime at all.
-_ACCEPTED_BY_ALL_SUPPORTED = (10, 21)
-# IR 10 added the UINT4/INT4 types and IR 11 FLOAT4E2M1; below IR 10 the models we lower must not use them.
-_OLDEST_SAFE_TARGET_IR = 10
+# What every onnxruntime pyproject.toml allows accepts: a model within it needs no probe, so an analysis does
+# not import onnxruntime at all.
+_ACCEPTED_BY_ALL_SUPPORTED = (OLDEST_ONNXRUNTIME_MAX_IR, OLDEST_ONNXRUNTIME_MAX_OPSET)
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,12 @@ def compatibility_issues(proto: onnx.ModelProto) -> list[str]:
     limits = runtime_limits()
     issues = []
     if proto.ir_version > limits.max_ir_version:
+        need = required_ir_version(proto)
         issues.append(f"IR version {proto.ir_version} is newer than onnxruntime {ort.__version__} supports "
-                      f"(up to {limits.max_ir_version}); comparisons run on a copy with the IR version lowered.")
+                      f"(up to {limits.max_ir_version}); " +
+                      ("comparisons run on a copy with the IR version lowered (the model uses nothing newer)."
+                       if need.version <= limits.max_ir_version else
+                       f"{need.reason} needs IR {need.version}, so onnxruntime cannot run this model."))
     if default_opset(proto) > limits.max_opset:
         issues.append(f"Opset {default_opset(proto)} is newer than onnxruntime {ort.__version__} supports "
                       f"(up to {limits.max_opset}); onnxruntime cannot run this model.")
@@ -95,16 +99,26 @@ def compatibility_issues(proto: onnx.ModelProto) -> list[str]:
 
 
 def for_onnxruntime(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """Return ``proto`` itself, or a copy with a lower IR version onnxruntime accepts.
+    """Return ``proto`` itself, or a copy with a lower IR version onnxruntime accepts: every model the workbench
+    hands to onnxruntime passes here.
 
-    Raises ``WorkbenchError`` when the opset is too new, which no safe rewrite can fix.
+    Raises ``WorkbenchError`` when the opset is too new or the model needs the newer IR (a type it added), which
+    no safe rewrite can fix.
     """
     limits = runtime_limits()
     if default_opset(proto) > limits.max_opset:
         raise WorkbenchError(compatibility_issues(proto)[-1], "Upgrade onnxruntime, or export with a lower opset.")
-    if proto.ir_version <= limits.max_ir_version:
+    target = ir_version_at_most(proto, limits.max_ir_version)
+    if target == proto.ir_version:
+        if proto.ir_version > limits.max_ir_version:
+            import onnxruntime as ort
+
+            need = required_ir_version(proto)
+            raise WorkbenchError(f"onnxruntime {ort.__version__} reads ONNX IR versions up to {limits.max_ir_version}; "
+                                 f"this model has IR {proto.ir_version} and {need.reason} needs IR {need.version}.",
+                                 "Upgrade onnxruntime (pip install -U onnxruntime), or export the model without "
+                                 f"{need.reason}.")
         return proto
-    target = max(limits.max_ir_version, _OLDEST_SAFE_TARGET_IR)
     lowered = onnx.ModelProto()
     lowered.CopyFrom(proto)
     lowered.ir_version = target

@@ -6,6 +6,7 @@ from __future__ import annotations
 import onnx_graphsurgeon as gs
 
 from workbench.core.fixes.base import Fix, FixContext, Param
+from workbench.core.fixes.graph_tools import import_graph
 from workbench.core.model.loading import LoadedModel
 from workbench.core.precision.conversion import BF16_NOT_RUNNABLE, TARGETS, KeepSet, convert_with_decisions, kept_lines
 from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, MODES, calibration_samples, quantize
@@ -25,7 +26,7 @@ def _quantize(graph: gs.Graph, params: dict, context: FixContext, model: LoadedM
     quantized = quantize(model, calibration, params["mode"], exclude, validate=False)  # apply_fix judges it
     context.warnings.append(f"Quantized to {params['mode'].upper()} (Q/DQ), calibration: {source}; left float: "
                             f"{', '.join(exclude.to_list()) or 'nothing'}; outputs change numerically (check parity).")
-    return gs.import_onnx(quantized.proto)
+    return import_graph(quantized.proto, quantized.weights_dir)
 
 
 def _transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
@@ -39,11 +40,12 @@ def _transform(graph: gs.Graph, params: dict, context: FixContext, model: Loaded
                             f"{', '.join(keep.to_list()) or 'nothing'} (by you); "
                             f"{'; '.join(kept_lines(conversion)) or 'nothing else'}; outputs change numerically "
                             "(check parity).")
-    return gs.import_onnx(converted.proto)
+    return import_graph(converted.proto, converted.weights_dir)
 
 
 CONVERT_PRECISION = Fix(
     name="convert-precision", title="Convert precision",
+    changes_meaning="",  # the same computation; its numbers may move, which parity measures
     description="Convert weights and activations to FP16 for a strongly typed TensorRT (TensorRT-RTX, TensorRT 11), "
                 "keeping the listed nodes or op types in FP32 (trt-workbench convert --auto-keep finds them).",
     params=(Param("to", "choice", "The target precision.", required=False, default="fp16", choices=TARGETS),
@@ -58,6 +60,7 @@ CONVERT_PRECISION = Fix(
 
 QUANTIZE = Fix(
     name="quantize", title="Quantize (Q/DQ)",
+    changes_meaning="",  # the same computation; its numbers may move, which parity measures
     description="Insert explicit Q/DQ (INT8 built in; FP8 with NVIDIA Model Optimizer) calibrated on seeded random "
                 "feeds at realistic shapes or an .npz file, leaving the listed nodes or op types float.",
     params=(Param("mode", "choice", "The quantized type.", required=False, default="int8", choices=MODES),

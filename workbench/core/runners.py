@@ -7,7 +7,6 @@ engine on the GPU through cuda-python and says in plain words why it cannot wher
 
 from __future__ import annotations
 
-import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,14 +14,14 @@ from typing import Any, Protocol, Self
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
 from workbench.core.backend import Backend
 from workbench.core.errors import WorkbenchError
 from workbench.core.isolation.child_process import ChildProcess
 from workbench.core.model.loading import LoadedModel
-from workbench.core.compare.onnxruntime_compat import for_onnxruntime
+from workbench.core.onnxruntime_compat import for_onnxruntime
 from workbench.core.problems import concise_message
+from workbench.core.runtime import current_runtime
 from workbench.core.third_party_logs import session_options
 
 
@@ -48,10 +47,10 @@ def runs_in_child(*models: LoadedModel) -> bool:
     return any(m.summary().parameter_bytes >= RUN_IN_CHILD_ABOVE for m in models)
 
 
-@functools.lru_cache(maxsize=1)
 def onnxruntime_child() -> ChildProcess:
-    """The child for those runs: each call gets a fresh process (no state leaks from one model to the next)."""
-    return ChildProcess(one_call_per_child=True)
+    """The child for those runs, owned by the runtime: each call gets a fresh process (no state leaks from one
+    model to the next)."""
+    return current_runtime().child_process("onnxruntime", lambda: ChildProcess(one_call_per_child=True))
 
 
 def model_for_child(model: LoadedModel) -> tuple:
@@ -88,6 +87,8 @@ class OnnxruntimeRunner(ClosingRunner):
                  quick: bool = False):
         """``quick``: no graph optimizations and one thread, for short-lived sessions (shape probes) that run beside
         TensorRT's parser: the optimizer's passes cost more at session creation than they save in a few runs."""
+        import onnxruntime as ort  # heavy: imported by the first session, not by every module that imports runners
+
         # onnxruntime reads the weights the model keeps on disk itself (from weights_dir), so this process
         # never holds a second copy of them.
         proto = for_onnxruntime(model.proto)

@@ -13,11 +13,13 @@ from workbench.core.compare.metrics import Tolerances
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.apply import FixResult, apply_fix, make_step
 from workbench.core.model.loading import LoadedModel
+from workbench.core.precision.bisect import bisect_keep_set
 from workbench.core.precision.conversion import (DEFAULT_TOLERANCES, TARGETS, AccuracyCheck, KeepSet, check_accuracy,
                                                  check_conversion)
 from workbench.core.precision.quantize import (DEFAULT_CALIBRATION_SAMPLES, INT8_ATOL, INT8_RTOL,
                                                INT8_TOLERANCE_REASON, MODES)
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
+from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
 
 CONVERSION_MODES = TARGETS  # fp16, bf16
 QUANTIZATION_MODES = MODES  # int8, fp8
@@ -75,8 +77,6 @@ class PrecisionResult:
 
 
 def _feeds(model: LoadedModel, seed: int = 0):
-    from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
-
     suggestion = suggest_shapes(model)
     return suggested_feeds(model, seed=seed, suggestion=suggestion), \
         {name: list(shape) for name, shape in suggestion.shapes().items()}
@@ -103,8 +103,6 @@ def evaluate(model: LoadedModel, plan: PrecisionPlan, *, progress: ProgressFn = 
 def find_keep_set(model: LoadedModel, plan: PrecisionPlan, *, progress: ProgressFn = no_progress,
                   cancel: CancelToken | None = None):
     """The precision bisect for ``plan`` (a conversion mode), starting from its keep set."""
-    from workbench.core.precision.bisect import bisect_keep_set
-
     if plan.mode not in CONVERSION_MODES:
         raise WorkbenchError(f"The precision bisect searches FP16/BF16 keep sets, not {plan.mode.upper()}.",
                              "Run it in FP16 or BF16 mode; its result can then be the quantization's exclude set.")

@@ -24,14 +24,18 @@ COMMANDS = {module.NAME: module for module in (analyze, fix, build, compare, con
                                                    reduce)}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given ``command``, only that command's options are registered: a command's
+    ``add_arguments`` may import what its help texts and choices need (``convert`` reads its tolerances from
+    the precision core, hence onnx), and one command should not pay for every other's imports."""
     parser = argparse.ArgumentParser(prog="trt-workbench", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"TensorRT Workbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         command_parser = sub.add_parser(name, help=module.HELP)
-        module.add_arguments(command_parser)
-        add_output_options(command_parser)
+        if command in (None, name):
+            module.add_arguments(command_parser)
+            add_output_options(command_parser)
     return parser
 
 
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version"):
         return _run_gui(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0]).parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage and the error on stderr
         if "--json" in argv and exc.code:
             write_json({"error": {"message": "Invalid command line (see the usage on stderr).", "hint":

@@ -41,6 +41,13 @@ class Runner(Protocol):
 # the window (shape probes, parity): onnxruntime's copy of the weights, and a native crash should one
 # happen, stay out of it. Smaller ones run in-process, where no child's start-up (~1 s) is added.
 RUN_IN_CHILD_ABOVE = 100_000_000
+# onnxruntime's message when a capped arena refuses an allocation ("Available memory of … is smaller than
+# requested bytes of …"): the run stopped at the cap, the machine's memory was never at risk.
+ARENA_REFUSAL = "is smaller than requested bytes of"
+# Grow the arena by what a run asks, not the next power of two: doubling would stop a run well below the cap.
+_SAME_AS_REQUESTED = 1
+# The cap of onnxruntime's process-wide CPU arena once registered (see _capped_arena); None before.
+_arena_cap: int | None = None
 
 
 def runs_in_child(*models: LoadedModel) -> bool:
@@ -84,9 +91,12 @@ class OnnxruntimeRunner(ClosingRunner):
     name = "onnxruntime"
 
     def __init__(self, model: LoadedModel, providers: list[str] | None = None, extra_outputs: Sequence[str] = (),
-                 quick: bool = False):
+                 quick: bool = False, memory_cap: int | None = None):
         """``quick``: no graph optimizations and one thread, for short-lived sessions (shape probes) that run beside
-        TensorRT's parser: the optimizer's passes cost more at session creation than they save in a few runs."""
+        TensorRT's parser: the optimizer's passes cost more at session creation than they save in a few runs.
+        ``memory_cap``: the bytes a run may allocate (CPU only); a run that needs more fails with
+        ``ARENA_REFUSAL`` in its detail instead of taking the machine's memory (``self.memory_cap`` is the cap
+        in force: onnxruntime has one such arena per process, capped by the first runner that asks)."""
         import onnxruntime as ort  # heavy: imported by the first session, not by every module that imports runners
 
         # onnxruntime reads the weights the model keeps on disk itself (from weights_dir), so this process
@@ -107,6 +117,14 @@ class OnnxruntimeRunner(ClosingRunner):
         if model.references_weights:
             options.add_session_config_entry("session.model_external_initializers_file_folder_path",
                                              str(model.weights_dir))
+        self.memory_cap = None
+        self.run_options = None
+        if memory_cap is not None and self.providers == ["CPUExecutionProvider"]:
+            self.memory_cap = _capped_arena(ort, memory_cap)
+            options.add_session_config_entry("session.use_env_allocators", "1")
+            # Give the arena's memory back after every run: the shared arena lives as long as the process.
+            self.run_options = ort.RunOptions()
+            self.run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         try:
             self.session = ort.InferenceSession(serialized, options, providers=self.providers)
         except Exception as exc:  # onnxruntime's own exception types
@@ -123,7 +141,7 @@ class OnnxruntimeRunner(ClosingRunner):
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
-            outputs = self.session.run(self.output_names, feeds)
+            outputs = self.session.run(self.output_names, feeds, self.run_options)
         except Exception as exc:
             raise WorkbenchError(f"onnxruntime failed to run the model: {str(exc).splitlines()[0][:300]}",
                                  "Check the input shapes and dtypes.", str(exc)) from exc
@@ -131,6 +149,19 @@ class OnnxruntimeRunner(ClosingRunner):
 
     def close(self) -> None:
         self.session = None
+
+
+def _capped_arena(ort: Any, cap: int) -> int:
+    """Registers onnxruntime's shared CPU arena with at most ``cap`` bytes, once per process (onnxruntime's
+    environment is process-wide and cannot unregister it); returns the cap in force. An estimate from shape
+    inference cannot bound a run whose intermediate shapes it does not know (a diffusion UNet's attention at
+    128×128 latents asks for 8 GB in one MatMul); the arena refuses the allocation itself."""
+    global _arena_cap
+    if _arena_cap is None:
+        memory = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+        ort.create_and_register_allocator(memory, ort.OrtArenaCfg(cap, _SAME_AS_REQUESTED, -1, -1))
+        _arena_cap = cap
+    return _arena_cap
 
 
 def _with_outputs(proto, names):

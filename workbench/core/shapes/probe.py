@@ -26,7 +26,7 @@ from workbench.core.model.loading import LoadedModel, dtype_size
 from workbench.core.model.random_feeds import random_feeds
 from workbench.core.model.tensor_shapes import weightless_copy
 from workbench.core.progress import CancelToken
-from workbench.core.runners import OnnxruntimeRunner
+from workbench.core.runners import ARENA_REFUSAL, OnnxruntimeRunner
 from workbench.core.shapes.dims import LADDERS, DimKind, DimSuggestion, ProbeRun, Shape, ShapeSource, ShapeSuggestion, \
     concrete_shapes
 
@@ -114,10 +114,10 @@ class Prober:
         self.cancel = cancel
         self.runs: list[ProbeRun] = []
         self.cache: dict[tuple, ProbeRun] = {}
-        self.runner = OnnxruntimeRunner(model, quick=True)
+        self.memory = ProbeMemory(model)
+        self.runner = OnnxruntimeRunner(model, quick=True, memory_cap=self.memory.limit or None)
         self.nodes = {n.name: n for n in model.proto.graph.node if n.name}
         self.constants = ConstantValues(model.proto)
-        self.memory = ProbeMemory(model)
 
     def out_of_time(self) -> bool:
         return time.perf_counter() > self.deadline or len(self.runs) >= MAX_PROBES
@@ -143,7 +143,13 @@ class Prober:
         except WorkbenchError as exc:
             detail = exc.detail or exc.message
             match = _NODE_IN_ERROR.search(detail)
-            result = ProbeRun(shapes, False, error=first_line(detail), node=match.group(1) if match else "")
+            if ARENA_REFUSAL in detail:  # the run hit the cap: a fact about this machine, not about the model
+                cap = self.runner.memory_cap or self.memory.limit
+                where = f" in '{match.group(1)}'" if match else ""
+                result = ProbeRun(shapes, False, error=f"needs more than the probe's memory limit of "
+                                                       f"{cap / 1024 ** 3:.1f} GB (stopped{where})")
+            else:
+                result = ProbeRun(shapes, False, error=first_line(detail), node=match.group(1) if match else "")
         except MemoryError:
             result = ProbeRun(shapes, False, error="out of memory")
         result.seconds = time.perf_counter() - started

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QHeaderView,
-                               QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QSpinBox, QTableWidget,
+                               QLabel, QLineEdit, QListWidget, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.build.engine import BuildSettings
@@ -36,7 +36,7 @@ from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
 from workbench.ui.qt_items import disable_choice
 from workbench.ui.session import Session
 from workbench.ui.tables import keep_rows_in_view
-from workbench.ui.tasks import Task
+from workbench.ui.job_controls import JobControls
 from workbench.ui.worker import Worker
 
 AS_EXPORTED = "fp32"
@@ -70,13 +70,13 @@ class PrecisionPanel(QWidget):
         self.bisect_outcome: BisectOutcome | None = None
         self._bisect_plan: PrecisionPlan | None = None
         self.selected_node = ""  # last selected in the triage list or clicked in the graph
-        self.check_task = Task(self, session, "precision", on_done=self.show_result, on_error=self._failed,
-                               on_progress=self._on_progress, on_cancelled=self._cancelled, on_end=self._idle,
-                               errors_in_place=True)
-        self.bisect_task = Task(self, session, "precision", on_done=self.show_bisect, on_error=self._failed,
-                                on_progress=self._on_progress, on_cancelled=self._cancelled, on_end=self._idle,
-                                errors_in_place=True)
         self._build()
+        self.check_task = self.jobs.add_task(self, "precision", on_done=self.show_result, on_error=self._show_error,
+                                             on_cancelled=self._cancelled, on_end=self._update_enabled,
+                                             errors_in_place=True)
+        self.bisect_task = self.jobs.add_task(self, "precision", on_done=self.show_bisect, on_error=self._show_error,
+                                              on_cancelled=self._cancelled, on_end=self._update_enabled,
+                                              errors_in_place=True)
         session.model_changed.connect(self._on_model_changed)
         session.node_selected.connect(self._on_node_selected)
         session.node_picked.connect(self._on_node_selected)
@@ -145,18 +145,17 @@ class PrecisionPanel(QWidget):
         form.addRow("Calibration", self.calibration_row)
         self.form = form
 
-        self.run_button = QPushButton("Convert && check")
-        self.run_button.clicked.connect(self.run_check)
         self.bisect_button = QPushButton("Find nodes to keep (bisect)")
         self.bisect_button.clicked.connect(self.run_bisect)
         self.apply_button = QPushButton("Apply to model")
         self.apply_button.setToolTip("An undoable step in the History panel and the recipe")
         self.apply_button.clicked.connect(self.apply)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("idle")
+        self.jobs = JobControls(self.session, "Convert && check", extra=(self.bisect_button, self.apply_button),
+                                bar_below=True, can_run=lambda: self.session.model is not None
+                                and self.mode_key != AS_EXPORTED)
+        self.run_button, self.cancel_button, self.progress = (self.jobs.run_button, self.jobs.cancel_button,
+                                                              self.jobs.progress)
+        self.run_button.clicked.connect(self.run_check)
 
         self.status = QLabel("No check yet.")
         self.status.setWordWrap(True)
@@ -177,8 +176,7 @@ class PrecisionPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(_row(self.run_button, self.bisect_button, self.apply_button, self.cancel_button))
-        layout.addWidget(self.progress)
+        layout.addWidget(self.jobs)
         layout.addWidget(self.status)
         layout.addWidget(self.details)
         layout.addWidget(self.table, 1)
@@ -254,9 +252,7 @@ class PrecisionPanel(QWidget):
         except WorkbenchError as exc:
             self._show_error(exc)
             return None
-        worker = self.check_task.start(evaluate, self.session.model, plan)
-        self._busy(f"{self.run_button.text().replace('&&', '&')}…")
-        return worker
+        return self.jobs.start(self.check_task, evaluate, self.session.model, plan)
 
     def run_bisect(self) -> Worker | None:
         try:
@@ -265,13 +261,10 @@ class PrecisionPanel(QWidget):
             self._show_error(exc)
             return None
         self._bisect_plan = plan
-        worker = self.bisect_task.start(find_keep_set, self.session.model, plan)
-        self._busy("Precision bisect…")
-        return worker
+        return self.jobs.start(self.bisect_task, find_keep_set, self.session.model, plan)
 
     def cancel(self) -> None:
-        self.check_task.cancel()
-        self.bisect_task.cancel()
+        self.jobs.cancel()
 
     def apply(self) -> None:
         if self.result is None or self.result.fix.before is not self.session.model:
@@ -343,34 +336,14 @@ class PrecisionPanel(QWidget):
         self.status.setStyleSheet(f"background: {palette.FAIL_BACKGROUND}; padding: 4px;")
         self.status.setText(error.message + (f" — {error.hint}" if error.hint else ""))
 
-    def _failed(self, error: WorkbenchError) -> None:
-        self._show_error(error)
-
-    def _on_progress(self, phase: str, fraction: float | None) -> None:
-        self.progress.setRange(0, 0 if fraction is None else 100)
-        if fraction is not None:
-            self.progress.setValue(int(fraction * 100))
-        self.progress.setFormat(phase)
-
     def _cancelled(self) -> None:
         self.status.setStyleSheet("")
         self.status.setText("Cancelled.")
 
-    def _busy(self, what: str) -> None:
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(what)
-        self._update_enabled()
-
-    def _idle(self) -> None:
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
-        self._update_enabled()
-
     # State --------------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.check_task.running or self.bisect_task.running
+        return self.jobs.running
 
     def _on_mode_changed(self, _index: int | None = None) -> None:
         mode = self.mode_key
@@ -414,13 +387,12 @@ class PrecisionPanel(QWidget):
     def _update_enabled(self) -> None:
         mode, model, running = self.mode_key, self.session.model, self.running
         usable = model is not None and mode != AS_EXPORTED and not running
-        self.run_button.setEnabled(usable)
+        self.jobs.refresh()
         self.bisect_button.setEnabled(usable and mode in CONVERSION_MODES)
         self.bisect_button.setToolTip("" if mode in CONVERSION_MODES else
                                       "The bisect searches FP16/BF16 keep sets; its result can be the exclude set")
         self.apply_button.setEnabled(not running and self.result is not None
                                      and self.result.fix.before is model)
-        self.cancel_button.setEnabled(running)
         self.keep_io.setEnabled(mode in CONVERSION_MODES)
         self.default_keep.setEnabled(mode in CONVERSION_MODES)
         quantizing = mode not in CONVERSION_MODES and mode != AS_EXPORTED

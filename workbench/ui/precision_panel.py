@@ -32,7 +32,8 @@ from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, model
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.session import ResultKind
 from workbench.ui import palette
-from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
+from workbench.ui.compare_form import widget_row
+from workbench.ui.compare_results import VERDICT_COLOURS
 from workbench.ui.qt_items import disable_choice
 from workbench.ui.session import Session
 from workbench.ui.tables import keep_rows_in_view
@@ -55,7 +56,6 @@ CALIBRATION_SOURCES = ("Random samples at realistic shapes", "The Compare panel'
 IMAGES_LEFT_OUT = ("Images (the Compare panel's image source) are not offered: a recipe step cannot carry their "
                    "preprocessing yet, so the quantization could not be replayed.")
 RESULT_COLUMNS = ("output", "max |err|", "max rel", "cosine", "verdict", "reason")
-_row = ComparePanel._row  # widgets side by side, as in the Compare panel
 PROBLEM_SOURCE = "precision"  # the session's problem source for the bisect's marks on the triage list
 MAX_SAMPLES = 1024
 DEFAULT_KEEP_RULES_TEXT = "Kept in FP32 unless unticked:\n" + "\n".join(
@@ -95,7 +95,7 @@ class PrecisionPanel(QWidget):
             disable_choice(self.mode, fp8, f"FP8 Q/DQ {FP8_UNAVAILABLE}")
         self.mode.currentIndexChanged.connect(self._on_mode_changed)
         self.current_precision = QLabel("")
-        form.addRow("Mode", _row(self.mode, self.current_precision))
+        form.addRow("Mode", widget_row(self.mode, self.current_precision))
         self.mode_note = QLabel("")
         self.mode_note.setWordWrap(True)
         form.addRow("", self.mode_note)
@@ -117,13 +117,14 @@ class PrecisionPanel(QWidget):
         keep_layout = QVBoxLayout(keep_box)
         keep_layout.setContentsMargins(0, 0, 0, 0)
         keep_layout.addWidget(self.keep_list)
-        keep_layout.addWidget(_row(self.keep_entry, self.add_button, self.keep_selected_button, self.remove_button))
+        keep_layout.addWidget(widget_row(self.keep_entry, self.add_button, self.keep_selected_button,
+                                         self.remove_button))
         form.addRow(self.keep_label, keep_box)
 
         self.atol, self.rtol = QLineEdit(), QLineEdit()
         self.tolerance_reason = QLabel("")
         self.tolerance_reason.setWordWrap(True)
-        form.addRow("Tolerance", _row(QLabel("atol"), self.atol, QLabel("rtol"), self.rtol))
+        form.addRow("Tolerance", widget_row(QLabel("atol"), self.atol, QLabel("rtol"), self.rtol))
         form.addRow("", self.tolerance_reason)
         self.keep_io = QCheckBox("Keep graph inputs and outputs float32")
         self.keep_io.setChecked(True)
@@ -141,7 +142,7 @@ class PrecisionPanel(QWidget):
         self.samples.setSuffix(" samples")
         self.calibration.currentIndexChanged.connect(
             lambda index: self.samples.setEnabled(index == 0))
-        self.calibration_row = _row(self.calibration, self.samples)
+        self.calibration_row = widget_row(self.calibration, self.samples)
         form.addRow("Calibration", self.calibration_row)
         self.form = form
 

@@ -10,7 +10,8 @@ from PySide6.QtCore import Qt
 from tests.compare_models import chain_model, perturbed, tiny_output_copy
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.compare.metrics import Verdict
-from workbench.ui.compare_panel import RESULT_COLUMNS, VERDICT_COLOURS, ComparePanel
+from workbench.ui.compare_panel import ComparePanel
+from workbench.ui.compare_results import RESULT_COLUMNS, VERDICT_COLOURS
 from workbench.ui.session import Session
 
 PASS_COLOUR, FAIL_COLOUR = VERDICT_COLOURS[Verdict.PASS], VERDICT_COLOURS[Verdict.FAIL]
@@ -38,59 +39,60 @@ def panel(qtbot, session):
 
 def run_and_wait(qtbot, panel):
     assert panel.run_comparison() is not None
-    qtbot.waitUntil(lambda: not panel.compare_task.running and not panel.plot_task.running, timeout=30_000)
+    qtbot.waitUntil(lambda: not panel.compare_task.running and not panel.results.plot_task.running, timeout=30_000)
 
 
 def test_original_vs_fixed_model_fails_and_bisect_selects_the_node(qtbot, panel, session, tmp_path):
     session.set_model(LoadedModel.from_proto(session.fixed_proto))
-    panel.bisect.setChecked(True)
-    panel.timing_runs.setValue(5)
+    panel.form.bisect.setChecked(True)
+    panel.form.timing_runs.setValue(5)
     qtbot.mouseClick(panel.run_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: panel.result is not None and not panel.compare_task.running
-                    and not panel.plot_task.running, timeout=30_000)
-    assert "FAIL" in panel.verdict.text()
-    assert panel.table.rowCount() == 1 and panel.table.item(0, RESULT_COLUMNS.index("verdict")).text() == "FAIL"
-    assert panel.table.item(0, 0).background().color() == FAIL_COLOUR
-    assert "mul_2" in panel.bisect_label.text() and panel.show_node.isEnabled()
-    assert "median" in panel.timing_label.text()
-    assert any(isinstance(item, pg.BarGraphItem) for item in panel.histogram.getPlotItem().items)
-    assert panel.heatmap_image.image is not None and panel.heatmap_image.image.shape == (6, 6)
+                    and not panel.results.plot_task.running, timeout=30_000)
+    assert "FAIL" in panel.results.verdict.text()
+    table = panel.results.table
+    assert table.rowCount() == 1 and table.item(0, RESULT_COLUMNS.index("verdict")).text() == "FAIL"
+    assert panel.results.table.item(0, 0).background().color() == FAIL_COLOUR
+    assert "mul_2" in panel.results.bisect_label.text() and panel.results.show_node.isEnabled()
+    assert "median" in panel.results.timing_label.text()
+    assert any(isinstance(item, pg.BarGraphItem) for item in panel.results.histogram.getPlotItem().items)
+    assert panel.results.heatmap_image.image is not None and panel.results.heatmap_image.image.shape == (6, 6)
     with qtbot.waitSignal(session.node_selected) as selected:
-        qtbot.mouseClick(panel.show_node, Qt.LeftButton)
+        qtbot.mouseClick(panel.results.show_node, Qt.LeftButton)
     assert selected.args == ["mul_2"]
     assert session.recipe.compare["bisect"] is True and session.recipe.compare["against"] == "model"
     assert session.recipe.inputs["seed"] == 0
     with qtbot.waitSignal(session.log_message, timeout=30_000) as logged:
-        panel.export_report(tmp_path / "report.html")
+        panel.report.export(tmp_path / "report.html")
     assert "Comparison report written" in logged.args[0].text
     assert (tmp_path / "report.html").is_file() and (tmp_path / "report.json").is_file()
 
 
 def test_unchanged_model_passes_green(qtbot, panel):
     run_and_wait(qtbot, panel)
-    assert panel.result.passed and panel.table.item(0, 0).background().color() == PASS_COLOUR
-    assert not panel.show_node.isEnabled()
+    assert panel.result.passed and panel.results.table.item(0, 0).background().color() == PASS_COLOUR
+    assert not panel.results.show_node.isEnabled()
 
 
 def test_built_engine_is_picked_up_and_the_reason_it_cannot_run_is_shown(qtbot, panel, session, tmp_path):
     engine = tmp_path / "model.engine"
     engine.write_bytes(b"ftrt" + b"\0" * 60 if session.backend.is_rtx else b"vtrt" + b"\0" * 60)
     session.engine_built.emit(SimpleNamespace(engine_path=str(engine)))
-    assert panel.engine_path.text() == str(engine) and panel.target.currentIndex() == 1
+    assert panel.form.engine_path.text() == str(engine) and panel.form.target.currentIndex() == 1
     run_and_wait(qtbot, panel)
-    assert "Cannot run model.engine here: it was built by" in panel.verdict.text()
+    assert "Cannot run model.engine here: it was built by" in panel.results.verdict.text()
     assert panel.result is None and panel.run_button.isEnabled()
 
 
 def test_bad_tolerance_and_missing_image_are_reported_without_running(qtbot, panel, tmp_path):
-    panel.atol.setText("tight")
+    panel.form.atol.setText("tight")
     assert panel.run_comparison() is None
-    assert "Cannot read atol 'tight'" in panel.verdict.text()
-    panel.atol.setText("1e-5")
-    panel.source.setCurrentIndex(2)
-    panel.data_paths.setText(str(tmp_path / "missing.png"))
+    assert "Cannot read atol 'tight'" in panel.results.verdict.text()
+    panel.form.atol.setText("1e-5")
+    panel.form.source.setCurrentIndex(2)
+    panel.form.data_paths.setText(str(tmp_path / "missing.png"))
     run_and_wait(qtbot, panel)
-    assert "Image not found" in panel.verdict.text()
+    assert "Image not found" in panel.results.verdict.text()
 
 
 def test_settings_come_back_from_the_recipe(qtbot, session):
@@ -99,10 +101,10 @@ def test_settings_come_back_from_the_recipe(qtbot, session):
     session.recipe.inputs = {"seed": 5, "data_files": ["/x/data.npz"]}
     panel = ComparePanel(session)
     qtbot.addWidget(panel)
-    assert (panel.target.currentIndex(), panel.engine_path.text()) == (1, "/x/m.engine")
-    assert (panel.atol.text(), panel.rtol.text(), panel.timing_runs.value()) == ("0.001", "0.01", 7)
-    assert panel.seed.value() == 5 and panel.source.currentIndex() == 1 and panel.bisect.isChecked()
-    assert panel.input_spec().data_files == ["/x/data.npz"]
+    assert (panel.form.target.currentIndex(), panel.form.engine_path.text()) == (1, "/x/m.engine")
+    assert (panel.form.atol.text(), panel.form.rtol.text(), panel.form.timing_runs.value()) == ("0.001", "0.01", 7)
+    assert panel.form.seed.value() == 5 and panel.form.source.currentIndex() == 1 and panel.form.bisect.isChecked()
+    assert panel.form.input_spec().data_files == ["/x/data.npz"]
 
 
 @pytest.fixture
@@ -125,16 +127,16 @@ def test_cannot_judge_and_fail_show_the_verdict_the_reason_and_their_colours(qtb
     run_and_wait(qtbot, panel)
     verdict, reason = RESULT_COLUMNS.index("verdict"), RESULT_COLUMNS.index("reason")
     assert panel.result.verdict is Verdict.CANNOT_JUDGE
-    assert panel.table.item(0, verdict).text() == "CANNOT_JUDGE"
-    assert panel.table.item(0, reason).text().startswith("the largest |value| is")
-    assert panel.table.item(0, 0).background().color() == CANNOT_JUDGE_COLOUR
-    assert "CANNOT_JUDGE: 1 of 1 output(s) the tolerance cannot judge: logits" in panel.verdict.text()
-    assert CANNOT_JUDGE_COLOUR.name() in panel.verdict.styleSheet()
+    assert panel.results.table.item(0, verdict).text() == "CANNOT_JUDGE"
+    assert panel.results.table.item(0, reason).text().startswith("the largest |value| is")
+    assert panel.results.table.item(0, 0).background().color() == CANNOT_JUDGE_COLOUR
+    assert "CANNOT_JUDGE: 1 of 1 output(s) the tolerance cannot judge: logits" in panel.results.verdict.text()
+    assert CANNOT_JUDGE_COLOUR.name() in panel.results.verdict.styleSheet()
 
     session.set_model(LoadedModel.from_proto(perturbed(tiny, "conv2.weight", 1.3)))
     run_and_wait(qtbot, panel)
-    assert panel.table.item(0, verdict).text() == "FAIL"
-    assert panel.table.item(0, reason).text().startswith("cosine 0.99")
-    assert panel.table.item(0, 0).background().color() == FAIL_COLOUR
-    assert panel.table.item(0, 0).toolTip() == panel.result.outputs[0].reason
-    assert "FAIL: 1 of 1 output(s) fail: logits (cosine" in panel.verdict.text()
+    assert panel.results.table.item(0, verdict).text() == "FAIL"
+    assert panel.results.table.item(0, reason).text().startswith("cosine 0.99")
+    assert panel.results.table.item(0, 0).background().color() == FAIL_COLOUR
+    assert panel.results.table.item(0, 0).toolTip() == panel.result.outputs[0].reason
+    assert "FAIL: 1 of 1 output(s) fail: logits (cosine" in panel.results.verdict.text()

@@ -16,9 +16,9 @@ def test_opening_another_model_clears_the_build_and_the_comparison_of_the_first(
     window.build_action.trigger()
     qtbot.waitUntil(lambda: strip.state("engine") not in ("running", "none"), timeout=LOAD_TIMEOUT_MS)
     assert strip.state("engine") == "ok" and "Built" in build.status.text()
-    assert compare.engine_path.text() == str(tmp_path / "clean_cnn.engine")  # handed to the Compare panel
+    assert compare.form.engine_path.text() == str(tmp_path / "clean_cnn.engine")  # handed to the Compare panel
 
-    compare.target.setCurrentIndex(0)  # original vs current model: the model against itself
+    compare.form.target.setCurrentIndex(0)  # original vs current model: the model against itself
     assert compare.run_comparison() is not None
     qtbot.waitUntil(lambda: compare.result is not None and not compare.compare_task.running, timeout=LOAD_TIMEOUT_MS)
     assert compare.result.passed
@@ -28,9 +28,9 @@ def test_opening_another_model_clears_the_build_and_the_comparison_of_the_first(
     open_and_wait(qtbot, window, samples / "groupnorm.onnx")
     settle_window(qtbot, window)
     assert "No engine built from this model yet" in build.status.text() and not build.summary.toPlainText()
-    assert compare.result is None and compare.table.rowCount() == 0
-    assert "No comparison of this model yet" in compare.verdict.text()
-    assert compare.engine_path.text() == ""  # the engine was built from the other model
+    assert compare.result is None and compare.results.table.rowCount() == 0
+    assert "No comparison of this model yet" in compare.results.verdict.text()
+    assert compare.form.engine_path.text() == ""  # the engine was built from the other model
     assert (strip.state("engine"), strip.state("compare")) == ("none", "none")
 
 
@@ -52,7 +52,7 @@ def test_compare_feeds_the_original_the_value_a_fix_froze(qtbot, window, samples
     settle_window(qtbot, window)
     freeze_the_parser_error_input(qtbot, window)
     compare = window.panels["compare"]
-    compare.target.setCurrentIndex(0)
+    compare.form.target.setCurrentIndex(0)
     assert compare.run_comparison() is not None
     qtbot.waitUntil(lambda: compare.result is not None and not compare.compare_task.running, timeout=LOAD_TIMEOUT_MS)
     assert compare.result.passed, compare.result.summary
@@ -116,7 +116,7 @@ def test_undo_shows_the_build_comparison_and_precision_check_kept_with_that_mode
     qtbot.waitUntil(lambda: strip.state("engine") not in ("running", "none"), timeout=LOAD_TIMEOUT_MS)
     build_status = build.status.text()
     assert strip.state("engine") == "ok" and "Built" in build_status
-    compare.target.setCurrentIndex(0)
+    compare.form.target.setCurrentIndex(0)
     assert compare.run_comparison() is not None
     qtbot.waitUntil(lambda: compare.result is not None and not compare.compare_task.running, timeout=LOAD_TIMEOUT_MS)
     comparison = compare.result
@@ -135,8 +135,8 @@ def test_undo_shows_the_build_comparison_and_precision_check_kept_with_that_mode
     session.undo()
     assert session.model is original and started == []
     assert build.status.text() == build_status and strip.state("engine") == "ok"
-    assert compare.engine_path.text() == str(tmp_path / "clean_cnn.engine")
-    assert compare.result is comparison and compare.table.rowCount() == len(comparison.outputs)
+    assert compare.form.engine_path.text() == str(tmp_path / "clean_cnn.engine")
+    assert compare.result is comparison and compare.results.table.rowCount() == len(comparison.outputs)
     assert precision.result is check and precision.status.text() == check_status
     assert precision.apply_button.isEnabled()  # the check is about this model: it can be applied again
     session.redo()

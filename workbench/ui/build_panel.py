@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit, QProgressBar,
+                               QLineEdit, QListWidget, QListWidgetItem, QMessageBox, QPlainTextEdit,
                                QPushButton, QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout,
                                QWidget)
 
@@ -27,7 +27,7 @@ from workbench.ui import palette
 from workbench.ui.qt_items import disable_choice
 from workbench.ui.session import Session
 from workbench.ui.tables import keep_rows_in_view
-from workbench.ui.tasks import Task
+from workbench.ui.job_controls import JobControls
 from workbench.core.problems import ProblemKind
 
 _HISTORY_COLUMNS = ("ok", "precision", "seconds", "engine_mb", "profiles", "problems", "changed")
@@ -46,9 +46,12 @@ class BuildPanel(QWidget):
         self.history = BuildHistory()
         self._building_for: LoadedModel | None = None  # the model the running (or last) build was started on
         self._shown_for: LoadedModel | None = None  # the model whose build result the panel shows
+        self.jobs = JobControls(session, "Build", can_run=lambda: self.session.model is not None)
+        self.build_button, self.cancel_button, self.progress = (self.jobs.run_button, self.jobs.cancel_button,
+                                                                self.jobs.progress)
         # Failures also open the error dialog: the status line alone is easy to miss after a long build.
-        self.build_task = Task(self, session, "build", on_done=self._finished, on_error=self._failed,
-                               on_progress=self._show_progress, on_cancelled=self._cancelled, on_end=self._done)
+        self.build_task = self.jobs.add_task(self, "build", on_done=self._finished, on_error=self._failed,
+                                             on_cancelled=self._cancelled, announce="Building the engine")
         self._relay = _LogRelay()
         self._relay.message.connect(self._show_log)
         unavailable = session.backend.unavailable_build_options()
@@ -133,12 +136,6 @@ class BuildPanel(QWidget):
         settings_page = QWidget()
         settings_page.setLayout(grid)
 
-        self.build_button = QPushButton("Build")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setFormat("idle")
-        self.progress.setTextVisible(True)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -149,10 +146,6 @@ class BuildPanel(QWidget):
         self.runs_here.setWordWrap(True)
         self.runs_here.setVisible(bool(blocker))
         self.runs_here.setStyleSheet(f"color: {palette.NOTE};")
-        run_row = QHBoxLayout()
-        run_row.addWidget(self.build_button)
-        run_row.addWidget(self.cancel_button)
-        run_row.addWidget(self.progress, 1)
 
         self.summary = QPlainTextEdit(readOnly=True)
         self.log_view = QPlainTextEdit(readOnly=True)
@@ -170,7 +163,7 @@ class BuildPanel(QWidget):
         self.results.addTab(self.commands, "Commands")
 
         layout = QVBoxLayout(self)
-        layout.addLayout(run_row)
+        layout.addWidget(self.jobs)
         layout.addWidget(self.runs_here)
         layout.addWidget(self.status)
         layout.addWidget(self.results, 1)
@@ -183,7 +176,6 @@ class BuildPanel(QWidget):
             signal.connect(self._store_settings)
         self.add_plugin.clicked.connect(self._choose_plugin)
         self.build_button.clicked.connect(self.start_build)
-        self.cancel_button.clicked.connect(self.cancel_build)
         session.model_changed.connect(self._model_changed)
         self._model_changed()
 
@@ -224,7 +216,7 @@ class BuildPanel(QWidget):
 
     def _model_changed(self, _model: LoadedModel | None = None) -> None:
         model = self.session.model
-        self.build_button.setEnabled(model is not None and not self.build_task.running)
+        self.jobs.refresh()
         kept = self.session.kept(ResultKind.BUILD, BuildResult)
         if self.build_task.running:  # its outcome (or its "earlier model" note) comes when it ends
             pass
@@ -288,31 +280,11 @@ class BuildPanel(QWidget):
         self.results.setCurrentWidget(self.log_view)  # the builder's messages while it builds
         self.status.setText("Building…")
         self.status.setStyleSheet("")
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setFormat("starting")
-        self.build_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
         self._building_for = model
-        self.build_task.start(build_engine, model, self.settings(), profiles, self.output.text().strip() or None,
-                              backend=self.session.backend, log_sink=self._relay.message.emit,
-                              check_memory=not self.ignore_memory_check.isChecked())
-        self.session.busy_changed.emit(True, "Building the engine")
+        self.jobs.start(self.build_task, build_engine, model, self.settings(), profiles,
+                        self.output.text().strip() or None, backend=self.session.backend,
+                        log_sink=self._relay.message.emit, check_memory=not self.ignore_memory_check.isChecked())
         self.session.set_stage("engine", "running", "building the engine")
-
-    def cancel_build(self) -> None:
-        if self.build_task.running:
-            self.progress.setFormat("cancelling…")
-            self.cancel_button.setEnabled(False)
-            self.build_task.cancel()
-
-    def _show_progress(self, phase: str, fraction: float | None) -> None:
-        self.progress.setFormat(f"{phase} %p%" if fraction is not None else phase)
-        if fraction is None:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 100)
-            self.progress.setValue(int(fraction * 100))
 
     def _show_log(self, message: LogMessage) -> None:
         self.log_view.appendPlainText(f"[{message.severity}] {message.text}")
@@ -363,14 +335,6 @@ class BuildPanel(QWidget):
     def _cancelled(self) -> None:
         self.status.setText("The build was cancelled; no engine file was written.")
         self.session.set_stage("engine", "none", "the last build was cancelled")
-
-    def _done(self) -> None:
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
-        self.build_button.setEnabled(self.session.model is not None)
-        self.cancel_button.setEnabled(False)
-        self.session.busy_changed.emit(False, "")
 
     def _fill_history(self) -> None:
         rows = self.history.rows()

@@ -2,12 +2,10 @@
 
 Preview runs the transform in the background and keeps the result; Apply hands exactly that result
 to the session's fix history (so what was previewed is what is applied) and then checks parity in
-the background.
+the background. Both show their phases in the job controls' bar, with Cancel.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit,
@@ -21,7 +19,7 @@ from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECK
 from workbench.core.problems import Problem
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.tasks import Task
+from workbench.ui.job_controls import JobControls
 from workbench.ui.worker import Worker
 
 VERDICT_COLOURS = {EXACT: palette.PASS, BEYOND: palette.FAIL, CANNOT_JUDGE: palette.CHANGED,
@@ -39,12 +37,14 @@ class FixDialog(QDialog):
         self.parity: ParityResult | None = None
         self._applied: FixResult | None = None  # the result whose parity is being checked
 
-        def task(on_done: Callable[..., None]) -> Task:
-            return Task(self, session, "fixes", on_done=on_done, on_error=self._failed, on_progress=self._progress,
-                        on_end=self._ended, errors_in_place=True)
-
-        self.preview_task = task(self._previewed)
-        self.parity_task = task(self._parity_done)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setEnabled(False)
+        self.jobs = JobControls(session, "Preview", extra=(self.apply_button,))
+        self.preview_button = self.jobs.run_button
+        self.preview_task = self.jobs.add_task(self, "fixes", on_done=self._previewed, on_error=self._failed,
+                                               on_cancelled=self._preview_cancelled, errors_in_place=True)
+        self.parity_task = self.jobs.add_task(self, "fixes", on_done=self._parity_done, on_error=self._failed,
+                                              on_cancelled=self._parity_cancelled, errors_in_place=True)
         self.setWindowTitle(f"{self.fix.title} — {self.fix.name}")
         self.resize(640, 520)
 
@@ -69,12 +69,7 @@ class FixDialog(QDialog):
         self.preview_text.setPlaceholderText("Preview shows the nodes this fix removes, adds and changes.")
         self.parity_label = QLabel()
         self.parity_label.setWordWrap(True)
-        self.preview_button = QPushButton("Preview")
-        self.apply_button = QPushButton("Apply")
-        self.apply_button.setEnabled(False)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.addButton(self.preview_button, QDialogButtonBox.ButtonRole.ActionRole)
-        buttons.addButton(self.apply_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
         self.preview_button.clicked.connect(self.preview)
         self.apply_button.clicked.connect(self.apply)
@@ -85,6 +80,7 @@ class FixDialog(QDialog):
         layout.addWidget(self.error_label)
         layout.addWidget(self.preview_text, 1)
         layout.addWidget(self.parity_label)
+        layout.addWidget(self.jobs)
         layout.addWidget(buttons)
         session.model_changed.connect(self._on_model_changed)
 
@@ -130,11 +126,11 @@ class FixDialog(QDialog):
             self._invalidate()
             self.preview_text.setPlainText("The model changed; preview again.")
 
-    def _progress(self, phase: str, _fraction: float | None) -> None:
-        self.parity_label.setText(phase)
+    def _preview_cancelled(self) -> None:
+        self.parity_label.setText("Preview cancelled: nothing was applied.")
 
-    def _ended(self) -> None:
-        self.preview_button.setEnabled(not (self.preview_task.running or self.parity_task.running))
+    def _parity_cancelled(self) -> None:
+        self.parity_label.setText("The fix is applied; its parity check was cancelled (undo in the History panel).")
 
     def _failed(self, error: WorkbenchError) -> None:
         self.error_label.setText(error.message + (f"\n{error.hint}" if error.hint else ""))
@@ -153,8 +149,7 @@ class FixDialog(QDialog):
             self.session.report_error(exc, "fixes", shown_in_place=True)
             return None
         self.session.log("info", f"Previewing {step.spec()}")
-        self.preview_button.setEnabled(False)
-        return self.preview_task.start(apply_fix, self.session.model, step)
+        return self.jobs.start(self.preview_task, apply_fix, self.session.model, step)
 
     def _previewed(self, result: FixResult) -> None:
         if result.before is not self.session.model:
@@ -172,9 +167,10 @@ class FixDialog(QDialog):
         self.session.apply_fix(result)
         self.session.log("info", f"Applied {result.step.spec()}: {result.preview.summary()}")
         self.session.log("info", "Checking parity with onnxruntime")
-        self.preview_button.setEnabled(False)
         self._applied = result
-        return self.parity_task.start(check_parity, result.before, result.after, frozen_inputs=result.frozen_inputs)
+        self.parity_label.setText("Applied; checking parity with onnxruntime…")
+        return self.jobs.start(self.parity_task, check_parity, result.before, result.after,
+                               frozen_inputs=result.frozen_inputs)
 
     def _parity_done(self, parity: ParityResult) -> None:
         result = self._applied

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QFormLayout, QHeaderView,
-                               QLabel, QLineEdit, QListWidget, QProgressBar, QPushButton, QSpinBox, QTableWidget,
+                               QLabel, QLineEdit, QListWidget, QPushButton, QSpinBox, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from workbench.core.build.engine import BuildSettings
@@ -32,11 +32,12 @@ from workbench.core.precision.quantize import DEFAULT_CALIBRATION_SAMPLES, model
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 from workbench.core.session import ResultKind
 from workbench.ui import palette
-from workbench.ui.compare_panel import VERDICT_COLOURS, ComparePanel
+from workbench.ui.compare_form import widget_row
+from workbench.ui.compare_results import VERDICT_COLOURS
 from workbench.ui.qt_items import disable_choice
 from workbench.ui.session import Session
 from workbench.ui.tables import keep_rows_in_view
-from workbench.ui.tasks import Task
+from workbench.ui.job_controls import JobControls
 from workbench.ui.worker import Worker
 
 AS_EXPORTED = "fp32"
@@ -55,7 +56,6 @@ CALIBRATION_SOURCES = ("Random samples at realistic shapes", "The Compare panel'
 IMAGES_LEFT_OUT = ("Images (the Compare panel's image source) are not offered: a recipe step cannot carry their "
                    "preprocessing yet, so the quantization could not be replayed.")
 RESULT_COLUMNS = ("output", "max |err|", "max rel", "cosine", "verdict", "reason")
-_row = ComparePanel._row  # widgets side by side, as in the Compare panel
 PROBLEM_SOURCE = "precision"  # the session's problem source for the bisect's marks on the triage list
 MAX_SAMPLES = 1024
 DEFAULT_KEEP_RULES_TEXT = "Kept in FP32 unless unticked:\n" + "\n".join(
@@ -70,13 +70,13 @@ class PrecisionPanel(QWidget):
         self.bisect_outcome: BisectOutcome | None = None
         self._bisect_plan: PrecisionPlan | None = None
         self.selected_node = ""  # last selected in the triage list or clicked in the graph
-        self.check_task = Task(self, session, "precision", on_done=self.show_result, on_error=self._failed,
-                               on_progress=self._on_progress, on_cancelled=self._cancelled, on_end=self._idle,
-                               errors_in_place=True)
-        self.bisect_task = Task(self, session, "precision", on_done=self.show_bisect, on_error=self._failed,
-                                on_progress=self._on_progress, on_cancelled=self._cancelled, on_end=self._idle,
-                                errors_in_place=True)
         self._build()
+        self.check_task = self.jobs.add_task(self, "precision", on_done=self.show_result, on_error=self._show_error,
+                                             on_cancelled=self._cancelled, on_end=self._update_enabled,
+                                             errors_in_place=True)
+        self.bisect_task = self.jobs.add_task(self, "precision", on_done=self.show_bisect, on_error=self._show_error,
+                                              on_cancelled=self._cancelled, on_end=self._update_enabled,
+                                              errors_in_place=True)
         session.model_changed.connect(self._on_model_changed)
         session.node_selected.connect(self._on_node_selected)
         session.node_picked.connect(self._on_node_selected)
@@ -95,7 +95,7 @@ class PrecisionPanel(QWidget):
             disable_choice(self.mode, fp8, f"FP8 Q/DQ {FP8_UNAVAILABLE}")
         self.mode.currentIndexChanged.connect(self._on_mode_changed)
         self.current_precision = QLabel("")
-        form.addRow("Mode", _row(self.mode, self.current_precision))
+        form.addRow("Mode", widget_row(self.mode, self.current_precision))
         self.mode_note = QLabel("")
         self.mode_note.setWordWrap(True)
         form.addRow("", self.mode_note)
@@ -117,13 +117,14 @@ class PrecisionPanel(QWidget):
         keep_layout = QVBoxLayout(keep_box)
         keep_layout.setContentsMargins(0, 0, 0, 0)
         keep_layout.addWidget(self.keep_list)
-        keep_layout.addWidget(_row(self.keep_entry, self.add_button, self.keep_selected_button, self.remove_button))
+        keep_layout.addWidget(widget_row(self.keep_entry, self.add_button, self.keep_selected_button,
+                                         self.remove_button))
         form.addRow(self.keep_label, keep_box)
 
         self.atol, self.rtol = QLineEdit(), QLineEdit()
         self.tolerance_reason = QLabel("")
         self.tolerance_reason.setWordWrap(True)
-        form.addRow("Tolerance", _row(QLabel("atol"), self.atol, QLabel("rtol"), self.rtol))
+        form.addRow("Tolerance", widget_row(QLabel("atol"), self.atol, QLabel("rtol"), self.rtol))
         form.addRow("", self.tolerance_reason)
         self.keep_io = QCheckBox("Keep graph inputs and outputs float32")
         self.keep_io.setChecked(True)
@@ -141,22 +142,21 @@ class PrecisionPanel(QWidget):
         self.samples.setSuffix(" samples")
         self.calibration.currentIndexChanged.connect(
             lambda index: self.samples.setEnabled(index == 0))
-        self.calibration_row = _row(self.calibration, self.samples)
+        self.calibration_row = widget_row(self.calibration, self.samples)
         form.addRow("Calibration", self.calibration_row)
         self.form = form
 
-        self.run_button = QPushButton("Convert && check")
-        self.run_button.clicked.connect(self.run_check)
         self.bisect_button = QPushButton("Find nodes to keep (bisect)")
         self.bisect_button.clicked.connect(self.run_bisect)
         self.apply_button = QPushButton("Apply to model")
         self.apply_button.setToolTip("An undoable step in the History panel and the recipe")
         self.apply_button.clicked.connect(self.apply)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel)
-        self.progress = QProgressBar()
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("idle")
+        self.jobs = JobControls(self.session, "Convert && check", extra=(self.bisect_button, self.apply_button),
+                                bar_below=True, can_run=lambda: self.session.model is not None
+                                and self.mode_key != AS_EXPORTED)
+        self.run_button, self.cancel_button, self.progress = (self.jobs.run_button, self.jobs.cancel_button,
+                                                              self.jobs.progress)
+        self.run_button.clicked.connect(self.run_check)
 
         self.status = QLabel("No check yet.")
         self.status.setWordWrap(True)
@@ -177,8 +177,7 @@ class PrecisionPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(_row(self.run_button, self.bisect_button, self.apply_button, self.cancel_button))
-        layout.addWidget(self.progress)
+        layout.addWidget(self.jobs)
         layout.addWidget(self.status)
         layout.addWidget(self.details)
         layout.addWidget(self.table, 1)
@@ -254,9 +253,7 @@ class PrecisionPanel(QWidget):
         except WorkbenchError as exc:
             self._show_error(exc)
             return None
-        worker = self.check_task.start(evaluate, self.session.model, plan)
-        self._busy(f"{self.run_button.text().replace('&&', '&')}…")
-        return worker
+        return self.jobs.start(self.check_task, evaluate, self.session.model, plan)
 
     def run_bisect(self) -> Worker | None:
         try:
@@ -265,13 +262,10 @@ class PrecisionPanel(QWidget):
             self._show_error(exc)
             return None
         self._bisect_plan = plan
-        worker = self.bisect_task.start(find_keep_set, self.session.model, plan)
-        self._busy("Precision bisect…")
-        return worker
+        return self.jobs.start(self.bisect_task, find_keep_set, self.session.model, plan)
 
     def cancel(self) -> None:
-        self.check_task.cancel()
-        self.bisect_task.cancel()
+        self.jobs.cancel()
 
     def apply(self) -> None:
         if self.result is None or self.result.fix.before is not self.session.model:
@@ -343,34 +337,14 @@ class PrecisionPanel(QWidget):
         self.status.setStyleSheet(f"background: {palette.FAIL_BACKGROUND}; padding: 4px;")
         self.status.setText(error.message + (f" — {error.hint}" if error.hint else ""))
 
-    def _failed(self, error: WorkbenchError) -> None:
-        self._show_error(error)
-
-    def _on_progress(self, phase: str, fraction: float | None) -> None:
-        self.progress.setRange(0, 0 if fraction is None else 100)
-        if fraction is not None:
-            self.progress.setValue(int(fraction * 100))
-        self.progress.setFormat(phase)
-
     def _cancelled(self) -> None:
         self.status.setStyleSheet("")
         self.status.setText("Cancelled.")
 
-    def _busy(self, what: str) -> None:
-        self.progress.setRange(0, 0)
-        self.progress.setFormat(what)
-        self._update_enabled()
-
-    def _idle(self) -> None:
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
-        self._update_enabled()
-
     # State --------------------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.check_task.running or self.bisect_task.running
+        return self.jobs.running
 
     def _on_mode_changed(self, _index: int | None = None) -> None:
         mode = self.mode_key
@@ -414,13 +388,12 @@ class PrecisionPanel(QWidget):
     def _update_enabled(self) -> None:
         mode, model, running = self.mode_key, self.session.model, self.running
         usable = model is not None and mode != AS_EXPORTED and not running
-        self.run_button.setEnabled(usable)
+        self.jobs.refresh()
         self.bisect_button.setEnabled(usable and mode in CONVERSION_MODES)
         self.bisect_button.setToolTip("" if mode in CONVERSION_MODES else
                                       "The bisect searches FP16/BF16 keep sets; its result can be the exclude set")
         self.apply_button.setEnabled(not running and self.result is not None
                                      and self.result.fix.before is model)
-        self.cancel_button.setEnabled(running)
         self.keep_io.setEnabled(mode in CONVERSION_MODES)
         self.default_keep.setEnabled(mode in CONVERSION_MODES)
         quantizing = mode not in CONVERSION_MODES and mode != AS_EXPORTED

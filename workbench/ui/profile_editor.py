@@ -11,8 +11,9 @@ Suggested profiles come from the shape service (``workbench.core.shapes.suggest`
 graph and the dims' names say, then — when the trial build has probed the model under onnxruntime —
 the probed values, as long as the user has not edited the cells. Every suggested value is listed
 with its source and reason. *Check against the model* runs onnxruntime at each row's min and max in
-a worker and marks the row with the result; the check is kept with the model (``session.keep``), and
-an undo or redo back to it shows the check again while the cells are the ones it ran on.
+a worker (with progress and Cancel) and marks the row with the result; the check is kept with the
+model (``session.keep``), and an undo or redo back to it shows the check again while the cells are
+the ones it ran on.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from workbench.core.shapes.profile_check import RowCheck, probe_profiles
 from workbench.core.shapes.suggest import suggest_shapes
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.tasks import Task
+from workbench.ui.job_controls import JobControls
 from workbench.ui.worker import Worker
 
 INVALID = QColor(palette.INVALID_BACKGROUND)
@@ -93,7 +94,8 @@ class ProfileEditor(QWidget):
         self.add_button = QPushButton("Add profile")
         self.duplicate_button = QPushButton("Duplicate")
         self.remove_button = QPushButton("Remove")
-        self.check_button = QPushButton("Check against the model")
+        self.jobs = JobControls(session, "Check against the model")
+        self.check_button = self.jobs.run_button
         self.check_button.setToolTip("Run onnxruntime at every row's min and max shapes (other inputs at opt): "
                                      "catches sizes the model cannot take before any build")
         self.status = QLabel()
@@ -105,9 +107,9 @@ class ProfileEditor(QWidget):
         self.check_result = QLabel()
         self.check_result.setWordWrap(True)
         buttons = QHBoxLayout()
-        for button in (self.add_button, self.duplicate_button, self.remove_button, self.check_button):
+        for button in (self.add_button, self.duplicate_button, self.remove_button):
             buttons.addWidget(button)
-        buttons.addStretch()
+        buttons.addWidget(self.jobs, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
         layout.addWidget(self.tabs, 1)
@@ -127,8 +129,8 @@ class ProfileEditor(QWidget):
         # trial build probes the model instead of taking the guess for the user's own profile.
         self._guess: list[dict] | None = None
         self._unchecked = False
-        self.check_task = Task(self, session, "profiles", on_done=self._checked, on_error=self._check_failed,
-                               on_end=self._check_done, errors_in_place=True)
+        self.check_task = self.jobs.add_task(self, "profiles", on_done=self._checked, on_error=self._check_failed,
+                                             on_cancelled=self._check_cancelled, errors_in_place=True)
         self.last_checks: list[RowCheck] = []
         self._checked_texts: list[dict] | None = None  # the cells the last check ran on
         self._checking: tuple = (None, [])  # the model and cells of the running check
@@ -221,10 +223,9 @@ class ProfileEditor(QWidget):
         if issues:
             self.check_result.setText("Fix the red cells first: only valid profiles can be checked.")
             return None
-        self.check_button.setEnabled(False)
         self.check_result.setText("Checking the profiles under onnxruntime…")
         self._checking = (self.session.model, self._all_texts())
-        return self.check_task.start(probe_profiles, self.session.model, profiles)
+        return self.jobs.start(self.check_task, probe_profiles, self.session.model, profiles)
 
     def _checked(self, checks: list[RowCheck]) -> None:
         model, texts = self._checking
@@ -258,8 +259,8 @@ class ProfileEditor(QWidget):
     def _check_failed(self, error: WorkbenchError) -> None:
         self.check_result.setText(f"The check could not run: {error.message}")
 
-    def _check_done(self) -> None:
-        self.check_button.setEnabled(True)
+    def _check_cancelled(self) -> None:
+        self.check_result.setText("The check was cancelled.")
 
     def _report_changed(self, _report: SupportReport | None = None) -> None:
         """The analysis found (other) shape tensors: rebuild the tables with their rows, keeping every cell's text."""

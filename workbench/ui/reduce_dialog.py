@@ -16,8 +16,8 @@ from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTextBrowser, \
-    QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, \
+    QWidget
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.problems import Problem
@@ -26,7 +26,7 @@ from workbench.core.reduce.search import ProblemSpec, ReduceResult, ReduceStatus
 from workbench.core.shapes.profiles import describe_profile, profiles_from_recipe
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.tasks import Task
+from workbench.ui.job_controls import JobControls
 from workbench.ui.worker import Worker
 
 _STATUS_COLOURS = {ReduceStatus.REDUCED: palette.PASS, ReduceStatus.STOPPED_EARLY: palette.WARNING,
@@ -63,37 +63,31 @@ class ReduceDialog(QDialog):
         self.setWindowTitle("Reduce" + (f": {problem.kind}" + (f" on {problem.node}" if problem.node else "")
                                         if problem else ""))
         self.resize(820, 560)
-        self.task = Task(self, session, "reduce", on_done=self._show_result, on_error=self._failed,
-                         on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
-                         errors_in_place=True)
+        self.jobs = JobControls(session)  # no Run: the dialog reduces when it opens
+        self.cancel_button = self.jobs.cancel_button
+        self.task = self.jobs.add_task(self, "reduce", on_done=self._show_result, on_error=self._failed,
+                                       on_cancelled=self._cancelled, on_end=self._update_buttons,
+                                       errors_in_place=True)
         self.reduce_result: ReduceResult | None = None
         self.bundle: Path | None = None
         self.file_dialog: QFileDialog | None = None
-        self.phase = QLabel()
-        self.phase.setWordWrap(True)
-        self.bar = QProgressBar(textVisible=False)
-        self.bar.setRange(0, 0)
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.view = QTextBrowser()
-        self.cancel_button = QPushButton("Cancel")
         self.open_button = QPushButton("Open reduced model")
         self.write_button = QPushButton("Write report…")
         close_button = QPushButton("Close")
         buttons = QHBoxLayout()
-        buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.write_button)
         buttons.addWidget(close_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.phase)
+        layout.addWidget(self.jobs)
         layout.addWidget(self.status)
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
-        self.cancel_button.clicked.connect(self.cancel)
         self.open_button.clicked.connect(self.open_reduced)
         self.write_button.clicked.connect(self.write_dialog)
         close_button.clicked.connect(self.close)
@@ -110,29 +104,20 @@ class ReduceDialog(QDialog):
         self.reduce_result = None
         self.view.clear()
         self.status.setText(f"Reducing {self.session.model.name}…")
-        worker = self.task.start(reduce_model, self.session.model,
+        worker = self.jobs.start(self.task, reduce_model, self.session.model,
                                  ProblemSpec.from_problem(self.problem) if self.problem else None,
                                  profiles=profiles, backend=self.session.backend)
         self._update_buttons()
         return worker
 
     def cancel(self) -> None:
-        if self.task.running:
-            self.task.cancel()
-            self.phase.setText("Cancelling…")
-
-    def _progress(self, phase: str, _fraction: float | None) -> None:
-        self.phase.setText(phase)
+        self.jobs.cancel()
 
     def _failed(self, error: WorkbenchError) -> None:
         self.status.setText(f"Could not reduce: {error.message} {error.hint}")
 
     def _cancelled(self) -> None:
         self.status.setText("Reduction cancelled: nothing was written.")
-
-    def _done(self) -> None:
-        self.phase.setText("")
-        self._update_buttons()
 
     def _show_result(self, result: ReduceResult) -> None:
         self.reduce_result = result
@@ -152,9 +137,7 @@ class ReduceDialog(QDialog):
             self.open_model(self.bundle / REDUCED)
 
     def _update_buttons(self) -> None:
-        busy = self.task.running
-        self.bar.setVisible(busy)
-        self.cancel_button.setEnabled(busy)
+        busy = self.jobs.running
         self.open_button.setEnabled(not busy and self.bundle is not None)
         self.write_button.setEnabled(not busy and self.reduce_result is not None)
 

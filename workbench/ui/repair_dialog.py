@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QProgressBar,
-                               QPushButton, QTextBrowser, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMenu, QPushButton,
+                               QTextBrowser, QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
@@ -27,7 +27,7 @@ from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.ui import palette
 from workbench.ui.fix_dialog import VERDICT_COLOURS
 from workbench.ui.session import Session
-from workbench.ui.tasks import Task
+from workbench.ui.job_controls import JobControls
 from workbench.ui.trial_build_runner import TrialBuildRunner
 from workbench.ui.worker import Worker
 
@@ -66,12 +66,8 @@ class RepairDialog(QDialog):
         self.file_dialog: QFileDialog | None = None
 
         self.values = QLineEdit(placeholderText="Values for switch inputs, e.g. downsample_ratio=0.25 (optional)")
-        self.search_button = QPushButton("Search")
-        self.cancel_button = QPushButton("Cancel")
-        self.phase = QLabel()
-        self.phase.setWordWrap(True)
-        self.bar = QProgressBar(textVisible=False)
-        self.bar.setRange(0, 100)
+        self.jobs = JobControls(session, "Search", can_run=lambda: self.session.model is not None)
+        self.search_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.steps = QTextBrowser()
@@ -81,10 +77,6 @@ class RepairDialog(QDialog):
         self.split_button = QPushButton("Split for TensorRT…")
         close_button = QPushButton("Close")
 
-        top = QHBoxLayout()
-        top.addWidget(self.values, 1)
-        top.addWidget(self.search_button)
-        top.addWidget(self.cancel_button)
         buttons = QHBoxLayout()
         buttons.addWidget(self.confirm, 1)
         buttons.addWidget(self.apply_button)
@@ -92,24 +84,22 @@ class RepairDialog(QDialog):
         buttons.addWidget(self.split_button)
         buttons.addWidget(close_button)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.phase)
+        layout.addWidget(self.values)
+        layout.addWidget(self.jobs)
         layout.addWidget(self.status)
         layout.addWidget(self.steps, 1)
         layout.addLayout(buttons)
 
         self.search_button.clicked.connect(self.search)
-        self.cancel_button.clicked.connect(self.cancel)
         self.confirm.toggled.connect(lambda _on: self._update_buttons())
         self.apply_button.clicked.connect(self.apply)
         self.save_button.clicked.connect(self.save_dialog)
         if open_split is not None:
             self.split_button.clicked.connect(open_split)
         close_button.clicked.connect(self.close)
-        self.search_task = Task(self, session, "repair", on_done=self._show_result, on_error=self._failed,
-                                on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
-                                errors_in_place=True)
+        self.search_task = self.jobs.add_task(self, "repair", on_done=self._show_result, on_error=self._failed,
+                                              on_cancelled=self._cancelled, on_end=self._update_buttons,
+                                              errors_in_place=True)
         self._show_result(None)
 
     # Searching ---------------------------------------------------------------------------------------
@@ -125,31 +115,19 @@ class RepairDialog(QDialog):
             return None
         self._show_result(None)
         self.status.setText(f"Searching for a repair of {self.session.model.name}…")
-        worker = self.search_task.start(repair_model, self.session.model, input_values=values, profiles=profiles,
-                                        backend=self.session.backend)
+        worker = self.jobs.start(self.search_task, repair_model, self.session.model, input_values=values,
+                                 profiles=profiles, backend=self.session.backend)
         self._update_buttons()
         return worker
 
     def cancel(self) -> None:
-        if self.search_task.running:
-            self.search_task.cancel()
-            self.phase.setText("Cancelling…")
-
-    def _progress(self, phase: str, fraction: float | None) -> None:
-        self.phase.setText(phase)
-        if fraction is not None:
-            self.bar.setValue(int(fraction * 100))
+        self.jobs.cancel()
 
     def _failed(self, error: WorkbenchError) -> None:
         self.status.setText(f"The search failed: {error.message} {error.hint}")
 
     def _cancelled(self) -> None:
         self.status.setText("Search cancelled: nothing was changed.")
-
-    def _done(self) -> None:
-        self.bar.setValue(0)
-        self.phase.setText("")
-        self._update_buttons()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.cancel()
@@ -171,9 +149,7 @@ class RepairDialog(QDialog):
         result = self.repair_result
         found = result is not None and result.found
         confirmed = result is not None and (not result.needs_confirmation or self.confirm.isChecked())
-        self.search_button.setEnabled(not searching and self.session.model is not None)
-        self.cancel_button.setEnabled(searching)
-        self.bar.setVisible(searching)
+        self.jobs.refresh()
         self.apply_button.setEnabled(found and not searching and confirmed)
         self.save_button.setEnabled(found and not searching)
 

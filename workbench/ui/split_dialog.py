@@ -15,8 +15,8 @@ from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTextBrowser, \
-    QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, \
+    QWidget
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FixResult, apply_fix, step_from_dict
@@ -26,7 +26,7 @@ from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
 from workbench.core.split.split import SplitResult, split_model
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.tasks import Task
+from workbench.ui.job_controls import JobControls
 from workbench.ui.worker import Worker
 
 SHOWN_REASONS = 6  # per part; the rest are counted
@@ -77,40 +77,33 @@ class SplitDialog(QDialog):
         self.session = session
         self.setWindowTitle("Split for TensorRT")
         self.resize(900, 560)
-        self.split_task = Task(self, session, "split", on_done=self._show_result, on_error=self._failed,
-                               on_progress=self._progress, on_cancelled=self._cancelled, on_end=self._done,
-                               errors_in_place=True)
-        self.apply_task = Task(self, session, "split", on_done=self._cut_made, on_error=self._failed,
-                               on_end=self._done, errors_in_place=True)
+        self.jobs = JobControls(session, "Split again", can_run=lambda: self.session.model is not None)
+        self.split_button, self.cancel_button = self.jobs.run_button, self.jobs.cancel_button
+        self.split_task = self.jobs.add_task(self, "split", on_done=self._show_result, on_error=self._failed,
+                                             on_cancelled=self._cancelled, on_end=self._update_buttons,
+                                             errors_in_place=True)
+        self.apply_task = self.jobs.add_task(self, "split", on_done=self._cut_made, on_error=self._failed,
+                                             on_cancelled=self._keep_cancelled, on_end=self._update_buttons,
+                                             errors_in_place=True)
         self.split_result: SplitResult | None = None
         self.file_dialog: QFileDialog | None = None
-        self.phase = QLabel()
-        self.phase.setWordWrap(True)
-        self.bar = QProgressBar(textVisible=False)
-        self.bar.setRange(0, 0)  # the phases have no fraction
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.view = QTextBrowser()
-        self.split_button = QPushButton("Split again")
-        self.cancel_button = QPushButton("Cancel")
         self.write_button = QPushButton("Write folder…")
         self.apply_button = QPushButton("Keep the TensorRT part")
         close_button = QPushButton("Close")
         buttons = QHBoxLayout()
-        buttons.addWidget(self.split_button)
-        buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
         buttons.addWidget(self.apply_button)
         buttons.addWidget(self.write_button)
         buttons.addWidget(close_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.bar)
-        layout.addWidget(self.phase)
+        layout.addWidget(self.jobs)
         layout.addWidget(self.status)
         layout.addWidget(self.view, 1)
         layout.addLayout(buttons)
         self.split_button.clicked.connect(self.split)
-        self.cancel_button.clicked.connect(self.cancel)
         self.write_button.clicked.connect(self.write_dialog)
         self.apply_button.clicked.connect(self.keep_tensorrt_part)
         close_button.clicked.connect(self.close)
@@ -128,18 +121,13 @@ class SplitDialog(QDialog):
         self.split_result = None
         self.view.clear()
         self.status.setText(f"Splitting {self.session.model.name}…")
-        worker = self.split_task.start(split_model, self.session.model, profiles=profiles,
-                                       backend=self.session.backend)
+        worker = self.jobs.start(self.split_task, split_model, self.session.model, profiles=profiles,
+                                 backend=self.session.backend)
         self._update_buttons()
         return worker
 
     def cancel(self) -> None:
-        if self.split_task.running:
-            self.split_task.cancel()
-            self.phase.setText("Cancelling…")
-
-    def _progress(self, phase: str, _fraction: float | None) -> None:
-        self.phase.setText(phase)
+        self.jobs.cancel()
 
     def _failed(self, error: WorkbenchError) -> None:
         self.status.setText(f"The split failed: {error.message} {error.hint}")
@@ -147,9 +135,8 @@ class SplitDialog(QDialog):
     def _cancelled(self) -> None:
         self.status.setText("Split cancelled: nothing was written.")
 
-    def _done(self) -> None:
-        self.phase.setText("")
-        self._update_buttons()
+    def _keep_cancelled(self) -> None:
+        self.status.setText("Keeping the TensorRT part was cancelled: the model is unchanged.")
 
     def _show_result(self, result: SplitResult) -> None:
         self.split_result = result
@@ -165,7 +152,7 @@ class SplitDialog(QDialog):
         if split is None or cut is None or self.apply_task.running or split.model is not self.session.model:
             return None
         self.status.setText("Keeping the TensorRT part…")
-        worker = self.apply_task.start(apply_fix, self.session.model, step_from_dict(cut))
+        worker = self.jobs.start(self.apply_task, apply_fix, self.session.model, step_from_dict(cut))
         self._update_buttons()
         return worker
 
@@ -181,7 +168,7 @@ class SplitDialog(QDialog):
                             "Undo in the History panel brings the whole model back.")
 
     def _update_buttons(self) -> None:
-        busy = self.split_task.running or self.apply_task.running
+        busy = self.jobs.running
         split = self.split_result
         cut = tensorrt_part_cut(split) if split is not None and split.succeeded else None
         self.apply_button.setEnabled(not busy and cut is not None and split is not None
@@ -189,9 +176,7 @@ class SplitDialog(QDialog):
         self.apply_button.setToolTip(
             "The model becomes the split's TensorRT part (undoable); the recipe remembers the whole split"
             if cut is not None else "Available after a split whose first part runs in TensorRT and proves equal")
-        self.bar.setVisible(busy)
-        self.cancel_button.setEnabled(busy)
-        self.split_button.setEnabled(not busy and self.session.model is not None)
+        self.jobs.refresh()
         self.write_button.setEnabled(not busy and self.split_result is not None and bool(self.split_result.parts))
 
     def closeEvent(self, event: QCloseEvent) -> None:

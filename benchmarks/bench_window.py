@@ -35,6 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workbench.ui.startup_times import REPORT_TIMES_VARIABLE, reported_times  # noqa: E402
+
 DEFAULT_RUNS = 5
 DEFAULT_MODEL = "clean_cnn"  # the sample the window opens when started without a model
 UNDO_MODEL = "if_scalar"  # a sample with a parser error whose fix (freeze-input) the triage offers
@@ -46,7 +48,7 @@ TIMEOUT_S = 180
 def child_environment() -> dict[str, str]:
     """The same environment for every process: this checkout first, and the Chromium flags the app itself sets as
     root (set here so the bare-window baseline runs Chromium the same way)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TRT_WORKBENCH_REPORT_TIMES": "1"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), REPORT_TIMES_VARIABLE: "1"}
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         env.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
     return env
@@ -61,10 +63,8 @@ def run_reporting(command: list[str], env: dict[str, str]) -> dict[str, float]:
     if process.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited {process.returncode}:\n{process.stderr[-3000:]}")
     times = {"exit": ended - started}
-    for line in process.stderr.splitlines():
-        event, _, stamp = line.partition(" ")
-        if event in ("first-paint", "analysis-shown", "settled") and event not in times:
-            times[event] = float(stamp) - started
+    for event, stamp in reported_times(process.stderr):
+        times.setdefault(event, stamp - started)
     return times
 
 

@@ -8,7 +8,7 @@ import time
 from tests.ui.conftest import open_and_wait, settle_window
 from workbench.ui.app import report_startup_times
 from workbench.ui.screenshot import pending_work
-from workbench.ui.startup_times import ANALYSIS_SHOWN, FIRST_PAINT, SETTLED
+from workbench.ui.startup_times import ANALYSIS_SHOWN, FIRST_PAINT, SETTLED, reported_times
 
 
 def test_the_window_reports_first_paint_analysis_shown_and_settled_once_each(qtbot, window, samples, capsys):
@@ -21,10 +21,8 @@ def test_the_window_reports_first_paint_analysis_shown_and_settled_once_each(qtb
     reported: dict[str, list[float]] = {}
 
     def read() -> bool:
-        for line in capsys.readouterr().err.splitlines():
-            event, _, stamp = line.partition(" ")
-            if event in (FIRST_PAINT, ANALYSIS_SHOWN, SETTLED):
-                reported.setdefault(event, []).append(float(stamp))
+        for event, stamp in reported_times(capsys.readouterr().err):
+            reported.setdefault(event, []).append(stamp)
         return SETTLED in reported
 
     qtbot.waitUntil(read, timeout=5000)  # the settled check polls every 10 ms

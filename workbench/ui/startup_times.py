@@ -1,14 +1,15 @@
 """When the window first paints, for ``benchmarks/bench_window.py``: ``TRT_WORKBENCH_REPORT_TIMES=1``.
 
-With that variable set, the app prints one ``EVENT SECONDS`` line on stderr per start-up event, SECONDS being
-``time.monotonic()``: a system-wide clock on Linux, so a parent that noted it just before starting the process
-subtracts the two. Only PySide6 is imported here, so the benchmark's bare-window baseline reports its own first
-paint with the same code and pays nothing else for it.
+With that variable set, the app prints one ``trt-workbench-time EVENT SECONDS`` line on stderr per start-up event
+(``reported_times`` reads them back), SECONDS being ``time.monotonic()``: a system-wide clock on Linux, so a parent
+that noted it just before starting the process subtracts the two. Only PySide6 is imported here, so the
+benchmark's bare-window baseline reports its own first paint with the same code and pays nothing else for it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 
@@ -17,6 +18,9 @@ from PySide6.QtWidgets import QWidget
 
 REPORT_TIMES_VARIABLE = "TRT_WORKBENCH_REPORT_TIMES"
 FIRST_PAINT, ANALYSIS_SHOWN, SETTLED = "first-paint", "analysis-shown", "settled"  # the events reported
+REPORT_PREFIX = "trt-workbench-time"
+# Chromium's processes write on the same stderr, not always whole lines: a report is found anywhere in the text.
+REPORT_PATTERN = re.compile(REPORT_PREFIX + r" ([a-z-]+) ([0-9]+\.[0-9]{6})")
 
 
 def times_requested() -> bool:
@@ -24,7 +28,13 @@ def times_requested() -> bool:
 
 
 def report_time(event: str) -> None:
-    print(f"{event} {time.monotonic():.6f}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"{REPORT_PREFIX} {event} {time.monotonic():.6f}\n")  # one write: one line
+    sys.stderr.flush()
+
+
+def reported_times(text: str) -> list[tuple[str, float]]:
+    """The (event, monotonic seconds) reports in a process's stderr ``text``, in order."""
+    return [(event, float(seconds)) for event, seconds in REPORT_PATTERN.findall(text)]
 
 
 class FirstPaintReport(QObject):

@@ -8,15 +8,18 @@ from the default layout and the user's settings are untouched. Baselines, starte
 ``QMainWindow`` holding a ``QWebEngineView`` on an empty page at the same size (the Qt/WebEngine floor,
 ``window_floor.py``; its first paint reported by the same code), and ``python -c "import PySide6.QtWidgets"``.
 
-**Undo.** In a fresh process: the window opens ``if_scalar`` (the parser refuses its If on a scalar input),
-applies the freeze-input fix the triage offers (as ``tests/ui/conftest.py`` does), waits until nothing runs,
-then undoes and measures until the window is stable again: no background task running, the status strip and the
-triage list as they were before the fix; and, separately, until the graph shows that model's marks again
-(Netron reloads the page). Baseline: "Analyse again" on the same model, i.e. the analysis and trial build an
-undo used to re-run; the first open of the process (cold) is printed too.
+**Undo.** In a fresh process the window opens a model, applies a fix (the step the Fixes dialog's Apply makes),
+waits until the fixed model's analysis and trial build are done, then undoes and measures until the window is
+stable again: no background task running, the status strip and the triage list as before the fix (and the report
+the very one kept with that model); and, separately, until the graph shows that model's marks again (Netron lays
+the page out again, as it did before undo kept results). Baseline: "Analyse again" on the same model, i.e. the
+analysis and trial build an undo used to re-run; the process's first open (cold) is printed too. Two cases by
+default: the ``if_scalar`` sample with the freeze-input fix its parser error offers, and a ResNet-50-sized model
+(102 MB, ``benchmarks/resnet.py``) whose batch is set to 1, where the trial build is a real engine build.
 
 Runs alternate between the commands; medians are compared; the load average is printed (the machine is shared).
-Run: ``xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python benchmarks/bench_window.py [--runs N]``
+Run: ``xvfb-run -a -s "-screen 0 1920x1080x24" .venv/bin/python benchmarks/bench_window.py [--runs N]
+[--model MODEL] [--undo MODEL FIX]``
 """
 
 from __future__ import annotations
@@ -35,11 +38,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.resnet import write_resnet50  # noqa: E402
 from workbench.ui.startup_times import REPORT_TIMES_VARIABLE, reported_times  # noqa: E402
 
 DEFAULT_RUNS = 5
 DEFAULT_MODEL = "clean_cnn"  # the sample the window opens when started without a model
-UNDO_MODEL = "if_scalar"  # a sample with a parser error whose fix (freeze-input) the triage offers
+UNDO_STABLE, UNDO_CLICK = "undo → strip and triage stable, no task running", "of which the undo click itself"
+UNDO_MARKED = "undo → graph marks shown again (Netron lays out the page again)"
+ANALYSE_AGAIN = "Analyse again → analysis + trial build + marks (what an undo used to run)"
+FIRST_OPEN = "first open → analysis + trial build + marks (cold process)"
+UNDO_SAMPLE_FIX = "freeze-input:input=downsample_ratio,value=0.5"  # the fix the triage offers for its parser error
+RESNET_FIX = "set-input-shape:input=input,shape=1x3x224x224"
 WINDOW_SIZE = (1280, 800)
 RESULT_PREFIX = "bench-window-result "  # the undo run's one line of JSON on stdout
 TIMEOUT_S = 180
@@ -88,12 +97,12 @@ def measure_start(model: str, runs: int) -> dict[str, dict[str, float]]:
             for name, runs_ in samples.items()}
 
 
-def measure_undo(runs: int) -> dict[str, float]:
+def measure_undo(model: str, fix: str, runs: int) -> dict[str, float]:
     env = child_environment()
     samples: list[dict[str, float]] = []
     for _ in range(runs + 1):  # the first is a warm-up
-        process = subprocess.run([sys.executable, __file__, "--undo-run"], cwd=ROOT, env=env, capture_output=True,
-                                 text=True, timeout=TIMEOUT_S)
+        process = subprocess.run([sys.executable, __file__, "--undo-run", model, fix], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, timeout=TIMEOUT_S)
         lines = [line for line in process.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
         if process.returncode != 0 or not lines:
             raise SystemExit(f"the undo run exited {process.returncode}:\n{process.stderr[-3000:]}")
@@ -102,7 +111,7 @@ def measure_undo(runs: int) -> dict[str, float]:
 
 
 # In the child processes ------------------------------------------------------------------------------------------
-def undo_run() -> None:
+def undo_run(model: str, fix: str) -> None:
     """One open → fix → undo → "Analyse again" in a fresh window; prints the durations as one JSON line."""
     from workbench.ui.app import build_window, prepare_qt
 
@@ -110,6 +119,7 @@ def undo_run() -> None:
     from PySide6.QtCore import QEvent, QSettings, QThreadPool
     from PySide6.QtWidgets import QApplication
 
+    from workbench.core.fixes.apply import apply_fix, parse_spec
     from workbench.resources import model_path
     from workbench.ui.screenshot import pending_work
 
@@ -119,7 +129,7 @@ def undo_run() -> None:
         window = build_window("auto", settings)
         window.resize(*WINDOW_SIZE)
         window.show()
-        strip, triage = window.status_strip, window.panels["triage"]
+        session, strip, triage = window.session, window.status_strip, window.panels["triage"]
         pool = QThreadPool.globalInstance()
 
         def idle() -> bool:
@@ -127,37 +137,29 @@ def undo_run() -> None:
 
         def shown() -> tuple:  # what the user reads: the strip's stages and the triage list
             rows = [triage.tree.topLevelItem(i).text(0) for i in range(triage.tree.topLevelItemCount())]
-            return tuple(strip.state(stage) for stage in window.session.stages), tuple(rows)
+            return tuple(strip.state(stage) for stage in session.stages), tuple(rows)
 
-        opened_s = _time_until(app, lambda: window.open_path(model_path(UNDO_MODEL)), idle)
-        before_fix = shown()
-        problem = next(p for p in window.session.problems if p.kind == "parser-error")
-        window.session.fix_requested.emit(problem, "freeze-input")
-        dialog = window.panels["fixes"].dialog
-        dialog.fields["value"].setText("0.5")
-        assert dialog.preview() is not None
-        _time_until(app, lambda: None, dialog.apply_button.isEnabled)
-        _time_until(app, dialog.apply_button.click, idle)  # the fix, its re-analysis, trial build, parity check
-        assert shown() != before_fix, "the fix changed nothing on screen: nothing to measure an undo against"
+        opened_s = _time_until(app, lambda: window.open_path(model_path(model)), idle)
+        report, before_fix = session.report, shown()
+        # The step the Fixes dialog's Apply makes (the dialog adds its preview and a parity check, not measured).
+        result = apply_fix(session.model, parse_spec(fix))
+        _time_until(app, lambda: session.apply_fix(result), idle)  # the fixed model's analysis and trial build
+        assert session.report is not report
 
         undo_button = window.panels["history"].undo_button
         clicked: list[float] = []  # the click's own share: the history step and every panel updating, synchronously
         undo_s = _time_until(app, lambda: clicked.append(_seconds(undo_button.click)),
                              lambda: not window.loader.busy and not window.trial_build.busy
                              and pool.activeThreadCount() == 0 and shown() == before_fix)
+        assert session.report is report, "the undo re-analysed instead of restoring the kept report"
         marked_s = undo_s + _time_until(app, lambda: None, idle)
         reanalysed_s = _time_until(app, window.analyse_action.trigger, idle)
         assert shown() == before_fix
         window.close()
         window.deleteLater()  # its runtime closes with it, stopping every child process
         app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    print(RESULT_PREFIX + json.dumps({"undo → strip and triage stable, no task running": undo_s,
-                                      "of which the undo click itself": clicked[0],
-                                      "undo → graph marks shown again": marked_s,
-                                      "Analyse again → analysis + trial build + marks (what undo used to run)":
-                                          reanalysed_s,
-                                      "first open → analysis + trial build + marks (cold process)": opened_s}),
-          flush=True)
+    print(RESULT_PREFIX + json.dumps({UNDO_STABLE: undo_s, UNDO_CLICK: clicked[0], UNDO_MARKED: marked_s,
+                                      ANALYSE_AGAIN: reanalysed_s, FIRST_OPEN: opened_s}), flush=True)
 
 
 def _seconds(action: Callable[[], object]) -> float:
@@ -183,14 +185,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=DEFAULT_RUNS)
     parser.add_argument("--model", default=DEFAULT_MODEL, help="the model the window starts on (a path or a sample)")
-    parser.add_argument("--undo-run", action="store_true", help=argparse.SUPPRESS)  # the child process's part
+    parser.add_argument("--undo", nargs=2, metavar=("MODEL", "FIX"),
+                        help="measure the undo on this model and fix (the CLI's --apply syntax) instead of the two "
+                             "default cases")
+    parser.add_argument("--undo-run", nargs=2, help=argparse.SUPPRESS)  # the child process's part
     args = parser.parse_args()
     if args.undo_run:
-        undo_run()
+        undo_run(*args.undo_run)
         return
     load_before = os.getloadavg()
     start = measure_start(args.model, args.runs)
-    undo = measure_undo(args.runs)
+    with tempfile.TemporaryDirectory() as folder:
+        if args.undo:
+            cases = {f"{args.undo[0]}, {args.undo[1]}": tuple(args.undo)}
+        else:
+            resnet = write_resnet50(Path(folder) / "resnet50.onnx")  # its batch dim is named: the fix sets it
+            cases = {"if_scalar sample, freeze its scalar input": ("if_scalar", UNDO_SAMPLE_FIX),
+                     "ResNet-50-sized (102 MB), set the batch to 1": (str(resnet), RESNET_FIX)}
+        undo = {label: measure_undo(model, fix, args.runs) for label, (model, fix) in cases.items()}
     load_after = os.getloadavg()
 
     floor, python_qt, ours = start["bare window"], start["import PySide6.QtWidgets"], start["workbench"]
@@ -202,12 +214,11 @@ def main() -> None:
           f"= {ours['first-paint'] / floor['first-paint']:.2f}x the bare window")
     print(f"  trt-workbench, analysis shown:                        {ours['analysis-shown']:.3f} s")
     print(f"  trt-workbench, settled (trial build, graph marks):    {ours['settled']:.3f} s")
-    print(f"Undo ({UNDO_MODEL}, freeze-input then undo), median of {args.runs} fresh processes:")
-    for what, seconds in undo.items():
-        print(f"  {what}: {seconds * 1000:.1f} ms")
-    baseline = undo["Analyse again → analysis + trial build + marks (what undo used to run)"]
-    stable = undo["undo → strip and triage stable, no task running"]
-    print(f"  ratio undo→stable / analyse again: {stable / baseline:.3f}x")
+    for label, times in undo.items():
+        print(f"Undo ({label}), median of {args.runs} fresh processes:")
+        for what, seconds in times.items():
+            print(f"  {what}: {seconds * 1000:.1f} ms")
+        print(f"  ratio undo → stable / Analyse again: {times[UNDO_STABLE] / times[ANALYSE_AGAIN]:.3f}x")
     print(f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
           f"after: {', '.join(f'{x:.2f}' for x in load_after)}")
 

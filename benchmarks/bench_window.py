@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -219,6 +220,7 @@ def main() -> None:
         for what, seconds in times.items():
             print(f"  {what}: {seconds * 1000:.1f} ms")
         print(f"  ratio undo → stable / Analyse again: {times[UNDO_STABLE] / times[ANALYSE_AGAIN]:.3f}x")
+    print("versions: " + ", ".join(f"{name} {version(name)}" for name in ("PySide6", "onnx", "ml_dtypes", "pyqtgraph")))
     print(f"load average (1, 5, 15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; "
           f"after: {', '.join(f'{x:.2f}' for x in load_after)}")
 

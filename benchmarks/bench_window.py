@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.resnet import write_resnet50  # noqa: E402
-from workbench.ui.startup_times import REPORT_TIMES_VARIABLE, reported_times  # noqa: E402
+from workbench.ui.startup_times import (ANALYSIS_SHOWN, FIRST_PAINT, REPORT_TIMES_VARIABLE, SETTLED,  # noqa: E402
+                                        reported_times)
 
 DEFAULT_RUNS = 5
 DEFAULT_MODEL = "clean_cnn"  # the sample the window opens when started without a model
@@ -64,8 +65,9 @@ def child_environment() -> dict[str, str]:
     return env
 
 
-def run_reporting(command: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run ``command`` to its end; {event: seconds after the process was started} from its stderr's report lines."""
+def run_reporting(command: list[str], env: dict[str, str], expected: tuple[str, ...] = ()) -> dict[str, float]:
+    """Run ``command`` to its end; {event: seconds after the process was started} from its stderr's report lines
+    ("exit": the whole process), which must include the ``expected`` events."""
     started = time.monotonic()
     process = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True, timeout=TIMEOUT_S)
@@ -75,6 +77,9 @@ def run_reporting(command: list[str], env: dict[str, str]) -> dict[str, float]:
     times = {"exit": ended - started}
     for event, stamp in reported_times(process.stderr):
         times.setdefault(event, stamp - started)
+    missing = [event for event in expected if event not in times]
+    if missing:
+        raise SystemExit(f"{' '.join(command)} reported no {', '.join(missing)}:\n{process.stderr[-3000:]}")
     return times
 
 
@@ -82,18 +87,19 @@ def measure_start(model: str, runs: int) -> dict[str, dict[str, float]]:
     env = child_environment()
     size = "x".join(map(str, WINDOW_SIZE))
     with tempfile.TemporaryDirectory() as scratch:
-        commands = {
-            "import PySide6.QtWidgets": [sys.executable, "-c", "import PySide6.QtWidgets"],
-            "bare window": [sys.executable, str(Path(__file__).with_name("window_floor.py")), *map(str, WINDOW_SIZE)],
-            "workbench": [sys.executable, "-m", "workbench.cli", model, "--screenshot", str(Path(scratch) / "w.png"),
-                          "--size", size],
+        commands = {  # name: (command, the events it must report)
+            "import PySide6.QtWidgets": ([sys.executable, "-c", "import PySide6.QtWidgets"], ()),
+            "bare window": ([sys.executable, str(Path(__file__).with_name("window_floor.py")), *map(str, WINDOW_SIZE)],
+                            (FIRST_PAINT,)),
+            "workbench": ([sys.executable, "-m", "workbench.cli", model, "--screenshot", str(Path(scratch) / "w.png"),
+                           "--size", size], (FIRST_PAINT, ANALYSIS_SHOWN, SETTLED)),
         }
-        for command in commands.values():  # one warm-up each: page cache, .pyc files, fontconfig
-            run_reporting(command, env)
+        for command, expected in commands.values():  # one warm-up each: page cache, .pyc files, fontconfig
+            run_reporting(command, env, expected)
         samples: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
         for _ in range(runs):
-            for name, command in commands.items():
-                samples[name].append(run_reporting(command, env))
+            for name, (command, expected) in commands.items():
+                samples[name].append(run_reporting(command, env, expected))
     return {name: {event: statistics.median(run[event] for run in runs_) for event in runs_[0]}
             for name, runs_ in samples.items()}
 
@@ -210,11 +216,11 @@ def main() -> None:
     print(f"Start ({args.model}, {WINDOW_SIZE[0]}x{WINDOW_SIZE[1]}), median of {args.runs} fresh processes, "
           "seconds from the process's start:")
     print(f"  python -c 'import PySide6.QtWidgets' (whole process): {python_qt['exit']:.3f} s")
-    print(f"  bare QMainWindow + empty QWebEngineView, first paint:  {floor['first-paint']:.3f} s")
-    print(f"  trt-workbench, first paint:                           {ours['first-paint']:.3f} s  "
-          f"= {ours['first-paint'] / floor['first-paint']:.2f}x the bare window")
-    print(f"  trt-workbench, analysis shown:                        {ours['analysis-shown']:.3f} s")
-    print(f"  trt-workbench, settled (trial build, graph marks):    {ours['settled']:.3f} s")
+    print(f"  bare QMainWindow + empty QWebEngineView, first paint:  {floor[FIRST_PAINT]:.3f} s")
+    print(f"  trt-workbench, first paint:                           {ours[FIRST_PAINT]:.3f} s  "
+          f"= {ours[FIRST_PAINT] / floor[FIRST_PAINT]:.2f}x the bare window")
+    print(f"  trt-workbench, analysis shown:                        {ours[ANALYSIS_SHOWN]:.3f} s")
+    print(f"  trt-workbench, settled (trial build, graph marks):    {ours[SETTLED]:.3f} s")
     for label, times in undo.items():
         print(f"Undo ({label}), median of {args.runs} fresh processes:")
         for what, seconds in times.items():

@@ -84,7 +84,11 @@ def build_window(backend_choice: str = "auto", settings: QSettings | None = None
 
 def start_window(args: argparse.Namespace, settings: QSettings | None = None) -> MainWindow:
     """The shown main window, opening ``args.model`` (or the bundled sample)."""
+    from workbench.ui.startup_times import times_requested
+
     window = build_window(args.backend, settings)
+    if times_requested():
+        report_startup_times(window)
     if args.size:
         window.resize(*args.size)
     window.show()
@@ -94,6 +98,34 @@ def start_window(args: argparse.Namespace, settings: QSettings | None = None) ->
         window.session.log("info", message)
         window.statusBar().showMessage(message, 15000)
     return window
+
+
+SETTLED_POLL_MS = 10
+
+
+def report_startup_times(window: MainWindow) -> None:
+    """For ``benchmarks/bench_window.py``: print the times of the window's first paint, of the first analysis
+    reaching every panel, and of the first moment nothing is pending (analysis, trial build, graph marks)."""
+    from PySide6.QtCore import QTimer
+
+    from workbench.ui.screenshot import pending_work
+    from workbench.ui.startup_times import ANALYSIS_SHOWN, SETTLED, FirstPaintReport, report_time
+
+    FirstPaintReport(window)
+
+    def analysis_shown() -> None:  # connected after the panels: they have shown the report when this runs
+        window.session.report_changed.disconnect(analysis_shown)
+        report_time(ANALYSIS_SHOWN)
+
+    def check_settled() -> None:
+        if not pending_work(window):
+            poll.stop()
+            report_time(SETTLED)
+
+    window.session.report_changed.connect(analysis_shown)
+    poll = QTimer(window, interval=SETTLED_POLL_MS)
+    poll.timeout.connect(check_settled)
+    poll.start()
 
 
 GC_YOUNG_MS, GC_FULL_EVERY = 2000, 15  # young generations every 2 s, everything every 30 s

@@ -8,9 +8,9 @@ first diverging node can be selected in the graph view.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QHeaderView, QLabel, QPushButton, QSplitter, QTableWidget,
@@ -84,19 +84,15 @@ class CompareResults(QSplitter):
         self.table.itemSelectionChanged.connect(self._plot_selected)
         keep_rows_in_view(self.table)  # the plots below give way first
 
-        self.histogram = pg.PlotWidget(title="|error| distribution")
-        self.histogram.setLabel("bottom", "log10 |error|")
-        self.histogram.setLabel("left", "elements")
-        self.heatmap = pg.PlotWidget(title="|error| map")
-        self.heatmap.invertY(True)
-        self.heatmap.setAspectLocked(True)
-        self.heatmap_image = pg.ImageItem()
-        self.heatmap_image.setColorMap(pg.colormap.get("viridis"))
-        self.heatmap.addItem(self.heatmap_image)
-        plots = QSplitter(Qt.Orientation.Horizontal)
-        plots.setMinimumHeight(PLOTS_MIN_HEIGHT)  # squeezed below this the plots are unreadable
-        plots.addWidget(self.histogram)
-        plots.addWidget(self.heatmap)
+        # pyqtgraph's plots are made when the first output is plotted: importing pyqtgraph costs ~0.6 s, a quarter
+        # of the window's start (benchmarks/bench_window.py), for plots that exist only after a comparison.
+        self._plot_widgets: tuple[Any, Any, Any] | None = None
+        self.plots = QSplitter(Qt.Orientation.Horizontal)
+        self.plots.setMinimumHeight(PLOTS_MIN_HEIGHT)  # squeezed below this the plots are unreadable
+        self._plots_placeholder = QLabel("The |error| histogram and map of the selected output appear here.")
+        self._plots_placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._plots_placeholder.setWordWrap(True)
+        self.plots.addWidget(self._plots_placeholder)
 
         self.bisect_label = QLabel("")
         self.bisect_label.setWordWrap(True)
@@ -115,7 +111,7 @@ class CompareResults(QSplitter):
         summary_layout.addWidget(self.bisect_row)
         summary_layout.addWidget(self.timing_label)
         self.addWidget(summary)
-        self.addWidget(plots)
+        self.addWidget(self.plots)
         self.setSizes([300, 260])
 
     def say(self, text: str) -> None:
@@ -134,10 +130,11 @@ class CompareResults(QSplitter):
         self.table.setRowCount(0)
         self._row_verdicts = []
         self.bisect_row.hide()
-        self.histogram.clear()
-        self.histogram.setTitle("")
-        self.heatmap_image.clear()
-        self.heatmap.setTitle("")
+        if self._plot_widgets is not None:
+            self.histogram.clear()
+            self.histogram.setTitle("")
+            self.heatmap_image.clear()
+            self.heatmap.setTitle("")
 
     def show_comparison(self, result: CompareResult) -> None:
         self.result = result
@@ -195,7 +192,40 @@ class CompareResults(QSplitter):
         self.histogram.setTitle(f"|error| distribution: {name} (computing…)")
         self.plot_task.start(error_plots, name, reference, test)
 
+    @property
+    def histogram(self) -> Any:  # pg.PlotWidget
+        return self._made_plots()[0]
+
+    @property
+    def heatmap(self) -> Any:  # pg.PlotWidget
+        return self._made_plots()[1]
+
+    @property
+    def heatmap_image(self) -> Any:  # pg.ImageItem
+        return self._made_plots()[2]
+
+    def _made_plots(self) -> tuple[Any, Any, Any]:
+        if self._plot_widgets is None:
+            import pyqtgraph as pg  # heavy: imported by the first plot, not at the window's start
+
+            histogram = pg.PlotWidget(title="|error| distribution")
+            histogram.setLabel("bottom", "log10 |error|")
+            histogram.setLabel("left", "elements")
+            heatmap = pg.PlotWidget(title="|error| map")
+            heatmap.invertY(True)
+            heatmap.setAspectLocked(True)
+            image = pg.ImageItem()
+            image.setColorMap(pg.colormap.get("viridis"))
+            heatmap.addItem(image)
+            self._plots_placeholder.hide()
+            self.plots.addWidget(histogram)
+            self.plots.addWidget(heatmap)
+            self._plot_widgets = (histogram, heatmap, image)
+        return self._plot_widgets
+
     def _draw_plots(self, plots: ErrorPlots) -> None:
+        import pyqtgraph as pg  # already imported by _made_plots
+
         if plots.counts.size:
             self.histogram.addItem(pg.BarGraphItem(x0=plots.edges[:-1], x1=plots.edges[1:], height=plots.counts,
                                                    brush=palette.PLOT))

@@ -72,6 +72,20 @@ def test_unchanged_model_passes_green(qtbot, panel):
     run_and_wait(qtbot, panel)
     assert panel.result.passed and panel.results.table.item(0, 0).background().color() == PASS_COLOUR
     assert not panel.results.show_node.isEnabled()
+    assert not panel.reduce_button.isEnabled() and "passed" in panel.reduce_button.toolTip()
+
+
+def test_a_failed_model_comparison_offers_reduce_with_both_models(qtbot, panel, session):
+    assert not panel.reduce_button.isEnabled() and "compare first" in panel.reduce_button.toolTip()
+    original = session.model
+    session.set_model(LoadedModel.from_proto(session.fixed_proto))  # same nodes, one weight changed
+    run_and_wait(qtbot, panel)
+    assert not panel.result.passed and panel.reduce_button.isEnabled()
+    with qtbot.waitSignal(session.reduce_requested) as requested:
+        qtbot.mouseClick(panel.reduce_button, Qt.LeftButton)
+    request = requested.args[0]
+    assert request.reference is original and request.test is session.model
+    assert request.tolerances == panel.result.tolerances
 
 
 def test_built_engine_is_picked_up_and_the_reason_it_cannot_run_is_shown(qtbot, panel, session, tmp_path):

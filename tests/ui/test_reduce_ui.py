@@ -7,8 +7,12 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from tests.conftest import ROOT
+from tests.corpus.perturb import perturbed_copy
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, wait_for_model
+from workbench.core.compare.metrics import Tolerances
+from workbench.core.model.loading import load_model
 from workbench.core.problems import ProblemKind
+from workbench.ui.reduce_dialog import ComparisonToReduce
 
 CORPUS = ROOT / "tests" / "corpus"
 
@@ -46,3 +50,17 @@ def test_cancel_stops_the_reduction(qtbot, window):
     qtbot.waitUntil(lambda: not dialog.task.running, timeout=LOAD_TIMEOUT_MS)
     assert dialog.reduce_result is None and "cancelled" in dialog.status.text()
     assert not dialog.open_button.isEnabled()
+
+
+def test_a_failed_comparison_reduces_to_the_node_where_the_models_depart(qtbot, window, tmp_path):
+    source = CORPUS / "transformer_ts_seq64.onnx"
+    culprit = perturbed_copy(source, tmp_path / "perturbed.onnx")  # one node's weight changed
+    open_and_wait(qtbot, window, source)
+    request = ComparisonToReduce(load_model(source), load_model(tmp_path / "perturbed.onnx"), Tolerances())
+    window.session.reduce_requested.emit(request)  # what the Compare panel's "Reduce…" sends
+    dialog = window.repair.reduce_dialog
+    assert "comparison" in dialog.windowTitle()
+    qtbot.waitUntil(lambda: dialog.reduce_result is not None and not dialog.task.running, timeout=LOAD_TIMEOUT_MS)
+    assert culprit in dialog.reduce_result.reduced_nodes and len(dialog.reduce_result.reduced_nodes) <= 10
+    assert "compare/mismatch" in dialog.view.toPlainText()
+    assert (dialog.bundle / "inputs.npz").is_file() and (dialog.bundle / "repro.sh").is_file()

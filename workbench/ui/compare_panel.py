@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QPushButton, QVBoxLayout, QWidget
 
 from workbench.core.build.engine import BuildResult
 from workbench.core.compare.comparison import CompareResult, run_comparison
@@ -24,6 +24,7 @@ from workbench.ui.compare_form import CompareForm
 from workbench.ui.compare_report import ReportButton
 from workbench.ui.compare_results import CompareResults
 from workbench.ui.job_controls import JobControls
+from workbench.ui.reduce_dialog import ComparisonToReduce
 from workbench.ui.session import Session
 from workbench.ui.worker import Worker
 
@@ -35,8 +36,12 @@ class ComparePanel(QWidget):
         self.form = CompareForm(session)
         self.results = CompareResults(session)
         self.report = ReportButton(session, self.results)
+        # A failed model-vs-model comparison reduces to the nodes where the two depart (issue: reduce from a
+        # comparison); an engine comparison needs a GPU here, so only model pairs offer it.
+        self.reduce_button = QPushButton("Reduce…")
+        self.reduce_button.clicked.connect(self.reduce_failure)
         self.jobs = JobControls(session, "Compare", can_run=lambda: self.session.model is not None,
-                                extra=(self.report,))
+                                extra=(self.report, self.reduce_button))
         self.run_button = self.jobs.run_button
         self.run_button.clicked.connect(self.run_comparison)
         self.compare_task = self.jobs.add_task(self, "compare", on_done=self.show_result,
@@ -51,6 +56,7 @@ class ComparePanel(QWidget):
         if error is not None:
             self._refuse(error)
         self._compared_for: LoadedModel | None = None  # the model the running (or shown) comparison is about
+        self._compared_reference: LoadedModel | None = None  # its reference side (a model-vs-model comparison)
         self._compared_against = ""  # "engine" or "model": what that comparison ran against
         session.engine_built.connect(self._on_engine_built)
         session.model_changed.connect(self._model_changed)
@@ -65,6 +71,31 @@ class ComparePanel(QWidget):
     def _update_enabled(self) -> None:
         self.jobs.refresh()
         self.report.setEnabled(self.result is not None and not self.jobs.running)
+        why_not = self._why_not_reducible()
+        self.reduce_button.setEnabled(not why_not)
+        self.reduce_button.setToolTip(why_not or "Cut both models down to the smallest part where they still "
+                                                 "disagree, and write a report (opens the reduce dialog)")
+
+    def _why_not_reducible(self) -> str:
+        """Why the shown comparison cannot be reduced ("" when it can)."""
+        result, reference, test = self.result, self._compared_reference, self._compared_for
+        if result is None or self.jobs.running:
+            return "Reduces a failed comparison: compare first."
+        if result.passed:
+            return "The comparison passed: nothing to reduce."
+        if self._compared_against == "engine" or reference is None or test is None or test is not self.session.model:
+            return ("Reduces a failed model-vs-model comparison; an engine comparison needs a GPU that runs it "
+                    "(use trt-workbench reduce --against on a GPU machine).")
+        if [n.op_type for n in reference.proto.graph.node] != [n.op_type for n in test.proto.graph.node]:
+            return ("The two models do not have the same nodes (a fix or conversion added or removed some): a "
+                    "reduction cuts both at the same places, so it needs the same graph on both sides.")
+        return ""
+
+    def reduce_failure(self) -> None:
+        result, reference, test = self.result, self._compared_reference, self._compared_for
+        if self._why_not_reducible() or result is None or reference is None or test is None:
+            return
+        self.session.reduce_requested.emit(ComparisonToReduce(reference, test, result.tolerances))
 
     def _on_engine_built(self, result: BuildResult) -> None:
         if result.engine_path:
@@ -100,6 +131,7 @@ class ComparePanel(QWidget):
                                                   for name, v in frozen.items() if v.size and np.all(v == v.flat[0])},
                                                **spec.value_ranges})
         self._compared_for, self._compared_against = session.model, settings.against
+        self._compared_reference = reference
         worker = self.jobs.start(self.compare_task, run_comparison, reference, settings, spec, session.backend,
                                  against=session.model, profiles=list(session.recipe.profiles))
         self.results.say("Comparing…")

@@ -10,6 +10,7 @@ writes the same bundle (repro.sh, environment.txt, README.md …) where the user
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Callable
@@ -19,8 +20,11 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, \
     QWidget
 
+from workbench.core.compare.metrics import Tolerances
 from workbench.core.errors import WorkbenchError
+from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
+from workbench.core.reduce.oracle import COMPARE_KIND
 from workbench.core.reduce.bundle import REDUCED, prepare_bundle_folder, write_bundle
 from workbench.core.reduce.search import ProblemSpec, ReduceResult, ReduceStatus, reduce_model
 from workbench.core.shapes.profiles import describe_profile, profiles_from_recipe
@@ -31,6 +35,16 @@ from workbench.ui.worker import Worker
 
 _STATUS_COLOURS = {ReduceStatus.REDUCED: palette.PASS, ReduceStatus.STOPPED_EARLY: palette.WARNING,
                    ReduceStatus.NOT_REDUCIBLE: palette.FAIL, ReduceStatus.FLAKY: palette.FAIL}
+
+
+@dataclass(frozen=True)
+class ComparisonToReduce:
+    """A failed model-vs-model comparison ("Reduce…" in the Compare panel): the reference is cut down to the
+    nodes where the model under test departs from it, both fed the reference's own values at the cuts."""
+
+    reference: LoadedModel
+    test: LoadedModel
+    tolerances: Tolerances
 
 
 def reduce_html(result: ReduceResult) -> str:
@@ -54,14 +68,19 @@ def reduce_html(result: ReduceResult) -> str:
 
 
 class ReduceDialog(QDialog):
-    def __init__(self, session: Session, problem: Problem | None, open_model: Callable[[Path], None],
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, problem: Problem | ComparisonToReduce | None,
+                 open_model: Callable[[Path], None], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.problem = problem
         self.open_model = open_model  # the window's open_path: the reduced model becomes a model of its own
-        self.setWindowTitle("Reduce" + (f": {problem.kind}" + (f" on {problem.node}" if problem.node else "")
-                                        if problem else ""))
+        if isinstance(problem, ComparisonToReduce):
+            title = f"Reduce: {problem.reference.name} vs {problem.test.name} (comparison)"
+        elif problem is not None:
+            title = f"Reduce: {problem.kind}" + (f" on {problem.node}" if problem.node else "")
+        else:
+            title = "Reduce"
+        self.setWindowTitle(title)
         self.resize(820, 560)
         self.jobs = JobControls(session)  # no Run: the dialog reduces when it opens
         self.cancel_button = self.jobs.cancel_button
@@ -103,10 +122,16 @@ class ReduceDialog(QDialog):
             return None
         self.reduce_result = None
         self.view.clear()
-        self.status.setText(f"Reducing {self.session.model.name}…")
-        worker = self.jobs.start(self.task, reduce_model, self.session.model,
-                                 ProblemSpec.from_problem(self.problem) if self.problem else None,
-                                 profiles=profiles, backend=self.session.backend)
+        spec: ProblemSpec | None
+        if isinstance(self.problem, ComparisonToReduce):
+            model, spec = self.problem.reference, ProblemSpec.parse(COMPARE_KIND)
+            against: dict = {"against": self.problem.test, "tolerances": self.problem.tolerances}
+        else:
+            model, spec = self.session.model, ProblemSpec.from_problem(self.problem) if self.problem else None
+            against = {}
+        self.status.setText(f"Reducing {model.name}…")
+        worker = self.jobs.start(self.task, reduce_model, model, spec, profiles=profiles, backend=self.session.backend,
+                                 **against)
         self._update_buttons()
         return worker
 

@@ -33,7 +33,7 @@ from workbench.ui.worker import Worker
 
 if TYPE_CHECKING:
     from workbench.ui.main_window import MainWindow  # which imports this module
-    from workbench.ui.reduce_dialog import ReduceDialog  # imported when first opened
+    from workbench.ui.reduce_dialog import ComparisonToReduce, ReduceDialog  # imported when first opened
     from workbench.ui.split_dialog import SplitDialog  # imported when first opened
 
 _MEANING_COLOUR = palette.ERROR
@@ -233,8 +233,9 @@ class RepairMenu(QObject):
         dialog.split()
         return dialog
 
-    def open_reduce_dialog(self, problem: Problem | None) -> ReduceDialog:
-        """The reduce dialog for ``problem`` (a Problem, or None for the model's first failure), reducing at once."""
+    def open_reduce_dialog(self, problem: Problem | ComparisonToReduce | None) -> ReduceDialog:
+        """The reduce dialog for ``problem`` (a Problem, a failed comparison, or None for the model's first
+        failure), reducing at once."""
         from workbench.ui.reduce_dialog import ReduceDialog
 
         if self.reduce_dialog is not None:

@@ -42,7 +42,7 @@ from workbench.ui.job_controls import JobControls
 from workbench.ui.worker import Worker
 
 INVALID = QColor(palette.INVALID_BACKGROUND)
-CHECK_PASSED, CHECK_FAILED = "✓", "✗"
+CHECK_PASSED, CHECK_FAILED, CHECK_NOT_RUN = "✓", "✗", "⚠"
 VALUES_SUFFIX = " (values)"
 
 Row = tuple[str, bool]  # input name, whether the row holds a shape tensor's values rather than dims
@@ -247,13 +247,21 @@ class ProfileEditor(QWidget):
                 if check is None or values:
                     continue
                 header = table.header(row)
-                header.setText(f"{CHECK_PASSED if check.ok else CHECK_FAILED} {name}")
+                mark = CHECK_FAILED if not check.ok else CHECK_PASSED if check.checked else CHECK_NOT_RUN
+                header.setText(f"{mark} {name}")
                 header.setToolTip(check.text())
         failed = [c for c in checks if not c.ok]
-        self.check_result.setText(
-            f"{CHECK_FAILED} {len(failed)} row(s) fail under onnxruntime: " + " | ".join(
-                f"Profile {c.profile + 1}: {c.text()}" for c in failed) if failed else
-            f"{CHECK_PASSED} Every row runs under onnxruntime at its min and max shapes.")
+        not_run = [c for c in checks if c.ok and not c.checked]
+        if failed:
+            text = f"{CHECK_FAILED} {len(failed)} row(s) fail under onnxruntime: " + " | ".join(
+                f"Profile {c.profile + 1}: {c.text()}" for c in failed)
+        elif not_run:
+            text = (f"{CHECK_NOT_RUN} {len(not_run)} row(s) could not be run on this machine (not a failure of the "
+                    "model; TensorRT may still build and run them): " + " | ".join(
+                        f"Profile {c.profile + 1}: {c.text()}" for c in not_run))
+        else:
+            text = f"{CHECK_PASSED} Every row runs under onnxruntime at its min and max shapes."
+        self.check_result.setText(text)
         self._validate()  # the strip's Profile stage follows the check
 
     def _check_failed(self, error: WorkbenchError) -> None:
@@ -399,7 +407,9 @@ class ProfileEditor(QWidget):
                 self.session.set_stage("profile", "ok", "no dynamic or shape-tensor inputs: no profile needed")
             elif checked:
                 failed = [c for c in self.last_checks if not c.ok]
-                self.session.set_stage("profile", "failed" if failed else "ok", self.check_result.text())
+                proven = all(c.checked for c in self.last_checks)  # a row not run here proves nothing
+                self.session.set_stage("profile", "failed" if failed else "ok" if proven else "none",
+                                       self.check_result.text())
             else:
                 self.session.set_stage("profile", "none", f"{self.status.text()} Not checked against the model yet "
                                                           "(Check against the model).")

@@ -37,6 +37,8 @@ _RANK_WEIGHT = {DimKind.BATCH: 4}
 DEFAULT_PROBE_BUDGET_SECONDS = 8.0
 MAX_PROBES = 40
 PROBE_MEMORY_CAP = 8 * 1024 ** 3  # no probe above 8 GB, whatever the machine has
+# How a run the probe's memory limit stopped (or never started) says so: a fact about this machine, not the model.
+MEMORY_REFUSAL = "needs more than the probe's memory limit"
 _MEMORY_SHARE = 0.5  # of the memory available now: the window, TensorRT's parser and the OS need the rest
 _BROADCAST = re.compile(r"broadcast.*?(\d+) by (\d+)", re.IGNORECASE | re.DOTALL)
 
@@ -101,7 +103,7 @@ class ProbeMemory:
         needed = self.estimate(shapes)
         if needed is None or needed <= self.limit:
             return ""
-        return f"not run: it would need ~{needed / 1024 ** 3:.1f} GB, more than the probe's limit of {self.limit_text}"
+        return f"{MEMORY_REFUSAL} of {self.limit_text}: it would need ~{needed / 1024 ** 3:.1f} GB (not run)"
 
 
 class Prober:
@@ -146,8 +148,8 @@ class Prober:
             if ARENA_REFUSAL in detail:  # the run hit the cap: a fact about this machine, not about the model
                 cap = self.runner.memory_cap or self.memory.limit
                 where = f" in '{match.group(1)}'" if match else ""
-                result = ProbeRun(shapes, False, error=f"needs more than the probe's memory limit of "
-                                                       f"{cap / 1024 ** 3:.1f} GB (stopped{where})")
+                result = ProbeRun(shapes, False, error=f"{MEMORY_REFUSAL} of {cap / 1024 ** 3:.1f} GB "
+                                                       f"(stopped{where})")
             else:
                 result = ProbeRun(shapes, False, error=first_line(detail), node=match.group(1) if match else "")
         except MemoryError:
@@ -190,6 +192,8 @@ def failure_text(run: ProbeRun, prober: Prober) -> str:
         node = prober.nodes.get(run.node)
         op = node.op_type if node is not None else "node"
         return f"fails in {op} '{run.node}'"
+    if run.error.startswith(MEMORY_REFUSAL):
+        return run.error[:200]
     return f"fails ({run.error[:120]})"
 
 
@@ -451,12 +455,14 @@ def _corners(prober: Prober, suggestion: ShapeSuggestion, open_dims: list[DimSug
     for which in ("min", "max"):
         corner = {**values, **{d.label: getattr(d, which) for d in ranged}}
         run = prober.run(point(suggestion, corner))
-        if run.ok or prober.out_of_time():
+        if run.ok:
             continue
         failure = failure_text(run, prober)
-        for step in _CORNER_STEPS:
+        # A corner that failed is never kept, even when the probe's time is up: then the dims go back to opt
+        # (known to run) without the steps in between.
+        for step in _CORNER_STEPS if not prober.out_of_time() else (1.0,):
             moved = {d.label: _toward(getattr(d, which), d.opt, step, d.multiple_of) for d in ranged}
-            if prober.run(point(suggestion, {**values, **moved})).ok or step == 1.0:
+            if step == 1.0 or prober.run(point(suggestion, {**values, **moved})).ok:
                 break
         for dim in ranged:
             setattr(dim, which, moved[dim.label])

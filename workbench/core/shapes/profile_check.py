@@ -4,12 +4,12 @@ input row of every profile at its min and its max, the other inputs at opt, and 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from workbench.core.model.loading import LoadedModel
 from workbench.core.progress import CancelToken
 from workbench.core.shapes.dims import ShapeSuggestion, concrete_shapes
-from workbench.core.shapes.probe import Prober, failure_text
+from workbench.core.shapes.probe import MEMORY_REFUSAL, Prober, failure_text
 from workbench.core.shapes.profiles import Profile
 from workbench.core.shapes.suggest import suggest_shapes
 
@@ -21,21 +21,33 @@ class RowCheck:
 
     profile: int
     input: str
-    results: dict[str, str]  # "min"/"max" → "" when it runs, else why not
+    results: dict[str, str]  # "min"/"max" → "" when it runs (or could not be run here), else why it fails
     node: str = ""  # the node that refused, when one did
+    # "min"/"max" → why it was not run on this machine (the probe's memory limit): neither a pass nor a failure
+    unchecked: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
+        """No shape of the row failed (a shape not run here is not a failure: see ``checked``)."""
         return not any(self.results.values())
 
+    @property
+    def checked(self) -> bool:
+        """Both shapes ran: only then does the check prove the row."""
+        return not self.unchecked
+
     def text(self) -> str:
-        if self.ok:
-            return f"'{self.input}' runs under onnxruntime at min and max"
-        return "; ".join(f"'{self.input}' at {which}: {why}" for which, why in self.results.items() if why)
+        if not self.ok:
+            return "; ".join(f"'{self.input}' at {which}: {why}" for which, why in self.results.items() if why)
+        if self.unchecked:
+            ran = [which for which in ("min", "max") if which not in self.unchecked]
+            return "; ".join([f"'{self.input}' runs under onnxruntime at {' and '.join(ran)}"] * bool(ran) + [
+                f"not checked at {which}: the model {why}" for which, why in self.unchecked.items()])
+        return f"'{self.input}' runs under onnxruntime at min and max"
 
     def to_dict(self) -> dict:
-        return {"profile": self.profile, "input": self.input, "ok": self.ok, "results": self.results,
-                "node": self.node, "text": self.text()}
+        return {"profile": self.profile, "input": self.input, "ok": self.ok, "checked": self.checked,
+                "results": self.results, "unchecked": self.unchecked, "node": self.node, "text": self.text()}
 
 
 def _variable_values(suggestion: ShapeSuggestion, shapes: dict[str, tuple[int, ...]]) -> dict[str, int]:
@@ -78,12 +90,15 @@ def probe_profiles(model: LoadedModel, profiles: list[Profile], *, seed: int = 0
             if progress is not None:
                 progress(f"Checking profile {index + 1}, '{name}'", done / max(len(rows), 1))
             profile = profiles[index]
-            results, node = {}, ""
+            results, unchecked, node = {}, {}, ""
             for which in ("min", "max"):
                 run = prober.run(_row_point(suggestion, profile, name, which))
-                results[which] = "" if run.ok else f"{failure_text(run, prober)}: {run.error[:200]}"
+                if not run.ok and run.error.startswith(MEMORY_REFUSAL):
+                    results[which], unchecked[which] = "", run.error  # this machine's limit, not the model's
+                else:
+                    results[which] = "" if run.ok else f"{failure_text(run, prober)}: {run.error[:200]}"
                 node = node or run.node
-            checks.append(RowCheck(index, name, results, node))
+            checks.append(RowCheck(index, name, results, node, unchecked))
     finally:
         prober.close()
     return checks

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 
 from workbench.resources import SAMPLES_DIR as SAMPLES
@@ -18,6 +19,18 @@ def run_cli(*args, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run([sys.executable, "-m", "workbench.cli", *map(str, args)], cwd=cwd, capture_output=True,
                           text=True, env=env)
+
+
+def our_child_processes() -> set[int]:
+    """Our child processes (``core/isolation``'s), not QtWebEngine's, which live as long as the application."""
+    found = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "workbench.core.isolation.serve" in child.cmdline():
+                found.add(child.pid)
+        except psutil.NoSuchProcess:  # ended while we looked
+            pass
+    return found
 
 
 def pytest_collection_modifyitems(items):

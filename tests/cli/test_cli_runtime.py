@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-import psutil
-
-from tests.conftest import SAMPLES
+from tests.conftest import SAMPLES, our_child_processes
 from workbench.cli import main
 
 
-def _our_children() -> set[int]:
-    """Our child processes (``core/isolation``'s), not QtWebEngine's, which live as long as the application."""
-    found = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "workbench.core.isolation.serve" in child.cmdline():
-                found.add(child.pid)
-        except psutil.NoSuchProcess:  # ended while we looked
-            pass
-    return found
-
-
 def test_a_build_leaves_no_child_process_behind(tmp_path, capsys):
-    before = _our_children()
+    before = our_child_processes()
     # A build runs in a child and then starts a warm spare for the next build: the command's runtime stops it.
     code = main(["build", str(SAMPLES / "groupnorm.onnx"), "-o", str(tmp_path / "groupnorm.engine"), "--json"])
     capsys.readouterr()
     assert code == 0
-    assert _our_children() - before == set()
+    assert our_child_processes() - before == set()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 
 import onnx
-import psutil
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QLabel
 
+from tests.conftest import our_child_processes
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, settle, wait_for_model
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.recipe import load_recipe
@@ -19,20 +19,10 @@ from workbench.ui.app import DEFAULT_SAMPLE, parse_arguments, start_window
 from workbench.ui.error_dialog import ExceptionHook
 
 
-def _our_children() -> set[int]:
-    """Our child processes (``core/isolation``'s), not QtWebEngine's, which live as long as the application."""
-    found = set()
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "workbench.core.isolation.serve" in child.cmdline():
-                found.add(child.pid)
-        except psutil.NoSuchProcess:  # ended while we looked
-            pass
-    return found
 
 
 def test_opens_the_model_given_as_argument_and_closing_stops_every_child_it_started(qtbot, samples, settings):
-    before = _our_children()
+    before = our_child_processes()
     window = start_window(parse_arguments([str(samples / "nms_detector.onnx")]), settings)
     try:
         wait_for_model(qtbot, window, samples / "nms_detector.onnx")
@@ -40,12 +30,12 @@ def test_opens_the_model_given_as_argument_and_closing_stops_every_child_it_star
         assert window.session.original is window.session.model
     finally:
         settle(qtbot)
-        started = _our_children() - before
+        started = our_child_processes() - before
         with qtbot.waitSignal(window.destroyed, timeout=LOAD_TIMEOUT_MS):
             window.close()
             window.deleteLater()
     assert started  # the analysis child, and the spare the trial build leaves for the next build
-    assert _our_children() & started == set()  # the window's runtime stopped them all
+    assert our_child_processes() & started == set()  # the window's runtime stopped them all
 
 
 def test_a_bundled_sample_is_named_on_the_command_line(samples, tmp_path, monkeypatch):

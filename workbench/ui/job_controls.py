@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from workbench.ui.session import Session
 from workbench.ui.tasks import Task
@@ -147,3 +147,20 @@ class JobControls(QWidget):
             self.session.busy_changed.emit(False, "")
         if on_end is not None:
             on_end()
+
+
+def job_dialog_layout(dialog: QDialog, jobs: JobControls, status: QLabel, view: QWidget,
+                      actions: Sequence[QPushButton]) -> None:
+    """The layout the job dialogs share (split, reduce): the job row, a status line, the result view taking the
+    height, and a row of the dialog's actions ending with Close."""
+    close_button = QPushButton("Close")
+    close_button.clicked.connect(dialog.close)
+    buttons = QHBoxLayout()
+    buttons.addStretch(1)
+    for button in (*actions, close_button):
+        buttons.addWidget(button)
+    layout = QVBoxLayout(dialog)
+    layout.addWidget(jobs)
+    layout.addWidget(status)
+    layout.addWidget(view, 1)
+    layout.addLayout(buttons)

@@ -17,8 +17,7 @@ from typing import Callable
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, \
-    QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QPushButton, QTextBrowser, QWidget
 
 from workbench.core.compare.metrics import Tolerances
 from workbench.core.errors import WorkbenchError
@@ -30,7 +29,7 @@ from workbench.core.reduce.search import ProblemSpec, ReduceResult, ReduceStatus
 from workbench.core.shapes.profiles import describe_profile, profiles_from_recipe
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.job_controls import JobControls
+from workbench.ui.job_controls import JobControls, job_dialog_layout
 from workbench.ui.worker import Worker
 
 _STATUS_COLOURS = {ReduceStatus.REDUCED: palette.PASS, ReduceStatus.STOPPED_EARLY: palette.WARNING,
@@ -96,20 +95,9 @@ class ReduceDialog(QDialog):
         self.view = QTextBrowser()
         self.open_button = QPushButton("Open reduced model")
         self.write_button = QPushButton("Write report…")
-        close_button = QPushButton("Close")
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.write_button)
-        buttons.addWidget(close_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.jobs)
-        layout.addWidget(self.status)
-        layout.addWidget(self.view, 1)
-        layout.addLayout(buttons)
+        job_dialog_layout(self, self.jobs, self.status, self.view, [self.open_button, self.write_button])
         self.open_button.clicked.connect(self.open_reduced)
         self.write_button.clicked.connect(self.write_dialog)
-        close_button.clicked.connect(self.close)
         self._update_buttons()
 
     def reduce(self) -> Worker | None:

@@ -15,8 +15,7 @@ from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDialog, QFileDialog, QHBoxLayout, QLabel, QPushButton, QTextBrowser, QVBoxLayout, \
-    QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QPushButton, QTextBrowser, QWidget
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import FixResult, apply_fix, step_from_dict
@@ -26,7 +25,7 @@ from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
 from workbench.core.split.split import SplitResult, split_model
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.job_controls import JobControls
+from workbench.ui.job_controls import JobControls, job_dialog_layout
 from workbench.ui.worker import Worker
 
 SHOWN_REASONS = 6  # per part; the rest are counted
@@ -92,21 +91,10 @@ class SplitDialog(QDialog):
         self.view = QTextBrowser()
         self.write_button = QPushButton("Write folder…")
         self.apply_button = QPushButton("Keep the TensorRT part")
-        close_button = QPushButton("Close")
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.apply_button)
-        buttons.addWidget(self.write_button)
-        buttons.addWidget(close_button)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.jobs)
-        layout.addWidget(self.status)
-        layout.addWidget(self.view, 1)
-        layout.addLayout(buttons)
+        job_dialog_layout(self, self.jobs, self.status, self.view, [self.apply_button, self.write_button])
         self.split_button.clicked.connect(self.split)
         self.write_button.clicked.connect(self.write_dialog)
         self.apply_button.clicked.connect(self.keep_tensorrt_part)
-        close_button.clicked.connect(self.close)
         self._update_buttons()
 
     def split(self) -> Worker | None:

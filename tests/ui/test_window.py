@@ -94,6 +94,21 @@ def test_recent_files_persist_and_reopen(qtbot, make_window, samples, settings):
     wait_for_model(qtbot, second, samples / "groupnorm.onnx")
 
 
+def test_the_status_bar_cancel_is_offered_only_while_a_model_opens(qtbot, window, samples, tmp_path):
+    """It cancels the loader; a panel's job (build, comparison…) announces itself there but has its own Cancel."""
+    open_and_wait(qtbot, window, samples / "clean_cnn.onnx")
+    build = window.panels["build"]
+    build.output.setText(str(tmp_path / "clean_cnn.engine"))
+    build.start_build()
+    assert build.jobs.running
+    assert window.busy_bar.isVisibleTo(window) and not window.cancel_button.isVisibleTo(window)
+    build.jobs.cancel()
+    qtbot.waitUntil(lambda: not build.jobs.running, timeout=LOAD_TIMEOUT_MS)
+    window.open_path(samples / "if_scalar.onnx")
+    assert window.cancel_button.isVisibleTo(window)
+    wait_for_model(qtbot, window, samples / "if_scalar.onnx")
+
+
 def test_a_newer_open_wins_over_one_in_flight(qtbot, window, samples):
     seen = []
     window.session.model_changed.connect(lambda model: seen.append(model.path.name))

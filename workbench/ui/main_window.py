@@ -405,7 +405,8 @@ class MainWindow(QMainWindow):
 
     def _on_busy(self, busy: bool, what: str) -> None:
         self.busy_bar.setVisible(busy)
-        self.cancel_button.setVisible(busy)
+        # The status bar's Cancel stops opening/analysing a model; a panel's job has its own Cancel beside it.
+        self.cancel_button.setVisible(busy and self.loader.busy)
         self.busy_label.setText(what if busy else "")
 
     def show_panel(self, object_name: str) -> None:

@@ -9,7 +9,6 @@ objects and back (fixes: ``[[fixes]]`` steps; profiles: ``[[profiles]]``; ``[bui
 from __future__ import annotations
 
 import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import tomli_w
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.files import write_atomically
 
 RECIPE_VERSION = 1
 
@@ -72,12 +72,4 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike) -> Path:
     """Write atomically: a temporary file in the same folder, then rename."""
     path = Path(path).expanduser().resolve()
     text = tomli_w.dumps(recipe.to_dict())
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, text)

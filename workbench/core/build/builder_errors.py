@@ -9,7 +9,7 @@ the model's node names, trying the known layer-name patterns before any other wo
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from workbench.core.model.dim_names import dim_uses, is_placeholder, roles_differ
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
@@ -51,10 +51,12 @@ def _node_lookup(model: LoadedModel) -> dict[str, tuple[str, str, int | None]]:
     return lookup
 
 
-def _match_node(word: str, nodes: dict) -> str | None:
+def match_name(word: str, names: Container[str]) -> str | None:
+    """The name in ``names`` that ``word`` of a TensorRT message stands for: TensorRT names layers and tensors after
+    the node with suffixes (``_1``, ``_output_0``, ``:0``), stripped one at a time until a name matches."""
     word = word.strip(".:'\"")
     while word:
-        if word in nodes:
+        if word in names:
             return word
         shorter = _LAYER_SUFFIX.sub("", word)
         if shorter == word:
@@ -67,11 +69,11 @@ def find_node(text: str, nodes: dict) -> str | None:
     """The ONNX node a builder message is about, or None."""
     for pattern in _LAYER_PATTERNS:
         for match in pattern.finditer(text):
-            found = _match_node(match.group(1), nodes)
+            found = match_name(match.group(1), nodes)
             if found:
                 return found
     for word in _WORD.findall(text):
-        found = _match_node(word, nodes)
+        found = match_name(word, nodes)
         if found:
             return found
     return None

@@ -12,7 +12,6 @@ import io
 import json
 import math
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from workbench import __version__
 from workbench.core.compare.comparison import CompareResult
 from workbench.core.errors import WorkbenchError
 from workbench.core.compare.metrics import Verdict, abs_error, error_heatmap, error_histogram
+from workbench.core.files import write_atomically
 
 # A perceptually ordered dark-blue → yellow ramp (viridis anchor colours) for heatmaps.
 _RAMP = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], np.float32)
@@ -54,13 +54,9 @@ def check_destination(path: str | os.PathLike) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temp, path)
+        write_atomically(path, text)
     except OSError as exc:
-        Path(temp).unlink(missing_ok=True)
         raise WorkbenchError(f"Could not write {path.name}: {exc.strerror}.", "Check free disk space and permissions.",
                              str(exc)) from exc
 

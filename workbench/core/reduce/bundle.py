@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from workbench.core.model.loading import save_model
 from workbench.core.reduce.environment import environment_lines
 from workbench.core.reduce.search import ReduceResult, ReduceStatus
 from workbench.core.reduce.signature import NAME, FailureStage
+from workbench.core.files import write_atomically
 
 REDUCED, TEST, NEIGHBOUR = "reduced.onnx", "reduced_test.onnx", "passing_neighbour.onnx"
 SCRIPT, ENVIRONMENT, ERROR_LOG, README = "repro.sh", "environment.txt", "error.log", "README.md"
@@ -50,16 +50,8 @@ def prepare_bundle_folder(output_dir: str | os.PathLike, model_path: Path | None
 
 
 def _write(path: Path, data: bytes, mode: int = 0o644) -> Path:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    """Readable by everyone by default (a report to share), unlike a temporary file's 0o600."""
+    return write_atomically(path, data, mode)
 
 
 def _npz(arrays: dict[str, np.ndarray]) -> bytes:

@@ -14,6 +14,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from workbench.core.problems import NamedValue, concise_message
+from workbench.core.build.builder_errors import match_name
 
 
 class FailureStage(NamedValue):
@@ -30,25 +31,13 @@ MISMATCH_CODE = "mismatch"  # outputs differ beyond the tolerances
 
 _TOKEN = re.compile(r"[A-Za-z0-9_./:\-]*[A-Za-z0-9_]")
 _NUMBER = re.compile(r"(?<![A-Za-z_])\d+(?:\.\d+)?")
-_LAYER_SUFFIX = re.compile(r"(?:_\d+|_output_\d+|:\d+)$")
 NAME = "<name>"
-
-
-def _is_name(token: str, names: frozenset[str]) -> bool:
-    while token:
-        if token in names:
-            return True
-        shorter = _LAYER_SUFFIX.sub("", token)
-        if shorter == token:
-            return False
-        token = shorter
-    return False
 
 
 def message_pattern(text: str, names: frozenset[str]) -> str:
     """The informative line of ``text`` with the model's node/tensor names as ``<name>`` and numbers as ``#``."""
     line = concise_message(text)
-    line = _TOKEN.sub(lambda m: NAME if _is_name(m.group(0), names) else m.group(0), line)
+    line = _TOKEN.sub(lambda m: NAME if match_name(m.group(0), names) else m.group(0), line)
     return _NUMBER.sub("#", line).strip()
 
 

@@ -10,7 +10,6 @@ in running order, for ``run_split.py``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
@@ -20,6 +19,7 @@ from workbench.core.shapes.profiles import profiles_to_recipe
 from workbench.core.split import run_split
 from workbench.core.split.partition import TENSORRT
 from workbench.core.split.split import SplitResult
+from workbench.core.files import write_atomically
 
 RECIPE_NAME, SCRIPT_NAME = "split.toml", "run_split.py"
 
@@ -79,14 +79,5 @@ def write_split_folder(result: SplitResult, folder: Path, backend_name: str) -> 
     written += [Path(b.engine_path) for b in result.builds if b.engine_path]
     written.append(save_recipe(split_recipe(result, backend_name), folder / RECIPE_NAME))
     script = Path(run_split.__file__).read_text(encoding="utf-8")
-    fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{SCRIPT_NAME}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(script)
-        os.chmod(temp, 0o755)  # runnable as ./run_split.py
-        os.replace(temp, folder / SCRIPT_NAME)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    written.append(folder / SCRIPT_NAME)
+    written.append(write_atomically(folder / SCRIPT_NAME, script, 0o755))  # runnable as ./run_split.py
     return written

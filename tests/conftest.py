@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -8,9 +9,22 @@ from pathlib import Path
 import psutil
 import pytest
 
+from workbench.core.model.loading import LoadedModel, load_model
 from workbench.resources import SAMPLES_DIR as SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "tests" / "corpus"
+# Test files that share corpus models through ``corpus_model``: one pytest-xdist work unit, so the shape
+# suggestion of each model they use (probes of a diffusion U-Net at 128 × 64 latents take seconds) is made once
+# per test pass by the worker that runs them, not once per file.
+SHARED_CORPUS_MODELS_UNIT = ("tests/core/shapes/test_real_exports.py", "tests/core/shapes/test_workloads.py")
+
+
+@functools.cache
+def corpus_model(name: str) -> LoadedModel:
+    """``tests/corpus/NAME`` loaded once per test process. A ``LoadedModel`` is read-only, so the tests that only
+    read a model share it, and with it the runtime's answers kept for it (its probed shape suggestion)."""
+    return load_model(CORPUS / name)
 
 
 def run_cli(*args, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -34,10 +48,27 @@ def our_child_processes() -> set[int]:
 
 
 def pytest_collection_modifyitems(items):
-    """Every test under tests/ui needs Qt (pytest-qt, a display): mark them, so `-m "not qt"` selects the rest."""
+    """Every test under tests/ui needs Qt (pytest-qt, a display): mark them, so `-m "not qt"` selects the rest.
+    Files marked ``slow`` run first: pytest-xdist hands out work units in collection order, and a long file
+    started last keeps one worker busy after the others have finished."""
     for item in items:
         if "ui" in item.path.relative_to(ROOT / "tests").parts[:-1]:
             item.add_marker(pytest.mark.qt)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the order within stays
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile``, with the files of ``SHARED_CORPUS_MODELS_UNIT`` as one work unit."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedCorpusModelsScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return "shared-corpus-models" if path in SHARED_CORPUS_MODELS_UNIT else path
+
+    return SharedCorpusModelsScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,7 @@ import shutil
 import onnx
 import pytest
 
-from tests.conftest import ROOT, run_cli
-
-CORPUS = ROOT / "tests" / "corpus"
+from tests.conftest import CORPUS, ROOT, run_cli
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,8 @@ import json
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import CORPUS, run_cli
 from tests.core.reduce.test_reduce import run_repro
-
-CORPUS = ROOT / "tests" / "corpus"
 
 
 @pytest.mark.parametrize("name", ["mid_nonzero_ts.onnx", "detector_nms_ts.onnx"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import CORPUS, SAMPLES
 from workbench.core.build.engine import BuildSettings, build_engine
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes import replay, steps_from_recipe
@@ -14,8 +14,6 @@ from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.progress import Cancelled, CancelToken
 from workbench.core.model.switches import default_values
 from workbench.core.repair import NOTHING_TO_REPAIR, REPAIRED, repair_model
-
-CORPUS = ROOT / "tests" / "corpus"
 
 
 def test_if_scalar_is_repaired_by_freeze_and_fold_and_the_result_builds(backend):

@@ -12,6 +12,8 @@ import pytest
 from tests.corpus.catalog import CATALOG
 from tests.corpus.perturb import perturbed_copy
 
+pytestmark = pytest.mark.slow
+
 CORPUS = Path(__file__).resolve().parent
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_TOTAL_BYTES = 48 * 1024 * 1024

@@ -17,7 +17,7 @@ from tests.ui.conftest import (LOAD_TIMEOUT_MS, freeze_the_parser_error_input, n
                                open_and_wait, settle_window)
 from workbench.ui.screenshot import ScreenshotJob
 
-pytestmark = [needs_webengine, pytest.mark.webengine]
+pytestmark = [pytest.mark.slow, needs_webengine, pytest.mark.webengine]
 PAGE_TIMEOUT_MS = 60_000
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from tests.conftest import ROOT
+from tests.conftest import CORPUS
 from tests.corpus.perturb import perturbed_copy
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, wait_for_model
 from workbench.core.compare.metrics import Tolerances
 from workbench.core.model.loading import load_model
 from workbench.core.problems import ProblemKind
 from workbench.ui.reduce_dialog import ComparisonToReduce
-
-CORPUS = ROOT / "tests" / "corpus"
 
 
 def test_reduce_from_the_triage_shows_the_result_and_opens_the_reduced_model(qtbot, window, tmp_path):

@@ -7,10 +7,8 @@ import tomllib
 
 from PySide6.QtCore import Qt
 
-from tests.conftest import ROOT
+from tests.conftest import CORPUS
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait
-
-CORPUS = ROOT / "tests" / "corpus"
 
 
 def test_split_dialog_shows_parts_reasons_boundaries_and_writes_the_folder(qtbot, window, tmp_path):

@@ -4,12 +4,10 @@ subgraph out and asks the parser again, so the triage and the graph say what Ten
 
 from __future__ import annotations
 
-from tests.conftest import ROOT
+from tests.conftest import CORPUS
 from workbench.core.analysis.support import analyze_support
 from workbench.core.model.loading import load_model
 from workbench.core.problems import ProblemKind, Severity
-
-CORPUS = ROOT / "tests" / "corpus"
 
 
 def test_a_detectors_backbone_is_not_blamed_for_its_post_processing(backend):

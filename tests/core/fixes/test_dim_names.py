@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CORPUS
 from tests.corpus.catalog import CATALOG
 from workbench.core.build.builder_errors import map_builder_errors
 from workbench.core.build.engine import BuildSettings, build_engine
@@ -28,7 +28,6 @@ from workbench.core.model.tensor_shapes import infer_value_info
 from workbench.core.problems import ProblemKind, Severity, Stage
 from workbench.core.shapes.profiles import Profile, ShapeRange
 
-CORPUS = ROOT / "tests" / "corpus"
 CLASSIFIER = CORPUS / "text_classifier_p2o.onnx"  # PaddleOCR-like direction classifier, x: [?, 3, ?, ?]
 RECOGNIZER = CORPUS / "text_recognizer_p2o.onnx"  # x: [p2o.DynamicDimension.0, 3, .1, .2]
 BERT = CORPUS / "bert_optimum" / "model.onnx"  # input_ids, attention_mask, token_type_ids: [batch_size, seq…]

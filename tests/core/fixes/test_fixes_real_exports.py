@@ -15,7 +15,7 @@ import onnx_graphsurgeon as gs
 import pytest
 from onnx import helper
 
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import CORPUS, SAMPLES
 from tests.corpus.catalog import CATALOG
 from workbench.cli import main
 from workbench.core.errors import WorkbenchError
@@ -26,8 +26,6 @@ from workbench.core.validation import ONNX_CHECKER, ONNXRUNTIME, validate_fixed_
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.compare.parity import EXACT, NOT_CHECKABLE, WITHIN, check_parity
 from workbench.core.model.switches import default_values
-
-CORPUS = ROOT / "tests" / "corpus"
 
 
 def trt_parse_errors(backend, model: LoadedModel) -> list[str]:

@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import CORPUS, run_cli
 from tests.corpus.catalog import CATALOG
 from workbench.core.compare.metrics import compare_arrays
 from workbench.core.model.loading import LoadedModel, load_model
@@ -20,7 +20,8 @@ from workbench.core.model.tensor_shapes import weightless_copy
 from workbench.core.precision.conversion import FP16_ATOL, FP16_RTOL, convert_with_decisions
 from workbench.core.precision.converter import Decision
 
-CORPUS = ROOT / "tests" / "corpus"
+pytestmark = pytest.mark.slow
+
 MODELS = sorted(str(path.relative_to(CORPUS)) for path in CORPUS.rglob("*.onnx"))
 DETECTOR = "text_detector_p2o.onnx"
 

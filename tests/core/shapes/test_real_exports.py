@@ -16,7 +16,7 @@ import pytest
 
 from tests.corpus.catalog import CATALOG
 from tests.corpus.perturb import perturbed_copy
-from tests.conftest import ROOT
+from tests.conftest import CORPUS, ROOT, corpus_model
 from workbench.core.compare.comparison import CompareSettings, run_comparison
 from workbench.core.model.loading import load_model
 from workbench.core.repair import REPAIRED, repair_model
@@ -26,7 +26,8 @@ from workbench.core.shapes.profile_check import probe_profiles
 from workbench.core.shapes.suggest import suggest_shapes, suggested_feeds
 from workbench.core.build.trial import trial_build
 
-CORPUS = ROOT / "tests" / "corpus"
+pytestmark = pytest.mark.slow
+
 # Decoders with a KV cache run at sequence 1 and past 0 by design: their profiles are tested in test_workloads.py.
 DYNAMIC = [name for name, entry in CATALOG.items() if entry["family"] != "decoder-kv-cache"
            and any(isinstance(d, str) for dims in entry["inputs"].values() for d in dims)]
@@ -54,7 +55,7 @@ def _facts(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def suggestions():
-    return {name: suggest_shapes(load_model(CORPUS / name)) for name in DYNAMIC}
+    return {name: suggest_shapes(corpus_model(name)) for name in DYNAMIC}
 
 
 @pytest.mark.parametrize("name", DYNAMIC)
@@ -94,7 +95,7 @@ def test_suggested_shapes_follow_the_architecture(name, suggestions):
 
 @pytest.mark.parametrize("name", _cases("test_onnxruntime_runs_at_the_suggested_min_opt_and_max", DYNAMIC))
 def test_onnxruntime_runs_at_the_suggested_min_opt_and_max(name, suggestions):
-    model = load_model(CORPUS / name)
+    model = corpus_model(name)
     suggestion = suggestions[name]
     assert all(check.ok for check in probe_profiles(model, [suggestion.profile()])), name
     outputs = OnnxruntimeRunner(model).run(suggested_feeds(model, suggestion=suggestion))
@@ -108,7 +109,7 @@ def test_a_size_baked_in_at_export_is_a_problem_naming_the_node(suggestions):
     assert len(problems) == 1
     assert problems[0].node == baked["node"] and "seq = 64" in problems[0].message
     assert "requested shape:{64,8,32}" in problems[0].message  # what the Reshape asked for
-    model = load_model(CORPUS / name)
+    model = corpus_model(name)
     from workbench.core.shapes.profiles import Profile, ShapeRange
 
     wide = Profile({"tokens": ShapeRange((1, 16, 256), (1, 64, 256), (1, 128, 256))})
@@ -124,14 +125,14 @@ def test_switch_inputs_get_the_models_own_value(suggestions):
 
 @pytest.mark.parametrize("name", _cases("test_trial_build_reports_no_builder_error_at_realistic_shapes", BUILDABLE))
 def test_trial_build_reports_no_builder_error_at_realistic_shapes(name, backend):
-    trial = trial_build(load_model(CORPUS / name), backend=backend)
+    trial = trial_build(corpus_model(name), backend=backend)
     errors = [p for p in trial.triage_problems() if p.severity == "error"]
     assert trial.succeeded and not errors, [p.message for p in errors]
     assert trial.assumed and all("= 1 (" not in a or "batch" in a for a in trial.assumed)
 
 
 def test_repair_of_a_recognizer_is_a_realistic_profile_and_no_graph_change(backend):
-    result = repair_model(load_model(CORPUS / "text_recognizer_p2o.onnx"), backend=backend)
+    result = repair_model(corpus_model("text_recognizer_p2o.onnx"), backend=backend)
     assert result.status == REPAIRED and not result.fix_results
     [shapes] = [r for r in result.profiles[0].shapes.values()]
     assert shapes.opt[2] == 48 and shapes.min[2] == shapes.max[2] == 48
@@ -140,7 +141,7 @@ def test_repair_of_a_recognizer_is_a_realistic_profile_and_no_graph_change(backe
 
 def test_repair_of_a_detector_cuts_before_its_post_processing(backend):
     facts = _facts("detector_nms_ts.onnx")
-    result = repair_model(load_model(CORPUS / "detector_nms_ts.onnx"), backend=backend)
+    result = repair_model(corpus_model("detector_nms_ts.onnx"), backend=backend)
     assert result.status == REPAIRED and result.trial.succeeded
     [cut] = [r.step for r in result.fix_results if r.step.name == "cut-outputs"]
     kept_ops = {n.op_type for n in result.model.proto.graph.node}

@@ -9,16 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import CORPUS, corpus_model
 from tests.corpus.catalog import CATALOG
 from tests.corpus.perturb import perturbed_branch_copy, with_side_files
 from workbench.cli import main
 from workbench.core.build.trial import trial_build
 from workbench.core.compare.inputs import random_inputs
-from workbench.core.model.loading import load_model
 from workbench.core.repair import REPAIRED, repair_model
 from workbench.core.shapes.suggest import suggest_shapes
 
-CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+pytestmark = pytest.mark.slow
+
 WITH_WORKLOADS = [name for name, entry in CATALOG.items() if "workloads" in entry]
 DECODERS = [name for name in WITH_WORKLOADS if CATALOG[name]["family"] == "decoder-kv-cache"]
 WITH_DOMAINS = [name for name, entry in CATALOG.items() if "value_domains" in entry]
@@ -35,7 +36,7 @@ def covered(point: dict, profiles) -> bool:
 
 @pytest.mark.parametrize("name", WITH_WORKLOADS)
 def test_suggested_profiles_cover_every_workload_point(name):
-    suggestion = suggest_shapes(load_model(CORPUS / name))
+    suggestion = suggest_shapes(corpus_model(name))
     for workload, point in CATALOG[name]["workloads"].items():
         assert covered(point, suggestion.profiles()), (workload, suggestion.notes())
     assert not suggestion.assumed, [d.text() for d in suggestion.assumed]
@@ -43,7 +44,7 @@ def test_suggested_profiles_cover_every_workload_point(name):
 
 @pytest.mark.parametrize("name", DECODERS)
 def test_decoders_get_a_decode_profile_and_a_prefill_profile_unless_they_only_decode(name):
-    suggestion = suggest_shapes(load_model(CORPUS / name))
+    suggestion = suggest_shapes(corpus_model(name))
     expected = list(CATALOG[name]["workloads"])
     assert [w.name for w in suggestion.workloads] == expected
     context = CATALOG[name]["facts"]["context"]
@@ -54,7 +55,7 @@ def test_decoders_get_a_decode_profile_and_a_prefill_profile_unless_they_only_de
 @pytest.mark.parametrize("name", DECODERS)
 def test_decoders_trial_build_with_profiles_that_cover_prefill_and_decode(name, backend):
     """A real TensorRT-RTX build; a builder that refuses the two profiles together gets one covering profile."""
-    trial = trial_build(load_model(CORPUS / name), backend=backend)
+    trial = trial_build(corpus_model(name), backend=backend)
     assert trial.succeeded, trial.describe()
     for workload, point in CATALOG[name]["workloads"].items():
         assert covered(point, trial.profiles), (workload, trial.describe())
@@ -62,7 +63,7 @@ def test_decoders_trial_build_with_profiles_that_cover_prefill_and_decode(name, 
 
 def test_relations_the_exporter_wrote_hold_in_every_profile():
     """Optimum names the mask's length 'past_sequence_length + sequence_length': computed, never probed."""
-    model = load_model(CORPUS / "gpt2_kv_optimum" / "model.onnx")
+    model = corpus_model("gpt2_kv_optimum/model.onnx")
     for profile in suggest_shapes(model).profiles():
         for which in ("min", "opt", "max"):
             shape = {name: rng.get(which) for name, rng in profile.shapes.items()}
@@ -70,7 +71,7 @@ def test_relations_the_exporter_wrote_hold_in_every_profile():
 
 
 def test_the_encoder_length_comes_from_the_config_beside_the_model():
-    suggestion = suggest_shapes(load_model(CORPUS / "whisper_optimum" / "decoder_model_merged.onnx"))
+    suggestion = suggest_shapes(corpus_model("whisper_optimum/decoder_model_merged.onnx"))
     encoder = suggestion.dim_for("encoder_hidden_states", 1)
     assert (encoder.min, encoder.opt, encoder.max) == (1500, 1500, 1500) and "max_source_positions" in encoder.reason
     assert suggestion.dim_for("past_key_values.0.encoder.key", 2) is encoder  # cross-attention reads the same
@@ -78,7 +79,7 @@ def test_the_encoder_length_comes_from_the_config_beside_the_model():
 
 @pytest.mark.parametrize("name", WITH_DOMAINS)
 def test_random_inputs_stay_inside_the_tables_they_index(name):
-    model = load_model(CORPUS / name)
+    model = corpus_model(name)
     domains = CATALOG[name]["value_domains"]
     for seed in range(3):
         feeds = random_inputs(model, seed)
@@ -108,7 +109,7 @@ def test_a_change_in_either_branch_of_a_merged_decoder_fails_compare(branch, tmp
 
 def test_repair_of_a_decoder_builds_profiles_that_cover_its_workloads(backend):
     name = "gpt2_kv_optimum/model.onnx"
-    result = repair_model(load_model(CORPUS / name), backend=backend)
+    result = repair_model(corpus_model(name), backend=backend)
     assert result.status == REPAIRED, result.message
     for workload, point in CATALOG[name]["workloads"].items():
         assert covered(point, result.profiles), workload

@@ -7,13 +7,11 @@ import onnx
 import pytest
 
 from tests.corpus.catalog import CATALOG
-from tests.conftest import ROOT
+from tests.conftest import CORPUS
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import load_model
 from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
 from workbench.core.split.split import ALL_ON_TENSORRT, SPLIT, split_model
-
-CORPUS = ROOT / "tests" / "corpus"
 
 
 @pytest.fixture(scope="module")

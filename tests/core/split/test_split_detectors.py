@@ -9,7 +9,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CORPUS
 from tests.corpus.catalog import CATALOG
 from workbench.core.analysis.support import parser_rejections
 from workbench.core.model.loading import load_model
@@ -19,7 +19,6 @@ from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
 from workbench.core.split.parts import known_types
 from workbench.core.split.split import ASSUMED_DATA_HEADROOM, SPLIT, split_model
 
-CORPUS = ROOT / "tests" / "corpus"
 SSDLITE, FASTER_RCNN = "ssdlite320_torchvision_ts.onnx", "faster_rcnn_torchvision_ts.onnx"
 
 

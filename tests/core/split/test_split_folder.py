@@ -10,11 +10,12 @@ import tomllib
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import CORPUS, run_cli
 from workbench.cli import EXIT_ERROR, EXIT_OK
 
-CORPUS = ROOT / "tests" / "corpus"
+pytestmark = pytest.mark.slow
 
 
 def test_cli_json_lists_parts_boundaries_build_and_comparison(tmp_path):

@@ -11,13 +11,11 @@ import functools
 import re
 from dataclasses import dataclass
 
-import onnx
-from onnx import TensorProto, helper
-
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.ir_versions import (OLDEST_ONNXRUNTIME_MAX_IR, OLDEST_ONNXRUNTIME_MAX_OPSET,
                                                ir_version_at_most, required_ir_version)
 from workbench.core.model.loading import iter_nodes
+from workbench.core.model.protos import IR_VERSION, ModelProto, TensorProto
 
 # Op domains onnxruntime has kernels for: ONNX, ONNX-ML and its own contrib ops.
 _ONNXRUNTIME_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
@@ -34,6 +32,7 @@ class RuntimeLimits:
 
 def _probe_error(ir_version: int, opset: int) -> str:
     import onnxruntime as ort
+    from onnx import helper
 
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
@@ -52,31 +51,36 @@ def _probe_error(ir_version: int, opset: int) -> str:
 @functools.lru_cache(maxsize=1)
 def runtime_limits() -> RuntimeLimits:
     """Ask onnxruntime itself (its error messages name its limits) instead of keeping a version table."""
+    import onnx.defs
+
     ir_match = re.search(r"max supported IR version: (\d+)", _probe_error(999, 13))
     opset_match = re.search(r"ai\.onnx is till opset (\d+)", _probe_error(10, 999))
-    return RuntimeLimits(int(ir_match.group(1)) if ir_match else onnx.IR_VERSION,
+    return RuntimeLimits(int(ir_match.group(1)) if ir_match else IR_VERSION,
                          int(opset_match.group(1)) if opset_match else onnx.defs.onnx_opset_version())
 
 
-def default_opset(proto: onnx.ModelProto) -> int:
+def default_opset(proto: ModelProto) -> int:
     return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
 
 
-def foreign_ops(proto: onnx.ModelProto) -> list[str]:
+def foreign_ops(proto: ModelProto) -> list[str]:
     """Ops (nested bodies included) onnxruntime has no kernel for because they are not ONNX ops, e.g.
     TensorRT plugins like EfficientNMS_TRT written into the default domain or a domain of their own."""
-    known = _onnx_op_names()
+    known = onnx_op_names()
     return sorted({node.op_type for node, _ in iter_nodes(proto.graph)
                    if (node.domain in ("", "ai.onnx") and node.op_type not in known)
                    or node.domain not in _ONNXRUNTIME_DOMAINS})
 
 
 @functools.lru_cache(maxsize=1)
-def _onnx_op_names() -> frozenset[str]:
+def onnx_op_names() -> frozenset[str]:
+    """Every op ONNX defines (in any domain it knows), from the installed onnx's schemas."""
+    import onnx.defs
+
     return frozenset(schema.name for schema in onnx.defs.get_all_schemas())
 
 
-def compatibility_issues(proto: onnx.ModelProto) -> list[str]:
+def compatibility_issues(proto: ModelProto) -> list[str]:
     """Human-readable reasons onnxruntime would refuse this model as it is."""
     max_ir_version, max_opset = _ACCEPTED_BY_ALL_SUPPORTED
     if proto.ir_version <= max_ir_version and default_opset(proto) <= max_opset:
@@ -98,7 +102,7 @@ def compatibility_issues(proto: onnx.ModelProto) -> list[str]:
     return issues
 
 
-def for_onnxruntime(proto: onnx.ModelProto) -> onnx.ModelProto:
+def for_onnxruntime(proto: ModelProto) -> ModelProto:
     """Return ``proto`` itself, or a copy with a lower IR version onnxruntime accepts: every model the workbench
     hands to onnxruntime passes here.
 
@@ -119,7 +123,7 @@ def for_onnxruntime(proto: onnx.ModelProto) -> onnx.ModelProto:
                                  "Upgrade onnxruntime (pip install -U onnxruntime), or export the model without "
                                  f"{need.reason}.")
         return proto
-    lowered = onnx.ModelProto()
+    lowered = ModelProto()
     lowered.CopyFrom(proto)
     lowered.ir_version = target
     return lowered

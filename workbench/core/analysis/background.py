@@ -12,13 +12,12 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-import onnx
-
 from workbench.core.analysis.support import SupportReport, analyze_support
 from workbench.core.runtime import load_backend
 from workbench.core.isolation.child_process import ChildProcess
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel, load_model
+from workbench.core.model.protos import ModelProto
 from workbench.core.progress import CancelToken, ProgressFn, no_progress
 
 _WRITE_CHUNK = 8 << 20
@@ -37,7 +36,7 @@ def _open_and_analyze(path: str, backend_choice: str) -> SupportReport:
 
 def _analyze_copy(serialized_path: str, weights_dir: str | None, backend_choice: str) -> SupportReport:
     data = Path(serialized_path).read_bytes()
-    proto = onnx.ModelProto()
+    proto = ModelProto()
     proto.ParseFromString(data)
     # The weights the changed model still reads from disk resolve against the original's folder.
     model = LoadedModel(proto, data, weights_dir=Path(weights_dir) if weights_dir else None)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 
-import onnx
 from google.protobuf.message import DecodeError
+
+from workbench.core.model.protos import ModelProto
 
 _GRAPH_FIELD = 7  # ModelProto.graph
 _LENGTH_DELIMITED = 2
@@ -81,12 +82,12 @@ def _slices(buf: memoryview, chunk_bytes: int):
             yield graph_key + encode_varint(piece_end - piece_start) + buf[piece_start:piece_end]
 
 
-def parse_model_in_chunks(data: bytes, chunk_bytes: int = 1 << 20) -> onnx.ModelProto:
+def parse_model_in_chunks(data: bytes, chunk_bytes: int = 1 << 20) -> ModelProto:
     """The same ``ModelProto`` as ``ParseFromString(data)``, decoded slice by slice.
 
     Raises ``google.protobuf.message.DecodeError`` on malformed data.
     """
-    proto = onnx.ModelProto()
+    proto = ModelProto()
     pending: list = []
     pending_size = 0
     for piece in _slices(memoryview(data), chunk_bytes):

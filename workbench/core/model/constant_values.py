@@ -13,14 +13,15 @@ The see-through ops are evaluated with ONNX's reference implementation, so their
 
 from __future__ import annotations
 
-from typing import cast
-
-import numpy as np
-import onnx
-import onnx_graphsurgeon as gs
-from onnx import external_data_helper, numpy_helper
+import math
+from typing import TYPE_CHECKING, cast
 
 from workbench.core.model.loading import iter_nodes
+from workbench.core.model.protos import GraphProto, ModelProto, NodeProto, TensorProto, uses_external_data
+
+if TYPE_CHECKING:
+    import numpy as np
+    import onnx_graphsurgeon as gs
 
 # Ops whose output is a constant when their inputs are, and cheap to compute: what exporters put
 # between a constant and the node that reads it.
@@ -28,9 +29,10 @@ SEE_THROUGH_OPS = frozenset({"Identity", "Cast", "Unsqueeze", "Squeeze", "Reshap
 _COMPUTED_SHAPE_LIMIT = 1 << 16  # elements: above this, a computed constant's shape is not worth its values
 
 
-def evaluate_node(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) -> np.ndarray | None:
+def evaluate_node(node: NodeProto, inputs: list[np.ndarray], opset: int) -> np.ndarray | None:
     """The first output of ``node`` (a Constant or see-through op) on ``inputs``; None if ONNX cannot say."""
-    from onnx.reference import ReferenceEvaluator  # slow to import; only fixes read computed constants
+    import numpy as np
+    from onnx.reference import ReferenceEvaluator
 
     try:
         evaluator = ReferenceEvaluator(node, opsets={"": opset})
@@ -41,8 +43,13 @@ def evaluate_node(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) ->
         return None
 
 
-def _opset(proto: onnx.ModelProto) -> int:
-    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), onnx.defs.onnx_opset_version())
+def _opset(proto: ModelProto) -> int:
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is not None:
+        return opset
+    import onnx.defs
+
+    return onnx.defs.onnx_opset_version()
 
 
 class ConstantValues:
@@ -53,10 +60,10 @@ class ConstantValues:
     name still counts as constant).
     """
 
-    def __init__(self, proto: onnx.ModelProto):
+    def __init__(self, proto: ModelProto):
         self._opset = _opset(proto)
-        self._initializers: dict[str, onnx.TensorProto] = {}
-        self._producers: dict[str, onnx.NodeProto] = {}
+        self._initializers: dict[str, TensorProto] = {}
+        self._producers: dict[str, NodeProto] = {}
         for graph in _graphs(proto.graph):
             self._initializers.update((t.name, t) for t in graph.initializer)
         for node, _parent in iter_nodes(proto.graph):
@@ -85,7 +92,7 @@ class ConstantValues:
         self._values[name] = None
         if name in self._initializers:
             tensor = self._initializers[name]
-            value = None if external_data_helper.uses_external_data(tensor) else numpy_helper.to_array(tensor)
+            value = None if uses_external_data(tensor) else _array(tensor)
         elif name in self._producers and name in self:
             node = self._producers[name]
             inputs = [self.get(i) for i in node.input]
@@ -110,7 +117,7 @@ class ConstantValues:
         if node.op_type in ("Identity", "Cast"):
             return self.shape(node.input[0])
         source = self.shape(node.input[0]) if node.op_type != "Constant" else ()
-        if source is None or int(np.prod(source)) > _COMPUTED_SHAPE_LIMIT:
+        if source is None or math.prod(source) > _COMPUTED_SHAPE_LIMIT:
             return None  # a reshaped weight: its shape is not worth computing its values for
         value = self.get(name)  # a small computed constant (Reshape/Unsqueeze of one, a Constant's value_ints)
         return tuple(value.shape) if value is not None else None
@@ -118,13 +125,19 @@ class ConstantValues:
     def scalar(self, name: str):
         """The Python value of a one-element constant, or None (a larger constant's values are not read)."""
         shape = self.shape(name)
-        if shape is None or int(np.prod(shape)) != 1:
+        if shape is None or math.prod(shape) != 1:
             return None
         value = self.get(name)
         return value.reshape(-1)[0].item() if value is not None and value.size == 1 else None
 
 
-def _graphs(graph: onnx.GraphProto):
+def _array(tensor: TensorProto) -> np.ndarray:
+    from onnx import numpy_helper
+
+    return numpy_helper.to_array(tensor)
+
+
+def _graphs(graph: GraphProto):
     yield graph
     for node in graph.node:
         for attr in node.attribute:
@@ -134,6 +147,10 @@ def _graphs(graph: onnx.GraphProto):
 
 def gs_constant_value(tensor: gs.Tensor, opset: int) -> np.ndarray | None:
     """The value of an onnx-graphsurgeon tensor if it is constant in any of the forms above, else None."""
+    import numpy as np
+    import onnx
+    import onnx_graphsurgeon as gs
+
     if isinstance(tensor, gs.Constant):
         return np.asarray(tensor.values)
     if len(tensor.inputs) != 1:

@@ -25,12 +25,14 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
-
-import numpy as np
-import onnx
+from typing import TYPE_CHECKING
 
 from workbench.core.model.constant_values import ConstantValues
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes, node_attribute, node_label
+from workbench.core.model.protos import GraphProto, NodeProto, TensorProto
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class InputRole(str, Enum):
@@ -124,12 +126,12 @@ _STATE_NAME = re.compile(r"state|^h0$|^c0$|^h_0$|^c_0$|memory", re.IGNORECASE)
 Key = tuple[int, str]  # (id of the graph that defines the tensor, its name)
 
 
-def steered_nodes(graph: onnx.GraphProto, inputs: list[TensorInfo]) -> dict[str, list[str]]:
+def steered_nodes(graph: GraphProto, inputs: list[TensorInfo]) -> dict[str, list[str]]:
     """Small inputs that decide the graph's structure → the nodes they steer (nested bodies included): the
     switches (``InputRole.SWITCH``) that freeze-input offers to bake in and that ``compare`` runs on every
     branch. A value flows through every op but Shape/Size (they carry the shape, not the value)."""
     found: dict[str, list[str]] = {}
-    nested_by_parent: dict[str, list[onnx.NodeProto]] = {}
+    nested_by_parent: dict[str, list[NodeProto]] = {}
     for node, parent in iter_nodes(graph):
         if parent:
             nested_by_parent.setdefault(parent, []).append(node)
@@ -183,6 +185,8 @@ def past_length(meanings: dict[str, InputMeaning], shapes: dict[str, tuple[int, 
 def position_values(shape: tuple[int, ...], past: int, high: float | None, dtype) -> np.ndarray:
     """Position ids of a step after ``past`` cached tokens: ``past + arange(sequence)`` in every row, kept inside
     the table's rows."""
+    import numpy as np
+
     sequence = shape[-1] if shape else 1
     row = np.arange(past, past + sequence)
     if high is not None:
@@ -200,17 +204,17 @@ class _Graph:
     def __init__(self, model: LoadedModel):
         self.inputs = model.summary().inputs
         self.top_level = {node_label(node): node.op_type for node in model.proto.graph.node}
-        self.readers: dict[Key, list[tuple[onnx.NodeProto, int]]] = {}
+        self.readers: dict[Key, list[tuple[NodeProto, int]]] = {}
         self.input_keys: dict[int, list[Key]] = {}  # id(node) → the tensors its inputs are
         self._captures: dict[int, set[Key]] = {}  # id(If/Loop node) → the outer tensors its bodies read
-        self._producers: dict[Key, onnx.NodeProto] = {}
+        self._producers: dict[Key, NodeProto] = {}
         self._scope: dict[int, int] = {}  # id(node) → id(the graph it sits in)
         self._root = id(model.proto.graph)
         self._index(model.proto.graph, [])
         self.constants = ConstantValues(model.proto)
         self.switches = steered_nodes(model.proto.graph, self.inputs)
 
-    def _index(self, graph: onnx.GraphProto, outer: list[tuple[int, set[str]]]) -> set[Key]:
+    def _index(self, graph: GraphProto, outer: list[tuple[int, set[str]]]) -> set[Key]:
         """Index ``graph`` and its bodies; returns the tensors of outer scopes it reads."""
         defined = {v.name for v in graph.input} | {t.name for t in graph.initializer} | \
             {output for node in graph.node for output in node.output}
@@ -239,11 +243,11 @@ class _Graph:
         """A graph input's (or any top-level tensor's) key."""
         return self._root, name
 
-    def outputs(self, node: onnx.NodeProto) -> list[Key]:
+    def outputs(self, node: NodeProto) -> list[Key]:
         return [(self._scope[id(node)], output) for output in node.output if output]
 
-    def walk(self, start: Key, follow: Callable[[onnx.NodeProto, int], bool],
-             depth: int = _DEPTH) -> Iterator[tuple[onnx.NodeProto, int]]:
+    def walk(self, start: Key, follow: Callable[[NodeProto, int], bool],
+             depth: int = _DEPTH) -> Iterator[tuple[NodeProto, int]]:
         """(node, input position) of every reader of ``start`` and of what it becomes through the readers
         ``follow`` accepts, nearest first, up to ``depth`` nodes away."""
         frontier, seen = [start], set()
@@ -277,9 +281,9 @@ class _Graph:
 
     def scalar(self, name: str) -> float | None:
         value = self.constants.scalar(name) if name in self.constants else None
-        return float(value) if isinstance(value, (int, float, bool, np.number)) else None
+        return float(value) if isinstance(value, (int, float, bool)) else None  # ``scalar`` gives Python values
 
-    def conv_reached(self, name: str) -> onnx.NodeProto | None:
+    def conv_reached(self, name: str) -> NodeProto | None:
         """The Conv the input reaches first through its preprocessing ((x − mean) / std, casts, layout)."""
         for node, position in self.walk(self.key(name), lambda n, _p: n.op_type in _PREPROCESSING):
             if node.op_type == "Conv" and position == 0:
@@ -364,7 +368,7 @@ def _recurrent_state(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     return None
 
 
-def _table_rows(graph: _Graph, node: onnx.NodeProto) -> int | None:
+def _table_rows(graph: _Graph, node: NodeProto) -> int | None:
     """Rows an index into ``node`` (a Gather on a constant table) may address, read from the table's shape."""
     shape = graph.constants.shape(node.input[0])
     if not shape:
@@ -438,8 +442,8 @@ def _compared_values(graph: _Graph, tensor: TensorInfo) -> list[float]:
     return sorted(found)
 
 
-def _casts_to_bool(node: onnx.NodeProto) -> bool:
-    return node.op_type == "Cast" and node_attribute(node, "to") == onnx.TensorProto.BOOL
+def _casts_to_bool(node: NodeProto) -> bool:
+    return node.op_type == "Cast" and node_attribute(node, "to") == TensorProto.BOOL
 
 
 def _mask_use(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
@@ -464,7 +468,7 @@ def _mask_use(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     return None
 
 
-def _zero_one_use(graph: _Graph, node: onnx.NodeProto, position: int) -> str:
+def _zero_one_use(graph: _Graph, node: NodeProto, position: int) -> str:
     label = f"{node.op_type} '{node_label(node)}'"
     if _casts_to_bool(node):
         return f"{label} makes it bool"
@@ -605,7 +609,7 @@ def _cross_attention(graph: _Graph, tensor: TensorInfo) -> InputMeaning | None:
     return None
 
 
-def _attended_meaning(tensor: TensorInfo, node: onnx.NodeProto, projected: bool) -> InputMeaning:
+def _attended_meaning(tensor: TensorInfo, node: NodeProto, projected: bool) -> InputMeaning:
     label = f"MatMul '{node_label(node)}'"
     if projected or len(tensor.shape or ()) != 4:
         return InputMeaning(tensor.name, InputRole.ENCODER_STATES, f"encoder states: {label} reads a projection of "

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import onnx
-from onnx import TensorProto
-
 from workbench.core.model.loading import iter_nodes
+from workbench.core.model.protos import IR_VERSION, AttributeProto, ModelProto, TensorProto, TypeProto
 
 # onnxruntime 1.29, the oldest pyproject.toml allows, reads IR ≤ 13 and opset ≤ 26 (it says so when refusing
 # more; tests/core/compare/test_onnxruntime_versions.py checks this against the installed one). Files the
@@ -36,7 +34,7 @@ _IR_OF_TYPE = {
 }
 _MULTI_DEVICE_IR = 11  # ModelProto.configuration, NodeProto.device_configurations
 # An element type newer than any named above: only an IR version at least as new as this onnx can hold it.
-_UNKNOWN_TYPE_IR = onnx.IR_VERSION
+_UNKNOWN_TYPE_IR = IR_VERSION
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class IrNeed:
     reason: str
 
 
-def required_ir_version(proto: onnx.ModelProto) -> IrNeed:
+def required_ir_version(proto: ModelProto) -> IrNeed:
     """The lowest IR version ``proto`` can declare without losing anything: its opset's, or that of the newest
     element type or field it uses."""
     opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
@@ -61,7 +59,7 @@ def required_ir_version(proto: onnx.ModelProto) -> IrNeed:
     return need
 
 
-def ir_version_at_most(proto: onnx.ModelProto, limit: int) -> int:
+def ir_version_at_most(proto: ModelProto, limit: int) -> int:
     """The IR version to write ``proto`` at so that a reader of IR ≤ ``limit`` loads it: its own when that is low
     enough, else ``limit`` if the model needs no more, else its own (the reader cannot take it either way)."""
     if proto.ir_version <= limit or required_ir_version(proto).version > limit:
@@ -71,8 +69,10 @@ def ir_version_at_most(proto: onnx.ModelProto, limit: int) -> int:
 
 def ir_version_of_opset(opset: int) -> int:
     """The IR version of the first onnx release with this opset (onnx's own release table)."""
-    versions = [ir for _release, ir, ai_onnx, *_ in onnx.helper.VERSION_TABLE if ai_onnx >= opset]
-    return min(versions) if versions else onnx.IR_VERSION
+    from onnx.helper import VERSION_TABLE
+
+    versions = [ir for _release, ir, ai_onnx, *_ in VERSION_TABLE if ai_onnx >= opset]
+    return min(versions) if versions else IR_VERSION
 
 
 def _type_name(elem_type: int) -> str:
@@ -82,7 +82,7 @@ def _type_name(elem_type: int) -> str:
         return f"element type {elem_type}"
 
 
-def _element_types(proto: onnx.ModelProto) -> set[int]:
+def _element_types(proto: ModelProto) -> set[int]:
     types: set[int] = set()
     graphs = [proto.graph, *(g for node, _ in iter_nodes(proto.graph) for a in node.attribute
                              for g in [*a.graphs, *([a.g] if a.HasField("g") else [])])]
@@ -93,13 +93,13 @@ def _element_types(proto: onnx.ModelProto) -> set[int]:
     for node, _ in iter_nodes(proto.graph):
         for attr in node.attribute:
             types.update(t.data_type for t in [*attr.tensors, *([attr.t] if attr.HasField("t") else [])])
-            if attr.type == onnx.AttributeProto.INT and ((node.op_type == "Cast" and attr.name == "to")
+            if attr.type == AttributeProto.INT and ((node.op_type == "Cast" and attr.name == "to")
                                                          or attr.name in ("dtype", "output_dtype")):
                 types.add(attr.i)
     return types
 
 
-def _collect_type(type_proto: onnx.TypeProto, types: set[int]) -> None:
+def _collect_type(type_proto: TypeProto, types: set[int]) -> None:
     kind = type_proto.WhichOneof("value")
     if kind in ("tensor_type", "sparse_tensor_type"):
         types.add(getattr(type_proto, kind).elem_type)
@@ -110,7 +110,7 @@ def _collect_type(type_proto: onnx.TypeProto, types: set[int]) -> None:
         _collect_type(type_proto.map_type.value_type, types)
 
 
-def _uses_multi_device(proto: onnx.ModelProto) -> bool:
+def _uses_multi_device(proto: ModelProto) -> bool:
     fields = {f.name for f, _ in proto.ListFields()}
     return "configuration" in fields or any(
         "device_configurations" in {f.name for f, _ in node.ListFields()} for node, _ in iter_nodes(proto.graph))

@@ -15,12 +15,13 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import onnx
 from google.protobuf.message import DecodeError
-from onnx import TensorProto, external_data_helper
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.chunked_parse import parse_model_in_chunks
+from workbench.core.model.protos import (AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto,
+                                         all_tensors, element_size, element_type_name, external_data_info,
+                                         uses_external_data)
 from workbench.core.model.weight_free import read_weight_free
 from workbench.core.progress import ProgressFn, no_progress
 
@@ -114,34 +115,17 @@ class ModelSummary:
         return "\n".join(lines)
 
 
-def dtype_name(elem_type: int) -> str:
-    """ONNX element type → NumPy-style name ("float32", "uint8"; "bfloat16" where NumPy has none)."""
-    if elem_type == TensorProto.UNDEFINED:
-        return "undefined"
-    try:
-        return str(onnx.helper.tensor_dtype_to_np_dtype(elem_type))
-    except (KeyError, ValueError, TypeError):
-        return TensorProto.DataType.Name(elem_type).lower()
-
-
-def dtype_size(elem_type: int) -> int:
-    try:
-        return onnx.helper.tensor_dtype_to_np_dtype(elem_type).itemsize
-    except (KeyError, ValueError, TypeError):
-        return 1 if elem_type in (TensorProto.FLOAT8E4M3FN, TensorProto.FLOAT8E5M2) else 2
-
-
-def tensor_info(value_info: onnx.ValueInfoProto) -> TensorInfo:
+def tensor_info(value_info: ValueInfoProto) -> TensorInfo:
     tensor_type = value_info.type.tensor_type
     if not tensor_type.HasField("shape"):
         shape = None
     else:
         shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None)
                       for d in tensor_type.shape.dim)
-    return TensorInfo(value_info.name, dtype_name(tensor_type.elem_type), shape)
+    return TensorInfo(value_info.name, element_type_name(tensor_type.elem_type), shape)
 
 
-def iter_nodes(graph: onnx.GraphProto, parent: str = ""):
+def iter_nodes(graph: GraphProto, parent: str = ""):
     """Yield ``(node, parent_name)`` for every node, descending into If/Loop/Scan bodies."""
     for node in graph.node:
         yield node, parent
@@ -151,17 +135,38 @@ def iter_nodes(graph: onnx.GraphProto, parent: str = ""):
                 yield from iter_nodes(sub, parent or node.name)
 
 
-def node_label(node: onnx.NodeProto) -> str:
+def node_label(node: NodeProto) -> str:
     """A node's name, or for an unnamed node its op and outputs: what messages call it."""
     return node.name or f"{node.op_type}({', '.join(node.output)})"
 
 
-def node_attribute(node: onnx.NodeProto, name: str, default=None):
+def node_attribute(node: NodeProto, name: str, default=None):
     """The value of a node's attribute ``name`` (``default`` when the node does not set it)."""
     for attr in node.attribute:
         if attr.name == name:
-            return onnx.helper.get_attribute_value(attr)
+            return attribute_value(attr)
     return default
+
+
+# The field that holds an attribute's value, by its type (repeated fields for the plural types).
+_ATTRIBUTE_FIELDS = {
+    AttributeProto.FLOAT: "f", AttributeProto.INT: "i", AttributeProto.STRING: "s", AttributeProto.TENSOR: "t",
+    AttributeProto.GRAPH: "g", AttributeProto.SPARSE_TENSOR: "sparse_tensor", AttributeProto.TYPE_PROTO: "tp",
+    AttributeProto.FLOATS: "floats", AttributeProto.INTS: "ints", AttributeProto.STRINGS: "strings",
+    AttributeProto.TENSORS: "tensors", AttributeProto.GRAPHS: "graphs", AttributeProto.SPARSE_TENSORS: "sparse_tensors",
+    AttributeProto.TYPE_PROTOS: "type_protos",
+}
+_PLURAL_ATTRIBUTES = {AttributeProto.FLOATS, AttributeProto.INTS, AttributeProto.STRINGS, AttributeProto.TENSORS,
+                      AttributeProto.GRAPHS, AttributeProto.SPARSE_TENSORS, AttributeProto.TYPE_PROTOS}
+
+
+def attribute_value(attr: AttributeProto):
+    """An attribute's value as ``onnx.helper.get_attribute_value`` gives it (lists for the plural types)."""
+    field_name = _ATTRIBUTE_FIELDS.get(attr.type)
+    if field_name is None:
+        raise ValueError(f"Attribute '{attr.name}' has no value of a known type ({attr.type}).")
+    value = getattr(attr, field_name)
+    return list(value) if attr.type in _PLURAL_ATTRIBUTES else value
 
 
 def input_info(model: LoadedModel, name: str) -> TensorInfo:
@@ -173,7 +178,7 @@ def input_info(model: LoadedModel, name: str) -> TensorInfo:
                          f"Its inputs are: {', '.join(t.name for t in model.summary().inputs) or 'none'}.")
 
 
-def graph_inputs(graph: onnx.GraphProto) -> list[onnx.ValueInfoProto]:
+def graph_inputs(graph: GraphProto) -> list[ValueInfoProto]:
     """Real inputs: models from IR < 4 also list their initializers as inputs."""
     initializer_names = {t.name for t in graph.initializer}
     return [i for i in graph.input if i.name not in initializer_names]
@@ -187,7 +192,7 @@ class LoadedModel:
     was made from).
     """
 
-    def __init__(self, proto: onnx.ModelProto, serialized: bytes, path: Path | None = None,
+    def __init__(self, proto: ModelProto, serialized: bytes, path: Path | None = None,
                  weights_dir: Path | None = None):
         self.proto = proto
         self.serialized = serialized
@@ -223,9 +228,8 @@ class LoadedModel:
 
     def _locations(self) -> list[str]:
         if self._weight_locations is None:  # proto is read-only, so one walk over its tensors is enough
-            self._weight_locations = sorted({external_data_helper.ExternalDataInfo(t).location
-                                             for t in external_data_helper._get_all_tensors(self.proto)
-                                             if external_data_helper.uses_external_data(t)})
+            self._weight_locations = sorted({external_data_info(t).location for t in all_tensors(self.proto)
+                                             if uses_external_data(t)})
         return self._weight_locations
 
     def external_data_files(self) -> list[str]:
@@ -233,11 +237,13 @@ class LoadedModel:
         own = self.path.name if self.path else None
         return [location for location in self._locations() if location != own]
 
-    def full_proto(self) -> onnx.ModelProto:
+    def full_proto(self) -> ModelProto:
         """A copy with all weights read in, for transforms that need their values."""
-        copy = onnx.ModelProto()
+        copy = ModelProto()
         copy.CopyFrom(self.proto)
         if self.references_weights and self.weights_dir is not None:
+            from onnx import external_data_helper
+
             external_data_helper.load_external_data_for_model(copy, str(self.weights_dir))
         return copy
 
@@ -247,7 +253,7 @@ class LoadedModel:
         return self._summary
 
     @classmethod
-    def from_proto(cls, proto: onnx.ModelProto, path: Path | None = None,
+    def from_proto(cls, proto: ModelProto, path: Path | None = None,
                    weights_dir: Path | None = None) -> "LoadedModel":
         """Wrap an in-memory model, e.g. the result of a fix (its weights inline or still on disk)."""
         try:
@@ -285,7 +291,7 @@ def _corrupt(path: Path, head: bytes, exc: Exception) -> WorkbenchError:
                           "Open a .onnx file exported from your framework.", str(exc))
 
 
-def _decode(path: Path, progress: ProgressFn) -> tuple[onnx.ModelProto, bytes]:
+def _decode(path: Path, progress: ProgressFn) -> tuple[ModelProto, bytes]:
     with open(path, "rb") as stream:
         head = stream.read(512)
     foreign = _describe_foreign_file(head)
@@ -336,12 +342,12 @@ def _repeated(field_descriptor) -> bool:
     return bool(repeated) if repeated is not None else field_descriptor.label == field_descriptor.LABEL_REPEATED
 
 
-def _check_external_data(proto: onnx.ModelProto, path: Path) -> None:
+def _check_external_data(proto: ModelProto, path: Path) -> None:
     base = path.parent.resolve()
-    for tensor in external_data_helper._get_all_tensors(proto):
-        if not external_data_helper.uses_external_data(tensor):
+    for tensor in all_tensors(proto):
+        if not uses_external_data(tensor):
             continue
-        info = external_data_helper.ExternalDataInfo(tensor)
+        info = external_data_info(tensor)
         location = Path(info.location)
         target = (base / location).resolve()
         if location.is_absolute() or not target.is_relative_to(base):
@@ -387,18 +393,20 @@ def read_in_weights(tensor: TensorProto, weights_dir: Path) -> None:
     """Read the bytes of a tensor kept on disk into it, from ``weights_dir`` (the model's folder). onnx's own
     readers resolve against the working directory unless given the folder, and before onnx 1.17 they leave the
     reference beside the bytes, which a second read then follows."""
+    from onnx import external_data_helper
+
     external_data_helper.load_external_data_for_tensor(tensor, str(weights_dir))
     tensor.data_location = TensorProto.DEFAULT
     del tensor.external_data[:]
 
 
-def _initializer_bytes(tensor: onnx.TensorProto, count: int) -> int:
+def _initializer_bytes(tensor: TensorProto, count: int) -> int:
     # From dims and type rather than len(raw_data): reading raw_data copies the whole weight.
-    if external_data_helper.uses_external_data(tensor):
-        length = external_data_helper.ExternalDataInfo(tensor).length
+    if uses_external_data(tensor):
+        length = external_data_info(tensor).length
         if length:
             return length
-    return count * dtype_size(tensor.data_type)
+    return count * element_size(tensor.data_type)
 
 
 def summarize(model: LoadedModel) -> ModelSummary:
@@ -444,22 +452,22 @@ _EXTERNAL_DATA_ABOVE = 1_500_000_000
 _COPY_CHUNK = 16 << 20
 
 
-def _on_disk(proto: onnx.ModelProto) -> list[onnx.TensorProto]:
-    return [t for t in external_data_helper._get_all_tensors(proto) if external_data_helper.uses_external_data(t)]
+def _on_disk(proto: ModelProto) -> list[TensorProto]:
+    return [t for t in all_tensors(proto) if uses_external_data(t)]
 
 
-def _stream_weights(proto: onnx.ModelProto, weights_dir: Path | None, data_file: Path, progress: ProgressFn) -> None:
+def _stream_weights(proto: ModelProto, weights_dir: Path | None, data_file: Path, progress: ProgressFn) -> None:
     """Move every weight of ``proto`` into ``data_file``: bytes on disk are copied a chunk at a time,
     inline bytes written and cleared, so at most one tensor is in memory at once."""
-    tensors = [t for t in external_data_helper._get_all_tensors(proto)
-               if external_data_helper.uses_external_data(t)
+    tensors = [t for t in all_tensors(proto)
+               if uses_external_data(t)
                or (t.HasField("raw_data") and len(t.raw_data) >= _INLINE_BELOW)]
     with open(data_file, "wb") as out:
         for index, tensor in enumerate(tensors):
             offset = out.tell()
-            if external_data_helper.uses_external_data(tensor):
+            if uses_external_data(tensor):
                 assert weights_dir is not None  # save_model refuses weights on disk without their folder
-                info = external_data_helper.ExternalDataInfo(tensor)
+                info = external_data_info(tensor)
                 with open(weights_dir / info.location, "rb") as source:
                     source.seek(info.offset or 0)
                     remaining = info.length if info.length else None
@@ -480,7 +488,7 @@ def _stream_weights(proto: onnx.ModelProto, weights_dir: Path | None, data_file:
             progress("Writing the weights", (index + 1) / len(tensors))
 
 
-def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protect: Path | None = None,
+def save_model(proto: ModelProto, destination: str | os.PathLike, *, protect: Path | None = None,
                external_data: bool | None = None, weights_dir: Path | None = None,
                progress: ProgressFn = no_progress) -> Path:
     """Write ``proto`` to ``destination`` atomically (staged in a temporary folder beside it, then renamed).
@@ -502,17 +510,17 @@ def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protec
     if on_disk and weights_dir is None:
         raise WorkbenchError("The model's weights are on disk but their folder is unknown.",
                              "This is a bug in the workbench; please report it.")
-    locations = {external_data_helper.ExternalDataInfo(t).location for t in on_disk}
+    locations = {external_data_info(t).location for t in on_disk}
     data_name = destination.name + ".data"
     if weights_dir is not None and any((weights_dir / location).resolve() == destination.parent / data_name
                                        for location in locations):
         raise WorkbenchError(f"Refused: {data_name} holds the weights this model is read from.",
                              "Save under another name: the original's data file is never overwritten.")
     if external_data is None:
-        weight_bytes = sum(external_data_helper.ExternalDataInfo(t).length or 0 for t in on_disk)
+        weight_bytes = sum(external_data_info(t).length or 0 for t in on_disk)
         external_data = (proto.ByteSize() + weight_bytes > _EXTERNAL_DATA_ABOVE
                          or any(not location.endswith(".onnx") for location in locations))
-    staged_proto = onnx.ModelProto()
+    staged_proto = ModelProto()
     staged_proto.CopyFrom(proto)  # the caller's proto stays as it is
     from workbench.core.model.ir_versions import OLDEST_ONNXRUNTIME_MAX_IR, ir_version_at_most  # it imports us
 
@@ -524,6 +532,8 @@ def save_model(proto: onnx.ModelProto, destination: str | os.PathLike, *, protec
             if external_data:
                 _stream_weights(staged_proto, weights_dir, Path(staging) / data_name, progress)
             elif on_disk:
+                from onnx import external_data_helper
+
                 external_data_helper.load_external_data_for_model(staged_proto, str(weights_dir))
             with open(staged, "wb") as stream:
                 stream.write(staged_proto.SerializeToString())

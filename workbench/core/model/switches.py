@@ -9,18 +9,20 @@ value in (``frozen_array``). One module answers all three, so they never disagre
 from __future__ import annotations
 
 import math
-
-import numpy as np
-import onnx
+from typing import TYPE_CHECKING
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.constant_values import SEE_THROUGH_OPS, ConstantValues
 from workbench.core.model.loading import LoadedModel, TensorInfo, input_info, iter_nodes, node_label
+from workbench.core.model.protos import GraphProto, NodeProto
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _COMPARISONS = ("Less", "LessOrEqual", "Greater", "GreaterOrEqual", "Equal")
 
 
-def _aliases(graph: onnx.GraphProto, name: str) -> set[str]:
+def _aliases(graph: GraphProto, name: str) -> set[str]:
     """``name`` and the tensors that only pass it on (Identity, Cast, Reshape …), in any scope."""
     found = {name}
     for node, _parent in iter_nodes(graph):
@@ -54,12 +56,12 @@ def default_values(model: LoadedModel, input_name: str) -> list[tuple[object, st
     return unique
 
 
-def _thresholds(model: LoadedModel, tensor: TensorInfo) -> list[tuple[float, onnx.NodeProto]]:
+def _thresholds(model: LoadedModel, tensor: TensorInfo) -> list[tuple[float, NodeProto]]:
     """(constant, comparison node) for each comparison of the input ``tensor`` with a constant."""
     constants = ConstantValues(model.proto)
     aliases = _aliases(model.proto.graph, tensor.name)
     integral = tensor.dtype.startswith(("int", "uint"))
-    found: list[tuple[float, onnx.NodeProto]] = []
+    found: list[tuple[float, NodeProto]] = []
     for node, _parent in iter_nodes(model.proto.graph):
         if node.op_type in _COMPARISONS and aliases & set(node.input):
             for other in node.input:
@@ -98,6 +100,8 @@ def other_branch_values(model: LoadedModel, input_name: str) -> list[tuple[objec
 def frozen_array(model: LoadedModel, input_name: str, value) -> np.ndarray:
     """The array input ``input_name`` is frozen at for ``value`` (one value, or one per element), or a clear error
     when the value does not fit the input's dtype or shape."""
+    import numpy as np
+
     tensor = input_info(model, input_name)
     values = value if isinstance(value, list) else [value]
     dtype = np.dtype(tensor.dtype) if tensor.dtype not in ("bfloat16", "undefined") else np.dtype(np.float32)

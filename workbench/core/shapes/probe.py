@@ -22,7 +22,8 @@ import onnx
 from workbench.core.memory import available_memory
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.constant_values import ConstantValues
-from workbench.core.model.loading import LoadedModel, dtype_size
+from workbench.core.model.loading import LoadedModel
+from workbench.core.model.protos import element_size
 from workbench.core.model.random_feeds import random_feeds
 from workbench.core.model.tensor_shapes import weightless_copy
 from workbench.core.progress import CancelToken
@@ -93,7 +94,7 @@ class ProbeMemory:
                 continue
             sizes = [d.dim_value for d in tensor.shape.dim if d.HasField("dim_value")]
             if len(sizes) == len(tensor.shape.dim):  # every dim known
-                total += math.prod(sizes) * max(dtype_size(tensor.elem_type), 1)
+                total += math.prod(sizes) * max(element_size(tensor.elem_type), 1)
         return total
 
     def refusal(self, shapes: dict[str, Shape]) -> str:

@@ -9,7 +9,8 @@ import onnx
 from onnx import helper
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.model.loading import LoadedModel, dtype_name, graph_inputs
+from workbench.core.model.loading import LoadedModel, graph_inputs
+from workbench.core.model.protos import element_type_name
 from workbench.core.model.tensor_shapes import infer_value_info
 from workbench.core.split.partition import ONNXRUNTIME, TENSORRT, Assignment, _reads, is_free, node_label
 
@@ -166,7 +167,7 @@ def build_parts(model: LoadedModel, assignment: Assignment, types: dict[str, onn
             if name in producer:
                 info = _value_info(name, types, observed)
                 boundary = boundaries.setdefault(name, Boundary(
-                    name, dtype_name(info.type.tensor_type.elem_type), _shape_of(info), producer[name], [],
+                    name, element_type_name(info.type.tensor_type.elem_type), _shape_of(info), producer[name], [],
                     list(observed[name].shape) if name in observed else []))
                 boundary.consumers.append(p)
     return parts, list(boundaries.values())

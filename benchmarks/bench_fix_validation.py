@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.resnet import make_resnet50  # noqa: E402
-from workbench.core.fixes import apply_fix, parse_spec  # noqa: E402
+from workbench.core.fixes.apply import apply_fix, parse_spec  # noqa: E402
 from workbench.core.validation import validate_fixed_model  # noqa: E402
 from workbench.core.model.loading import LoadedModel  # noqa: E402
 

@@ -8,7 +8,7 @@ import onnx
 from tests.compare_models import tiny_output_copy
 from tests.conftest import SAMPLES
 from workbench.cli import main
-from workbench.core.fixes import apply_fix, make_step
+from workbench.core.fixes.apply import apply_fix, make_step
 from workbench.core.model.loading import load_model, save_model
 from workbench.core.recipe import Recipe, save_recipe
 

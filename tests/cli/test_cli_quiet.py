@@ -83,7 +83,7 @@ def test_fix_text_output_shows_the_library_warning_as_ours(noisy_model, tmp_path
 
 
 def test_fix_result_carries_graphsurgeon_warning(noisy_model):
-    from workbench.core.fixes import apply_fix, make_step
+    from workbench.core.fixes.apply import apply_fix, make_step
     from workbench.core.model.loading import load_model
 
     with collect() as messages:

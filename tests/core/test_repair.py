@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import CORPUS, SAMPLES
 from workbench.core.build.engine import BuildSettings, build_engine
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import replay, steps_from_recipe
+from workbench.core.fixes.apply import replay, steps_from_recipe
 from workbench.core.model.loading import iter_nodes, load_model
 from workbench.core.compare.parity import BEYOND, EXACT
 from workbench.core.shapes.profiles import profiles_from_recipe

@@ -10,7 +10,7 @@ import pytest
 from workbench.core.analysis.support import analyze_support
 from workbench.core.build.trial import TrialBuild, trial_build
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import apply_fix, parse_spec
+from workbench.core.fixes.apply import apply_fix, parse_spec
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.problems import Problem
 from workbench.core.repair import REPAIRED, RepairResult, RepairStep

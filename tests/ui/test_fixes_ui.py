@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel
 from tests.conftest import ROOT
 from tests.corpus.catalog import CATALOG
 from workbench.core.analysis.support import analyze_support
-from workbench.core.fixes import FIXES
+from workbench.core.fixes.registry import FIXES
 from workbench.core.model.loading import load_model
 from workbench.core.compare.parity import EXACT, WITHIN
 from workbench.ui.fix_dialog import FixDialog

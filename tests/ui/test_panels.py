@@ -102,7 +102,7 @@ def test_log_panel_filters_searches_and_copies(qtbot, window, samples):
 def test_graphsurgeon_messages_from_a_fix_reach_the_log_panel_not_the_terminal(qtbot, window, capfd):
     """A fold that onnxruntime cannot evaluate: graphsurgeon's warning is a Log panel row, never printed."""
     from tests.onnx_factory import unfoldable_constant_model
-    from workbench.core.fixes import apply_fix, make_step
+    from workbench.core.fixes.apply import apply_fix, make_step
     from workbench.core.model.loading import LoadedModel
 
     model = LoadedModel.from_proto(unfoldable_constant_model())

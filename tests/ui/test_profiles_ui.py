@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 
 from tests.conftest import CORPUS
 from tests.ui.conftest import LOAD_TIMEOUT_MS, open_and_wait, settle, settle_window
-from workbench.core.fixes import apply_fix, parse_spec
+from workbench.core.fixes.apply import apply_fix, parse_spec
 from workbench.core.problems import ProblemKind
 from workbench.ui.profile_editor import CHECK_FAILED, CHECK_PASSED, ProfileEditor
 

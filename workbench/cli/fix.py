@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> Outcome:
     from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, check_parity
-    from workbench.core.fixes import FIXES, parse_spec, replay, steps_from_recipe
+    from workbench.core.fixes.apply import parse_spec, replay, steps_from_recipe
+    from workbench.core.fixes.registry import FIXES
     from workbench.core.model.loading import load_model, save_model
     from workbench.core.recipe import Recipe, load_recipe, save_recipe
 

@@ -20,8 +20,10 @@ from workbench.core.backend import Backend
 from workbench.core.runtime import load_backend
 from workbench.core.build.engine import BuildSettings
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import FixResult, FixStep, apply_fix, detect_problems, get_fix, make_step, suggest_fixes, \
-    suggested_params
+from workbench.core.fixes.apply import FixResult, apply_fix, make_step
+from workbench.core.fixes.base import FixStep
+from workbench.core.fixes.detect import detect_problems, suggest_fixes
+from workbench.core.fixes.registry import get_fix, suggested_params
 from workbench.core.model.loading import LoadedModel
 from workbench.core.model.switches import default_values
 from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, ParityResult, check_parity

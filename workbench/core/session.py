@@ -33,7 +33,7 @@ from workbench.core.split.deploy import split_recipe
 
 if TYPE_CHECKING:  # only for annotations
     from workbench.core.analysis.support import SupportReport
-    from workbench.core.fixes import FixResult
+    from workbench.core.fixes.apply import FixResult
     from workbench.core.model.loading import LoadedModel
     from workbench.core.problems import Problem
     from workbench.core.repair import RepairResult

@@ -12,7 +12,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import FixResult, apply_fix, get_fix, make_step, suggested_params
+from workbench.core.fixes.apply import FixResult, apply_fix, make_step
+from workbench.core.fixes.registry import get_fix, suggested_params
 from workbench.core.fixes.base import Param
 from workbench.core.model.loading import LoadedModel
 from workbench.core.compare.parity import BEYOND, CANNOT_JUDGE, EXACT, NOT_CHECKABLE, ParityResult, check_parity

@@ -11,7 +11,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
 
 from workbench.core.compare.parity import ParityResult
-from workbench.core.fixes import FIXES, FixResult
+from workbench.core.fixes.apply import FixResult
+from workbench.core.fixes.registry import FIXES
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
 from workbench.ui import palette

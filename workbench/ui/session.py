@@ -46,7 +46,7 @@ from workbench.core.session import RESET_ON_NEW_MODEL, FixHistory, ResultKind, S
 from workbench.core.shapes.dims import ShapeSuggestion
 
 if TYPE_CHECKING:  # as in core/session.py: the results' modules are not loaded for the hints
-    from workbench.core.fixes import FixResult
+    from workbench.core.fixes.apply import FixResult
     from workbench.core.repair import RepairResult
     from workbench.core.split.split import SplitResult
 

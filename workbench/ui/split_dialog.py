@@ -18,7 +18,7 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QPushButton, QTextBrowser, QWidget
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import FixResult, apply_fix, step_from_dict
+from workbench.core.fixes.apply import FixResult, apply_fix, step_from_dict
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.split.deploy import prepare_folder, tensorrt_part_cut, write_split_folder
 from workbench.core.split.partition import ONNXRUNTIME, TENSORRT

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import SAMPLES
 from tests.corpus.test_corpus import CORPUS
 from workbench.core.analysis.support import analyze_support
-from workbench.core.fixes import apply_fix, parse_spec
+from workbench.core.fixes.apply import apply_fix, parse_spec
 from workbench.core.model.loading import load_model
 from workbench.core.problems import ProblemKind, Severity
 from workbench.core.shapes.profiles import Profile, ShapeRange, validate_profiles

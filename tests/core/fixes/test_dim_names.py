@@ -21,7 +21,9 @@ from workbench.core.build.trial import trial_build
 from workbench.core.compare.parity import EXACT, check_parity
 from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import FIXES, apply_fix, detect_problems, make_step, parse_spec, step_from_dict
+from workbench.core.fixes.apply import apply_fix, make_step, parse_spec, step_from_dict
+from workbench.core.fixes.detect import detect_problems
+from workbench.core.fixes.registry import FIXES
 from workbench.core.validation import ONNX_CHECKER, ONNXRUNTIME
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.model.tensor_shapes import infer_value_info

@@ -10,7 +10,10 @@ from tests.conftest import SAMPLES
 from tests.onnx_factory import make_model, tensor, weights
 from workbench.core.analysis.support import analyze_support
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import FIXES, Fix, apply_fix, detect_problems, make_step, parse_spec, suggested_params
+from workbench.core.fixes.apply import apply_fix, make_step, parse_spec
+from workbench.core.fixes.base import Fix
+from workbench.core.fixes.detect import detect_problems
+from workbench.core.fixes.registry import FIXES, suggested_params
 from workbench.core.model.loading import LoadedModel, load_model
 from workbench.core.compare.parity import BEYOND, EXACT, NOT_CHECKABLE, WITHIN, check_parity
 

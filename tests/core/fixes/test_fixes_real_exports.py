@@ -19,7 +19,9 @@ from tests.conftest import CORPUS, SAMPLES
 from tests.corpus.catalog import CATALOG
 from workbench.cli import main
 from workbench.core.errors import WorkbenchError
-from workbench.core.fixes import FIXES, apply_fix, detect_problems, make_step, parse_spec, replay, suggested_params
+from workbench.core.fixes.apply import apply_fix, make_step, parse_spec, replay
+from workbench.core.fixes.detect import detect_problems
+from workbench.core.fixes.registry import FIXES, suggested_params
 from workbench.core.fixes.graph_tools import export_model
 from workbench.core.model.input_roles import steered_nodes
 from workbench.core.validation import ONNX_CHECKER, ONNXRUNTIME, validate_fixed_model

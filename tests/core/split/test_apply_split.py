@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import ROOT
 from workbench.cli import main
-from workbench.core.fixes import apply_fix, step_from_dict
+from workbench.core.fixes.apply import apply_fix, step_from_dict
 from workbench.core.model.loading import load_model
 from workbench.core.recipe import load_recipe, save_recipe
 from workbench.core.session import SessionState

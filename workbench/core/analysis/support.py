@@ -12,14 +12,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
-import onnx
-import onnx.utils
-
 from workbench.core.backend import Backend, BackendInfo, LogMessage
 from workbench.core.runtime import load_backend
-from workbench.core.fixes import detect_problems, suggest_fixes
+from workbench.core.fixes.detect import detect_problems, suggest_fixes
 from workbench.core.model.input_roles import float_shape_tensor_text, is_float
 from workbench.core.model.loading import LoadedModel, TensorInfo, iter_nodes
+from workbench.core.model.protos import ModelProto
 from workbench.core.model.tensor_shapes import infer_value_info
 from workbench.core.onnxruntime_compat import compatibility_issues
 from workbench.core.problems import Problem, ProblemKind, Severity, Stage, blocking, concise_message
@@ -266,9 +264,11 @@ def _parses_on_its_own(model: LoadedModel, indices: list[int], backend: Backend,
     if not cut_outputs or any(list(graph.node[i].attribute) and any(a.g.node or a.graphs for a in
                                                                      graph.node[i].attribute) for i in indices):
         return False  # nothing leaves it, or a nested body that may read outer-scope tensors
+    import onnx.utils
+
     try:
         if "extractor" not in typed:
-            with_types = onnx.ModelProto()
+            with_types = ModelProto()
             with_types.CopyFrom(model.proto)
             with_types.graph.value_info.extend(infer_value_info(model.proto, data_prop=True).value_info)
             typed["extractor"] = onnx.utils.Extractor(with_types)

@@ -1,4 +1,5 @@
-"""What a fix is: a name, typed parameters, a detector, a transform and a description.
+"""What a fix is: a name, typed parameters, a transform and a description (what finds the problems a fix answers
+lives apart, in ``fixes.detectors``: an analysis runs them without importing the transforms).
 
 Parameters arrive as text (the CLI's ``NAME:key=value,…``, the dialog's line edits) or as TOML
 values (a recipe). ``Param.coerce`` turns either into one canonical, TOML-friendly value, so a step
@@ -9,13 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Callable
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
-from workbench.core.problems import Problem
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # Dtypes a user can ask for (set-input-dtype), by NumPy-style name as the model summary shows them.
 DTYPE_NAMES = ("float32", "float16", "bfloat16", "float64", "int8", "uint8", "int32", "int64", "bool")
@@ -174,8 +175,6 @@ class Fix:
     params: tuple[Param, ...]
     # (graph, params, context, model) → None; mutates the onnx-graphsurgeon graph in place.
     transform: Callable
-    # (model, backend or None) → problems this fix addresses, each with ``fixes`` naming it.
-    detect: Callable[..., list[Problem]] | None = None
     # (model, params) → None; model-specific checks (unknown input, wrong rank, dtype of a value).
     validate: Callable | None = None
     # (model, problem) → {param: text} to pre-fill the dialog.

@@ -1,23 +1,29 @@
-"""Detectors over a model, and which fixes answer problems found elsewhere (parser, analysis)."""
+"""Detectors over a model, and which fixes answer problems found elsewhere (parser, analysis).
+
+Every analysis runs this module: it imports the detectors (``fixes.detectors``), never the catalogue of fixes with
+their onnx-graphsurgeon transforms (``fixes.registry``).
+"""
 
 from __future__ import annotations
 
-from workbench.core.fixes.nms import detect_unavailable_plugins
-from workbench.core.fixes.registry import FIXES, SUGGESTIONS_FROM_PROBLEM_KIND, get_fix
-from workbench.core.fixes.resize import rejected_settings
+from workbench.core.fixes.detectors.cleanup import detect_foldable, detect_unused
+from workbench.core.fixes.detectors.dim_names import detect_shared_dim_names
+from workbench.core.fixes.detectors.groupnorm import detect_groupnorms
+from workbench.core.fixes.detectors.inputs import detect_dtypes, detect_switches
+from workbench.core.fixes.detectors.nms import detect_nms, detect_unavailable_plugins
+from workbench.core.fixes.detectors.resize import detect_resize_modes, rejected_settings
 from workbench.core.model.input_roles import steered_nodes
 from workbench.core.model.loading import LoadedModel, iter_nodes
 from workbench.core.problems import Problem, ProblemKind
 
+# Each (model, backend or None) → the problems it finds, in the catalogue's order of the fixes that answer them.
+DETECTORS = (detect_foldable, detect_dtypes, detect_shared_dim_names, detect_switches, detect_resize_modes,
+             detect_nms, detect_groupnorms, detect_unused, detect_unavailable_plugins)
+
 
 def detect_problems(model: LoadedModel, backend=None) -> list[Problem]:
-    """Every catalogue detector's findings (each Problem's ``fixes`` filled); ``backend`` refines some."""
-    problems = []
-    for fix in FIXES.values():
-        if fix.detect is not None:
-            problems.extend(fix.detect(model, backend))
-    problems.extend(detect_unavailable_plugins(model, backend))
-    return problems
+    """Every detector's findings (each Problem's ``fixes`` filled); ``backend`` refines some."""
+    return [problem for detector in DETECTORS for problem in detector(model, backend)]
 
 
 def suggest_fixes(model: LoadedModel, problem: Problem) -> list[str]:
@@ -36,12 +42,3 @@ def suggest_fixes(model: LoadedModel, problem: Problem) -> list[str]:
     if problem.op == "NonMaxSuppression":
         fixes.extend(["replace-nms", "cut-outputs"])
     return fixes
-
-
-def suggested_params(fix_name: str, model: LoadedModel, problem: Problem | None = None) -> dict[str, str]:
-    """Text values to pre-fill the parameter form for ``fix_name`` on ``problem``."""
-    special = SUGGESTIONS_FROM_PROBLEM_KIND.get((fix_name, problem.kind if problem else ""))
-    if special is not None:
-        return special(model, problem)
-    fix = get_fix(fix_name)
-    return fix.suggest(model, problem) if fix.suggest is not None else {}

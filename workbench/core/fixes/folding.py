@@ -2,53 +2,17 @@
 
 from __future__ import annotations
 
-import onnx
 import onnx_graphsurgeon as gs
 
 from workbench.core import third_party_logs
 from workbench.core.onnxruntime_compat import runtime_limits
-from workbench.core.model.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
-from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, import_graph, node_label
+from workbench.core.fixes.graph_tools import export_model, find_tensor, fold, import_graph
 from workbench.core.model.ir_versions import ir_version_at_most
 from workbench.core.model.loading import LoadedModel, graph_inputs, iter_nodes
-from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 FOLD_ENGINES = ("graphsurgeon", "onnxslim")
-
-
-def consumed_names(graph: onnx.GraphProto) -> set[str]:
-    """Every tensor name some node reads, including reads from inside If/Loop bodies."""
-    return {name for node, _ in iter_nodes(graph) for name in node.input if name}
-
-
-def constant_nodes(proto: onnx.ModelProto) -> list[onnx.NodeProto]:
-    """Top-level nodes whose value is fixed (all inputs constant), other than Constant itself."""
-    constants = ConstantValues(proto)
-    known: set[str] = set()
-    foldable = []
-    for node in proto.graph.node:
-        if node.op_type == "Constant":
-            continue
-        has_subgraph = any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for a in node.attribute)
-        if node.input and not has_subgraph and all(not n or n in known or constants.is_source(n) for n in node.input):
-            known.update(node.output)
-            foldable.append(node)
-    return foldable
-
-
-def _detect_foldable(model: LoadedModel, _backend=None) -> list[Problem]:
-    foldable = constant_nodes(model.proto)
-    if not foldable:
-        return []
-    names = ", ".join(node_label(n) for n in foldable[:5]) + (" …" if len(foldable) > 5 else "")
-    return [Problem(kind=ProblemKind.FOLDABLE_CONSTANTS, severity=Severity.INFO, stage=Stage.MODEL,
-                    node=node_label(foldable[0]),
-                    op=foldable[0].op_type, fixes=["fold-constants"],
-                    message=f"{len(foldable)} node(s) only compute constants ({names}); folding them gives "
-                            "TensorRT a smaller, static graph.",
-                    hint="Apply fold-constants.")]
 
 
 def _fold_transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
@@ -65,32 +29,6 @@ def _fold_transform(graph: gs.Graph, params: dict, context: FixContext, model: L
             raise WorkbenchError("onnxslim could not simplify this model.", "Use engine=graphsurgeon instead.")
         return import_graph(slimmed, model.weights_dir)
     return fold(graph)
-
-
-def _detect_unused(model: LoadedModel, _backend=None) -> list[Problem]:
-    graph = model.proto.graph
-    used = consumed_names(graph) | {o.name for o in graph.output}
-    unused_inputs = [i.name for i in graph_inputs(graph) if i.name not in used]
-    unused_weights = [t.name for t in graph.initializer if t.name not in used]
-    dead = [node_label(n) for n in graph.node if not any(o in used for o in n.output if o)]
-    problems = []
-    if unused_inputs:
-        problems.append(Problem(kind=ProblemKind.UNUSED_INPUT, severity=Severity.WARNING, stage=Stage.MODEL,
-                                inputs=unused_inputs,
-                                node=unused_inputs[0], fixes=["remove-unused"],
-                                message=f"Input(s) {', '.join(unused_inputs)} feed nothing, yet the engine will "
-                                        "still expect data for them.", hint="Apply remove-unused."))
-    if unused_weights or dead:
-        what = []
-        if dead:
-            what.append(f"{len(dead)} node(s) whose results are never used ({', '.join(dead[:3])})")
-        if unused_weights:
-            what.append(f"{len(unused_weights)} unused initializer(s)")
-        problems.append(Problem(kind=ProblemKind.UNUSED_GRAPH_PARTS, severity=Severity.INFO, stage=Stage.MODEL,
-                                node=dead[0] if dead else "", fixes=["remove-unused"],
-                                message="The model carries " + " and ".join(what) + ".",
-                                hint="Apply remove-unused."))
-    return problems
 
 
 def _remove_unused_transform(graph: gs.Graph, _params: dict, context: FixContext, _model) -> gs.Graph:
@@ -130,7 +68,7 @@ FOLD_CONSTANTS = Fix(
                 "does). engine=onnxslim uses onnxslim, a stronger simplifier that also removes redundant ops.",
     params=(Param("engine", "choice", "Folding engine: graphsurgeon (onnx-graphsurgeon) or onnxslim.",
                   required=False, default="graphsurgeon", choices=FOLD_ENGINES),),
-    transform=_fold_transform, detect=_detect_foldable, needs_shapes=True,
+    transform=_fold_transform, needs_shapes=True,
     invalid_hint="Try the other engine (engine=onnxslim or engine=graphsurgeon).",
 )
 
@@ -139,7 +77,7 @@ REMOVE_UNUSED = Fix(
     changes_meaning="",  # keeps what the model computes
     description="Drop graph inputs nothing reads, outputs no node computes, initializers nothing uses and nodes "
                 "whose results are never used.",
-    params=(), transform=_remove_unused_transform, detect=_detect_unused,
+    params=(), transform=_remove_unused_transform,
     needs_weights=False,
 )
 

@@ -20,7 +20,6 @@ from workbench.core.fixes.base import Fix, FixContext
 from workbench.core.fixes.graph_tools import export_model, import_graph
 from workbench.core.model.loading import LoadedModel
 from workbench.core.onnxruntime_compat import default_opset
-from workbench.core.problems import Problem, ProblemKind, Severity, Stage
 
 GROUPNORM_OPSET = 21
 
@@ -74,20 +73,6 @@ def find_groupnorms(graph: gs.Graph) -> list[GroupNormMatch]:
     return matches
 
 
-def _detect(model: LoadedModel, _backend=None) -> list[Problem]:
-    if not any(n.op_type == "InstanceNormalization" for n in model.proto.graph.node):
-        return []
-    matches = find_groupnorms(import_graph(model.proto, model.weights_dir))
-    return [Problem(kind=ProblemKind.GROUPNORM_PATTERN, severity=Severity.INFO, stage=Stage.MODEL,
-                    node=m.instance_norm.name,
-                    op="InstanceNormalization", fixes=["fuse-groupnorm"],
-                    message=f"'{m.instance_norm.name}' is PyTorch's GroupNorm export ({m.groups} groups) spread over "
-                            "Reshape → InstanceNormalization → Reshape → Mul → Add; one GroupNormalization op lets "
-                            "TensorRT use its fused normalization kernel.",
-                    hint="Apply fuse-groupnorm (raises the opset to 21).")
-            for m in matches]
-
-
 def _validate(model: LoadedModel, _params: dict) -> None:
     if not find_groupnorms(import_graph(model.proto, model.weights_dir)):
         raise WorkbenchError("No GroupNorm export pattern (Reshape → InstanceNormalization → Reshape → Mul → Add) "
@@ -123,5 +108,5 @@ FUSE_GROUPNORM = Fix(
     description="Fuse PyTorch's GroupNorm export pattern (Reshape → InstanceNormalization → Reshape → Mul → Add) "
                 "into one GroupNormalization op (opset 21, per-channel scale and bias). The model's opset is raised "
                 "to 21 with ONNX's version converter.",
-    params=(), transform=_transform, detect=_detect, validate=_validate, may_change_numerics=True,
+    params=(), transform=_transform, validate=_validate, may_change_numerics=True,
 )

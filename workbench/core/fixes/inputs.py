@@ -8,16 +8,12 @@ import onnx_graphsurgeon as gs
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
-from workbench.core.fixes.graph_tools import find_input, fold, node_label, replace_uses
+from workbench.core.fixes.graph_tools import find_input, fold, replace_uses
 from workbench.core.model.input_roles import steered_nodes
-from workbench.core.model.loading import LoadedModel, input_info, iter_nodes
+from workbench.core.model.loading import LoadedModel, input_info
 from workbench.core.model.switches import frozen_array
-from workbench.core.problems import Problem, ProblemKind, Severity, Stage
+from workbench.core.problems import Problem
 from workbench.core.shapes.suggest import known_shapes
-
-# Element types the TensorRT ONNX parser refuses outright as network inputs (seen with TensorRT-RTX 1.7).
-_REFUSED_DTYPES = {"int16", "uint16", "uint32", "uint64", "complex64", "complex128", "object", "str", "string"}
-
 
 def _onnx_dtype(name: str) -> int:
     return onnx.TensorProto.BFLOAT16 if name == "bfloat16" else onnx.helper.np_dtype_to_tensor_dtype(np.dtype(name))
@@ -63,39 +59,6 @@ def _suggest_shape(model: LoadedModel, problem: Problem | None) -> dict[str, str
 
 
 # --- set-input-dtype ---------------------------------------------------------------------------
-
-def _detect_dtypes(model: LoadedModel, _backend=None) -> list[Problem]:
-    graph = model.proto.graph
-    consumers: dict[str, list[onnx.NodeProto]] = {}
-    for node, _ in iter_nodes(graph):
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    problems = []
-    for tensor in model.summary().inputs:
-        readers = consumers.get(tensor.name, [])
-        if tensor.dtype in _REFUSED_DTYPES:
-            message = f"Input '{tensor.name}' is {tensor.dtype}, a type TensorRT does not accept for network inputs."
-            severity = "error"
-        elif tensor.dtype == "uint8" and any(n.op_type != "Cast" for n in readers):
-            other = next(n for n in readers if n.op_type != "Cast")
-            problems.append(Problem(
-                kind=ProblemKind.INPUT_DTYPE, severity=Severity.ERROR, stage=Stage.PARSE,
-                node=tensor.name, inputs=[tensor.name],
-                message=f"Input '{tensor.name}' is uint8 and feeds {other.op_type} '{node_label(other)}': TensorRT "
-                        "only takes a uint8 input that goes straight into a Cast.",
-                hint="Re-export with a Cast to float right after the input (TensorRT computes in float)."))
-            continue
-        elif tensor.dtype == "float64":
-            message = (f"Input '{tensor.name}' is float64; TensorRT computes it in float32, so the engine's input "
-                       "type differs from the model's.")
-            severity = "info"
-        else:
-            continue
-        problems.append(Problem(kind=ProblemKind.INPUT_DTYPE, severity=severity, stage=Stage.PARSE, node=tensor.name,
-                                inputs=[tensor.name], fixes=["set-input-dtype"], message=message,
-                                hint="Apply set-input-dtype (e.g. dtype=float32): a Cast keeps the graph's meaning."))
-    return problems
-
 
 def _validate_dtype(model: LoadedModel, params: dict) -> None:
     tensor = input_info(model, params["input"])
@@ -146,21 +109,6 @@ def _suggest_dtype(model: LoadedModel, problem: Problem | None) -> dict[str, str
 
 
 # --- freeze-input ------------------------------------------------------------------------------
-
-def _detect_switches(model: LoadedModel, _backend=None) -> list[Problem]:
-    problems = []
-    for name, nodes in steered_nodes(model.proto.graph, model.summary().inputs).items():
-        tensor = input_info(model, name)
-        problems.append(Problem(
-            kind=ProblemKind.CONTROL_INPUT, severity=Severity.WARNING, stage=Stage.MODEL, node=nodes[0], inputs=[name],
-            fixes=["freeze-input"],
-            message=f"Input '{name}' ({tensor.dtype} {tensor.shape_text()}) decides the graph's structure at run "
-                    f"time ({', '.join(nodes[:3])}{' …' if len(nodes) > 3 else ''}); TensorRT handles such "
-                    "data-dependent branches and sizes poorly or not at all.",
-            hint=f"If you always deploy with one value, apply freeze-input (input={name}) to bake it in and fold "
-                 "the branches away."))
-    return problems
-
 
 def _validate_freeze(model: LoadedModel, params: dict) -> None:
     frozen_array(model, params["input"], params["value"])
@@ -213,7 +161,7 @@ SET_INPUT_DTYPE = Fix(
                 "after it, so the rest of the graph computes exactly what it did.",
     params=(Param("input", "input", "The graph input to change."),
             Param("dtype", "dtype", "The new dtype (float32, float16, int32, …).")),
-    transform=_set_dtype_transform, detect=_detect_dtypes, validate=_validate_dtype, suggest=_suggest_dtype,
+    transform=_set_dtype_transform, validate=_validate_dtype, suggest=_suggest_dtype,
     needs_weights=False,
 )
 
@@ -226,6 +174,6 @@ FREEZE_INPUT = Fix(
             Param("value", "values", "Its value: one number, or one per element separated by ';'."),
             Param("fold", "bool", "Fold constants afterwards (removes the branches that depended on it).",
                   required=False, default=True)),
-    transform=_freeze_transform, detect=_detect_switches, validate=_validate_freeze, suggest=_suggest_freeze,
+    transform=_freeze_transform, validate=_validate_freeze, suggest=_suggest_freeze,
     invalid_hint="Freeze with fold=false, then apply fold-constants with engine=onnxslim; or freeze another value.",
 )

@@ -12,83 +12,19 @@ import numpy as np
 import onnx
 import onnx_graphsurgeon as gs
 
-from workbench.core.model.constant_values import ConstantValues
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
+from workbench.core.fixes.detectors.nms import BOX_CODINGS, enclosing, nms_nodes, nms_settings
 from workbench.core.fixes.graph_tools import gs_label, node_label
-from workbench.core.model.loading import LoadedModel, iter_nodes
-from workbench.core.problems import Problem, ProblemKind, Severity, Stage
+from workbench.core.model.loading import LoadedModel
+from workbench.core.problems import Problem
 
 PLUGIN_OP = "EfficientNMS_TRT"
-BOX_CODINGS = ("corners", "center_size")  # EfficientNMS_TRT box_coding 0 / 1, like ONNX center_point_box
 OUTPUT_NAMES = ("num_detections", "detection_boxes", "detection_scores", "detection_classes")
-_DEFAULT_MAX_DETECTIONS = 100
-
-
-def _nms_nodes(model: LoadedModel) -> list[onnx.NodeProto]:
-    return [n for n, _ in iter_nodes(model.proto.graph) if n.op_type == "NonMaxSuppression"]
-
-
-def _enclosing(model: LoadedModel, node: onnx.NodeProto) -> str:
-    """The top-level If/Loop holding ``node`` ("" at the top level), e.g. torchvision's batched_nms If."""
-    return next((parent for n, parent in iter_nodes(model.proto.graph) if n is node), "")
-
-
-def nms_settings(model: LoadedModel, node: onnx.NodeProto) -> dict:
-    """The NMS node's own thresholds, where they are constants (initializers or Constant nodes)."""
-    constants = ConstantValues(model.proto)
-    inputs = list(node.input) + [""] * (5 - len(node.input))
-    per_class, iou, score = (constants.scalar(name) if name else None for name in inputs[2:5])
-    center = next((a.i for a in node.attribute if a.name == "center_point_box"), 0)
-    return {"score_threshold": score if score is not None else 0.0,
-            "iou_threshold": iou if iou is not None else 0.0,
-            "max_detections": int(per_class) if per_class else _DEFAULT_MAX_DETECTIONS,
-            "box_coding": BOX_CODINGS[center]}
-
-
-def _detect(model: LoadedModel, backend=None) -> list[Problem]:
-    problems = []
-    for node in _nms_nodes(model):
-        if backend is not None and backend.is_rtx:
-            severity, where = "error", (f"the {backend.name} {backend.version} builder has no implementation of it "
-                                        "(the build fails with \"has no runners that implement it\")")
-        else:
-            severity, where = "warning", "TensorRT runs it as a slow generic layer or not at all, depending on version"
-        boxes, scores = node.input[0], node.input[1]
-        parent = _enclosing(model, node)
-        hint = (f"Apply replace-nms (EfficientNMS_TRT plugin, full TensorRT) or cut-outputs (tensors={boxes};{scores}) "
-                "and run NMS after the engine.") if not parent else (
-                f"It runs inside '{parent}' (like torchvision's batched_nms), which replace-nms cannot rewire: apply "
-                "cut-outputs at the network's raw outputs before the post-processing and run it after the engine.")
-        problems.append(Problem(
-            kind=ProblemKind.NMS, severity=severity, stage=Stage.BUILD, node=node_label(node), op="NonMaxSuppression",
-            parent=parent, fixes=["cut-outputs"] if parent else ["replace-nms", "cut-outputs"],
-            message=f"NonMaxSuppression '{node_label(node)}': {where}.", hint=hint))
-    return problems
-
-
-def detect_unavailable_plugins(model: LoadedModel, backend=None) -> list[Problem]:
-    """Plugin nodes the active backend cannot provide (say so before the parser's terse error)."""
-    if backend is None:
-        return []
-    known_onnx_ops = {schema.name for schema in onnx.defs.get_all_schemas()}
-    problems = []
-    for node, parent in iter_nodes(model.proto.graph):
-        if node.op_type.endswith("_TRT") and node.op_type not in known_onnx_ops \
-                and node.op_type not in backend.plugin_names:
-            problems.append(Problem(
-                kind=ProblemKind.PLUGIN_UNAVAILABLE, severity=Severity.ERROR, stage=Stage.PARSE,
-                node=node_label(node), op=node.op_type,
-                parent=parent if parent != node.name else "",
-                message=f"{node.op_type} is a TensorRT plugin that the active backend ({backend.name} "
-                        f"{backend.version}) does not provide; this model builds with full TensorRT only.",
-                hint="Build with full TensorRT (--backend tensorrt), or undo the fix that added it and cut the "
-                     "outputs before it instead."))
-    return problems
 
 
 def _find_nms(model: LoadedModel, params: dict) -> onnx.NodeProto:
-    nodes = _nms_nodes(model)
+    nodes = nms_nodes(model)
     if not nodes:
         raise WorkbenchError("The model has no NonMaxSuppression node.", "replace-nms only applies to ONNX NMS.")
     if "node" in params:
@@ -104,7 +40,7 @@ def _find_nms(model: LoadedModel, params: dict) -> onnx.NodeProto:
 
 def _validate(model: LoadedModel, params: dict) -> None:
     node = _find_nms(model, params)
-    if parent := _enclosing(model, node):
+    if parent := enclosing(model, node):
         raise WorkbenchError(f"NonMaxSuppression '{node_label(node)}' runs inside '{parent}' (e.g. torchvision's "
                              "batched_nms), so replace-nms cannot replace it and what follows.",
                              "Apply cut-outputs at the network's raw outputs (before the post-processing) and run "
@@ -161,7 +97,7 @@ def _transform(graph: gs.Graph, params: dict, context: FixContext, model: Loaded
 
 
 def _suggest(model: LoadedModel, problem: Problem | None) -> dict[str, str]:
-    nodes = _nms_nodes(model)
+    nodes = nms_nodes(model)
     node = next((n for n in nodes if problem and node_label(n) == problem.node), nodes[0] if nodes else None)
     if node is None:
         return {}
@@ -169,7 +105,7 @@ def _suggest(model: LoadedModel, problem: Problem | None) -> dict[str, str]:
 
 
 def suggest_cut_before_nms(model: LoadedModel, problem: Problem | None) -> dict[str, str]:
-    nodes = _nms_nodes(model)
+    nodes = nms_nodes(model)
     node = next((n for n in nodes if problem and node_label(n) == problem.node), nodes[0] if nodes else None)
     return {"tensors": f"{node.input[0]};{node.input[1]}"} if node is not None else {}
 
@@ -189,7 +125,7 @@ REPLACE_NMS = Fix(
             Param("box_coding", "choice", "Box format: corners (x1,y1,x2,y2) or center_size (default: the node's).",
                   required=False, choices=BOX_CODINGS),
             Param("node", "node", "The NonMaxSuppression node (needed when there are several).", required=False)),
-    transform=_transform, detect=_detect, validate=_validate, suggest=_suggest, may_change_numerics=True,
+    transform=_transform, validate=_validate, suggest=_suggest, may_change_numerics=True,
     needs_shapes=True,
     needs_weights=False,
 )

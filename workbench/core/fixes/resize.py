@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-import onnx
 import onnx_graphsurgeon as gs
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.base import Fix, FixContext, Param
+from workbench.core.fixes.detectors.resize import SUPPORTED_COORDINATE_MODES, rejected_nodes
 from workbench.core.fixes.graph_tools import all_nodes, drop_unused_constant, gs_label, node_label
-from workbench.core.model.loading import LoadedModel, iter_nodes, node_attribute
-from workbench.core.problems import Problem, ProblemKind, Severity, Stage
+from workbench.core.model.loading import LoadedModel, iter_nodes
+from workbench.core.problems import Problem
 
-# What the TensorRT ONNX parser accepts (its own assertion text lists these coordinate modes).
-SUPPORTED_COORDINATE_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric",
-                              "tf_half_pixel_for_nn")
 NEAREST_MODES = ("round_prefer_floor", "round_prefer_ceil", "floor", "ceil")
-
-
-def rejected_settings(node: onnx.NodeProto) -> list[str]:
-    """Why the TensorRT parser would refuse this Resize node (empty when it accepts it)."""
-    reasons = []
-    mode = node_attribute(node, "coordinate_transformation_mode", b"half_pixel").decode()
-    if mode not in SUPPORTED_COORDINATE_MODES:
-        reasons.append(f"coordinate_transformation_mode={mode}")
-    if node_attribute(node, "antialias", 0):
-        reasons.append("antialias=1")
-    return reasons
-
-
-def _rejected_nodes(model: LoadedModel) -> list[tuple[onnx.NodeProto, str, list[str]]]:
-    return [(node, parent, reasons) for node, parent in iter_nodes(model.proto.graph)
-            if node.op_type == "Resize" and (reasons := rejected_settings(node))]
-
-
-def _detect(model: LoadedModel, _backend=None) -> list[Problem]:
-    return [Problem(kind=ProblemKind.RESIZE_MODE, severity=Severity.ERROR, stage=Stage.PARSE,
-                    node=node_label(node), op="Resize",
-                    parent=parent if parent != node.name else "", fixes=["fix-resize-mode"],
-                    message=f"Resize '{node_label(node)}' uses {', '.join(reasons)}, which TensorRT does not support "
-                            f"(it takes {', '.join(SUPPORTED_COORDINATE_MODES)}, without antialiasing).",
-                    hint="Apply fix-resize-mode; outputs change slightly, the parity check shows by how much.")
-            for node, parent, reasons in _rejected_nodes(model)]
 
 
 def _validate(model: LoadedModel, params: dict) -> None:
@@ -48,13 +19,13 @@ def _validate(model: LoadedModel, params: dict) -> None:
     if "node" in params and params["node"] not in resizes:
         raise WorkbenchError(f"The model has no Resize node named '{params['node']}'.",
                              f"Its Resize nodes are: {', '.join(sorted(resizes)) or 'none'}.")
-    if "node" not in params and not _rejected_nodes(model):
+    if "node" not in params and not rejected_nodes(model):
         raise WorkbenchError("No Resize node in this model uses a setting TensorRT rejects.",
                              "Name a node explicitly (node=…) to change it anyway.")
 
 
 def _transform(graph: gs.Graph, params: dict, context: FixContext, model: LoadedModel) -> gs.Graph:
-    wanted = {params["node"]} if "node" in params else {node_label(n) for n, _, _ in _rejected_nodes(model)}
+    wanted = {params["node"]} if "node" in params else {node_label(n) for n, _, _ in rejected_nodes(model)}
     for node in all_nodes(graph):
         if node.op != "Resize" or gs_label(node) not in wanted:
             continue
@@ -93,6 +64,6 @@ FIX_RESIZE_MODE = Fix(
                   choices=SUPPORTED_COORDINATE_MODES),
             Param("nearest_mode", "choice", "The new nearest_mode (nearest interpolation only).", required=False,
                   choices=NEAREST_MODES)),
-    transform=_transform, detect=_detect, validate=_validate, suggest=_suggest, may_change_numerics=True,
+    transform=_transform, validate=_validate, suggest=_suggest, may_change_numerics=True,
     needs_weights=False,
 )

@@ -69,7 +69,7 @@ def available_memory() -> tuple[int, str]:
     limit = os.environ.get(MEMORY_LIMIT_VARIABLE)
     if limit:
         return _parse_limit(limit), f"allowed by {MEMORY_LIMIT_VARIABLE}"
-    import psutil  # imported here: a plain analysis never needs it
+    import psutil
 
     return psutil.virtual_memory().available, "available on this machine"
 

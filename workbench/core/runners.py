@@ -97,7 +97,7 @@ class OnnxruntimeRunner(ClosingRunner):
         ``memory_cap``: the bytes a run may allocate (CPU only); a run that needs more fails with
         ``ARENA_REFUSAL`` in its detail instead of taking the machine's memory (``self.memory_cap`` is the cap
         in force: onnxruntime has one such arena per process, capped by the first runner that asks)."""
-        import onnxruntime as ort  # heavy: imported by the first session, not by every module that imports runners
+        import onnxruntime as ort
 
         # onnxruntime reads the weights the model keeps on disk itself (from weights_dir), so this process
         # never holds a second copy of them.

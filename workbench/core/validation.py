@@ -127,7 +127,7 @@ def _judge(proto: onnx.ModelProto, declared_shapes: bool = True, onnxruntime_can
     except WorkbenchError as exc:  # an opset newer than this onnxruntime
         validation.not_checkable = f"onnxruntime cannot check it: {exc.message}"
         return validation
-    import onnxruntime as ort  # here: a plain analysis imports this module but never runs onnxruntime
+    import onnxruntime as ort
 
     options = third_party_logs.session_options()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL

@@ -18,6 +18,7 @@ from workbench.core.fixes.base import Fix, FixContext, Param
 from workbench.core.fixes.detectors.dim_names import Use, new_dim_names, placeholder_names
 from workbench.core.model.loading import LoadedModel
 
+
 def _targets(model: LoadedModel, params: dict) -> list[str]:
     return list(params.get("names") or placeholder_names(model))
 

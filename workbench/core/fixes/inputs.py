@@ -15,6 +15,7 @@ from workbench.core.model.switches import frozen_array
 from workbench.core.problems import Problem
 from workbench.core.shapes.suggest import known_shapes
 
+
 def _onnx_dtype(name: str) -> int:
     return onnx.TensorProto.BFLOAT16 if name == "bfloat16" else onnx.helper.np_dtype_to_tensor_dtype(np.dtype(name))
 

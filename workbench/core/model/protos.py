@@ -49,9 +49,8 @@ def _onnx_messages() -> ModuleType:
 
 
 if TYPE_CHECKING:
-    from onnx import (IR_VERSION, AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto,
-                      OperatorSetIdProto, StringStringEntryProto, TensorProto, TensorShapeProto, TypeProto,
-                      ValueInfoProto)
+    from onnx import (IR_VERSION, AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto,
+                      TypeProto, ValueInfoProto)
 else:
     _messages = _onnx_messages()
     IR_VERSION = _messages.IR_VERSION  # the newest IR version the installed onnx writes
@@ -60,17 +59,13 @@ else:
     GraphProto = _messages.GraphProto
     ModelProto = _messages.ModelProto
     NodeProto = _messages.NodeProto
-    OperatorSetIdProto = _messages.OperatorSetIdProto
-    StringStringEntryProto = _messages.StringStringEntryProto
     TensorProto = _messages.TensorProto
-    TensorShapeProto = _messages.TensorShapeProto
     TypeProto = _messages.TypeProto
     ValueInfoProto = _messages.ValueInfoProto
 
 __all__ = ["IR_VERSION", "AttributeProto", "ExternalData", "FunctionProto", "GraphProto", "ModelProto", "NodeProto",
-           "OperatorSetIdProto", "StringStringEntryProto", "TensorProto", "TensorShapeProto", "TypeProto",
-           "ValueInfoProto", "all_tensors", "element_size", "element_type_name", "external_data_info",
-           "uses_external_data"]
+           "TensorProto", "TypeProto", "ValueInfoProto", "all_tensors", "element_size", "element_type_name",
+           "external_data_info", "uses_external_data"]
 
 # Element type → (name, bytes per element), as onnx.helper.tensor_dtype_to_np_dtype answers with NumPy and
 # ml_dtypes installed (older onnx releases answer float32 for bfloat16 and the float8 types: not here). Sub-byte

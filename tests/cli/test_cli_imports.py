@@ -12,9 +12,8 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CORPUS, ROOT
 
-CORPUS = ROOT / "tests" / "corpus"
 MODEL = CORPUS / "text_detector_p2o.onnx"
 # Libraries of other commands (onnxruntime: compare, parity, the shape probe; onnxslim, onnxconverter-common:
 # fixes and conversions; polygraphy: dev only), of the window (PySide6, pyqtgraph, netron) and of nobody (torch).

@@ -11,8 +11,7 @@ import onnx
 import pytest
 from onnx import external_data_helper, helper
 
-from tests.conftest import ROOT
-from tests.corpus.test_corpus import CORPUS
+from tests.conftest import CORPUS, ROOT
 from workbench.core.model.loading import attribute_value, iter_nodes, load_model
 from workbench.core.model.protos import (TensorProto, all_tensors, element_size, element_type_name, external_data_info,
                                          uses_external_data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,12 @@ def session(path: Path) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+@functools.cache
+def corpus_session(name: str) -> ort.InferenceSession:
+    """One session per corpus model for the whole file (a session keeps no state from one run to the next)."""
+    return session(CORPUS / name)
+
+
 ORT_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_}
 
@@ -74,7 +81,7 @@ def _past(shapes: dict) -> int:
 def entry_feeds(name: str, shapes: dict, values: dict | None = None) -> tuple[ort.InferenceSession, dict]:
     """A session of the catalogued model and feeds at ``shapes``, inside the entry's value domains."""
     entry = CATALOG[name]
-    sess = session(CORPUS / name)
+    sess = corpus_session(name)
     return sess, feeds_for(sess, shapes, entry.get("values", {}) if values is None else values,
                            domains=entry.get("value_domains"), past=_past(shapes))
 

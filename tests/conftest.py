@@ -57,6 +57,7 @@ def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: the order within stays
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: pytest without it (``-p no:xdist``) must not fail
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadfile``, with the files of ``SHARED_CORPUS_MODELS_UNIT`` as one work unit."""
     if config.getoption("dist") != "loadfile":

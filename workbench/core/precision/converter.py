@@ -187,7 +187,7 @@ def _unshadow_bodies(proto: onnx.ModelProto) -> None:
                             while new in taken:
                                 new, suffix = f"{name}_body_{suffix}", suffix + 1
                             taken.add(new)
-                            _rename_reads(body, name, new, top_outputs=True)
+                            _rename_reads(body, {name: new}, top_outputs=True)
                             inner.output[index] = new
                             for value in body.value_info:
                                 if value.name == name:
@@ -506,7 +506,7 @@ class _Converter:
                 produced = self._output_type(node, list(node.output).index(name))
                 if produced != wanted:
                     renamed[name] = self.unique(f"{name}_{_SHORT[produced]}")
-                    _rename_reads(self.proto.graph, name, renamed[name])
+                    _rename_reads(self.proto.graph, {name: renamed[name]})
                     node.output[list(node.output).index(name)] = renamed[name]
                     self.types[renamed[name]] = FLOAT
 
@@ -553,11 +553,15 @@ class _Converter:
         final = [t for t in [*graph.initializer, *new_initializers] if t.name in used]
         del graph.initializer[:]
         graph.initializer.extend(final)
-        for (name, wanted), copy_name in reads.items():  # a weight only converted nodes read keeps its name
+        renamed_back: dict[str, str] = {}  # a weight only converted nodes read keeps its name
+        for (name, wanted), copy_name in reads.items():
             if name in initializers and name not in used and copy_name in used:
-                _rename_reads(graph, copy_name, name, top_outputs=True)
-                next(t for t in graph.initializer if t.name == copy_name).name = name
+                renamed_back[copy_name] = name
                 storage[name] = wanted
+        if renamed_back:
+            _rename_reads(graph, renamed_back, top_outputs=True)
+            for tensor in graph.initializer:
+                tensor.name = renamed_back.get(tensor.name, tensor.name)
         for value in graph.value_info:
             if self.is_float(value.name) and value.name in storage:
                 value.type.tensor_type.elem_type = storage[value.name]
@@ -620,18 +624,19 @@ def _outer_reads(graph: onnx.GraphProto) -> set[str]:
     return {name for g in graphs(graph) for node in g.node for name in node.input} | {o.name for o in graph.output}
 
 
-def _rename_reads(graph: onnx.GraphProto, old: str, new: str, top_outputs: bool = False) -> None:
-    """Every node (also in bodies) that reads ``old`` reads ``new`` instead, and bodies' outputs (``graph``'s own
-    outputs too with ``top_outputs``)."""
+def _rename_reads(graph: onnx.GraphProto, renames: dict[str, str], top_outputs: bool = False) -> None:
+    """Every node (also in bodies) that reads an old name of ``renames`` reads its new one instead, and bodies'
+    outputs (``graph``'s own outputs too with ``top_outputs``). One walk for all the renames: a walk per name made
+    the conversion quadratic in the model's size (a weight read only by converted nodes is renamed back)."""
     for g in graphs(graph):
         for node in g.node:
             for index, name in enumerate(node.input):
-                if name == old:
-                    node.input[index] = new
+                if name in renames:
+                    node.input[index] = renames[name]
         if g is not graph or top_outputs:
             for output in g.output:
-                if output.name == old:
-                    output.name = new
+                if output.name in renames:
+                    output.name = renames[output.name]
 
 
 def decide_nodes(proto: onnx.ModelProto, target: int, kept_nodes=(), kept_ops=(), *,

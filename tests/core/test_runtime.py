@@ -70,3 +70,13 @@ def test_shape_suggestions_are_cached_in_the_runtime_not_on_the_model():
 def test_an_unknown_backend_is_a_clear_error():
     with Runtime() as runtime, pytest.raises(WorkbenchError, match="Unknown backend"):
         runtime.backend("onnx-tensorrt")
+
+
+def test_scratch_folders_live_until_the_runtime_closes():
+    with Runtime() as runtime:
+        first, second = runtime.scratch_folder("trt-workbench-test-"), runtime.scratch_folder("trt-workbench-test-")
+        assert first != second and first.name.startswith("trt-workbench-test-")
+        (first / "nested").mkdir()
+        (first / "nested" / "reduced.onnx").write_bytes(b"kept while the runtime lives")
+        assert first.is_dir() and second.is_dir()
+    assert not first.exists() and not second.exists()

@@ -7,15 +7,20 @@ functions ask for a backend, a child or a cached answer, so no call signature ha
 none (a library user, a test) gets a default runtime, closed when the process exits.
 
 The caches live here, not on the objects they describe: a ``LoadedModel`` stays read-only, and the shape
-service's answers for it (``shape_cache``) are dropped with the model (weak references).
+service's answers for it (``shape_cache``) are dropped with the model (weak references). So do the scratch
+folders (``scratch_folder``): files a user may still open while the runtime lives (the window's reduce reports),
+removed when it closes.
 """
 
 from __future__ import annotations
 
 import atexit
+import shutil
+import tempfile
 import threading
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from workbench.core.backend import BACKEND_CHOICES, Backend, import_backend
@@ -43,6 +48,7 @@ class Runtime:
         self._backends: dict[str, Backend] = {}
         self._children: dict[str, ChildProcess] = {}
         self._shape_caches: weakref.WeakKeyDictionary[LoadedModel, ShapeCache] = weakref.WeakKeyDictionary()
+        self._scratch_folders: list[Path] = []
         self._previous: Runtime | None = None
 
     def backend(self, choice: str = "auto") -> Backend:
@@ -76,6 +82,13 @@ class Runtime:
                 cache = self._shape_caches[model] = ShapeCache()
             return cache
 
+    def scratch_folder(self, prefix: str) -> Path:
+        """A new temporary folder (named ``prefix``…), removed with everything in it when the runtime closes."""
+        folder = Path(tempfile.mkdtemp(prefix=prefix))
+        with self._lock:
+            self._scratch_folders.append(folder)
+        return folder
+
     def activate(self) -> Runtime:
         """Make this the current runtime (until ``close``)."""
         global _current
@@ -84,8 +97,8 @@ class Runtime:
         return self
 
     def close(self) -> None:
-        """Stop every child process (a running call gets ``ChildCrashed``), forget the caches and stop being the
-        current runtime."""
+        """Stop every child process (a running call gets ``ChildCrashed``), forget the caches, remove the scratch
+        folders and stop being the current runtime."""
         global _current
         with _current_lock:
             if _current is self:
@@ -93,8 +106,11 @@ class Runtime:
         with self._lock:
             children, self._children = list(self._children.values()), {}
             self._shape_caches = weakref.WeakKeyDictionary()
+            folders, self._scratch_folders = self._scratch_folders, []
         for child in children:
             child.close()
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)  # a file still open elsewhere must not stop the exit
 
     def __enter__(self) -> Runtime:
         return self.activate()

@@ -9,7 +9,6 @@ writes the same bundle (repro.sh, environment.txt, README.md …) where the user
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -26,6 +25,7 @@ from workbench.core.problems import Problem
 from workbench.core.reduce.oracle import COMPARE_KIND
 from workbench.core.reduce.bundle import REDUCED, prepare_bundle_folder, write_bundle
 from workbench.core.reduce.search import ProblemSpec, ReduceResult, ReduceStatus, reduce_model
+from workbench.core.runtime import current_runtime
 from workbench.core.shapes.profiles import describe_profile, profiles_from_recipe
 from workbench.ui import palette
 from workbench.ui.session import Session
@@ -136,7 +136,8 @@ class ReduceDialog(QDialog):
         self.reduce_result = result
         self.view.setHtml(reduce_html(result))
         try:
-            self.bundle = prepare_bundle_folder(tempfile.mkdtemp(prefix="trt-workbench-reduce-"), None)
+            # Kept while the window lives (its reduced model can be opened from there); "Write report…" keeps one.
+            self.bundle = prepare_bundle_folder(current_runtime().scratch_folder("trt-workbench-reduce-"), None)
             write_bundle(result, self.bundle, self.session.backend, protect=self._model_path())
         except (WorkbenchError, OSError) as exc:
             self.bundle = None

@@ -80,3 +80,15 @@ def test_scratch_folders_live_until_the_runtime_closes():
         (first / "nested" / "reduced.onnx").write_bytes(b"kept while the runtime lives")
         assert first.is_dir() and second.is_dir()
     assert not first.exists() and not second.exists()
+
+
+@pytest.mark.parametrize("spare_children", [True, False])
+def test_a_one_call_child_is_followed_by_a_spare_only_when_the_runtime_keeps_spares(spare_children):
+    before = _our_children()
+    with Runtime(spare_children=spare_children) as runtime:
+        child = runtime.child_process("one call", lambda: ChildProcess(one_call_per_child=True))
+        served_by = child.call(child_calls.process_id)
+        after_call = _our_children() - before
+        assert served_by not in after_call  # that child served its one call and ended
+        assert len(after_call) == (1 if spare_children else 0)
+    assert _our_children() - before == set()

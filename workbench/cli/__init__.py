@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # Third-party libraries print on their own (onnx-graphsurgeon on stdout, onnxruntime's native
     # logger on fd 2): catch it all, so --json's stdout holds one object and the lines become our log.
-    # The command's runtime stops every child process it started before the command returns.
-    with capture_output(stdout_too=args.json) as captured, Runtime():
+    # The command's runtime stops every child process it started before the command returns, and starts no spare
+    # ones (the command ends after its work).
+    with capture_output(stdout_too=args.json) as captured, Runtime(spare_children=False):
         outcome, error = run_command(COMMANDS[args.command].run, args)
     log = [message for message in captured.messages if message.source != "stderr"]
     for message in captured.messages:

@@ -43,7 +43,12 @@ class ShapeCache:
 class Runtime:
     """Backends, child processes and caches with one lifecycle: ``close`` (or leaving ``with``) ends them all."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, spare_children: bool = True) -> None:
+        """``spare_children``: whether a child process that serves one call at a time (builds, onnxruntime runs)
+        starts the next call's child as soon as a call ends. The window wants it (the next build finds TensorRT
+        imported); a command line that ends after its work does not: its spare was started only to be killed at
+        exit, and made ``trt-workbench build`` a quarter slower."""
+        self.spare_children = spare_children
         self._lock = threading.Lock()
         self._backends: dict[str, Backend] = {}
         self._children: dict[str, ChildProcess] = {}
@@ -66,7 +71,9 @@ class Runtime:
         first time it is asked for; ``close`` stops it."""
         with self._lock:
             if name not in self._children:
-                self._children[name] = make()
+                child = make()
+                child.spare_after_call = self.spare_children
+                self._children[name] = child
             return self._children[name]
 
     def child_processes(self) -> dict[str, ChildProcess]:

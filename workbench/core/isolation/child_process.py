@@ -14,8 +14,9 @@ so a thread would still freeze a window. A ``ChildProcess`` runs picklable calls
 Two policies: by default one child serves call after call (the window's support analysis). With
 ``one_call_per_child`` each child serves a single call, so no native state leaks from one call to
 the next, and a spare is started when a call ends (builds: small ones pay no start-up, and the
-spare's start-up never competes with a running build). Calls may run concurrently, each in a child
-of its own.
+spare's start-up never competes with a running build) unless ``spare_after_call`` is False (a command
+line that ends after its work: the spare would only be killed at exit). Calls may run concurrently,
+each in a child of its own.
 """
 
 from __future__ import annotations
@@ -119,10 +120,13 @@ class _Child:
 
 
 class ChildProcess:
-    def __init__(self, warm_up: Callable[[], object] | None = None, *, one_call_per_child: bool = False):
-        """``warm_up`` (picklable, e.g. a ``functools.partial``) runs first in every child."""
+    def __init__(self, warm_up: Callable[[], object] | None = None, *, one_call_per_child: bool = False,
+                 spare_after_call: bool = True):
+        """``warm_up`` (picklable, e.g. a ``functools.partial``) runs first in every child. With
+        ``one_call_per_child``, ``spare_after_call`` starts the next call's child as soon as a call ends."""
         self._warm_up = warm_up
         self._one_call_per_child = one_call_per_child
+        self.spare_after_call = spare_after_call
         self._ready: _Child | None = None
         self._running: set[_Child] = set()  # children in a call
         self._closed = False  # no spare is kept after ``close`` until ``start``
@@ -208,7 +212,7 @@ class ChildProcess:
                 self._ready = child
                 return
         child.end()
-        if self._one_call_per_child and not closed:
+        if self._one_call_per_child and self.spare_after_call and not closed:
             self.start()  # after the call, so the spare's start-up does not compete with it for the CPU
 
     def close(self) -> None:

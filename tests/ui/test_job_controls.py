@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QDialog, QWidget
 
 from workbench.core.errors import WorkbenchError
-from workbench.ui.job_controls import CANCELLING, IDLE, STARTING, JobControls
+from workbench.ui.job_controls import CANCELLING, IDLE, STARTING, JobControls, ask_for_folder
 from workbench.ui.session import Session
 
 WAIT_MS = 10_000
@@ -128,3 +129,15 @@ def test_run_follows_can_run_and_one_task_ending_leaves_the_others_run_shown(qtb
     release.set()
     qtbot.waitUntil(lambda: not jobs.running, timeout=WAIT_MS)
     assert owner.results == ["quick", "slow"] and owner.seen_at_end[1] == (IDLE, True, False)
+
+
+def test_the_folder_chooser_hands_the_chosen_folder_to_the_write_action(qtbot, tmp_path):
+    dialog = QDialog()
+    qtbot.addWidget(dialog)
+    chosen: list[str] = []
+    chooser = ask_for_folder(dialog, "Folder for the report", chosen.append)
+    assert chooser.isVisible() and chooser.windowTitle() == "Folder for the report"
+    (tmp_path / "report").mkdir()
+    chooser.selectFile(str(tmp_path / "report"))
+    chooser.accept()
+    assert [Path(folder) for folder in chosen] == [tmp_path / "report"]

@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout,
+                               QWidget)
 
 from workbench.ui.session import Session
 from workbench.ui.tasks import Task
@@ -164,3 +165,15 @@ def job_dialog_layout(dialog: QDialog, jobs: JobControls, status: QLabel, view: 
     layout.addWidget(status)
     layout.addWidget(view, 1)
     layout.addLayout(buttons)
+
+
+def ask_for_folder(dialog: QDialog, title: str, on_selected: Callable[[str], object]) -> QFileDialog:
+    """The folder chooser of the job dialogs' write actions (split folder, reduce report): Qt's own dialog, opened
+    asynchronously (the same on every desktop, and drivable in tests); ``on_selected`` gets the folder."""
+    chooser = QFileDialog(dialog, title)
+    chooser.setOption(QFileDialog.Option.DontUseNativeDialog)
+    chooser.setFileMode(QFileDialog.FileMode.Directory)
+    chooser.fileSelected.connect(on_selected)
+    chooser.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    chooser.open()
+    return chooser

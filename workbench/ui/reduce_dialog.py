@@ -29,7 +29,7 @@ from workbench.core.runtime import current_runtime
 from workbench.core.shapes.profiles import describe_profile, profiles_from_recipe
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.job_controls import JobControls, job_dialog_layout
+from workbench.ui.job_controls import JobControls, ask_for_folder, job_dialog_layout
 from workbench.ui.worker import Worker
 
 _STATUS_COLOURS = {ReduceStatus.REDUCED: palette.PASS, ReduceStatus.STOPPED_EARLY: palette.WARNING,
@@ -160,14 +160,8 @@ class ReduceDialog(QDialog):
         super().closeEvent(event)
 
     def write_dialog(self) -> QFileDialog:
-        dialog = QFileDialog(self, "Folder for the report")
-        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
-        dialog.setFileMode(QFileDialog.FileMode.Directory)
-        dialog.fileSelected.connect(self.write_to)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-        self.file_dialog = dialog
-        return dialog
+        self.file_dialog = ask_for_folder(self, "Folder for the report", self.write_to)
+        return self.file_dialog
 
     def _model_path(self) -> Path | None:
         """The current model's file: the report never writes over it."""

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from html import escape
 
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QPushButton, QTextBrowser, QWidget
 
@@ -25,7 +24,7 @@ from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
 from workbench.core.split.split import SplitResult, split_model
 from workbench.ui import palette
 from workbench.ui.session import Session
-from workbench.ui.job_controls import JobControls, job_dialog_layout
+from workbench.ui.job_controls import JobControls, ask_for_folder, job_dialog_layout
 from workbench.ui.worker import Worker
 
 SHOWN_REASONS = 6  # per part; the rest are counted
@@ -173,14 +172,8 @@ class SplitDialog(QDialog):
         super().closeEvent(event)
 
     def write_dialog(self) -> QFileDialog:
-        dialog = QFileDialog(self, "Folder for the split")
-        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
-        dialog.setFileMode(QFileDialog.FileMode.Directory)
-        dialog.fileSelected.connect(self.write_to)
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.open()
-        self.file_dialog = dialog
-        return dialog
+        self.file_dialog = ask_for_folder(self, "Folder for the split", self.write_to)
+        return self.file_dialog
 
     def write_to(self, folder: str) -> None:
         split = self.split_result

@@ -32,8 +32,11 @@ def test_reduce_from_the_triage_shows_the_result_and_opens_the_reduced_model(qtb
     assert "Report in" in dialog.status.text() and (dialog.bundle / "repro.sh").is_file()
     assert dialog.open_button.isEnabled() and dialog.write_button.isEnabled()
 
-    dialog.write_to(tmp_path / "report")
+    assert dialog.write_to(tmp_path / "report") is not None  # written off the GUI thread
+    qtbot.waitUntil(lambda: not dialog.write_task.running, timeout=LOAD_TIMEOUT_MS)
     assert (tmp_path / "report" / "README.md").is_file() and "Wrote" in dialog.status.text()
+    assert dialog.write_to(tmp_path / "no such folder" / "report") is None  # said at once, nothing started
+    assert "Could not write the report: The folder" in dialog.status.text() and dialog.write_button.isEnabled()
 
     qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
     wait_for_model(qtbot, window, dialog.bundle / "reduced.onnx")

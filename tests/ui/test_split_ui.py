@@ -22,10 +22,13 @@ def test_split_dialog_shows_parts_reasons_boundaries_and_writes_the_folder(qtbot
     assert "/NonZero: The TensorRT parser rejected NonZero" in shown
     assert "Boundary tensors" in shown and "maps: PASS" in shown
     assert dialog.write_button.isEnabled()
-    dialog.write_to(tmp_path / "split")
+    assert dialog.write_to(tmp_path / "split") is not None  # written off the GUI thread (the parts hold weights)
+    qtbot.waitUntil(lambda: not dialog.write_task.running, timeout=LOAD_TIMEOUT_MS)
     split = tomllib.loads((tmp_path / "split" / "split.toml").read_text())["split"]
     assert [p["runtime"] for p in split["parts"]] == ["tensorrt", "onnxruntime", "tensorrt"]
     assert "Wrote" in dialog.status.text()
+    assert dialog.write_to(tmp_path / "no such folder" / "split") is None  # said at once, nothing started
+    assert "Could not write the split" in dialog.status.text() and dialog.write_button.isEnabled()
 
 
 def test_repair_dialog_offers_the_split_when_no_repair_builds(qtbot, window):

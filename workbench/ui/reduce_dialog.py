@@ -18,15 +18,17 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QPushButton, QTextBrowser, QWidget
 
+from workbench.core.backend import Backend
 from workbench.core.compare.metrics import Tolerances
 from workbench.core.errors import WorkbenchError
 from workbench.core.model.loading import LoadedModel
 from workbench.core.problems import Problem
+from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.reduce.oracle import COMPARE_KIND
 from workbench.core.reduce.bundle import REDUCED, prepare_bundle_folder, write_bundle
 from workbench.core.reduce.search import ProblemSpec, ReduceResult, ReduceStatus, reduce_model
 from workbench.core.runtime import current_runtime
-from workbench.core.shapes.profiles import describe_profile, profiles_from_recipe
+from workbench.core.shapes.profiles import Profile, describe_profile, profiles_from_recipe
 from workbench.ui import palette
 from workbench.ui.session import Session
 from workbench.ui.job_controls import JobControls, ask_for_folder, job_dialog_layout
@@ -44,6 +46,39 @@ class ComparisonToReduce:
     reference: LoadedModel
     test: LoadedModel
     tolerances: Tolerances
+
+
+@dataclass(frozen=True)
+class ReducedReport:
+    """A reduction and where its report was written (``bundle`` None, ``write_error`` said, when it could not be)."""
+
+    result: ReduceResult
+    bundle: Path | None
+    write_error: str = ""
+
+
+def write_report(result: ReduceResult, folder: Path, backend: Backend, protect: Path | None, *,
+                 progress: ProgressFn = no_progress, cancel: CancelToken | None = None) -> list[Path]:
+    """The report's files, written off the GUI thread (a comparison's inputs and outputs can be large)."""
+    try:
+        return write_bundle(result, folder, backend, protect=protect)
+    except OSError as exc:
+        raise WorkbenchError(f"Could not write the report to {folder}: {exc}", "Choose a folder you can write to.",
+                             str(exc)) from exc
+
+
+def reduce_and_write(model: LoadedModel, spec: ProblemSpec | None, folder: Path, protect: Path | None, *,
+                     backend: Backend, profiles: list[Profile] | None = None, against: LoadedModel | None = None,
+                     tolerances: Tolerances | None = None, progress: ProgressFn = no_progress,
+                     cancel: CancelToken | None = None) -> ReducedReport:
+    """The reduction, then its report in ``folder``; a report that cannot be written keeps the reduction."""
+    result = reduce_model(model, spec, against=against, tolerances=tolerances, profiles=profiles, backend=backend,
+                          progress=progress, cancel=cancel)
+    try:
+        write_report(result, prepare_bundle_folder(folder, None), backend, protect)
+    except WorkbenchError as exc:
+        return ReducedReport(result, None, exc.message)
+    return ReducedReport(result, folder)
 
 
 def reduce_html(result: ReduceResult) -> str:
@@ -86,6 +121,8 @@ class ReduceDialog(QDialog):
         self.task = self.jobs.add_task(self, "reduce", on_done=self._show_result, on_error=self._failed,
                                        on_cancelled=self._cancelled, on_end=self._update_buttons,
                                        errors_in_place=True)
+        self.write_task = self.jobs.add_task(self, "reduce", on_done=self._written, on_error=self._write_failed,
+                                             on_end=self._update_buttons, errors_in_place=True)
         self.reduce_result: ReduceResult | None = None
         self.bundle: Path | None = None
         self.file_dialog: QFileDialog | None = None
@@ -118,8 +155,11 @@ class ReduceDialog(QDialog):
             model, spec = self.session.model, ProblemSpec.from_problem(self.problem) if self.problem else None
             against = {}
         self.status.setText(f"Reducing {model.name}…")
-        worker = self.jobs.start(self.task, reduce_model, model, spec, profiles=profiles, backend=self.session.backend,
-                                 **against)
+        # The report's folder is kept while the window lives (its reduced model can be opened from there); "Write
+        # report…" keeps a copy where the user chooses.
+        folder = current_runtime().scratch_folder("trt-workbench-reduce-")
+        worker = self.jobs.start(self.task, reduce_and_write, model, spec, folder, self._model_path(),
+                                 profiles=profiles, backend=self.session.backend, **against)
         self._update_buttons()
         return worker
 
@@ -132,18 +172,14 @@ class ReduceDialog(QDialog):
     def _cancelled(self) -> None:
         self.status.setText("Reduction cancelled: nothing was written.")
 
-    def _show_result(self, result: ReduceResult) -> None:
-        self.reduce_result = result
+    def _show_result(self, report: ReducedReport) -> None:
+        result = self.reduce_result = report.result
+        self.bundle = report.bundle
         self.view.setHtml(reduce_html(result))
-        try:
-            # Kept while the window lives (its reduced model can be opened from there); "Write report…" keeps one.
-            self.bundle = prepare_bundle_folder(current_runtime().scratch_folder("trt-workbench-reduce-"), None)
-            write_bundle(result, self.bundle, self.session.backend, protect=self._model_path())
-        except (WorkbenchError, OSError) as exc:
-            self.bundle = None
-            self.status.setText(f"{result.message} The report could not be written: {getattr(exc, 'message', exc)}")
+        if report.bundle is None:
+            self.status.setText(f"{result.message} The report could not be written: {report.write_error}")
         else:
-            self.status.setText(f"{result.message} Report in {self.bundle}")
+            self.status.setText(f"{result.message} Report in {report.bundle}")
         self.session.log("info", f"Reduce: {result.message}")
 
     def open_reduced(self) -> None:
@@ -167,16 +203,26 @@ class ReduceDialog(QDialog):
         """The current model's file: the report never writes over it."""
         return self.session.model.path if self.session.model is not None else None
 
-    def write_to(self, folder: str) -> None:
+    def write_to(self, folder: str | Path) -> Worker | None:
         result = self.reduce_result
-        if result is None:  # nothing reduced yet (the Write button is disabled then)
-            return
+        if result is None or self.jobs.running:  # nothing reduced yet, or busy (the Write button is disabled then)
+            return None
         try:
-            written = write_bundle(result, prepare_bundle_folder(folder, self._model_path()),
-                                   self.session.backend, protect=self._model_path())
-        except (WorkbenchError, OSError) as exc:
-            self.status.setText(f"Could not write the report: {getattr(exc, 'message', exc)}")
-            return
-        self.status.setText(f"Wrote {len(written)} files to {folder}; bash {Path(folder) / 'repro.sh'} reproduces "
+            target = prepare_bundle_folder(folder, self._model_path())
+        except WorkbenchError as exc:
+            self._write_failed(exc)
+            return None
+        self.status.setText(f"Writing the report to {target}…")
+        worker = self.jobs.start(self.write_task, write_report, result, target, self.session.backend,
+                                 self._model_path())
+        self._update_buttons()
+        return worker
+
+    def _written(self, written: list[Path]) -> None:
+        folder = written[0].parent
+        self.status.setText(f"Wrote {len(written)} files to {folder}; bash {folder / 'repro.sh'} reproduces "
                             "the failure.")
         self.session.log("info", f"Wrote the reduce report to {folder}")
+
+    def _write_failed(self, error: WorkbenchError) -> None:
+        self.status.setText(f"Could not write the report: {error.message}")

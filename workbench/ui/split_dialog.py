@@ -12,12 +12,14 @@ The graph marks the parts while a result is shown.
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QPushButton, QTextBrowser, QWidget
 
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.apply import FixResult, apply_fix, step_from_dict
+from workbench.core.progress import CancelToken, ProgressFn, no_progress
 from workbench.core.shapes.profiles import profiles_from_recipe
 from workbench.core.split.deploy import prepare_folder, tensorrt_part_cut, write_split_folder
 from workbench.core.split.partition import ONNXRUNTIME, TENSORRT
@@ -69,6 +71,16 @@ def split_html(result: SplitResult) -> str:
     return "".join(rows)
 
 
+def write_folder(split: SplitResult, folder: Path, backend_name: str, *, progress: ProgressFn = no_progress,
+                 cancel: CancelToken | None = None) -> list[Path]:
+    """The split's folder, written off the GUI thread (its parts hold the model's weights)."""
+    try:
+        return write_split_folder(split, folder, backend_name)
+    except OSError as exc:
+        raise WorkbenchError(f"Could not write the split to {folder}: {exc}", "Choose a folder you can write to.",
+                             str(exc)) from exc
+
+
 class SplitDialog(QDialog):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -83,6 +95,8 @@ class SplitDialog(QDialog):
         self.apply_task = self.jobs.add_task(self, "split", on_done=self._cut_made, on_error=self._failed,
                                              on_cancelled=self._keep_cancelled, on_end=self._update_buttons,
                                              errors_in_place=True)
+        self.write_task = self.jobs.add_task(self, "split", on_done=self._written, on_error=self._write_failed,
+                                             on_end=self._update_buttons, errors_in_place=True)
         self.split_result: SplitResult | None = None
         self.file_dialog: QFileDialog | None = None
         self.status = QLabel()
@@ -175,16 +189,25 @@ class SplitDialog(QDialog):
         self.file_dialog = ask_for_folder(self, "Folder for the split", self.write_to)
         return self.file_dialog
 
-    def write_to(self, folder: str) -> None:
+    def write_to(self, folder: str | Path) -> Worker | None:
         split = self.split_result
-        if split is None:  # nothing split yet (the Write button is disabled then)
-            return
+        if split is None or self.jobs.running:  # nothing split yet, or busy (the Write button is disabled then)
+            return None
         try:
-            written = write_split_folder(split, prepare_folder(folder, split.model.path),
-                                         self.session.backend.name)
-        except (WorkbenchError, OSError) as exc:
-            self.status.setText(f"Could not write the split: {getattr(exc, 'message', exc)}")
-            return
+            target = prepare_folder(folder, split.model.path)
+        except WorkbenchError as exc:
+            self._write_failed(exc)
+            return None
+        self.status.setText(f"Writing the split to {target}…")
+        worker = self.jobs.start(self.write_task, write_folder, split, target, self.session.backend.name)
+        self._update_buttons()
+        return worker
+
+    def _written(self, written: list[Path]) -> None:
+        folder = written[0].parent
         self.status.setText(f"Wrote {len(written)} files to {folder} (no engine: `trt-workbench build MODEL "
                             "--recipe split.toml` builds it)")
         self.session.log("info", f"Wrote the split to {folder}")
+
+    def _write_failed(self, error: WorkbenchError) -> None:
+        self.status.setText(f"Could not write the split: {error.message}")

@@ -37,6 +37,7 @@ _SHAPE_OPERANDS = {"Reshape": 1, "Expand": 1, "Tile": 1, "ConstantOfShape": 0, "
 _RANK_WEIGHT = {DimKind.BATCH: 4}
 DEFAULT_PROBE_BUDGET_SECONDS = 8.0
 MAX_PROBES = 40
+_DISTINCT_SIZE = 0.75  # runs whose sizes differ less tell nothing about how time grows with size
 PROBE_MEMORY_CAP = 8 * 1024 ** 3  # no probe above 8 GB, whatever the machine has
 # How a run the probe's memory limit stopped (or never started) says so: a fact about this machine, not the model.
 MEMORY_REFUSAL = "needs more than the probe's memory limit"
@@ -122,11 +123,41 @@ class Prober:
         self.nodes = {n.name: n for n in model.proto.graph.node if n.name}
         self.constants = ConstantValues(model.proto)
 
+    def remember(self, runs: list[ProbeRun]) -> None:
+        """Answer from ``runs`` (earlier runs of this model with the same values and seed) instead of running the
+        same shapes again: onnxruntime's verdict at a shape does not change between two runs."""
+        for run in runs:
+            self.cache.setdefault(_key(run.shapes), run)
+
     def out_of_time(self) -> bool:
         return time.perf_counter() > self.deadline or len(self.runs) >= MAX_PROBES
 
+    def overrun(self, shapes: dict[str, Shape]) -> str:
+        """Why a run at ``shapes`` is not started because it would end past the probe's deadline ("" when it
+        would not, or when this probe has no run to judge by). Its time is predicted from this probe's own runs:
+        the largest one that ran, scaled by the input's size to the power the runs show between two sizes (a
+        diffusion UNet's attention: 2, a convolution: 1), at least linearly and at most quadratically."""
+        if _key(shapes) in self.cache:
+            return ""
+        timed = sorted((_size(r.shapes), r.seconds, r) for r in self.runs if r.ok and r.seconds > 0)
+        if not timed:
+            return ""
+        size, seconds, reference = timed[-1]
+        smaller = [(s, t) for s, t, _ in timed if s <= size * _DISTINCT_SIZE and t < seconds]
+        power = 1.0
+        if smaller:
+            other_size, other_seconds = smaller[-1]
+            power = min(max(math.log(seconds / other_seconds) / math.log(size / other_size), 1.0), 2.0)
+        predicted = seconds * (_size(shapes) / size) ** power
+        left = self.deadline - time.perf_counter()
+        if predicted <= left:
+            return ""
+        ran = ", ".join(f"{name} {'×'.join(map(str, shape))}" for name, shape in reference.shapes.items() if shape)
+        return f"a run would take ~{predicted:.1f} s (the run at {ran} took {seconds:.1f} s), more than the " \
+               f"{max(left, 0):.1f} s left of the probe's time budget"
+
     def run(self, shapes: dict[str, Shape]) -> ProbeRun:
-        key = tuple(sorted(shapes.items()))
+        key = _key(shapes)
         if key in self.cache:
             return self.cache[key]
         if self.cancel is not None:
@@ -175,6 +206,15 @@ class Prober:
 
     def close(self) -> None:
         self.runner.close()
+
+
+def _size(shapes: dict[str, Shape]) -> int:
+    """A run's size, for predicting its time: the elements of its largest input."""
+    return max((math.prod(shape) for shape in shapes.values()), default=1) or 1
+
+
+def _key(shapes: dict[str, Shape]) -> tuple:
+    return tuple(sorted((name, tuple(shape)) for name, shape in shapes.items()))
 
 
 def first_line(text: str) -> str:
@@ -418,16 +458,27 @@ def _ranges(prober: Prober, suggestion: ShapeSuggestion, open_dims: list[DimSugg
             dim.reason += f"; max = opt: {target} not probed, the probe's time budget ran out (the Profiles " \
                           "panel's check runs it)"
             continue
+        walk_down = sorted((v for v in above if dim.opt < v < target), reverse=True)[:2]
+        late = prober.overrun(point(suggestion, {**chosen, dim.label: target}))
+        if late:  # the largest value between opt and the target whose run ends within the budget, if any
+            fitting = [v for v in walk_down if not prober.overrun(point(suggestion, {**chosen, dim.label: v}))]
+            if not fitting:
+                dim.reason += f"; max = opt: {target} not probed: {late} (the Profiles panel's check runs it)"
+                continue
+            late = f"{target} not probed: {late}"
+            target, walk_down = fitting[0], fitting[1:]
         run = prober.run(point(suggestion, {**chosen, dim.label: target}))
         # Walk down when the target fails or would not fit in memory: the largest value between opt and it.
-        for smaller in sorted((v for v in above if dim.opt < v < target), reverse=True)[:2]:
-            if run.ok or prober.out_of_time():
+        for smaller in walk_down:
+            if run.ok or prober.out_of_time() or prober.overrun(point(suggestion, {**chosen, dim.label: smaller})):
                 break
             target, run = smaller, prober.run(point(suggestion, {**chosen, dim.label: smaller}))
         if run.ok:
             dim.max = target
             if dim.upper and target == dim.upper:
                 dim.reason += f"; max {target}: {dim.upper_reason}"
+            elif late:
+                dim.reason += f"; max {target}: {late}"
         else:
             dim.reason += f"; max = opt: {dim.label} = {target} {failure_text(run, prober)}"
             if smallest == dim.opt and first_failure is not None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from workbench.core.model.loading import LoadedModel
 from workbench.core.progress import CancelToken
 from workbench.core.shapes.dims import ShapeSuggestion, concrete_shapes
 from workbench.core.shapes.probe import MEMORY_REFUSAL, Prober, failure_text
 from workbench.core.shapes.profiles import Profile
-from workbench.core.shapes.suggest import suggest_shapes
+from workbench.core.shapes.suggest import probed_suggestion, suggest_shapes
 
 
 @dataclass
@@ -75,6 +77,10 @@ def _row_point(suggestion: ShapeSuggestion, profile: Profile, name: str, which: 
     return shapes
 
 
+def _same_values(first: dict, second: dict) -> bool:
+    return first.keys() == second.keys() and all(np.array_equal(first[n], second[n]) for n in first)
+
+
 def probe_profiles(model: LoadedModel, profiles: list[Profile], *, seed: int = 0, progress=None,
                    cancel: CancelToken | None = None) -> list[RowCheck]:
     """Check every dynamic input row of every profile against the model under onnxruntime, before any build:
@@ -83,6 +89,9 @@ def probe_profiles(model: LoadedModel, profiles: list[Profile], *, seed: int = 0
     suggestion = suggest_shapes(model, probe=False)
     values = {n: v.value for n, v in suggestion.values.items()}
     prober = Prober(model, values, seed, math.inf, cancel)
+    probed = probed_suggestion(model, seed)
+    if probed is not None and _same_values(values, {n: v.value for n, v in probed.values.items()}):
+        prober.remember(probed.probes)  # the suggested profile's shapes ran in its probe already
     checks = []
     rows = [(index, name) for index, profile in enumerate(profiles) for name in profile.shapes]
     try:

@@ -441,11 +441,15 @@ def _suggest_in_child(model: tuple, profiles, sample_shapes, probe: bool, budget
     return _suggest(model_in_child(*model), profiles, sample_shapes, probe, budget_seconds, seed, None)
 
 
+def probed_suggestion(model: LoadedModel, seed: int = 0) -> ShapeSuggestion | None:
+    """The default probed suggestion of ``model`` when one was made already (nothing is run here)."""
+    return current_runtime().shape_cache(model).suggestions.get((_profiles_key(None), repr([]), True, seed))
+
+
 def known_shapes(model: LoadedModel) -> ShapeSuggestion:
     """The probed suggestion when one was made for ``model`` already, else the graph-only one (no run):
     for callers on the GUI thread, such as a fix dialog's pre-filled shape."""
-    probed = current_runtime().shape_cache(model).suggestions.get((_profiles_key(None), repr([]), True, 0))
-    return probed or suggest_shapes(model, probe=False)
+    return probed_suggestion(model) or suggest_shapes(model, probe=False)
 
 
 def prefetch_shapes(model: LoadedModel) -> threading.Thread:

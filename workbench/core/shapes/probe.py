@@ -139,7 +139,8 @@ class Prober:
         diffusion UNet's attention: 2, a convolution: 1), at least linearly and at most quadratically."""
         if _key(shapes) in self.cache:
             return ""
-        timed = sorted((_size(r.shapes), r.seconds, r) for r in self.runs if r.ok and r.seconds > 0)
+        timed = sorted(((_size(r.shapes), r.seconds, r) for r in self.runs if r.ok and r.seconds > 0),
+                       key=lambda entry: entry[:2])
         if not timed:
             return ""
         size, seconds, reference = timed[-1]

@@ -1,5 +1,6 @@
 """What realistic shapes cost: the shape service (graph facts + onnxruntime probes) on a ResNet-50-sized
-model with dynamic batch × height × width and on a transformer encoder with dynamic batch × seq.
+model with dynamic batch × height × width, on a transformer encoder with dynamic batch × seq and on a diffusion
+UNet (dynamic latent height × width, whose suggestion the probe's time budget bounds).
 
 Prints, per model: the suggestion's time (probes included, a fresh model each round so nothing is
 cached), one onnxruntime run at the suggested opt shape (the baseline, measured in the same run), their
@@ -32,6 +33,7 @@ from workbench.core.runtime import load_backend  # noqa: E402
 from workbench.core.model.loading import load_model  # noqa: E402
 from workbench.core.runners import OnnxruntimeRunner  # noqa: E402
 from workbench.core.compare.timing import time_runner  # noqa: E402
+from workbench.core.shapes.probe import DEFAULT_PROBE_BUDGET_SECONDS  # noqa: E402
 from workbench.core.shapes.suggest import prefetch_shapes, suggest_shapes, suggested_feeds  # noqa: E402
 from workbench.core.build.trial import trial_build  # noqa: E402
 from workbench.core.shapes.profiles import Profile, ShapeRange  # noqa: E402
@@ -39,6 +41,9 @@ from workbench.core.shapes.profiles import Profile, ShapeRange  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 TRANSFORMER = ROOT / "tests" / "corpus" / "transformer_dynamo.onnx"
 DECODER = ROOT / "tests" / "corpus" / "gpt2_kv_optimum" / "model.onnx"
+# A diffusion UNet whose attention makes a run at twice the latent's area ~4× as long: the probe's time budget is
+# what bounds its suggestion.
+UNET = ROOT / "tests" / "corpus" / "sd_unet_optimum" / "model.onnx"
 # What an engineer would type for that decoder (config.json: n_positions 256): prefill and decode.
 HAND_WRITTEN = {
     "prefill": {"batch_size": (1, 1, 1), "sequence_length": (1, 128, 256), "past_sequence_length": (0, 0, 0)},
@@ -125,10 +130,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         resnet = dynamic_resnet(Path(folder) / "resnet50_dynamic.onnx")
         print(f"ResNet-50-sized model: {resnet.stat().st_size / 1e6:.0f} MB, input [batch, 3, height, width]")
-        for label, path in (("resnet50", resnet), ("transformer", TRANSFORMER)):
+        for label, path in (("resnet50", resnet), ("transformer", TRANSFORMER), ("sd-unet", UNET)):
             suggest, run, probes, shapes = suggestion_vs_one_run(path)
-            print(f"{label:12s} suggestion {suggest:.3f} s ({probes} probe runs) vs one onnxruntime run "
-                  f"{run:.3f} s = {suggest / run:.1f}x\n             {shapes}")
+            print(f"{label:12s} suggestion {suggest:.3f} s ({probes} probe runs; the probe's budget "
+                  f"{DEFAULT_PROBE_BUDGET_SECONDS:.0f} s) vs one onnxruntime run {run:.3f} s = {suggest / run:.1f}x"
+                  f"\n             {shapes}")
         with_probe, given = [], []
         for _ in range(TRIAL_ROUNDS):  # interleaved, so machine load hits both alike
             with_probe.append(open_to_trial_build(resnet, backend, probe=True))

@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
 import pytest
 
 from workbench.core.model.loading import LoadedModel, load_model
+from workbench.core.onnxruntime_compat import CACHE_VARIABLE
 from workbench.resources import SAMPLES_DIR as SAMPLES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +48,14 @@ def our_child_processes() -> set[int]:
         except psutil.NoSuchProcess:  # ended while we looked
             pass
     return found
+
+
+def pytest_configure(config):
+    """A cache folder of the test run's own (what the workbench keeps between runs, e.g. the installed onnxruntime's
+    limits), for every process it starts: tests neither read nor fill the user's."""
+    folder = tempfile.mkdtemp(prefix="trt-workbench-test-cache-")
+    os.environ[CACHE_VARIABLE] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 def pytest_collection_modifyitems(items):

@@ -13,6 +13,9 @@ import sys
 import pytest
 
 from tests.conftest import CORPUS, ROOT
+from workbench.core.model.ir_versions import OLDEST_ONNXRUNTIME_MAX_IR
+from workbench.core.model.protos import ModelProto
+from workbench.core.onnxruntime_compat import CACHE_VARIABLE, runtime_limits
 
 MODEL = CORPUS / "text_detector_p2o.onnx"
 # Libraries of other commands (onnxruntime: compare, parity, the shape probe; onnxslim, onnxconverter-common:
@@ -106,3 +109,24 @@ def test_parsing_a_command_line_imports_no_command_dependencies(tmp_path):
     assert command == "analyze"
     assert [package for package in ("numpy", "onnx", "ml_dtypes", "tensorrt_rtx", *NOT_FOR_ANALYSIS)
             if loaded(modules, package)] == []
+
+
+def test_a_model_newer_than_every_supported_onnxruntime_asks_the_installed_one_once(tmp_path, monkeypatch):
+    """IR 14 is newer than the oldest supported onnxruntime reads, so the analysis asks the installed onnxruntime
+    what it reads (importing it and onnx, ~0.2 s); the answer is kept in the user's cache folder, and the next
+    analysis reads it from there: the same report, without onnxruntime, and without onnx unless this onnxruntime
+    cannot read the model (then onnx's table of IR versions says whether a copy can be lowered for it)."""
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "cache"))
+    newer = ModelProto()
+    newer.ParseFromString(MODEL.read_bytes())
+    newer.ir_version = OLDEST_ONNXRUNTIME_MAX_IR + 1
+    path = tmp_path / "ir14.onnx"
+    path.write_bytes(newer.SerializeToString())
+    first, modules = analyze(tmp_path, path)
+    assert loaded(modules, "onnxruntime")
+    assert len(list((tmp_path / "cache").glob("onnxruntime-limits-*.json"))) == 1
+    again, modules = analyze(tmp_path, path)
+    assert {**again, "seconds": None} == {**first, "seconds": None}  # the same report (but for the time it took)
+    may_load = MODEL_LIBRARIES if runtime_limits().max_ir_version < newer.ir_version else ()
+    assert [package for package in (*MODEL_LIBRARIES, *NOT_FOR_ANALYSIS)
+            if loaded(modules, package) and package not in may_load] == []

@@ -8,10 +8,16 @@ version is safe when the model uses no feature of the newer IR; the opset is a h
 from __future__ import annotations
 
 import functools
+import hashlib
+import importlib.util
+import json
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
+from workbench.core.files import write_atomically
 from workbench.core.model.ir_versions import (OLDEST_ONNXRUNTIME_MAX_IR, OLDEST_ONNXRUNTIME_MAX_OPSET,
                                                ir_version_at_most, required_ir_version)
 from workbench.core.model.loading import iter_nodes
@@ -22,12 +28,14 @@ _ONNXRUNTIME_DOMAINS = ("", "ai.onnx", "ai.onnx.ml", "com.microsoft")
 # What every onnxruntime pyproject.toml allows accepts: a model within it needs no probe, so an analysis does
 # not import onnxruntime at all.
 _ACCEPTED_BY_ALL_SUPPORTED = (OLDEST_ONNXRUNTIME_MAX_IR, OLDEST_ONNXRUNTIME_MAX_OPSET)
+CACHE_VARIABLE = "TRT_WORKBENCH_CACHE"
 
 
 @dataclass(frozen=True)
 class RuntimeLimits:
     max_ir_version: int
     max_opset: int
+    version: str  # the onnxruntime they are of
 
 
 def _probe_error(ir_version: int, opset: int) -> str:
@@ -48,15 +56,57 @@ def _probe_error(ir_version: int, opset: int) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=1)
-def runtime_limits() -> RuntimeLimits:
+def _asked_limits() -> RuntimeLimits:
     """Ask onnxruntime itself (its error messages name its limits) instead of keeping a version table."""
     import onnx.defs
+    import onnxruntime as ort
 
     ir_match = re.search(r"max supported IR version: (\d+)", _probe_error(999, 13))
     opset_match = re.search(r"ai\.onnx is till opset (\d+)", _probe_error(10, 999))
     return RuntimeLimits(int(ir_match.group(1)) if ir_match else IR_VERSION,
-                         int(opset_match.group(1)) if opset_match else onnx.defs.onnx_opset_version())
+                         int(opset_match.group(1)) if opset_match else onnx.defs.onnx_opset_version(),
+                         ort.__version__)
+
+
+def limits_cache_file() -> Path | None:
+    """Where the limits of the installed onnxruntime are kept: the user's cache folder, under a name made from
+    that installation's files (another version, or a reinstall, is asked again). None without onnxruntime."""
+    spec = importlib.util.find_spec("onnxruntime")  # finds the package without running it
+    if spec is None or not spec.origin:
+        return None
+    package = Path(spec.origin)
+    stat = package.stat()
+    key = hashlib.sha256(f"{package.resolve()}|{stat.st_mtime_ns}|{stat.st_size}".encode()).hexdigest()[:16]
+    return cache_folder() / f"onnxruntime-limits-{key}.json"
+
+
+def cache_folder() -> Path:
+    """The user's cache folder for the workbench: ``$TRT_WORKBENCH_CACHE``, else ``$XDG_CACHE_HOME/trt-workbench``
+    (by default ``~/.cache/trt-workbench``)."""
+    if os.environ.get(CACHE_VARIABLE):
+        return Path(os.environ[CACHE_VARIABLE])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trt-workbench"
+
+
+@functools.lru_cache(maxsize=1)
+def runtime_limits() -> RuntimeLimits:
+    """The installed onnxruntime's limits, asked once per installation: an analysis of a model newer than every
+    supported onnxruntime reads then needs neither onnxruntime nor onnx (importing them costs ~0.2 s). The cache
+    is a convenience: a file that cannot be read or written is asked again."""
+    cache = limits_cache_file()
+    if cache is not None:
+        try:
+            return RuntimeLimits(**json.loads(cache.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            pass
+    limits = _asked_limits()
+    if cache is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(cache, json.dumps(asdict(limits)))
+        except OSError:
+            pass
+    return limits
 
 
 def default_opset(proto: ModelProto) -> int:
@@ -85,19 +135,17 @@ def compatibility_issues(proto: ModelProto) -> list[str]:
     max_ir_version, max_opset = _ACCEPTED_BY_ALL_SUPPORTED
     if proto.ir_version <= max_ir_version and default_opset(proto) <= max_opset:
         return []
-    import onnxruntime as ort
-
     limits = runtime_limits()
     issues = []
     if proto.ir_version > limits.max_ir_version:
         need = required_ir_version(proto)
-        issues.append(f"IR version {proto.ir_version} is newer than onnxruntime {ort.__version__} supports "
+        issues.append(f"IR version {proto.ir_version} is newer than onnxruntime {limits.version} supports "
                       f"(up to {limits.max_ir_version}); " +
                       ("comparisons run on a copy with the IR version lowered (the model uses nothing newer)."
                        if need.version <= limits.max_ir_version else
                        f"{need.reason} needs IR {need.version}, so onnxruntime cannot run this model."))
     if default_opset(proto) > limits.max_opset:
-        issues.append(f"Opset {default_opset(proto)} is newer than onnxruntime {ort.__version__} supports "
+        issues.append(f"Opset {default_opset(proto)} is newer than onnxruntime {limits.version} supports "
                       f"(up to {limits.max_opset}); onnxruntime cannot run this model.")
     return issues
 
@@ -115,10 +163,8 @@ def for_onnxruntime(proto: ModelProto) -> ModelProto:
     target = ir_version_at_most(proto, limits.max_ir_version)
     if target == proto.ir_version:
         if proto.ir_version > limits.max_ir_version:
-            import onnxruntime as ort
-
             need = required_ir_version(proto)
-            raise WorkbenchError(f"onnxruntime {ort.__version__} reads ONNX IR versions up to {limits.max_ir_version}; "
+            raise WorkbenchError(f"onnxruntime {limits.version} reads ONNX IR versions up to {limits.max_ir_version}; "
                                  f"this model has IR {proto.ir_version} and {need.reason} needs IR {need.version}.",
                                  "Upgrade onnxruntime (pip install -U onnxruntime), or export the model without "
                                  f"{need.reason}.")

@@ -2,6 +2,9 @@
 its own IR version (onnx 1.23: 14) on what it makes, which the oldest supported onnxruntime (1.29: ≤ 13) refuses.
 scripts/test.sh runs these in the mixed environment (newest onnx beside the oldest onnxruntime) too."""
 
+import json
+from dataclasses import asdict
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -9,7 +12,7 @@ import pytest
 from onnx import TensorProto, numpy_helper
 
 from tests.conftest import ROOT
-from workbench.core.onnxruntime_compat import compatibility_issues, for_onnxruntime, runtime_limits
+from workbench.core.onnxruntime_compat import CACHE_VARIABLE, compatibility_issues, for_onnxruntime, runtime_limits
 from workbench.core.runners import OnnxruntimeRunner
 from workbench.core.errors import WorkbenchError
 from workbench.core.fixes.apply import apply_fix, parse_spec
@@ -88,3 +91,18 @@ def test_a_model_that_needs_a_newer_ir_than_onnxruntime_reads_gets_a_clear_error
     assert f"up to {runtime_limits().max_ir_version}" in info.value.message and "needs IR 14" in info.value.message
     assert "Upgrade onnxruntime" in info.value.hint
     assert "cannot run this model" in compatibility_issues(proto)[0]
+
+
+def test_the_limits_are_kept_for_the_installed_onnxruntime_and_a_damaged_copy_is_asked_again(tmp_path, monkeypatch):
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path))
+    runtime_limits.cache_clear()
+    try:
+        asked = runtime_limits()
+        assert asked.version == ort.__version__
+        [kept] = tmp_path.glob("onnxruntime-limits-*.json")
+        assert json.loads(kept.read_text()) == asdict(asked)
+        kept.write_text("{not json")
+        runtime_limits.cache_clear()
+        assert runtime_limits() == asked and json.loads(kept.read_text()) == asdict(asked)
+    finally:
+        runtime_limits.cache_clear()  # the other tests ask with the run's own cache folder

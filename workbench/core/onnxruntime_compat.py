@@ -93,7 +93,10 @@ def runtime_limits() -> RuntimeLimits:
     """The installed onnxruntime's limits, asked once per installation: an analysis of a model newer than every
     supported onnxruntime reads then needs neither onnxruntime nor onnx (importing them costs ~0.2 s). The cache
     is a convenience: a file that cannot be read or written is asked again."""
-    cache = limits_cache_file()
+    try:
+        cache = limits_cache_file()
+    except (OSError, RuntimeError):  # no home folder (RuntimeError), an unreadable installation
+        cache = None
     if cache is not None:
         try:
             return RuntimeLimits(**json.loads(cache.read_text(encoding="utf-8")))

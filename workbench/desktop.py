@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from workbench.core.files import xdg_dir
 from workbench.resources import DESKTOP_DIR, ICON
 
 DESKTOP_ID = "trt-workbench.desktop"
@@ -23,18 +24,13 @@ MIME_FILE = "trt-workbench-onnx.xml"
 ICON_NAME = "trt-workbench"
 
 
-def _xdg_dir(variable: str, default: str, env) -> Path:
-    value = env.get(variable, "")
-    return Path(value) if value and os.path.isabs(value) else Path(env.get("HOME", str(Path.home()))) / default
-
-
 def _targets(env) -> dict[str, Path]:
-    data = _xdg_dir("XDG_DATA_HOME", ".local/share", env)
+    data = xdg_dir("XDG_DATA_HOME", ".local/share", env)
     return {
         "desktop": data / "applications" / DESKTOP_ID,
         "mime": data / "mime" / "packages" / MIME_FILE,
         "icon": data / "icons" / "hicolor" / "scalable" / "apps" / f"{ICON_NAME}.svg",
-        "mimeapps": _xdg_dir("XDG_CONFIG_HOME", ".config", env) / "mimeapps.list",
+        "mimeapps": xdg_dir("XDG_CONFIG_HOME", ".config", env) / "mimeapps.list",
     }
 
 

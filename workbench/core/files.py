@@ -1,5 +1,5 @@
 """Writing a file so that a reader never sees half of it and a failed write loses nothing: a temporary file in the
-same folder, then a rename over the destination (atomic on one file system)."""
+same folder, then a rename over the destination (atomic on one file system). And where the user's folders are."""
 
 from __future__ import annotations
 
@@ -22,3 +22,10 @@ def write_atomically(path: Path, data: bytes | str, mode: int | None = None) -> 
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def xdg_dir(variable: str, default: str, env=os.environ) -> Path:
+    """A freedesktop.org base directory: ``$VARIABLE`` when it is an absolute path (the spec ignores relative
+    ones), else ``$HOME/DEFAULT`` (e.g. ``XDG_CACHE_HOME``, ``.cache``)."""
+    value = env.get(variable, "")
+    return Path(value) if value and os.path.isabs(value) else Path(env.get("HOME") or Path.home()) / default

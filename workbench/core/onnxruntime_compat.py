@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench.core.errors import WorkbenchError
-from workbench.core.files import write_atomically
+from workbench.core.files import write_atomically, xdg_dir
 from workbench.core.model.ir_versions import (OLDEST_ONNXRUNTIME_MAX_IR, OLDEST_ONNXRUNTIME_MAX_OPSET,
                                                ir_version_at_most, required_ir_version)
 from workbench.core.model.loading import iter_nodes
@@ -68,7 +68,7 @@ def _asked_limits() -> RuntimeLimits:
                          ort.__version__)
 
 
-def limits_cache_file() -> Path | None:
+def _limits_cache_file() -> Path | None:
     """Where the limits of the installed onnxruntime are kept: the user's cache folder, under a name made from
     that installation's files (another version, or a reinstall, is asked again). None without onnxruntime."""
     spec = importlib.util.find_spec("onnxruntime")  # finds the package without running it
@@ -77,15 +77,10 @@ def limits_cache_file() -> Path | None:
     package = Path(spec.origin)
     stat = package.stat()
     key = hashlib.sha256(f"{package.resolve()}|{stat.st_mtime_ns}|{stat.st_size}".encode()).hexdigest()[:16]
-    return cache_folder() / f"onnxruntime-limits-{key}.json"
-
-
-def cache_folder() -> Path:
-    """The user's cache folder for the workbench: ``$TRT_WORKBENCH_CACHE``, else ``$XDG_CACHE_HOME/trt-workbench``
-    (by default ``~/.cache/trt-workbench``)."""
-    if os.environ.get(CACHE_VARIABLE):
-        return Path(os.environ[CACHE_VARIABLE])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trt-workbench"
+    # The workbench's cache folder: $TRT_WORKBENCH_CACHE, else $XDG_CACHE_HOME/trt-workbench (~/.cache/trt-workbench).
+    folder = Path(os.environ[CACHE_VARIABLE]) if os.environ.get(CACHE_VARIABLE) else \
+        xdg_dir("XDG_CACHE_HOME", ".cache") / "trt-workbench"
+    return folder / f"onnxruntime-limits-{key}.json"
 
 
 @functools.lru_cache(maxsize=1)
@@ -94,7 +89,7 @@ def runtime_limits() -> RuntimeLimits:
     supported onnxruntime reads then needs neither onnxruntime nor onnx (importing them costs ~0.2 s). The cache
     is a convenience: a file that cannot be read or written is asked again."""
     try:
-        cache = limits_cache_file()
+        cache = _limits_cache_file()
     except (OSError, RuntimeError):  # no home folder (RuntimeError), an unreadable installation
         cache = None
     if cache is not None:
